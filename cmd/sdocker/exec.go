@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdocker/sdocker/internal/engine"
+)
+
+func newExecCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	var o engine.ExecOptions
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] CONTAINER [COMMAND [ARG...]]",
+		Short: "Run a command in a running container (default: bash)",
+		Long: `Run a command in a running container: it joins every namespace and cgroup of
+the container. CONTAINER is an id, a unique id prefix or a name.`,
+		Example: `  sdocker exec 3f2a9c01d4e7
+  sdocker exec -e DEBUG=1 -w /tmp 3f2a ps -ef`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Args = args[1:]
+			if !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
+				engine.IsTerminal(os.Stdin) && engine.IsTerminal(os.Stdout) {
+				o.Tty, o.Interactive = true, true
+			}
+			o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			code, err := e.Exec(args[0], o)
+			if err != nil {
+				return &exitError{code: code, err: err}
+			}
+			return exitCode(code)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable KEY=VALUE")
+	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached")
+	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal (default when stdin and stdout are terminals)")
+	return cmd
+}

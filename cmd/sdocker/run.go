@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/specgen"
+)
+
+// The seed's workloads, installed in the default rootfs.
+const (
+	cpuTestPath    = "/usr/bin/cpu-test"
+	memoryTestPath = "/usr/bin/memory-test"
+)
+
+func newRunCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	var o engine.RunOptions
+	var cpuTest, memoryTest bool
+	var memory, memorySwap string
+	var memoryLimit int64
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] [ROOTFS] [COMMAND [ARG...]]",
+		Short: "Run a command in a new container",
+		Long: `Run a command in a new container on ROOTFS, a root file system directory.
+Without ROOTFS the default rootfs is used (built from the host's binaries on
+first use, see 'sdocker rootfs'); without COMMAND, bash.`,
+		Example: `  sdocker run                                   # bash in the default rootfs
+  sdocker run /var/lib/sdocker/rootfs/ ls -l /
+  sdocker run -c --cpu-quota 20000 /var/lib/sdocker/rootfs/
+  sdocker run -m --memory-limit 10485760 --memory-swappiness 0 /var/lib/sdocker/rootfs/
+  sdocker run --rm --memory 64m --cpus 0.5 -e GREETING=hi /var/lib/sdocker/rootfs/ sh -c 'echo $GREETING'`,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				o.Image, args = args[0], args[1:]
+			}
+			o.Args = args
+			if cpuTest && memoryTest {
+				return fmt.Errorf("--cpu-test and --memory-test cannot be combined")
+			}
+			if (cpuTest || memoryTest) && len(o.Args) > 0 {
+				return fmt.Errorf("--cpu-test and --memory-test run a workload: give no COMMAND")
+			}
+			if cpuTest {
+				o.Args = []string{cpuTestPath}
+			}
+			if memoryTest {
+				o.Args = []string{memoryTestPath}
+			}
+			if c.Flags().Changed("memory") {
+				if c.Flags().Changed("memory-limit") {
+					return fmt.Errorf("--memory and --memory-limit set the same limit: give one")
+				}
+				v, err := specgen.ParseBytes(memory)
+				if err != nil {
+					return fmt.Errorf("--memory: %w", err)
+				}
+				o.Limits.Memory = v
+			} else {
+				o.Limits.Memory = memoryLimit
+				if c.Flags().Changed("memory-limit") && memoryLimit <= 0 {
+					return fmt.Errorf("--memory-limit %d: must be a positive number of bytes", memoryLimit)
+				}
+			}
+			if c.Flags().Changed("memory-swap") {
+				v, err := specgen.ParseBytes(memorySwap)
+				if err != nil {
+					return fmt.Errorf("--memory-swap: %w", err)
+				}
+				o.Limits.MemorySwap = v
+			}
+			if !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
+				engine.IsTerminal(os.Stdin) && engine.IsTerminal(os.Stdout) {
+				o.Tty, o.Interactive = true, true
+			}
+			o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			code, err := e.Run(o)
+			if err != nil {
+				return &exitError{code: code, err: err}
+			}
+			return exitCode(code)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&cpuTest, "cpu-test", "c", false, "run the cpu-test workload (burns one CPU)")
+	f.BoolVarP(&memoryTest, "memory-test", "m", false, "run the memory-test workload (allocates 1 MiB more each step)")
+	f.StringVarP(&o.Hostname, "hostname", "n", "sdocker", "hostname NAME: the container's hostname is NAME@<id>")
+	f.Int64Var(&memoryLimit, "memory-limit", 0, "memory limit in BYTES")
+	f.StringVar(&memory, "memory", "", "memory limit with a unit, e.g. 10m, 1g")
+	f.StringVar(&memorySwap, "memory-swap", "", "memory plus swap limit (e.g. 20m), -1 for unlimited swap")
+	f.Int64Var(&o.Limits.Swappiness, "memory-swappiness", -1, "memory swappiness 0..100 (cgroup v1 only)")
+	f.Int64Var(&o.Limits.CPUPeriod, "cpu-period", 0, "CPU CFS period in microseconds")
+	f.Int64Var(&o.Limits.CPUQuota, "cpu-quota", 0, "CPU CFS quota in microseconds per period, -1 for none")
+	f.Float64Var(&o.Limits.CPUs, "cpus", 0, "number of CPUs, e.g. 0.5")
+	f.Int64Var(&o.Limits.CPUShares, "cpu-shares", 0, "CPU shares (relative weight, 2..262144)")
+	f.Int64Var(&o.Limits.PidsLimit, "pids-limit", 0, "maximum number of processes, -1 for none")
+	f.StringVar(&o.Limits.CpusetCpus, "cpuset-cpus", "", "CPUs the container may use, e.g. 0-1 or 0,2")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable KEY=VALUE (or KEY to copy the host's)")
+	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container (created if missing)")
+	f.StringVar(&o.Network, "network", "none", "network: none (a new network namespace with lo up) or host")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached")
+	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal (default when stdin and stdout are terminals)")
+	f.StringVar(&o.Name, "name", "", "name of the container (default: generated)")
+	f.BoolVar(&o.Remove, "rm", false, "remove the container when it exits")
+	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "add a capability (e.g. SYS_ADMIN, or ALL)")
+	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability (e.g. NET_RAW, or ALL)")
+	f.BoolVar(&o.Privileged, "privileged", false, "all capabilities, no masked or read-only /proc paths")
+	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the root file system read-only")
+	return cmd
+}

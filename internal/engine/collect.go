@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/cgroups"
+)
+
+// Every container's directory is flock'ed by the sdocker process that
+// watches it for as long as the container lives; a container that claims to
+// run while nobody holds that lock was left behind by a killed command.
+
+// holdContainer takes the container's lock, or fails with EWOULDBLOCK when
+// another process holds it. The returned function releases it.
+func (e *Engine) holdContainer(id string) (func(), error) {
+	dir := e.containerDir(id)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// Collect cleans up after containers whose watching process died: it kills
+// what is left of them, removes their cgroups and marks them exited (or
+// removes them, for --rm).
+func (e *Engine) Collect() error {
+	unlock, err := e.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	all, err := e.List()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range all {
+		if r.Status == StateExited {
+			continue
+		}
+		release, err := e.holdContainer(r.ID)
+		if err != nil {
+			if !errors.Is(err, unix.EWOULDBLOCK) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		errs = append(errs, e.cleanupDead(r))
+		release()
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) cleanupDead(r *Record) error {
+	if r.Pid > 0 && r.BootID == bootID() && alive(r.Pid, r.PidStart) {
+		unix.Kill(r.Pid, unix.SIGKILL)
+	}
+	if r.Spec != nil && r.Spec.Linux != nil {
+		cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
+		if err != nil {
+			return err
+		}
+		if err := cg.Destroy(); err != nil {
+			return fmt.Errorf("clean up container %s: %w", r.ID[:12], err)
+		}
+	}
+	if r.AutoRemove {
+		return e.remove(r.ID)
+	}
+	r.Status = StateExited
+	r.ExitCode = 128 + int(unix.SIGKILL)
+	r.FinishedAt = time.Now()
+	if _, err := os.Stat(e.containerDir(r.ID)); err != nil {
+		return nil
+	}
+	return e.save(r)
+}

@@ -1,0 +1,199 @@
+// Package engine keeps containers by id and name on disk and runs them on
+// the runtime core: the part of `sdocker` behind its command line.
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Sentinel errors the command line maps to messages.
+var (
+	ErrNotFound     = errors.New("no such container")
+	ErrAmbiguous    = errors.New("ambiguous container reference")
+	ErrNameInUse    = errors.New("name already in use")
+	ErrWrongState   = errors.New("wrong container state")
+	ErrInvalidInput = errors.New("invalid argument")
+)
+
+// Container states.
+const (
+	StateCreated = "created"
+	StateRunning = "running"
+	StateExited  = "exited"
+)
+
+// Record is what sdocker knows of one container; it lives in
+// ROOT/containers/ID/container.json.
+type Record struct {
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	Image   string      `json:"image"`
+	Created time.Time   `json:"created"`
+	Spec    *specs.Spec `json:"spec"`
+	// AutoRemove deletes the record when the container ends (--rm).
+	AutoRemove bool `json:"autoRemove,omitempty"`
+
+	Status string `json:"status"`
+	// Pid and PidStart (from /proc/PID/stat) identify the container's
+	// init; Monitor and MonitorStart the sdocker process that waits for it.
+	Pid          int       `json:"pid,omitempty"`
+	PidStart     uint64    `json:"pidStart,omitempty"`
+	Monitor      int       `json:"monitor,omitempty"`
+	MonitorStart uint64    `json:"monitorStart,omitempty"`
+	BootID       string    `json:"bootId,omitempty"`
+	StartedAt    time.Time `json:"startedAt,omitempty"`
+	FinishedAt   time.Time `json:"finishedAt,omitempty"`
+	ExitCode     int       `json:"exitCode"`
+	OOMKilled    bool      `json:"oomKilled,omitempty"`
+}
+
+// Engine is the container store under one root directory.
+type Engine struct {
+	Root string // e.g. /var/lib/sdocker
+	// CgroupParent is the cgroup every container's own one goes under.
+	CgroupParent string
+}
+
+// New opens (creating if needed) the store under root.
+func New(root string) (*Engine, error) {
+	if !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("root %q: not an absolute path", root)
+	}
+	e := &Engine{Root: root, CgroupParent: "sdocker"}
+	if err := os.MkdirAll(e.containersDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", e.containersDir(), err)
+	}
+	return e, nil
+}
+
+func (e *Engine) containersDir() string        { return filepath.Join(e.Root, "containers") }
+func (e *Engine) containerDir(id string) string { return filepath.Join(e.containersDir(), id) }
+
+// lock takes the store-wide lock: held while names are assigned and while
+// dead containers are collected. The returned function releases it.
+func (e *Engine) lock() (func(), error) {
+	p := filepath.Join(e.Root, "lock")
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+func newID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate container id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// save writes r atomically (temp file, then rename).
+func (e *Engine) save(r *Record) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode container %s: %w", r.ID, err)
+	}
+	dir := e.containerDir(r.ID)
+	tmp := filepath.Join(dir, ".container.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	dst := filepath.Join(dir, "container.json")
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("rename %s: %w", dst, err)
+	}
+	return nil
+}
+
+func (e *Engine) load(id string) (*Record, error) {
+	p := filepath.Join(e.containerDir(id), "container.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", p, err)
+	}
+	return &r, nil
+}
+
+func (e *Engine) remove(id string) error {
+	if err := os.RemoveAll(e.containerDir(id)); err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// List returns every container record, newest first. A record that cannot
+// be read (a command killed while creating it) is skipped.
+func (e *Engine) List() ([]*Record, error) {
+	ents, err := os.ReadDir(e.containersDir())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", e.containersDir(), err)
+	}
+	var out []*Record
+	for _, ent := range ents {
+		if !ent.IsDir() {
+			continue
+		}
+		r, err := e.load(ent.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Find resolves ref — a full id, a unique id prefix or a name — to a record.
+func (e *Engine) Find(ref string) (*Record, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("%w: empty container reference", ErrInvalidInput)
+	}
+	all, err := e.List()
+	if err != nil {
+		return nil, err
+	}
+	var matches []*Record
+	for _, r := range all {
+		if r.ID == ref || r.Name == ref {
+			return r, nil
+		}
+		if strings.HasPrefix(r.ID, ref) {
+			matches = append(matches, r)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	case 1:
+		return matches[0], nil
+	}
+	var ids []string
+	for _, m := range matches {
+		ids = append(ids, m.ID[:12])
+	}
+	return nil, fmt.Errorf("%w: %q matches %s", ErrAmbiguous, ref, strings.Join(ids, ", "))
+}

@@ -1,0 +1,290 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Main is the in-namespace side of Start and Exec. It prepares the process
+// and replaces it with the user's program; it returns only by exiting.
+// The caller must have locked the main goroutine to its thread in an init
+// function: namespaces joined and capabilities set here belong to that thread.
+func Main() {
+	code, err := childMain()
+	if err != nil {
+		sendMessage(syncFD, syncMessage{Type: "error", Error: err.Error(), Code: code})
+	}
+	os.Exit(code)
+}
+
+func childMain() (int, error) {
+	var cfg childConfig
+	f := os.NewFile(configFD, "config")
+	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
+		return 125, fmt.Errorf("read config from parent: %w", err)
+	}
+	f.Close()
+	if cfg.Spec == nil || cfg.Spec.Process == nil {
+		return 125, fmt.Errorf("config without a process")
+	}
+	unix.Umask(0)
+	var err error
+	if os.Args[0] == execArg0 {
+		err = enterContainer(&cfg)
+	} else {
+		err = setupContainer(&cfg)
+	}
+	if err != nil {
+		return 125, err
+	}
+	return finish(cfg.Spec)
+}
+
+func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// setupContainer runs in the container's new namespaces, already in its
+// cgroups (the parent placed it before sending the config).
+func setupContainer(cfg *childConfig) error {
+	spec := cfg.Spec
+	if hasNamespace(spec, specs.CgroupNamespace) {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
+	if !hasNamespace(spec, specs.MountNamespace) {
+		return fmt.Errorf("linux.namespaces: a mount namespace is required")
+	}
+	if spec.Root == nil || !path.IsAbs(spec.Root.Path) {
+		return fmt.Errorf("root.path: an absolute rootfs path is required")
+	}
+	if err := setupRootfs(spec); err != nil {
+		return err
+	}
+	if hasNamespace(spec, specs.UTSNamespace) {
+		if spec.Hostname != "" {
+			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+				return fmt.Errorf("set hostname %q: %w", spec.Hostname, err)
+			}
+		}
+		if spec.Domainname != "" {
+			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+				return fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
+			}
+		}
+	}
+	if hasNamespace(spec, specs.NetworkNamespace) {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	if spec.Linux != nil {
+		for k, v := range spec.Linux.Sysctl {
+			if err := writeSysctl(k, v); err != nil {
+				return err
+			}
+		}
+	}
+	if spec.Process.Terminal {
+		return setupConsole(cfg, true)
+	}
+	return nil
+}
+
+// enterContainer joins the namespaces of a running container (the pid
+// namespace was joined by the parent before the fork).
+func enterContainer(cfg *childConfig) error {
+	// setns into a mount namespace needs a file system context of our own.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare fs context: %w", err)
+	}
+	if cfg.JoinFlags != 0 {
+		if err := unix.Setns(pidFD, cfg.JoinFlags); err != nil {
+			return fmt.Errorf("join namespaces of container: %w", err)
+		}
+	}
+	unix.Close(pidFD)
+	if cfg.Spec.Process.Terminal {
+		return setupConsole(cfg, false)
+	}
+	return nil
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring lo up: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: set flags: %w", err)
+	}
+	return nil
+}
+
+func writeSysctl(key, value string) error {
+	if key == "" || strings.Contains(key, "..") || strings.HasPrefix(key, "/") {
+		return fmt.Errorf("linux.sysctl: invalid key %q", key)
+	}
+	p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	if err := os.WriteFile(p, []byte(value), 0); err != nil {
+		return fmt.Errorf("linux.sysctl: write %s: %w", p, err)
+	}
+	return nil
+}
+
+// finish applies the process settings and replaces this program with the
+// user's. It only returns on failure, with the exit status that failure maps to.
+func finish(spec *specs.Spec) (int, error) {
+	proc := spec.Process
+	cwd := proc.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if !path.IsAbs(cwd) {
+		return 125, fmt.Errorf("process.cwd %q: not an absolute path", cwd)
+	}
+	if os.Args[0] == initArg0 {
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return 125, fmt.Errorf("create working directory %s: %w", cwd, err)
+		}
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return 125, fmt.Errorf("change to working directory %s: %w", cwd, err)
+	}
+	for _, rl := range proc.Rlimits {
+		if err := setRlimit(rl); err != nil {
+			return 125, err
+		}
+	}
+	if proc.OOMScoreAdj != nil {
+		v := strconv.Itoa(*proc.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return 125, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	argv0, err := lookPath(proc.Args[0], proc.Env)
+	if err != nil {
+		code := 127
+		if errors.Is(err, unix.EACCES) || errors.Is(err, errNotExecutable) {
+			code = 126
+		}
+		return code, err
+	}
+	if err := setUserAndCapabilities(proc); err != nil {
+		return 125, err
+	}
+	if proc.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return 125, fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	umask := 0o022
+	if proc.User.Umask != nil {
+		umask = int(*proc.User.Umask)
+	}
+	unix.Umask(umask)
+	// Nothing of ours may reach the user's program: every descriptor but
+	// 0, 1 and 2 is closed by execve.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return 125, fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	err = unix.Exec(argv0, proc.Args, proc.Env)
+	code := 126
+	if errors.Is(err, unix.ENOENT) {
+		code = 127
+	}
+	return code, fmt.Errorf("exec %s: %w", proc.Args[0], err)
+}
+
+var errNotExecutable = errors.New("permission denied")
+
+// lookPath finds file as a shell would, with the container's PATH.
+func lookPath(file string, env []string) (string, error) {
+	check := func(p string) error {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&0o111 == 0 {
+			return errNotExecutable
+		}
+		return nil
+	}
+	if strings.Contains(file, "/") {
+		if err := check(file); err != nil {
+			return "", fmt.Errorf("exec %s: %w", file, err)
+		}
+		return file, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	var firstErr error
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := path.Join(dir, file)
+		err := check(p)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", fmt.Errorf("exec %s: %w", file, firstErr)
+	}
+	return "", fmt.Errorf("exec %s: executable file not found in $PATH", file)
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE,
+	"RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC,
+	"RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+func setRlimit(rl specs.POSIXRlimit) error {
+	res, ok := rlimitTypes[rl.Type]
+	if !ok {
+		return fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
+	}
+	lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+	if err := unix.Prlimit(0, res, &lim, nil); err != nil {
+		return fmt.Errorf("process.rlimits: set %s to %d:%d: %w", rl.Type, rl.Soft, rl.Hard, err)
+	}
+	return nil
+}

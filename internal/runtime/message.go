@@ -1,0 +1,114 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	initArg0 = "sdocker-init" // argv[0] of a container's first process before execve
+	execArg0 = "sdocker-exec" // argv[0] of a process entering a running container
+
+	// File descriptors the child finds its channels on (ExtraFiles order).
+	configFD = 3
+	syncFD   = 4
+	pidFD    = 5 // exec only: a pidfd of the container's init
+)
+
+// childConfig is everything the child needs; it crosses the config pipe as JSON.
+type childConfig struct {
+	ID   string      `json:"id"`
+	Spec *specs.Spec `json:"spec"`
+	// Winsize is the terminal size to give a new pty.
+	Winsize *unix.Winsize `json:"winsize,omitempty"`
+	// JoinFlags are the CLONE_NEW* namespaces an exec joins through the pidfd.
+	JoinFlags int `json:"joinFlags,omitempty"`
+}
+
+// syncMessage travels from child to parent on the sync socket.
+type syncMessage struct {
+	Type  string `json:"type"` // "console" (with a pty master fd) or "error"
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"` // exit status the failure maps to
+}
+
+// StartError is a failure of the child before the user's program started.
+// Code follows Docker: 126 not executable, 127 not found, 125 otherwise.
+type StartError struct {
+	Code int
+	Msg  string
+}
+
+func (e *StartError) Error() string { return e.Msg }
+
+// ExitCodeOf maps an error to Docker's exit status for it.
+func ExitCodeOf(err error) int {
+	var se *StartError
+	if errors.As(err, &se) && se.Code != 0 {
+		return se.Code
+	}
+	return 125
+}
+
+// IsChild reports whether this process is a container init or exec helper;
+// the caller must then call Main and nothing else.
+func IsChild() bool {
+	return len(os.Args) > 0 && (os.Args[0] == initArg0 || os.Args[0] == execArg0)
+}
+
+func sendMessage(sock int, m syncMessage, fds ...int) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(sock, b, oob, nil, 0); err != nil {
+		return fmt.Errorf("send %s message: %w", m.Type, err)
+	}
+	return nil
+}
+
+// recvMessage reads one message; io end-of-file is reported as ok=false.
+func recvMessage(sock int) (m syncMessage, fds []int, ok bool, err error) {
+	buf := make([]byte, 64*1024)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return m, nil, false, fmt.Errorf("receive from container init: %w", err)
+		}
+		if n == 0 && oobn == 0 {
+			return m, nil, false, nil
+		}
+		if oobn > 0 {
+			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return m, nil, false, fmt.Errorf("parse control message: %w", err)
+			}
+			for _, c := range cmsgs {
+				f, err := unix.ParseUnixRights(&c)
+				if err == nil {
+					fds = append(fds, f...)
+				}
+			}
+		}
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return m, nil, false, fmt.Errorf("decode message from container init: %w", err)
+		}
+		return m, fds, true, nil
+	}
+}

@@ -1,0 +1,459 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Paths inside the rootfs are attacker-controlled: every one is resolved by
+// file descriptor with openat2 (RESOLVE_IN_ROOT keeps symlinks and ".."
+// inside the rootfs), and mounts go through /proc/self/fd/N.
+
+func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
+
+// openInRoot opens p (absolute, relative to root) as an O_PATH descriptor.
+func openInRoot(root int, p string, resolve uint64) (int, error) {
+	fd, err := unix.Openat2(root, "./"+strings.TrimLeft(p, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | resolve,
+	})
+	if err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// mkdirInRoot opens directory p inside root, creating it and its parents.
+func mkdirInRoot(root int, p string, resolve uint64) (int, error) {
+	fd, err := openInRoot(root, p, resolve)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	parent, err := mkdirInRoot(root, path.Dir(p), resolve)
+	if err != nil {
+		return -1, err
+	}
+	err = unix.Mkdirat(parent, path.Base(p), 0o755)
+	unix.Close(parent)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, err
+	}
+	return openInRoot(root, p, resolve)
+}
+
+// fileInRoot opens file p inside root, creating an empty one (and its
+// parents) if missing: a mount point for a file.
+func fileInRoot(root int, p string, resolve uint64) (int, error) {
+	fd, err := openInRoot(root, p, resolve)
+	if !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	parent, err := mkdirInRoot(root, path.Dir(p), resolve)
+	if err != nil {
+		return -1, err
+	}
+	f, err := unix.Openat(parent, path.Base(p), unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	unix.Close(parent)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, err
+	}
+	if err == nil {
+		unix.Close(f)
+	}
+	return openInRoot(root, p, resolve)
+}
+
+type mountFlag struct {
+	clear bool
+	flag  uintptr
+}
+
+var mountFlags = map[string]mountFlag{
+	"ro": {false, unix.MS_RDONLY}, "rw": {true, unix.MS_RDONLY},
+	"nosuid": {false, unix.MS_NOSUID}, "suid": {true, unix.MS_NOSUID},
+	"nodev": {false, unix.MS_NODEV}, "dev": {true, unix.MS_NODEV},
+	"noexec": {false, unix.MS_NOEXEC}, "exec": {true, unix.MS_NOEXEC},
+	"sync": {false, unix.MS_SYNCHRONOUS}, "async": {true, unix.MS_SYNCHRONOUS},
+	"dirsync": {false, unix.MS_DIRSYNC}, "remount": {false, unix.MS_REMOUNT},
+	"mand": {false, unix.MS_MANDLOCK}, "nomand": {true, unix.MS_MANDLOCK},
+	"atime": {true, unix.MS_NOATIME}, "noatime": {false, unix.MS_NOATIME},
+	"diratime": {true, unix.MS_NODIRATIME}, "nodiratime": {false, unix.MS_NODIRATIME},
+	"relatime": {false, unix.MS_RELATIME}, "norelatime": {true, unix.MS_RELATIME},
+	"strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
+	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
+}
+
+var propagationFlags = map[string]uintptr{
+	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
+	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
+	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
+	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
+}
+
+// parseMountOptions splits OCI mount options into mount flags, propagation
+// flags and the file-system specific data string.
+func parseMountOptions(opts []string) (flags, prop uintptr, data string) {
+	var extra []string
+	for _, o := range opts {
+		if f, ok := mountFlags[o]; ok {
+			if f.clear {
+				flags &^= f.flag
+			} else {
+				flags |= f.flag
+			}
+		} else if p, ok := propagationFlags[o]; ok {
+			prop |= p
+		} else {
+			extra = append(extra, o)
+		}
+	}
+	return flags, prop, strings.Join(extra, ",")
+}
+
+// Destinations that must be the real thing, never a symlink in the rootfs.
+var noSymlinkDests = map[string]bool{"/proc": true, "/sys": true, "/dev": true}
+
+func mountInRoot(root int, m specs.Mount) error {
+	dest := path.Clean(m.Destination)
+	if !path.IsAbs(dest) || dest == "/" {
+		return fmt.Errorf("mount %s: destination must be an absolute path other than /", m.Destination)
+	}
+	flags, prop, data := parseMountOptions(m.Options)
+	bind := flags&unix.MS_BIND != 0 || m.Type == "bind"
+	if bind {
+		flags |= unix.MS_BIND
+	}
+	var resolve uint64
+	if noSymlinkDests[dest] || m.Type == "proc" || m.Type == "sysfs" {
+		resolve = unix.RESOLVE_NO_SYMLINKS
+	}
+	open := func() (int, error) {
+		if bind {
+			if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+				return fileInRoot(root, dest, resolve)
+			}
+		}
+		return mkdirInRoot(root, dest, resolve)
+	}
+	fd, err := open()
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
+		return fmt.Errorf("mount %s: destination is a symlink in the rootfs: refused", dest)
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s: create mount point: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	if bind {
+		if err := unix.Mount(m.Source, fdPath(fd), "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+			return fmt.Errorf("bind mount %s on %s: %w", m.Source, dest, err)
+		}
+		// The other flags need a remount of the new mount, reached anew.
+		if rest := flags &^ (unix.MS_BIND | unix.MS_REC); rest != 0 {
+			if err := remount(root, dest, resolve, rest|unix.MS_BIND); err != nil {
+				return fmt.Errorf("remount %s: %w", dest, err)
+			}
+		}
+	} else {
+		typ := m.Type
+		if err := unix.Mount(m.Source, fdPath(fd), typ, flags, data); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", typ, dest, err)
+		}
+	}
+	if prop != 0 {
+		if err := remountPropagation(root, dest, resolve, prop); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func remount(root int, dest string, resolve uint64, flags uintptr) error {
+	fd, err := openInRoot(root, dest, resolve)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Mount("", fdPath(fd), "", flags|unix.MS_REMOUNT, "")
+}
+
+func remountPropagation(root int, dest string, resolve uint64, prop uintptr) error {
+	fd, err := openInRoot(root, dest, resolve)
+	if err != nil {
+		return fmt.Errorf("set propagation of %s: %w", dest, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount("", fdPath(fd), "", prop, ""); err != nil {
+		return fmt.Errorf("set propagation of %s: %w", dest, err)
+	}
+	return nil
+}
+
+// setupRootfs makes the container's mount tree and pivots into it.
+func setupRootfs(spec *specs.Spec) error {
+	// Nothing mounted from here on may propagate back to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	rootfs := spec.Root.Path
+	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind mount rootfs %s: %w", rootfs, err)
+	}
+	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs %s: %w", rootfs, err)
+	}
+	defer unix.Close(root)
+	devIsTmpfs := false
+	for _, m := range spec.Mounts {
+		if err := mountInRoot(root, m); err != nil {
+			return err
+		}
+		if path.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
+			devIsTmpfs = true
+		}
+	}
+	if err := verifyFS(root, "/proc", unix.PROC_SUPER_MAGIC); err != nil {
+		return err
+	}
+	if err := createDevices(root, spec, devIsTmpfs); err != nil {
+		return err
+	}
+	if err := pivotRoot(root); err != nil {
+		return err
+	}
+	if spec.Linux != nil {
+		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
+			return err
+		}
+		if err := readonlyPaths(spec.Linux.ReadonlyPaths); err != nil {
+			return err
+		}
+		if p := spec.Linux.RootfsPropagation; p != "" {
+			flags, ok := propagationFlags[p]
+			if !ok {
+				return fmt.Errorf("linux.rootfsPropagation: unknown value %q", p)
+			}
+			if err := unix.Mount("", "/", "", flags, ""); err != nil {
+				return fmt.Errorf("set rootfs propagation %s: %w", p, err)
+			}
+		}
+	}
+	if spec.Root.Readonly {
+		if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("make rootfs read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+// verifyFS checks that p, when mounted, is the file system it claims to be.
+func verifyFS(root int, p string, magic int64) error {
+	fd, err := openInRoot(root, p, unix.RESOLVE_NO_SYMLINKS)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", p, err)
+	}
+	if st.Type != magic {
+		return fmt.Errorf("%s is not the expected file system: refused", p)
+	}
+	return nil
+}
+
+func pivotRoot(root int) error {
+	if err := unix.Fchdir(root); err != nil {
+		return fmt.Errorf("change to rootfs: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	// The old root is now stacked on "."; detach it.
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root a slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("change to new root: %w", err)
+	}
+	return nil
+}
+
+type device struct {
+	name         string
+	major, minor uint32
+}
+
+// The devices OCI says every container has.
+var defaultDevices = []device{
+	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
+	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+}
+
+var defaultDevLinks = [][2]string{
+	{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+	{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
+}
+
+func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
+	dev, err := mkdirInRoot(root, "/dev", unix.RESOLVE_NO_SYMLINKS)
+	if err != nil {
+		return fmt.Errorf("open /dev in rootfs: %w", err)
+	}
+	defer unix.Close(dev)
+	if devIsTmpfs {
+		for _, d := range defaultDevices {
+			err := unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("mknod /dev/%s: %w", d.name, err)
+			}
+		}
+		for _, l := range defaultDevLinks {
+			if err := unix.Symlinkat(l[0], dev, l[1]); err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+			}
+		}
+	}
+	if spec.Linux == nil {
+		return nil
+	}
+	for _, d := range spec.Linux.Devices {
+		if err := createDevice(root, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func createDevice(root int, d specs.LinuxDevice) error {
+	var typ uint32
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	default:
+		return fmt.Errorf("linux.devices: %s: unknown type %q", d.Path, d.Type)
+	}
+	p := path.Clean(d.Path)
+	if !strings.HasPrefix(p, "/dev/") {
+		return fmt.Errorf("linux.devices: %s: not under /dev", d.Path)
+	}
+	parent, err := mkdirInRoot(root, path.Dir(p), 0)
+	if err != nil {
+		return fmt.Errorf("linux.devices: %s: %w", d.Path, err)
+	}
+	defer unix.Close(parent)
+	mode := uint32(0o666)
+	if d.FileMode != nil {
+		mode = uint32(*d.FileMode) & 0o7777
+	}
+	name := path.Base(p)
+	unix.Unlinkat(parent, name, 0)
+	if err := unix.Mknodat(parent, name, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
+		return fmt.Errorf("linux.devices: mknod %s: %w", d.Path, err)
+	}
+	uid, gid := -1, -1
+	if d.UID != nil {
+		uid = int(*d.UID)
+	}
+	if d.GID != nil {
+		gid = int(*d.GID)
+	}
+	if uid >= 0 || gid >= 0 {
+		if err := unix.Fchownat(parent, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("linux.devices: chown %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+// maskPaths hides paths (after pivot_root): files under a verified
+// /dev/null, directories under an empty read-only tmpfs.
+func maskPaths(paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /: %w", err)
+	}
+	defer unix.Close(root)
+	null, err := openInRoot(root, "/dev/null", unix.RESOLVE_NO_SYMLINKS)
+	if err != nil {
+		return fmt.Errorf("open /dev/null: %w", err)
+	}
+	defer unix.Close(null)
+	var st unix.Stat_t
+	if err := unix.Fstat(null, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return fmt.Errorf("/dev/null is not the null device (char 1:3): refused")
+	}
+	for _, p := range paths {
+		fd, err := openInRoot(root, p, 0)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		if err == nil {
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				err = unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY, "")
+			} else {
+				err = unix.Mount(fdPath(null), fdPath(fd), "", unix.MS_BIND, "")
+			}
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// readonlyPaths bind-mounts paths on themselves read-only (after pivot_root).
+func readonlyPaths(paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /: %w", err)
+	}
+	defer unix.Close(root)
+	for _, p := range paths {
+		fd, err := openInRoot(root, p, 0)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("make %s read-only: %w", p, err)
+		}
+		err = unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
+		unix.Close(fd)
+		if err == nil {
+			err = remount(root, p, 0, unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+		}
+		if err != nil {
+			return fmt.Errorf("make %s read-only: %w", p, err)
+		}
+	}
+	return nil
+}
