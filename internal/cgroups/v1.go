@@ -1,0 +1,468 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// cgroup v1: one hierarchy per controller (or per group of controllers,
+// e.g. "cpu,cpuacct"), each mounted somewhere under /sys/fs/cgroup.
+
+var (
+	// v1Required are joined by every container; New fails without them.
+	v1Required = []string{"memory", "cpu", "cpuacct", "pids"}
+	// v1Optional are joined when mounted: freezer for Freeze/Thaw, blkio for
+	// I/O stats and weight. cpuset is joined only when cpus or mems are set.
+	v1Optional = []string{"freezer", "blkio"}
+)
+
+// freezeTimeout bounds how long Freeze and Thaw wait for the kernel.
+const freezeTimeout = 5 * time.Second
+
+var (
+	v1MountsOnce sync.Once
+	v1MountsMap  map[string]string
+	v1MountsErr  error
+)
+
+// v1Mounts maps controller names to mount points, read once from
+// /proc/self/mountinfo.
+func v1Mounts() (map[string]string, error) {
+	v1MountsOnce.Do(func() {
+		f, err := os.Open("/proc/self/mountinfo")
+		if err != nil {
+			v1MountsErr = fmt.Errorf("open /proc/self/mountinfo: %w", errnoOf(err))
+			return
+		}
+		defer f.Close()
+		v1MountsMap, v1MountsErr = parseMountinfo(f)
+		if v1MountsErr != nil {
+			v1MountsErr = fmt.Errorf("read /proc/self/mountinfo: %w", v1MountsErr)
+		}
+	})
+	return v1MountsMap, v1MountsErr
+}
+
+type v1 struct {
+	path   string            // e.g. /sdocker/<id>
+	mounts map[string]string // controller -> mount point
+}
+
+func (m *v1) Version() int { return 1 }
+
+func (m *v1) dir(ctrl string) string { return filepath.Join(m.mounts[ctrl], m.path) }
+
+// controllers lists the mounted controllers the container uses, with
+// cpuset if asked.
+func (m *v1) controllers(cpuset bool) []string {
+	cs := append([]string(nil), v1Required...)
+	for _, c := range v1Optional {
+		if m.mounts[c] != "" {
+			cs = append(cs, c)
+		}
+	}
+	if cpuset && m.mounts["cpuset"] != "" {
+		cs = append(cs, "cpuset")
+	}
+	return cs
+}
+
+// dirs returns the container's directories for ctrls, once each:
+// controllers mounted together ("cpu,cpuacct") share one.
+func (m *v1) dirs(ctrls []string) []string {
+	var dirs []string
+	seen := map[string]bool{}
+	for _, c := range ctrls {
+		if d := m.dir(c); !seen[d] {
+			seen[d] = true
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+func (m *v1) hasCpuset() bool { return m.mounts["cpuset"] != "" && exists(m.dir("cpuset")) }
+
+func (m *v1) Paths() map[string]string {
+	p := map[string]string{}
+	for _, c := range m.controllers(m.hasCpuset()) {
+		p[c] = m.dir(c)
+	}
+	return p
+}
+
+// mkdir makes the container's directory in ctrl's hierarchy, and the
+// missing parents; in cpuset each level gets its parent's cpus and mems, as
+// the kernel refuses tasks in a cpuset without them. leafMade says whether
+// the container's own directory was made (it must not exist before).
+func (m *v1) mkdir(ctrl string) (leafMade bool, err error) {
+	cur := m.mounts[ctrl]
+	parts := strings.Split(strings.TrimPrefix(m.path, "/"), "/")
+	for i, part := range parts {
+		parent := cur
+		cur = filepath.Join(cur, part)
+		leaf := i == len(parts)-1
+		if err := unix.Mkdir(cur, 0o755); err != nil && (leaf || err != unix.EEXIST) {
+			return false, fmt.Errorf("create %s: %w", cur, err)
+		}
+		leafMade = leaf
+		if ctrl == "cpuset" {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if err := inherit(parent, cur, f); err != nil {
+					return leafMade, err
+				}
+			}
+		}
+	}
+	return leafMade, nil
+}
+
+// inherit copies file from parent to dir if dir's is empty.
+func inherit(parent, dir, file string) error {
+	cur, err := readFile(dir, file)
+	if err != nil || cur != "" {
+		return err
+	}
+	val, err := readFile(parent, file)
+	if err != nil {
+		return err
+	}
+	return writeFile(dir, file, val)
+}
+
+func (m *v1) Create(r *specs.LinuxResources) error {
+	if err := validate(r); err != nil {
+		return err
+	}
+	if needCpuset(r) && m.mounts["cpuset"] == "" {
+		return errors.New("cgroup v1 controller cpuset is not mounted")
+	}
+	var made []string
+	undo := func() {
+		for _, d := range made {
+			_ = unix.Rmdir(d)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range m.controllers(needCpuset(r)) {
+		d := m.dir(c)
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		leafMade, err := m.mkdir(c)
+		if leafMade {
+			made = append(made, d)
+		}
+		if err != nil {
+			undo()
+			return err
+		}
+	}
+	if err := m.set(r); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
+func (m *v1) Set(r *specs.LinuxResources) error {
+	if err := validate(r); err != nil {
+		return err
+	}
+	return m.set(r)
+}
+
+func (m *v1) set(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	if needCpuset(r) {
+		if err := m.setCpuset(r.CPU); err != nil {
+			return err
+		}
+	}
+	if r.Memory != nil {
+		if err := m.setMemory(r.Memory); err != nil {
+			return err
+		}
+	}
+	if r.CPU != nil {
+		if err := m.setCPU(r.CPU); err != nil {
+			return err
+		}
+	}
+	if r.Pids != nil && r.Pids.Limit != nil {
+		if err := writeFile(m.dir("pids"), "pids.max", pidsMax(*r.Pids.Limit)); err != nil {
+			return err
+		}
+	}
+	if b := r.BlockIO; b != nil && b.Weight != nil && *b.Weight != 0 && m.mounts["blkio"] != "" {
+		// blkio.weight is CFQ's, gone with it in 5.0; BFQ's takes the same values.
+		for _, f := range []string{"blkio.weight", "blkio.bfq.weight"} {
+			if exists(filepath.Join(m.dir("blkio"), f)) {
+				return writeFile(m.dir("blkio"), f, strconv.FormatUint(uint64(*b.Weight), 10))
+			}
+		}
+	}
+	return nil
+}
+
+// setCpuset writes cpus and mems. A container made without a cpuset gets
+// one now, and its processes are moved into it.
+func (m *v1) setCpuset(c *specs.LinuxCPU) error {
+	if m.mounts["cpuset"] == "" {
+		return errors.New("cgroup v1 controller cpuset is not mounted")
+	}
+	d := m.dir("cpuset")
+	fresh := !exists(d)
+	if fresh {
+		if _, err := m.mkdir("cpuset"); err != nil {
+			_ = unix.Rmdir(d)
+			return err
+		}
+	}
+	err := func() error {
+		if c.Cpus != "" {
+			if err := writeFile(d, "cpuset.cpus", c.Cpus); err != nil {
+				return err
+			}
+		}
+		if c.Mems != "" {
+			if err := writeFile(d, "cpuset.mems", c.Mems); err != nil {
+				return err
+			}
+		}
+		if !fresh {
+			return nil
+		}
+		pids, err := readProcs(m.dir("pids"))
+		if err != nil {
+			return err
+		}
+		for _, pid := range pids {
+			if err := writeFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil && !errors.Is(err, unix.ESRCH) {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil && fresh {
+		_ = unix.Rmdir(d)
+	}
+	return err
+}
+
+// setMemory writes the memory limits. The kernel wants memory <= memsw at
+// all times, so the order of the two writes depends on the current limit
+// (as in runc).
+func (m *v1) setMemory(mem *specs.LinuxMemory) error {
+	d := m.dir("memory")
+	limit, swap := i64(mem.Limit), i64(mem.Swap)
+	hasMemsw := exists(filepath.Join(d, "memory.memsw.limit_in_bytes"))
+	if !hasMemsw {
+		swap = 0 // no swap accounting: nothing to write (Warnings says so)
+	} else if limit == -1 && swap == 0 {
+		swap = -1 // unlimited memory means unlimited memory+swap too
+	}
+	writeLimit := func() error {
+		if limit == 0 {
+			return nil
+		}
+		err := writeFile(d, "memory.limit_in_bytes", strconv.FormatInt(limit, 10))
+		if errors.Is(err, unix.EBUSY) {
+			if usage, uerr := readUint(d, "memory.usage_in_bytes"); uerr == nil {
+				err = fmt.Errorf("%w (current usage %d bytes cannot be reclaimed below it)", err, usage)
+			}
+		}
+		return err
+	}
+	writeSwap := func() error {
+		if swap == 0 {
+			return nil
+		}
+		return writeFile(d, "memory.memsw.limit_in_bytes", strconv.FormatInt(swap, 10))
+	}
+	first, second := writeLimit, writeSwap
+	if limit != 0 && swap != 0 {
+		cur, err := readUint(d, "memory.limit_in_bytes")
+		if err != nil {
+			return err
+		}
+		if swap == -1 || cur < uint64(swap) { // raising: memsw first
+			first, second = writeSwap, writeLimit
+		}
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	if err := second(); err != nil {
+		return err
+	}
+	if s := mem.Swappiness; s != nil && *s != unset {
+		if err := writeFile(d, "memory.swappiness", strconv.FormatUint(*s, 10)); err != nil {
+			return err
+		}
+	}
+	if v := i64(mem.Reservation); v != 0 {
+		if err := writeFile(d, "memory.soft_limit_in_bytes", strconv.FormatInt(v, 10)); err != nil {
+			return err
+		}
+	}
+	if mem.DisableOOMKiller != nil {
+		v := "0"
+		if *mem.DisableOOMKiller {
+			v = "1"
+		}
+		if err := writeFile(d, "memory.oom_control", v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setCPU writes shares, period and quota (period first, as runc does).
+func (m *v1) setCPU(c *specs.LinuxCPU) error {
+	d := m.dir("cpu")
+	if s := u64(c.Shares); s != 0 {
+		if err := writeFile(d, "cpu.shares", strconv.FormatUint(s, 10)); err != nil {
+			return err
+		}
+	}
+	period, quota := u64(c.Period), i64(c.Quota)
+	retryPeriod := false
+	if period != 0 {
+		if err := writeFile(d, "cpu.cfs_period_us", strconv.FormatUint(period, 10)); err != nil {
+			// A shorter period is refused while old quota/new period exceeds
+			// the parent's bandwidth; try again once the quota is written.
+			if !errors.Is(err, unix.EINVAL) || quota == 0 {
+				return err
+			}
+			retryPeriod = true
+		}
+	}
+	if quota != 0 {
+		if err := writeFile(d, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)); err != nil {
+			return err
+		}
+		if retryPeriod {
+			return writeFile(d, "cpu.cfs_period_us", strconv.FormatUint(period, 10))
+		}
+	}
+	return nil
+}
+
+func pidsMax(limit int64) string {
+	if limit <= 0 {
+		return "max"
+	}
+	return strconv.FormatInt(limit, 10)
+}
+
+func (m *v1) Apply(pid int) error {
+	for _, d := range m.dirs(m.controllers(m.hasCpuset())) {
+		if err := writeFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *v1) FD() (int, error) { return -1, nil }
+
+func (m *v1) Stats() (*Stats, error) {
+	var s Stats
+	var err error
+	if s.CPUUsageNanos, err = readUint(m.dir("cpuacct"), "cpuacct.usage"); err != nil {
+		return nil, err
+	}
+	if s.MemoryUsage, err = readUint(m.dir("memory"), "memory.usage_in_bytes"); err != nil {
+		return nil, err
+	}
+	if s.MemoryLimit, err = readLimit(m.dir("memory"), "memory.limit_in_bytes"); err != nil {
+		return nil, err
+	}
+	if s.Pids, err = readUint(m.dir("pids"), "pids.current"); err != nil {
+		return nil, err
+	}
+	if s.PidsLimit, err = readLimit(m.dir("pids"), "pids.max"); err != nil {
+		return nil, err
+	}
+	if m.mounts["blkio"] != "" { // best effort: the files vary with the kernel
+		for _, f := range []string{"blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes"} {
+			if c, err := readFile(m.dir("blkio"), f); err == nil {
+				s.IOReadBytes, s.IOWriteBytes = parseBlkioBytes(c)
+				break
+			}
+		}
+	}
+	return &s, nil
+}
+
+func (m *v1) OOMKills() (uint64, error) {
+	c, err := readFile(m.dir("memory"), "memory.oom_control")
+	if err != nil {
+		return 0, err
+	}
+	n, _, err := keyedValue(c, "oom_kill") // absent before Linux 4.13
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %w", filepath.Join(m.dir("memory"), "memory.oom_control"), err)
+	}
+	return n, nil
+}
+
+func (m *v1) Freeze() error { return m.setFreezer("FROZEN") }
+func (m *v1) Thaw() error   { return m.setFreezer("THAWED") }
+
+// setFreezer writes state and waits until the kernel reports it (FREEZING
+// lasts until every task has stopped). A freeze that times out is undone.
+func (m *v1) setFreezer(state string) error {
+	if m.mounts["freezer"] == "" {
+		return errors.New("cgroup v1 controller freezer is not mounted")
+	}
+	d := m.dir("freezer")
+	done, err := waitFor(freezeTimeout, func() (bool, error) {
+		if err := writeFile(d, "freezer.state", state); err != nil {
+			return false, err
+		}
+		cur, err := readFile(d, "freezer.state")
+		return cur == state, err
+	})
+	if err == nil && !done {
+		if state == "FROZEN" {
+			_ = writeFile(d, "freezer.state", "THAWED")
+		}
+		err = fmt.Errorf("set %s to %s: timed out after %s", filepath.Join(d, "freezer.state"), state, freezeTimeout)
+	}
+	return err
+}
+
+func (m *v1) Pids() ([]int, error) { return treeProcs(m.dir("pids")) }
+
+func (m *v1) Destroy() error {
+	dirs := m.dirs(m.controllers(true)) // cpuset too: Set may have made one
+	return destroy(dirs, func() error {
+		for _, d := range dirs {
+			if err := killTree(d); err != nil {
+				return err
+			}
+		}
+		if m.mounts["freezer"] != "" { // a frozen task dies only once thawed
+			err := writeFile(m.dir("freezer"), "freezer.state", "THAWED")
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# cgroup2-vm-test.sh: run Go test packages as root on a real cgroup v2
+# kernel, in the throwaway VM of ../shared/tools/cgroup2-vm (see its README).
+#
+# Usage: scripts/cgroup2-vm-test.sh [PACKAGE...] [-- TEST-FLAGS...]
+#   PACKAGE     Go packages to test (default ./internal/cgroups)
+#   TEST-FLAGS  passed to every test binary (default -test.v)
+# Environment:
+#   CGROUP2_VM       the tool (default: ../shared/tools/cgroup2-vm from the repo root)
+#   CGROUP2_VM_ARGS  options for it, e.g. "--mem 2G --timeout 900 -v"
+#
+# Each package is built as a static test binary into its own folder of the
+# payload (with its testdata, if any) and run there, like `go test` does.
+# Exit status: 0 if every package passed, 1 if one failed, else the tool's
+# (124 timeout, 125 VM failure), 2 on bad usage or a failed build.
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/.." && pwd)
+vm=${CGROUP2_VM:-$repo_root/../shared/tools/cgroup2-vm}
+
+pkgs=()
+flags=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--) shift; flags=("$@"); break ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) pkgs+=("$1"); shift ;;
+	esac
+done
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./internal/cgroups)
+[ ${#flags[@]} -gt 0 ] || flags=(-test.v)
+[ -x "$vm" ] || { echo "cgroup2-vm-test: tool not found: $vm (set CGROUP2_VM)" >&2; exit 2; }
+
+payload=$(mktemp -d "${TMPDIR:-/tmp}/cgroup2-vm-test.XXXXXX")
+trap 'rm -rf "$payload"' EXIT
+
+cd "$repo_root"
+runner=$payload/run.sh
+{
+	echo 'fail=0'
+	echo 'run() { name=$1; shift; echo "=== package $name"; (cd "/payload/$name" && "./$name.test" "$@") || { echo "--- FAIL package $name"; fail=1; }; }'
+} >"$runner"
+for pkg in "${pkgs[@]}"; do
+	dir=$(go list -f '{{.Dir}}' "$pkg") || exit 2
+	name=$(go list -f '{{.ImportPath}}' "$pkg" | tr '/.' '__')
+	mkdir -p "$payload/$name"
+	echo "cgroup2-vm-test: building $pkg" >&2
+	CGO_ENABLED=0 go test -c -o "$payload/$name/$name.test" "$pkg" || exit 2
+	if [ ! -e "$payload/$name/$name.test" ]; then
+		echo "cgroup2-vm-test: $pkg has no test files" >&2
+		exit 2
+	fi
+	[ ! -d "$dir/testdata" ] || cp -a "$dir/testdata" "$payload/$name/"
+	printf 'run %q' "$name" >>"$runner"
+	printf ' %q' "${flags[@]}" >>"$runner"
+	echo >>"$runner"
+done
+echo 'exit $fail' >>"$runner"
+
+status=0
+# shellcheck disable=SC2086 # CGROUP2_VM_ARGS is a list of options
+"$vm" ${CGROUP2_VM_ARGS:-} "$payload" -- sh ./run.sh || status=$?
+exit "$status"
