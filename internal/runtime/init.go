@@ -26,6 +26,12 @@ func Main() {
 }
 
 func childMain() (int, error) {
+	if os.Args[0] == execArg0 {
+		// If the parent is already gone, reading the config ends at once.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return 125, fmt.Errorf("set parent death signal: %w", err)
+		}
+	}
 	var cfg childConfig
 	f := os.NewFile(configFD, "config")
 	if err := json.NewDecoder(f).Decode(&cfg); err != nil {

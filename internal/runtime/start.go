@@ -153,10 +153,12 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgro
 		Args:       []string{arg0},
 		Env:        []string{},
 		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: flags,
-			Pdeathsig:  unix.SIGKILL,
-		},
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
+	}
+	if pidfd < 0 {
+		// Go's own parent check misreads a parent outside a joined pid
+		// namespace: an exec helper sets its parent-death signal itself.
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
 	if !cfg.Spec.Process.Terminal {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
