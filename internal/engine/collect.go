@@ -43,6 +43,11 @@ func (e *Engine) Collect() error {
 	if err != nil {
 		return err
 	}
+	return e.collect(all)
+}
+
+// collect is Collect for a caller that holds the store lock.
+func (e *Engine) collect(all []*Record) error {
 	var errs []error
 	for _, r := range all {
 		if r.Status == StateExited {

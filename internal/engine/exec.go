@@ -73,7 +73,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if err != nil {
 		return runtime.ExitCodeOf(err), err
 	}
-	return attach(p, o.Stdin, o.Stdout, sigs), nil
+	return attach(p, o.Interactive, o.Stdin, o.Stdout, sigs), nil
 }
 
 // Remove deletes a stopped container; force kills a running one first.

@@ -84,6 +84,9 @@ func (e *Engine) create(r *Record) (release func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.collect(all); err != nil {
+		return nil, err
+	}
 	used := map[string]bool{}
 	for _, o := range all {
 		used[o.Name] = true
@@ -135,7 +138,6 @@ var validName = func(s string) bool {
 
 // Run runs a container in the foreground and returns its exit status.
 func (e *Engine) Run(o RunOptions) (int, error) {
-	e.Collect()
 	if o.Name != "" && !validName(o.Name) {
 		return 125, fmt.Errorf("%w: name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidInput, o.Name)
 	}
@@ -216,7 +218,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		return 125, errors.Join(err, cleanup())
 	}
 
-	code := attach(p, o.Stdin, o.Stdout, sigs)
+	code := attach(p, o.Interactive, o.Stdin, o.Stdout, sigs)
 	r.Status, r.ExitCode, r.FinishedAt = StateExited, code, time.Now().UTC()
 	if n, err := cg.OOMKills(); err == nil && n > 0 {
 		r.OOMKilled = true
@@ -227,15 +229,17 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 
 // attach connects the terminal or forwards signals while p runs, and
 // returns its exit status as a shell reports it.
-func attach(p *runtime.Process, stdin, stdout *os.File, sigs chan os.Signal) int {
+func attach(p *runtime.Process, interactive bool, stdin, stdout *os.File, sigs chan os.Signal) int {
 	var outDone chan struct{}
 	if p.Console != nil {
 		defer p.Console.Close()
-		if restore, err := makeRaw(stdin); err == nil {
-			defer restore()
+		if interactive {
+			if restore, err := makeRaw(stdin); err == nil {
+				defer restore()
+			}
+			go io.Copy(p.Console, stdin)
 		}
 		resize(stdin, p.Console)
-		go io.Copy(p.Console, stdin)
 		outDone = make(chan struct{})
 		go func() {
 			io.Copy(stdout, p.Console)
@@ -248,20 +252,18 @@ func attach(p *runtime.Process, stdin, stdout *os.File, sigs chan os.Signal) int
 		state, _ = p.Wait()
 		close(waited)
 	}()
+wait:
 	for {
 		select {
 		case sig := <-sigs:
-			if sig == unix.SIGWINCH {
-				if p.Console != nil {
-					resize(stdin, p.Console)
-				}
-				continue
+			if sig != unix.SIGWINCH {
+				p.Signal(sig.(syscall.Signal))
+			} else if p.Console != nil {
+				resize(stdin, p.Console)
 			}
-			p.Signal(sig.(syscall.Signal))
-			continue
 		case <-waited:
+			break wait
 		}
-		break
 	}
 	if outDone != nil {
 		// The pty ends when the last process holding it is gone.

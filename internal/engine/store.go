@@ -78,7 +78,7 @@ func New(root string) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) containersDir() string        { return filepath.Join(e.Root, "containers") }
+func (e *Engine) containersDir() string         { return filepath.Join(e.Root, "containers") }
 func (e *Engine) containerDir(id string) string { return filepath.Join(e.containersDir(), id) }
 
 // lock takes the store-wide lock: held while names are assigned and while

@@ -149,10 +149,10 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgro
 		extra = append(extra, os.NewFile(uintptr(pidfd), "pidfd"))
 	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{arg0},
-		Env:        []string{},
-		ExtraFiles: extra,
+		Path:        "/proc/self/exe",
+		Args:        []string{arg0},
+		Env:         []string{},
+		ExtraFiles:  extra,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
 	}
 	if pidfd < 0 {
