@@ -69,7 +69,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(sigs)
-	p, err := runtime.Exec(r.Pid, r.Spec, &proc, cg, stdio)
+	p, err := runtime.Exec(r.Pid, r.Spec, &proc, cg, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		return runtime.ExitCodeOf(err), err
 	}

@@ -203,7 +203,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(sigs)
-	p, err := runtime.Start(r.ID, spec, cg, stdio)
+	p, err := runtime.Start(r.ID, spec, cg, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		r.Status, r.ExitCode, r.FinishedAt = StateExited, runtime.ExitCodeOf(err), time.Now().UTC()
 		return runtime.ExitCodeOf(err), errors.Join(err, cleanup())

@@ -18,6 +18,11 @@ import (
 // The caller must have locked the main goroutine to its thread in an init
 // function: namespaces joined and capabilities set here belong to that thread.
 func Main() {
+	if len(os.Args) > 1 {
+		if base, err := strconv.Atoi(os.Args[1]); err == nil && base >= 3 {
+			configFD, syncFD, extraFD = base, base+1, base+2
+		}
+	}
 	code, err := childMain()
 	if err != nil {
 		sendMessage(syncFD, syncMessage{Type: "error", Error: err.Error(), Code: code})
@@ -26,20 +31,19 @@ func Main() {
 }
 
 func childMain() (int, error) {
-	if os.Args[0] == execArg0 {
-		// If the parent is already gone, reading the config ends at once.
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return 125, fmt.Errorf("set parent death signal: %w", err)
-		}
-	}
 	var cfg childConfig
-	f := os.NewFile(configFD, "config")
+	f := os.NewFile(uintptr(configFD), "config")
 	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
 		return 125, fmt.Errorf("read config from parent: %w", err)
 	}
 	f.Close()
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return 125, fmt.Errorf("config without a process")
+	}
+	if cfg.KillWithParent && os.Args[0] == execArg0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return 125, fmt.Errorf("set parent death signal: %w", err)
+		}
 	}
 	unix.Umask(0)
 	var err error
@@ -51,7 +55,7 @@ func childMain() (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	return finish(cfg.Spec)
+	return finish(&cfg)
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
@@ -81,7 +85,7 @@ func setupContainer(cfg *childConfig) error {
 	if spec.Root == nil || !path.IsAbs(spec.Root.Path) {
 		return fmt.Errorf("root.path: an absolute rootfs path is required")
 	}
-	if err := setupRootfs(spec); err != nil {
+	if err := setupRootfs(spec, func() error { return waitForHooks(cfg) }); err != nil {
 		return err
 	}
 	if hasNamespace(spec, specs.UTSNamespace) {
@@ -122,11 +126,11 @@ func enterContainer(cfg *childConfig) error {
 		return fmt.Errorf("unshare fs context: %w", err)
 	}
 	if cfg.JoinFlags != 0 {
-		if err := unix.Setns(pidFD, cfg.JoinFlags); err != nil {
+		if err := unix.Setns(extraFD, cfg.JoinFlags); err != nil {
 			return fmt.Errorf("join namespaces of container: %w", err)
 		}
 	}
-	unix.Close(pidFD)
+	unix.Close(extraFD)
 	if cfg.Spec.Process.Terminal {
 		return setupConsole(cfg, false)
 	}
@@ -164,10 +168,49 @@ func writeSysctl(key, value string) error {
 	return nil
 }
 
+// waitForHooks lets the parent run its createRuntime hooks while the
+// container's namespaces exist and its root is not yet pivoted.
+func waitForHooks(cfg *childConfig) error {
+	if !cfg.CreateRuntime {
+		return nil
+	}
+	if err := sendMessage(syncFD, syncMessage{Type: "hooks"}); err != nil {
+		return err
+	}
+	m, _, ok, err := recvMessage(syncFD)
+	if err != nil {
+		return err
+	}
+	if !ok || m.Type != "continue" {
+		return fmt.Errorf("parent did not let the container continue after its hooks")
+	}
+	return nil
+}
+
+// waitForStart tells the parent the container is created, then blocks until
+// somebody reads the exec fifo (OCI start).
+func waitForStart(cfg *childConfig) error {
+	if !cfg.ExecFifo {
+		return nil
+	}
+	if err := sendMessage(syncFD, syncMessage{Type: "ready"}); err != nil {
+		return err
+	}
+	fifo, err := os.OpenFile(fdPath(extraFD), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifo.Close()
+	if _, err := fifo.Write([]byte{0}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	return nil
+}
+
 // finish applies the process settings and replaces this program with the
 // user's. It only returns on failure, with the exit status that failure maps to.
-func finish(spec *specs.Spec) (int, error) {
-	proc := spec.Process
+func finish(cfg *childConfig) (int, error) {
+	proc := cfg.Spec.Process
 	cwd := proc.Cwd
 	if cwd == "" {
 		cwd = "/"
@@ -215,9 +258,12 @@ func finish(spec *specs.Spec) (int, error) {
 		umask = int(*proc.User.Umask)
 	}
 	unix.Umask(umask)
+	if err := waitForStart(cfg); err != nil {
+		return 125, err
+	}
 	// Nothing of ours may reach the user's program: every descriptor but
-	// 0, 1 and 2 is closed by execve.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	// 0, 1, 2 and the preserved ones is closed by execve.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return 125, fmt.Errorf("mark descriptors close-on-exec: %w", err)
 	}
 	err = unix.Exec(argv0, proc.Args, proc.Env)

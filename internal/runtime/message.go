@@ -14,10 +14,14 @@ const (
 	initArg0 = "sdocker-init" // argv[0] of a container's first process before execve
 	execArg0 = "sdocker-exec" // argv[0] of a process entering a running container
 
-	// File descriptors the child finds its channels on (ExtraFiles order).
+)
+
+// The child finds its channels right after the descriptors preserved for the
+// container's program (3 .. base-1); base comes as argv[1].
+var (
 	configFD = 3
 	syncFD   = 4
-	pidFD    = 5 // exec only: a pidfd of the container's init
+	extraFD  = 5 // exec: a pidfd of the container's init; init: the exec fifo
 )
 
 // childConfig is everything the child needs; it crosses the config pipe as JSON.
@@ -28,11 +32,23 @@ type childConfig struct {
 	Winsize *unix.Winsize `json:"winsize,omitempty"`
 	// JoinFlags are the CLONE_NEW* namespaces an exec joins through the pidfd.
 	JoinFlags int `json:"joinFlags,omitempty"`
+	// KillWithParent: the process dies with the thread that started it.
+	KillWithParent bool `json:"killWithParent,omitempty"`
+	// PreserveFDs is how many descriptors from 3 up the program inherits.
+	PreserveFDs int `json:"preserveFds,omitempty"`
+	// ExecFifo: the init waits before execve until the fifo (extraFD) is read.
+	ExecFifo bool `json:"execFifo,omitempty"`
+	// CreateRuntime: the init stops before pivot_root until the parent has
+	// run its hooks.
+	CreateRuntime bool `json:"createRuntime,omitempty"`
 }
 
 // syncMessage travels from child to parent on the sync socket.
 type syncMessage struct {
-	Type  string `json:"type"` // "console" (with a pty master fd) or "error"
+	// "console" (with a pty master fd), "hooks" (the parent may run its
+	// createRuntime hooks; it answers "continue"), "ready" (waiting on the
+	// exec fifo) or "error".
+	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"` // exit status the failure maps to
 }

@@ -195,7 +195,8 @@ func remountPropagation(root int, dest string, resolve uint64, prop uintptr) err
 }
 
 // setupRootfs makes the container's mount tree and pivots into it.
-func setupRootfs(spec *specs.Spec) error {
+// beforePivot runs once every mount is made, before pivot_root.
+func setupRootfs(spec *specs.Spec, beforePivot func() error) error {
 	// Nothing mounted from here on may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
@@ -222,6 +223,9 @@ func setupRootfs(spec *specs.Spec) error {
 		return err
 	}
 	if err := createDevices(root, spec, devIsTmpfs); err != nil {
+		return err
+	}
+	if err := beforePivot(); err != nil {
 		return err
 	}
 	if err := pivotRoot(root); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"strconv"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -18,6 +19,24 @@ import (
 // /dev/null. They are ignored when the process has a terminal.
 type Stdio struct {
 	Stdin, Stdout, Stderr *os.File
+}
+
+// Options tune how a container process is started.
+type Options struct {
+	Stdio Stdio
+	// KillWithParent kills the process when the thread that started it
+	// ends (a foreground `sdocker run`); otherwise it outlives its starter
+	// (OCI create, detached exec) and whoever reaps orphans reaps it.
+	KillWithParent bool
+	// PreserveFDs become descriptors 3, 4, ... of the container's program.
+	PreserveFDs []*os.File
+	// ExecFifo is the path of a fifo: the init stops right before execve
+	// until somebody opens it for reading (OCI create, then start).
+	ExecFifo string
+	// CreateRuntime is called with the init's host pid once its namespaces
+	// exist, before pivot_root, while the init waits (OCI prestart and
+	// createRuntime hooks).
+	CreateRuntime func(pid int) error
 }
 
 // Process is a container's init or an exec'd process, seen from the parent.
@@ -82,11 +101,11 @@ func cloneFlags(spec *specs.Spec) (uintptr, error) {
 	return flags, nil
 }
 
-// Start creates the namespaces that spec asks for, starts the container's
-// first process in them and in cg, and returns once the user's program runs
-// (after its execve), or with a *StartError when it could not be started.
-// cg must already exist.
-func Start(id string, spec *specs.Spec, cg cgroups.Manager, stdio Stdio) (*Process, error) {
+// Start creates the namespaces that spec asks for and starts the container's
+// first process in them and in cg (which must exist). It returns once the
+// user's program runs (after its execve), or, with o.ExecFifo, once the
+// init waits on the fifo; a *StartError when the program could not start.
+func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("process.args: no command given")
 	}
@@ -95,12 +114,21 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, stdio Stdio) (*Proce
 		return nil, err
 	}
 	cfg := &childConfig{ID: id, Spec: spec}
-	return startChild(initArg0, cfg, flags, -1, cg, stdio)
+	var extra *os.File
+	if o.ExecFifo != "" {
+		f, err := os.OpenFile(o.ExecFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open exec fifo: %w", err)
+		}
+		defer f.Close()
+		extra, cfg.ExecFifo = f, true
+	}
+	return startChild(initArg0, cfg, flags, extra, cg, o)
 }
 
 // Exec starts proc in the running container whose init is initPid (a host
 // pid), joining every namespace the container's spec made and its cgroups.
-func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager, stdio Stdio) (*Process, error) {
+func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager, o Options) (*Process, error) {
 	if proc == nil || len(proc.Args) == 0 {
 		return nil, fmt.Errorf("exec: no command given")
 	}
@@ -116,14 +144,22 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	if err != nil {
 		return nil, fmt.Errorf("open pidfd of container init %d: %w", initPid, err)
 	}
-	defer unix.Close(pidfd)
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
 	execSpec := *spec
 	execSpec.Process = proc
 	cfg := &childConfig{Spec: &execSpec, JoinFlags: join}
-	return startChild(execArg0, cfg, 0, pidfd, cg, stdio)
+	o.ExecFifo, o.CreateRuntime = "", nil
+	return startChild(execArg0, cfg, 0, f, cg, o)
 }
 
-func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgroups.Manager, stdio Stdio) (*Process, error) {
+// startChild starts this binary again as arg0 with the channels to it, puts
+// it in its cgroups, sends the config and follows it until it runs the
+// user's program. A non-nil pidfd means: join that process's pid namespace.
+func startChild(arg0 string, cfg *childConfig, flags uintptr, extra *os.File, cg cgroups.Manager, o Options) (*Process, error) {
+	cfg.KillWithParent = o.KillWithParent
+	cfg.PreserveFDs = len(o.PreserveFDs)
+	cfg.CreateRuntime = o.CreateRuntime != nil
 	if cfg.Spec.Process.Terminal {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Winsize = ws
@@ -144,24 +180,25 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgro
 	childSock := os.NewFile(uintptr(socks[1]), "sync")
 	defer childSock.Close()
 
-	extra := []*os.File{configR, childSock}
-	if pidfd >= 0 {
-		extra = append(extra, os.NewFile(uintptr(pidfd), "pidfd"))
+	files := append(append([]*os.File{}, o.PreserveFDs...), configR, childSock)
+	if extra != nil {
+		files = append(files, extra)
 	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{arg0},
+		Args:        []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))},
 		Env:         []string{},
-		ExtraFiles:  extra,
+		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
 	}
-	if pidfd < 0 {
-		// Go's own parent check misreads a parent outside a joined pid
-		// namespace: an exec helper sets its parent-death signal itself.
+	joinPid := arg0 == execArg0
+	if o.KillWithParent && !joinPid {
+		// (Go's own parent check misreads a parent outside a joined pid
+		// namespace: an exec helper sets its parent-death signal itself.)
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
 	if !cfg.Spec.Process.Terminal {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr
 	}
 	if cg.Version() == 2 {
 		fd, err := cg.FD()
@@ -180,8 +217,8 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgro
 		// it: keep that thread for the child's whole life, and let it die
 		// afterwards (never unlocked), as it may have joined a namespace.
 		goruntime.LockOSThread()
-		if pidfd >= 0 {
-			if err := unix.Setns(pidfd, unix.CLONE_NEWPID); err != nil {
+		if joinPid {
+			if err := unix.Setns(int(extra.Fd()), unix.CLONE_NEWPID); err != nil {
 				started <- fmt.Errorf("join pid namespace of container: %w", err)
 				close(p.done)
 				return
@@ -231,7 +268,15 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgro
 			return fail(err)
 		}
 		if !ok {
-			break
+			// End of file: the user's program replaced the runtime (the
+			// socket is close-on-exec in the child), or the child died,
+			// which Wait reports.
+			return p, nil
+		}
+		if m.Type != "console" {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
 		}
 		switch m.Type {
 		case "console":
@@ -239,10 +284,18 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgro
 				return fail(fmt.Errorf("console message without a pty"))
 			}
 			p.Console = os.NewFile(uintptr(fds[0]), "pty-master")
-		case "error":
-			for _, fd := range fds {
-				unix.Close(fd)
+		case "hooks":
+			if o.CreateRuntime != nil {
+				if err := o.CreateRuntime(p.Pid); err != nil {
+					return fail(err)
+				}
 			}
+			if err := sendMessage(parentSock, syncMessage{Type: "continue"}); err != nil {
+				return fail(err)
+			}
+		case "ready":
+			return p, nil
+		case "error":
 			code := m.Code
 			if code == 0 {
 				code = 125
@@ -252,7 +305,4 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidfd int, cg cgro
 			return fail(fmt.Errorf("unexpected message %q from container init", m.Type))
 		}
 	}
-	// End of file: the user's program replaced the runtime (the socket is
-	// close-on-exec in the child), or the child died, which Wait reports.
-	return p, nil
 }

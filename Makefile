@@ -1,0 +1,34 @@
+# sdocker: build, test, benchmark. Most targets need root (namespaces, cgroups, mounts).
+GO      ?= go
+BIN     := bin
+export CGO_ENABLED := 0
+
+.PHONY: all build test unit-test vm-test bench install clean
+
+all: build
+
+# The engine and the two workloads the default rootfs ships (found beside sdocker).
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The whole suite: vet, unit and integration tests on this kernel (cgroup v1 or v2),
+# then the cgroup v2 subset inside a real cgroup-v2 kernel under qemu.
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration
+
+unit-test:
+	$(GO) test -count=1 ./...
+
+vm-test:
+	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration
+
+bench: build
+	SDOCKER_BIN=$(CURDIR)/$(BIN)/sdocker bench/run.sh
+
+install: build
+	install -m 0755 $(BIN)/sdocker $(BIN)/cpu-test $(BIN)/memory-test /usr/local/bin/
+
+clean:
+	rm -rf $(BIN)
