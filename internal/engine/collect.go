@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/proc"
 )
 
 // Every container's directory is flock'ed by the sdocker process that
@@ -67,7 +68,7 @@ func (e *Engine) collect(all []*Record) error {
 }
 
 func (e *Engine) cleanupDead(r *Record) error {
-	if r.Pid > 0 && r.BootID == bootID() && alive(r.Pid, r.PidStart) {
+	if r.Pid > 0 && r.BootID == proc.BootID() && proc.Alive(r.Pid, r.PidStart) {
 		unix.Kill(r.Pid, unix.SIGKILL)
 	}
 	if r.Spec != nil && r.Spec.Linux != nil {

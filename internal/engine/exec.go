@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -29,7 +30,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Status != StateRunning || r.BootID != bootID() || !alive(r.Pid, r.PidStart) {
+	if r.Status != StateRunning || r.BootID != proc.BootID() || !proc.Alive(r.Pid, r.PidStart) {
 		return nil, fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
 	}
 	return r, nil
@@ -42,21 +43,21 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	proc := *r.Spec.Process
-	proc.Args = o.Args
-	if len(proc.Args) == 0 {
-		proc.Args = []string{"bash"}
+	pr := *r.Spec.Process
+	pr.Args = o.Args
+	if len(pr.Args) == 0 {
+		pr.Args = []string{"bash"}
 	}
-	proc.Terminal = o.Tty
-	proc.Env = append([]string{}, proc.Env...)
+	pr.Terminal = o.Tty
+	pr.Env = append([]string{}, pr.Env...)
 	if o.Tty {
-		proc.Env = append(proc.Env, "TERM=xterm")
+		pr.Env = append(pr.Env, "TERM=xterm")
 	}
 	for _, kv := range o.Env {
-		proc.Env = append(proc.Env, kv)
+		pr.Env = append(pr.Env, kv)
 	}
 	if o.Workdir != "" {
-		proc.Cwd = o.Workdir
+		pr.Cwd = o.Workdir
 	}
 	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err != nil {
@@ -69,7 +70,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(sigs)
-	p, err := runtime.Exec(r.Pid, r.Spec, &proc, cg, runtime.Options{Stdio: stdio, KillWithParent: true})
+	p, err := runtime.Exec(r.Pid, r.Spec, &pr, cg, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		return runtime.ExitCodeOf(err), err
 	}
@@ -87,7 +88,7 @@ func (e *Engine) Remove(ref string, force bool) error {
 		if !force {
 			return fmt.Errorf("%w: container %s is running: stop it first or use -f", ErrWrongState, r.ID[:12])
 		}
-		if alive(r.Pid, r.PidStart) {
+		if proc.Alive(r.Pid, r.PidStart) {
 			unix.Kill(r.Pid, unix.SIGKILL)
 		}
 		// The watching sdocker process cleans up and exits; wait for it

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/rootfs"
 	"github.com/sdocker/sdocker/internal/runtime"
 	"github.com/sdocker/sdocker/internal/specgen"
@@ -180,7 +181,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	r.Spec = spec
 	cg, err := cgroups.New(spec.Linux.CgroupsPath)
 	if err == nil {
-		err = cg.Create(res)
+		err = cg.Create(spec.Linux.Resources)
 	}
 	if err != nil {
 		e.remove(r.ID)
@@ -208,10 +209,10 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		r.Status, r.ExitCode, r.FinishedAt = StateExited, runtime.ExitCodeOf(err), time.Now().UTC()
 		return runtime.ExitCodeOf(err), errors.Join(err, cleanup())
 	}
-	r.Status, r.Pid, r.StartedAt, r.BootID = StateRunning, p.Pid, time.Now().UTC(), bootID()
-	_, r.PidStart, _ = procStat(p.Pid)
+	r.Status, r.Pid, r.StartedAt, r.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()
+	r.PidStart = proc.StartTime(p.Pid)
 	r.Monitor = os.Getpid()
-	_, r.MonitorStart, _ = procStat(r.Monitor)
+	r.MonitorStart = proc.StartTime(r.Monitor)
 	if err := e.save(r); err != nil {
 		p.Signal(unix.SIGKILL)
 		p.Wait()

@@ -123,7 +123,10 @@ func setUserAndCapabilities(proc *specs.Process) error {
 	}
 	for c := uint(0); c <= last; c++ {
 		if ambient.has(c) {
-			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+			// As runc: an ambient capability needs the same one in the
+			// inheritable and permitted sets; without them it is skipped.
+			err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0)
+			if err != nil && err != unix.EPERM {
 				return fmt.Errorf("raise ambient capability %d: %w", c, err)
 			}
 		}

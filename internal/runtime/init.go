@@ -40,7 +40,7 @@ func childMain() (int, error) {
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return 125, fmt.Errorf("config without a process")
 	}
-	if cfg.KillWithParent && os.Args[0] == execArg0 {
+	if cfg.KillWithParent {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 			return 125, fmt.Errorf("set parent death signal: %w", err)
 		}
@@ -59,27 +59,66 @@ func childMain() (int, error) {
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if spec.Linux == nil {
-		return false
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == t {
-			return true
+	_, ok := namespace(spec, t)
+	return ok
+}
+
+// newNamespace reports whether spec asks for a new namespace of type t.
+func newNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	ns, ok := namespace(spec, t)
+	return ok && ns.Path == ""
+}
+
+func namespace(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	if spec.Linux != nil {
+		for _, ns := range spec.Linux.Namespaces {
+			if ns.Type == t {
+				return ns, true
+			}
 		}
 	}
-	return false
+	return specs.LinuxNamespace{}, false
+}
+
+// joinNamespaces enters the network, IPC, UTS and cgroup namespaces that
+// spec gives by path (the pid namespace was joined at fork).
+func joinNamespaces(spec *specs.Spec) error {
+	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
+		ns, ok := namespace(spec, t)
+		if !ok || ns.Path == "" {
+			continue
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces: open %s namespace %s: %w", t, ns.Path, err)
+		}
+		err = unix.Setns(fd, int(nsFlags[t]))
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", t, ns.Path, err)
+		}
+	}
+	return nil
 }
 
 // setupContainer runs in the container's new namespaces, already in its
 // cgroups (the parent placed it before sending the config).
 func setupContainer(cfg *childConfig) error {
 	spec := cfg.Spec
-	if hasNamespace(spec, specs.CgroupNamespace) {
+	if err := joinNamespaces(spec); err != nil {
+		return err
+	}
+	if cfg.NewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil && err != unix.ENOSYS {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	if newNamespace(spec, specs.CgroupNamespace) {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
 	}
-	if !hasNamespace(spec, specs.MountNamespace) {
+	if !newNamespace(spec, specs.MountNamespace) {
 		return fmt.Errorf("linux.namespaces: a mount namespace is required")
 	}
 	if spec.Root == nil || !path.IsAbs(spec.Root.Path) {
@@ -100,7 +139,7 @@ func setupContainer(cfg *childConfig) error {
 			}
 		}
 	}
-	if hasNamespace(spec, specs.NetworkNamespace) {
+	if newNamespace(spec, specs.NetworkNamespace) {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
@@ -184,6 +223,12 @@ func waitForHooks(cfg *childConfig) error {
 	if !ok || m.Type != "continue" {
 		return fmt.Errorf("parent did not let the container continue after its hooks")
 	}
+	cfg.state = m.State
+	if h := cfg.Spec.Hooks; h != nil {
+		// In the container's namespaces, before pivot_root: paths still
+		// resolve as in the runtime's mount namespace.
+		return RunHooks("createContainer", h.CreateContainer, cfg.state)
+	}
 	return nil
 }
 
@@ -203,6 +248,9 @@ func waitForStart(cfg *childConfig) error {
 	defer fifo.Close()
 	if _, err := fifo.Write([]byte{0}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	if h := cfg.Spec.Hooks; h != nil {
+		return RunHooks("startContainer", h.StartContainer, cfg.state)
 	}
 	return nil
 }
@@ -247,6 +295,15 @@ func finish(cfg *childConfig) (int, error) {
 	}
 	if err := setUserAndCapabilities(proc); err != nil {
 		return 125, err
+	}
+	if p := cfg.Spec.Linux; p != nil && p.Personality != nil {
+		dom := uintptr(0) // PER_LINUX
+		if p.Personality.Domain == specs.PerLinux32 {
+			dom = 0x0008 // PER_LINUX32
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
+			return 125, fmt.Errorf("linux.personality: %w", e)
+		}
 	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -41,6 +41,10 @@ type childConfig struct {
 	// CreateRuntime: the init stops before pivot_root until the parent has
 	// run its hooks.
 	CreateRuntime bool `json:"createRuntime,omitempty"`
+	// NewKeyring: join a new session keyring named after the container.
+	NewKeyring bool `json:"newKeyring,omitempty"`
+
+	state []byte // from the parent's "continue", for the init's hooks
 }
 
 // syncMessage travels from child to parent on the sync socket.
@@ -51,6 +55,8 @@ type syncMessage struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"` // exit status the failure maps to
+	// State is the container's state JSON, for the init's own hooks.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // StartError is a failure of the child before the user's program started.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -96,6 +97,19 @@ var propagationFlags = map[string]uintptr{
 	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
 }
 
+// MountOptions lists the mount options this runtime understands.
+func MountOptions() []string {
+	var out []string
+	for o := range mountFlags {
+		out = append(out, o)
+	}
+	for o := range propagationFlags {
+		out = append(out, o)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // parseMountOptions splits OCI mount options into mount flags, propagation
 // flags and the file-system specific data string.
 func parseMountOptions(opts []string) (flags, prop uintptr, data string) {
@@ -120,6 +134,9 @@ func parseMountOptions(opts []string) (flags, prop uintptr, data string) {
 var noSymlinkDests = map[string]bool{"/proc": true, "/sys": true, "/dev": true}
 
 func mountInRoot(root int, m specs.Mount) error {
+	if m.Type == "cgroup" {
+		return mountCgroupFS(root, m)
+	}
 	dest := path.Clean(m.Destination)
 	if !path.IsAbs(dest) || dest == "/" {
 		return fmt.Errorf("mount %s: destination must be an absolute path other than /", m.Destination)
@@ -305,6 +322,25 @@ type device struct {
 var defaultDevices = []device{
 	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
 	{"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+}
+
+// DefaultDeviceRules are the device cgroup rules every container gets after
+// its own (the last matching rule wins): the default devices, ptys, and
+// mknod of any node (using a node still needs a rule).
+func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
+	n := func(v int64) *int64 { return &v }
+	rules := []specs.LinuxDeviceCgroup{
+		{Allow: true, Type: "c", Access: "m"},
+		{Allow: true, Type: "b", Access: "m"},
+		{Allow: true, Type: "c", Major: n(136), Access: "rwm"},               // /dev/pts/*
+		{Allow: true, Type: "c", Major: n(5), Minor: n(2), Access: "rwm"},    // /dev/ptmx
+		{Allow: true, Type: "c", Major: n(5), Minor: n(1), Access: "rwm"},    // /dev/console
+		{Allow: true, Type: "c", Major: n(10), Minor: n(200), Access: "rwm"}, // /dev/net/tun
+	}
+	for _, d := range defaultDevices {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: n(int64(d.major)), Minor: n(int64(d.minor)), Access: "rwm"})
+	}
+	return rules
 }
 
 var defaultDevLinks = [][2]string{

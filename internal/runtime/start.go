@@ -30,13 +30,16 @@ type Options struct {
 	KillWithParent bool
 	// PreserveFDs become descriptors 3, 4, ... of the container's program.
 	PreserveFDs []*os.File
+	// NewKeyring gives the container a session keyring of its own.
+	NewKeyring bool
 	// ExecFifo is the path of a fifo: the init stops right before execve
 	// until somebody opens it for reading (OCI create, then start).
 	ExecFifo string
 	// CreateRuntime is called with the init's host pid once its namespaces
 	// exist, before pivot_root, while the init waits (OCI prestart and
-	// createRuntime hooks).
-	CreateRuntime func(pid int) error
+	// createRuntime hooks). It returns the state JSON the init gives its
+	// own createContainer and startContainer hooks.
+	CreateRuntime func(pid int) (state []byte, err error)
 }
 
 // Process is a container's init or an exec'd process, seen from the parent.
@@ -76,29 +79,36 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
 }
 
-// cloneFlags returns the namespaces spec asks for. The cgroup namespace is
-// left to the child, which unshares it once it sits in its cgroups.
-func cloneFlags(spec *specs.Spec) (uintptr, error) {
-	var flags uintptr
+// cloneFlags returns the new namespaces spec asks for, and the path of a
+// pid namespace to join. The cgroup namespace is left to the child, which
+// unshares it once it sits in its cgroups; the child also joins the other
+// namespaces given by path.
+func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 	if spec.Linux == nil {
-		return 0, nil
+		return 0, "", nil
 	}
+	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range spec.Linux.Namespaces {
 		f, ok := nsFlags[ns.Type]
 		if !ok {
-			return 0, fmt.Errorf("linux.namespaces: unknown type %q", ns.Type)
+			return 0, "", fmt.Errorf("linux.namespaces: unsupported type %q", ns.Type)
 		}
-		if ns.Path != "" {
-			return 0, fmt.Errorf("linux.namespaces: joining a %s namespace by path is not supported", ns.Type)
+		if seen[ns.Type] {
+			return 0, "", fmt.Errorf("linux.namespaces: %s given twice", ns.Type)
 		}
-		if ns.Type == specs.UserNamespace {
-			return 0, fmt.Errorf("linux.namespaces: user namespaces are not supported")
-		}
-		if ns.Type != specs.CgroupNamespace {
+		seen[ns.Type] = true
+		switch {
+		case ns.Type == specs.UserNamespace:
+			return 0, "", fmt.Errorf("linux.namespaces: user namespaces are not supported")
+		case ns.Path != "" && ns.Type == specs.MountNamespace:
+			return 0, "", fmt.Errorf("linux.namespaces: joining a mount namespace by path is not supported")
+		case ns.Path != "" && ns.Type == specs.PIDNamespace:
+			pidPath = ns.Path
+		case ns.Path == "" && ns.Type != specs.CgroupNamespace:
 			flags |= f
 		}
 	}
-	return flags, nil
+	return flags, pidPath, nil
 }
 
 // Start creates the namespaces that spec asks for and starts the container's
@@ -109,9 +119,16 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("process.args: no command given")
 	}
-	flags, err := cloneFlags(spec)
+	flags, pidPath, err := cloneFlags(spec)
 	if err != nil {
 		return nil, err
+	}
+	var pidns *os.File
+	if pidPath != "" {
+		if pidns, err = os.Open(pidPath); err != nil {
+			return nil, fmt.Errorf("linux.namespaces: open pid namespace: %w", err)
+		}
+		defer pidns.Close()
 	}
 	cfg := &childConfig{ID: id, Spec: spec}
 	var extra *os.File
@@ -123,7 +140,7 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process
 		defer f.Close()
 		extra, cfg.ExecFifo = f, true
 	}
-	return startChild(initArg0, cfg, flags, extra, cg, o)
+	return startChild(initArg0, cfg, flags, pidns, extra, cg, o)
 }
 
 // Exec starts proc in the running container whose init is initPid (a host
@@ -150,16 +167,18 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	execSpec.Process = proc
 	cfg := &childConfig{Spec: &execSpec, JoinFlags: join}
 	o.ExecFifo, o.CreateRuntime = "", nil
-	return startChild(execArg0, cfg, 0, f, cg, o)
+	return startChild(execArg0, cfg, 0, f, f, cg, o)
 }
 
 // startChild starts this binary again as arg0 with the channels to it, puts
 // it in its cgroups, sends the config and follows it until it runs the
-// user's program. A non-nil pidfd means: join that process's pid namespace.
-func startChild(arg0 string, cfg *childConfig, flags uintptr, extra *os.File, cg cgroups.Manager, o Options) (*Process, error) {
+// user's program. A non-nil pidns (a namespace file or a pidfd) is the pid
+// namespace the child is born in.
+func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options) (*Process, error) {
 	cfg.KillWithParent = o.KillWithParent
 	cfg.PreserveFDs = len(o.PreserveFDs)
 	cfg.CreateRuntime = o.CreateRuntime != nil
+	cfg.NewKeyring = o.NewKeyring
 	if cfg.Spec.Process.Terminal {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Winsize = ws
@@ -191,8 +210,7 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, extra *os.File, cg
 		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
 	}
-	joinPid := arg0 == execArg0
-	if o.KillWithParent && !joinPid {
+	if o.KillWithParent && pidns == nil {
 		// (Go's own parent check misreads a parent outside a joined pid
 		// namespace: an exec helper sets its parent-death signal itself.)
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
@@ -217,8 +235,8 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, extra *os.File, cg
 		// it: keep that thread for the child's whole life, and let it die
 		// afterwards (never unlocked), as it may have joined a namespace.
 		goruntime.LockOSThread()
-		if joinPid {
-			if err := unix.Setns(int(extra.Fd()), unix.CLONE_NEWPID); err != nil {
+		if pidns != nil {
+			if err := unix.Setns(int(pidns.Fd()), unix.CLONE_NEWPID); err != nil {
 				started <- fmt.Errorf("join pid namespace of container: %w", err)
 				close(p.done)
 				return
@@ -285,12 +303,13 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, extra *os.File, cg
 			}
 			p.Console = os.NewFile(uintptr(fds[0]), "pty-master")
 		case "hooks":
+			var state []byte
 			if o.CreateRuntime != nil {
-				if err := o.CreateRuntime(p.Pid); err != nil {
+				if state, err = o.CreateRuntime(p.Pid); err != nil {
 					return fail(err)
 				}
 			}
-			if err := sendMessage(parentSock, syncMessage{Type: "continue"}); err != nil {
+			if err := sendMessage(parentSock, syncMessage{Type: "continue", State: state}); err != nil {
 				return fail(err)
 			}
 		case "ready":

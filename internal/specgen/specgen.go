@@ -42,13 +42,13 @@ var DefaultCapabilities = []string{
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-var defaultMaskedPaths = []string{
+var DefaultMaskedPaths = []string{
 	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
 	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 }
 
-var defaultReadonlyPaths = []string{
+var DefaultReadonlyPaths = []string{
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 }
 
@@ -119,12 +119,12 @@ func Generate(o Options) (*specs.Spec, error) {
 		Linux: &specs.Linux{
 			Namespaces:  namespaces,
 			CgroupsPath: filepath.Join("/", o.CgroupParent, o.ID),
-			Resources:   o.Resources,
+			Resources:   withDeviceRules(o.Resources),
 		},
 	}
 	if !o.Privileged {
-		spec.Linux.MaskedPaths = defaultMaskedPaths
-		spec.Linux.ReadonlyPaths = defaultReadonlyPaths
+		spec.Linux.MaskedPaths = DefaultMaskedPaths
+		spec.Linux.ReadonlyPaths = DefaultReadonlyPaths
 	}
 	return spec, nil
 }
@@ -229,4 +229,14 @@ func capabilities(o Options) ([]string, error) {
 		}
 	}
 	return caps, nil
+}
+
+// withDeviceRules gives a container access to its default devices only.
+func withDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
+	out := specs.LinuxResources{}
+	if r != nil {
+		out = *r
+	}
+	out.Devices = append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, runtime.DefaultDeviceRules()...)
+	return &out
 }

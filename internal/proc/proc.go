@@ -1,4 +1,6 @@
-package engine
+// Package proc names processes over time: a pid plus its start time, read
+// from /proc, so a reused pid is never mistaken for the process it was.
+package proc
 
 import (
 	"fmt"
@@ -7,10 +9,9 @@ import (
 	"strings"
 )
 
-// procStat reads a process's state letter and start time (clock ticks after
-// boot, field 22 of /proc/PID/stat): with the pid, the start time names one
-// process over time.
-func procStat(pid int) (state byte, start uint64, err error) {
+// Stat reads a process's state letter and start time (clock ticks after
+// boot, field 22 of /proc/PID/stat).
+func Stat(pid int) (state byte, start uint64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, 0, err
@@ -33,17 +34,25 @@ func procStat(pid int) (state byte, start uint64, err error) {
 	return fields[0][0], start, nil
 }
 
-// alive reports whether the process pid that started at start still runs
+// StartTime is the start time of pid, 0 if it cannot be read.
+func StartTime(pid int) uint64 {
+	_, start, _ := Stat(pid)
+	return start
+}
+
+// Alive reports whether the process pid that started at start still runs
 // (a zombie counts as gone).
-func alive(pid int, start uint64) bool {
+func Alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	state, st, err := procStat(pid)
+	state, st, err := Stat(pid)
 	return err == nil && st == start && state != 'Z' && state != 'X'
 }
 
-func bootID() string {
+// BootID identifies the current boot: pids and start times from another
+// boot mean nothing.
+func BootID() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	return strings.TrimSpace(string(b))
 }

@@ -1,0 +1,550 @@
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/proc"
+	"github.com/sdocker/sdocker/internal/runtime"
+)
+
+// refresh sets st.Status from what the kernel says of the init.
+func (s *Store) refresh(st *State) {
+	switch {
+	case st.Pid == 0 || !proc.Alive(st.Pid, st.InitStart):
+		st.Status = specs.StateStopped
+	case st.Status == StatusPaused:
+	case fileExists(s.fifo(st.ID)):
+		st.Status = specs.StateCreated
+	default:
+		st.Status = specs.StateRunning
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// specState is the state the OCI spec defines, as hooks and `state` see it.
+func (st *State) specState() []byte {
+	s := st.State
+	if s.Status == StatusPaused {
+		s.Status = specs.StateRunning
+	}
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// Load returns the state of container id, its status fresh.
+func (s *Store) Load(id string) (*State, error) {
+	st, err := s.load(id)
+	if err != nil {
+		return nil, err
+	}
+	s.refresh(st)
+	return st, nil
+}
+
+// CreateOptions are the options of `create` (and `run`).
+type CreateOptions struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoNewKeyring  bool
+	PreserveFDs   int
+	Stdio         runtime.Stdio
+	// KillWithParent: the container dies with this process (`run` without --detach).
+	KillWithParent bool
+}
+
+// LoadSpec reads and checks BUNDLE/config.json.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	p := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, fmt.Errorf("%w: parse %s: %v", ErrInvalid, p, err)
+	}
+	if err := Validate(&spec); err != nil {
+		return nil, err
+	}
+	return &spec, nil
+}
+
+// Create makes container id from a bundle: namespaces, cgroups, mounts, and
+// an init waiting to run the configured process until Start.
+func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process, err error) {
+	if !validID(id) {
+		return nil, nil, fmt.Errorf("%w: container id %q: use letters, digits and _.+-", ErrInvalid, id)
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: bundle %q: %v", ErrInvalid, o.Bundle, err)
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec.Process == nil {
+		return nil, nil, fmt.Errorf("%w: process: a process is required", ErrInvalid)
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" {
+		return nil, nil, fmt.Errorf("%w: process.terminal needs --console-socket", ErrInvalid)
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, nil, fmt.Errorf("%w: --console-socket given but process.terminal is false", ErrInvalid)
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		return nil, nil, fmt.Errorf("%w: root.path %s: not a directory", ErrInvalid, rootfs)
+	}
+	spec.Root.Path = rootfs
+	if err := os.MkdirAll(s.Root, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create %s: %w", s.Root, err)
+	}
+	if err := os.Mkdir(s.dir(id), 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, nil, fmt.Errorf("create %s: %w", s.dir(id), err)
+	}
+	unlock, err := s.lock(id)
+	if err != nil {
+		os.RemoveAll(s.dir(id))
+		return nil, nil, err
+	}
+	defer unlock()
+	var cg cgroups.Manager
+	var p *runtime.Process
+	defer func() {
+		if err == nil {
+			return
+		}
+		if p != nil {
+			p.Signal(unix.SIGKILL)
+			p.Wait()
+		}
+		if cg != nil {
+			cg.Destroy()
+		}
+		os.RemoveAll(s.dir(id))
+	}()
+	if err := unix.Mkfifo(s.fifo(id), 0o622); err != nil {
+		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	st := &State{
+		State: specs.State{
+			Version: specs.Version, ID: id, Status: specs.StateCreating,
+			Bundle: bundle, Annotations: spec.Annotations,
+		},
+		Created: time.Now().UTC(), Rootfs: rootfs, Config: spec,
+		CgroupPath: cgroupPath(spec, id),
+	}
+	if cg, err = cgroups.New(st.CgroupPath); err != nil {
+		return nil, nil, err
+	}
+	if spec.Linux.Resources == nil {
+		spec.Linux.Resources = &specs.LinuxResources{}
+	}
+	res := spec.Linux.Resources
+	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
+	if err = cg.Create(res); err != nil {
+		cg = nil // nothing of it is left to remove
+		return nil, nil, err
+	}
+	ro := runtime.Options{
+		Stdio: o.Stdio, ExecFifo: s.fifo(id), KillWithParent: o.KillWithParent,
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	ro.NewKeyring = !o.NoNewKeyring
+	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+		ro.CreateRuntime = func(pid int) ([]byte, error) {
+			st.Pid = pid
+			state := st.specState()
+			if err := runtime.RunHooks("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // prestart is deprecated but still honoured
+				return nil, err
+			}
+			if err := runtime.RunHooks("createRuntime", h.CreateRuntime, state); err != nil {
+				return nil, err
+			}
+			return state, nil
+		}
+	}
+	if p, err = runtime.Start(id, spec, cg, ro); err != nil {
+		return nil, nil, err
+	}
+	if p.Console != nil {
+		err = sendConsole(o.ConsoleSocket, p.Console)
+		p.Console.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	st.Pid, st.InitStart, st.Status = p.Pid, proc.StartTime(p.Pid), specs.StateCreated
+	if err = s.save(st); err != nil {
+		return nil, nil, err
+	}
+	if o.PidFile != "" {
+		if err = writePidFile(o.PidFile, p.Pid); err != nil {
+			return nil, nil, err
+		}
+	}
+	return st, p, nil
+}
+
+// cgroupPath is the container's cgroup: the spec's cgroupsPath, or
+// /sdocker-runc/ID.
+func cgroupPath(spec *specs.Spec, id string) string {
+	if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		return filepath.Join("/", spec.Linux.CgroupsPath)
+	}
+	return "/sdocker-runc/" + id
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		return fmt.Errorf("write pid file %s: %w", abs, err)
+	}
+	return nil
+}
+
+// Start lets a created container's init run its process.
+func (s *Store) Start(id string) error {
+	unlock, err := s.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := s.Load(id)
+	if err != nil {
+		return err
+	}
+	if st.Status != specs.StateCreated {
+		return fmt.Errorf("%w: cannot start container %s: it is %s", ErrWrongState, id, st.Status)
+	}
+	if err := s.openFifo(st); err != nil {
+		return err
+	}
+	st.Status = specs.StateRunning
+	if err := s.save(st); err != nil {
+		return err
+	}
+	if h := st.Config.Hooks; h != nil {
+		if err := runtime.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
+		}
+	}
+	return nil
+}
+
+// openFifo reads the byte the waiting init writes into the exec fifo, which
+// releases it; then the fifo goes.
+func (s *Store) openFifo(st *State) error {
+	f, err := os.OpenFile(s.fifo(st.ID), os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	buf := make([]byte, 1)
+	for {
+		n, err := unix.Read(fd, buf)
+		if n == 1 {
+			break
+		}
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			return fmt.Errorf("read exec fifo: %w", err)
+		}
+		if !proc.Alive(st.Pid, st.InitStart) {
+			return fmt.Errorf("%w: container %s init exited before start", ErrWrongState, st.ID)
+		}
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
+	}
+	return os.Remove(s.fifo(st.ID))
+}
+
+// Kill sends sig to the container's init, or with all to every process in
+// its cgroups.
+func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
+	st, err := s.Load(id)
+	if err != nil {
+		return err
+	}
+	if st.Status == specs.StateStopped {
+		return fmt.Errorf("%w: container %s is not running", ErrWrongState, id)
+	}
+	if !all {
+		return signalProcess(st.Pid, st.InitStart, sig)
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return err
+	}
+	if st.Status == StatusPaused && sig == unix.SIGKILL {
+		defer cg.Thaw()
+	}
+	pids, err := cg.Pids()
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		unix.Kill(pid, sig)
+	}
+	return nil
+}
+
+// signalProcess signals pid through a pidfd, after checking it is still the
+// process that started at start.
+func signalProcess(pid int, start uint64, sig syscall.Signal) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("open pidfd %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	if !proc.Alive(pid, start) {
+		return fmt.Errorf("%w: process %d is gone", ErrWrongState, pid)
+	}
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		return fmt.Errorf("signal %d: %w", pid, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped (or created) container; force kills a running one.
+func (s *Store) Delete(id string, force bool) error {
+	unlock, err := s.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := s.Load(id)
+	if err != nil {
+		if errors.Is(err, ErrNotExist) {
+			return err
+		}
+		// A state that cannot be read (a create killed half-way): remove.
+		return os.RemoveAll(s.dir(id))
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return err
+	}
+	switch st.Status {
+	case specs.StateRunning, StatusPaused:
+		if !force {
+			return fmt.Errorf("%w: cannot delete container %s: it is %s (use --force)", ErrWrongState, id, st.Status)
+		}
+		fallthrough
+	case specs.StateCreated:
+		signalProcess(st.Pid, st.InitStart, unix.SIGKILL)
+		if st.Status == StatusPaused {
+			cg.Thaw()
+		}
+		for i := 0; i < 100 && proc.Alive(st.Pid, st.InitStart); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := cg.Destroy(); err != nil {
+		return err
+	}
+	st.Status = specs.StateStopped
+	if h := st.Config.Hooks; h != nil {
+		if err := runtime.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
+			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
+		}
+	}
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		return fmt.Errorf("remove %s: %w", s.dir(id), err)
+	}
+	return nil
+}
+
+// Pause freezes every process of a running container; Resume thaws them.
+func (s *Store) Pause(id string) error  { return s.freeze(id, true) }
+func (s *Store) Resume(id string) error { return s.freeze(id, false) }
+
+func (s *Store) freeze(id string, freeze bool) error {
+	unlock, err := s.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := s.Load(id)
+	if err != nil {
+		return err
+	}
+	want, verb := specs.StateRunning, "pause"
+	if !freeze {
+		want, verb = StatusPaused, "resume"
+	}
+	if st.Status != want {
+		return fmt.Errorf("%w: cannot %s container %s: it is %s", ErrWrongState, verb, id, st.Status)
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return err
+	}
+	if freeze {
+		err, st.Status = cg.Freeze(), StatusPaused
+	} else {
+		err, st.Status = cg.Thaw(), specs.StateRunning
+	}
+	if err != nil {
+		return err
+	}
+	return s.save(st)
+}
+
+// Update changes the resource limits of a container.
+func (s *Store) Update(id string, r *specs.LinuxResources) error {
+	unlock, err := s.lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := s.Load(id)
+	if err != nil {
+		return err
+	}
+	if st.Status == specs.StateStopped {
+		return fmt.Errorf("%w: container %s is stopped", ErrWrongState, id)
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return err
+	}
+	if err := cg.Set(r); err != nil {
+		return err
+	}
+	if st.Config.Linux == nil {
+		st.Config.Linux = &specs.Linux{}
+	}
+	st.Config.Linux.Resources = r
+	return s.save(st)
+}
+
+// Processes lists the host pids in the container's cgroups.
+func (s *Store) Processes(id string) ([]int, error) {
+	st, err := s.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// Stats reads the container's cgroup counters.
+func (s *Store) Stats(id string) (*cgroups.Stats, error) {
+	st, err := s.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Status == specs.StateStopped {
+		return nil, fmt.Errorf("%w: container %s is stopped", ErrWrongState, id)
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}
+
+// ExecOptions are the options of `exec`.
+type ExecOptions struct {
+	PidFile       string
+	ConsoleSocket string
+	Detach        bool
+	PreserveFDs   int
+	Stdio         runtime.Stdio
+}
+
+// Exec starts p in a running container. Unless detached, the returned
+// process is waited for by the caller.
+func (s *Store) Exec(id string, p *specs.Process, o ExecOptions) (*runtime.Process, error) {
+	st, err := s.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Status != specs.StateRunning {
+		return nil, fmt.Errorf("%w: cannot exec in container %s: it is %s", ErrWrongState, id, st.Status)
+	}
+	if p.Terminal && o.ConsoleSocket == "" {
+		return nil, fmt.Errorf("%w: a terminal needs --console-socket", ErrInvalid)
+	}
+	if err := validateProcess(p); err != nil {
+		return nil, err
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return nil, err
+	}
+	ro := runtime.Options{Stdio: o.Stdio, KillWithParent: !o.Detach}
+	for i := 0; i < o.PreserveFDs; i++ {
+		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	rp, err := runtime.Exec(st.Pid, st.Config, p, cg, ro)
+	if err != nil {
+		return nil, err
+	}
+	if rp.Console != nil {
+		err := sendConsole(o.ConsoleSocket, rp.Console)
+		rp.Console.Close()
+		if err != nil {
+			rp.Signal(unix.SIGKILL)
+			return nil, err
+		}
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, rp.Pid); err != nil {
+			rp.Signal(unix.SIGKILL)
+			return nil, err
+		}
+	}
+	return rp, nil
+}
+
+// sendConsole hands a pty master to the process listening on socketPath.
+func sendConsole(socketPath string, master *os.File) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("console socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: socketPath}); err != nil {
+		return fmt.Errorf("connect console socket %s: %w", socketPath, err)
+	}
+	if err := unix.Sendmsg(fd, []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("send console to %s: %w", socketPath, err)
+	}
+	return nil
+}

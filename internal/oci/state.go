@@ -1,0 +1,145 @@
+// Package oci is the OCI runtime face of sdocker: containers created from a
+// bundle and driven by id (create, start, state, kill, delete, exec, pause,
+// resume, update), with their state under a root directory, as runc keeps it.
+package oci
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Sentinel errors.
+var (
+	ErrNotExist   = errors.New("container does not exist")
+	ErrExist      = errors.New("container already exists")
+	ErrWrongState = errors.New("wrong container state")
+	ErrInvalid    = errors.New("invalid argument")
+)
+
+// Status values beyond the spec's.
+const StatusPaused specs.ContainerState = "paused"
+
+// State is what the runtime keeps of a container, in ROOT/ID/state.json.
+type State struct {
+	specs.State
+	// InitStart is the init's start time (/proc/PID/stat field 22): with
+	// Pid it names one process over time.
+	InitStart uint64      `json:"initStart"`
+	Created   time.Time   `json:"created"`
+	Rootfs    string      `json:"rootfs"`
+	Config    *specs.Spec `json:"config"`
+	// CgroupPath is where the container's cgroups are, relative to each
+	// hierarchy root.
+	CgroupPath string `json:"cgroupPath"`
+	Owner      string `json:"owner,omitempty"`
+}
+
+// Store is the state directory (--root).
+type Store struct {
+	Root string
+}
+
+// validID accepts runc's container ids: a letter or digit, then letters,
+// digits and _.+- (at most 1024 characters).
+func validID(id string) bool {
+	if id == "" || len(id) > 1024 {
+		return false
+	}
+	for i, c := range id {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("_.+-", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) dir(id string) string { return filepath.Join(s.Root, id) }
+
+func (s *Store) fifo(id string) string { return filepath.Join(s.dir(id), "exec.fifo") }
+
+// lock takes the container's lock (flock on its state directory); the
+// returned function releases it.
+func (s *Store) lock(id string) (func(), error) {
+	fd, err := unix.Open(s.dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
+		}
+		return nil, fmt.Errorf("open %s: %w", s.dir(id), err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", s.dir(id), err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+func (s *Store) save(st *State) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", st.ID, err)
+	}
+	tmp := filepath.Join(s.dir(st.ID), ".state.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	dst := filepath.Join(s.dir(st.ID), "state.json")
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("rename %s: %w", dst, err)
+	}
+	return nil
+}
+
+func (s *Store) load(id string) (*State, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: container id %q", ErrInvalid, id)
+	}
+	p := filepath.Join(s.dir(id), "state.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
+		}
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", p, err)
+	}
+	return &st, nil
+}
+
+// List returns the states of all containers, sorted by id.
+func (s *Store) List() ([]*State, error) {
+	ents, err := os.ReadDir(s.Root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", s.Root, err)
+	}
+	var out []*State
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		st, err := s.load(e.Name())
+		if err != nil {
+			continue
+		}
+		s.refresh(st)
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}

@@ -1,0 +1,108 @@
+package oci
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Validate refuses a config this runtime cannot honour, naming the field.
+// Fields the spec lets a runtime ignore are let through.
+func Validate(spec *specs.Spec) error {
+	bad := func(field, why string) error { return fmt.Errorf("%w: %s: %s", ErrInvalid, field, why) }
+	if !strings.HasPrefix(spec.Version, "1.") {
+		return bad("ociVersion", fmt.Sprintf("%q is not a 1.x version", spec.Version))
+	}
+	if spec.Root == nil || spec.Root.Path == "" {
+		return bad("root.path", "required")
+	}
+	if spec.Linux == nil {
+		return bad("linux", "required on Linux")
+	}
+	l := spec.Linux
+	switch {
+	case len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0:
+		return bad("linux.uidMappings", "user namespaces are not supported")
+	case l.MountLabel != "":
+		return bad("linux.mountLabel", "SELinux is not supported")
+	case l.IntelRdt != nil:
+		return bad("linux.intelRdt", "not supported")
+	case l.TimeOffsets != nil:
+		return bad("linux.timeOffsets", "time namespaces are not supported")
+	case l.MemoryPolicy != nil:
+		return bad("linux.memoryPolicy", "not supported")
+	case len(l.NetDevices) > 0:
+		return bad("linux.netDevices", "not supported")
+	}
+	if l.Resources != nil {
+		r := l.Resources
+		switch {
+		case len(r.HugepageLimits) > 0:
+			return bad("linux.resources.hugepageLimits", "not supported")
+		case len(r.Rdma) > 0:
+			return bad("linux.resources.rdma", "not supported")
+		case len(r.Unified) > 0:
+			return bad("linux.resources.unified", "not supported")
+		}
+	}
+	if l.Personality != nil {
+		switch l.Personality.Domain {
+		case specs.PerLinux, specs.PerLinux32:
+		default:
+			return bad("linux.personality.domain", fmt.Sprintf("unknown domain %q", l.Personality.Domain))
+		}
+	}
+	for i, m := range spec.Mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return bad(fmt.Sprintf("mounts[%d].destination", i), fmt.Sprintf("%q is not absolute", m.Destination))
+		}
+		for _, o := range m.Options {
+			switch o {
+			case "idmap", "ridmap":
+				return bad(fmt.Sprintf("mounts[%d].options", i), "id-mapped mounts are not supported")
+			}
+		}
+		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+			return bad(fmt.Sprintf("mounts[%d].uidMappings", i), "id-mapped mounts are not supported")
+		}
+	}
+	if spec.Process != nil {
+		return validateProcess(spec.Process)
+	}
+	return nil
+}
+
+func validateProcess(p *specs.Process) error {
+	bad := func(field, why string) error { return fmt.Errorf("%w: process.%s: %s", ErrInvalid, field, why) }
+	switch {
+	case len(p.Args) == 0 && p.CommandLine == "":
+		return bad("args", "required")
+	case p.CommandLine != "":
+		return bad("commandLine", "Windows only")
+	case p.Cwd != "" && !filepath.IsAbs(p.Cwd):
+		return bad("cwd", fmt.Sprintf("%q is not absolute", p.Cwd))
+	case p.SelinuxLabel != "":
+		return bad("selinuxLabel", "SELinux is not supported")
+	case p.ApparmorProfile != "" && !apparmorEnabled():
+		return bad("apparmorProfile", "AppArmor is not enabled on this machine")
+	case p.ApparmorProfile != "":
+		return bad("apparmorProfile", "AppArmor profiles are not supported")
+	case p.Scheduler != nil:
+		return bad("scheduler", "not supported")
+	case p.IOPriority != nil:
+		return bad("ioPriority", "not supported")
+	case p.ExecCPUAffinity != nil:
+		return bad("execCPUAffinity", "not supported")
+	case p.User.Username != "":
+		return bad("user.username", "Windows only")
+	}
+	return nil
+}
+
+func apparmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.TrimSpace(string(b)) == "Y"
+}
