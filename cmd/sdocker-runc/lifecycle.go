@@ -26,7 +26,9 @@ func addCreateFlags(c *cobra.Command, o *oci.CreateOptions, noPivot *bool) {
 	f.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass N more descriptors (3 .. 3+N-1) to the process")
 }
 
-func stdio() runtime.Stdio { return runtime.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr} }
+func stdio() runtime.Stdio {
+	return runtime.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+}
 
 func checkCreate(o *oci.CreateOptions, noPivot bool) error {
 	if noPivot {
