@@ -18,6 +18,9 @@ import (
 // The caller must have locked the main goroutine to its thread in an init
 // function: namespaces joined and capabilities set here belong to that thread.
 func Main() {
+	// Until execve nothing in the container may ptrace this process or
+	// open its /proc files (its exe is the runtime).
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	if len(os.Args) > 1 {
 		if base, err := strconv.Atoi(os.Args[1]); err == nil && base >= 3 {
 			configFD, syncFD, extraFD = base, base+1, base+2

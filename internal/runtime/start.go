@@ -199,12 +199,17 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	childSock := os.NewFile(uintptr(socks[1]), "sync")
 	defer childSock.Close()
 
+	exe, err := sealedExe()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
 	files := append(append([]*os.File{}, o.PreserveFDs...), configR, childSock)
 	if extra != nil {
 		files = append(files, extra)
 	}
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args:        []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))},
 		Env:         []string{},
 		ExtraFiles:  files,
