@@ -277,6 +277,11 @@ func finish(cfg *childConfig) (int, error) {
 	if err := unix.Chdir(cwd); err != nil {
 		return 125, fmt.Errorf("change to working directory %s: %w", cwd, err)
 	}
+	// A cwd reached through a descriptor that leaked from the host (say
+	// /proc/self/fd/N, CVE-2024-21626) lies outside the root: refuse it.
+	if wd, err := unix.Getwd(); err != nil || !path.IsAbs(wd) {
+		return 125, fmt.Errorf("process.cwd %q is outside the container's root: refused", cwd)
+	}
 	for _, rl := range proc.Rlimits {
 		if err := setRlimit(rl); err != nil {
 			return 125, err
