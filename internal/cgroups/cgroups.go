@@ -163,6 +163,9 @@ func validate(r *specs.LinuxResources) error {
 	if b := r.BlockIO; b != nil && b.Weight != nil && *b.Weight != 0 && (*b.Weight < 10 || *b.Weight > 1000) {
 		return bad("blkio weight %d: valid range is 10-1000", *b.Weight)
 	}
+	if _, _, err := devicePolicyOf(r); err != nil {
+		return err
+	}
 	return nil
 }
 

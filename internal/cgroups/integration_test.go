@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	case "oom":
 		oomChild()
+	case "devices":
+		devicesChild()
 	}
 	os.Exit(m.Run())
 }

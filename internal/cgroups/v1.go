@@ -22,8 +22,10 @@ var (
 	// v1Required are joined by every container; New fails without them.
 	v1Required = []string{"memory", "cpu", "cpuacct", "pids"}
 	// v1Optional are joined when mounted: freezer for Freeze/Thaw, blkio for
-	// I/O stats and weight. cpuset is joined only when cpus or mems are set.
-	v1Optional = []string{"freezer", "blkio"}
+	// I/O stats and weight, devices for the device rules (Create and Set
+	// fail if rules are given without it). cpuset is joined only when cpus
+	// or mems are set.
+	v1Optional = []string{"freezer", "blkio", "devices"}
 )
 
 // freezeTimeout bounds how long Freeze and Thaw wait for the kernel.
@@ -186,6 +188,16 @@ func (m *v1) Set(r *specs.LinuxResources) error {
 func (m *v1) set(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
+	}
+	if p, ok, err := devicePolicyOf(r); err != nil {
+		return err
+	} else if ok {
+		if m.mounts["devices"] == "" {
+			return errors.New("cgroup v1 controller devices is not mounted")
+		}
+		if err := setDevicesV1(m.dir("devices"), p); err != nil {
+			return err
+		}
 	}
 	if needCpuset(r) {
 		if err := m.setCpuset(r.CPU); err != nil {

@@ -100,6 +100,13 @@ func (m *v2) set(r *specs.LinuxResources) error {
 		return nil
 	}
 	d := m.dir
+	if p, ok, err := devicePolicyOf(r); err != nil {
+		return err
+	} else if ok {
+		if err := setDevicesV2(d, p); err != nil {
+			return err
+		}
+	}
 	if c := r.CPU; c != nil {
 		if c.Cpus != "" {
 			if err := writeFile(d, "cpuset.cpus", c.Cpus); err != nil {
