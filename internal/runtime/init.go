@@ -301,6 +301,13 @@ func finish(cfg *childConfig) (int, error) {
 		}
 		return code, err
 	}
+	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
+	// before the capabilities go (runc's order); otherwise as late as possible.
+	if cfg.Seccomp != nil && !proc.NoNewPrivileges {
+		if err := cfg.Seccomp.Install(); err != nil {
+			return 125, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
 	if err := setUserAndCapabilities(proc); err != nil {
 		return 125, err
 	}
@@ -325,6 +332,11 @@ func finish(cfg *childConfig) (int, error) {
 	unix.Umask(umask)
 	if err := waitForStart(cfg); err != nil {
 		return 125, err
+	}
+	if cfg.Seccomp != nil && proc.NoNewPrivileges {
+		if err := cfg.Seccomp.Install(); err != nil {
+			return 125, fmt.Errorf("linux.seccomp: %w", err)
+		}
 	}
 	// Nothing of ours may reach the user's program: every descriptor but
 	// 0, 1, 2 and the preserved ones is closed by execve.

@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/seccomp"
 )
 
 const (
@@ -41,6 +43,8 @@ type childConfig struct {
 	// CreateRuntime: the init stops before pivot_root until the parent has
 	// run its hooks.
 	CreateRuntime bool `json:"createRuntime,omitempty"`
+	// Seccomp is the compiled linux.seccomp filter, if any.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 	// NewKeyring: join a new session keyring named after the container.
 	NewKeyring bool `json:"newKeyring,omitempty"`
 

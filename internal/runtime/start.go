@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/seccomp"
 )
 
 // Stdio are the standard streams of a container process; nil means
@@ -179,6 +180,13 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	cfg.PreserveFDs = len(o.PreserveFDs)
 	cfg.CreateRuntime = o.CreateRuntime != nil
 	cfg.NewKeyring = o.NewKeyring
+	if l := cfg.Spec.Linux; l != nil && l.Seccomp != nil {
+		f, err := seccomp.Compile(l.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Seccomp = f
+	}
 	if cfg.Spec.Process.Terminal {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Winsize = ws
