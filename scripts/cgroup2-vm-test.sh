@@ -2,15 +2,24 @@
 # cgroup2-vm-test.sh: run Go test packages as root on a real cgroup v2
 # kernel, in the throwaway VM of ../shared/tools/cgroup2-vm (see its README).
 #
-# Usage: scripts/cgroup2-vm-test.sh [PACKAGE...] [-- TEST-FLAGS...]
-#   PACKAGE     Go packages to test (default ./internal/cgroups)
+# Usage: scripts/cgroup2-vm-test.sh [--sdocker] [PACKAGE...] [-- TEST-FLAGS...]
+#   PACKAGE     Go packages to test (default ./internal/cgroups), e.g.
+#               ./internal/cgroups ./tests/integration
+#   --sdocker   ship sdocker and a rootfs in the payload (automatic when
+#               ./tests/integration is among the packages)
 #   TEST-FLAGS  passed to every test binary (default -test.v)
 # Environment:
 #   CGROUP2_VM       the tool (default: ../shared/tools/cgroup2-vm from the repo root)
 #   CGROUP2_VM_ARGS  options for it, e.g. "--mem 2G --timeout 900 -v"
+#                    (with --sdocker the default timeout is 1800 s, not 600)
 #
 # Each package is built as a static test binary into its own folder of the
 # payload (with its testdata, if any) and run there, like `go test` does.
+# With --sdocker the payload also holds the static sdocker, cpu-test and
+# memory-test (sdocker-bin/) and a rootfs built here with `sdocker rootfs`
+# (sdocker-rootfs/: the guest has no glibc programs to build one from), and
+# the tests get SDOCKER_TEST_BIN_DIR and SDOCKER_TEST_ROOTFS pointing at them.
+# Building the rootfs needs root.
 # Exit status: 0 if every package passed, 1 if one failed, else the tool's
 # (124 timeout, 125 VM failure), 2 on bad usage or a failed build.
 set -euo pipefail
@@ -21,10 +30,13 @@ vm=${CGROUP2_VM:-$repo_root/../shared/tools/cgroup2-vm}
 
 pkgs=()
 flags=()
+ship_sdocker=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--) shift; flags=("$@"); break ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	--sdocker) ship_sdocker=1; shift ;;
+	-*) echo "cgroup2-vm-test: unknown option $1 (see --help)" >&2; exit 2 ;;
 	*) pkgs+=("$1"); shift ;;
 	esac
 done
@@ -33,14 +45,31 @@ done
 [ -x "$vm" ] || { echo "cgroup2-vm-test: tool not found: $vm (set CGROUP2_VM)" >&2; exit 2; }
 
 payload=$(mktemp -d "${TMPDIR:-/tmp}/cgroup2-vm-test.XXXXXX")
-trap 'rm -rf "$payload"' EXIT
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/cgroup2-vm-test-root.XXXXXX")
+trap 'rm -rf "$payload" "$scratch"' EXIT
 
 cd "$repo_root"
+module=$(go list -m) || exit 2
+for pkg in "${pkgs[@]}"; do
+	[ "$(go list -f '{{.ImportPath}}' "$pkg")" != "$module/tests/integration" ] || ship_sdocker=1
+done
+
 runner=$payload/run.sh
 {
 	echo 'fail=0'
 	echo 'run() { name=$1; shift; echo "=== package $name"; (cd "/payload/$name" && "./$name.test" "$@") || { echo "--- FAIL package $name"; fail=1; }; }'
 } >"$runner"
+if [ "$ship_sdocker" = 1 ]; then
+	[ "$(id -u)" -eq 0 ] || { echo "cgroup2-vm-test: --sdocker needs root (sdocker rootfs)" >&2; exit 2; }
+	echo "cgroup2-vm-test: building sdocker, cpu-test, memory-test and a rootfs" >&2
+	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/cpu-test ./cmd/memory-test || exit 2
+	SDOCKER_ROOT=$scratch "$payload/sdocker-bin/sdocker" rootfs "$payload/sdocker-rootfs" || exit 2
+	echo 'export SDOCKER_TEST_BIN_DIR=/payload/sdocker-bin SDOCKER_TEST_ROOTFS=/payload/sdocker-rootfs' >>"$runner"
+	case " ${CGROUP2_VM_ARGS:-} " in
+	*" --timeout"*) ;;
+	*) CGROUP2_VM_ARGS="--timeout 1800 ${CGROUP2_VM_ARGS:-}" ;;
+	esac
+fi
 for pkg in "${pkgs[@]}"; do
 	dir=$(go list -f '{{.Dir}}' "$pkg") || exit 2
 	name=$(go list -f '{{.ImportPath}}' "$pkg" | tr '/.' '__')

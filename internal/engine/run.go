@@ -206,7 +206,8 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	defer signal.Stop(sigs)
 	p, err := runtime.Start(r.ID, spec, cg, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
-		r.Status, r.ExitCode, r.FinishedAt = StateExited, runtime.ExitCodeOf(err), time.Now().UTC()
+		// A container whose program could not even start leaves nothing.
+		r.AutoRemove = true
 		return runtime.ExitCodeOf(err), errors.Join(err, cleanup())
 	}
 	r.Status, r.Pid, r.StartedAt, r.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()

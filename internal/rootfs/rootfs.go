@@ -76,7 +76,7 @@ var emptyDirs = []struct {
 	mode fs.FileMode
 }{
 	{"/proc", 0o555}, {"/sys", 0o555}, {"/dev", 0o755}, {"/run", 0o755},
-	{"/home", 0o755}, {"/root", 0o700},
+	{"/home", 0o755}, {"/root", 0o700}, {"/mnt", 0o755},
 	{"/tmp", 0o777 | fs.ModeSticky}, {"/var/tmp", 0o777 | fs.ModeSticky},
 }
 

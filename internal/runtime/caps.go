@@ -61,6 +61,18 @@ func lastCap() uint {
 	return unix.CAP_LAST_CAP
 }
 
+// BoundingCapabilities lists the capabilities in this process's bounding
+// set: all a container can be given.
+func BoundingCapabilities() []string {
+	var out []string
+	for _, name := range CapabilityNames() {
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(capabilities[name]), 0, 0, 0); err == nil && r == 1 {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 type capSet [2]uint32
 
 func toCapSet(names []string) (capSet, error) {

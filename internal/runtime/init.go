@@ -365,6 +365,9 @@ func lookPath(file string, env []string) (string, error) {
 		}
 		return nil
 	}
+	if file == "" {
+		return "", fmt.Errorf("exec \"\": executable file not found in $PATH")
+	}
 	if strings.Contains(file, "/") {
 		if err := check(file); err != nil {
 			return "", fmt.Errorf("exec %s: %w", file, err)

@@ -83,6 +83,9 @@ func Generate(o Options) (*specs.Spec, error) {
 		name = "sdocker"
 	}
 	hostname := name + "@" + ShortID(o.ID)
+	if len(name) > 64-13 {
+		return nil, fmt.Errorf("hostname %q: at most 51 characters (the container's hostname is NAME@<12-character id>, at most 64)", name)
+	}
 	caps, err := capabilities(o)
 	if err != nil {
 		return nil, err
@@ -181,7 +184,7 @@ func capabilities(o Options) ([]string, error) {
 	set := map[string]bool{}
 	base := DefaultCapabilities
 	if o.Privileged {
-		base = runtime.CapabilityNames()
+		base = runtime.BoundingCapabilities()
 	}
 	for _, c := range base {
 		set[c] = true
@@ -215,7 +218,7 @@ func capabilities(o Options) ([]string, error) {
 			return nil, err
 		}
 		if n == "ALL" {
-			for _, a := range runtime.CapabilityNames() {
+			for _, a := range runtime.BoundingCapabilities() {
 				set[a] = true
 			}
 			continue

@@ -1,0 +1,595 @@
+// Package image is sdocker's local image store: it imports rootfs tarballs
+// and directories, loads `docker save` and OCI image-layout archives, keeps
+// their layers unpacked once each in overlayfs format, and mounts a
+// container's rootfs as an overlay of an image's layers.
+//
+// Storage, under the directory given to Open (e.g. /var/lib/sdocker/image):
+//
+//	layers/<hex>/diff         a layer's files, overlayfs format (whiteouts are
+//	                          0:0 char devices, opaque dirs carry
+//	                          trusted.overlay.opaque=y); <hex> is the sha256 of
+//	                          the uncompressed layer tar (its diffID)
+//	layers/<hex>/layer.json   {"diffID", "size"}
+//	images/<hex>/config.json  the image config exactly as loaded; <hex> is its
+//	                          sha256, the image ID
+//	images/<hex>/manifest.json {"layers": [diffIDs, bottom first], "size"}
+//	repositories.json         {"name:tag": "sha256:<image id>"}
+//	repositories.lock         flock: held exclusively to change images/ or
+//	                          repositories.json
+//	gc.lock                   flock: shared while a layer may be added or
+//	                          mounted, exclusive to delete layers
+//	tmp/                      work in progress (layers being unpacked,
+//	                          archives being read), removed by the next GC
+//
+// Everything becomes visible by rename(2): a layer is unpacked in tmp/ and
+// renamed into layers/ when complete, so a command killed half-way leaves
+// only garbage in tmp/, never a layer that looks complete. Layers are shared
+// by every image that lists them and removed by a GC when no image does.
+package image
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// Sentinel errors; match them with errors.Is.
+var (
+	ErrNotFound = errors.New("no such image")
+	ErrInUse    = errors.New("image is in use")
+	ErrInvalid  = errors.New("invalid image")
+)
+
+// Image is one image of the store.
+type Image struct {
+	ID           string    // "sha256:<64 hex>", the digest of the config JSON
+	Names        []string  // "name:tag", sorted; none for a dangling image
+	Created      time.Time // from the image config
+	Size         int64     // bytes of file content in its layers
+	Layers       []string  // diffIDs, bottom layer first
+	OS           string
+	Architecture string
+	Config       Config
+}
+
+// ShortID is the 12 hex digits `images` shows.
+func (i *Image) ShortID() string { return shortID(i.ID) }
+
+// Config is what the image config says about running a container.
+type Config struct {
+	Env          []string
+	Entrypoint   []string
+	Cmd          []string
+	WorkingDir   string
+	User         string
+	Labels       map[string]string
+	StopSignal   string
+	ExposedPorts []string // "80/tcp"
+	Volumes      []string
+}
+
+// RemoveResult says what Remove did.
+type RemoveResult struct {
+	Untagged []string // names removed
+	Deleted  []string // image IDs removed
+}
+
+// Store is the image store under one directory. Several Stores (processes)
+// may use the same directory at once.
+type Store struct {
+	dir string
+}
+
+// Open opens the image store under dir (an absolute path), creating it if
+// needed.
+func Open(dir string) (*Store, error) {
+	if !filepath.IsAbs(dir) {
+		return nil, fmt.Errorf("image store %q: not an absolute path: %w", dir, ErrInvalid)
+	}
+	s := &Store{dir: filepath.Clean(dir)}
+	for _, d := range []string{s.dir, s.path("layers"), s.path("images"), s.path("tmp")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	return s, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.dir}, elem...)...)
+}
+
+func (s *Store) layerDir(diffID string) string { return s.path("layers", hexOf(diffID)) }
+func (s *Store) imageDir(id string) string     { return s.path("images", hexOf(id)) }
+
+// manifest is images/<hex>/manifest.json.
+type manifest struct {
+	Layers []string `json:"layers"`
+	Size   int64    `json:"size"`
+}
+
+// layerInfo is layers/<hex>/layer.json.
+type layerInfo struct {
+	DiffID string `json:"diffID"`
+	Size   int64  `json:"size"`
+}
+
+// Get returns the image a reference names: "name[:tag]", a full ID
+// ("sha256:<hex>" or "<hex>") or an unambiguous ID prefix.
+func (s *Store) Get(ref string) (*Image, error) {
+	repos, err := s.readRepos()
+	if err != nil {
+		return nil, err
+	}
+	id, _, err := s.resolve(repos, ref)
+	if err != nil {
+		return nil, err
+	}
+	return s.readImage(id, repos)
+}
+
+// List returns all images, newest first.
+func (s *Store) List() ([]*Image, error) {
+	repos, err := s.readRepos()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.imageIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Image
+	for _, id := range ids {
+		img, err := s.readImage(id, repos)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Tag gives the image src refers to the name dst ("name[:tag]", default tag
+// latest), moving dst if another image had it.
+func (s *Store) Tag(src, dst string) error {
+	name, err := normalizeName(dst)
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", dst, err)
+	}
+	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	repos, err := s.readRepos()
+	if err != nil {
+		return err
+	}
+	id, _, err := s.resolve(repos, src)
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", src, err)
+	}
+	repos[name] = id
+	return s.writeRepos(repos)
+}
+
+// Remove removes ref. A name of an image that has other names is only
+// untagged. Otherwise the image is deleted, and the layers no image uses
+// any more with it; if inUse (may be nil) reports the image is used by a
+// container, Remove fails with ErrInUse, or with force only untags it all
+// (the image stays, dangling, until Prune). Deleting by ID an image with
+// several names needs force. inUse is called with the store locked: it
+// must not change the store (reading it with Get or List is fine).
+func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) (RemoveResult, error) {
+	var res RemoveResult
+	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	repos, err := s.readRepos()
+	if err != nil {
+		return res, err
+	}
+	id, byName, err := s.resolve(repos, ref)
+	if err != nil {
+		return res, fmt.Errorf("rmi %s: %w", ref, err)
+	}
+	names := namesOf(repos, id)
+	if byName != "" && len(names) > 1 {
+		delete(repos, byName)
+		res.Untagged = []string{byName}
+		return res, s.writeRepos(repos)
+	}
+	if byName == "" && len(names) > 1 && !force {
+		return res, fmt.Errorf("rmi %s: image is referenced by %d names (%s), remove them by name or force: %w",
+			ref, len(names), strings.Join(names, ", "), ErrInvalid)
+	}
+	used := inUse != nil && inUse(id)
+	if used && !force {
+		return res, fmt.Errorf("rmi %s: image %s is used by a container: %w", ref, shortID(id), ErrInUse)
+	}
+	for _, n := range names {
+		delete(repos, n)
+	}
+	res.Untagged = names
+	if err := s.writeRepos(repos); err != nil {
+		return res, err
+	}
+	if used {
+		return res, nil
+	}
+	if err := s.deleteImage(id); err != nil {
+		return res, err
+	}
+	res.Deleted = []string{id}
+	return res, s.gc()
+}
+
+// Prune deletes the dangling (nameless) images inUse (may be nil) does not
+// report as used, and the layers no image uses. It returns the deleted IDs.
+// As for Remove, inUse must not change the store.
+func (s *Store) Prune(inUse func(imageID string) bool) ([]string, error) {
+	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	repos, err := s.readRepos()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.imageIDs()
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	for _, id := range ids {
+		if len(namesOf(repos, id)) > 0 || (inUse != nil && inUse(id)) {
+			continue
+		}
+		if err := s.deleteImage(id); err != nil {
+			return deleted, err
+		}
+		deleted = append(deleted, id)
+	}
+	return deleted, s.gc()
+}
+
+// deleteImage removes images/<id>; called with repositories.lock held.
+func (s *Store) deleteImage(id string) error {
+	return s.removeDir(s.imageDir(id))
+}
+
+// removeDir renames dir into tmp/ first, so that a half-removed directory
+// never looks complete, then removes it.
+func (s *Store) removeDir(dir string) error {
+	tmp, err := os.MkdirTemp(s.path("tmp"), "rm-")
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	dst := filepath.Join(tmp, "d")
+	if err := os.Rename(dir, dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+		os.Remove(tmp)
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+// gc removes the layers no image lists, and tmp/ leftovers. It is called with
+// repositories.lock held (so images/ does not change) and only runs if no
+// load or mount holds gc.lock; else the next GC does the work.
+func (s *Store) gc() error {
+	unlock, err := s.tryLock("gc.lock")
+	if err != nil || unlock == nil {
+		return err
+	}
+	defer unlock()
+	used := map[string]bool{}
+	ids, err := s.imageIDs()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		m, err := s.readManifest(id)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			return err
+		}
+		for _, l := range m.Layers {
+			used[hexOf(l)] = true
+		}
+	}
+	ents, err := os.ReadDir(s.path("layers"))
+	if err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	for _, e := range ents {
+		if !used[e.Name()] {
+			if err := s.removeDir(s.path("layers", e.Name())); err != nil {
+				return fmt.Errorf("gc: %w", err)
+			}
+		}
+	}
+	// Nothing can be working in tmp/: loads hold gc.lock shared.
+	tmps, err := os.ReadDir(s.path("tmp"))
+	if err != nil {
+		return fmt.Errorf("gc: %w", err)
+	}
+	for _, e := range tmps {
+		if err := os.RemoveAll(s.path("tmp", e.Name())); err != nil {
+			return fmt.Errorf("gc: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) imageIDs() ([]string, error) {
+	ents, err := os.ReadDir(s.path("images"))
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if isHex64(e.Name()) {
+			ids = append(ids, "sha256:"+e.Name())
+		}
+	}
+	return ids, nil
+}
+
+func (s *Store) readManifest(id string) (*manifest, error) {
+	b, err := os.ReadFile(filepath.Join(s.imageDir(id), "manifest.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("image %s: %w", shortID(id), ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read image %s: %w", shortID(id), err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read image %s manifest: %w", shortID(id), err)
+	}
+	return &m, nil
+}
+
+func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
+	m, err := s.readManifest(id)
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(s.imageDir(id), "config.json")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read image config %s: %w", p, err)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parse image config %s: %w", p, err)
+	}
+	img := &Image{
+		ID:           id,
+		Names:        namesOf(repos, id),
+		Created:      cf.Created.Time,
+		Size:         m.Size,
+		Layers:       m.Layers,
+		OS:           cf.OS,
+		Architecture: cf.Architecture,
+		Config: Config{
+			Env:        cf.Config.Env,
+			Entrypoint: cf.Config.Entrypoint,
+			Cmd:        cf.Config.Cmd,
+			WorkingDir: cf.Config.WorkingDir,
+			User:       cf.Config.User,
+			Labels:     cf.Config.Labels,
+			StopSignal: cf.Config.StopSignal,
+		},
+	}
+	for p := range cf.Config.ExposedPorts {
+		img.Config.ExposedPorts = append(img.Config.ExposedPorts, p)
+	}
+	sort.Strings(img.Config.ExposedPorts)
+	for v := range cf.Config.Volumes {
+		img.Config.Volumes = append(img.Config.Volumes, v)
+	}
+	sort.Strings(img.Config.Volumes)
+	return img, nil
+}
+
+// resolve finds the image ID ref names; byName is the normalized name when
+// ref was a name.
+func (s *Store) resolve(repos map[string]string, ref string) (id, byName string, err error) {
+	if ref == "" {
+		return "", "", fmt.Errorf("empty image reference: %w", ErrInvalid)
+	}
+	if n, err := normalizeName(ref); err == nil {
+		if id, ok := repos[n]; ok {
+			return id, n, nil
+		}
+	}
+	prefix := strings.TrimPrefix(ref, "sha256:")
+	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		return "", "", fmt.Errorf("image %q: %w", ref, ErrNotFound)
+	}
+	ids, err := s.imageIDs()
+	if err != nil {
+		return "", "", err
+	}
+	var match []string
+	for _, id := range ids {
+		if strings.HasPrefix(hexOf(id), prefix) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return "", "", fmt.Errorf("image %q: %w", ref, ErrNotFound)
+	case 1:
+		return match[0], "", nil
+	}
+	return "", "", fmt.Errorf("image ID prefix %q is ambiguous: %w", ref, ErrInvalid)
+}
+
+func namesOf(repos map[string]string, id string) []string {
+	var names []string
+	for n, i := range repos {
+		if i == id {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (s *Store) readRepos() (map[string]string, error) {
+	p := s.path("repositories.json")
+	repos := map[string]string{}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return repos, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if err := json.Unmarshal(b, &repos); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", p, err)
+	}
+	return repos, nil
+}
+
+// writeRepos replaces repositories.json atomically; repositories.lock held.
+func (s *Store) writeRepos(repos map[string]string) error {
+	b, err := json.MarshalIndent(repos, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.path("repositories.json"), append(b, '\n'))
+}
+
+// writeFileAtomic writes p through a temporary file in its directory and
+// rename(2), so readers see the old or the new content, never a part.
+func writeFileAtomic(p string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// lock takes flock how (LOCK_SH or LOCK_EX) on the store's lock file name
+// and returns the unlock function.
+func (s *Store) lock(name string, how int) (func(), error) {
+	p := s.path(name)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", p, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// tryLock takes an exclusive lock on name if it is free; unlock is nil if
+// it is not.
+func (s *Store) tryLock(name string) (unlock func(), err error) {
+	unlock, err = s.lock(name, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, nil
+	}
+	return unlock, err
+}
+
+var (
+	repoRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$`)
+	tagRe  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// normalizeName checks "name[:tag]" and adds ":latest" when there is no tag.
+func normalizeName(s string) (string, error) {
+	repo, tag := s, "latest"
+	if i := strings.LastIndexByte(s, ':'); i > strings.LastIndexByte(s, '/') {
+		repo, tag = s[:i], s[i+1:]
+	}
+	if len(repo) > 255 || !repoRe.MatchString(repo) || !tagRe.MatchString(tag) || isHex64(repo) {
+		return "", fmt.Errorf("invalid image name %q: %w", s, ErrInvalid)
+	}
+	return repo + ":" + tag, nil
+}
+
+// familiarName turns a full reference from an archive into the short form
+// `images` shows (docker.io/library/alpine:3 -> alpine:3); "" if it is not
+// a usable name (a digest reference, garbage).
+func familiarName(ref string) string {
+	ref = strings.TrimPrefix(ref, "docker.io/library/")
+	ref = strings.TrimPrefix(ref, "index.docker.io/library/")
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	ref = strings.TrimPrefix(ref, "index.docker.io/")
+	n, err := normalizeName(ref)
+	if err != nil {
+		return ""
+	}
+	return n
+}
+
+func hexOf(id string) string { return strings.TrimPrefix(id, "sha256:") }
+
+func shortID(id string) string {
+	h := hexOf(id)
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return h
+}
+
+func isHex64(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}

@@ -1,0 +1,601 @@
+package image
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
+)
+
+// unpackCount counts layers unpacked by this process (tests use it).
+var unpackCount atomic.Int64
+
+// Import makes a one-layer image of src: a directory, or a rootfs tarball
+// (plain or gzip, told apart by content). name ("name[:tag]", default tag
+// latest) may be empty for an image without a name.
+func (s *Store) Import(src, name string, opt Options) (*Image, error) {
+	var names []string
+	if name != "" {
+		n, err := normalizeName(name)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", src, err)
+		}
+		names = []string{n}
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", src, err)
+	}
+	unlock, err := s.lock("gc.lock", unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	p := newProgress(opt)
+	defer p.finish()
+
+	var diffID string
+	if fi.IsDir() {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			err := writeDirTar(pw, src)
+			pw.CloseWithError(err)
+			done <- err
+		}()
+		if p != nil {
+			p.phase("importing "+filepath.Base(src), dirTarSize(src))
+		}
+		diffID, _, err = s.unpack(countingReader{pr, p}, "")
+		pr.CloseWithError(errors.New("import stopped"))
+		if werr := <-done; err == nil && werr != nil {
+			err = werr
+		}
+	} else {
+		diffID, err = s.importFile(src, fi.Size(), p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", src, err)
+	}
+
+	now := time.Now().UTC()
+	h, err := v1.NewHash(diffID)
+	if err != nil {
+		return nil, err
+	}
+	cf := v1.ConfigFile{
+		Architecture: runtime.GOARCH,
+		OS:           "linux",
+		Created:      v1.Time{Time: now},
+		RootFS:       v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{h}},
+		History: []v1.History{{
+			Created:   v1.Time{Time: now},
+			CreatedBy: "sdocker import",
+			Comment:   "imported from " + filepath.Base(src),
+		}},
+	}
+	raw, err := json.Marshal(cf)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.commit(raw, []string{diffID}, names)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", src, err)
+	}
+	return img, nil
+}
+
+func (s *Store) importFile(src string, size int64, p *progress) (string, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	p.phase("importing "+filepath.Base(src), size)
+	r, err := decompress(bufio.NewReader(countingReader{f, p}))
+	if err != nil {
+		return "", err
+	}
+	diffID, entries, err := s.unpack(r, "")
+	if err == nil && entries == 0 {
+		err = fmt.Errorf("not a tar archive, or an empty one: %w", ErrInvalid)
+	}
+	return diffID, err
+}
+
+var (
+	gzipMagic  = []byte{0x1f, 0x8b}
+	zstdMagic  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	xzMagic    = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
+	bzip2Magic = []byte{'B', 'Z', 'h'}
+)
+
+// decompress returns the tar stream of r: gunzipped if r starts with the
+// gzip magic, else r itself.
+func decompress(r *bufio.Reader) (io.Reader, error) {
+	head, _ := r.Peek(6)
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w: %w", err, ErrInvalid)
+		}
+		return zr, nil
+	case bytes.HasPrefix(head, zstdMagic), bytes.HasPrefix(head, xzMagic), bytes.HasPrefix(head, bzip2Magic):
+		return nil, fmt.Errorf("unsupported compression (gzip or plain tar only): %w", ErrInvalid)
+	}
+	return r, nil
+}
+
+// Load loads every image of a `docker save` archive or an OCI image-layout
+// archive (a tar of oci-layout, index.json and blobs/), either possibly
+// gzip'd as a whole. Names come from the archive (RepoTags; for OCI the
+// io.containerd.image.name or org.opencontainers.image.ref.name annotation).
+func (s *Store) Load(archive string, opt Options) ([]*Image, error) {
+	imgs, err := s.load(archive, opt)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", archive, err)
+	}
+	return imgs, nil
+}
+
+func (s *Store) load(archive string, opt Options) ([]*Image, error) {
+	unlock, err := s.lock("gc.lock", unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	p := newProgress(opt)
+	defer p.finish()
+
+	tmp, err := os.MkdirTemp(s.path("tmp"), "load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	path, err := s.gunzipArchive(archive, tmp, p)
+	if err != nil {
+		return nil, err
+	}
+	names, err := tarNames(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case names["manifest.json"]:
+		return s.loadDocker(path, p)
+	case names["index.json"] && names["oci-layout"]:
+		dir := filepath.Join(tmp, "oci")
+		if err := extractArchive(path, dir, p); err != nil {
+			return nil, err
+		}
+		return s.loadOCI(dir, p)
+	}
+	return nil, fmt.Errorf("neither a docker archive (manifest.json) nor an OCI layout (oci-layout, index.json): %w", ErrInvalid)
+}
+
+// gunzipArchive returns archive, or if it is gzip'd, a decompressed copy of
+// it in tmp (tar readers need to seek).
+func (s *Store) gunzipArchive(archive, tmp string, p *progress) (string, error) {
+	f, err := os.Open(archive)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, 2)
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, gzipMagic) {
+		return archive, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	p.phase("decompressing", fi.Size())
+	zr, err := gzip.NewReader(countingReader{f, p})
+	if err != nil {
+		return "", fmt.Errorf("gzip: %w: %w", err, ErrInvalid)
+	}
+	out := filepath.Join(tmp, "archive.tar")
+	w, err := os.Create(out)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(w, zr)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("decompress: %w", err)
+	}
+	return out, nil
+}
+
+// tarNames lists the (cleaned) entry names of a tar file.
+func tarNames(path string) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return names, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read archive: %w: %w", err, ErrInvalid)
+		}
+		names[strings.TrimPrefix(filepath.Clean("/"+hdr.Name), "/")] = true
+	}
+}
+
+// extractArchive extracts the directories and regular files of the tar at
+// path into dir (an OCI layout; links and other types are skipped). The
+// archive is untrusted: every write goes through an os.Root of dir.
+func extractArchive(path, dir string, p *progress) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	p.phase("reading archive", fi.Size())
+	tr := tar.NewReader(countingReader{f, p})
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read archive: %w: %w", err, ErrInvalid)
+		}
+		parts, err := splitName(hdr.Name)
+		if err != nil {
+			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		rel := strings.Join(parts, "/")
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			err = root.MkdirAll(rel, 0o700)
+		case tar.TypeReg:
+			if len(parts) > 1 {
+				if err = root.MkdirAll(strings.Join(parts[:len(parts)-1], "/"), 0o700); err != nil {
+					break
+				}
+			}
+			var w *os.File
+			if w, err = root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+				break
+			}
+			_, err = io.Copy(w, tr)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("archive entry %q: %w", hdr.Name, err)
+		}
+	}
+}
+
+// loadDocker loads a `docker save` archive, parsed by go-containerregistry.
+func (s *Store) loadDocker(path string, p *progress) ([]*Image, error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(path) }
+	m, err := tarball.LoadManifest(opener)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest.json: %w: %w", err, ErrInvalid)
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("manifest.json lists no image: %w", ErrInvalid)
+	}
+	var imgs []*Image
+	for _, d := range m {
+		var tag *name.Tag
+		if len(m) > 1 {
+			// go-containerregistry picks an image of a multi-image
+			// archive by one of its tags.
+			if len(d.RepoTags) == 0 {
+				return nil, fmt.Errorf("image %s without a name in a multi-image archive is not supported: %w", d.Config, ErrInvalid)
+			}
+			t, err := name.NewTag(d.RepoTags[0])
+			if err != nil {
+				return nil, fmt.Errorf("image name %q: %w: %w", d.RepoTags[0], err, ErrInvalid)
+			}
+			tag = &t
+		}
+		img, err := tarball.Image(opener, tag)
+		if err != nil {
+			return nil, fmt.Errorf("read image %s: %w: %w", d.Config, err, ErrInvalid)
+		}
+		var names []string
+		for _, t := range d.RepoTags {
+			if n := familiarName(t); n != "" {
+				names = append(names, n)
+			}
+		}
+		im, err := s.addImage(img, names, p)
+		if err != nil {
+			return nil, err
+		}
+		imgs = append(imgs, im)
+	}
+	return imgs, nil
+}
+
+const (
+	annotationRefName       = "org.opencontainers.image.ref.name"
+	annotationContainerName = "io.containerd.image.name"
+)
+
+// loadOCI loads the images an OCI layout directory's index.json lists; an
+// index in it contributes its manifest for this platform.
+func (s *Store) loadOCI(dir string, p *progress) ([]*Image, error) {
+	lp, err := layout.FromPath(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read oci layout: %w: %w", err, ErrInvalid)
+	}
+	idx, err := lp.ImageIndex()
+	if err != nil {
+		return nil, fmt.Errorf("read index.json: %w: %w", err, ErrInvalid)
+	}
+	var imgs []*Image
+	if err := s.loadIndex(idx, nil, 0, p, &imgs); err != nil {
+		return nil, err
+	}
+	if len(imgs) == 0 {
+		return nil, fmt.Errorf("oci layout holds no image for linux/%s: %w", runtime.GOARCH, ErrInvalid)
+	}
+	return imgs, nil
+}
+
+func (s *Store) loadIndex(idx v1.ImageIndex, names []string, depth int, p *progress, out *[]*Image) error {
+	if depth > 4 {
+		return fmt.Errorf("image indexes nested too deep: %w", ErrInvalid)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return fmt.Errorf("read image index: %w: %w", err, ErrInvalid)
+	}
+	descs := im.Manifests
+	if depth > 0 { // a platform index: only the manifest for this machine
+		descs = pickPlatform(descs)
+	}
+	for _, d := range descs {
+		dn := names
+		if n := refName(d.Annotations); n != "" {
+			dn = []string{n}
+		}
+		switch {
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return fmt.Errorf("read image %s: %w: %w", d.Digest, err, ErrInvalid)
+			}
+			im, err := s.addImage(img, dn, p)
+			if err != nil {
+				return err
+			}
+			*out = append(*out, im)
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return fmt.Errorf("read image index %s: %w: %w", d.Digest, err, ErrInvalid)
+			}
+			if err := s.loadIndex(child, dn, depth+1, p, out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pickPlatform returns the descriptor for linux on this architecture (or the
+// only one, if there is one without a platform).
+func pickPlatform(descs []v1.Descriptor) []v1.Descriptor {
+	for _, d := range descs {
+		if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH {
+			return []v1.Descriptor{d}
+		}
+	}
+	if len(descs) == 1 && descs[0].Platform == nil {
+		return descs
+	}
+	return nil
+}
+
+func refName(ann map[string]string) string {
+	if n := familiarName(ann[annotationContainerName]); n != "" {
+		return n
+	}
+	return familiarName(ann[annotationRefName])
+}
+
+// addImage stores a go-containerregistry image: each layer not in the
+// store yet is unpacked (and checked against its diffID), then the image.
+func (s *Store) addImage(img v1.Image, names []string, p *progress) (*Image, error) {
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read image config: %w: %w", err, ErrInvalid)
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parse image config: %w: %w", err, ErrInvalid)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("read image layers: %w: %w", err, ErrInvalid)
+	}
+	if len(layers) != len(cf.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image has %d layers but its config lists %d: %w", len(layers), len(cf.RootFS.DiffIDs), ErrInvalid)
+	}
+	diffIDs := make([]string, len(layers))
+	for i, l := range layers {
+		diffIDs[i] = cf.RootFS.DiffIDs[i].String()
+		if cf.RootFS.DiffIDs[i].Algorithm != "sha256" || !isHex64(cf.RootFS.DiffIDs[i].Hex) {
+			return nil, fmt.Errorf("layer diffID %q: %w", diffIDs[i], ErrInvalid)
+		}
+		if s.hasLayer(diffIDs[i]) {
+			continue
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, fmt.Errorf("read layer %s: %w: %w", diffIDs[i], err, ErrInvalid)
+		}
+		p.phase("unpacking "+shortID(diffIDs[i]), -1)
+		p.setStep(i, len(layers))
+		_, _, err = s.unpack(countingReader{rc, p}, diffIDs[i])
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", shortID(diffIDs[i]), err)
+		}
+	}
+	return s.commit(raw, diffIDs, names)
+}
+
+func (s *Store) hasLayer(diffID string) bool {
+	_, err := os.Stat(filepath.Join(s.layerDir(diffID), "layer.json"))
+	return err == nil
+}
+
+// unpack unpacks the layer tar r into the store, unless a layer with the
+// same content is there already, and returns its diffID; want, if set, is
+// the diffID r must have. It is unpacked under tmp/ and renamed into
+// layers/ only when complete. The caller holds gc.lock shared.
+func (s *Store) unpack(r io.Reader, want string) (diffID string, entries int, err error) {
+	tmp, err := os.MkdirTemp(s.path("tmp"), "layer-")
+	if err != nil {
+		return "", 0, err
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	diff := filepath.Join(tmp, "diff")
+	if err := os.Mkdir(diff, 0o755); err != nil {
+		return "", 0, err
+	}
+	if err := os.Chmod(diff, 0o755); err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	tee := io.TeeReader(r, h)
+	unpackCount.Add(1)
+	size, entries, err := unpackLayer(tee, diff)
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := io.Copy(io.Discard, tee); err != nil { // tar padding: part of the digest
+		return "", 0, fmt.Errorf("read layer: %w", err)
+	}
+	diffID = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if want != "" && diffID != want {
+		return "", 0, fmt.Errorf("layer %s: content has digest %s: %w", want, diffID, ErrInvalid)
+	}
+	info, err := json.Marshal(layerInfo{DiffID: diffID, Size: size})
+	if err != nil {
+		return "", 0, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "layer.json"), info, 0o600); err != nil {
+		return "", 0, err
+	}
+	if err := os.Rename(tmp, s.layerDir(diffID)); err != nil && !s.hasLayer(diffID) {
+		return "", 0, fmt.Errorf("store layer %s: %w", diffID, err)
+	}
+	return diffID, entries, nil
+}
+
+// commit stores the image with config raw and layers diffIDs (all present)
+// and gives it names.
+func (s *Store) commit(raw []byte, diffIDs []string, names []string) (*Image, error) {
+	sum := sha256.Sum256(raw)
+	id := "sha256:" + hex.EncodeToString(sum[:])
+	var size int64
+	seen := map[string]bool{}
+	for _, d := range diffIDs {
+		b, err := os.ReadFile(filepath.Join(s.layerDir(d), "layer.json"))
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", d, err)
+		}
+		var li layerInfo
+		if err := json.Unmarshal(b, &li); err != nil {
+			return nil, fmt.Errorf("layer %s: %w", d, err)
+		}
+		if !seen[d] {
+			size += li.Size
+			seen[d] = true
+		}
+	}
+	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := os.Stat(s.imageDir(id)); errors.Is(err, os.ErrNotExist) {
+		tmp, err := os.MkdirTemp(s.path("tmp"), "image-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		m, err := json.Marshal(manifest{Layers: diffIDs, Size: size})
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "config.json"), raw, 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), m, 0o600); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(tmp, s.imageDir(id)); err != nil {
+			return nil, fmt.Errorf("store image %s: %w", shortID(id), err)
+		}
+	}
+	repos, err := s.readRepos()
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > 0 {
+		for _, n := range names {
+			repos[n] = id
+		}
+		if err := s.writeRepos(repos); err != nil {
+			return nil, err
+		}
+	}
+	return s.readImage(id, repos)
+}
