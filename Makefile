@@ -9,7 +9,7 @@ all: build
 
 # The engine and the two workloads the default rootfs ships (found beside sdocker).
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/ ./cmd/...
 
 # The whole suite: vet, unit and integration tests on this kernel (cgroup v1 or v2),
 # then the cgroup v2 subset inside a real cgroup-v2 kernel under qemu.
