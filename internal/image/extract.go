@@ -160,12 +160,11 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("create: %w", err)
 		}
-		f := os.NewFile(uintptr(fd), base)
-		n, err := io.Copy(f, r)
+		n, err := io.Copy(fdWriter(fd), r)
 		if err == nil {
 			err = x.fdMeta(fd, hdr)
 		}
-		if cerr := f.Close(); err == nil {
+		if cerr := unix.Close(fd); err == nil {
 			err = cerr
 		}
 		if err != nil {
@@ -423,4 +422,23 @@ func times(hdr *tar.Header) []unix.Timespec {
 		a = unix.Timespec{Sec: hdr.AccessTime.Unix(), Nsec: int64(hdr.AccessTime.Nanosecond())}
 	}
 	return []unix.Timespec{a, m}
+}
+
+// fdWriter writes to a raw descriptor: an os.File would first try to add a
+// regular file to the network poller, costing syscalls per file.
+type fdWriter int
+
+func (w fdWriter) Write(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Write(int(w), b[n:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }

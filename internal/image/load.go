@@ -25,6 +25,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+var errImportStopped = errors.New("import stopped")
+
 // unpackCount counts layers unpacked by this process (tests use it).
 var unpackCount atomic.Int64
 
@@ -57,17 +59,21 @@ func (s *Store) Import(src, name string, opt Options) (*Image, error) {
 		pr, pw := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			err := writeDirTar(pw, src)
+			bw := bufio.NewWriterSize(pw, 1<<20) // few, large pipe handoffs
+			err := writeDirTar(bw, src)
+			if err == nil {
+				err = bw.Flush()
+			}
 			pw.CloseWithError(err)
 			done <- err
 		}()
 		if p != nil {
 			p.phase("importing "+filepath.Base(src), dirTarSize(src))
 		}
-		diffID, _, err = s.unpack(countingReader{pr, p}, "")
-		pr.CloseWithError(errors.New("import stopped"))
-		if werr := <-done; err == nil && werr != nil {
-			err = werr
+		diffID, _, err = s.unpack(bufio.NewReaderSize(countingReader{pr, p}, 1<<20), "")
+		pr.CloseWithError(errImportStopped)
+		if werr := <-done; werr != nil && !errors.Is(werr, errImportStopped) {
+			err = werr // reading the directory failed: the cause
 		}
 	} else {
 		diffID, err = s.importFile(src, fi.Size(), p)
@@ -110,7 +116,7 @@ func (s *Store) importFile(src string, size int64, p *progress) (string, error) 
 	}
 	defer f.Close()
 	p.phase("importing "+filepath.Base(src), size)
-	r, err := decompress(bufio.NewReader(countingReader{f, p}))
+	r, err := decompress(bufio.NewReaderSize(countingReader{f, p}, 1<<20))
 	if err != nil {
 		return "", err
 	}
