@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/proc"
 )
 
@@ -17,8 +18,9 @@ import (
 // run while nobody holds that lock was left behind by a killed command.
 
 // holdContainer takes the container's lock, or fails with EWOULDBLOCK when
-// another process holds it. The returned function releases it.
-func (e *Engine) holdContainer(id string) (func(), error) {
+// another process holds it. Closing the returned file releases it; a child
+// that inherits the file holds the lock too.
+func (e *Engine) holdContainer(id string) (*os.File, error) {
 	dir := e.containerDir(id)
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -28,7 +30,7 @@ func (e *Engine) holdContainer(id string) (func(), error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return func() { unix.Close(fd) }, nil
+	return os.NewFile(uintptr(fd), dir), nil
 }
 
 // Collect cleans up after containers whose watching process died: it kills
@@ -62,7 +64,7 @@ func (e *Engine) collect(all []*Record) error {
 			continue
 		}
 		errs = append(errs, e.cleanupDead(r))
-		release()
+		release.Close()
 	}
 	return errors.Join(errs...)
 }
@@ -81,7 +83,10 @@ func (e *Engine) cleanupDead(r *Record) error {
 		}
 	}
 	if r.AutoRemove {
-		return e.remove(r.ID)
+		return e.removeContainer(r)
+	}
+	if r.ImageID != "" {
+		image.ReleaseRootfs(e.containerDir(r.ID))
 	}
 	r.Status = StateExited
 	r.ExitCode = 128 + int(unix.SIGKILL)

@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
-	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -17,8 +16,10 @@ type ExecOptions struct {
 	Args        []string // default: bash
 	Env         []string // KEY=VALUE added to the container's environment
 	Workdir     string
+	User        string // uid[:gid] or name[:group]
 	Tty         bool
 	Interactive bool
+	Detach      bool // do not wait for the process
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -30,7 +31,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Status != StateRunning || r.BootID != proc.BootID() || !proc.Alive(r.Pid, r.PidStart) {
+	if r.Status != StateRunning || !live(r) {
 		return nil, fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
 	}
 	return r, nil
@@ -59,6 +60,14 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Workdir != "" {
 		pr.Cwd = o.Workdir
 	}
+	if o.User != "" {
+		if pr.User, err = resolveUser(r.Rootfs, o.User); err != nil {
+			return 125, err
+		}
+	}
+	if o.Detach && (o.Interactive || o.Tty) {
+		return 125, fmt.Errorf("%w: -d cannot be combined with -i or -t", ErrInvalidInput)
+	}
 	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err != nil {
 		return 125, err
@@ -70,49 +79,16 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(sigs)
-	p, err := runtime.Exec(r.Pid, r.Spec, &pr, cg, runtime.Options{Stdio: stdio, KillWithParent: true})
+	if o.Detach {
+		stdio = runtime.Stdio{}
+	}
+	p, err := runtime.Exec(r.Pid, r.Spec, &pr, cg, runtime.Options{Stdio: stdio, KillWithParent: !o.Detach})
 	if err != nil {
 		return runtime.ExitCodeOf(err), err
+	}
+	if o.Detach {
+		return 0, nil
 	}
 	return attach(p, o.Interactive, o.Stdin, o.Stdout, sigs), nil
 }
 
-// Remove deletes a stopped container; force kills a running one first.
-func (e *Engine) Remove(ref string, force bool) error {
-	e.Collect()
-	r, err := e.Find(ref)
-	if err != nil {
-		return err
-	}
-	if r.Status != StateExited {
-		if !force {
-			return fmt.Errorf("%w: container %s is running: stop it first or use -f", ErrWrongState, r.ID[:12])
-		}
-		if proc.Alive(r.Pid, r.PidStart) {
-			unix.Kill(r.Pid, unix.SIGKILL)
-		}
-		// The watching sdocker process cleans up and exits; wait for it
-		// (its lock), then clean whatever is left.
-		if err := e.waitUnlocked(r.ID); err != nil {
-			return err
-		}
-		if err := e.Collect(); err != nil {
-			return err
-		}
-	}
-	return e.remove(r.ID)
-}
-
-// waitUnlocked waits until no process holds the container's lock.
-func (e *Engine) waitUnlocked(id string) error {
-	dir := e.containerDir(id)
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil // already gone
-	}
-	defer unix.Close(fd)
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", dir, err)
-	}
-	return nil
-}

@@ -7,12 +7,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/rootfs"
 	"github.com/sdocker/sdocker/internal/runtime"
@@ -21,14 +25,18 @@ import (
 
 // RunOptions are the options of `sdocker run`.
 type RunOptions struct {
-	Image       string // a rootfs directory; "" for the default rootfs
-	Name        string
-	Args        []string // command; "" means bash
+	Image string // an image reference, a rootfs directory, or "" for the default rootfs
+	Name  string
+	Args  []string // command; default: the image's, or bash
+	// Entrypoint replaces the image's entrypoint when set ("" clears it).
+	Entrypoint  *string
 	Env         []string
 	Workdir     string
+	User        string // uid[:gid] or name[:group]
 	Hostname    string
 	Tty         bool
 	Interactive bool // attach stdin
+	Detach      bool
 	Network     string
 	CapAdd      []string
 	CapDrop     []string
@@ -36,6 +44,9 @@ type RunOptions struct {
 	ReadOnly    bool
 	Limits      specgen.Limits
 	Remove      bool
+	Volumes     []string // HOST:CONTAINER[:ro|rw]
+	Labels      map[string]string
+	Restart     string // no, on-failure[:N], always
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -52,30 +63,53 @@ func (e *Engine) BuildRootfs(dir string) error {
 	return rootfs.Build(dir, rootfs.Options{Workloads: w})
 }
 
-func (e *Engine) resolveRootfs(image string) (string, error) {
-	if image == "" {
+// isPath tells a rootfs directory from an image reference: paths have a
+// slash or start with a dot.
+func isPath(ref string) bool { return strings.Contains(ref, "/") || strings.HasPrefix(ref, ".") }
+
+// resolveImage finds what a container runs on: a directory (returned as
+// dir) or an image of the store.
+func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err error) {
+	if ref == "" {
 		dir := e.DefaultRootfs()
 		if !rootfs.IsBuilt(dir) {
 			if err := e.BuildRootfs(dir); err != nil {
-				return "", fmt.Errorf("build default rootfs %s: %w", dir, err)
+				return "", nil, fmt.Errorf("build default rootfs %s: %w", dir, err)
 			}
 		}
-		return dir, nil
+		return dir, nil, nil
 	}
-	dir, err := filepath.Abs(image)
+	if isPath(ref) {
+		dir, err := filepath.Abs(ref)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: rootfs %q: %v", ErrInvalidInput, ref, err)
+		}
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() {
+			return "", nil, fmt.Errorf("%w: rootfs %s: no such directory", ErrInvalidInput, ref)
+		}
+		return dir, nil, nil
+	}
+	store, err := e.Images()
 	if err != nil {
-		return "", fmt.Errorf("%w: rootfs %q: %v", ErrInvalidInput, image, err)
+		return "", nil, err
 	}
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
-		return "", fmt.Errorf("%w: rootfs %s: no such directory", ErrInvalidInput, image)
+	img, err = store.Get(ref)
+	if err != nil {
+		if errors.Is(err, image.ErrNotFound) {
+			return "", nil, fmt.Errorf("%w: no such image %q (no registry is reachable: use sdocker import or load; a rootfs directory needs a slash, e.g. ./%s)", ErrNotFound, ref, ref)
+		}
+		return "", nil, err
 	}
-	return dir, nil
+	return "", img, nil
 }
 
+// Images opens the image store.
+func (e *Engine) Images() (*image.Store, error) { return image.Open(filepath.Join(e.Root, "image")) }
+
 // create reserves an id and a name and writes the container's record. The
-// caller holds the container's lock until release is called.
-func (e *Engine) create(r *Record) (release func(), err error) {
+// caller holds the container's lock until it closes lock.
+func (e *Engine) create(r *Record) (lock *os.File, err error) {
 	unlock, err := e.lock()
 	if err != nil {
 		return nil, err
@@ -109,21 +143,21 @@ func (e *Engine) create(r *Record) (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", e.containerDir(r.ID), err)
 	}
-	release, err = e.holdContainer(r.ID)
+	lock, err = e.holdContainer(r.ID)
 	if err == nil {
 		err = e.save(r)
 	}
 	if err != nil {
-		if release != nil {
-			release()
+		if lock != nil {
+			lock.Close()
 		}
 		e.remove(r.ID)
 		return nil, err
 	}
-	return release, nil
+	return lock, nil
 }
 
-var validName = func(s string) bool {
+func validName(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}
@@ -137,64 +171,287 @@ var validName = func(s string) bool {
 	return true
 }
 
-// Run runs a container in the foreground and returns its exit status.
-func (e *Engine) Run(o RunOptions) (int, error) {
+// ParseRestartPolicy reads no, always, on-failure or on-failure:N.
+func ParseRestartPolicy(s string) (RestartPolicy, error) {
+	name, n, hasN := strings.Cut(s, ":")
+	switch {
+	case s == "" || s == "no":
+		return RestartPolicy{Name: "no"}, nil
+	case name == "always" && !hasN:
+		return RestartPolicy{Name: "always"}, nil
+	case name == "on-failure" && !hasN:
+		return RestartPolicy{Name: "on-failure"}, nil
+	case name == "on-failure":
+		v, err := strconv.Atoi(n)
+		if err == nil && v >= 0 {
+			return RestartPolicy{Name: "on-failure", MaxRetries: v}, nil
+		}
+	}
+	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, on-failure or on-failure:N", ErrInvalidInput, s)
+}
+
+func parseVolume(v string) (MountPoint, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return MountPoint{}, fmt.Errorf("%w: volume %q: use HOST:CONTAINER[:ro|rw]", ErrInvalidInput, v)
+	}
+	m := MountPoint{Source: parts[0], Destination: filepath.Clean(parts[1]), RW: true}
+	if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Destination) || m.Destination == "/" {
+		return MountPoint{}, fmt.Errorf("%w: volume %q: both paths must be absolute, and the container path not /", ErrInvalidInput, v)
+	}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			m.RW = false
+		case "rw":
+		default:
+			return MountPoint{}, fmt.Errorf("%w: volume %q: mode must be ro or rw", ErrInvalidInput, v)
+		}
+	}
+	return m, nil
+}
+
+// prepare validates o, creates the container's record and root file
+// system, and writes its spec. The caller holds the container's lock until
+// it closes lock.
+func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 	if o.Name != "" && !validName(o.Name) {
-		return 125, fmt.Errorf("%w: name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidInput, o.Name)
+		return nil, nil, fmt.Errorf("%w: name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidInput, o.Name)
+	}
+	policy, err := ParseRestartPolicy(o.Restart)
+	if err != nil {
+		return nil, nil, err
+	}
+	if policy.Name != "no" && o.Remove {
+		return nil, nil, fmt.Errorf("%w: --restart and --rm cannot be combined", ErrInvalidInput)
+	}
+	if policy.Name != "no" && !o.Detach {
+		return nil, nil, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
+	}
+	if o.Detach && o.Interactive {
+		return nil, nil, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
+	}
+	var mounts []MountPoint
+	for _, v := range o.Volumes {
+		m, err := parseVolume(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		mounts = append(mounts, m)
 	}
 	res, err := o.Limits.Resources()
 	if err != nil {
-		return 125, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	dir, err := e.resolveRootfs(o.Image)
+	dir, img, err := e.resolveImage(o.Image)
 	if err != nil {
-		return 125, err
+		return nil, nil, err
 	}
-	args := o.Args
-	if len(args) == 0 {
-		args = []string{"bash"}
-	}
-	r := &Record{Name: o.Name, Image: dir, Created: time.Now().UTC(), Status: StateCreated, AutoRemove: o.Remove}
-	// The id is needed for the spec; validate the options before reserving one.
 	gen := specgen.Options{
-		Rootfs: dir, Args: args, Env: o.Env, Cwd: o.Workdir, Hostname: o.Hostname, Tty: o.Tty,
+		Rootfs: "/", Env: o.Env, Cwd: o.Workdir, Hostname: o.Hostname, Tty: o.Tty,
 		Network: o.Network, CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
 		ReadOnly: o.ReadOnly, CgroupParent: e.CgroupParent, Resources: res, ID: "0",
 	}
+	userSpec := o.User
+	if img != nil {
+		c := img.Config
+		gen.Env = append(append([]string{}, c.Env...), o.Env...)
+		if gen.Cwd == "" {
+			gen.Cwd = c.WorkingDir
+		}
+		if userSpec == "" {
+			userSpec = c.User
+		}
+		entry := c.Entrypoint
+		if o.Entrypoint != nil {
+			entry = nil
+			if *o.Entrypoint != "" {
+				entry = []string{*o.Entrypoint}
+			}
+		}
+		cmd := o.Args
+		if len(cmd) == 0 && o.Entrypoint == nil {
+			cmd = c.Cmd
+		}
+		gen.Args = append(append([]string{}, entry...), cmd...)
+	} else {
+		gen.Args = o.Args
+		if o.Entrypoint != nil && *o.Entrypoint != "" {
+			gen.Args = append([]string{*o.Entrypoint}, o.Args...)
+		}
+	}
+	if len(gen.Args) == 0 {
+		if img != nil {
+			return nil, nil, fmt.Errorf("%w: image %s has no command: give one", ErrInvalidInput, o.Image)
+		}
+		gen.Args = []string{"bash"}
+	}
 	if _, err := specgen.Generate(gen); err != nil {
-		return 125, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
 	for _, w := range cgroups.Warnings(res) {
 		fmt.Fprintf(o.Stderr, "WARNING: %s\n", w)
 	}
-	release, err := e.create(r)
-	if err != nil {
-		return 125, err
+	r = &Record{
+		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
+		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
+		Labels: o.Labels, Mounts: mounts,
+		Host: HostOptions{
+			Network: o.Network, Privileged: o.Privileged, ReadOnly: o.ReadOnly,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: userSpec, Tty: o.Tty,
+		},
 	}
-	defer release()
-	gen.ID = r.ID
+	if o.Image == "" {
+		r.Image = dir
+	}
+	if img != nil {
+		r.ImageID = img.ID
+	}
+	lock, err = e.create(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			e.removeContainer(r)
+			lock.Close()
+		}
+	}()
+	if img != nil {
+		store, err := e.Images()
+		if err != nil {
+			return nil, nil, err
+		}
+		if r.Rootfs, err = store.PrepareRootfs(img.ID, e.containerDir(r.ID)); err != nil {
+			return nil, nil, err
+		}
+	}
+	gen.ID, gen.Rootfs = r.ID, r.Rootfs
 	spec, err := specgen.Generate(gen)
 	if err != nil {
-		e.remove(r.ID)
-		return 125, err
+		return nil, nil, err
+	}
+	if userSpec != "" {
+		if spec.Process.User, err = resolveUser(r.Rootfs, userSpec); err != nil {
+			return nil, nil, err
+		}
+		if home := homeOf(r.Rootfs, spec.Process.User.UID); home != "" {
+			spec.Process.Env = setEnv(spec.Process.Env, "HOME="+home)
+		}
+	}
+	for _, m := range mounts {
+		if err := os.MkdirAll(m.Source, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("create volume source %s: %w", m.Source, err)
+		}
+		opts := []string{"rbind", "rprivate"}
+		if !m.RW {
+			opts = append(opts, "ro")
+		}
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 	}
 	r.Spec = spec
-	cg, err := cgroups.New(spec.Linux.CgroupsPath)
+	if err := e.save(r); err != nil {
+		return nil, nil, err
+	}
+	return r, lock, nil
+}
+
+func setEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	for i, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
+
+// removeContainer deletes everything of a container that does not run:
+// its root file system mount, its directory and record.
+func (e *Engine) removeContainer(r *Record) error {
+	var err error
+	if r.ImageID != "" {
+		err = image.ReleaseRootfs(e.containerDir(r.ID))
+	}
+	return errors.Join(err, e.remove(r.ID))
+}
+
+// startContainer creates the container's cgroups and starts its init; the
+// record says running once it returns without error.
+func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process, cgroups.Manager, error) {
+	if r.ImageID != "" && !isMounted(r.Rootfs) {
+		store, err := e.Images()
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := store.PrepareRootfs(r.ImageID, e.containerDir(r.ID)); err != nil {
+			return nil, nil, err
+		}
+	}
+	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err == nil {
-		err = cg.Create(spec.Linux.Resources)
+		cg.Destroy() // a previous run's, if any
+		err = cg.Create(r.Spec.Linux.Resources)
 	}
 	if err != nil {
-		e.remove(r.ID)
+		return nil, nil, err
+	}
+	p, err := runtime.Start(r.ID, r.Spec, cg, o)
+	if err != nil {
+		cg.Destroy()
+		return nil, nil, err
+	}
+	pidStart, monitorStart := proc.StartTime(p.Pid), proc.StartTime(os.Getpid())
+	err = e.updateRecord(r.ID, func(n *Record) {
+		n.Status, n.Pid, n.StartedAt, n.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()
+		n.PidStart, n.Monitor, n.MonitorStart = pidStart, os.Getpid(), monitorStart
+		n.Error, n.OOMKilled = "", false
+		*r = *n
+	})
+	if err != nil {
+		p.Signal(unix.SIGKILL)
+		p.Wait()
+		cg.Destroy()
+		return nil, nil, err
+	}
+	return p, cg, nil
+}
+
+// finishContainer records how the container ended and removes its cgroups.
+func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error {
+	n, err := cg.OOMKills()
+	oom := err == nil && n > 0
+	err = cg.Destroy()
+	return errors.Join(err, e.updateRecord(r.ID, func(n *Record) {
+		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = StateExited, code, time.Now().UTC(), oom
+		*r = *n
+	}))
+}
+
+func isMounted(dir string) bool {
+	var a, b unix.Stat_t
+	if unix.Stat(dir, &a) != nil || unix.Stat(filepath.Dir(dir), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
+}
+
+// Run runs a container in the foreground and returns its exit status; with
+// o.Detach it starts a monitor for it and returns at once.
+func (e *Engine) Run(o RunOptions) (int, error) {
+	r, lock, err := e.prepare(o)
+	if err != nil {
 		return 125, err
 	}
-	cleanup := func() error {
-		err := cg.Destroy()
-		if r.AutoRemove {
-			return errors.Join(err, e.remove(r.ID))
+	defer lock.Close()
+	if o.Detach {
+		if err := e.startMonitor(r, lock); err != nil {
+			return runtime.ExitCodeOf(err), err
 		}
-		return errors.Join(err, e.save(r))
+		fmt.Fprintln(o.Stdout, r.ID)
+		return 0, nil
 	}
-
 	fmt.Fprintf(o.Stderr, "[+] start container with id %s\n", specgen.ShortID(r.ID))
 	stdio := runtime.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Interactive {
@@ -204,29 +461,22 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
 	defer signal.Stop(sigs)
-	p, err := runtime.Start(r.ID, spec, cg, runtime.Options{Stdio: stdio, KillWithParent: true})
+	p, cg, err := e.startContainer(r, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
-		// A container whose program could not even start leaves nothing.
-		r.AutoRemove = true
-		return runtime.ExitCodeOf(err), errors.Join(err, cleanup())
+		// A container that could not even start leaves nothing.
+		return runtime.ExitCodeOf(err), errors.Join(err, e.removeContainer(r))
 	}
-	r.Status, r.Pid, r.StartedAt, r.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()
-	r.PidStart = proc.StartTime(p.Pid)
-	r.Monitor = os.Getpid()
-	r.MonitorStart = proc.StartTime(r.Monitor)
-	if err := e.save(r); err != nil {
-		p.Signal(unix.SIGKILL)
-		p.Wait()
-		return 125, errors.Join(err, cleanup())
-	}
-
 	code := attach(p, o.Interactive, o.Stdin, o.Stdout, sigs)
-	r.Status, r.ExitCode, r.FinishedAt = StateExited, code, time.Now().UTC()
-	if n, err := cg.OOMKills(); err == nil && n > 0 {
-		r.OOMKilled = true
-		fmt.Fprintf(o.Stderr, "[+] container %s was killed: out of memory (the kernel's OOM killer ended %d process(es))\n", specgen.ShortID(r.ID), n)
+	err = e.finishContainer(r, cg, code)
+	if r.OOMKilled {
+		fmt.Fprintf(o.Stderr, "[+] container %s was killed: out of memory\n", specgen.ShortID(r.ID))
 	}
-	return code, cleanup()
+	if r.AutoRemove {
+		err = errors.Join(err, e.removeContainer(r))
+	} else if r.ImageID != "" {
+		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
+	}
+	return code, err
 }
 
 // attach connects the terminal or forwards signals while p runs, and

@@ -16,6 +16,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // Sentinel errors the command line maps to messages.
@@ -29,21 +31,35 @@ var (
 
 // Container states.
 const (
-	StateCreated = "created"
-	StateRunning = "running"
-	StateExited  = "exited"
+	StateCreated    = "created"
+	StateRunning    = "running"
+	StatePaused     = "paused"
+	StateRestarting = "restarting"
+	StateExited     = "exited"
 )
 
 // Record is what sdocker knows of one container; it lives in
 // ROOT/containers/ID/container.json.
 type Record struct {
-	ID      string      `json:"id"`
-	Name    string      `json:"name"`
-	Image   string      `json:"image"`
-	Created time.Time   `json:"created"`
-	Spec    *specs.Spec `json:"spec"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Image is what the user named: an image reference or a rootfs
+	// directory; ImageID is the image's id in the store ("" for a directory).
+	Image   string            `json:"image"`
+	ImageID string            `json:"imageId,omitempty"`
+	Rootfs  string            `json:"rootfs"`
+	Created time.Time         `json:"created"`
+	Spec    *specs.Spec       `json:"spec"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Mounts  []MountPoint      `json:"mounts,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
-	AutoRemove bool `json:"autoRemove,omitempty"`
+	AutoRemove bool          `json:"autoRemove,omitempty"`
+	Restart    RestartPolicy `json:"restart"`
+	// Limits are the resource options as given, for inspect and update.
+	Limits   specgen.Limits `json:"limits"`
+	Detached bool           `json:"detached,omitempty"`
+	// Host are the other options the container was created with.
+	Host HostOptions `json:"host"`
 
 	Status string `json:"status"`
 	// Pid and PidStart (from /proc/PID/stat) identify the container's
@@ -57,6 +73,33 @@ type Record struct {
 	FinishedAt   time.Time `json:"finishedAt,omitempty"`
 	ExitCode     int       `json:"exitCode"`
 	OOMKilled    bool      `json:"oomKilled,omitempty"`
+	RestartCount int       `json:"restartCount,omitempty"`
+	Error        string    `json:"error,omitempty"`
+}
+
+// HostOptions are the run options kept for inspect.
+type HostOptions struct {
+	Network    string   `json:"network,omitempty"`
+	Privileged bool     `json:"privileged,omitempty"`
+	ReadOnly   bool     `json:"readOnly,omitempty"`
+	CapAdd     []string `json:"capAdd,omitempty"`
+	CapDrop    []string `json:"capDrop,omitempty"`
+	User       string   `json:"user,omitempty"`
+	Tty        bool     `json:"tty,omitempty"`
+}
+
+// MountPoint is a volume: a host directory bind-mounted into the container.
+type MountPoint struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	RW          bool   `json:"rw"`
+}
+
+// RestartPolicy says when the monitor starts an exited container again:
+// "no", "on-failure" (at most MaxRetries times if MaxRetries > 0) or "always".
+type RestartPolicy struct {
+	Name       string `json:"name"`
+	MaxRetries int    `json:"maxRetries,omitempty"`
 }
 
 // Engine is the container store under one root directory.
@@ -80,6 +123,15 @@ func New(root string) (*Engine, error) {
 
 func (e *Engine) containersDir() string         { return filepath.Join(e.Root, "containers") }
 func (e *Engine) containerDir(id string) string { return filepath.Join(e.containersDir(), id) }
+
+// LogPath is where a container's output is kept, as JSON lines.
+func (e *Engine) LogPath(id string) string {
+	return filepath.Join(e.containerDir(id), "container-json.log")
+}
+
+// stopMarker exists while a container was stopped or killed on purpose: its
+// restart policy must not bring it back.
+func (e *Engine) stopMarker(id string) string { return filepath.Join(e.containerDir(id), "stopped") }
 
 // lock takes the store-wide lock: held while names are assigned and while
 // dead containers are collected. The returned function releases it.
