@@ -20,7 +20,7 @@ the container. CONTAINER is an id, a unique id prefix or a name.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Args = args[1:]
-			if !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
+			if !o.Detach && !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
 				engine.IsTerminal(os.Stdin) && engine.IsTerminal(os.Stdout) {
 				o.Tty, o.Interactive = true, true
 			}
@@ -42,5 +42,7 @@ the container. CONTAINER is an id, a unique id prefix or a name.`,
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached")
 	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal (default when stdin and stdout are terminals)")
+	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
+	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP]")
 	return cmd
 }

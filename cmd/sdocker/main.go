@@ -40,6 +40,9 @@ func main() {
 	if runtime.IsChild() {
 		runtime.Main()
 	}
+	if engine.IsMonitor() {
+		engine.MonitorMain()
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -99,6 +102,19 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newPsCommand(openEngine),
 		newRmCommand(openEngine),
 		newRootfsCommand(openEngine),
+		newStartCommand(openEngine),
+		newStopCommand(openEngine),
+		newRestartCommand(openEngine),
+		newKillCommand(openEngine),
+		newWaitCommand(openEngine),
+		newPauseCommand(openEngine),
+		newUnpauseCommand(openEngine),
+		newUpdateCommand(openEngine),
+		newImportCommand(openEngine),
+		newLoadCommand(openEngine),
+		newImagesCommand(openEngine),
+		newRmiCommand(openEngine),
+		newTagCommand(openEngine),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,12 +23,15 @@ func newRunCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var cpuTest, memoryTest bool
 	var memory, memorySwap string
 	var memoryLimit int64
+	var entrypoint string
+	var envFiles, labels []string
 	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] [ROOTFS] [COMMAND [ARG...]]",
+		Use:   "run [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
-		Long: `Run a command in a new container on ROOTFS, a root file system directory.
-Without ROOTFS the default rootfs is used (built from the host's binaries on
-first use, see 'sdocker rootfs'); without COMMAND, bash.`,
+		Long: `Run a command in a new container on IMAGE (an image imported or loaded into
+sdocker) or ROOTFS (a root file system directory: a path with a slash). Without
+either the default rootfs is used (built from the host's binaries on first use,
+see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 		Example: `  sdocker run                                   # bash in the default rootfs
   sdocker run /var/lib/sdocker/rootfs/ ls -l /
   sdocker run -c --cpu-quota 20000 /var/lib/sdocker/rootfs/
@@ -71,9 +76,32 @@ first use, see 'sdocker rootfs'); without COMMAND, bash.`,
 				}
 				o.Limits.MemorySwap = v
 			}
-			if !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
+			if !o.Detach && !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
 				engine.IsTerminal(os.Stdin) && engine.IsTerminal(os.Stdout) {
 				o.Tty, o.Interactive = true, true
+			}
+			if c.Flags().Changed("entrypoint") {
+				o.Entrypoint = &entrypoint
+			}
+			for _, f := range envFiles {
+				env, err := readEnvFile(f)
+				if err != nil {
+					return err
+				}
+				o.Env = append(env, o.Env...)
+			}
+			if len(labels) > 0 {
+				o.Labels = map[string]string{}
+				for _, l := range labels {
+					k, v, _ := strings.Cut(l, "=")
+					if k == "" {
+						return fmt.Errorf("--label %q: use KEY=VALUE", l)
+					}
+					o.Labels[k] = v
+				}
+			}
+			if o.Detach {
+				o.Tty = c.Flags().Changed("tty") && o.Tty
 			}
 			o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 			e, err := openEngine()
@@ -113,5 +141,46 @@ first use, see 'sdocker rootfs'); without COMMAND, bash.`,
 	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "drop a capability (e.g. NET_RAW, or ALL)")
 	f.BoolVar(&o.Privileged, "privileged", false, "all capabilities, no masked or read-only /proc paths")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the root file system read-only")
+	f.BoolVarP(&o.Detach, "detach", "d", false, "run in the background and print the container's id")
+	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro] (the host directory is created if missing)")
+	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP] of the container's /etc/passwd")
+	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
+	f.StringArrayVar(&envFiles, "env-file", nil, "read KEY=VALUE lines from a file")
+	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always")
+	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
 	return cmd
+}
+
+// readEnvFile reads KEY=VALUE lines (KEY alone copies the host's value);
+// blank lines and # comments are skipped.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	var env []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, _, hasValue := strings.Cut(line, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("--env-file %s: invalid line %q", path, line)
+		}
+		if !hasValue {
+			v, ok := os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+			line = k + "=" + v
+		}
+		env = append(env, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+	}
+	return env, nil
 }

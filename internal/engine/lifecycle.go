@@ -163,8 +163,9 @@ func (e *Engine) Wait(ref string) (int, error) {
 	return r.ExitCode, nil
 }
 
-// Remove deletes a stopped container; force kills a running one first.
-func (e *Engine) Remove(ref string, force bool) error {
+// Remove deletes a stopped container; force kills a running one first;
+// volumes also deletes its anonymous volumes.
+func (e *Engine) Remove(ref string, force, volumes bool) error {
 	e.Collect()
 	r, err := e.Find(ref)
 	if err != nil {
@@ -189,6 +190,15 @@ func (e *Engine) Remove(ref string, force bool) error {
 	if r.Spec != nil && r.Spec.Linux != nil {
 		if cg, err := cgroups.New(r.Spec.Linux.CgroupsPath); err == nil {
 			cg.Destroy()
+		}
+	}
+	if volumes {
+		for _, m := range r.Mounts {
+			if m.Anonymous {
+				if err := os.RemoveAll(m.Source); err != nil {
+					return fmt.Errorf("remove volume %s: %w", m.Source, err)
+				}
+			}
 		}
 	}
 	return e.removeContainer(r)

@@ -102,16 +102,19 @@ func (e *Engine) monitor(id string, report *os.File) error {
 		if r, err = e.load(id); err != nil { // with what update changed
 			return err
 		}
-		code, err := e.runOnce(r, log, report)
-		if report != nil {
-			if err != nil {
-				// As in the foreground: what could not start leaves nothing.
-				r.AutoRemove = true
-				e.release(r)
-				return err
+		started := false
+		code, err := e.runOnce(r, log, func() {
+			started = true
+			if report != nil {
+				report.Close() // the command that started the monitor returns
+				report = nil
 			}
-			report.Close()
-			report = nil
+		})
+		if report != nil && !started {
+			// As in the foreground: what could not start leaves nothing.
+			r.AutoRemove = true
+			e.release(r)
+			return err
 		}
 		if err != nil {
 			code = runtime.ExitCodeOf(err)
@@ -154,7 +157,7 @@ func (e *Engine) release(r *Record) error {
 
 // runOnce starts the container, logs its output until it exits, and
 // records the exit.
-func (e *Engine) runOnce(r *Record, log *logWriter, report *os.File) (int, error) {
+func (e *Engine) runOnce(r *Record, log *logWriter, started func()) (int, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -176,6 +179,7 @@ func (e *Engine) runOnce(r *Record, log *logWriter, report *os.File) (int, error
 		errR.Close()
 		return 0, err
 	}
+	started()
 	var wg sync.WaitGroup
 	if p.Console != nil {
 		outR.Close()

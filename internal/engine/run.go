@@ -190,10 +190,21 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, on-failure or on-failure:N", ErrInvalidInput, s)
 }
 
-func parseVolume(v string) (MountPoint, error) {
+func (e *Engine) parseVolume(v string) (MountPoint, error) {
+	if filepath.IsAbs(v) && !strings.Contains(v, ":") {
+		if filepath.Clean(v) == "/" {
+			return MountPoint{}, fmt.Errorf("%w: volume %q: the container path must not be /", ErrInvalidInput, v)
+		}
+		id, err := newID()
+		if err != nil {
+			return MountPoint{}, err
+		}
+		src := filepath.Join(e.Root, "volumes", id)
+		return MountPoint{Source: src, Destination: filepath.Clean(v), RW: true, Anonymous: true}, nil
+	}
 	parts := strings.Split(v, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return MountPoint{}, fmt.Errorf("%w: volume %q: use HOST:CONTAINER[:ro|rw]", ErrInvalidInput, v)
+		return MountPoint{}, fmt.Errorf("%w: volume %q: use HOST:CONTAINER[:ro|rw] or /CONTAINER", ErrInvalidInput, v)
 	}
 	m := MountPoint{Source: parts[0], Destination: filepath.Clean(parts[1]), RW: true}
 	if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Destination) || m.Destination == "/" {
@@ -233,7 +244,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 	}
 	var mounts []MountPoint
 	for _, v := range o.Volumes {
-		m, err := parseVolume(v)
+		m, err := e.parseVolume(v)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -535,4 +546,19 @@ func exitStatus(st *os.ProcessState) int {
 		return 128 + int(ws.Signal())
 	}
 	return st.ExitCode()
+}
+
+// ImageUsers is the set of image ids that containers (running or not) use.
+func (e *Engine) ImageUsers() (map[string]bool, error) {
+	all, err := e.List()
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, r := range all {
+		if r.ImageID != "" {
+			used[r.ImageID] = true
+		}
+	}
+	return used, nil
 }

@@ -93,6 +93,8 @@ type MountPoint struct {
 	Source      string `json:"source"`
 	Destination string `json:"destination"`
 	RW          bool   `json:"rw"`
+	// Anonymous volumes (-v /path) live under ROOT/volumes; rm -v deletes them.
+	Anonymous bool `json:"anonymous,omitempty"`
 }
 
 // RestartPolicy says when the monitor starts an exited container again:

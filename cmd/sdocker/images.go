@@ -1,0 +1,207 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/image"
+)
+
+func imageOptions() image.Options {
+	return image.Options{Progress: os.Stderr, Terminal: engine.IsTerminal(os.Stderr)}
+}
+
+func newImportCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:     "import FILE|DIR [NAME[:TAG]]",
+		Short:   "Make an image from a rootfs tarball (plain or gzip) or directory",
+		Example: "  sdocker import rootfs.tar.gz mybox:1.0\n  sdocker import /var/lib/sdocker/rootfs hostbox",
+		Args:    cobra.RangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			s, err := e.Images()
+			if err != nil {
+				return err
+			}
+			name := ""
+			if len(args) == 2 {
+				name = args[1]
+			}
+			img, err := s.Import(args[0], name, imageOptions())
+			if err != nil {
+				return err
+			}
+			fmt.Println(img.ID)
+			return nil
+		},
+	}
+}
+
+func newLoadCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	var input string
+	c := &cobra.Command{
+		Use:     "load -i FILE",
+		Short:   "Load images from a docker save archive or an OCI image-layout archive",
+		Example: "  sdocker load -i busybox.tar",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if input == "" {
+				return fmt.Errorf("give the archive with -i FILE")
+			}
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			s, err := e.Images()
+			if err != nil {
+				return err
+			}
+			imgs, err := s.Load(input, imageOptions())
+			if err != nil {
+				return err
+			}
+			for _, img := range imgs {
+				if len(img.Names) == 0 {
+					fmt.Printf("Loaded image ID: %s\n", img.ID)
+				}
+				for _, n := range img.Names {
+					fmt.Printf("Loaded image: %s\n", n)
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&input, "input", "i", "", "the archive to read")
+	return c
+}
+
+func humanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	v, i := float64(n), 0
+	for v >= 1000 && i < len(units)-1 {
+		v, i = v/1000, i+1
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.3g%s", v, units[i])
+}
+
+func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	var quiet bool
+	c := &cobra.Command{
+		Use:     "images [OPTIONS]",
+		Short:   "List images",
+		Example: "  sdocker images\n  sdocker images -q",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			s, err := e.Images()
+			if err != nil {
+				return err
+			}
+			list, err := s.List()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
+			if !quiet {
+				fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+			}
+			now := time.Now()
+			for _, img := range list {
+				if quiet {
+					fmt.Fprintln(w, img.ShortID())
+					continue
+				}
+				names := img.Names
+				if len(names) == 0 {
+					names = []string{"<none>:<none>"}
+				}
+				for _, n := range names {
+					i := strings.LastIndex(n, ":")
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\n", n[:i], n[i+1:], img.ShortID(), humanDuration(now.Sub(img.Created)), humanSize(img.Size))
+				}
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image ids only")
+	return c
+}
+
+func newRmiCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:     "rmi [OPTIONS] IMAGE...",
+		Short:   "Remove images (refused while a container uses one, unless -f)",
+		Example: "  sdocker rmi mybox:1.0",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			s, err := e.Images()
+			if err != nil {
+				return err
+			}
+			inUse, err := e.ImageUsers()
+			if err != nil {
+				return err
+			}
+			var errs []string
+			for _, ref := range args {
+				res, err := s.Remove(ref, force, func(id string) bool { return inUse[id] })
+				if err != nil {
+					errs = append(errs, err.Error())
+					continue
+				}
+				for _, u := range res.Untagged {
+					fmt.Printf("Untagged: %s\n", u)
+				}
+				for _, d := range res.Deleted {
+					fmt.Printf("Deleted: %s\n", d)
+				}
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("%s", strings.Join(errs, "\n"))
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "remove the names even while containers use the image (its layers stay until they are gone)")
+	return c
+}
+
+func newTagCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:     "tag SOURCE TARGET",
+		Short:   "Give an image another name",
+		Example: "  sdocker tag mybox:1.0 mybox:latest",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			s, err := e.Images()
+			if err != nil {
+				return err
+			}
+			return s.Tag(args[0], args[1])
+		},
+	}
+}
