@@ -91,4 +91,3 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	}
 	return attach(p, o.Interactive, o.Stdin, o.Stdout, sigs), nil
 }
-
