@@ -28,7 +28,7 @@ bench: build
 	SDOCKER_BIN=$(CURDIR)/$(BIN)/sdocker bench/run.sh
 
 install: build
-	install -m 0755 $(BIN)/sdocker $(BIN)/cpu-test $(BIN)/memory-test /usr/local/bin/
+	install -m 0755 $(BIN)/sdocker $(BIN)/sdocker-runc $(BIN)/sdocker-init $(BIN)/cpu-test $(BIN)/memory-test /usr/local/bin/
 
 clean:
 	rm -rf $(BIN)

@@ -15,7 +15,7 @@
 #
 # Each package is built as a static test binary into its own folder of the
 # payload (with its testdata, if any) and run there, like `go test` does.
-# With --sdocker the payload also holds the static sdocker, cpu-test and
+# With --sdocker the payload also holds the static sdocker, sdocker-init, cpu-test and
 # memory-test (sdocker-bin/) and a rootfs built here with `sdocker rootfs`
 # (sdocker-rootfs/: the guest has no glibc programs to build one from), and
 # the tests get SDOCKER_TEST_BIN_DIR and SDOCKER_TEST_ROOTFS pointing at them.
@@ -62,7 +62,7 @@ runner=$payload/run.sh
 if [ "$ship_sdocker" = 1 ]; then
 	[ "$(id -u)" -eq 0 ] || { echo "cgroup2-vm-test: --sdocker needs root (sdocker rootfs)" >&2; exit 2; }
 	echo "cgroup2-vm-test: building sdocker, cpu-test, memory-test and a rootfs" >&2
-	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/cpu-test ./cmd/memory-test || exit 2
+	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test || exit 2
 	SDOCKER_ROOT=$scratch "$payload/sdocker-bin/sdocker" rootfs "$payload/sdocker-rootfs" || exit 2
 	echo 'export SDOCKER_TEST_BIN_DIR=/payload/sdocker-bin SDOCKER_TEST_ROOTFS=/payload/sdocker-rootfs' >>"$runner"
 	case " ${CGROUP2_VM_ARGS:-} " in

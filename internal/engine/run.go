@@ -434,6 +434,11 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 	n, err := cg.OOMKills()
 	oom := err == nil && n > 0
 	err = cg.Destroy()
+	if r.AutoRemove {
+		// The record goes next: no point writing it.
+		r.Status, r.ExitCode, r.FinishedAt, r.OOMKilled = StateExited, code, time.Now().UTC(), oom
+		return err
+	}
 	return errors.Join(err, e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = StateExited, code, time.Now().UTC(), oom
 		*r = *n

@@ -160,7 +160,7 @@ func newID() (string, error) {
 
 // save writes r atomically (temp file, then rename).
 func (e *Engine) save(r *Record) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode container %s: %w", r.ID, err)
 	}

@@ -37,6 +37,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -548,9 +549,12 @@ func (s *Store) tryLock(name string) (unlock func(), err error) {
 	return unlock, err
 }
 
+// Compiled on first use: every sdocker command would pay for it at start.
 var (
-	repoRe = regexp.MustCompile(`^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$`)
-	tagRe  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	repoRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$`)
+	})
+	tagRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
 )
 
 // normalizeName checks "name[:tag]" and adds ":latest" when there is no tag.
@@ -559,7 +563,7 @@ func normalizeName(s string) (string, error) {
 	if i := strings.LastIndexByte(s, ':'); i > strings.LastIndexByte(s, '/') {
 		repo, tag = s[:i], s[i+1:]
 	}
-	if len(repo) > 255 || !repoRe.MatchString(repo) || !tagRe.MatchString(tag) || isHex64(repo) {
+	if len(repo) > 255 || !repoRe().MatchString(repo) || !tagRe().MatchString(tag) || isHex64(repo) {
 		return "", fmt.Errorf("invalid image name %q: %w", s, ErrInvalid)
 	}
 	return repo + ":" + tag, nil

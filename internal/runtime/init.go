@@ -40,6 +40,9 @@ func childMain() (int, error) {
 		return 125, fmt.Errorf("read config from parent: %w", err)
 	}
 	f.Close()
+	if cfg.Protocol != protocol {
+		return 125, fmt.Errorf("%s speaks protocol %d, the runtime %d: install sdocker's binaries from one build", InitBinaryName, protocol, cfg.Protocol)
+	}
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return 125, fmt.Errorf("config without a process")
 	}

@@ -26,10 +26,15 @@ var (
 	extraFD  = 5 // exec: a pidfd of the container's init; init: the exec fifo
 )
 
+// protocol changes whenever childConfig or the messages change: a parent and
+// an init binary from different builds refuse each other.
+const protocol = 2
+
 // childConfig is everything the child needs; it crosses the config pipe as JSON.
 type childConfig struct {
-	ID   string      `json:"id"`
-	Spec *specs.Spec `json:"spec"`
+	Protocol int         `json:"protocol"`
+	ID       string      `json:"id"`
+	Spec     *specs.Spec `json:"spec"`
 	// Winsize is the terminal size to give a new pty.
 	Winsize *unix.Winsize `json:"winsize,omitempty"`
 	// JoinFlags are the CLONE_NEW* namespaces an exec joins through the pidfd.

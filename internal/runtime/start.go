@@ -176,6 +176,7 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 // user's program. A non-nil pidns (a namespace file or a pidfd) is the pid
 // namespace the child is born in.
 func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options) (*Process, error) {
+	cfg.Protocol = protocol
 	cfg.KillWithParent = o.KillWithParent
 	cfg.PreserveFDs = len(o.PreserveFDs)
 	cfg.CreateRuntime = o.CreateRuntime != nil

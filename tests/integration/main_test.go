@@ -154,7 +154,7 @@ func buildBinaries(dir string) error {
 	if gomod == "" || gomod == os.DevNull {
 		return fmt.Errorf("not inside the sdocker module (go env GOMOD = %q)", gomod)
 	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/sdocker", "./cmd/cpu-test", "./cmd/memory-test")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/sdocker", "./cmd/sdocker-init", "./cmd/cpu-test", "./cmd/memory-test")
 	cmd.Dir = filepath.Dir(gomod)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,27 @@
+// Command sdocker-init is the first process of every container that sdocker
+// and sdocker-runc start, up to its execve of the container's program: a
+// small binary, so that it starts fast and copies cheaply (the runtime runs a
+// sealed in-memory copy of it). It is not for direct use.
+package main
+
+import (
+	"fmt"
+	"os"
+	goruntime "runtime"
+
+	"github.com/sdocker/sdocker/internal/runtime"
+)
+
+func init() {
+	// Namespaces joined and credentials set belong to the thread that will
+	// execve: keep the main goroutine on it.
+	goruntime.LockOSThread()
+}
+
+func main() {
+	if runtime.IsChild() {
+		runtime.Main()
+	}
+	fmt.Fprintln(os.Stderr, "sdocker-init: the container init of sdocker and sdocker-runc; not for direct use")
+	os.Exit(2)
+}
