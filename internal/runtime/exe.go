@@ -25,13 +25,45 @@ func initBinary() string {
 	return "/proc/self/exe"
 }
 
-// sealedExe returns a sealed in-memory copy of the init binary to start the
-// container's first process from (CVE-2019-5736): a container process that
-// reaches the runtime through /proc/PID/exe finds a memfd it cannot write,
-// never the host file. The descriptor is close-on-exec and numbered above
-// the ones a child inherits, so /proc/self/fd/N names it across the fork.
+// sealedExe returns the init binary as something a container cannot
+// write (CVE-2019-5736): a container process that reaches the runtime through
+// /proc/PID/exe must never find the host file writable. The binary is
+// bind-mounted read-only on a detached mount (open_tree + mount_setattr,
+// no copy); where the kernel lacks those, it is copied into a sealed memfd.
+// The descriptor is close-on-exec and numbered above the ones a child
+// inherits, so /proc/self/fd/N names it across the fork.
 func sealedExe() (*os.File, error) {
 	path := initBinary()
+	f, err := readOnlyBind(path)
+	if err != nil {
+		if f, err = sealedCopy(path); err != nil {
+			return nil, err
+		}
+	}
+	high, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 1000)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("dup init binary descriptor: %w", err)
+	}
+	return os.NewFile(uintptr(high), path), nil
+}
+
+// readOnlyBind opens path through a detached, read-only bind mount of it.
+func readOnlyBind(path string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree %s: %w", path, err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("make %s read-only: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// sealedCopy copies path into a memfd and seals it against writes.
+func sealedCopy(path string) (*os.File, error) {
 	src, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -55,10 +87,5 @@ func sealedExe() (*os.File, error) {
 		mem.Close()
 		return nil, fmt.Errorf("seal memfd: %w", err)
 	}
-	high, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 1000)
-	mem.Close()
-	if err != nil {
-		return nil, fmt.Errorf("dup memfd: %w", err)
-	}
-	return os.NewFile(uintptr(high), "sdocker-exe"), nil
+	return mem, nil
 }
