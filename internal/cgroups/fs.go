@@ -257,6 +257,17 @@ const destroyTimeout = 5 * time.Second
 // destroy runs kill (which should signal every process left in the cgroups)
 // and removes dirs, retrying while the kernel says a cgroup is still busy.
 func destroy(dirs []string, kill func() error) error {
+	// The usual case, a container whose init is gone: its cgroups are empty
+	// and go with one rmdir each.
+	empty := true
+	for _, d := range dirs {
+		if err := unix.Rmdir(d); err != nil && err != unix.ENOENT {
+			empty = false
+		}
+	}
+	if empty {
+		return nil
+	}
 	deadline := time.Now().Add(destroyTimeout)
 	delay := time.Millisecond
 	for {

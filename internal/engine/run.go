@@ -401,8 +401,10 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 		}
 	}
 	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
+	if err == nil && !r.StartedAt.IsZero() {
+		err = cg.Destroy() // what a previous run may have left
+	}
 	if err == nil {
-		cg.Destroy() // a previous run's, if any
 		err = cg.Create(r.Spec.Linux.Resources)
 	}
 	if err != nil {
