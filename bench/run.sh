@@ -53,7 +53,7 @@ else
 	command -v go >/dev/null || die "go not found (or set SDOCKER_BIN)"
 	mkdir -p "$tmp/bin"
 	echo "bench: building sdocker from $repo" >&2
-	(cd "$repo" && CGO_ENABLED=0 go build -o "$tmp/bin/" ./cmd/sdocker)
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/bin/" ./cmd/sdocker ./cmd/sdocker-init)
 	sdocker=$tmp/bin/sdocker
 fi
 
