@@ -34,6 +34,7 @@ func mountCgroupFS(root int, m specs.Mount) error {
 	if err != nil {
 		return err
 	}
+	ownCgroup := selfCgroups()
 	if err := mountInRoot(root, specs.Mount{
 		Destination: dest, Type: "tmpfs", Source: "tmpfs",
 		Options: []string{"nosuid", "nodev", "noexec", "mode=755"},
@@ -46,7 +47,16 @@ func mountCgroupFS(root int, m specs.Mount) error {
 		if err != nil {
 			return fmt.Errorf("mount cgroup on %s: %w", sub, err)
 		}
-		err = unix.Mount("cgroup", fdPath(fd), "cgroup", flags, h.options)
+		if own := ownCgroup[h.options]; own != "" && own != "/" {
+			// Not in a cgroup namespace: show the container's own cgroup,
+			// as runc does, by binding it from the host's hierarchy.
+			err = unix.Mount(path.Join(h.mountpoint, own), fdPath(fd), "", unix.MS_BIND, "")
+			if err == nil { // (reopen: fd is the directory under the new mount)
+				err = remount(root, sub, 0, flags|unix.MS_BIND)
+			}
+		} else {
+			err = unix.Mount("cgroup", fdPath(fd), "cgroup", flags, h.options)
+		}
 		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("mount cgroup %s on %s: %w", h.options, sub, err)
@@ -72,8 +82,26 @@ func mountCgroupFS(root int, m specs.Mount) error {
 }
 
 type hierarchy struct {
-	name    string // directory name under /sys/fs/cgroup, e.g. "cpu,cpuacct"
-	options string // controllers as mount options, e.g. "cpu,cpuacct" or "name=systemd"
+	name       string // directory name under /sys/fs/cgroup, e.g. "cpu,cpuacct"
+	options    string // controllers as mount options, e.g. "cpu,cpuacct" or "name=systemd"
+	mountpoint string
+}
+
+// selfCgroups maps a v1 hierarchy's controllers ("memory", "name=systemd")
+// to this process's cgroup in it.
+func selfCgroups() map[string]string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && f[1] != "" {
+			out[f[1]] = f[2]
+		}
+	}
+	return out
 }
 
 // v1Hierarchies lists the host's cgroup v1 hierarchies from mountinfo.
@@ -103,7 +131,7 @@ func v1Hierarchies() ([]hierarchy, error) {
 			continue
 		}
 		seen[o] = true
-		out = append(out, hierarchy{name: path.Base(fields[4]), options: o})
+		out = append(out, hierarchy{name: path.Base(fields[4]), options: o, mountpoint: fields[4]})
 	}
 	return out, sc.Err()
 }

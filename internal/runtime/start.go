@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	goruntime "runtime"
 	"strconv"
+	"sync"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -52,10 +53,24 @@ type Process struct {
 	done  chan struct{}
 	state *os.ProcessState
 	err   error
+	// unwaited is the child nobody waits for (create, detached exec): it is
+	// left to whoever reaps orphans, unless Wait is called.
+	unwaited *exec.Cmd
+	waitOnce sync.Once
 }
 
 // Wait waits for the process to end.
 func (p *Process) Wait() (*os.ProcessState, error) {
+	if p.unwaited != nil {
+		p.waitOnce.Do(func() {
+			err := p.unwaited.Wait()
+			p.state = p.unwaited.ProcessState
+			if _, ok := err.(*exec.ExitError); !ok {
+				p.err = err
+			}
+			close(p.done)
+		})
+	}
 	<-p.done
 	return p.state, p.err
 }
@@ -259,6 +274,13 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		if err := cmd.Start(); err != nil {
 			started <- fmt.Errorf("start container process: %w", err)
 			close(p.done)
+			return
+		}
+		if !o.KillWithParent {
+			// Never reap it here: the caller (conmon, containerd's shim)
+			// is a subreaper and collects its exit status itself.
+			p.unwaited = cmd
+			started <- nil
 			return
 		}
 		started <- nil

@@ -1,0 +1,530 @@
+package clients
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// --- commands and orphans ---------------------------------------------------
+
+var (
+	// reapMu: commands start under its read lock, the reaper sweeps under
+	// its write lock, so a child of ours is registered before a sweep can
+	// see it as a zombie.
+	reapMu sync.RWMutex
+	// ownPids are the children an exec.Cmd of ours waits for.
+	ownPids sync.Map
+	// reapPause, held, stops the reaper (a test that waits for an orphan
+	// itself).
+	reapPause sync.Mutex
+)
+
+// startReaper reaps, every 100ms, the zombies that are our children but
+// were not started by us: daemons that re-parented to this subreaper
+// (conmon, containerd-shim-runc-v2, podman's cleanup processes).
+func startReaper() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				reapOrphans()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// reapOrphans reaps our zombie children that no exec.Cmd waits for.
+func reapOrphans() {
+	reapPause.Lock()
+	defer reapPause.Unlock()
+	reapMu.Lock()
+	defer reapMu.Unlock()
+	me := os.Getpid()
+	for _, p := range processes() {
+		if p.ppid != me || p.state != 'Z' {
+			continue
+		}
+		if _, own := ownPids.Load(p.pid); own {
+			continue
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(p.pid, &ws, unix.WNOHANG, nil)
+	}
+}
+
+type procInfo struct {
+	pid, ppid int
+	state     byte
+	argv      []string
+}
+
+// processes lists the processes of the machine (pid, ppid, state, argv).
+func processes() []procInfo {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []procInfo
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			continue
+		}
+		f := strings.Fields(string(b[i+2:]))
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		p := procInfo{pid: pid, ppid: ppid, state: f[0][0]}
+		if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+			p.argv = strings.Split(strings.TrimRight(string(cl), "\x00"), "\x00")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// processesMatching lists live processes whose argv contains every one of
+// the given words (as whole arguments or inside one).
+func processesMatching(words ...string) []procInfo {
+	var out []procInfo
+	for _, p := range processes() {
+		if p.state == 'Z' || len(p.argv) == 0 {
+			continue
+		}
+		cmd := strings.Join(p.argv, " ")
+		all := true
+		for _, w := range words {
+			if !strings.Contains(cmd, w) {
+				all = false
+				break
+			}
+		}
+		if all {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// result is what a command did.
+type result struct {
+	cmdline        string
+	stdout, stderr string
+	code           int  // exit status, -1 if it did not exit normally
+	timedOut       bool // killed after its timeout
+	err            error
+}
+
+func (r *result) String() string {
+	s := fmt.Sprintf("%s: exit %d", r.cmdline, r.code)
+	if r.timedOut {
+		s += " (TIMED OUT, killed)"
+	}
+	if r.err != nil {
+		s += fmt.Sprintf(" (%v)", r.err)
+	}
+	return s + fmt.Sprintf("\nstdout: %s\nstderr: %s", strings.TrimSpace(r.stdout), strings.TrimSpace(r.stderr))
+}
+
+// ok reports whether the command exited 0 in time.
+func (r *result) ok() bool { return r.err == nil && r.code == 0 && !r.timedOut }
+
+// runCmd runs name args with env (nil: ours) for at most d, killing it
+// after. Output goes through files, not pipes: a daemon it leaves behind
+// (conmon, a shim) must not keep us waiting for EOF.
+func runCmd(d time.Duration, env []string, name string, args ...string) *result {
+	r := &result{cmdline: name + " " + strings.Join(args, " "), code: -1}
+	outF, err := os.CreateTemp(workDir, "out-")
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer os.Remove(outF.Name())
+	defer outF.Close()
+	errF, err := os.CreateTemp(workDir, "err-")
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer os.Remove(errF.Name())
+	defer errF.Close()
+
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = outF, errF
+	reapMu.RLock()
+	err = cmd.Start()
+	if err == nil {
+		ownPids.Store(cmd.Process.Pid, true)
+	}
+	reapMu.RUnlock()
+	if err != nil {
+		r.err = err
+		return r
+	}
+	pid := cmd.Process.Pid
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err = <-waited:
+	case <-time.After(d):
+		r.timedOut = true
+		cmd.Process.Signal(syscall.SIGKILL)
+		err = <-waited
+	}
+	ownPids.Delete(pid)
+	if cmd.ProcessState != nil {
+		r.code = cmd.ProcessState.ExitCode()
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		r.err = err
+	}
+	o, _ := os.ReadFile(outF.Name())
+	e, _ := os.ReadFile(errF.Name())
+	r.stdout, r.stderr = string(o), string(e)
+	return r
+}
+
+// startDaemon starts a long-running process of ours with output to logPath.
+func startDaemon(logPath string, env []string, name string, args ...string) (*exec.Cmd, <-chan error, error) {
+	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer lf.Close()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	reapMu.RLock()
+	err = cmd.Start()
+	if err == nil {
+		ownPids.Store(cmd.Process.Pid, true)
+	}
+	reapMu.RUnlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		ownPids.Delete(cmd.Process.Pid)
+		done <- err
+	}()
+	return cmd, done, nil
+}
+
+// waitFor polls cond every 100ms until it is true or d passed.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// killProcesses SIGKILLs the given processes (by pid, each checked to still
+// run the same argv) and waits for them to go.
+func killProcesses(ps []procInfo) {
+	for _, p := range ps {
+		if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid)); err == nil &&
+			strings.Join(strings.Split(strings.TrimRight(string(cl), "\x00"), "\x00"), " ") == strings.Join(p.argv, " ") {
+			unix.Kill(p.pid, unix.SIGKILL)
+		}
+	}
+	waitFor(10*time.Second, func() bool {
+		for _, p := range ps {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid)); err == nil {
+				if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] != 'Z' {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	reapOrphans()
+}
+
+// --- mounts -------------------------------------------------------------------
+
+// mountsUnder lists the mount points at or below dir, deepest last.
+func mountsUnder(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		p := unescapeMount(f[4])
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unmountAll detaches every mount at or below dir, deepest first.
+func unmountAll(dir string) {
+	for i := 0; i < 5; i++ {
+		ms := mountsUnder(dir)
+		if len(ms) == 0 {
+			return
+		}
+		sort.Slice(ms, func(a, b int) bool { return len(ms[a]) > len(ms[b]) })
+		for _, m := range ms {
+			unix.Unmount(m, unix.MNT_DETACH)
+		}
+	}
+}
+
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// --- cgroups ------------------------------------------------------------------
+
+// cgroupHierarchies lists the mounted hierarchies under /sys/fs/cgroup
+// (v1 controllers, name=systemd, the unified cgroup2), or /sys/fs/cgroup
+// itself on a cgroup2-only host.
+func cgroupHierarchies() []string {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return []string{"/sys/fs/cgroup"}
+	}
+	ents, err := os.ReadDir("/sys/fs/cgroup")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		p := filepath.Join("/sys/fs/cgroup", e.Name())
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+			continue // cpu,cpuacct style symlinks
+		}
+		if unix.Statfs(p, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// cgroupDirsNamed lists the cgroup directories below parent (a cgroup path
+// like /sdclients-123) in every hierarchy whose name contains word.
+func cgroupDirsNamed(parent, word string) []string {
+	var out []string
+	for _, h := range cgroupHierarchies() {
+		base := filepath.Join(h, parent)
+		filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() || p == base {
+				return nil
+			}
+			if strings.Contains(d.Name(), word) {
+				out = append(out, p)
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// removeCgroupTree removes the (empty) cgroup directory parent in every
+// hierarchy, children first; it returns what could not be removed.
+func removeCgroupTree(parent string) []string {
+	var left []string
+	for _, h := range cgroupHierarchies() {
+		base := filepath.Join(h, parent)
+		var dirs []string
+		filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		sort.Slice(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
+		for _, d := range dirs {
+			var err error
+			for i := 0; i < 50; i++ { // a just-killed task may linger a moment
+				if err = unix.Rmdir(d); err == nil || err == unix.ENOENT {
+					err = nil
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err != nil {
+				left = append(left, fmt.Sprintf("%s (%v)", d, err))
+			}
+		}
+	}
+	return left
+}
+
+// --- the busybox rootfs -----------------------------------------------------
+
+// makeBusyboxRootfs makes dir a minimal rootfs: /bin/busybox (a static
+// binary) with a link per applet, and the usual empty mount points.
+func makeBusyboxRootfs(busybox, dir string) error {
+	for _, d := range []string{"bin", "dev", "proc", "sys", "etc", "tmp", "root", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(busybox)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), b, 0o755); err != nil {
+		return err
+	}
+	out, err := exec.Command(busybox, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("%s --list: %w", busybox, err)
+	}
+	for _, a := range strings.Fields(string(out)) {
+		if a == "busybox" || strings.Contains(a, "/") {
+			continue
+		}
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRootfsTar writes dir as a tar (entries relative, owned by root,
+// fixed times so the same rootfs gives the same bytes).
+func writeRootfsTar(dir, out string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	if err := tarDir(dir, f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func tarDir(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	mtime := time.Unix(1700000000, 0)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		h.Name = rel
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "root", "root"
+		h.ModTime, h.AccessTime, h.ChangeTime = mtime, time.Time{}, time.Time{}
+		h.Format = tar.FormatPAX
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			src, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, src)
+			src.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// uniqueID is a container id/name unique to this run and test.
+func uniqueID(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9)
+}
