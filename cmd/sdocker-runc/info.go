@@ -1,16 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +15,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/oci"
+	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -54,38 +50,7 @@ func newPsCommand(g *globals) *cobra.Command {
 
 // psTable runs the host's ps and keeps its header and the lines of pids.
 func psTable(w io.Writer, pids []int, psArgs []string) error {
-	if len(psArgs) == 0 {
-		psArgs = []string{"-ef"}
-	}
-	out, err := exec.Command("ps", psArgs...).Output()
-	if err != nil {
-		return fmt.Errorf("run ps %s: %w", strings.Join(psArgs, " "), err)
-	}
-	want := map[string]bool{}
-	for _, p := range pids {
-		want[strconv.Itoa(p)] = true
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	col := -1
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if col < 0 {
-			for i, f := range fields {
-				if f == "PID" {
-					col = i
-				}
-			}
-			if col < 0 {
-				return fmt.Errorf("ps output has no PID column")
-			}
-			fmt.Fprintln(w, sc.Text())
-			continue
-		}
-		if col < len(fields) && want[fields[col]] {
-			fmt.Fprintln(w, sc.Text())
-		}
-	}
-	return nil
+	return proc.PsTable(w, pids, psArgs)
 }
 
 func newListCommand(g *globals) *cobra.Command {

@@ -1,26 +1,46 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sdocker/sdocker/internal/engine"
-	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 func newPsCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var all, quiet, noTrunc bool
+	var format string
 	cmd := &cobra.Command{
-		Use:     "ps [OPTIONS]",
-		Short:   "List containers (running ones unless -a)",
-		Example: "  sdocker ps\n  sdocker ps -a -q",
-		Args:    cobra.NoArgs,
+		Use:   "ps [OPTIONS]",
+		Short: "List containers (running ones unless -a)",
+		Long: `List containers: running, paused and restarting ones, every one with -a.
+
+--format takes a Go template applied to each container, with the fields
+.ID .Names .Image .Command .CreatedAt .RunningFor .Status .State .Labels
+.Mounts .Networks .Ports .Pid and .Label "KEY"; "table TEMPLATE" prints a
+header and aligns the columns ("\t" separates them); "json" prints one JSON
+object per container and line.`,
+		Example: `  sdocker ps
+  sdocker ps -a -q
+  sdocker ps --format '{{.ID}} {{.Names}} {{.Status}}'
+  sdocker ps -a --format 'table {{.Names}}\t{{.Image}}\t{{.Status}}'
+  sdocker ps --format json`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			var pf *engine.PsFormat
+			if format != "" && !quiet {
+				var err error
+				if pf, err = engine.ParsePsFormat(format); err != nil {
+					return err
+				}
+			}
 			e, err := openEngine()
 			if err != nil {
 				return err
@@ -32,77 +52,86 @@ func newPsCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			if !quiet {
-				fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
-			}
 			now := time.Now()
+			var entries []engine.PsEntry
 			for _, r := range list {
-				if !all && r.Status != engine.StateRunning {
-					continue
+				switch r.Status {
+				case engine.StateRunning, engine.StatePaused, engine.StateRestarting:
+				default:
+					if !all {
+						continue
+					}
 				}
-				id := r.ID
-				if !noTrunc {
-					id = specgen.ShortID(id)
-				}
-				if quiet {
-					fmt.Fprintln(w, id)
-					continue
-				}
-				command := ""
-				if r.Spec != nil && r.Spec.Process != nil {
-					command = strings.Join(r.Spec.Process.Args, " ")
-				}
-				if !noTrunc && len(command) > 30 {
-					command = command[:29] + "…"
-				}
-				pid := "-"
-				if r.Status == engine.StateRunning {
-					pid = fmt.Sprint(r.Pid)
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%q\t%s\t%s ago\n", id, r.Name, pid, command, status(r, now), humanDuration(now.Sub(r.Created)))
+				entries = append(entries, engine.NewPsEntry(r, now, !noTrunc))
 			}
-			return w.Flush()
+			out := bufio.NewWriter(os.Stdout)
+			switch {
+			case quiet:
+				for _, p := range entries {
+					fmt.Fprintln(out, p.ID)
+				}
+			case pf == nil:
+				err = psTable(out, entries)
+			default:
+				err = psFormat(out, pf, entries)
+			}
+			if ferr := out.Flush(); err == nil {
+				err = ferr
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show stopped containers too")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print ids only")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not shorten ids and commands")
+	cmd.Flags().StringVar(&format, "format", "", `a Go template, "table TEMPLATE", or "json"`)
 	return cmd
 }
 
-func status(r *engine.Record, now time.Time) string {
-	switch r.Status {
-	case engine.StateRunning:
-		return "Up " + humanDuration(now.Sub(r.StartedAt))
-	case engine.StateExited:
-		s := fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, humanDuration(now.Sub(r.FinishedAt)))
-		if r.OOMKilled {
-			s += " (OOM killed)"
-		}
-		return s
+// psTable is the default listing.
+func psTable(out io.Writer, entries []engine.PsEntry) error {
+	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
+	for _, p := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor)
 	}
-	return strings.ToUpper(r.Status[:1]) + r.Status[1:]
+	return w.Flush()
 }
 
-// humanDuration writes d as Docker does: "Less than a second", "3 seconds", "5 minutes".
-func humanDuration(d time.Duration) string {
-	switch s := int(d.Seconds()); {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	case s < 120:
-		return "About a minute"
-	case s < 3600:
-		return fmt.Sprintf("%d minutes", s/60)
-	case s < 7200:
-		return "About an hour"
-	case s < 48*3600:
-		return fmt.Sprintf("%d hours", s/3600)
-	default:
-		return fmt.Sprintf("%d days", s/86400)
+// psFormat writes entries with a --format.
+func psFormat(out io.Writer, f *engine.PsFormat, entries []engine.PsEntry) error {
+	if f.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		for _, p := range entries {
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
+	w := out
+	var tw *tabwriter.Writer
+	if f.Table {
+		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		w = tw
+		if err := f.Tmpl.Execute(w, engine.PsHeader); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, p := range entries {
+		if err := f.Tmpl.Execute(w, p); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
 }
+
+// humanDuration writes d as Docker does: "Less than a second", "3 seconds",
+// "About a minute", "5 minutes".
+func humanDuration(d time.Duration) string { return engine.HumanDuration(d) }

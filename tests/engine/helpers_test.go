@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/engine"
+)
+
+// The reaper. A detached container's monitor (this machine's `sdocker run
+// -d` re-executes itself as "sdocker-monitor", so its comm is "exe") is our
+// child once the `run` that started it returns; it must be reaped when it
+// ends. The reaper never calls wait4(-1), which would steal the status of
+// an exec.Cmd of ours: it reaps zombie children named "exe" (no command of
+// ours is) and the pids it was told about (tracked with their start time,
+// so never a recycled pid).
+var reaper = struct {
+	sync.Mutex
+	pids map[int]uint64
+}{pids: map[int]uint64{}}
+
+func startReaper() (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				reapScan()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// procStat reads the state, parent, name and start time of pid.
+func procStat(pid int) (state byte, ppid int, comm string, start uint64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, "", 0, false
+	}
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i || j+2 >= len(b) {
+		return 0, 0, "", 0, false
+	}
+	f := strings.Fields(string(b[j+2:]))
+	if len(f) < 20 {
+		return 0, 0, "", 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	start, _ = strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], ppid, string(b[i+1 : j]), start, true
+}
+
+// children lists our children (every thread's).
+func children() []int {
+	var out []int
+	files, _ := filepath.Glob("/proc/self/task/*/children")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(s); err == nil {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+func reapScan() {
+	self := os.Getpid()
+	reaper.Lock()
+	defer reaper.Unlock()
+	for _, pid := range children() {
+		state, ppid, comm, start, ok := procStat(pid)
+		if !ok || ppid != self || state != 'Z' {
+			continue
+		}
+		if tracked, isTracked := reaper.pids[pid]; comm == "exe" || (isTracked && tracked == start) {
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+			delete(reaper.pids, pid)
+		}
+	}
+	for pid, start := range reaper.pids {
+		if _, _, _, st, ok := procStat(pid); !ok || st != start {
+			delete(reaper.pids, pid)
+		}
+	}
+}
+
+// trackPid has the reaper reap pid (a container process that may become
+// ours) when it ends.
+func trackPid(pid int) {
+	if _, _, _, start, ok := procStat(pid); ok && pid > 0 {
+		reaper.Lock()
+		reaper.pids[pid] = start
+		reaper.Unlock()
+	}
+}
+
+// reapAll reaps every child left; only once no exec.Cmd of ours runs.
+func reapAll() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// processGone reports whether pid has ended (a zombie counts as ended).
+func processGone(pid int) bool {
+	state, _, _, _, ok := procStat(pid)
+	return !ok || state == 'Z' || state == 'X'
+}
+
+func timeout(d time.Duration) time.Duration { return time.Duration(float64(d) * slow) }
+
+// waitFor polls cond every 20ms until it holds, at most d (scaled).
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout(d))
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout(d), what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// env is one test's sdocker: its own SDOCKER_ROOT.
+type env struct {
+	t    *testing.T
+	root string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+	root, err := os.MkdirTemp(workDir, "root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	return &env{t: t, root: root}
+}
+
+type result struct {
+	args           []string
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("sdocker %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// command is an sdocker command of this env, not started.
+func (e *env) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(sdockerBin, args...)
+	cmd.Env = sdockerEnv(e.root)
+	return cmd
+}
+
+// run runs sdocker with args and returns what it printed and its status.
+func (e *env) run(args ...string) result {
+	e.t.Helper()
+	cmd := e.command(args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Start()
+	if err != nil {
+		e.t.Fatalf("start sdocker: %v", err)
+	}
+	timer := time.AfterFunc(timeout(60*time.Second), func() { cmd.Process.Kill() })
+	err = cmd.Wait()
+	timer.Stop()
+	r := result{args: args, stdout: out.String(), stderr: errOut.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("sdocker %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// mustRun runs sdocker and fails the test unless it exits with code.
+func (e *env) mustRun(code int, args ...string) result {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != code {
+		e.t.Fatalf("want exit %d:\n%s", code, r)
+	}
+	return r
+}
+
+var idRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// runDetached starts `sdocker run -d ARGS...` and returns the container's
+// id; the container is removed (rm -f) when the test ends, and must leave
+// no cgroup behind.
+func (e *env) runDetached(args ...string) string {
+	e.t.Helper()
+	r := e.mustRun(0, append([]string{"run", "-d"}, args...)...)
+	id := strings.TrimSpace(r.stdout)
+	if !idRE.MatchString(id) {
+		e.t.Fatalf("run -d printed %q, want a container id\n%s", id, r)
+	}
+	e.t.Cleanup(func() { e.remove(id) })
+	return id
+}
+
+// remove force-removes a container and checks what it leaves.
+func (e *env) remove(id string) {
+	e.t.Helper()
+	if r := e.run("rm", "-f", id); r.code != 0 && !strings.Contains(r.stderr, "no such container") {
+		e.t.Errorf("cleanup: %s", r)
+	}
+	for _, ctrl := range []string{"memory", "pids", "cpu,cpuacct", "unified", ""} {
+		d := filepath.Join("/sys/fs/cgroup", ctrl, "sdocker", id)
+		if _, err := os.Stat(d); err == nil {
+			e.t.Errorf("cleanup: cgroup %s left after rm -f", d)
+		}
+	}
+}
+
+// inspect returns the inspect JSON of one container.
+func (e *env) inspect(ref string) engine.ContainerJSON {
+	e.t.Helper()
+	r := e.mustRun(0, "inspect", ref)
+	var list []engine.ContainerJSON
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 {
+		e.t.Fatalf("inspect %s: %v (%d entries)\n%s", ref, err, len(list), r)
+	}
+	return list[0]
+}
+
+// record reads a container's record from the store as the engine wrote it.
+func (e *env) record(id string) engine.Record {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.root, "containers", id, "container.json"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var r engine.Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// waitStatus waits until inspect reports the container in state status.
+func (e *env) waitStatus(id, status string, d time.Duration) engine.ContainerJSON {
+	e.t.Helper()
+	var c engine.ContainerJSON
+	waitFor(e.t, d, "container "+id[:12]+" to be "+status, func() bool {
+		c = e.inspect(id)
+		return c.State.Status == status
+	})
+	return c
+}
+
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
