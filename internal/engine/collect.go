@@ -73,8 +73,8 @@ func (e *Engine) cleanupDead(r *Record) error {
 	if r.Pid > 0 && r.BootID == proc.BootID() && proc.Alive(r.Pid, r.PidStart) {
 		unix.Kill(r.Pid, unix.SIGKILL)
 	}
-	if r.Spec != nil && r.Spec.Linux != nil {
-		cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
+	if r.CgroupPath != "" {
+		cg, err := cgroups.New(r.CgroupPath)
 		if err != nil {
 			return err
 		}

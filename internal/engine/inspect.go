@@ -344,10 +344,7 @@ func NewPsEntry(r *Record, now time.Time, trunc bool) PsEntry {
 	if r.Status == StateRunning || r.Status == StatePaused {
 		p.Pid = strconv.Itoa(r.Pid)
 	}
-	var cmd string
-	if r.Spec != nil && r.Spec.Process != nil {
-		cmd = strings.Join(r.Spec.Process.Args, " ")
-	}
+	cmd := strings.Join(r.Command, " ")
 	if trunc {
 		p.ID = r.ID[:min(12, len(r.ID))]
 		cmd = Ellipsis(cmd, 20)

@@ -31,6 +31,15 @@ func (e *Engine) refresh(r *Record) *Record {
 	return r
 }
 
+// refreshRecord reads a record's current state (no spec); an empty record
+// if it cannot be read.
+func (e *Engine) refreshRecord(id string) *Record {
+	if r, err := e.loadRecord(id); err == nil {
+		return r
+	}
+	return &Record{}
+}
+
 // signalInit sends sig to the container's init, verified by its start time.
 func signalInit(r *Record, sig unix.Signal) error {
 	fd, err := unix.PidfdOpen(r.Pid, 0)
@@ -128,6 +137,12 @@ func (e *Engine) Start(ref string) error {
 		return err
 	}
 	lock, err := e.holdContainer(r.ID)
+	// Another command (ps, inspect) may hold the lock for a moment: only a
+	// watcher holds it for long.
+	for i := 0; errors.Is(err, unix.EWOULDBLOCK) && i < 50 && !live(e.refreshRecord(r.ID)); i++ {
+		time.Sleep(20 * time.Millisecond)
+		lock, err = e.holdContainer(r.ID)
+	}
 	if errors.Is(err, unix.EWOULDBLOCK) {
 		return fmt.Errorf("%w: container %s is already running", ErrWrongState, r.ID[:12])
 	}
@@ -187,8 +202,8 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	if r, err = e.load(r.ID); err != nil {
 		return err
 	}
-	if r.Spec != nil && r.Spec.Linux != nil {
-		if cg, err := cgroups.New(r.Spec.Linux.CgroupsPath); err == nil {
+	if r.CgroupPath != "" {
+		if cg, err := cgroups.New(r.CgroupPath); err == nil {
 			cg.Destroy()
 		}
 	}
@@ -205,7 +220,7 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 }
 
 func (e *Engine) cgroupOf(r *Record) (cgroups.Manager, error) {
-	return cgroups.New(r.Spec.Linux.CgroupsPath)
+	return cgroups.New(r.CgroupPath)
 }
 
 // Pause freezes every process of a running container; Unpause thaws them.
@@ -265,12 +280,20 @@ func (e *Engine) updateRecord(id string, change func(*Record)) error {
 		return err
 	}
 	defer unlock()
-	r, err := e.load(id)
+	r, err := e.loadRecord(id)
 	if err != nil {
 		return err
 	}
 	change(r)
 	return e.save(r)
+}
+
+// adopt takes the state of n, a fresh copy of the same record without
+// its spec, keeping r's spec.
+func (r *Record) adopt(n *Record) {
+	spec := r.Spec
+	*r = *n
+	r.Spec = spec
 }
 
 // Update changes the memory, CPU and pids limits of a container.
@@ -299,9 +322,20 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 			return err
 		}
 	}
-	return e.updateRecord(r.ID, func(n *Record) {
-		n.Limits = limits
-		res.Devices = n.Spec.Linux.Resources.Devices
-		n.Spec.Linux.Resources = res
-	})
+	unlock, err := e.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, err := e.load(r.ID)
+	if err != nil {
+		return err
+	}
+	n.Limits = limits
+	res.Devices = n.Spec.Linux.Resources.Devices
+	n.Spec.Linux.Resources = res
+	if err := e.saveSpec(n); err != nil {
+		return err
+	}
+	return e.save(n)
 }

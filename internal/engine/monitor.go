@@ -121,7 +121,7 @@ func (e *Engine) monitor(id string, report *os.File) error {
 			e.updateRecord(r.ID, func(n *Record) {
 				n.Error, n.ExitCode = err.Error(), code
 				n.Status, n.FinishedAt = StateExited, time.Now().UTC()
-				*r = *n
+				r.adopt(n)
 			})
 		}
 		if !e.shouldRestart(r, code) {
@@ -132,7 +132,7 @@ func (e *Engine) monitor(id string, report *os.File) error {
 			n.Status = StateRestarting
 		})
 		if !e.sleepUnlessStopped(r.ID, backoff) {
-			e.updateRecord(r.ID, func(n *Record) { n.Status = StateExited; *r = *n })
+			e.updateRecord(r.ID, func(n *Record) { n.Status = StateExited; r.adopt(n) })
 			break
 		}
 		if backoff *= 2; backoff > time.Minute {

@@ -361,6 +361,9 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 	}
 	r.Spec = spec
+	if err := e.saveSpec(r); err != nil {
+		return nil, nil, err
+	}
 	if err := e.save(r); err != nil {
 		return nil, nil, err
 	}
@@ -420,7 +423,7 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 		n.Status, n.Pid, n.StartedAt, n.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()
 		n.PidStart, n.Monitor, n.MonitorStart = pidStart, os.Getpid(), monitorStart
 		n.Error, n.OOMKilled = "", false
-		*r = *n
+		r.adopt(n)
 	})
 	if err != nil {
 		p.Signal(unix.SIGKILL)
@@ -443,7 +446,7 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 	}
 	return errors.Join(err, e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = StateExited, code, time.Now().UTC(), oom
-		*r = *n
+		r.adopt(n)
 	}))
 }
 

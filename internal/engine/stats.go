@@ -153,10 +153,10 @@ func (e *Engine) Stats(o StatsOptions) error {
 // gives an invalid (zero) sample.
 func (e *Engine) SampleStats(r *Record) *StatsSample {
 	s := &StatsSample{ID: r.ID, Name: r.Name, Read: time.Now()}
-	if (r.Status != StateRunning && r.Status != StatePaused) || !live(r) || r.Spec == nil || r.Spec.Linux == nil {
+	if (r.Status != StateRunning && r.Status != StatePaused) || !live(r) || r.CgroupPath == "" {
 		return s
 	}
-	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
+	cg, err := cgroups.New(r.CgroupPath)
 	if err != nil {
 		return s
 	}
@@ -385,7 +385,7 @@ func (e *Engine) Top(ref string, psArgs []string, w io.Writer) error {
 	if (r.Status != StateRunning && r.Status != StatePaused) || !live(r) {
 		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
 	}
-	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
+	cg, err := cgroups.New(r.CgroupPath)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,12 @@ type Record struct {
 	ImageID string            `json:"imageId,omitempty"`
 	Rootfs  string            `json:"rootfs"`
 	Created time.Time         `json:"created"`
-	Spec    *specs.Spec       `json:"spec"`
+	// Spec is kept in its own file (spec.json), read only when needed:
+	// listing containers must stay cheap.
+	Spec *specs.Spec `json:"-"`
+	// Command and CgroupPath come from the spec, for listings and cleanup.
+	Command    []string `json:"command"`
+	CgroupPath string   `json:"cgroupPath"`
 	Labels  map[string]string `json:"labels,omitempty"`
 	Mounts  []MountPoint      `json:"mounts,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
@@ -158,25 +163,58 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// save writes r atomically (temp file, then rename).
+// save writes r atomically (temp file, then rename); not its spec.
 func (e *Engine) save(r *Record) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode container %s: %w", r.ID, err)
 	}
-	dir := e.containerDir(r.ID)
-	tmp := filepath.Join(dir, ".container.json.tmp")
+	return writeAtomic(filepath.Join(e.containerDir(r.ID), "container.json"), b)
+}
+
+// saveSpec writes r's spec and what the record keeps of it.
+func (e *Engine) saveSpec(r *Record) error {
+	b, err := json.Marshal(r.Spec)
+	if err != nil {
+		return fmt.Errorf("encode spec of %s: %w", r.ID, err)
+	}
+	r.Command, r.CgroupPath = r.Spec.Process.Args, r.Spec.Linux.CgroupsPath
+	return writeAtomic(filepath.Join(e.containerDir(r.ID), "spec.json"), b)
+}
+
+func writeAtomic(dst string, b []byte) error {
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	dst := filepath.Join(dir, "container.json")
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("rename %s: %w", dst, err)
 	}
 	return nil
 }
 
+// load reads a record and its spec.
 func (e *Engine) load(id string) (*Record, error) {
+	r, err := e.loadRecord(id)
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(e.containerDir(id), "spec.json")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return r, nil // a container still being created
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if err := json.Unmarshal(b, &r.Spec); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", p, err)
+	}
+	return r, nil
+}
+
+// loadRecord reads a record without its spec.
+func (e *Engine) loadRecord(id string) (*Record, error) {
 	p := filepath.Join(e.containerDir(id), "container.json")
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -199,8 +237,8 @@ func (e *Engine) remove(id string) error {
 	return nil
 }
 
-// List returns every container record, newest first. A record that cannot
-// be read (a command killed while creating it) is skipped.
+// List returns every container record (without its spec), newest first. A
+// record that cannot be read (a command killed while creating it) is skipped.
 func (e *Engine) List() ([]*Record, error) {
 	ents, err := os.ReadDir(e.containersDir())
 	if err != nil {
@@ -211,7 +249,7 @@ func (e *Engine) List() ([]*Record, error) {
 		if !ent.IsDir() {
 			continue
 		}
-		r, err := e.load(ent.Name())
+		r, err := e.loadRecord(ent.Name())
 		if err != nil {
 			continue
 		}
@@ -233,7 +271,7 @@ func (e *Engine) Find(ref string) (*Record, error) {
 	var matches []*Record
 	for _, r := range all {
 		if r.ID == ref || r.Name == ref {
-			return r, nil
+			return e.load(r.ID)
 		}
 		if strings.HasPrefix(r.ID, ref) {
 			matches = append(matches, r)
@@ -243,7 +281,7 @@ func (e *Engine) Find(ref string) (*Record, error) {
 	case 0:
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	case 1:
-		return matches[0], nil
+		return e.load(matches[0].ID)
 	}
 	var ids []string
 	for _, m := range matches {
