@@ -45,18 +45,18 @@ type Record struct {
 	Name string `json:"name"`
 	// Image is what the user named: an image reference or a rootfs
 	// directory; ImageID is the image's id in the store ("" for a directory).
-	Image   string            `json:"image"`
-	ImageID string            `json:"imageId,omitempty"`
-	Rootfs  string            `json:"rootfs"`
-	Created time.Time         `json:"created"`
+	Image   string    `json:"image"`
+	ImageID string    `json:"imageId,omitempty"`
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
 	// Spec is kept in its own file (spec.json), read only when needed:
 	// listing containers must stay cheap.
 	Spec *specs.Spec `json:"-"`
 	// Command and CgroupPath come from the spec, for listings and cleanup.
-	Command    []string `json:"command"`
-	CgroupPath string   `json:"cgroupPath"`
-	Labels  map[string]string `json:"labels,omitempty"`
-	Mounts  []MountPoint      `json:"mounts,omitempty"`
+	Command    []string          `json:"command"`
+	CgroupPath string            `json:"cgroupPath"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Mounts     []MountPoint      `json:"mounts,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
 	AutoRemove bool          `json:"autoRemove,omitempty"`
 	Restart    RestartPolicy `json:"restart"`

@@ -149,6 +149,11 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	if err := unix.Mkfifo(s.fifo(id), 0o622); err != nil {
 		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// Whatever the umask: the init may already run as another user when
+	// it opens the fifo.
+	if err := os.Chmod(s.fifo(id), 0o622); err != nil {
+		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+	}
 	st := &State{
 		State: specs.State{
 			Version: specs.Version, ID: id, Status: specs.StateCreating,

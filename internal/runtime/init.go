@@ -28,7 +28,11 @@ func Main() {
 	}
 	code, err := childMain()
 	if err != nil {
-		sendMessage(syncFD, syncMessage{Type: "error", Error: err.Error(), Code: code})
+		if sendMessage(syncFD, syncMessage{Type: "error", Error: err.Error(), Code: code}) != nil {
+			// Nobody listens any more (the runtime returned after create):
+			// the container's stderr is the one place left to say it.
+			fmt.Fprintf(os.Stderr, "%s: %v\n", InitBinaryName, err)
+		}
 	}
 	os.Exit(code)
 }
@@ -130,7 +134,19 @@ func setupContainer(cfg *childConfig) error {
 	if spec.Root == nil || !path.IsAbs(spec.Root.Path) {
 		return fmt.Errorf("root.path: an absolute rootfs path is required")
 	}
-	if err := setupRootfs(spec, func() error { return waitForHooks(cfg) }); err != nil {
+	// Sysctls go in while /proc/sys is still writable.
+	sysctls := func() error {
+		if spec.Linux == nil {
+			return nil
+		}
+		for k, v := range spec.Linux.Sysctl {
+			if err := writeSysctl(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := setupRootfs(spec, func() error { return waitForHooks(cfg) }, sysctls); err != nil {
 		return err
 	}
 	if hasNamespace(spec, specs.UTSNamespace) {
@@ -148,13 +164,6 @@ func setupContainer(cfg *childConfig) error {
 	if newNamespace(spec, specs.NetworkNamespace) {
 		if err := loopbackUp(); err != nil {
 			return err
-		}
-	}
-	if spec.Linux != nil {
-		for k, v := range spec.Linux.Sysctl {
-			if err := writeSysctl(k, v); err != nil {
-				return err
-			}
 		}
 	}
 	if spec.Process.Terminal {
@@ -346,7 +355,7 @@ func finish(cfg *childConfig) (int, error) {
 	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return 125, fmt.Errorf("mark descriptors close-on-exec: %w", err)
 	}
-	err = unix.Exec(argv0, proc.Args, proc.Env)
+	err = unix.Exec(argv0, proc.Args, dedupEnv(proc.Env))
 	code := 126
 	if errors.Is(err, unix.ENOENT) {
 		code = 127
@@ -355,6 +364,23 @@ func finish(cfg *childConfig) (int, error) {
 }
 
 var errNotExecutable = errors.New("permission denied")
+
+// dedupEnv keeps one entry per variable, the last given, in first-seen order.
+func dedupEnv(env []string) []string {
+	last := make(map[string]int, len(env))
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		last[k] = i
+	}
+	out := env[:0:0]
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if last[k] == i {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
 
 // lookPath finds file as a shell would, with the container's PATH.
 func lookPath(file string, env []string) (string, error) {

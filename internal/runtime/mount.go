@@ -30,42 +30,58 @@ func openInRoot(root int, p string, resolve uint64) (int, error) {
 	return fd, nil
 }
 
+// maxSymlinks bounds how many dangling symlinks a mount point may follow.
+const maxSymlinks = 40
+
 // mkdirInRoot opens directory p inside root, creating it and its parents.
 func mkdirInRoot(root int, p string, resolve uint64) (int, error) {
-	fd, err := openInRoot(root, p, resolve)
-	if !errors.Is(err, unix.ENOENT) {
-		return fd, err
-	}
-	parent, err := mkdirInRoot(root, path.Dir(p), resolve)
-	if err != nil {
-		return -1, err
-	}
-	err = unix.Mkdirat(parent, path.Base(p), 0o755)
-	unix.Close(parent)
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return -1, err
-	}
-	return openInRoot(root, p, resolve)
+	return createInRoot(root, p, resolve, true, 0)
 }
 
 // fileInRoot opens file p inside root, creating an empty one (and its
 // parents) if missing: a mount point for a file.
 func fileInRoot(root int, p string, resolve uint64) (int, error) {
+	return createInRoot(root, p, resolve, false, 0)
+}
+
+// createInRoot opens p inside root, creating it if missing. A last
+// component that is a dangling symlink is followed inside the root (as
+// RESOLVE_IN_ROOT would) and its target created: an image's
+// /etc/resolv.conf -> ../run/resolv.conf gets its mount point.
+func createInRoot(root int, p string, resolve uint64, dir bool, hops int) (int, error) {
 	fd, err := openInRoot(root, p, resolve)
 	if !errors.Is(err, unix.ENOENT) {
 		return fd, err
 	}
-	parent, err := mkdirInRoot(root, path.Dir(p), resolve)
+	if hops > maxSymlinks {
+		return -1, unix.ELOOP
+	}
+	parent, err := createInRoot(root, path.Dir(p), resolve, true, hops)
 	if err != nil {
 		return -1, err
 	}
-	f, err := unix.Openat(parent, path.Base(p), unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	name := path.Base(p)
+	buf := make([]byte, unix.PathMax)
+	if n, err := unix.Readlinkat(parent, name, buf); err == nil && resolve&unix.RESOLVE_NO_SYMLINKS == 0 {
+		unix.Close(parent)
+		target := string(buf[:n])
+		if !path.IsAbs(target) {
+			target = path.Join(path.Dir(p), target)
+		}
+		return createInRoot(root, path.Clean("/"+target), resolve, dir, hops+1)
+	}
+	if dir {
+		err = unix.Mkdirat(parent, name, 0o755)
+	} else {
+		var f int
+		f, err = unix.Openat(parent, name, unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil {
+			unix.Close(f)
+		}
+	}
 	unix.Close(parent)
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return -1, err
-	}
-	if err == nil {
-		unix.Close(f)
 	}
 	return openInRoot(root, p, resolve)
 }
@@ -212,8 +228,9 @@ func remountPropagation(root int, dest string, resolve uint64, prop uintptr) err
 }
 
 // setupRootfs makes the container's mount tree and pivots into it.
-// beforePivot runs once every mount is made, before pivot_root.
-func setupRootfs(spec *specs.Spec, beforePivot func() error) error {
+// beforePivot runs once every mount is made, before pivot_root;
+// afterPivot right after it, before paths are masked or made read-only.
+func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 	// Nothing mounted from here on may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
@@ -246,6 +263,9 @@ func setupRootfs(spec *specs.Spec, beforePivot func() error) error {
 		return err
 	}
 	if err := pivotRoot(root); err != nil {
+		return err
+	}
+	if err := afterPivot(); err != nil {
 		return err
 	}
 	if spec.Linux != nil {

@@ -1,0 +1,440 @@
+// Package oci holds the acceptance tests of sdocker-runc as an OCI runtime:
+// real containers on the real kernel, driven only through the runtime's
+// command line (runc's syntax), checked from inside the container (what it
+// prints) and from the host (cgroup files, /proc, the files it leaves).
+//
+// The same suite runs against any runtime with runc's command line:
+//
+//	go test ./tests/oci                     # sdocker-runc, built from ./cmd/sdocker-runc
+//	OCI_RUNTIME=runc go test ./tests/oci    # the reference: runc
+//
+// OCI_RUNTIME is a path or a name looked up in $PATH. The binary under test
+// is always a private copy in the suite's work directory: the CVE-2019-5736
+// test tries to overwrite it from inside a container, and a vulnerable
+// runtime must not destroy the machine's own runc.
+//
+// Where runc's behaviour legitimately differs (wording of errors, the
+// features it reports, refusals particular to sdocker-runc, features runc
+// 1.1 lacks), the assertion says so and depends on isRunc.
+//
+// The tests need root (namespaces, cgroups, mounts). As another user every
+// test skips with a message.
+package oci
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	// skipReason is set when the suite cannot run here (not root).
+	skipReason string
+	// workDir holds everything the suite makes: the runtime binary, the
+	// rootfs template, the state root.
+	workDir string
+	// binDir holds the runtime under test (a private copy) and, for
+	// sdocker-runc, the sdocker-init beside it, as `make install` puts them.
+	binDir string
+	// runtimeBin is the runtime under test.
+	runtimeBin string
+	// binSHA is the sha256 of each file in binDir when the suite started.
+	binSHA map[string]string
+	// runtimeName is "sdocker-runc" or "runc" (or the base name of OCI_RUNTIME).
+	runtimeName string
+	// isRunc: the runtime under test is runc (legitimate differences).
+	isRunc bool
+	// runcVersion is runc's [major, minor] when isRunc.
+	runcVersion [2]int
+	// stateRoot is the --root of every runtime command.
+	stateRoot string
+	// rootfsTemplate is the busybox rootfs every bundle copies.
+	rootfsTemplate string
+	// baseSpecJSON is the config.json `RUNTIME spec` writes.
+	baseSpecJSON []byte
+	// cgroupParent is the cgroup (under every v1 hierarchy) the tests'
+	// containers go in: cgroupsPath = cgroupParent/ID.
+	cgroupParent = fmt.Sprintf("/ocitest-%d", os.Getpid())
+)
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		skipReason = fmt.Sprintf("OCI runtime tests need root (namespaces, cgroups, mounts); "+
+			"running as uid %d: every test is skipped", os.Geteuid())
+		fmt.Fprintln(os.Stderr, "SKIP: "+skipReason)
+		return m.Run()
+	}
+	// This machine's PID 1 never reaps orphans: the init of a container
+	// made by `create` outlives the runtime process that started it and
+	// comes to us. Each test reaps the pids it knows (never wait4(-1)
+	// while exec.Cmd's may be waiting).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+		return 2
+	}
+	code, err := setupAndRun(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "oci: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	reapAll()
+	return code
+}
+
+func setupAndRun(m *testing.M) (code int, err error) {
+	start := time.Now()
+	collectStale()
+	workDir, err = os.MkdirTemp("", fmt.Sprintf("sdocker-oci-%d-", os.Getpid()))
+	if err != nil {
+		return 2, err
+	}
+	if err := os.Chmod(workDir, 0o755); err != nil {
+		return 2, err
+	}
+	defer func() {
+		removeCgroupTree(cgroupParent)
+		if mounts := mountsUnder(workDir); len(mounts) > 0 {
+			err = fmt.Errorf("mounts left under %s (not removed): %q", workDir, mounts)
+			if code == 0 {
+				code = 1
+			}
+			return
+		}
+		if rerr := os.RemoveAll(workDir); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	binDir = filepath.Join(workDir, "bin")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return 2, err
+	}
+	if env := os.Getenv("OCI_RUNTIME"); env != "" {
+		src, err := exec.LookPath(env)
+		if err != nil {
+			return 2, fmt.Errorf("OCI_RUNTIME=%s: %w", env, err)
+		}
+		runtimeName = filepath.Base(src)
+		runtimeBin = filepath.Join(binDir, runtimeName)
+		if err := copyFile(src, runtimeBin, 0o755); err != nil {
+			return 2, fmt.Errorf("copy OCI_RUNTIME %s: %w", src, err)
+		}
+		// sdocker-runc's init binary, when it is installed beside it.
+		if helper := filepath.Join(filepath.Dir(src), "sdocker-init"); fileExists(helper) {
+			if err := copyFile(helper, filepath.Join(binDir, "sdocker-init"), 0o755); err != nil {
+				return 2, err
+			}
+		}
+	} else {
+		runtimeName = "sdocker-runc"
+		runtimeBin = filepath.Join(binDir, runtimeName)
+		if err := buildRuntime(binDir); err != nil {
+			return 2, err
+		}
+	}
+	if binSHA, err = dirSHA256(binDir); err != nil {
+		return 2, err
+	}
+	out, err := exec.Command(runtimeBin, "--version").CombinedOutput()
+	if err != nil {
+		return 2, fmt.Errorf("%s --version: %v\n%s", runtimeBin, err, out)
+	}
+	if v := regexp.MustCompile(`(?m)^runc version (\d+)\.(\d+)`).FindSubmatch(out); v != nil {
+		isRunc = true
+		runcVersion[0], _ = strconv.Atoi(string(v[1]))
+		runcVersion[1], _ = strconv.Atoi(string(v[2]))
+	}
+	stateRoot = filepath.Join(workDir, "state")
+	rootfsTemplate = filepath.Join(workDir, "rootfs")
+	if err := makeRootfs(rootfsTemplate); err != nil {
+		return 2, err
+	}
+	specDir := filepath.Join(workDir, "spec")
+	if err := os.Mkdir(specDir, 0o755); err != nil {
+		return 2, err
+	}
+	if out, err := exec.Command(runtimeBin, "spec", "--bundle", specDir).CombinedOutput(); err != nil {
+		return 2, fmt.Errorf("%s spec --bundle %s: %v\n%s", runtimeName, specDir, err, out)
+	}
+	if baseSpecJSON, err = os.ReadFile(filepath.Join(specDir, "config.json")); err != nil {
+		return 2, err
+	}
+	var probe specs.Spec
+	if err := json.Unmarshal(baseSpecJSON, &probe); err != nil {
+		return 2, fmt.Errorf("`%s spec` wrote an invalid config.json: %v", runtimeName, err)
+	}
+	stopReaper := startReaper()
+	defer stopReaper()
+	var bins []string
+	for name := range binSHA {
+		bins = append(bins, name)
+	}
+	fmt.Fprintf(os.Stderr, "oci: runtime %s (%s), isRunc=%v, binaries %v, work dir %s, setup %s\n",
+		runtimeName, strings.SplitN(string(out), "\n", 2)[0], isRunc, bins, workDir, time.Since(start).Round(time.Millisecond))
+	return m.Run(), nil
+}
+
+// collectStale removes what an earlier run of this suite left when it was
+// killed before its cleanup (a test timeout, ^C): the processes and
+// cgroups under /ocitest-PID and the work directory sdocker-oci-PID-*, for
+// a PID that is no longer this suite.
+func collectStale() {
+	running := func(pid int) bool {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		return err == nil && strings.HasSuffix(strings.TrimSpace(string(comm)), ".test")
+	}
+	re := regexp.MustCompile(`^ocitest-(\d+)$`)
+	for _, mnt := range cgroupMounts() {
+		ents, _ := os.ReadDir(mnt)
+		for _, e := range ents {
+			m := re.FindStringSubmatch(e.Name())
+			if m == nil {
+				continue
+			}
+			pid, _ := strconv.Atoi(m[1])
+			if pid == os.Getpid() || running(pid) {
+				continue
+			}
+			cg := "/" + e.Name()
+			filepath.WalkDir(filepath.Join(mnt, cg), func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+					for _, f := range strings.Fields(string(data)) {
+						if n, err := strconv.Atoi(f); err == nil {
+							unix.Kill(n, unix.SIGKILL)
+						}
+					}
+				}
+				return nil
+			})
+			removeCgroupTree(cg)
+			fmt.Fprintf(os.Stderr, "oci: removed cgroup %s left by an interrupted run\n", filepath.Join(mnt, cg))
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "sdocker-oci-*-*"))
+	for _, d := range dirs {
+		f := strings.SplitN(strings.TrimPrefix(filepath.Base(d), "sdocker-oci-"), "-", 2)
+		pid, err := strconv.Atoi(f[0])
+		if err != nil || pid == os.Getpid() || running(pid) || len(mountsUnder(d)) > 0 {
+			continue
+		}
+		os.RemoveAll(d)
+	}
+}
+
+// buildRuntime builds ./cmd/sdocker-runc and, where the module has it,
+// ./cmd/sdocker-init, static, into dir.
+func buildRuntime(dir string) error {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return fmt.Errorf("not inside the sdocker module (go env GOMOD = %q)", gomod)
+	}
+	pkgs := []string{"./cmd/sdocker-runc"}
+	if fileExists(filepath.Join(filepath.Dir(gomod), "cmd", "sdocker-init")) {
+		pkgs = append(pkgs, "./cmd/sdocker-init")
+	}
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
+	cmd.Dir = filepath.Dir(gomod)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return nil
+}
+
+// makeRootfs makes a minimal busybox rootfs in dir: /bin/busybox (static)
+// and a symlink per applet, the usual directories, /etc/passwd and group.
+func makeRootfs(dir string) error {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return fmt.Errorf("busybox (busybox-static) is needed for the rootfs: %w", err)
+	}
+	for _, d := range []string{"bin", "dev", "etc", "proc", "sys", "tmp", "root", "mnt", "run", "var", "home"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	if err := copyFile(bb, filepath.Join(dir, "bin", "busybox"), 0o755); err != nil {
+		return err
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("busybox --list: %w", err)
+	}
+	for _, name := range strings.Fields(string(out)) {
+		if name == "busybox" {
+			continue
+		}
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", name)); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
+	files := map[string]string{
+		"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+		"etc/group":    "root:x:0:\ntty:x:5:\nnobody:x:65534:\n",
+		"etc/hostname": "template\n",
+	}
+	for p, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTree copies a tree of directories, regular files and symlinks.
+func copyTree(src, dst string) error {
+	return filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case fi.IsDir():
+			if err := os.MkdirAll(target, fi.Mode().Perm()); err != nil {
+				return err
+			}
+			return os.Chmod(target, fi.Mode()&(os.ModePerm|os.ModeSticky))
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(l, target)
+		case fi.Mode().IsRegular():
+			return copyFile(p, target, fi.Mode().Perm())
+		}
+		return fmt.Errorf("copy %s: unexpected file type %v", p, fi.Mode())
+	})
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// dirSHA256 returns the sha256 of every file in dir.
+func dirSHA256(dir string) (map[string]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, e := range ents {
+		sum, err := fileSHA256(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out[e.Name()] = sum
+	}
+	return out, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// reapAll reaps every child left. Only called once no exec.Cmd of ours runs.
+func reapAll() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// processRunning reports whether pid exists and is not a zombie.
+func processRunning(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// mountsUnder lists the mount points of this mount namespace at or below dir.
+func mountsUnder(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if p := f[4]; p == dir || strings.HasPrefix(p, dir+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// runcBefore reports whether the runtime is a runc older than major.minor.
+func runcBefore(major, minor int) bool {
+	return isRunc && (runcVersion[0] < major || runcVersion[0] == major && runcVersion[1] < minor)
+}

@@ -1,0 +1,146 @@
+package oci
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The reaper. This machine's PID 1 never reaps orphans and the test binary
+// is a child subreaper, so the processes of the tests' containers whose
+// parent is outside the container (the init of a container made by
+// `create`, a process of `exec --detach`) become our children once the
+// runtime command that started them exits. They must be reaped promptly: an
+// init that was killed stays in the kernel's zap_pid_ns_processes, not yet
+// a zombie, until every other process of its pid namespace is reaped, and a
+// runtime's `delete --force` waits for that init to be gone.
+//
+// It never calls wait4(-1) (that would steal the exit status of the
+// exec.Cmd's the tests run): it follows the pids it has seen in the tests'
+// cgroups (or was told about), each with its start time, and reaps one only
+// when it is a zombie child of ours with the same start time (so never a
+// recycled pid that is now an exec.Cmd of ours).
+var reaper = struct {
+	sync.Mutex
+	pids map[int]uint64 // pid -> start time (clock ticks since boot)
+}{pids: map[int]uint64{}}
+
+func startReaper() (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				reapScan()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// procStat returns the state, parent and start time of pid.
+func procStat(pid int) (state byte, ppid int, start uint64, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0, 0, 0, false
+	}
+	f := strings.Fields(string(b[i+2:]))
+	if len(f) < 20 {
+		return 0, 0, 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	start, _ = strconv.ParseUint(f[19], 10, 64)
+	return f[0][0], ppid, start, true
+}
+
+// trackPid has the reaper follow pid (a container process).
+func trackPid(pid int) {
+	if pid <= 0 {
+		return
+	}
+	_, _, start, ok := procStat(pid)
+	if !ok {
+		return
+	}
+	reaper.Lock()
+	if _, seen := reaper.pids[pid]; !seen {
+		reaper.pids[pid] = start
+	}
+	reaper.Unlock()
+}
+
+func reapScan() {
+	// Everything in the tests' cgroups is a container process.
+	for _, mnt := range cgroupMounts() {
+		filepath.WalkDir(filepath.Join(mnt, cgroupParent), func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+			for _, f := range strings.Fields(string(data)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					trackPid(pid)
+				}
+			}
+			return nil
+		})
+	}
+	self := os.Getpid()
+	reaper.Lock()
+	defer reaper.Unlock()
+	for pid, start := range reaper.pids {
+		state, ppid, st, ok := procStat(pid)
+		switch {
+		case !ok || st != start:
+			delete(reaper.pids, pid) // gone (reaped by its parent), or recycled
+		case state == 'Z' && ppid == self:
+			var ws unix.WaitStatus
+			if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got == pid || err == unix.ECHILD {
+				delete(reaper.pids, pid)
+			}
+		}
+	}
+}
+
+// waitGone waits up to d for pid (a container process) to end and be
+// reaped; it reports whether it did. A zombie whose parent is not us
+// counts as ended.
+func waitGone(pid int, d time.Duration) bool {
+	if pid <= 0 {
+		return true
+	}
+	trackPid(pid)
+	deadline := time.Now().Add(d)
+	for {
+		reaper.Lock()
+		_, tracked := reaper.pids[pid]
+		reaper.Unlock()
+		if !tracked {
+			return true
+		}
+		if state, ppid, _, ok := procStat(pid); ok && state == 'Z' && ppid != os.Getpid() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

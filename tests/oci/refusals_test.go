@@ -1,0 +1,120 @@
+package oci
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func apparmorEnabled() bool {
+	data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.TrimSpace(string(data)) == "Y"
+}
+
+// A field the runtime cannot honour fails create, with a message naming
+// it, and leaves no container behind. (runc words its messages its own
+// way: for runc the message must name the feature, not the field.)
+func TestRefusals(t *testing.T) {
+	cases := []struct {
+		name     string
+		mutate   func(b *bundle)
+		field    string // sdocker-runc's message names it
+		runcWord string // runc's message mentions it ("" : runc accepts the config)
+	}{
+		{name: "apparmor profile without AppArmor", field: "apparmorProfile", runcWord: "apparmor",
+			mutate: func(b *bundle) { b.spec.Process.ApparmorProfile = "oci-test-profile" }},
+		{name: "uid mappings without a user namespace", field: "uidMappings", runcWord: "", // runc 1.1 ignores them
+			mutate: func(b *bundle) {
+				b.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+				b.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			}},
+		{name: "intelRdt", field: "intelRdt", runcWord: "", // runc 1.1 ignores it here
+			mutate: func(b *bundle) { b.spec.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "oci-test"} }},
+		{name: "unknown rlimit", field: "rlimits", runcWord: "rlimit",
+			mutate: func(b *bundle) {
+				b.spec.Process.Rlimits = append(b.spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOSUCH", Soft: 1, Hard: 1})
+			}},
+		{name: "unknown capability", field: "capabilities", runcWord: "", // runc 1.1 warns and ignores it
+			mutate: func(b *bundle) {
+				b.spec.Process.Capabilities.Bounding = append(b.spec.Process.Capabilities.Bounding, "CAP_NO_SUCH")
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.field == "apparmorProfile" && apparmorEnabled() {
+				t.Skip("AppArmor is enabled on this machine")
+			}
+			b := newBundle(t)
+			c.mutate(b)
+			b.long()
+			r := b.create()
+			if r.code == 0 {
+				if isRunc && c.runcWord == "" {
+					return
+				}
+				t.Fatalf("create succeeded with %s", c.name)
+			}
+			msg := strings.ToLower(r.stderr)
+			if isRunc {
+				if !strings.Contains(msg, c.runcWord) {
+					t.Errorf("runc's message does not mention %q: %q", c.runcWord, r.stderr)
+				}
+			} else if !strings.Contains(r.stderr, c.field) {
+				t.Errorf("the message does not name the field %s: %q", c.field, r.stderr)
+			}
+			if st, err := b.stateErr(); err == nil && st.Status != "stopped" {
+				t.Errorf("a refused create left a container %q", st.Status)
+			}
+			if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+				t.Errorf("a refused create left cgroups: %v", dirs)
+			}
+		})
+	}
+}
+
+// User namespaces (uidMappings with a user namespace): sdocker-runc does
+// not support them and says so; runc runs the container.
+func TestUserNamespaceRefusal(t *testing.T) {
+	b := newBundle(t)
+	b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	b.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+	b.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+	b.sh("cat /proc/self/uid_map")
+	r := b.run()
+	if isRunc {
+		if r.code != 0 {
+			t.Logf("runc with a user namespace: %v", r)
+		}
+		return
+	}
+	if r.code == 0 {
+		t.Fatalf("sdocker-runc ran a container with a user namespace it does not support:\n%v", r)
+	}
+	if !strings.Contains(r.stderr, "uidMappings") && !strings.Contains(r.stderr, "user namespace") {
+		t.Errorf("the refusal names neither uidMappings nor user namespaces: %q", r.stderr)
+	}
+}
+
+// Flags sdocker-runc refuses (the systemd cgroup driver, --no-pivot):
+// refused with a message naming the flag. runc supports them.
+func TestRefusedFlags(t *testing.T) {
+	if isRunc {
+		t.Skip("runc implements --systemd-cgroup and --no-pivot; the refusals are sdocker-runc's")
+	}
+	b := newBundle(t)
+	b.long()
+	b.save()
+	r := rt(t, "--systemd-cgroup", "create", "--bundle", b.dir, b.id)
+	if r.code == 0 || !strings.Contains(r.stderr, "--systemd-cgroup") {
+		t.Errorf("--systemd-cgroup: want a refusal naming it:\n%v", r)
+	}
+	r = b.create("--no-pivot")
+	if r.code == 0 || !strings.Contains(r.stderr, "--no-pivot") {
+		t.Errorf("--no-pivot: want a refusal naming it:\n%v", r)
+	}
+	if st, err := b.stateErr(); err == nil {
+		t.Errorf("a refused create left a container %q", st.Status)
+	}
+}
