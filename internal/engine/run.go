@@ -63,9 +63,9 @@ func (e *Engine) BuildRootfs(dir string) error {
 	return rootfs.Build(dir, rootfs.Options{Workloads: w})
 }
 
-// isPath tells a rootfs directory from an image reference: paths have a
-// slash or start with a dot.
-func isPath(ref string) bool { return strings.Contains(ref, "/") || strings.HasPrefix(ref, ".") }
+// isPath tells a rootfs directory from an image reference: a path starts
+// with / or a dot (image names such as library/busybox have slashes too).
+func isPath(ref string) bool { return strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, ".") }
 
 // resolveImage finds what a container runs on: a directory (returned as
 // dir) or an image of the store.
@@ -96,8 +96,11 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 	}
 	img, err = store.Get(ref)
 	if err != nil {
+		if st, serr := os.Stat(ref); errors.Is(err, image.ErrNotFound) && serr == nil && st.IsDir() {
+			return e.resolveImage("./" + ref) // a relative rootfs directory
+		}
 		if errors.Is(err, image.ErrNotFound) {
-			return "", nil, fmt.Errorf("%w: no such image %q (no registry is reachable: use sdocker import or load; a rootfs directory needs a slash, e.g. ./%s)", ErrNotFound, ref, ref)
+			return "", nil, fmt.Errorf("%w: no such image %q (no registry is reachable: use sdocker import or load; a rootfs directory is a path, e.g. ./%s)", ErrNotFound, ref, ref)
 		}
 		return "", nil, err
 	}
@@ -322,10 +325,11 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	created, held := r, lock // the results are nil on failure
 	defer func() {
 		if err != nil {
-			e.removeContainer(r)
-			lock.Close()
+			e.removeContainer(created)
+			held.Close()
 		}
 	}()
 	if img != nil {
