@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/oci"
+	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -163,24 +163,6 @@ func newStateCommand(g *globals) *cobra.Command {
 	}
 }
 
-// parseSignal reads a signal as a number, a name or a SIG-prefixed name.
-func parseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q", s)
-		}
-		return syscall.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q", s)
-}
-
 func newKillCommand(g *globals) *cobra.Command {
 	var all bool
 	c := &cobra.Command{
@@ -192,7 +174,7 @@ func newKillCommand(g *globals) *cobra.Command {
 			sig := syscall.SIGTERM
 			if len(args) == 2 {
 				var err error
-				if sig, err = parseSignal(args[1]); err != nil {
+				if sig, err = proc.ParseSignal(args[1]); err != nil {
 					return err
 				}
 			}

@@ -24,11 +24,7 @@ func newImportCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 		Example: "  sdocker import rootfs.tar.gz mybox:1.0\n  sdocker import /var/lib/sdocker/rootfs hostbox",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			s, err := e.Images()
+			s, err := openImages(openEngine)
 			if err != nil {
 				return err
 			}
@@ -57,11 +53,7 @@ func newLoadCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 			if input == "" {
 				return fmt.Errorf("give the archive with -i FILE")
 			}
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			s, err := e.Images()
+			s, err := openImages(openEngine)
 			if err != nil {
 				return err
 			}
@@ -104,11 +96,7 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 		Example: "  sdocker images\n  sdocker images -q",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			s, err := e.Images()
+			s, err := openImages(openEngine)
 			if err != nil {
 				return err
 			}
@@ -193,15 +181,19 @@ func newTagCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		Example: "  sdocker tag mybox:1.0 mybox:latest",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			s, err := e.Images()
+			s, err := openImages(openEngine)
 			if err != nil {
 				return err
 			}
 			return s.Tag(args[0], args[1])
 		},
 	}
+}
+
+func openImages(openEngine func() (*engine.Engine, error)) (*image.Store, error) {
+	e, err := openEngine()
+	if err != nil {
+		return nil, err
+	}
+	return e.Images()
 }

@@ -3,13 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -82,25 +81,6 @@ func newRestartCommand(openEngine func() (*engine.Engine, error)) *cobra.Command
 	return c
 }
 
-// parseSignal reads a signal as a number, a name or a SIG-prefixed name.
-func parseSignal(s string) (unix.Signal, error) {
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q", s)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q", s)
-}
-
 func newKillCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var signal string
 	c := &cobra.Command{
@@ -109,7 +89,7 @@ func newKillCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		Example: "  sdocker kill web\n  sdocker kill -s HUP web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			sig, err := parseSignal(signal)
+			sig, err := proc.ParseSignal(signal)
 			if err != nil {
 				return err
 			}
