@@ -13,13 +13,15 @@ build:
 
 # The whole suite: vet, unit and integration tests on this kernel (cgroup v1 or v2),
 # then the cgroup v2 subset inside a real cgroup-v2 kernel under qemu.
+# Packages run one at a time: the integration suites share the machine's
+# cgroups and CPUs, and the cpu-test check measures a 20 % quota.
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -p 1 ./...
 	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration
 
 unit-test:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -p 1 ./...
 
 vm-test:
 	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration
