@@ -50,6 +50,15 @@ func childMain() (int, error) {
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return 125, fmt.Errorf("config without a process")
 	}
+	if cfg.WaitPlaced {
+		m, _, ok, err := recvMessage(syncFD)
+		if err != nil {
+			return 125, err
+		}
+		if !ok || m.Type != "placed" {
+			return 125, fmt.Errorf("parent did not place the container in its cgroups")
+		}
+	}
 	if cfg.KillWithParent {
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 			return 125, fmt.Errorf("set parent death signal: %w", err)

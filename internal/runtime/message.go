@@ -28,7 +28,7 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 2
+const protocol = 3
 
 // childConfig is everything the child needs; it crosses the config pipe as JSON.
 type childConfig struct {
@@ -50,6 +50,9 @@ type childConfig struct {
 	CreateRuntime bool `json:"createRuntime,omitempty"`
 	// Seccomp is the compiled linux.seccomp filter, if any.
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+	// WaitPlaced: the parent puts the child in its cgroups after sending
+	// the config, and says "placed" when done.
+	WaitPlaced bool `json:"waitPlaced,omitempty"`
 	// NewKeyring: join a new session keyring named after the container.
 	NewKeyring bool `json:"newKeyring,omitempty"`
 

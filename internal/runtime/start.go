@@ -306,15 +306,21 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	childSock.Close()
 	configR.Close()
 
-	if cg.Version() == 1 {
-		if err := cg.Apply(p.Pid); err != nil {
-			return fail(err)
-		}
-	}
+	// The child decodes its config while its cgroups are joined (cgroup v1:
+	// one write per hierarchy); it waits for "placed" before anything else.
+	cfg.WaitPlaced = cg.Version() == 1
 	if err := json.NewEncoder(configW).Encode(cfg); err != nil {
 		return fail(fmt.Errorf("send config to container init: %w", err))
 	}
 	configW.Close()
+	if cfg.WaitPlaced {
+		if err := cg.Apply(p.Pid); err != nil {
+			return fail(err)
+		}
+		if err := sendMessage(parentSock, syncMessage{Type: "placed"}); err != nil {
+			return fail(err)
+		}
+	}
 
 	for {
 		m, fds, ok, err := recvMessage(parentSock)
