@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,7 +44,7 @@ func (e *Engine) startMonitor(r *Record, lock *os.File) error {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{monitorArg0, e.Root, r.ID},
-		Env:         []string{"PATH=" + os.Getenv("PATH"), "GOGC=50"},
+		Env:         []string{"PATH=" + os.Getenv("PATH"), "GOGC=50", "GOMAXPROCS=1"},
 		ExtraFiles:  []*os.File{reportW, lock},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
@@ -109,6 +110,9 @@ func (e *Engine) monitor(id string, report *os.File) error {
 				report.Close() // the command that started the monitor returns
 				report = nil
 			}
+			// From here on the monitor only copies output and waits: give
+			// back what starting took.
+			debug.FreeOSMemory()
 		})
 		if report != nil && !started {
 			// As in the foreground: what could not start leaves nothing.
