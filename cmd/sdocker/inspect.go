@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -42,9 +43,20 @@ ones found are still shown) or the template fails, not 125.`,
 					return fail(err)
 				}
 				write = func(cj *engine.ContainerJSON) error {
-					if err := tmpl.Execute(w, cj); err != nil {
-						return fmt.Errorf("template: %w", err)
+					// As Docker's CLI: a field the struct lacks under that
+					// name (.Id) is looked up in the JSON document instead.
+					var buf bytes.Buffer
+					if err := tmpl.Execute(&buf, cj); err != nil {
+						var doc map[string]any
+						b, _ := json.Marshal(cj)
+						buf.Reset()
+						strict, _ := tmpl.Clone()
+						if json.Unmarshal(b, &doc) != nil || strict == nil ||
+							strict.Option("missingkey=error").Execute(&buf, doc) != nil {
+							return fmt.Errorf("template: %w", err)
+						}
 					}
+					w.Write(buf.Bytes())
 					_, err := fmt.Fprintln(w)
 					return err
 				}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -52,6 +53,7 @@ func (e *Engine) Collect() error {
 // collect is Collect for a caller that holds the store lock.
 func (e *Engine) collect(all []*Record) error {
 	var errs []error
+	e.removeHalfCreated(all)
 	for _, r := range all {
 		if r.Status == StateExited {
 			continue
@@ -95,4 +97,32 @@ func (e *Engine) cleanupDead(r *Record) error {
 		return nil
 	}
 	return e.save(r)
+}
+
+// removeHalfCreated removes container directories without a record that
+// nobody holds: what a command killed while creating a container left.
+func (e *Engine) removeHalfCreated(all []*Record) {
+	known := make(map[string]bool, len(all))
+	for _, r := range all {
+		known[r.ID] = true
+	}
+	ents, err := os.ReadDir(e.containersDir())
+	if err != nil {
+		return
+	}
+	for _, ent := range ents {
+		if !ent.IsDir() || known[ent.Name()] {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(e.containerDir(ent.Name()), "container.json")); err == nil {
+			continue // listed since
+		}
+		lock, err := e.holdContainer(ent.Name())
+		if err != nil {
+			continue // its creator is still at work
+		}
+		image.ReleaseRootfs(e.containerDir(ent.Name()))
+		os.RemoveAll(e.containerDir(ent.Name()))
+		lock.Close()
+	}
 }

@@ -82,11 +82,14 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Detach {
 		stdio = runtime.Stdio{}
 	}
-	p, err := runtime.Exec(r.Pid, r.Spec, &pr, cg, runtime.Options{Stdio: stdio, KillWithParent: !o.Detach})
+	p, err := runtime.Exec(r.Pid, r.Spec, &pr, cg, runtime.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach})
 	if err != nil {
 		return runtime.ExitCodeOf(err), err
 	}
 	if o.Detach {
+		// The helper exits as soon as the program runs, the container's
+		// init adopting it; reap the helper.
+		p.Wait()
 		return 0, nil
 	}
 	return attach(p, o.Interactive, o.Stdin, o.Stdout, sigs), nil

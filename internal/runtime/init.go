@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -363,6 +364,18 @@ func finish(cfg *childConfig) (int, error) {
 	// 0, 1, 2 and the preserved ones is closed by execve.
 	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return 125, fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	}
+	if cfg.Orphan {
+		// Forked from this thread, the program keeps its credentials,
+		// capabilities and filter; this helper's exit hands it to the
+		// container's init.
+		_, err := syscall.ForkExec(argv0, proc.Args, &syscall.ProcAttr{
+			Env: dedupEnv(proc.Env), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true},
+		})
+		if err != nil {
+			return 126, fmt.Errorf("exec %s: %w", proc.Args[0], err)
+		}
+		return 0, nil
 	}
 	err = unix.Exec(argv0, proc.Args, dedupEnv(proc.Env))
 	code := 126

@@ -50,6 +50,8 @@ type childConfig struct {
 	CreateRuntime bool `json:"createRuntime,omitempty"`
 	// Seccomp is the compiled linux.seccomp filter, if any.
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+	// Orphan: start the program as a child and exit (see Options.Orphan).
+	Orphan bool `json:"orphan,omitempty"`
 	// WaitPlaced: the parent puts the child in its cgroups after sending
 	// the config, and says "placed" when done.
 	WaitPlaced bool `json:"waitPlaced,omitempty"`

@@ -30,6 +30,11 @@ type Options struct {
 	// ends (a foreground `sdocker run`); otherwise it outlives its starter
 	// (OCI create, detached exec) and whoever reaps orphans reaps it.
 	KillWithParent bool
+	// Orphan (exec only): the program is started by the helper, which then
+	// exits, so that the container's init adopts it (a detached
+	// `sdocker exec -d`). Not for OCI clients: they reap exec'd processes
+	// themselves.
+	Orphan bool
 	// PreserveFDs become descriptors 3, 4, ... of the container's program.
 	PreserveFDs []*os.File
 	// NewKeyring gives the container a session keyring of its own.
@@ -196,6 +201,7 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	cfg.PreserveFDs = len(o.PreserveFDs)
 	cfg.CreateRuntime = o.CreateRuntime != nil
 	cfg.NewKeyring = o.NewKeyring
+	cfg.Orphan = o.Orphan
 	if l := cfg.Spec.Linux; l != nil && l.Seccomp != nil {
 		f, err := seccomp.Compile(l.Seccomp)
 		if err != nil {
