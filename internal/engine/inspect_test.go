@@ -197,7 +197,7 @@ func TestHumanDuration(t *testing.T) {
 
 func TestPsEntryAndFormat(t *testing.T) {
 	r := sampleRecord()
-	r.Spec.Process.Args = []string{"sh", "-c", "while true; do sleep 1; done"}
+	r.Command = []string{"sh", "-c", "while true; do sleep 1; done"} // what saveSpec keeps of the spec
 	now := r.FinishedAt.Add(4 * time.Second)
 	p := NewPsEntry(r, now, true)
 	if p.ID != "0123456789ab" || p.Names != "web" || p.Image != "/srv/rootfs" || p.State != "exited" ||
