@@ -106,7 +106,7 @@ func newExecCommand(g *globals) *cobra.Command {
 				sigs = make(chan os.Signal, 8)
 				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 			}
-			rp, err := s.Exec(id, &p, o)
+			rp, err := s.ExecIn(st, &p, o)
 			if err != nil {
 				var se *runtime.StartError
 				if asStartError(err, &se) {

@@ -493,13 +493,10 @@ type ExecOptions struct {
 	Stdio         runtime.Stdio
 }
 
-// Exec starts p in a running container. Unless detached, the returned
-// process is waited for by the caller.
-func (s *Store) Exec(id string, p *specs.Process, o ExecOptions) (*runtime.Process, error) {
-	st, err := s.Load(id)
-	if err != nil {
-		return nil, err
-	}
+// ExecIn starts p in the running container whose state the caller has just
+// loaded. Unless detached, the returned process is waited for by the caller.
+func (s *Store) ExecIn(st *State, p *specs.Process, o ExecOptions) (*runtime.Process, error) {
+	id := st.ID
 	if st.Status != specs.StateRunning {
 		return nil, fmt.Errorf("%w: cannot exec in container %s: it is %s", ErrWrongState, id, st.Status)
 	}
