@@ -95,6 +95,11 @@ func loadDevicesProgram(prog []bpfInsn) (int, error) {
 			attr.logBuf = uint64(uintptr(unsafe.Pointer(&logBuf[0])))
 		}
 		fd, err := bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+		// A signal (Go's preemption) interrupting the verifier gives
+		// EAGAIN: try again, as libbpf does.
+		for i := 0; i < 5 && (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)); i++ {
+			fd, err = bpf(unix.BPF_PROG_LOAD, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+		}
 		runtime.KeepAlive(code)
 		runtime.KeepAlive(license)
 		runtime.KeepAlive(logBuf)
