@@ -197,3 +197,37 @@ func openImages(openEngine func() (*engine.Engine, error)) (*image.Store, error)
 	}
 	return e.Images()
 }
+
+func newImageCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "image",
+		Short: "Manage images (see also images, import, load, rmi, tag)",
+		Args:  cobra.NoArgs,
+	}
+	c.AddCommand(&cobra.Command{
+		Use:     "prune",
+		Short:   "Remove unnamed images that no container uses, and layers no image uses",
+		Example: "  sdocker image prune",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			e, err := openEngine()
+			if err != nil {
+				return err
+			}
+			s, err := e.Images()
+			if err != nil {
+				return err
+			}
+			inUse, err := e.ImageUsers()
+			if err != nil {
+				return err
+			}
+			deleted, err := s.Prune(func(id string) bool { return inUse[id] })
+			for _, d := range deleted {
+				fmt.Printf("Deleted: %s\n", d)
+			}
+			return err
+		},
+	})
+	return c
+}

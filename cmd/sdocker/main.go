@@ -119,6 +119,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newImagesCommand(openEngine),
 		newRmiCommand(openEngine),
 		newTagCommand(openEngine),
+		newImageCommand(openEngine),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd
