@@ -22,6 +22,9 @@ func init() {
 	}
 }
 
+// version is the release of sdocker.
+const version = "0.1.0"
+
 // exitError carries a status other than 125 out of a command.
 type exitError struct {
 	code int
@@ -82,6 +85,7 @@ func newRootCommand() *cobra.Command {
 		Short: "A small, fast, daemonless container engine",
 		Long: `sdocker runs processes in containers: new UTS, PID, mount, IPC, network and
 cgroup namespaces, cgroup limits, on a root file system directory.`,
+		Version:       version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(c *cobra.Command, args []string) error {
