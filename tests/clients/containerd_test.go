@@ -7,10 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 const ctrImage = "localhost/sdbusybox:test"
@@ -28,35 +29,21 @@ type containerdEnv struct {
 	ids                     []string // containers made, for the shim sockets
 }
 
-var (
-	ctrOnce sync.Once
-	ctrInst *containerdEnv
-	ctrErr  error
-	ctrSkip string
-)
+// containerd is the suite's containerd, started on first use.
+var containerd lazyClient[*containerdEnv]
 
 // requireContainerd returns the suite's containerd, started on first use,
 // or skips.
 func requireContainerd(t *testing.T) *containerdEnv {
 	t.Helper()
-	requireRoot(t)
-	ctrOnce.Do(func() {
+	return containerd.get(t, "containerd", func() string {
 		for _, bin := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
 			if _, err := exec.LookPath(bin); err != nil {
-				ctrSkip = fmt.Sprintf("%s not installed (apt-get install containerd)", bin)
-				return
+				return fmt.Sprintf("%s not installed (apt-get install containerd)", bin)
 			}
 		}
-		ctrInst, ctrErr = startContainerd()
-	})
-	if ctrSkip != "" {
-		skip(t, ctrSkip)
-	}
-	if ctrErr != nil {
-		t.Fatalf("containerd setup: %v", ctrErr)
-	}
-	traceRuntime(t)
-	return ctrInst
+		return ""
+	}, startContainerd)
 }
 
 func startContainerd() (*containerdEnv, error) {
@@ -239,7 +226,7 @@ func (c *containerdEnv) stop() error {
 			os.Remove(fmt.Sprintf("/run/containerd/s/%x", sum))
 		}
 	}
-	if m := mountsUnder(c.dir); len(m) > 0 {
+	if m := testutil.MountsUnder(c.dir); len(m) > 0 {
 		errs = append(errs, fmt.Sprintf("mounts left under %s (unmounted): %q", c.dir, m))
 		unmountAll(c.dir)
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // --- commands and orphans ---------------------------------------------------
@@ -37,24 +39,7 @@ var (
 // startReaper reaps, every 100ms, the zombies that are our children but
 // were not started by us: daemons that re-parented to this subreaper
 // (conmon, containerd-shim-runc-v2, podman's cleanup processes).
-func startReaper() (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				reapOrphans()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
+func startReaper() (stop func()) { return testutil.Every(100*time.Millisecond, reapOrphans) }
 
 // reapOrphans reaps our zombie children that no exec.Cmd waits for.
 func reapOrphans() {
@@ -285,30 +270,10 @@ func killProcesses(ps []procInfo) {
 
 // --- mounts -------------------------------------------------------------------
 
-// mountsUnder lists the mount points at or below dir, deepest last.
-func mountsUnder(dir string) []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		p := unescapeMount(f[4])
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // unmountAll detaches every mount at or below dir, deepest first.
 func unmountAll(dir string) {
 	for i := 0; i < 5; i++ {
-		ms := mountsUnder(dir)
+		ms := testutil.MountsUnder(dir)
 		if len(ms) == 0 {
 			return
 		}
@@ -317,24 +282,6 @@ func unmountAll(dir string) {
 			unix.Unmount(m, unix.MNT_DETACH)
 		}
 	}
-}
-
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // --- cgroups ------------------------------------------------------------------

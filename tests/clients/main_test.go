@@ -22,13 +22,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 var (
@@ -61,24 +60,18 @@ var (
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) (code int) {
-	if os.Geteuid() != 0 {
-		skipAll = fmt.Sprintf("client tests need root (podman and containerd as root drive the runtime); "+
-			"running as uid %d: every test is skipped", os.Geteuid())
-		fmt.Fprintln(os.Stderr, "SKIP: "+skipAll)
+	if skipAll = testutil.RootSkipReason("client tests need root (podman and containerd as root drive the runtime)"); skipAll != "" {
 		return m.Run()
 	}
-	if s := os.Getenv("CLIENTS_SLOW"); s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "CLIENTS_SLOW=%q: want a positive number\n", s)
-			return 2
-		}
-		slow = v
+	var err error
+	if slow, err = testutil.SlowFactor("CLIENTS_SLOW", slow); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
 	}
 	// conmon and the containerd shims daemonize: make their orphans ours
 	// (this machine's PID 1 never reaps) and reap the ones we did not start.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+	if err := testutil.BecomeSubreaper(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	stopReaper := startReaper()
@@ -87,7 +80,6 @@ func testMain(m *testing.M) (code int) {
 		reapOrphans()
 	}()
 
-	var err error
 	workDir, err = os.MkdirTemp("", "sdocker-clients-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -98,12 +90,12 @@ func testMain(m *testing.M) (code int) {
 		return 2
 	}
 	defer func() {
-		if left := mountsUnder(workDir); len(left) > 0 {
+		if left := testutil.MountsUnder(workDir); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "clients: mounts left under %s (unmounting): %q\n", workDir, left)
 			unmountAll(workDir)
 			code = failCode(code)
 		}
-		if left := mountsUnder(workDir); len(left) > 0 {
+		if left := testutil.MountsUnder(workDir); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "clients: cannot unmount %q: %s kept\n", left, workDir)
 			return
 		}
@@ -215,21 +207,7 @@ func setup() error {
 
 // buildRuntime builds a static sdocker-runc from this module.
 func buildRuntime(out string) error {
-	gm, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(gm))
-	if gomod == "" || gomod == os.DevNull {
-		return fmt.Errorf("not inside the sdocker module (go env GOMOD = %q)", gomod)
-	}
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/sdocker-runc")
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/sdocker-runc: %v\n%s", err, b)
-	}
-	return os.Chmod(filepath.Dir(out), 0o755)
+	return testutil.BuildBinaries(filepath.Dir(out), "./cmd/sdocker-runc")
 }
 
 // checkStatic fails for an ELF file with a program interpreter.
@@ -292,6 +270,37 @@ func requireRoot(t *testing.T) {
 	if skipAll != "" {
 		t.Skip(skipAll)
 	}
+}
+
+// lazyClient is a client of the suite (containerd, podman), set up on the
+// first test that needs it.
+type lazyClient[T any] struct {
+	once sync.Once
+	inst T
+	err  error
+	skip string // why the client cannot run here
+}
+
+// get returns the client, set up on first use: missing returns why it
+// cannot run here ("" when it can), setup makes it. It skips t when the
+// suite or the client cannot run, fails it when the setup failed, and
+// traces the runtime calls made during t.
+func (l *lazyClient[T]) get(t *testing.T, name string, missing func() string, setup func() (T, error)) T {
+	t.Helper()
+	requireRoot(t)
+	l.once.Do(func() {
+		if l.skip = missing(); l.skip == "" {
+			l.inst, l.err = setup()
+		}
+	})
+	if l.skip != "" {
+		skip(t, l.skip)
+	}
+	if l.err != nil {
+		t.Fatalf("%s setup: %v", name, l.err)
+	}
+	traceRuntime(t)
+	return l.inst
 }
 
 // skip skips t and remembers why, for the summary at the end.

@@ -6,9 +6,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 const podmanImage = "localhost/sdbusybox:test"
@@ -24,36 +25,22 @@ type podmanEnv struct {
 	netavark bool   // default (bridge) networking works
 }
 
-var (
-	podmanOnce sync.Once
-	podmanInst *podmanEnv
-	podmanErr  error
-	podmanSkip string
-)
+// podman is the suite's podman, set up on first use.
+var podman lazyClient[*podmanEnv]
 
 // requirePodman returns the suite's podman, set up on first use, or skips.
 func requirePodman(t *testing.T) *podmanEnv {
 	t.Helper()
-	requireRoot(t)
-	podmanOnce.Do(func() {
+	return podman.get(t, "podman", func() string {
 		for _, bin := range []string{"podman", "conmon"} {
 			if _, err := exec.LookPath(bin); err != nil {
 				if _, err2 := os.Stat("/usr/libexec/podman/" + bin); err2 != nil {
-					podmanSkip = fmt.Sprintf("%s not installed (apt-get install podman)", bin)
-					return
+					return fmt.Sprintf("%s not installed (apt-get install podman)", bin)
 				}
 			}
 		}
-		podmanInst, podmanErr = setupPodman()
-	})
-	if podmanSkip != "" {
-		skip(t, podmanSkip)
-	}
-	if podmanErr != nil {
-		t.Fatalf("podman setup: %v", podmanErr)
-	}
-	traceRuntime(t)
-	return podmanInst
+		return ""
+	}, setupPodman)
 }
 
 func setupPodman() (*podmanEnv, error) {
@@ -188,7 +175,7 @@ func (p *podmanEnv) teardown() error {
 	if r := p.podman(timeout(3*time.Minute), "system", "reset", "-f"); !r.ok() {
 		errs = append(errs, r.String())
 	}
-	if m := mountsUnder(p.dir); len(m) > 0 {
+	if m := testutil.MountsUnder(p.dir); len(m) > 0 {
 		errs = append(errs, fmt.Sprintf("mounts left under %s (unmounted): %q", p.dir, m))
 		unmountAll(p.dir)
 	}

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // cgroupDirs lists the cgroup directories of container id, in every
@@ -42,7 +44,7 @@ func (e *env) assertGone(id string) {
 	if _, err := os.Stat(dir); err == nil {
 		e.t.Errorf("container %s: directory %s left", id[:12], dir)
 	}
-	if m := mountsUnder(dir); len(m) > 0 {
+	if m := testutil.MountsUnder(dir); len(m) > 0 {
 		e.t.Errorf("container %s: mounts left: %q", id[:12], m)
 	}
 }
@@ -67,7 +69,7 @@ func (e *env) cleanupImage(ref string) {
 // checkNoMounts fails if anything is mounted under the test's root.
 func (e *env) checkNoMounts() {
 	e.t.Helper()
-	if m := mountsUnder(e.root); len(m) > 0 {
+	if m := testutil.MountsUnder(e.root); len(m) > 0 {
 		e.t.Errorf("mounts left under %s: %q", e.root, m)
 	}
 }

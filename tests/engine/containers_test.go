@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // TestRunNames: run -d prints the full id; --name names the container, a
@@ -386,7 +388,8 @@ func TestExecDetachedParent(t *testing.T) {
 		return false
 	})
 	trackPid(pid) // so that the test's cleanup does not hang when it is ours
-	_, ppid, _, _, _ := procStat(pid)
+	st, _ := testutil.ReadProcStat(pid)
+	ppid := st.PPid
 	if !slices.Contains(containerPids(id), ppid) {
 		t.Errorf("the exec -d process %d has parent %d (%s), outside the container (init %d): "+
 			"a reaper outside the container must reap it before the container can die", pid, ppid, comm(ppid), initPid)
@@ -415,6 +418,6 @@ func comm(pid int) string {
 	if pid == os.Getpid() {
 		return "the test process"
 	}
-	_, _, c, _, _ := procStat(pid)
-	return c
+	st, _ := testutil.ReadProcStat(pid)
+	return st.Comm
 }

@@ -17,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/engine"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // The reaper. A detached container's monitor (this machine's `sdocker run
@@ -31,42 +33,7 @@ var reaper = struct {
 	pids map[int]uint64
 }{pids: map[int]uint64{}}
 
-func startReaper() (stop func()) {
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				reapScan()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
-// procStat reads the state, parent, name and start time of pid.
-func procStat(pid int) (state byte, ppid int, comm string, start uint64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, "", 0, false
-	}
-	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if i < 0 || j < i || j+2 >= len(b) {
-		return 0, 0, "", 0, false
-	}
-	f := strings.Fields(string(b[j+2:]))
-	if len(f) < 20 {
-		return 0, 0, "", 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	start, _ = strconv.ParseUint(f[19], 10, 64)
-	return f[0][0], ppid, string(b[i+1 : j]), start, true
-}
+func startReaper() (stop func()) { return testutil.Every(50*time.Millisecond, reapScan) }
 
 // children lists our children (every thread's).
 func children() []int {
@@ -88,18 +55,18 @@ func reapScan() {
 	reaper.Lock()
 	defer reaper.Unlock()
 	for _, pid := range children() {
-		state, ppid, comm, start, ok := procStat(pid)
-		if !ok || ppid != self || state != 'Z' {
+		st, ok := testutil.ReadProcStat(pid)
+		if !ok || st.PPid != self || st.State != 'Z' {
 			continue
 		}
-		if tracked, isTracked := reaper.pids[pid]; comm == "exe" || (isTracked && tracked == start) {
+		if tracked, isTracked := reaper.pids[pid]; st.Comm == "exe" || (isTracked && tracked == st.Start) {
 			var ws unix.WaitStatus
 			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			delete(reaper.pids, pid)
 		}
 	}
 	for pid, start := range reaper.pids {
-		if _, _, _, st, ok := procStat(pid); !ok || st != start {
+		if st, ok := testutil.ReadProcStat(pid); !ok || st.Start != start {
 			delete(reaper.pids, pid)
 		}
 	}
@@ -108,31 +75,17 @@ func reapScan() {
 // trackPid has the reaper reap pid (a container process that may become
 // ours) when it ends.
 func trackPid(pid int) {
-	if _, _, _, start, ok := procStat(pid); ok && pid > 0 {
+	if st, ok := testutil.ReadProcStat(pid); ok && pid > 0 {
 		reaper.Lock()
-		reaper.pids[pid] = start
+		reaper.pids[pid] = st.Start
 		reaper.Unlock()
-	}
-}
-
-// reapAll reaps every child left; only once no exec.Cmd of ours runs.
-func reapAll() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
 	}
 }
 
 // processGone reports whether pid has ended (a zombie counts as ended).
 func processGone(pid int) bool {
-	state, _, _, _, ok := procStat(pid)
-	return !ok || state == 'Z' || state == 'X'
+	st, ok := testutil.ReadProcStat(pid)
+	return !ok || st.State == 'Z' || st.State == 'X'
 }
 
 func timeout(d time.Duration) time.Duration { return time.Duration(float64(d) * slow) }
@@ -181,7 +134,7 @@ func (r result) String() string {
 // command is an sdocker command of this env, not started.
 func (e *env) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(sdockerBin, args...)
-	cmd.Env = sdockerEnv(e.root)
+	cmd.Env = testutil.SdockerEnv(e.root)
 	return cmd
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // A shell that ignores SIGTERM and keeps running.
@@ -165,7 +167,7 @@ func TestStartRestartWait(t *testing.T) {
 // checkNoMountsOf fails if container id's rootfs is mounted.
 func (e *env) checkNoMountsOf(id string) {
 	e.t.Helper()
-	if m := mountsUnder(filepath.Join(e.root, "containers", id)); len(m) > 0 {
+	if m := testutil.MountsUnder(filepath.Join(e.root, "containers", id)); len(m) > 0 {
 		e.t.Errorf("container %s is not running but mounts are left: %q", id[:12], m)
 	}
 }
@@ -345,7 +347,7 @@ func TestRemoveRunning(t *testing.T) {
 	id := e.runDetached("--memory", "64m", "gone:1", "sh", "-c", "sleep 100 & sleep 100")
 	pid := e.record(id).Pid
 	trackPid(pid)
-	if len(cgroupDirs(id)) == 0 || len(mountsUnder(filepath.Join(e.root, "containers", id))) == 0 {
+	if len(cgroupDirs(id)) == 0 || len(testutil.MountsUnder(filepath.Join(e.root, "containers", id))) == 0 {
 		t.Fatalf("a running container without cgroups or rootfs mount")
 	}
 	if r := e.run("rm", id); r.code != 125 || !strings.Contains(r.stderr, "running") {

@@ -14,16 +14,14 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 var (
@@ -38,36 +36,26 @@ var (
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		skipReason = fmt.Sprintf("sdocker engine tests need root; running as uid %d: every test is skipped", os.Geteuid())
-		fmt.Fprintln(os.Stderr, "SKIP: "+skipReason)
+	if skipReason = testutil.RootSkipReason("sdocker engine tests need root"); skipReason != "" {
 		return m.Run()
 	}
-	if s := os.Getenv("SDOCKER_TEST_SLOW"); s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "SDOCKER_TEST_SLOW=%q: want a positive number\n", s)
-			return 2
-		}
-		slow = v
+	var err error
+	if slow, err = testutil.SlowFactor("SDOCKER_TEST_SLOW", slow); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
 	}
 	// This machine's PID 1 never reaps orphans, and a detached container's
 	// monitor is one as soon as `sdocker run -d` returns: become their
 	// reaper (see reaper in helpers_test.go).
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+	if err := testutil.BecomeSubreaper(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	stop := startReaper()
 	code, err := setupAndRun(m)
 	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "tests/engine: %v\n", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	reapAll()
+	code = testutil.Finish("tests/engine", code, err)
+	testutil.ReapAll()
 	return code
 }
 
@@ -76,89 +64,15 @@ func setupAndRun(m *testing.M) (code int, err error) {
 	if workDir, err = os.MkdirTemp("", "sdocker-engine-"); err != nil {
 		return 2, err
 	}
-	defer func() {
-		if mounts := mountsUnder(workDir); len(mounts) > 0 {
-			err = fmt.Errorf("mounts left under %s (not removed): %q", workDir, mounts)
-			if code == 0 {
-				code = 1
-			}
-			return
-		}
-		if rerr := os.RemoveAll(workDir); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
-	binDir = os.Getenv("SDOCKER_TEST_BIN_DIR")
-	if binDir == "" {
-		binDir = filepath.Join(workDir, "bin")
-		if err := buildBinaries(binDir); err != nil {
-			return 2, err
-		}
-	}
-	sdockerBin = filepath.Join(binDir, "sdocker")
-	for _, name := range []string{"sdocker", "cpu-test", "memory-test"} {
-		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
-			return 2, fmt.Errorf("binary %s: %w", name, err)
-		}
-	}
-	rootfsDir = os.Getenv("SDOCKER_TEST_ROOTFS")
-	if rootfsDir == "" {
-		rootfsDir = filepath.Join(workDir, "rootfs")
-		cmd := exec.Command(sdockerBin, "rootfs", rootfsDir)
-		cmd.Env = sdockerEnv(filepath.Join(workDir, "rootfs-root"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return 2, fmt.Errorf("sdocker rootfs %s: %v\n%s", rootfsDir, err, out)
-		}
-	}
-	if rootfsDir, err = filepath.Abs(rootfsDir); err != nil {
-		return 2, err
-	}
-	fmt.Fprintf(os.Stderr, "tests/engine: binaries in %s, rootfs %s, setup %s\n", binDir, rootfsDir, time.Since(start).Round(time.Millisecond))
-	return m.Run(), nil
-}
-
-// buildBinaries builds the static programs from the module's source.
-func buildBinaries(dir string) error {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return fmt.Errorf("not inside the sdocker module (go env GOMOD = %q)", gomod)
-	}
+	defer func() { err = errors.Join(err, testutil.RemoveWorkDir(workDir)) }()
 	pkgs := []string{"./cmd/sdocker", "./cmd/cpu-test", "./cmd/memory-test"}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(gomod), "cmd", "sdocker-init")); err == nil {
+	if testutil.HasPackage("./cmd/sdocker-init") {
 		pkgs = append(pkgs, "./cmd/sdocker-init")
 	}
-	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	if binDir, rootfsDir, err = testutil.PrepareSdocker(workDir, pkgs...); err != nil {
+		return 2, err
 	}
-	return nil
-}
-
-// sdockerEnv is our environment with root as SDOCKER_ROOT.
-func sdockerEnv(root string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SDOCKER_ROOT=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "SDOCKER_ROOT="+root)
-}
-
-// mountsUnder lists the mount points at or below dir.
-func mountsUnder(dir string) []string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
-			out = append(out, f[4])
-		}
-	}
-	return out
+	sdockerBin = filepath.Join(binDir, "sdocker")
+	fmt.Fprintf(os.Stderr, "tests/engine: binaries in %s, rootfs %s, setup %s\n", binDir, rootfsDir, time.Since(start).Round(time.Millisecond))
+	return m.Run(), nil
 }

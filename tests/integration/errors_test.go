@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // TestBadInput gives sdocker bad input: each case gets one clear
@@ -72,7 +74,7 @@ func TestBadInput(t *testing.T) {
 				assertNoCgroups(t, id)
 			}
 			assertNoNewCgroups(t, before)
-			if m := mountsUnder(rootfsDir); len(m) > 0 {
+			if m := testutil.MountsUnder(rootfsDir); len(m) > 0 {
 				t.Errorf("mounts left on the rootfs: %q", m)
 			}
 			if t.Failed() {

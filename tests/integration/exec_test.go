@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // TestExec checks `sdocker exec` against a running container: it sees
@@ -199,7 +201,7 @@ func TestPs(t *testing.T) {
 		!strings.HasPrefix(p.status, "Up ") || !strings.HasSuffix(p.line, " ago") {
 		t.Errorf("ps line %q: want id %s, name %s, pid %d, command \"sleep 1000\", status Up, created ... ago", p.line, c.short(), up, c.pid)
 	}
-	if !processRunning(p.pid) || cmdline(p.pid) != "sleep 1000" {
+	if !testutil.ProcessRunning(p.pid) || cmdline(p.pid) != "sleep 1000" {
 		t.Errorf("ps: pid %d is not the container's sleep (%q)", p.pid, cmdline(p.pid))
 	}
 

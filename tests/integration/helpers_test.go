@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // cmdTimeout bounds one foreground sdocker command.
@@ -98,7 +100,7 @@ func (e *env) cleanup() {
 		// started at start is waited for (and reaped if it is our child).
 		deadline := time.Now().Add(timeout(5 * time.Second))
 		for startTime(pid) == start {
-			if !processRunning(pid) {
+			if !testutil.ProcessRunning(pid) {
 				reapPid(pid, 0)
 				break
 			}
@@ -120,7 +122,7 @@ func (e *env) cleanup() {
 	for i := len(e.after) - 1; i >= 0; i-- {
 		e.after[i]()
 	}
-	if m := mountsUnder(e.root); len(m) > 0 {
+	if m := testutil.MountsUnder(e.root); len(m) > 0 {
 		t.Errorf("cleanup: mounts left under %s: %q", e.root, m)
 		for i := len(m) - 1; i >= 0; i-- {
 			unix.Unmount(m[i], unix.MNT_DETACH)
@@ -194,7 +196,7 @@ func (e *env) command(o runOpts, args ...string) *exec.Cmd {
 		bin = sdockerBin
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = sdockerEnv(e.root)
+	cmd.Env = testutil.SdockerEnv(e.root)
 	cmd.WaitDelay = 5 * time.Second
 	if o.cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}

@@ -16,17 +16,17 @@
 package integration
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 var (
@@ -50,23 +50,17 @@ var (
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		skipReason = fmt.Sprintf("sdocker integration tests need root (namespaces, cgroups, mounts); "+
-			"running as uid %d: every test is skipped", os.Geteuid())
-		fmt.Fprintln(os.Stderr, "SKIP: "+skipReason)
+	if skipReason = testutil.RootSkipReason("sdocker integration tests need root (namespaces, cgroups, mounts)"); skipReason != "" {
 		return m.Run()
 	}
 	inVM = os.Getenv("CGROUP2_VM") != ""
 	if inVM {
 		slow = 5
 	}
-	if s := os.Getenv("SDOCKER_TEST_SLOW"); s != "" {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v <= 0 {
-			fmt.Fprintf(os.Stderr, "SDOCKER_TEST_SLOW=%q: want a positive number\n", s)
-			return 2
-		}
-		slow = v
+	var err error
+	if slow, err = testutil.SlowFactor("SDOCKER_TEST_SLOW", slow); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
 	}
 	cgroupMode = 1
 	var st unix.Statfs_t
@@ -75,18 +69,13 @@ func testMain(m *testing.M) int {
 	}
 	// This machine's PID 1 may never reap orphans: a container whose
 	// sdocker process was killed comes to us instead, and we reap it.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+	if err := testutil.BecomeSubreaper(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	code, err := setupAndRun(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	reapAll()
+	code = testutil.Finish("integration", code, err)
+	testutil.ReapAll()
 	return code
 }
 
@@ -100,94 +89,16 @@ func setupAndRun(m *testing.M) (code int, err error) {
 	if err := os.Chmod(workDir, 0o755); err != nil {
 		return 2, err
 	}
-	defer func() {
-		if mounts := mountsUnder(workDir); len(mounts) > 0 {
-			err = fmt.Errorf("mounts left under %s (not removed): %q", workDir, mounts)
-			if code == 0 {
-				code = 1
-			}
-			return
-		}
-		if rerr := os.RemoveAll(workDir); rerr != nil && err == nil {
-			err = rerr
-		}
-	}()
+	defer func() { err = errors.Join(err, testutil.RemoveWorkDir(workDir)) }()
 
-	binDir = os.Getenv("SDOCKER_TEST_BIN_DIR")
-	if binDir == "" {
-		binDir = filepath.Join(workDir, "bin")
-		if err := buildBinaries(binDir); err != nil {
-			return 2, err
-		}
-	}
-	sdockerBin = filepath.Join(binDir, "sdocker")
-	for _, name := range []string{"sdocker", "cpu-test", "memory-test"} {
-		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
-			return 2, fmt.Errorf("binary %s: %w", name, err)
-		}
-	}
-
-	rootfsDir = os.Getenv("SDOCKER_TEST_ROOTFS")
-	if rootfsDir == "" {
-		rootfsDir = filepath.Join(workDir, "rootfs")
-		cmd := exec.Command(sdockerBin, "rootfs", rootfsDir)
-		cmd.Env = sdockerEnv(filepath.Join(workDir, "rootfs-root"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return 2, fmt.Errorf("sdocker rootfs %s: %v\n%s", rootfsDir, err, out)
-		}
-	}
-	if rootfsDir, err = filepath.Abs(rootfsDir); err != nil {
+	if binDir, rootfsDir, err = testutil.PrepareSdocker(workDir,
+		"./cmd/sdocker", "./cmd/sdocker-init", "./cmd/cpu-test", "./cmd/memory-test"); err != nil {
 		return 2, err
 	}
+	sdockerBin = filepath.Join(binDir, "sdocker")
 	fmt.Fprintf(os.Stderr, "integration: cgroup v%d, vm=%v, binaries in %s, rootfs %s, setup %s\n",
 		cgroupMode, inVM, binDir, rootfsDir, time.Since(start).Round(time.Millisecond))
 	return m.Run(), nil
-}
-
-// buildBinaries builds the three static programs from the module's source.
-func buildBinaries(dir string) error {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return fmt.Errorf("not inside the sdocker module (go env GOMOD = %q)", gomod)
-	}
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/sdocker", "./cmd/sdocker-init", "./cmd/cpu-test", "./cmd/memory-test")
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return os.Chmod(dir, 0o755)
-}
-
-// sdockerEnv is the environment of an sdocker command: ours, with root as
-// SDOCKER_ROOT.
-func sdockerEnv(root string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SDOCKER_ROOT=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "SDOCKER_ROOT="+root)
-}
-
-// reapAll reaps every child left (orphans re-parented to us). Only called
-// once no exec.Cmd of ours runs any more.
-func reapAll() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
-	}
 }
 
 // reapPid reaps pid if it is a child of ours (an orphaned container init
@@ -205,7 +116,7 @@ func reapPid(pid int, timeout time.Duration) bool {
 			return true
 		case err == unix.ECHILD:
 			// Not ours (yet?): gone if /proc says so.
-			if !processRunning(pid) {
+			if !testutil.ProcessRunning(pid) {
 				return true
 			}
 		}
@@ -214,30 +125,6 @@ func reapPid(pid int, timeout time.Duration) bool {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// processRunning reports whether pid exists and is not a zombie.
-func processRunning(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return false
-	}
-	return b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
-// mountsUnder lists the mount points of this mount namespace at or below dir.
-func mountsUnder(dir string) []string {
-	var out []string
-	for _, m := range hostMounts() {
-		if m.point == dir || strings.HasPrefix(m.point, dir+"/") {
-			out = append(out, m.point)
-		}
-	}
-	return out
 }
 
 type mountInfo struct {
@@ -273,30 +160,11 @@ func parseMountinfo(s string) []mountInfo {
 		}
 		out = append(out, mountInfo{
 			dev:  f[2],
-			root: unescapeMount(f[3]), point: unescapeMount(f[4]), options: f[5],
+			root: testutil.UnescapeMount(f[3]), point: testutil.UnescapeMount(f[4]), options: f[5],
 			fstype: f[sep+1], source: f[sep+2], super: f[sep+3],
 		})
 	}
 	return out
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space...).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // requireRoot skips t when the suite cannot run.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // TestMountsStayInside checks that no mount made in a container — by
@@ -72,10 +74,10 @@ func TestMountsStayInside(t *testing.T) {
 		t.Errorf("`mount -t tmpfs none /mnt` with --cap-add SYS_ADMIN failed (no /mnt in the rootfs?):\n%s", b)
 	}
 	// The host's table has none of them.
-	if m := mountsUnder(shared); len(m) != 1 {
+	if m := testutil.MountsUnder(shared); len(m) != 1 {
 		t.Errorf("container mounts propagated to the host: %q", m[1:])
 	}
-	if m := mountsUnder(rootfsDir); len(m) > 0 {
+	if m := testutil.MountsUnder(rootfsDir); len(m) > 0 {
 		t.Errorf("container mounts visible on the host: %q", m)
 	}
 	for _, m := range hostMounts() {

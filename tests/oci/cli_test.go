@@ -10,6 +10,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // exec with arguments and every flag containerd and podman use.
@@ -159,7 +161,7 @@ func TestExec(t *testing.T) {
 		}
 		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 		b.addPids(pid)
-		if pid <= 0 || !processRunning(pid) {
+		if pid <= 0 || !testutil.ProcessRunning(pid) {
 			t.Fatalf("detached exec's pid %q is not running", data)
 		}
 		b.waitOutput("detached-ran")

@@ -14,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // --version prints the version of the runtime spec it implements.
@@ -71,7 +73,7 @@ func TestLifecycle(t *testing.T) {
 	if pid <= 0 || pid != st.Pid {
 		t.Errorf("pid file has %q, state pid is %d", data, st.Pid)
 	}
-	if !processRunning(pid) {
+	if !testutil.ProcessRunning(pid) {
 		t.Errorf("init %d of a created container is not running", pid)
 	}
 	// The process has not run yet.

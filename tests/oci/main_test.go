@@ -22,10 +22,10 @@
 package oci
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +39,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 var (
@@ -74,28 +76,20 @@ var (
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		skipReason = fmt.Sprintf("OCI runtime tests need root (namespaces, cgroups, mounts); "+
-			"running as uid %d: every test is skipped", os.Geteuid())
-		fmt.Fprintln(os.Stderr, "SKIP: "+skipReason)
+	if skipReason = testutil.RootSkipReason("OCI runtime tests need root (namespaces, cgroups, mounts)"); skipReason != "" {
 		return m.Run()
 	}
 	// This machine's PID 1 never reaps orphans: the init of a container
 	// made by `create` outlives the runtime process that started it and
 	// comes to us. Each test reaps the pids it knows (never wait4(-1)
 	// while exec.Cmd's may be waiting).
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		fmt.Fprintf(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+	if err := testutil.BecomeSubreaper(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	code, err := setupAndRun(m)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "oci: %v\n", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	reapAll()
+	code = testutil.Finish("oci", code, err)
+	testutil.ReapAll()
 	return code
 }
 
@@ -111,16 +105,7 @@ func setupAndRun(m *testing.M) (code int, err error) {
 	}
 	defer func() {
 		removeCgroupTree(cgroupParent)
-		if mounts := mountsUnder(workDir); len(mounts) > 0 {
-			err = fmt.Errorf("mounts left under %s (not removed): %q", workDir, mounts)
-			if code == 0 {
-				code = 1
-			}
-			return
-		}
-		if rerr := os.RemoveAll(workDir); rerr != nil && err == nil {
-			err = rerr
-		}
+		err = errors.Join(err, testutil.RemoveWorkDir(workDir))
 	}()
 	binDir = filepath.Join(workDir, "bin")
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
@@ -232,7 +217,7 @@ func collectStale() {
 	for _, d := range dirs {
 		f := strings.SplitN(strings.TrimPrefix(filepath.Base(d), "sdocker-oci-"), "-", 2)
 		pid, err := strconv.Atoi(f[0])
-		if err != nil || pid == os.Getpid() || running(pid) || len(mountsUnder(d)) > 0 {
+		if err != nil || pid == os.Getpid() || running(pid) || len(testutil.MountsUnder(d)) > 0 {
 			continue
 		}
 		os.RemoveAll(d)
@@ -242,25 +227,11 @@ func collectStale() {
 // buildRuntime builds ./cmd/sdocker-runc and, where the module has it,
 // ./cmd/sdocker-init, static, into dir.
 func buildRuntime(dir string) error {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return fmt.Errorf("not inside the sdocker module (go env GOMOD = %q)", gomod)
-	}
 	pkgs := []string{"./cmd/sdocker-runc"}
-	if fileExists(filepath.Join(filepath.Dir(gomod), "cmd", "sdocker-init")) {
+	if testutil.HasPackage("./cmd/sdocker-init") {
 		pkgs = append(pkgs, "./cmd/sdocker-init")
 	}
-	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
-	}
-	return nil
+	return testutil.BuildBinaries(dir, pkgs...)
 }
 
 // makeRootfs makes a minimal busybox rootfs in dir: /bin/busybox (static)
@@ -386,52 +357,6 @@ func dirSHA256(dir string) (map[string]string, error) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// reapAll reaps every child left. Only called once no exec.Cmd of ours runs.
-func reapAll() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if pid <= 0 || err != nil {
-			return
-		}
-	}
-}
-
-// processRunning reports whether pid exists and is not a zombie.
-func processRunning(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return false
-	}
-	return b[i+2] != 'Z' && b[i+2] != 'X'
-}
-
-// mountsUnder lists the mount points of this mount namespace at or below dir.
-func mountsUnder(dir string) []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		if p := f[4]; p == dir || strings.HasPrefix(p, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // runcBefore reports whether the runtime is a runc older than major.minor.

@@ -1,8 +1,6 @@
 package oci
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // The reaper. This machine's PID 1 never reaps orphans and the test binary
@@ -32,56 +32,20 @@ var reaper = struct {
 	pids map[int]uint64 // pid -> start time (clock ticks since boot)
 }{pids: map[int]uint64{}}
 
-func startReaper() (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				reapScan()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
-// procStat returns the state, parent and start time of pid.
-func procStat(pid int) (state byte, ppid int, start uint64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, 0, 0, false
-	}
-	f := strings.Fields(string(b[i+2:]))
-	if len(f) < 20 {
-		return 0, 0, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	start, _ = strconv.ParseUint(f[19], 10, 64)
-	return f[0][0], ppid, start, true
-}
+func startReaper() (stop func()) { return testutil.Every(50*time.Millisecond, reapScan) }
 
 // trackPid has the reaper follow pid (a container process).
 func trackPid(pid int) {
 	if pid <= 0 {
 		return
 	}
-	_, _, start, ok := procStat(pid)
+	st, ok := testutil.ReadProcStat(pid)
 	if !ok {
 		return
 	}
 	reaper.Lock()
 	if _, seen := reaper.pids[pid]; !seen {
-		reaper.pids[pid] = start
+		reaper.pids[pid] = st.Start
 	}
 	reaper.Unlock()
 }
@@ -106,11 +70,11 @@ func reapScan() {
 	reaper.Lock()
 	defer reaper.Unlock()
 	for pid, start := range reaper.pids {
-		state, ppid, st, ok := procStat(pid)
+		st, ok := testutil.ReadProcStat(pid)
 		switch {
-		case !ok || st != start:
+		case !ok || st.Start != start:
 			delete(reaper.pids, pid) // gone (reaped by its parent), or recycled
-		case state == 'Z' && ppid == self:
+		case st.State == 'Z' && st.PPid == self:
 			var ws unix.WaitStatus
 			if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got == pid || err == unix.ECHILD {
 				delete(reaper.pids, pid)
@@ -135,7 +99,7 @@ func waitGone(pid int, d time.Duration) bool {
 		if !tracked {
 			return true
 		}
-		if state, ppid, _, ok := procStat(pid); ok && state == 'Z' && ppid != os.Getpid() {
+		if st, ok := testutil.ReadProcStat(pid); ok && st.State == 'Z' && st.PPid != os.Getpid() {
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -14,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // attackScript runs in the container (busybox sh, started by a detached
@@ -428,7 +430,7 @@ func TestSymlinkedSpecialDirs(t *testing.T) {
 				if got := listDir(sentinel); got != "untouched" {
 					t.Errorf("the host directory the symlink points to changed: %s", got)
 				}
-				if m := mountsUnder(sentinel); len(m) > 0 {
+				if m := testutil.MountsUnder(sentinel); len(m) > 0 {
 					t.Errorf("mounts on the host directory: %v", m)
 				}
 				if !refused && strings.Contains(r.stdout, "untouched") {
@@ -476,7 +478,7 @@ func TestBindDestinationSymlink(t *testing.T) {
 	if got := listDir(sentinel); got != "untouched" {
 		t.Errorf("the host directory behind the symlinks changed: %s", got)
 	}
-	if m := mountsUnder(sentinel); len(m) > 0 {
+	if m := testutil.MountsUnder(sentinel); len(m) > 0 {
 		t.Errorf("mounts on the host directory: %v", m)
 	}
 	if r.code == 0 {

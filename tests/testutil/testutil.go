@@ -1,0 +1,274 @@
+// Package testutil holds what the real-kernel test suites (tests/integration,
+// tests/engine, tests/oci, tests/clients) share in their TestMain and
+// harness: building the module's static binaries, the root check, making
+// the test binary a child subreaper, reading /proc/PID/stat, reaping and
+// the checks of the suite's work directory. It is imported only by tests.
+package testutil
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ModuleRoot returns the directory of the sdocker module's go.mod.
+func ModuleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside the sdocker module (go env GOMOD = %q)", gomod)
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// BuildBinaries builds the module's packages pkgs (as "./cmd/NAME") as
+// static programs (CGO_ENABLED=0) into dir, which it makes readable by all.
+func BuildBinaries(dir string, pkgs ...string) error {
+	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return os.Chmod(dir, 0o755)
+}
+
+// RootSkipReason returns "" when the test binary runs as root. Otherwise it
+// returns why every test of the suite skips ("NEED; running as uid N: every
+// test is skipped") and prints it to stderr: TestMain then still runs the
+// tests, which skip with that reason.
+func RootSkipReason(need string) string {
+	if os.Geteuid() == 0 {
+		return ""
+	}
+	reason := fmt.Sprintf("%s; running as uid %d: every test is skipped", need, os.Geteuid())
+	fmt.Fprintln(os.Stderr, "SKIP: "+reason)
+	return reason
+}
+
+// BecomeSubreaper makes the test binary a child subreaper: the orphans of
+// the processes it starts (detached containers, daemons) become its
+// children, as this machine's PID 1 may never reap them.
+func BecomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %v", err)
+	}
+	return nil
+}
+
+// SlowFactor returns the timeout multiplier set in the environment
+// variable env (a positive number), or def when it is unset.
+func SlowFactor(env string, def float64) (float64, error) {
+	s := os.Getenv(env)
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive number", env, s)
+	}
+	return v, nil
+}
+
+// Finish is the end of a TestMain: it reports err (prefixed by suite) and
+// makes a passing code a failure when there is one.
+func Finish(suite string, code int, err error) int {
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", suite, err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// Every runs f every d in a goroutine until stop is called; stop returns
+// once f no longer runs.
+func Every(d time.Duration, f func()) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// ProcStat is what the reapers read of /proc/PID/stat.
+type ProcStat struct {
+	State byte   // R, S, Z...
+	PPid  int    // parent
+	Comm  string // command name
+	Start uint64 // start time, in clock ticks since boot
+}
+
+// ReadProcStat reads the state, parent, name and start time of pid.
+func ReadProcStat(pid int) (ProcStat, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ProcStat{}, false
+	}
+	i, j := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if i < 0 || j < i || j+2 >= len(b) {
+		return ProcStat{}, false
+	}
+	f := strings.Fields(string(b[j+2:]))
+	if len(f) < 20 {
+		return ProcStat{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	start, _ := strconv.ParseUint(f[19], 10, 64)
+	return ProcStat{State: f[0][0], PPid: ppid, Comm: string(b[i+1 : j]), Start: start}, true
+}
+
+// ProcessRunning reports whether pid exists and is not a zombie.
+func ProcessRunning(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// ReapAll reaps every child left (orphans re-parented to us). Only to be
+// called once no exec.Cmd of ours runs any more: it would steal its status.
+func ReapAll() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// MountsUnder lists the mount points of this mount namespace at or below
+// dir, in the order of /proc/self/mountinfo.
+func MountsUnder(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		if p := UnescapeMount(f[4]); p == dir || strings.HasPrefix(p, dir+"/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// UnescapeMount undoes mountinfo's octal escapes (\040 for a space...).
+func UnescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// RemoveWorkDir removes a suite's work directory, unless something is
+// still mounted under it: then it is kept and that is the error.
+func RemoveWorkDir(dir string) error {
+	if mounts := MountsUnder(dir); len(mounts) > 0 {
+		return fmt.Errorf("mounts left under %s (not removed): %q", dir, mounts)
+	}
+	return os.RemoveAll(dir)
+}
+
+// SdockerEnv is our environment with root as SDOCKER_ROOT.
+func SdockerEnv(root string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SDOCKER_ROOT=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "SDOCKER_ROOT="+root)
+}
+
+// PrepareSdocker provides the sdocker suites' binaries and rootfs under
+// workDir: binDir is $SDOCKER_TEST_BIN_DIR, or workDir/bin with pkgs built
+// into it; it must hold sdocker, cpu-test and memory-test. rootfsDir
+// (absolute) is $SDOCKER_TEST_ROOTFS, or workDir/rootfs made by `sdocker
+// rootfs`.
+func PrepareSdocker(workDir string, pkgs ...string) (binDir, rootfsDir string, err error) {
+	binDir = os.Getenv("SDOCKER_TEST_BIN_DIR")
+	if binDir == "" {
+		binDir = filepath.Join(workDir, "bin")
+		if err := BuildBinaries(binDir, pkgs...); err != nil {
+			return "", "", err
+		}
+	}
+	for _, name := range []string{"sdocker", "cpu-test", "memory-test"} {
+		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
+			return "", "", fmt.Errorf("binary %s: %w", name, err)
+		}
+	}
+	rootfsDir = os.Getenv("SDOCKER_TEST_ROOTFS")
+	if rootfsDir == "" {
+		rootfsDir = filepath.Join(workDir, "rootfs")
+		cmd := exec.Command(filepath.Join(binDir, "sdocker"), "rootfs", rootfsDir)
+		cmd.Env = SdockerEnv(filepath.Join(workDir, "rootfs-root"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("sdocker rootfs %s: %v\n%s", rootfsDir, err, out)
+		}
+	}
+	if rootfsDir, err = filepath.Abs(rootfsDir); err != nil {
+		return "", "", err
+	}
+	return binDir, rootfsDir, nil
+}
+
+// HasPackage reports whether the module has the package pkg ("./cmd/NAME").
+func HasPackage(pkg string) bool {
+	root, err := ModuleRoot()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(root, filepath.FromSlash(pkg)))
+	return err == nil
+}
