@@ -184,9 +184,13 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	}
 	f := os.NewFile(uintptr(pidfd), "pidfd")
 	defer f.Close()
-	execSpec := *spec
-	execSpec.Process = proc
-	cfg := &childConfig{Spec: &execSpec, JoinFlags: join}
+	// What entering needs of the container's spec: its namespaces and
+	// seccomp profile.
+	execSpec := &specs.Spec{Version: spec.Version, Process: proc}
+	if spec.Linux != nil {
+		execSpec.Linux = &specs.Linux{Namespaces: spec.Linux.Namespaces, Seccomp: spec.Linux.Seccomp}
+	}
+	cfg := &childConfig{Spec: execSpec, JoinFlags: join}
 	o.ExecFifo, o.CreateRuntime = "", nil
 	return startChild(execArg0, cfg, 0, f, f, cg, o)
 }
@@ -202,12 +206,21 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	cfg.CreateRuntime = o.CreateRuntime != nil
 	cfg.NewKeyring = o.NewKeyring
 	cfg.Orphan = o.Orphan
-	if l := cfg.Spec.Linux; l != nil && l.Seccomp != nil {
-		f, err := seccomp.Compile(l.Seccomp)
-		if err != nil {
-			return nil, err
+	if l := cfg.Spec.Linux; l != nil {
+		// The child decodes what it uses: a compiled filter, not the
+		// profile; no resources (its cgroups are the parent's business).
+		linux := *l
+		if l.Seccomp != nil {
+			f, err := seccomp.Compile(l.Seccomp)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Seccomp, linux.Seccomp = f, nil
 		}
-		cfg.Seccomp = f
+		linux.Resources = nil
+		spec := *cfg.Spec
+		spec.Linux = &linux
+		cfg.Spec = &spec
 	}
 	if cfg.Spec.Process.Terminal {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
