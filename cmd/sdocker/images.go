@@ -138,21 +138,13 @@ func newRmiCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		Example: "  sdocker rmi mybox:1.0",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			s, err := e.Images()
-			if err != nil {
-				return err
-			}
-			inUse, err := e.ImageUsers()
+			s, inUse, err := openImagesInUse(openEngine)
 			if err != nil {
 				return err
 			}
 			var errs []string
 			for _, ref := range args {
-				res, err := s.Remove(ref, force, func(id string) bool { return inUse[id] })
+				res, err := s.Remove(ref, force, inUse)
 				if err != nil {
 					errs = append(errs, err.Error())
 					continue
@@ -210,19 +202,11 @@ func newImageCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		Example: "  sdocker image prune",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := openEngine()
+			s, inUse, err := openImagesInUse(openEngine)
 			if err != nil {
 				return err
 			}
-			s, err := e.Images()
-			if err != nil {
-				return err
-			}
-			inUse, err := e.ImageUsers()
-			if err != nil {
-				return err
-			}
-			deleted, err := s.Prune(func(id string) bool { return inUse[id] })
+			deleted, err := s.Prune(inUse)
 			for _, d := range deleted {
 				fmt.Printf("Deleted: %s\n", d)
 			}
@@ -230,4 +214,21 @@ func newImageCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		},
 	})
 	return c
+}
+
+// openImagesInUse opens the image store and tells which images containers use.
+func openImagesInUse(openEngine func() (*engine.Engine, error)) (*image.Store, func(string) bool, error) {
+	e, err := openEngine()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := e.Images()
+	if err != nil {
+		return nil, nil, err
+	}
+	used, err := e.ImageUsers()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func(id string) bool { return used[id] }, nil
 }

@@ -240,17 +240,26 @@ func writePidFile(path string, pid int) error {
 	return nil
 }
 
+// lockedLoad takes the container's lock and reads its state; the caller
+// releases the lock with unlock.
+func (s *Store) lockedLoad(id string) (st *State, unlock func(), err error) {
+	if unlock, err = s.lock(id); err != nil {
+		return nil, nil, err
+	}
+	if st, err = s.Load(id); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 // Start lets a created container's init run its process.
 func (s *Store) Start(id string) error {
-	unlock, err := s.lock(id)
+	st, unlock, err := s.lockedLoad(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := s.Load(id)
-	if err != nil {
-		return err
-	}
 	if st.Status != specs.StateCreated {
 		return fmt.Errorf("%w: cannot start container %s: it is %s", ErrWrongState, id, st.Status)
 	}
@@ -396,15 +405,11 @@ func (s *Store) Pause(id string) error  { return s.freeze(id, true) }
 func (s *Store) Resume(id string) error { return s.freeze(id, false) }
 
 func (s *Store) freeze(id string, freeze bool) error {
-	unlock, err := s.lock(id)
+	st, unlock, err := s.lockedLoad(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := s.Load(id)
-	if err != nil {
-		return err
-	}
 	want, verb := specs.StateRunning, "pause"
 	if !freeze {
 		want, verb = StatusPaused, "resume"
@@ -429,15 +434,11 @@ func (s *Store) freeze(id string, freeze bool) error {
 
 // Update changes the resource limits of a container.
 func (s *Store) Update(id string, r *specs.LinuxResources) error {
-	unlock, err := s.lock(id)
+	st, unlock, err := s.lockedLoad(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := s.Load(id)
-	if err != nil {
-		return err
-	}
 	if st.Status == specs.StateStopped {
 		return fmt.Errorf("%w: container %s is stopped", ErrWrongState, id)
 	}
