@@ -22,53 +22,14 @@ set -euo pipefail
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/.." && pwd)
 
-die() { echo "bench: $*" >&2; exit 1; }
+. "$script_dir/lib.sh"
 [ "$(id -u)" = 0 ] || die "must run as root"
 for t in hyperfine python3 runc; do
 	command -v "$t" >/dev/null || die "$t not found in PATH"
 done
 
-# --- a subreaper ----------------------------------------------------------
-# A detached container's monitor is orphaned once `sdocker run -d` returns,
-# and this machine's PID 1 never reaps orphans: every monitor would stay a
-# zombie after its container ends. So the script runs again as the child of
-# a tiny Python subreaper (prctl PR_SET_CHILD_SUBREAPER) that reaps them.
-if [ "${SDBENCH_REAPER:-}" != 1 ]; then
-	export SDBENCH_REAPER=1
-	exec python3 - "$0" "$@" <<'PY'
-import ctypes, os, signal, sys, time
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-    print("bench: warning: no subreaper (%s); monitors become zombies"
-          % os.strerror(ctypes.get_errno()), file=sys.stderr)
-    os.execvp("bash", ["bash"] + sys.argv[1:])
-pid = os.fork()
-if pid == 0:
-    os.execvp("bash", ["bash"] + sys.argv[1:])
-# Ctrl-C reaches the script itself (same process group); TERM is passed on.
-signal.signal(signal.SIGINT, lambda *a: None)
-signal.signal(signal.SIGTERM, lambda *a: os.kill(pid, signal.SIGTERM))
-rc = 1
-while True:
-    try:
-        p, st = os.waitpid(-1, 0)
-    except ChildProcessError:
-        break
-    if p == pid:
-        rc = os.waitstatus_to_exitcode(st)
-        rc = rc if rc >= 0 else 128 - rc
-        break
-end = time.time() + 3
-while time.time() < end:
-    try:
-        p, _ = os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        break
-    if p == 0:
-        time.sleep(0.05)
-sys.exit(rc)
-PY
-fi
+# Reap what is orphaned below us (see lib.sh).
+run_under_subreaper "$0" "$@"
 
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-2}
@@ -139,44 +100,9 @@ done
 sdocker=$bin/sdocker
 
 # --- busybox images -------------------------------------------------------
-is_static() {
-	# An ELF with a PT_INTERP program header is dynamically linked.
-	python3 - "$1" <<'PY'
-import struct, sys
-with open(sys.argv[1], "rb") as f:
-    d = f.read()
-if d[:4] != b"\x7fELF" or d[4] != 2:
-    sys.exit(2)  # not a 64-bit ELF
-end = "<" if d[5] == 1 else ">"
-phoff, = struct.unpack_from(end + "Q", d, 0x20)
-phentsize, phnum = struct.unpack_from(end + "HH", d, 0x36)
-for i in range(phnum):
-    p_type, = struct.unpack_from(end + "I", d, phoff + i * phentsize)
-    if p_type == 3:  # PT_INTERP
-        sys.exit(1)
-sys.exit(0)
-PY
-}
-find_busybox() {
-	busybox=
-	for c in /bin/busybox /usr/bin/busybox; do
-		if [ -x "$c" ] && is_static "$c"; then busybox=$c; return 0; fi
-	done
-	return 1
-}
-if ! find_busybox; then
-	echo "bench: no static busybox; installing busybox-static" >&2
-	apt-get install -y busybox-static >/dev/null
-	find_busybox || die "busybox-static did not give a static /bin/busybox"
-fi
-
 img=$tmp/images
 rootfs=$img/rootfs         # also run directly as a ROOTFS directory
-mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc,root}
-cp "$busybox" "$rootfs/bin/busybox"
-for a in sh true false echo ls cat sleep; do
-	ln -s busybox "$rootfs/bin/$a"
-done
+busybox_rootfs "$rootfs"
 tar -C "$rootfs" -cf "$img/small.tar" .
 mkdir -p "$img/big"
 cp -a "$rootfs/." "$img/big/"

@@ -19,7 +19,7 @@ ROUNDS=${ROUNDS:-5}
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$script_dir/.." && pwd)
 
-die() { echo "bench: $*" >&2; exit 1; }
+. "$script_dir/lib.sh"
 
 [ "$(id -u)" = 0 ] || die "must run as root"
 for t in runc crun hyperfine python3 unshare; do
@@ -58,45 +58,9 @@ else
 fi
 
 # --- busybox rootfs -------------------------------------------------------
-is_static() {
-	# An ELF with a PT_INTERP program header is dynamically linked.
-	python3 - "$1" <<'PY'
-import struct, sys
-with open(sys.argv[1], "rb") as f:
-    d = f.read()
-if d[:4] != b"\x7fELF" or d[4] != 2:
-    sys.exit(2)  # not a 64-bit ELF
-end = "<" if d[5] == 1 else ">"
-phoff, = struct.unpack_from(end + "Q", d, 0x20)
-phentsize, phnum = struct.unpack_from(end + "HH", d, 0x36)
-for i in range(phnum):
-    p_type, = struct.unpack_from(end + "I", d, phoff + i * phentsize)
-    if p_type == 3:  # PT_INTERP
-        sys.exit(1)
-sys.exit(0)
-PY
-}
-busybox=
-for c in /bin/busybox /usr/bin/busybox; do
-	if [ -x "$c" ] && is_static "$c"; then busybox=$c; break; fi
-done
-if [ -z "$busybox" ]; then
-	echo "bench: no static busybox; installing busybox-static" >&2
-	apt-get install -y busybox-static >/dev/null
-	for c in /bin/busybox /usr/bin/busybox; do
-		if [ -x "$c" ] && is_static "$c"; then busybox=$c; break; fi
-	done
-	[ -n "$busybox" ] || die "busybox-static did not give a static /bin/busybox"
-fi
-
 bundle=$tmp/bundle
 rootfs=$bundle/rootfs
-mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc,root}
-cp "$busybox" "$rootfs/bin/busybox"
-for a in sh true false echo ls cat; do
-	ln -s busybox "$rootfs/bin/$a"
-done
-[ -x "$rootfs/bin/true" ] || die "rootfs has no /bin/true"
+busybox_rootfs "$rootfs"
 
 # --- OCI bundle (runc and crun) -------------------------------------------
 (cd "$bundle" && runc spec)

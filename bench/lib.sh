@@ -1,0 +1,92 @@
+# Shared by the benchmark scripts: source it after setting -euo pipefail.
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# run_under_subreaper re-runs the calling script as the child of a tiny
+# Python subreaper (prctl PR_SET_CHILD_SUBREAPER) that reaps what is orphaned
+# below it: detached containers' monitors and inits whose runtime exited,
+# which this machine's PID 1 never reaps. Call it as: run_under_subreaper "$0" "$@"
+run_under_subreaper() {
+	if [ "${SDBENCH_REAPER:-}" != 1 ]; then
+		export SDBENCH_REAPER=1
+		exec python3 - "$@" <<'PY'
+import ctypes, os, signal, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+    print("bench: warning: no subreaper (%s); orphans become zombies"
+          % os.strerror(ctypes.get_errno()), file=sys.stderr)
+    os.execvp("bash", ["bash"] + sys.argv[1:])
+pid = os.fork()
+if pid == 0:
+    os.execvp("bash", ["bash"] + sys.argv[1:])
+# Ctrl-C reaches the script itself (same process group); TERM is passed on.
+signal.signal(signal.SIGINT, lambda *a: None)
+signal.signal(signal.SIGTERM, lambda *a: os.kill(pid, signal.SIGTERM))
+rc = 1
+while True:
+    try:
+        p, st = os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+    if p == pid:
+        rc = os.waitstatus_to_exitcode(st)
+        rc = rc if rc >= 0 else 128 - rc
+        break
+# Orphans that are still exiting (e.g. a monitor after its container).
+end = time.time() + 3
+while time.time() < end:
+    try:
+        p, _ = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if p == 0:
+        time.sleep(0.05)
+sys.exit(rc)
+PY
+	fi
+}
+
+is_static() {
+	# An ELF with a PT_INTERP program header is dynamically linked.
+	python3 - "$1" <<'PY'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    d = f.read()
+if d[:4] != b"\x7fELF" or d[4] != 2:
+    sys.exit(2)  # not a 64-bit ELF
+end = "<" if d[5] == 1 else ">"
+phoff, = struct.unpack_from(end + "Q", d, 0x20)
+phentsize, phnum = struct.unpack_from(end + "HH", d, 0x36)
+for i in range(phnum):
+    p_type, = struct.unpack_from(end + "I", d, phoff + i * phentsize)
+    if p_type == 3:  # PT_INTERP
+        sys.exit(1)
+sys.exit(0)
+PY
+}
+# static_busybox sets $busybox to a static busybox, installing
+# busybox-static if the machine has none.
+static_busybox() {
+	local c
+	for attempt in 1 2; do
+		for c in /bin/busybox /usr/bin/busybox; do
+			if [ -x "$c" ] && is_static "$c"; then busybox=$c; return 0; fi
+		done
+		[ "$attempt" = 1 ] || break
+		echo "bench: no static busybox; installing busybox-static" >&2
+		apt-get install -y busybox-static >/dev/null
+	done
+	die "busybox-static did not give a static /bin/busybox"
+}
+
+# busybox_rootfs DIR makes a rootfs of busybox and a few applet links.
+busybox_rootfs() {
+	static_busybox
+	mkdir -p "$1"/{bin,proc,sys,dev,tmp,etc,root}
+	cp "$busybox" "$1/bin/busybox"
+	local a
+	for a in sh true false echo ls cat sleep; do
+		ln -s busybox "$1/bin/$a"
+	done
+	[ -x "$1/bin/true" ] || die "rootfs $1 has no /bin/true"
+}
