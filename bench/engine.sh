@@ -83,16 +83,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- binaries -------------------------------------------------------------
-if [ -n "${BIN_DIR:-}" ]; then
-	bin=$(readlink -f "$BIN_DIR")
-else
-	command -v go >/dev/null || die "go not found (or set BIN_DIR)"
-	bin=$tmp/bin
-	mkdir -p "$bin"
-	echo "bench: building from $repo" >&2
-	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/" \
-		./cmd/sdocker ./cmd/sdocker-runc ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test)
-fi
+build_binaries
 for b in sdocker sdocker-runc; do
 	[ -x "$bin/$b" ] || die "$bin/$b is not executable"
 done

@@ -90,3 +90,33 @@ busybox_rootfs() {
 	done
 	[ -x "$1/bin/true" ] || die "rootfs $1 has no /bin/true"
 }
+
+# crun_wrappers DIR writes DIR/crun-wrap, crun in a private mount namespace
+# without /sys/fs/cgroup/unified (crun refuses this hybrid cgroup layout), and
+# DIR/wrap-only, the same wrapper running `true`: its own cost, to subtract.
+crun_wrappers() {
+	cat >"$1/crun-wrap" <<'EOF2'
+#!/bin/sh
+exec unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec crun "$@"' sh "$@"
+EOF2
+	cat >"$1/wrap-only" <<'EOF2'
+#!/bin/sh
+exec unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec true "$@"' sh "$@"
+EOF2
+	chmod +x "$1/crun-wrap" "$1/wrap-only"
+}
+
+# build_binaries sets $bin: BIN_DIR if given, else a fresh build in $tmp/bin
+# (from $repo) of every binary, as `make` builds them.
+build_binaries() {
+	if [ -n "${BIN_DIR:-}" ]; then
+		bin=$(readlink -f "$BIN_DIR")
+		return
+	fi
+	command -v go >/dev/null || die "go not found (or set BIN_DIR)"
+	bin=$tmp/bin
+	mkdir -p "$bin"
+	echo "bench: building from $repo" >&2
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/" \
+		./cmd/sdocker ./cmd/sdocker-runc ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test)
+}

@@ -87,18 +87,8 @@ with open(path, "w") as f:
     json.dump(c, f, indent=2)
 PY
 
-# crun refuses this hybrid layout (cgroup2 mounted on /sys/fs/cgroup/unified):
-# run it in a private mount namespace without that mount.
-cat >"$tmp/crun-wrap" <<'EOF2'
-#!/bin/sh
-exec unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec crun "$@"' sh "$@"
-EOF2
-# The same wrapper running `true`: its own cost, to subtract from crun's.
-cat >"$tmp/wrap-only" <<'EOF2'
-#!/bin/sh
-exec unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec true "$@"' sh "$@"
-EOF2
-chmod +x "$tmp/crun-wrap" "$tmp/wrap-only"
+# crun refuses this hybrid cgroup layout: see crun_wrappers in lib.sh.
+crun_wrappers "$tmp"
 
 mkdir -p "$tmp/sdocker-root" "$tmp/runc-state" "$tmp/crun-state"
 export SDOCKER_ROOT=$tmp/sdocker-root

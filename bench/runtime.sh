@@ -69,16 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- binaries -------------------------------------------------------------
-if [ -n "${BIN_DIR:-}" ]; then
-	bin=$(readlink -f "$BIN_DIR")
-else
-	command -v go >/dev/null || die "go not found (or set BIN_DIR)"
-	bin=$tmp/bin
-	mkdir -p "$bin"
-	echo "bench: building from $repo" >&2
-	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/" \
-		./cmd/sdocker ./cmd/sdocker-runc ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test)
-fi
+build_binaries
 sdrunc=$bin/sdocker-runc
 [ -x "$sdrunc" ] || die "$sdrunc is not executable"
 [ -x "$bin/sdocker-init" ] || echo "bench: warning: no sdocker-init beside sdocker-runc: containers start as sdocker-runc itself" >&2
@@ -116,17 +107,8 @@ with open(lpath, "w") as f:
     json.dump(l, f, indent=2)
 PY
 
-# crun refuses this hybrid layout (cgroup2 on /sys/fs/cgroup/unified): it runs
-# in a private mount namespace without that mount, as in run.sh.
-cat >"$tmp/crun-wrap" <<'EOF2'
-#!/bin/sh
-exec unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec crun "$@"' sh "$@"
-EOF2
-cat >"$tmp/wrap-only" <<'EOF2'
-#!/bin/sh
-exec unshare -m sh -c 'umount /sys/fs/cgroup/unified; exec true "$@"' sh "$@"
-EOF2
-chmod +x "$tmp/crun-wrap" "$tmp/wrap-only"
+# crun refuses this hybrid cgroup layout: see crun_wrappers in lib.sh.
+crun_wrappers "$tmp"
 # hyperfine inside one such namespace: crun without a per-run wrapper
 in_crun_ns() { unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec "$@"' sh "$@"; }
 
