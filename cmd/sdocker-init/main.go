@@ -9,6 +9,7 @@ import (
 	"os"
 	goruntime "runtime"
 
+	_ "github.com/sdocker/sdocker/internal/hugeheap" // first: see the package
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 

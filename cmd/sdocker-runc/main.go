@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	_ "github.com/sdocker/sdocker/internal/hugeheap" // first: see the package
 	"io"
 	"os"
 	goruntime "runtime"

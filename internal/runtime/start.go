@@ -254,7 +254,10 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	cmd := &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args:        []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))},
-		Env:         []string{},
+		// One P: the init is one goroutine on a locked thread; more Ps
+		// only start threads it never uses (and make the Go runtime read
+		// the cgroup's CPU limit to size them).
+		Env:         []string{"GOMAXPROCS=1"},
 		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
 	}
