@@ -252,8 +252,8 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		files = append(files, extra)
 	}
 	cmd := &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:        []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))},
+		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args: []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))},
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
 		// the cgroup's CPU limit to size them).
