@@ -118,14 +118,14 @@ func newRunCommand(g *globals) *cobra.Command {
 	return c
 }
 
-func exitStatus(st *os.ProcessState) int {
-	if st == nil {
+func exitStatus(ws *unix.WaitStatus) int {
+	if ws == nil {
 		return 255
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
-	return st.ExitCode()
+	return ws.ExitStatus()
 }
 
 func newStateCommand(g *globals) *cobra.Command {

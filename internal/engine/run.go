@@ -524,7 +524,7 @@ func attach(p *runtime.Process, interactive bool, stdin, stdout *os.File, sigs c
 		}()
 	}
 	waited := make(chan struct{})
-	var state *os.ProcessState
+	var state *unix.WaitStatus
 	go func() {
 		state, _ = p.Wait()
 		close(waited)
@@ -552,14 +552,14 @@ wait:
 	return exitStatus(state)
 }
 
-func exitStatus(st *os.ProcessState) int {
-	if st == nil {
+func exitStatus(ws *unix.WaitStatus) int {
+	if ws == nil {
 		return 125
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
-	return st.ExitCode()
+	return ws.ExitStatus()
 }
 
 // ImageUsers is the set of image ids that containers (running or not) use.

@@ -1,9 +1,9 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -39,12 +39,16 @@ func Main() {
 }
 
 func childMain() (int, error) {
-	var cfg childConfig
 	f := os.NewFile(uintptr(configFD), "config")
-	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
 		return 125, fmt.Errorf("read config from parent: %w", err)
 	}
-	f.Close()
+	cfg, err := unmarshalChildConfig(b)
+	if err != nil {
+		return 125, fmt.Errorf("read config from parent: %w", err)
+	}
 	if cfg.Protocol != protocol {
 		return 125, fmt.Errorf("%s speaks protocol %d, the runtime %d: install sdocker's binaries from one build", InitBinaryName, protocol, cfg.Protocol)
 	}
@@ -66,16 +70,15 @@ func childMain() (int, error) {
 		}
 	}
 	unix.Umask(0)
-	var err error
 	if os.Args[0] == execArg0 {
-		err = enterContainer(&cfg)
+		err = enterContainer(cfg)
 	} else {
-		err = setupContainer(&cfg)
+		err = setupContainer(cfg)
 	}
 	if err != nil {
 		return 125, err
 	}
-	return finish(&cfg)
+	return finish(cfg)
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {

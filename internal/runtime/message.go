@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -28,49 +27,50 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 3
+const protocol = 4
 
-// childConfig is everything the child needs; it crosses the config pipe as JSON.
+// childConfig is everything the child needs; it crosses the config pipe in
+// the encoding of wire.go.
 type childConfig struct {
-	Protocol int         `json:"protocol"`
-	ID       string      `json:"id"`
-	Spec     *specs.Spec `json:"spec"`
+	Protocol int
+	ID       string
+	Spec     *specs.Spec // the fields in carriedSpecFields
 	// Winsize is the terminal size to give a new pty.
-	Winsize *unix.Winsize `json:"winsize,omitempty"`
+	Winsize *unix.Winsize
 	// JoinFlags are the CLONE_NEW* namespaces an exec joins through the pidfd.
-	JoinFlags int `json:"joinFlags,omitempty"`
+	JoinFlags int
 	// KillWithParent: the process dies with the thread that started it.
-	KillWithParent bool `json:"killWithParent,omitempty"`
+	KillWithParent bool
 	// PreserveFDs is how many descriptors from 3 up the program inherits.
-	PreserveFDs int `json:"preserveFds,omitempty"`
+	PreserveFDs int
 	// ExecFifo: the init waits before execve until the fifo (extraFD) is read.
-	ExecFifo bool `json:"execFifo,omitempty"`
+	ExecFifo bool
 	// CreateRuntime: the init stops before pivot_root until the parent has
 	// run its hooks.
-	CreateRuntime bool `json:"createRuntime,omitempty"`
+	CreateRuntime bool
 	// Seccomp is the compiled linux.seccomp filter, if any.
-	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+	Seccomp *seccomp.Filter
 	// Orphan: start the program as a child and exit (see Options.Orphan).
-	Orphan bool `json:"orphan,omitempty"`
+	Orphan bool
 	// WaitPlaced: the parent puts the child in its cgroups after sending
 	// the config, and says "placed" when done.
-	WaitPlaced bool `json:"waitPlaced,omitempty"`
+	WaitPlaced bool
 	// NewKeyring: join a new session keyring named after the container.
-	NewKeyring bool `json:"newKeyring,omitempty"`
+	NewKeyring bool
 
 	state []byte // from the parent's "continue", for the init's hooks
 }
 
-// syncMessage travels from child to parent on the sync socket.
+// syncMessage travels between child and parent on the sync socket.
 type syncMessage struct {
 	// "console" (with a pty master fd), "hooks" (the parent may run its
 	// createRuntime hooks; it answers "continue"), "ready" (waiting on the
-	// exec fifo) or "error".
-	Type  string `json:"type"`
-	Error string `json:"error,omitempty"`
-	Code  int    `json:"code,omitempty"` // exit status the failure maps to
+	// exec fifo) or "error"; from the parent: "placed", "continue".
+	Type  string
+	Error string
+	Code  int // exit status the failure maps to
 	// State is the container's state JSON, for the init's own hooks.
-	State json.RawMessage `json:"state,omitempty"`
+	State []byte
 }
 
 // StartError is a failure of the child before the user's program started.
@@ -98,10 +98,7 @@ func IsChild() bool {
 }
 
 func sendMessage(sock int, m syncMessage, fds ...int) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
+	b := m.marshal()
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
@@ -139,7 +136,7 @@ func recvMessage(sock int) (m syncMessage, fds []int, ok bool, err error) {
 				}
 			}
 		}
-		if err := json.Unmarshal(buf[:n], &m); err != nil {
+		if m, err = unmarshalSyncMessage(buf[:n]); err != nil {
 			for _, fd := range fds {
 				unix.Close(fd)
 			}

@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	goruntime "runtime"
 	"strconv"
 	"sync"
@@ -56,28 +54,41 @@ type Process struct {
 	Console *os.File
 
 	done  chan struct{}
-	state *os.ProcessState
+	state *unix.WaitStatus
 	err   error
-	// unwaited is the child nobody waits for (create, detached exec): it is
-	// left to whoever reaps orphans, unless Wait is called.
-	unwaited *exec.Cmd
+	// unwaited is set for a child nobody waits for (create, detached
+	// exec): it is left to whoever reaps orphans, unless Wait is called.
+	unwaited bool
 	waitOnce sync.Once
 }
 
-// Wait waits for the process to end.
-func (p *Process) Wait() (*os.ProcessState, error) {
-	if p.unwaited != nil {
+// Wait waits for the process to end and returns its wait status (nil when
+// waiting failed).
+func (p *Process) Wait() (*unix.WaitStatus, error) {
+	if p.unwaited {
 		p.waitOnce.Do(func() {
-			err := p.unwaited.Wait()
-			p.state = p.unwaited.ProcessState
-			if _, ok := err.(*exec.ExitError); !ok {
-				p.err = err
-			}
+			p.state, p.err = wait(p.Pid)
 			close(p.done)
 		})
 	}
 	<-p.done
 	return p.state, p.err
+}
+
+// wait reaps child pid. (Not os.Process: its first use checks pidfd
+// support by cloning a throw-away child, a cost on every command's start.)
+func wait(pid int) (*unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wait for process %d: %w", pid, err)
+		}
+		return &ws, nil
+	}
 }
 
 // Signal sends sig to the process.
@@ -251,23 +262,41 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	if extra != nil {
 		files = append(files, extra)
 	}
-	cmd := &exec.Cmd{
-		Path: fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args: []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))},
+	// Files 0-2 are the stdio (the null device where none is given, as
+	// os/exec does), then the extra files from fd 3 on.
+	fds := make([]uintptr, 0, 3+len(files))
+	stdio := []*os.File{o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr}
+	if cfg.Spec.Process.Terminal {
+		stdio = []*os.File{nil, nil, nil}
+	}
+	for _, f := range stdio {
+		if f == nil {
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+			}
+			defer null.Close()
+			f = null
+		}
+		fds = append(fds, f.Fd())
+	}
+	for _, f := range files {
+		fds = append(fds, f.Fd())
+	}
+	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
+	attr := &syscall.ProcAttr{
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
 		// the cgroup's CPU limit to size them).
-		Env:         []string{"GOMAXPROCS=1"},
-		ExtraFiles:  files,
-		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
+		Env:   []string{"GOMAXPROCS=1"},
+		Files: fds,
+		Sys:   &syscall.SysProcAttr{Cloneflags: flags},
 	}
+	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
 	if o.KillWithParent && pidns == nil {
 		// (Go's own parent check misreads a parent outside a joined pid
 		// namespace: an exec helper sets its parent-death signal itself.)
-		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
-	}
-	if !cfg.Spec.Process.Terminal {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr
+		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
 	if cg.Version() == 2 {
 		fd, err := cg.FD()
@@ -275,8 +304,8 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 			return nil, err
 		}
 		defer unix.Close(fd)
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = fd
+		attr.Sys.UseCgroupFD = true
+		attr.Sys.CgroupFD = fd
 	}
 
 	p := &Process{done: make(chan struct{})}
@@ -293,30 +322,27 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 				return
 			}
 		}
-		if err := cmd.Start(); err != nil {
+		pid, err := syscall.ForkExec(path, args, attr)
+		if err != nil {
 			started <- fmt.Errorf("start container process: %w", err)
 			close(p.done)
 			return
 		}
+		p.Pid = pid
 		if !o.KillWithParent {
 			// Never reap it here: the caller (conmon, containerd's shim)
 			// is a subreaper and collects its exit status itself.
-			p.unwaited = cmd
+			p.unwaited = true
 			started <- nil
 			return
 		}
 		started <- nil
-		err := cmd.Wait()
-		p.state = cmd.ProcessState
-		if _, ok := err.(*exec.ExitError); !ok {
-			p.err = err
-		}
+		p.state, p.err = wait(pid)
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
 		return nil, err
 	}
-	p.Pid = cmd.Process.Pid
 	fail := func(err error) (*Process, error) {
 		unix.Kill(p.Pid, unix.SIGKILL)
 		p.Wait()
@@ -331,7 +357,7 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	// The child decodes its config while its cgroups are joined (cgroup v1:
 	// one write per hierarchy); it waits for "placed" before anything else.
 	cfg.WaitPlaced = cg.Version() == 1
-	if err := json.NewEncoder(configW).Encode(cfg); err != nil {
+	if _, err := configW.Write(cfg.marshal()); err != nil {
 		return fail(fmt.Errorf("send config to container init: %w", err))
 	}
 	configW.Close()

@@ -1,7 +1,6 @@
 package seccomp
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -12,35 +11,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Filter is a compiled seccomp program, ready to install. It encodes as
-// JSON, so a runtime can compile in one process and install in another.
+// Filter is a compiled seccomp program, ready to install. Its program and
+// flags can cross to another process (Instructions, Flags, FromProgram), so a
+// runtime can compile in one process and install in another.
 type Filter struct {
 	prog  []unix.SockFilter
 	flags uintptr
 }
 
-type filterJSON struct {
-	Prog  []unix.SockFilter `json:"prog"`
-	Flags uintptr           `json:"flags"`
+// FromProgram makes a filter of a program and flags that Instructions and
+// Flags gave.
+func FromProgram(prog []unix.SockFilter, flags uintptr) (*Filter, error) {
+	if len(prog) == 0 || len(prog) > unix.BPF_MAXINSNS {
+		return nil, fmt.Errorf("seccomp filter of %d instructions", len(prog))
+	}
+	return &Filter{prog: prog, flags: flags}, nil
 }
 
-// MarshalJSON encodes the compiled program and its flags.
-func (f *Filter) MarshalJSON() ([]byte, error) {
-	return json.Marshal(filterJSON{f.prog, f.flags})
-}
-
-// UnmarshalJSON decodes what MarshalJSON wrote.
-func (f *Filter) UnmarshalJSON(b []byte) error {
-	var j filterJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	if len(j.Prog) == 0 || len(j.Prog) > unix.BPF_MAXINSNS {
-		return fmt.Errorf("decode seccomp filter: %d instructions", len(j.Prog))
-	}
-	f.prog, f.flags = j.Prog, j.Flags
-	return nil
-}
+// Flags returns the SECCOMP_FILTER_FLAG_* the filter is installed with.
+func (f *Filter) Flags() uintptr { return f.flags }
 
 // Instructions returns a copy of the compiled classic-BPF program.
 func (f *Filter) Instructions() []unix.SockFilter {
