@@ -88,6 +88,7 @@ for b in sdocker sdocker-runc; do
 	[ -x "$bin/$b" ] || die "$bin/$b is not executable"
 done
 [ -x "$bin/sdocker-init" ] || echo "bench: warning: no sdocker-init beside sdocker" >&2
+[ -x "$bin/sdocker-monitor" ] || echo "bench: warning: no sdocker-monitor beside sdocker (monitors stay whole sdocker processes)" >&2
 sdocker=$bin/sdocker
 
 # --- busybox images -------------------------------------------------------

@@ -118,5 +118,5 @@ build_binaries() {
 	mkdir -p "$bin"
 	echo "bench: building from $repo" >&2
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/" \
-		./cmd/sdocker ./cmd/sdocker-runc ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test)
+		./cmd/sdocker ./cmd/sdocker-monitor ./cmd/sdocker-runc ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test)
 }

@@ -19,10 +19,16 @@ func live(r *Record) bool {
 	return r.BootID == proc.BootID() && proc.Alive(r.Pid, r.PidStart)
 }
 
+// watched reports whether r's monitor (or foreground run) lives.
+func watched(r *Record) bool {
+	return r.BootID == proc.BootID() && proc.Alive(r.Monitor, r.MonitorStart)
+}
+
 // refresh corrects a record whose watcher died (see Collect): a container
-// seen as running is really running.
+// seen as running is really running, and watched (a container whose
+// monitor was killed is killed and cleaned up here).
 func (e *Engine) refresh(r *Record) *Record {
-	if (r.Status == StateRunning || r.Status == StatePaused) && !live(r) {
+	if (r.Status == StateRunning || r.Status == StatePaused) && (!live(r) || !watched(r)) {
 		e.Collect()
 		if n, err := e.load(r.ID); err == nil {
 			return n

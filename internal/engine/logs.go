@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sdocker/sdocker/internal/proc"
 )
 
 // LogsOptions are the options of `sdocker logs`.
@@ -138,7 +136,7 @@ func (e *Engine) mayWriteLog(id string) bool {
 	}
 	switch r.Status {
 	case StateRunning, StatePaused, StateRestarting:
-		if r.BootID == proc.BootID() && proc.Alive(r.Monitor, r.MonitorStart) {
+		if watched(r) {
 			return true
 		}
 	}

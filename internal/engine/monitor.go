@@ -2,12 +2,13 @@ package engine
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,7 +16,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/image"
+	"github.com/sdocker/sdocker/internal/jsonlog"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -25,12 +28,38 @@ import (
 // container lives: it starts the init (and so reaps it), writes its output
 // to the log, records how it ended, applies the restart policy, and removes
 // cgroups and mounts.
+//
+// While the container runs, the monitor is the small sdocker-monitor binary
+// found beside this one: once the init runs, this process executes it (same
+// pid: it stays the init's parent, and keeps the lock), handing it the
+// init's pid, its output pipes (or pty) and the log. When the init has
+// exited it executes this binary again as
+// "sdocker-monitor ROOT ID exited BACKOFF STATUS", which records the exit,
+// cleans up and applies the restart policy (starting the container again
+// and handing it to sdocker-monitor again). Without sdocker-monitor the
+// whole watch stays in this process.
+//
+// An init watched by sdocker-monitor is started without a parent-death
+// signal (execve ends every thread but the calling one, and the signal
+// follows the thread that forked the init): when its monitor is killed,
+// the container runs on until the next sdocker command collects it (see
+// Collect), which kills it and removes its cgroups and mounts.
 
-const monitorArg0 = "sdocker-monitor"
+const (
+	monitorArg0 = "sdocker-monitor"
+	// watcherName is the small monitor binary, found beside sdocker.
+	watcherName = "sdocker-monitor"
+	// lockFD is the descriptor of the container's lock in every phase of
+	// the monitor.
+	lockFD = 4
+)
 
 // IsMonitor reports whether this process is a container monitor; the
 // caller must then call MonitorMain and nothing else.
-func IsMonitor() bool { return len(os.Args) == 3 && os.Args[0] == monitorArg0 }
+func IsMonitor() bool {
+	a := os.Args
+	return len(a) >= 3 && a[0] == monitorArg0 && (len(a) == 3 || len(a) == 6 && a[3] == "exited")
+}
 
 // startMonitor starts the monitor of r, handing it the container's lock,
 // and waits until the container runs or failed to start.
@@ -71,12 +100,21 @@ func (e *Engine) startMonitor(r *Record, lock *os.File) error {
 
 // MonitorMain is the monitor process; it exits when the container is done.
 func MonitorMain() {
-	report, lock := os.NewFile(3, "report"), os.NewFile(4, "lock")
-	unix.CloseOnExec(3)
-	unix.CloseOnExec(4)
+	var report *os.File
+	var exited *exitedInit
+	if len(os.Args) == 3 {
+		report = os.NewFile(3, "report")
+		unix.CloseOnExec(3)
+	} else {
+		// Back from sdocker-monitor: named as it, for ps and reapers.
+		os.WriteFile("/proc/self/comm", []byte(monitorArg0), 0)
+		exited = parseExited(os.Args[4], os.Args[5])
+	}
+	lock := os.NewFile(lockFD, "lock")
+	unix.CloseOnExec(lockFD)
 	e, err := New(os.Args[1])
 	if err == nil {
-		err = e.monitor(os.Args[2], report)
+		err = e.monitor(os.Args[2], report, exited)
 	}
 	if err != nil && report != nil {
 		fmt.Fprintf(report, "%d %v", runtime.ExitCodeOf(err), err)
@@ -85,9 +123,35 @@ func MonitorMain() {
 	os.Exit(0)
 }
 
+// exitedInit is how the init that sdocker-monitor watched ended.
+type exitedInit struct {
+	code    int
+	backoff time.Duration
+}
+
+// parseExited reads the BACKOFF and STATUS arguments of a monitor back from
+// sdocker-monitor; a status it could not tell counts as 125.
+func parseExited(backoff, status string) *exitedInit {
+	x := &exitedInit{code: 125, backoff: 100 * time.Millisecond}
+	if ms, err := strconv.Atoi(backoff); err == nil && ms > 0 {
+		x.backoff = time.Duration(ms) * time.Millisecond
+	}
+	if n, err := strconv.Atoi(status); err == nil && n >= 0 {
+		ws := unix.WaitStatus(n)
+		switch {
+		case ws.Signaled():
+			x.code = 128 + int(ws.Signal())
+		case ws.Exited():
+			x.code = ws.ExitStatus()
+		}
+	}
+	return x
+}
+
 // monitor runs container id until it is done; the first start's outcome
-// goes to report.
-func (e *Engine) monitor(id string, report *os.File) error {
+// goes to report. With exited, the container's init has just ended (it was
+// watched by sdocker-monitor).
+func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 	r, err := e.load(id)
 	if err != nil {
 		return err
@@ -100,25 +164,36 @@ func (e *Engine) monitor(id string, report *os.File) error {
 	log := &logWriter{f: logf}
 	backoff := 100 * time.Millisecond
 	for {
-		if r, err = e.load(id); err != nil { // with what update changed
-			return err
-		}
-		started := false
-		code, err := e.runOnce(r, log, func() {
-			started = true
-			if report != nil {
-				report.Close() // the command that started the monitor returns
-				report = nil
+		var code int
+		if exited != nil {
+			code, backoff = exited.code, exited.backoff
+			exited = nil
+			var cg cgroups.Manager
+			if cg, err = cgroups.New(r.Spec.Linux.CgroupsPath); err == nil {
+				err = e.finishContainer(r, cg, code)
 			}
-			// From here on the monitor only copies output and waits: give
-			// back what starting took.
-			debug.FreeOSMemory()
-		})
-		if report != nil && !started {
-			// As in the foreground: what could not start leaves nothing.
-			r.AutoRemove = true
-			e.release(r)
-			return err
+		} else {
+			if r, err = e.load(id); err != nil { // with what update changed
+				return err
+			}
+			started := false
+			w := &watch{exe: e.watcher(), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
+			code, err = e.runOnce(r, log, w, func() {
+				started = true
+				if report != nil {
+					report.Close() // the command that started the monitor returns
+					report = nil
+				}
+				// From here on the monitor only copies output and waits:
+				// give back what starting took.
+				debug.FreeOSMemory()
+			})
+			if report != nil && !started {
+				// As in the foreground: what could not start leaves nothing.
+				r.AutoRemove = true
+				e.release(r)
+				return err
+			}
 		}
 		if err != nil {
 			code = runtime.ExitCodeOf(err)
@@ -146,6 +221,64 @@ func (e *Engine) monitor(id string, report *os.File) error {
 	return e.release(r)
 }
 
+// watcher returns the path of sdocker-monitor beside this executable, or ""
+// when there is none.
+func (e *Engine) watcher() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), watcherName)
+	if unix.Access(p, unix.X_OK) != nil {
+		return ""
+	}
+	return p
+}
+
+// watch is how a running container is handed to sdocker-monitor: its path
+// ("" to watch in this process) and the arguments it runs this binary with
+// once the init has exited (the wait status is appended).
+type watch struct {
+	exe  string
+	next []string
+}
+
+// handOver executes sdocker-monitor to watch p, whose output comes from
+// out and errOut (or p's console), logged to log. It returns only if that
+// failed: the descriptors are then as they were.
+func (w *watch) handOver(p *runtime.Process, out, errOut, log *os.File) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find sdocker executable: %w", err)
+	}
+	var fds []int
+	fdArg := func(f *os.File) string {
+		fd := int(f.Fd())
+		fds = append(fds, fd)
+		return strconv.Itoa(fd)
+	}
+	args := []string{watcherName, strconv.Itoa(p.Pid), fdArg(log)}
+	if p.Console != nil {
+		args = append(args, fdArg(p.Console), "pty")
+	} else {
+		args = append(args, fdArg(out), fdArg(errOut))
+	}
+	args = append(append(args, self), w.next...)
+	fds = append(fds, lockFD)
+	for _, fd := range fds {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("pass descriptor %d to %s: %w", fd, w.exe, err)
+		}
+	}
+	// Its heap is a few buffers: collect early; one P.
+	env := setEnv(setEnv(os.Environ(), "GOGC=20"), "GOMAXPROCS=1")
+	err = unix.Exec(w.exe, args, env)
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+	}
+	return fmt.Errorf("execute %s: %w", w.exe, err)
+}
+
 // release ends a container's run: its rootfs is unmounted (kept for a later
 // start) or, with --rm, everything goes.
 func (e *Engine) release(r *Record) error {
@@ -160,8 +293,9 @@ func (e *Engine) release(r *Record) error {
 }
 
 // runOnce starts the container, logs its output until it exits, and
-// records the exit.
-func (e *Engine) runOnce(r *Record, log *logWriter, started func()) (int, error) {
+// records the exit; started is called once the container runs. With
+// w.exe, sdocker-monitor takes over instead: runOnce then does not return.
+func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (int, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -174,7 +308,7 @@ func (e *Engine) runOnce(r *Record, log *logWriter, started func()) (int, error)
 	}
 	p, cg, err := e.startContainer(r, runtime.Options{
 		Stdio:          runtime.Stdio{Stdout: outW, Stderr: errW},
-		KillWithParent: true,
+		KillWithParent: w.exe == "",
 	})
 	outW.Close()
 	errW.Close()
@@ -182,6 +316,12 @@ func (e *Engine) runOnce(r *Record, log *logWriter, started func()) (int, error)
 		outR.Close()
 		errR.Close()
 		return 0, err
+	}
+	if w.exe != "" {
+		// The report (close-on-exec) is closed by the execve: the command
+		// that started the monitor returns once sdocker-monitor watches.
+		err := w.handOver(p, outR, errR, log.f)
+		fmt.Fprintf(os.Stderr, "sdocker-monitor: %v; watching in process\n", err)
 	}
 	started()
 	var wg sync.WaitGroup
@@ -247,12 +387,13 @@ type LogEntry struct {
 func (w *logWriter) copy(stream string, r io.ReadCloser) {
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 16*1024)
+	var b []byte
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			b, _ := json.Marshal(LogEntry{Log: strings.ToValidUTF8(string(line), "\ufffd"), Stream: stream, Time: time.Now().UTC()})
+			b = jsonlog.Append(b[:0], line, stream, time.Now())
 			w.mu.Lock()
-			w.f.Write(append(b, '\n'))
+			w.f.Write(b)
 			w.mu.Unlock()
 		}
 		if err != nil && err != bufio.ErrBufferFull {

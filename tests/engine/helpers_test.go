@@ -21,13 +21,14 @@ import (
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
-// The reaper. A detached container's monitor (this machine's `sdocker run
-// -d` re-executes itself as "sdocker-monitor", so its comm is "exe") is our
+// The reaper. A detached container's monitor (`sdocker run -d` re-executes
+// itself as "sdocker-monitor", so its comm is "exe" at first, then
+// "sdocker-monitor" once the small monitor watches the container) is our
 // child once the `run` that started it returns; it must be reaped when it
 // ends. The reaper never calls wait4(-1), which would steal the status of
-// an exec.Cmd of ours: it reaps zombie children named "exe" (no command of
-// ours is) and the pids it was told about (tracked with their start time,
-// so never a recycled pid).
+// an exec.Cmd of ours: it reaps zombie children named "exe" or
+// "sdocker-monitor" (no command of ours is) and the pids it was told about
+// (tracked with their start time, so never a recycled pid).
 var reaper = struct {
 	sync.Mutex
 	pids map[int]uint64
@@ -59,7 +60,7 @@ func reapScan() {
 		if !ok || st.PPid != self || st.State != 'Z' {
 			continue
 		}
-		if tracked, isTracked := reaper.pids[pid]; st.Comm == "exe" || (isTracked && tracked == st.Start) {
+		if tracked, isTracked := reaper.pids[pid]; st.Comm == "exe" || st.Comm == "sdocker-monitor" || (isTracked && tracked == st.Start) {
 			var ws unix.WaitStatus
 			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
 			delete(reaper.pids, pid)
@@ -106,6 +107,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 type env struct {
 	t    *testing.T
 	root string
+	bin  string // the sdocker binary, if not sdockerBin
 }
 
 func newEnv(t *testing.T) *env {
@@ -133,7 +135,11 @@ func (r result) String() string {
 
 // command is an sdocker command of this env, not started.
 func (e *env) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(sdockerBin, args...)
+	bin := sdockerBin
+	if e.bin != "" {
+		bin = e.bin
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = testutil.SdockerEnv(e.root)
 	return cmd
 }

@@ -148,8 +148,10 @@ func TestInspectOOM(t *testing.T) {
 	}
 }
 
-// TestInspectStale: when the monitor of a container dies (its init dies
-// with it), inspect does not report the container running.
+// TestInspectStale: when the monitor of a container is killed, the
+// container's init (started without a parent-death signal, see
+// internal/engine/monitor.go) runs on until the next command: inspect
+// kills it, removes its cgroups and reports the container exited.
 func TestInspectStale(t *testing.T) {
 	e := newEnv(t)
 	id := e.runDetached(rootfsDir, "sleep", "100")
@@ -161,10 +163,14 @@ func TestInspectStale(t *testing.T) {
 	if err := syscall.Kill(rec.Monitor, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the container's init to die with its monitor", func() bool { return processGone(rec.Pid) })
+	waitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(rec.Monitor) })
 	c := e.inspect(id)
-	if c.State.Status != "exited" || c.State.Running || c.State.Pid != 0 {
+	if c.State.Status != "exited" || c.State.Running || c.State.Pid != 0 || c.State.ExitCode != 137 {
 		t.Errorf("after the monitor died: State %+v", c.State)
+	}
+	waitFor(t, 10*time.Second, "the container's init to be killed", func() bool { return processGone(rec.Pid) })
+	if d := cgroupDirs(id); len(d) > 0 {
+		t.Errorf("cgroups left after the monitor died: %q", d)
 	}
 }
 

@@ -8,7 +8,7 @@
 //
 // Environment:
 //
-//	SDOCKER_TEST_BIN_DIR  prebuilt static sdocker, sdocker-init, cpu-test and memory-test
+//	SDOCKER_TEST_BIN_DIR  prebuilt static sdocker, sdocker-monitor, sdocker-init, cpu-test and memory-test
 //	SDOCKER_TEST_ROOTFS   a rootfs made by `sdocker rootfs DIR`
 //	SDOCKER_TEST_SLOW     multiply every timeout by this (default 1)
 package engine
@@ -65,7 +65,7 @@ func setupAndRun(m *testing.M) (code int, err error) {
 		return 2, err
 	}
 	defer func() { err = errors.Join(err, testutil.RemoveWorkDir(workDir)) }()
-	pkgs := []string{"./cmd/sdocker", "./cmd/cpu-test", "./cmd/memory-test"}
+	pkgs := []string{"./cmd/sdocker", "./cmd/sdocker-monitor", "./cmd/cpu-test", "./cmd/memory-test"}
 	if testutil.HasPackage("./cmd/sdocker-init") {
 		pkgs = append(pkgs, "./cmd/sdocker-init")
 	}
@@ -73,6 +73,11 @@ func setupAndRun(m *testing.M) (code int, err error) {
 		return 2, err
 	}
 	sdockerBin = filepath.Join(binDir, "sdocker")
+	// Detached containers must be watched by the small monitor, not by
+	// sdocker's in-process fallback.
+	if _, err := os.Stat(filepath.Join(binDir, "sdocker-monitor")); err != nil {
+		return 2, fmt.Errorf("binary sdocker-monitor: %w", err)
+	}
 	fmt.Fprintf(os.Stderr, "tests/engine: binaries in %s, rootfs %s, setup %s\n", binDir, rootfsDir, time.Since(start).Round(time.Millisecond))
 	return m.Run(), nil
 }

@@ -1,0 +1,227 @@
+// Command sdocker-monitor watches a running detached container with as
+// little memory as a Go program can: it copies the container's output to
+// its log and waits for its init to end.
+//
+// sdocker's own monitor (the sdocker binary as "sdocker-monitor ROOT ID")
+// starts the container and then replaces itself with this binary (execve:
+// same pid, so it stays the init's parent and reaper, and the container's
+// lock, an inherited descriptor, stays held):
+//
+//	sdocker-monitor PID LOGFD OUTFD ERRFD|pty EXE ARG...
+//
+// PID is the container's init, LOGFD the log (append-only), OUTFD and ERRFD
+// the read ends of the init's stdout and stderr pipes, or OUTFD the pty
+// master and "pty". Once the init has exited and its output is drained, it
+// executes EXE (the sdocker binary) with ARG... and the init's wait status
+// appended: recording the exit, the restart policy and the cleanup are done
+// there. It imports nothing heavy (no encoding/json, no engine, not even
+// fmt), and never the huge-page heap of the short-lived commands; sdocker
+// starts it with a small GOGC (its heap is two line buffers and an entry).
+package main
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/jsonlog"
+)
+
+// chunk is the longest log entry: a longer line is cut (as the engine's
+// 16 KiB line reader does).
+const chunk = 16 * 1024
+
+// ptyGrace is how long output is read from a pty after the init exited: the
+// master reports EIO only once every holder of the slave is gone.
+const ptyGrace = 2 * time.Second
+
+type stream struct {
+	fd   int
+	name string
+	buf  []byte // the line read so far
+}
+
+type monitor struct {
+	pid   int
+	log   int
+	tty   bool
+	out   []byte // the entry being written
+	strms []*stream
+}
+
+func main() {
+	if err := run(os.Args); err != nil {
+		os.Stderr.WriteString("sdocker-monitor: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) < 7 {
+		return errors.New("usage: sdocker-monitor PID LOGFD OUTFD ERRFD|pty EXE ARG...")
+	}
+	var n [3]int
+	for i, s := range args[1:4] {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			return errors.New("invalid argument " + strconv.Quote(s))
+		}
+		n[i] = v
+	}
+	m := &monitor{pid: n[0], log: n[1], out: make([]byte, 0, 4096)}
+	m.add(n[2], "stdout")
+	if args[4] == "pty" {
+		m.tty = true
+	} else {
+		fd, err := strconv.Atoi(args[4])
+		if err != nil || fd < 0 {
+			return errors.New("invalid argument " + strconv.Quote(args[4]))
+		}
+		m.add(fd, "stderr")
+	}
+	status := m.watch()
+	unix.Close(m.log)
+	exe := args[5]
+	argv := append(args[6:len(args):len(args)], strconv.Itoa(status))
+	err := unix.Exec(exe, argv, os.Environ())
+	return &os.PathError{Op: "execute", Path: exe, Err: err}
+}
+
+func (m *monitor) add(fd int, name string) {
+	unix.SetNonblock(fd, true)
+	m.strms = append(m.strms, &stream{fd: fd, name: name, buf: make([]byte, 0, chunk)})
+}
+
+// watch copies output until the init has exited and its output is drained,
+// and returns the init's wait status (-1 if it cannot be told).
+func (m *monitor) watch() int {
+	status := -1
+	pidfd, err := unix.PidfdOpen(m.pid, 0)
+	if err != nil {
+		// Not our child (or no pidfd): nothing to wait for.
+		pidfd = -1
+	}
+	exited := pidfd < 0
+	var deadline time.Time // when a pty is given up after the init exited
+	fds := make([]unix.PollFd, 0, 3)
+	for {
+		fds = fds[:0]
+		for _, s := range m.strms {
+			fds = append(fds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
+		}
+		if !exited {
+			fds = append(fds, unix.PollFd{Fd: int32(pidfd), Events: unix.POLLIN})
+		}
+		if len(fds) == 0 {
+			return status
+		}
+		timeout := -1
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				for _, s := range m.strms {
+					m.end(s)
+				}
+				m.strms = nil
+				continue
+			}
+			timeout = int(left/time.Millisecond) + 1
+		}
+		if _, err := unix.Poll(fds, timeout); err != nil && err != unix.EINTR {
+			return status
+		}
+		open := m.strms[:0]
+		for i, s := range m.strms {
+			if fds[i].Revents == 0 || m.drain(s) {
+				open = append(open, s)
+			}
+		}
+		m.strms = open
+		if !exited && fds[len(fds)-1].Revents != 0 {
+			var ws unix.WaitStatus
+			if pid, err := unix.Wait4(m.pid, &ws, unix.WNOHANG, nil); pid == m.pid && err == nil {
+				status, exited = int(ws), true
+				unix.Close(pidfd)
+				if m.tty {
+					deadline = time.Now().Add(ptyGrace)
+				}
+			}
+		}
+	}
+}
+
+// drain reads what s has to give and logs its lines; it reports whether s
+// is still open.
+func (m *monitor) drain(s *stream) bool {
+	for {
+		n, err := unix.Read(s.fd, s.buf[len(s.buf):cap(s.buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return true
+		}
+		if n <= 0 { // end of file; EIO from a pty without slave
+			m.end(s)
+			return false
+		}
+		s.buf = s.buf[:len(s.buf)+n]
+		m.lines(s)
+	}
+}
+
+// lines logs every whole line of s's buffer, or the whole buffer when it is
+// full, and keeps the rest.
+func (m *monitor) lines(s *stream) {
+	b := s.buf
+	for {
+		i := indexNL(b)
+		if i < 0 {
+			break
+		}
+		m.entry(s, b[:i+1])
+		b = b[i+1:]
+	}
+	if len(b) == chunk {
+		m.entry(s, b)
+		b = b[:0]
+	}
+	s.buf = s.buf[:copy(s.buf, b)]
+}
+
+// end logs what is left of s and closes it.
+func (m *monitor) end(s *stream) {
+	if len(s.buf) > 0 {
+		m.entry(s, s.buf)
+		s.buf = s.buf[:0]
+	}
+	unix.Close(s.fd)
+}
+
+// entry writes one log entry in one write, so that a reader never sees two
+// entries mixed.
+func (m *monitor) entry(s *stream, text []byte) {
+	m.out = jsonlog.Append(m.out[:0], text, s.name, time.Now())
+	for b := m.out; len(b) > 0; {
+		n, err := unix.Write(m.log, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return
+		}
+		b = b[n:]
+	}
+}
+
+func indexNL(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}
