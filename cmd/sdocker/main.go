@@ -3,6 +3,9 @@
 package main
 
 import (
+	// First: the heap of this short-lived process on one huge page.
+	_ "github.com/sdocker/sdocker/internal/hugeheap"
+
 	"errors"
 	"fmt"
 	"os"
