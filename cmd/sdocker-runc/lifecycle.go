@@ -83,7 +83,7 @@ func newRunCommand(g *globals) *cobra.Command {
 				return err
 			}
 			id, s := args[0], g.store()
-			o.Stdio, o.KillWithParent = stdio(), !detach
+			o.Stdio, o.KillWithParent, o.Start = stdio(), !detach, true
 			var sigs chan os.Signal
 			if !detach {
 				sigs = make(chan os.Signal, 8)
@@ -91,10 +91,6 @@ func newRunCommand(g *globals) *cobra.Command {
 			}
 			_, p, err := s.Create(id, o)
 			if err != nil {
-				return err
-			}
-			if err := s.Start(id); err != nil {
-				s.Delete(id, true)
 				return err
 			}
 			if detach {

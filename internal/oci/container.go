@@ -66,6 +66,9 @@ type CreateOptions struct {
 	Stdio         runtime.Stdio
 	// KillWithParent: the container dies with this process (`run` without --detach).
 	KillWithParent bool
+	// Start: the process runs as soon as the container is set up (`run`):
+	// no exec fifo to wait on, and the state goes straight to running.
+	Start bool
 }
 
 // LoadSpec reads and checks BUNDLE/config.json.
@@ -146,13 +149,17 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		}
 		os.RemoveAll(s.dir(id))
 	}()
-	if err := unix.Mkfifo(s.fifo(id), 0o622); err != nil {
-		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
-	}
-	// Whatever the umask: the init may already run as another user when
-	// it opens the fifo.
-	if err := os.Chmod(s.fifo(id), 0o622); err != nil {
-		return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+	ro := runtime.Options{Stdio: o.Stdio, KillWithParent: o.KillWithParent}
+	if !o.Start {
+		if err := unix.Mkfifo(s.fifo(id), 0o622); err != nil {
+			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+		}
+		// Whatever the umask: the init may already run as another user
+		// when it opens the fifo.
+		if err := os.Chmod(s.fifo(id), 0o622); err != nil {
+			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+		}
+		ro.ExecFifo = s.fifo(id)
 	}
 	st := &State{
 		State: specs.State{
@@ -173,9 +180,6 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	if err = cg.Create(res); err != nil {
 		cg = nil // nothing of it is left to remove
 		return nil, nil, err
-	}
-	ro := runtime.Options{
-		Stdio: o.Stdio, ExecFifo: s.fifo(id), KillWithParent: o.KillWithParent,
 	}
 	for i := 0; i < o.PreserveFDs; i++ {
 		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
@@ -205,6 +209,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		}
 	}
 	st.Pid, st.InitStart, st.Status = p.Pid, proc.StartTime(p.Pid), specs.StateCreated
+	if o.Start {
+		st.Status = specs.StateRunning
+	}
 	if err = s.save(st); err != nil {
 		return nil, nil, err
 	}
@@ -212,6 +219,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		if err = writePidFile(o.PidFile, p.Pid); err != nil {
 			return nil, nil, err
 		}
+	}
+	if o.Start {
+		poststart(st)
 	}
 	return st, p, nil
 }
@@ -270,12 +280,18 @@ func (s *Store) Start(id string) error {
 	if err := s.save(st); err != nil {
 		return err
 	}
+	poststart(st)
+	return nil
+}
+
+// poststart runs the poststart hooks of a container that has just started;
+// their failure is only a warning (the spec's rule).
+func poststart(st *State) {
 	if h := st.Config.Hooks; h != nil {
 		if err := runtime.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
 	}
-	return nil
 }
 
 // openFifo reads the byte the waiting init writes into the exec fifo, which
