@@ -142,8 +142,13 @@ func (m *monitor) watch() int {
 		m.strms = open
 		if !exited && fds[len(fds)-1].Revents != 0 {
 			var ws unix.WaitStatus
-			if pid, err := unix.Wait4(m.pid, &ws, unix.WNOHANG, nil); pid == m.pid && err == nil {
-				status, exited = int(ws), true
+			pid, err := unix.Wait4(m.pid, &ws, unix.WNOHANG, nil)
+			if pid == m.pid && err == nil {
+				status = int(ws)
+			}
+			// (An error other than EINTR: nothing to wait for, ever.)
+			if pid == m.pid || err != nil && err != unix.EINTR {
+				exited = true
 				unix.Close(pidfd)
 				if m.tty {
 					deadline = time.Now().Add(ptyGrace)

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWatch runs a shell as the "init": its output is logged as the engine
+// logs it (lines, 16 KiB chunks, the last partial line) and its wait status
+// comes back.
+func TestWatch(t *testing.T) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.CreateTemp(t.TempDir(), "log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	long := strings.Repeat("x", 2*chunk+100)
+	cmd := exec.Command("sh", "-c", `printf 'one\n<two>\n'; echo err >&2; printf '%s\n' "$LONG"; printf 'last'; exit 3`)
+	cmd.Env = []string{"LONG=" + long, "PATH=/usr/bin:/bin"}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sh: ", err)
+	}
+	outW.Close()
+	errW.Close()
+	// The monitor owns these descriptors: dup them, as os.File closes its own.
+	dup := func(f *os.File) int {
+		fd, err := unix.Dup(int(f.Fd()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return fd
+	}
+	m := &monitor{pid: cmd.Process.Pid, log: int(logf.Fd())}
+	m.add(dup(outR), "stdout")
+	m.add(dup(errR), "stderr")
+	ws := unix.WaitStatus(m.watch())
+	if !ws.Exited() || ws.ExitStatus() != 3 {
+		t.Errorf("wait status %#x, want exit 3", int(ws))
+	}
+	b, err := os.ReadFile(logf.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range bytes.SplitAfter(b, []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var e struct{ Log, Stream, Time string }
+		if err := json.Unmarshal(l, &e); err != nil || e.Time == "" {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		got = append(got, e.Stream+":"+e.Log)
+	}
+	want := []string{"stdout:one\n", "stdout:<two>\n", "stdout:" + long[:chunk], "stdout:" + long[:chunk],
+		"stdout:" + long[:100] + "\n", "stdout:last"}
+	var stdout []string
+	stderr := 0
+	for _, g := range got {
+		if g == "stderr:err\n" {
+			stderr++
+		} else {
+			stdout = append(stdout, g)
+		}
+	}
+	if stderr != 1 || strings.Join(stdout, "|") != strings.Join(want, "|") {
+		t.Errorf("log entries %q", got)
+	}
+}
+
+func TestRunBadArguments(t *testing.T) {
+	for _, args := range [][]string{
+		{"sdocker-monitor"},
+		{"sdocker-monitor", "x", "3", "4", "5", "/bin/true", "a"},
+		{"sdocker-monitor", "1", "3", "4", "-5", "/bin/true", "a"},
+	} {
+		if err := run(args); err == nil {
+			t.Errorf("run(%q): no error", args)
+		}
+	}
+}
