@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -111,37 +112,132 @@ func sendMessage(sock int, m syncMessage, fds ...int) error {
 
 // recvMessage reads one message; io end-of-file is reported as ok=false.
 func recvMessage(sock int) (m syncMessage, fds []int, ok bool, err error) {
+	for {
+		m, fds, ok, err = recvOnce(sock, 0)
+		if err != unix.EINTR {
+			return m, fds, ok, wrapRecvErr(err)
+		}
+	}
+}
+
+func wrapRecvErr(err error) error {
+	if errno, ok := err.(unix.Errno); ok {
+		return fmt.Errorf("receive from container init: %w", errno)
+	}
+	return err
+}
+
+// recvOnce is one recvmsg of a message and the descriptors it carries;
+// system call errors come back bare (EINTR, EAGAIN with MSG_DONTWAIT).
+func recvOnce(sock, flags int) (m syncMessage, fds []int, ok bool, err error) {
 	buf := make([]byte, 64*1024)
 	oob := make([]byte, unix.CmsgSpace(4*4))
-	for {
-		n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return m, nil, false, fmt.Errorf("receive from container init: %w", err)
-		}
-		if n == 0 && oobn == 0 {
-			return m, nil, false, nil
-		}
-		if oobn > 0 {
-			cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-			if err != nil {
-				return m, nil, false, fmt.Errorf("parse control message: %w", err)
-			}
-			for _, c := range cmsgs {
-				f, err := unix.ParseUnixRights(&c)
-				if err == nil {
-					fds = append(fds, f...)
-				}
-			}
-		}
-		if m, err = unmarshalSyncMessage(buf[:n]); err != nil {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			return m, nil, false, fmt.Errorf("decode message from container init: %w", err)
-		}
-		return m, fds, true, nil
+	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC|flags)
+	if err != nil {
+		return m, nil, false, err
 	}
+	if n == 0 && oobn == 0 {
+		return m, nil, false, nil
+	}
+	if oobn > 0 {
+		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil {
+			return m, nil, false, fmt.Errorf("parse control message: %w", err)
+		}
+		for _, c := range cmsgs {
+			f, err := unix.ParseUnixRights(&c)
+			if err == nil {
+				fds = append(fds, f...)
+			}
+		}
+	}
+	if m, err = unmarshalSyncMessage(buf[:n]); err != nil {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return m, nil, false, fmt.Errorf("decode message from container init: %w", err)
+	}
+	return m, fds, true, nil
+}
+
+// The parent waits for its child in Go's netpoller, not in blocking system
+// calls: while a goroutine sits in a system call, the Go runtime's monitor
+// thread wakes every 20 µs to watch it, competing for the CPUs with the
+// container's start; parked goroutines let it sleep.
+
+// syncConn is the parent's end of the sync socket, in non-blocking mode.
+type syncConn struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+func newSyncConn(sock int) (*syncConn, error) {
+	if err := unix.SetNonblock(sock, true); err != nil {
+		unix.Close(sock)
+		return nil, fmt.Errorf("sync socket: %w", err)
+	}
+	f := os.NewFile(uintptr(sock), "sync")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync socket: %w", err)
+	}
+	return &syncConn{f: f, rc: rc}, nil
+}
+
+func (c *syncConn) recv() (m syncMessage, fds []int, ok bool, err error) {
+	rerr := c.rc.Read(func(fd uintptr) bool {
+		m, fds, ok, err = recvOnce(int(fd), unix.MSG_DONTWAIT)
+		return err != unix.EAGAIN && err != unix.EINTR
+	})
+	if rerr != nil {
+		return m, nil, false, fmt.Errorf("receive from container init: %w", rerr)
+	}
+	return m, fds, ok, wrapRecvErr(err)
+}
+
+func (c *syncConn) send(m syncMessage) error {
+	var err error
+	werr := c.rc.Write(func(fd uintptr) bool {
+		err = sendMessage(int(fd), m)
+		return !errors.Is(err, unix.EAGAIN)
+	})
+	if werr != nil {
+		return fmt.Errorf("send %s message: %w", m.Type, werr)
+	}
+	return err
+}
+
+func (c *syncConn) Close() error { return c.f.Close() }
+
+// waitPidfd reaps child pid once its pidfd (non-blocking) reports the exit,
+// parked in the netpoller meanwhile; it closes the pidfd.
+func waitPidfd(pid, pidfd int) (*unix.WaitStatus, error) {
+	if err := unix.SetNonblock(pidfd, true); err != nil {
+		unix.Close(pidfd)
+		return wait(pid)
+	}
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return wait(pid)
+	}
+	var ws unix.WaitStatus
+	var werr error
+	rerr := rc.Read(func(uintptr) bool {
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			return false
+		}
+		werr = err
+		return err != nil || got == pid
+	})
+	switch {
+	case rerr != nil: // the pidfd cannot be polled
+		return wait(pid)
+	case werr != nil:
+		return nil, fmt.Errorf("wait for process %d: %w", pid, werr)
+	}
+	return &ws, nil
 }

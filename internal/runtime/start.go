@@ -248,8 +248,12 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	if err != nil {
 		return nil, fmt.Errorf("create sync socket: %w", err)
 	}
-	parentSock := socks[0]
-	defer unix.Close(parentSock)
+	conn, err := newSyncConn(socks[0])
+	if err != nil {
+		unix.Close(socks[1])
+		return nil, err
+	}
+	defer conn.Close()
 	childSock := os.NewFile(uintptr(socks[1]), "sync")
 	defer childSock.Close()
 
@@ -290,7 +294,7 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		// the cgroup's CPU limit to size them).
 		Env:   []string{"GOMAXPROCS=1"},
 		Files: fds,
-		Sys:   &syscall.SysProcAttr{Cloneflags: flags},
+		Sys:   &syscall.SysProcAttr{Cloneflags: flags, PidFD: new(int)},
 	}
 	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
 	if o.KillWithParent && pidns == nil {
@@ -332,12 +336,13 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		if !o.KillWithParent {
 			// Never reap it here: the caller (conmon, containerd's shim)
 			// is a subreaper and collects its exit status itself.
+			unix.Close(*attr.Sys.PidFD)
 			p.unwaited = true
 			started <- nil
 			return
 		}
 		started <- nil
-		p.state, p.err = wait(pid)
+		p.state, p.err = waitPidfd(pid, *attr.Sys.PidFD)
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
@@ -365,13 +370,13 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		if err := cg.Apply(p.Pid); err != nil {
 			return fail(err)
 		}
-		if err := sendMessage(parentSock, syncMessage{Type: "placed"}); err != nil {
+		if err := conn.send(syncMessage{Type: "placed"}); err != nil {
 			return fail(err)
 		}
 	}
 
 	for {
-		m, fds, ok, err := recvMessage(parentSock)
+		m, fds, ok, err := conn.recv()
 		if err != nil {
 			return fail(err)
 		}
@@ -399,7 +404,7 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 					return fail(err)
 				}
 			}
-			if err := sendMessage(parentSock, syncMessage{Type: "continue", State: state}); err != nil {
+			if err := conn.send(syncMessage{Type: "continue", State: state}); err != nil {
 				return fail(err)
 			}
 		case "ready":
