@@ -108,6 +108,9 @@ func MonitorMain() {
 	} else {
 		// Back from sdocker-monitor: named as it, for ps and reapers.
 		os.WriteFile("/proc/self/comm", []byte(monitorArg0), 0)
+		// What it passed on to come back here (this binary's descriptor)
+		// goes no further.
+		unix.CloseRange(lockFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 		exited = parseExited(os.Args[4], os.Args[5])
 	}
 	lock := os.NewFile(lockFD, "lock")
@@ -247,10 +250,14 @@ type watch struct {
 // out and errOut (or p's console), logged to log. It returns only if that
 // failed: the descriptors are then as they were.
 func (w *watch) handOver(p *runtime.Process, out, errOut, log *os.File) error {
-	self, err := os.Executable()
+	// sdocker-monitor comes back to this very binary through a descriptor
+	// of it, not its path: an upgrade or removal of sdocker meanwhile
+	// changes nothing for a running container.
+	self, err := unix.Open("/proc/self/exe", unix.O_PATH, 0)
 	if err != nil {
-		return fmt.Errorf("find sdocker executable: %w", err)
+		return fmt.Errorf("open sdocker executable: %w", err)
 	}
+	defer unix.Close(self)
 	var fds []int
 	fdArg := func(f *os.File) string {
 		fd := int(f.Fd())
@@ -263,7 +270,7 @@ func (w *watch) handOver(p *runtime.Process, out, errOut, log *os.File) error {
 	} else {
 		args = append(args, fdArg(out), fdArg(errOut))
 	}
-	args = append(append(args, self), w.next...)
+	args = append(append(args, fmt.Sprintf("/proc/self/fd/%d", self)), w.next...)
 	fds = append(fds, lockFD)
 	for _, fd := range fds {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {

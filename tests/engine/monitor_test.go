@@ -256,8 +256,26 @@ func TestMonitorKilled(t *testing.T) {
 // sdocker process watches the container, as before.
 func TestMonitorFallback(t *testing.T) {
 	e := newEnv(t)
+	dir := copyBinaries(t, "sdocker", "sdocker-init")
+	alone := &env{t: t, root: e.root, bin: filepath.Join(dir, "sdocker")}
+	id := alone.runDetached(rootfsDir, "sh", "-c", "echo fallback; sleep 100")
+	alone.waitLog(id, 1, 10*time.Second)
+	mon := alone.record(id).Monitor
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", mon)); exe != filepath.Join(dir, "sdocker") {
+		t.Errorf("monitor runs %q, want sdocker itself", exe)
+	}
+	alone.mustRun(0, "stop", "-t", "1", id)
+	if got := alone.state(id, "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
+		t.Errorf("after stop: %s", got)
+	}
+}
+
+// copyBinaries copies the named binaries (sdocker-init only if built) into
+// a directory of the test's own.
+func copyBinaries(t *testing.T, names ...string) string {
+	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"sdocker", "sdocker-init"} {
+	for _, name := range names {
 		b, err := os.ReadFile(filepath.Join(binDir, name))
 		if errors.Is(err, os.ErrNotExist) && name == "sdocker-init" {
 			continue
@@ -269,15 +287,23 @@ func TestMonitorFallback(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	alone := &env{t: t, root: e.root, bin: filepath.Join(dir, "sdocker")}
-	id := alone.runDetached(rootfsDir, "sh", "-c", "echo fallback; sleep 100")
-	alone.waitLog(id, 1, 10*time.Second)
-	mon := alone.record(id).Monitor
-	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", mon)); exe != filepath.Join(dir, "sdocker") {
-		t.Errorf("monitor runs %q, want sdocker itself", exe)
+	return dir
+}
+
+// TestMonitorBinaryRemoved: sdocker-monitor goes back to the binary that
+// started it through a descriptor, so removing (or upgrading) sdocker while
+// a container runs still records how the container really ended.
+func TestMonitorBinaryRemoved(t *testing.T) {
+	e := newEnv(t)
+	dir := copyBinaries(t, "sdocker", "sdocker-init", "sdocker-monitor")
+	gone := &env{t: t, root: e.root, bin: filepath.Join(dir, "sdocker")}
+	id := strings.TrimSpace(gone.mustRun(0, "run", "-d", rootfsDir, "sh", "-c", "sleep 1; exit 3").stdout)
+	t.Cleanup(func() { e.remove(id) }) // with the sdocker that stays
+	if err := os.Remove(filepath.Join(dir, "sdocker")); err != nil {
+		t.Fatal(err)
 	}
-	alone.mustRun(0, "stop", "-t", "1", id)
-	if got := alone.state(id, "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
-		t.Errorf("after stop: %s", got)
+	c := e.waitStatus(id, "exited", 20*time.Second)
+	if c.State.ExitCode != 3 {
+		t.Errorf("exit code %d recorded, want 3 (the container's own)", c.State.ExitCode)
 	}
 }
