@@ -411,12 +411,10 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 	if err == nil && !r.StartedAt.IsZero() {
 		err = cg.Destroy() // what a previous run may have left
 	}
-	if err == nil {
-		err = cg.Create(r.Spec.Linux.Resources)
-	}
 	if err != nil {
 		return nil, nil, err
 	}
+	o.CreateCgroups, o.Resources = true, r.Spec.Linux.Resources
 	p, err := runtime.Start(r.ID, r.Spec, cg, o)
 	if err != nil {
 		cg.Destroy()

@@ -177,10 +177,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	}
 	res := spec.Linux.Resources
 	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
-	if err = cg.Create(res); err != nil {
-		cg = nil // nothing of it is left to remove
-		return nil, nil, err
-	}
+	ro.CreateCgroups, ro.Resources = true, res
 	for i := 0; i < o.PreserveFDs; i++ {
 		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
 	}

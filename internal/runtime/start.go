@@ -33,6 +33,13 @@ type Options struct {
 	// `sdocker exec -d`). Not for OCI clients: they reap exec'd processes
 	// themselves.
 	Orphan bool
+	// CreateCgroups: Start makes the container's cgroups itself, with the
+	// limits in Resources, where it costs the least: on cgroup v1 while
+	// the child starts (it waits until it is placed in them), on v2 right
+	// before the clone that puts the child into its cgroup. The caller
+	// destroys them when Start fails.
+	CreateCgroups bool
+	Resources     *specs.LinuxResources
 	// PreserveFDs become descriptors 3, 4, ... of the container's program.
 	PreserveFDs []*os.File
 	// NewKeyring gives the container a session keyring of its own.
@@ -303,6 +310,11 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
 	if cg.Version() == 2 {
+		if o.CreateCgroups {
+			if err := cg.Create(o.Resources); err != nil {
+				return nil, err
+			}
+		}
 		fd, err := cg.FD()
 		if err != nil {
 			return nil, err
@@ -367,6 +379,12 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	}
 	configW.Close()
 	if cfg.WaitPlaced {
+		if o.CreateCgroups {
+			// (The child's runtime starts meanwhile.)
+			if err := cg.Create(o.Resources); err != nil {
+				return fail(err)
+			}
+		}
 		if err := cg.Apply(p.Pid); err != nil {
 			return fail(err)
 		}
