@@ -328,9 +328,13 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	started := make(chan error, 1)
 	go func() {
 		// The child's parent-death signal follows the thread that forked
-		// it: keep that thread for the child's whole life, and let it die
-		// afterwards (never unlocked), as it may have joined a namespace.
+		// it: keep that thread for the child's whole life. A thread that
+		// joined a pid namespace dies afterwards (never unlocked); any
+		// other goes back to the scheduler, which then needs no new one.
 		goruntime.LockOSThread()
+		if pidns == nil {
+			defer goruntime.UnlockOSThread()
+		}
 		if pidns != nil {
 			if err := unix.Setns(int(pidns.Fd()), unix.CLONE_NEWPID); err != nil {
 				started <- fmt.Errorf("join pid namespace of container: %w", err)
