@@ -73,11 +73,23 @@ type CreateOptions struct {
 
 // LoadSpec reads and checks BUNDLE/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	p, b, err := readConfig(bundle)
+	if err != nil {
+		return nil, err
+	}
+	return parseSpec(p, b)
+}
+
+func readConfig(bundle string) (string, []byte, error) {
 	p := filepath.Join(bundle, "config.json")
 	b, err := os.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return p, nil, fmt.Errorf("read %s: %w", p, err)
 	}
+	return p, b, nil
+}
+
+func parseSpec(p string, b []byte) (*specs.Spec, error) {
 	var spec specs.Spec
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("%w: parse %s: %v", ErrInvalid, p, err)
@@ -86,6 +98,28 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 		return nil, err
 	}
 	return &spec, nil
+}
+
+// earlySpec decodes what cloning the init needs of a spec: its namespaces,
+// cgroups path and whether the process has a terminal (a few types, so
+// quickly decoded even cold). Errors are left to parseSpec.
+func earlySpec(b []byte) (*specs.Spec, bool) {
+	var early struct {
+		Process *struct {
+			Terminal bool `json:"terminal"`
+		} `json:"process"`
+		Linux *struct {
+			Namespaces  []specs.LinuxNamespace `json:"namespaces"`
+			CgroupsPath string                 `json:"cgroupsPath"`
+		} `json:"linux"`
+	}
+	if json.Unmarshal(b, &early) != nil || early.Process == nil || early.Linux == nil {
+		return nil, false
+	}
+	return &specs.Spec{
+		Process: &specs.Process{Terminal: early.Process.Terminal},
+		Linux:   &specs.Linux{Namespaces: early.Linux.Namespaces, CgroupsPath: early.Linux.CgroupsPath},
+	}, true
 }
 
 // Create makes container id from a bundle: namespaces, cgroups, mounts, and
@@ -98,7 +132,75 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: bundle %q: %v", ErrInvalid, o.Bundle, err)
 	}
-	spec, err := LoadSpec(bundle)
+	path, raw, err := readConfig(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(s.Root, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create %s: %w", s.Root, err)
+	}
+	if err := os.Mkdir(s.dir(id), 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, nil, fmt.Errorf("create %s: %w", s.dir(id), err)
+	}
+	unlock, err := s.lock(id)
+	if err != nil {
+		os.RemoveAll(s.dir(id))
+		return nil, nil, err
+	}
+	defer unlock()
+	var cg cgroups.Manager
+	var p *runtime.Process
+	var starting *runtime.Starting
+	defer func() {
+		if err == nil {
+			return
+		}
+		if starting != nil && p == nil {
+			starting.Abort()
+		}
+		if p != nil {
+			p.Signal(unix.SIGKILL)
+			p.Wait()
+		}
+		if cg != nil {
+			cg.Destroy()
+		}
+		os.RemoveAll(s.dir(id))
+	}()
+	ro := runtime.Options{Stdio: o.Stdio, KillWithParent: o.KillWithParent, CreateCgroups: true}
+	if !o.Start {
+		if err := unix.Mkfifo(s.fifo(id), 0o622); err != nil {
+			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+		}
+		// Whatever the umask: the init may already run as another user
+		// when it opens the fifo.
+		if err := os.Chmod(s.fifo(id), 0o622); err != nil {
+			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
+		}
+		ro.ExecFifo = s.fifo(id)
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	ro.NewKeyring = !o.NoNewKeyring
+
+	// On cgroup v1 the init is started as soon as what cloning it needs
+	// is known: its Go runtime boots while the whole spec is decoded and
+	// checked here. (On v2 the cgroup and its limits come before the
+	// clone.) Whatever goes wrong early is found again, and reported, by
+	// the full decode.
+	if early, ok := earlySpec(raw); ok {
+		if cg, err = cgroups.New(cgroupPath(early, id)); err != nil {
+			return nil, nil, err
+		}
+		if cg.Version() == 1 {
+			starting, _ = runtime.StartEarly(id, early, cg, ro)
+		}
+	}
+	spec, err := parseSpec(path, raw)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,48 +221,6 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		return nil, nil, fmt.Errorf("%w: root.path %s: not a directory", ErrInvalid, rootfs)
 	}
 	spec.Root.Path = rootfs
-	if err := os.MkdirAll(s.Root, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("create %s: %w", s.Root, err)
-	}
-	if err := os.Mkdir(s.dir(id), 0o700); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
-		}
-		return nil, nil, fmt.Errorf("create %s: %w", s.dir(id), err)
-	}
-	unlock, err := s.lock(id)
-	if err != nil {
-		os.RemoveAll(s.dir(id))
-		return nil, nil, err
-	}
-	defer unlock()
-	var cg cgroups.Manager
-	var p *runtime.Process
-	defer func() {
-		if err == nil {
-			return
-		}
-		if p != nil {
-			p.Signal(unix.SIGKILL)
-			p.Wait()
-		}
-		if cg != nil {
-			cg.Destroy()
-		}
-		os.RemoveAll(s.dir(id))
-	}()
-	ro := runtime.Options{Stdio: o.Stdio, KillWithParent: o.KillWithParent}
-	if !o.Start {
-		if err := unix.Mkfifo(s.fifo(id), 0o622); err != nil {
-			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
-		}
-		// Whatever the umask: the init may already run as another user
-		// when it opens the fifo.
-		if err := os.Chmod(s.fifo(id), 0o622); err != nil {
-			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
-		}
-		ro.ExecFifo = s.fifo(id)
-	}
 	st := &State{
 		State: specs.State{
 			Version: specs.Version, ID: id, Status: specs.StateCreating,
@@ -169,21 +229,19 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		Created: time.Now().UTC(), Rootfs: rootfs, Config: spec,
 		CgroupPath: cgroupPath(spec, id),
 	}
-	if cg, err = cgroups.New(st.CgroupPath); err != nil {
-		return nil, nil, err
+	if cg == nil {
+		if cg, err = cgroups.New(st.CgroupPath); err != nil {
+			return nil, nil, err
+		}
 	}
 	if spec.Linux.Resources == nil {
 		spec.Linux.Resources = &specs.LinuxResources{}
 	}
 	res := spec.Linux.Resources
 	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
-	ro.CreateCgroups, ro.Resources = true, res
-	for i := 0; i < o.PreserveFDs; i++ {
-		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
-	}
-	ro.NewKeyring = !o.NoNewKeyring
+	var createRuntime func(pid int) ([]byte, error)
 	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
-		ro.CreateRuntime = func(pid int) ([]byte, error) {
+		createRuntime = func(pid int) ([]byte, error) {
 			st.Pid = pid
 			state := st.specState()
 			if err := runtime.RunHooks("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // prestart is deprecated but still honoured
@@ -195,7 +253,14 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 			return state, nil
 		}
 	}
-	if p, err = runtime.Start(id, spec, cg, ro); err != nil {
+	if starting != nil {
+		p, err = starting.Finish(spec, res, createRuntime)
+		starting = nil // Finish ended it on failure
+	} else {
+		ro.Resources, ro.CreateRuntime = res, createRuntime
+		p, err = runtime.Start(id, spec, cg, ro)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	if p.Console != nil {

@@ -151,14 +151,44 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 }
 
 // Start creates the namespaces that spec asks for and starts the container's
-// first process in them and in cg (which must exist). It returns once the
-// user's program runs (after its execve), or, with o.ExecFifo, once the
-// init waits on the fifo; a *StartError when the program could not start.
+// first process in them and in cg (which must exist unless o.CreateCgroups).
+// It returns once the user's program runs (after its execve), or, with
+// o.ExecFifo, once the init waits on the fifo; a *StartError when the
+// program could not start.
 func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("process.args: no command given")
 	}
-	flags, pidPath, err := cloneFlags(spec)
+	s, err := startEarly(id, spec, cg, o)
+	if err != nil {
+		return nil, err
+	}
+	return s.Finish(spec, o.Resources, o.CreateRuntime)
+}
+
+// Starting is a container's init started before its whole spec is known.
+type Starting struct {
+	c        *child
+	id       string
+	flags    uintptr
+	pidPath  string
+	execFifo bool
+}
+
+// StartEarly starts the container's init from what cloning it needs of its
+// spec (linux.namespaces, process.terminal; the rest of early is not
+// read). Its Go runtime boots while the caller decodes and checks the whole
+// spec; Finish then hands it over, or Abort ends the init. On cgroup v2
+// with o.CreateCgroups the limits are needed before the clone: use Start.
+func StartEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options) (*Starting, error) {
+	if cg.Version() == 2 && o.CreateCgroups {
+		return nil, fmt.Errorf("start early: the cgroup v2 limits are needed before the clone")
+	}
+	return startEarly(id, early, cg, o)
+}
+
+func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options) (*Starting, error) {
+	flags, pidPath, err := cloneFlags(early)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +199,6 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process
 		}
 		defer pidns.Close()
 	}
-	cfg := &childConfig{ID: id, Spec: spec}
 	var extra *os.File
 	if o.ExecFifo != "" {
 		f, err := os.OpenFile(o.ExecFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -177,10 +206,38 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process
 			return nil, fmt.Errorf("open exec fifo: %w", err)
 		}
 		defer f.Close()
-		extra, cfg.ExecFifo = f, true
+		extra = f
 	}
-	return startChild(initArg0, cfg, flags, pidns, extra, cg, o)
+	terminal := early.Process != nil && early.Process.Terminal
+	c, err := spawnChild(initArg0, terminal, flags, pidns, extra, cg, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Starting{c: c, id: id, flags: flags, pidPath: pidPath, execFifo: extra != nil}, nil
 }
+
+// Finish gives the init its whole spec, whose namespaces and terminal must
+// be what StartEarly was given, with the options that come from it: the
+// limits of the cgroups to create (o.CreateCgroups) and the createRuntime
+// hooks (o.CreateRuntime). It returns as Start does.
+func (s *Starting) Finish(spec *specs.Spec, res *specs.LinuxResources, createRuntime func(pid int) ([]byte, error)) (*Process, error) {
+	if spec.Process == nil || len(spec.Process.Args) == 0 {
+		s.Abort()
+		return nil, fmt.Errorf("process.args: no command given")
+	}
+	if flags, pidPath, err := cloneFlags(spec); err != nil || flags != s.flags || pidPath != s.pidPath {
+		s.Abort()
+		if err == nil {
+			err = fmt.Errorf("linux.namespaces changed since the init was started")
+		}
+		return nil, err
+	}
+	s.c.o.Resources, s.c.o.CreateRuntime = res, createRuntime
+	return s.c.configure(&childConfig{ID: s.id, Spec: spec, ExecFifo: s.execFifo})
+}
+
+// Abort ends an init that will not get its spec.
+func (s *Starting) Abort() { s.c.abort() }
 
 // Exec starts proc in the running container whose init is initPid (a host
 // pid), joining every namespace the container's spec made and its cgroups.
@@ -218,39 +275,37 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 // user's program. A non-nil pidns (a namespace file or a pidfd) is the pid
 // namespace the child is born in.
 func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options) (*Process, error) {
-	cfg.Protocol = protocol
-	cfg.KillWithParent = o.KillWithParent
-	cfg.PreserveFDs = len(o.PreserveFDs)
-	cfg.CreateRuntime = o.CreateRuntime != nil
-	cfg.NewKeyring = o.NewKeyring
-	cfg.Orphan = o.Orphan
-	if l := cfg.Spec.Linux; l != nil {
-		// The child decodes what it uses: a compiled filter, not the
-		// profile; no resources (its cgroups are the parent's business).
-		linux := *l
-		if l.Seccomp != nil {
-			f, err := seccomp.Compile(l.Seccomp)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Seccomp, linux.Seccomp = f, nil
-		}
-		linux.Resources = nil
-		spec := *cfg.Spec
-		spec.Linux = &linux
-		cfg.Spec = &spec
+	c, err := spawnChild(arg0, cfg.Spec.Process.Terminal, flags, pidns, extra, cg, o)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Spec.Process.Terminal {
-		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-			cfg.Winsize = ws
-		}
-	}
+	return c.configure(cfg)
+}
+
+// child is a started child that has not had its config yet: it boots its Go
+// runtime meanwhile, then waits for the config on its pipe.
+type child struct {
+	p        *Process
+	cg       cgroups.Manager
+	o        Options
+	terminal bool
+	conn     *syncConn
+	configW  *os.File
+}
+
+// spawnChild clones the child; what it needs to know of the spec is only
+// whether the process has a terminal (its stdio then is the null device).
+func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options) (_ *child, err error) {
 	configR, configW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("create config pipe: %w", err)
 	}
 	defer configR.Close()
-	defer configW.Close()
+	defer func() {
+		if err != nil {
+			configW.Close()
+		}
+	}()
 	socks, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("create sync socket: %w", err)
@@ -260,7 +315,11 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		unix.Close(socks[1])
 		return nil, err
 	}
-	defer conn.Close()
+	defer func() {
+		if err != nil {
+			conn.Close()
+		}
+	}()
 	childSock := os.NewFile(uintptr(socks[1]), "sync")
 	defer childSock.Close()
 
@@ -277,7 +336,7 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	// os/exec does), then the extra files from fd 3 on.
 	fds := make([]uintptr, 0, 3+len(files))
 	stdio := []*os.File{o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr}
-	if cfg.Spec.Process.Terminal {
+	if terminal {
 		stdio = []*os.File{nil, nil, nil}
 	}
 	for _, f := range stdio {
@@ -364,6 +423,23 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 	if err := <-started; err != nil {
 		return nil, err
 	}
+	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: conn, configW: configW}, nil
+}
+
+// abort kills a child that will not get its config.
+func (c *child) abort() {
+	unix.Kill(c.p.Pid, unix.SIGKILL)
+	c.p.Wait()
+	c.configW.Close()
+	c.conn.Close()
+}
+
+// configure sends the child its config, puts it in its cgroups and follows
+// it until it runs the user's program.
+func (c *child) configure(cfg *childConfig) (*Process, error) {
+	p, cg, o := c.p, c.cg, c.o
+	defer c.conn.Close()
+	defer c.configW.Close()
 	fail := func(err error) (*Process, error) {
 		unix.Kill(p.Pid, unix.SIGKILL)
 		p.Wait()
@@ -372,16 +448,45 @@ func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.F
 		}
 		return nil, err
 	}
-	childSock.Close()
-	configR.Close()
+	if cfg.Spec.Process.Terminal != c.terminal {
+		return fail(fmt.Errorf("process.terminal changed since the init was started"))
+	}
+	cfg.Protocol = protocol
+	cfg.KillWithParent = o.KillWithParent
+	cfg.PreserveFDs = len(o.PreserveFDs)
+	cfg.CreateRuntime = o.CreateRuntime != nil
+	cfg.NewKeyring = o.NewKeyring
+	cfg.Orphan = o.Orphan
+	if l := cfg.Spec.Linux; l != nil {
+		// The child decodes what it uses: a compiled filter, not the
+		// profile; no resources (its cgroups are the parent's business).
+		linux := *l
+		if l.Seccomp != nil {
+			f, err := seccomp.Compile(l.Seccomp)
+			if err != nil {
+				return fail(err)
+			}
+			cfg.Seccomp, linux.Seccomp = f, nil
+		}
+		linux.Resources = nil
+		spec := *cfg.Spec
+		spec.Linux = &linux
+		cfg.Spec = &spec
+	}
+	if cfg.Spec.Process.Terminal {
+		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+			cfg.Winsize = ws
+		}
+	}
 
 	// The child decodes its config while its cgroups are joined (cgroup v1:
 	// one write per hierarchy); it waits for "placed" before anything else.
 	cfg.WaitPlaced = cg.Version() == 1
-	if _, err := configW.Write(cfg.marshal()); err != nil {
+	if _, err := c.configW.Write(cfg.marshal()); err != nil {
 		return fail(fmt.Errorf("send config to container init: %w", err))
 	}
-	configW.Close()
+	c.configW.Close()
+	conn := c.conn
 	if cfg.WaitPlaced {
 		if o.CreateCgroups {
 			// (The child's runtime starts meanwhile.)

@@ -2,6 +2,8 @@ package oci
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,8 +72,39 @@ func TestRefusals(t *testing.T) {
 			if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
 				t.Errorf("a refused create left cgroups: %v", dirs)
 			}
+			// (sdocker-runc may have started the init before it read the
+			// whole config: the refusal must end it.)
+			if kids := childProcesses(); len(kids) > 0 {
+				t.Errorf("a refused create left processes: %v", kids)
+			}
 		})
 	}
+}
+
+// childProcesses lists this test binary's child processes, zombies
+// included: the inits of the containers a runtime command left behind are
+// adopted by the test binary (a subreaper) when the command exits.
+func childProcesses() []string {
+	var kids []string
+	entries, _ := os.ReadDir("/proc")
+	self := strconv.Itoa(os.Getpid())
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == self {
+			kids = append(kids, s[:i+1]+" "+f[0])
+		}
+	}
+	return kids
 }
 
 // User namespaces (uidMappings with a user namespace): sdocker-runc does
