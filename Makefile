@@ -19,13 +19,13 @@ build:
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 ./...
-	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration
+	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci
 
 unit-test:
 	$(GO) test -count=1 -p 1 ./...
 
 vm-test:
-	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration
+	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci
 
 bench: build
 	SDOCKER_BIN=$(CURDIR)/$(BIN)/sdocker bench/run.sh

@@ -15,10 +15,13 @@
 #
 # Each package is built as a static test binary into its own folder of the
 # payload (with its testdata, if any) and run there, like `go test` does.
-# With --sdocker the payload also holds the static sdocker, sdocker-init, cpu-test and
-# memory-test (sdocker-bin/) and a rootfs built here with `sdocker rootfs`
-# (sdocker-rootfs/: the guest has no glibc programs to build one from), and
-# the tests get SDOCKER_TEST_BIN_DIR and SDOCKER_TEST_ROOTFS pointing at them.
+# With --sdocker the payload also holds the static sdocker, sdocker-runc,
+# sdocker-init, sdocker-monitor, cpu-test and memory-test (sdocker-bin/) and a
+# rootfs built here with `sdocker rootfs` (sdocker-rootfs/: the guest has no
+# glibc programs to build one from), and the tests get SDOCKER_TEST_BIN_DIR,
+# SDOCKER_TEST_ROOTFS, OCI_RUNTIME (tests/oci: the runtime under test, since
+# the guest has no Go to build one) and SDOCKER_TEST_SECCOMP_PROFILE (a
+# profile from internal/seccomp/testdata) pointing at them.
 # Building the rootfs needs root.
 # Exit status: 0 if every package passed, 1 if one failed, else the tool's
 # (124 timeout, 125 VM failure), 2 on bad usage or a failed build.
@@ -51,7 +54,9 @@ trap 'rm -rf "$payload" "$scratch"' EXIT
 cd "$repo_root"
 module=$(go list -m) || exit 2
 for pkg in "${pkgs[@]}"; do
-	[ "$(go list -f '{{.ImportPath}}' "$pkg")" != "$module/tests/integration" ] || ship_sdocker=1
+	case "$(go list -f '{{.ImportPath}}' "$pkg")" in
+	"$module/tests/integration" | "$module/tests/oci") ship_sdocker=1 ;;
+	esac
 done
 
 runner=$payload/run.sh
@@ -61,10 +66,15 @@ runner=$payload/run.sh
 } >"$runner"
 if [ "$ship_sdocker" = 1 ]; then
 	[ "$(id -u)" -eq 0 ] || { echo "cgroup2-vm-test: --sdocker needs root (sdocker rootfs)" >&2; exit 2; }
-	echo "cgroup2-vm-test: building sdocker, cpu-test, memory-test and a rootfs" >&2
-	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test || exit 2
+	echo "cgroup2-vm-test: building sdocker, sdocker-runc, cpu-test, memory-test and a rootfs" >&2
+	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/sdocker-runc ./cmd/sdocker-init \
+		./cmd/sdocker-monitor ./cmd/cpu-test ./cmd/memory-test || exit 2
 	SDOCKER_ROOT=$scratch "$payload/sdocker-bin/sdocker" rootfs "$payload/sdocker-rootfs" || exit 2
 	echo 'export SDOCKER_TEST_BIN_DIR=/payload/sdocker-bin SDOCKER_TEST_ROOTFS=/payload/sdocker-rootfs' >>"$runner"
+	echo 'export OCI_RUNTIME=/payload/sdocker-bin/sdocker-runc' >>"$runner"
+	mkdir -p "$payload/seccomp"
+	cp internal/seccomp/testdata/docker-default-amd64.json "$payload/seccomp/"
+	echo 'export SDOCKER_TEST_SECCOMP_PROFILE=/payload/seccomp/docker-default-amd64.json' >>"$runner"
 	case " ${CGROUP2_VM_ARGS:-} " in
 	*" --timeout"*) ;;
 	*) CGROUP2_VM_ARGS="--timeout 1800 ${CGROUP2_VM_ARGS:-}" ;;

@@ -187,17 +187,17 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	}
 	ro.NewKeyring = !o.NoNewKeyring
 
-	// On cgroup v1 the init is started as soon as what cloning it needs
-	// is known: its Go runtime boots while the whole spec is decoded and
-	// checked here. (On v2 the cgroup and its limits come before the
-	// clone.) Whatever goes wrong early is found again, and reported, by
-	// the full decode.
+	// The init is started as soon as what cloning it needs is known: its
+	// Go runtime boots while the whole spec is decoded and checked here.
+	// Whatever goes wrong early is found again, and reported, by the full
+	// decode.
 	if early, ok := earlySpec(raw); ok {
 		if cg, err = cgroups.New(cgroupPath(early, id)); err != nil {
 			return nil, nil, err
 		}
-		if cg.Version() == 1 {
-			starting, _ = runtime.StartEarly(id, early, cg, ro)
+		if starting, err = runtime.StartEarly(id, early, cg, ro); err != nil {
+			starting, err = nil, nil
+			cg.Destroy() // (v2: the cgroup made for the clone)
 		}
 	}
 	spec, err := parseSpec(path, raw)

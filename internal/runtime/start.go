@@ -159,7 +159,7 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		return nil, fmt.Errorf("process.args: no command given")
 	}
-	s, err := startEarly(id, spec, cg, o)
+	s, err := startEarly(id, spec, cg, o, false)
 	if err != nil {
 		return nil, err
 	}
@@ -178,16 +178,14 @@ type Starting struct {
 // StartEarly starts the container's init from what cloning it needs of its
 // spec (linux.namespaces, process.terminal; the rest of early is not
 // read). Its Go runtime boots while the caller decodes and checks the whole
-// spec; Finish then hands it over, or Abort ends the init. On cgroup v2
-// with o.CreateCgroups the limits are needed before the clone: use Start.
+// spec; Finish then hands it over, or Abort ends the init. With
+// o.CreateCgroups on cgroup v2 the cgroup is made without limits for the
+// clone to put the init in, and Finish writes them before the init goes on.
 func StartEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options) (*Starting, error) {
-	if cg.Version() == 2 && o.CreateCgroups {
-		return nil, fmt.Errorf("start early: the cgroup v2 limits are needed before the clone")
-	}
-	return startEarly(id, early, cg, o)
+	return startEarly(id, early, cg, o, true)
 }
 
-func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options) (*Starting, error) {
+func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, limitsLater bool) (*Starting, error) {
 	flags, pidPath, err := cloneFlags(early)
 	if err != nil {
 		return nil, err
@@ -209,7 +207,7 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options) (*S
 		extra = f
 	}
 	terminal := early.Process != nil && early.Process.Terminal
-	c, err := spawnChild(initArg0, terminal, flags, pidns, extra, cg, o)
+	c, err := spawnChild(initArg0, terminal, flags, pidns, extra, cg, o, limitsLater)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +273,7 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 // user's program. A non-nil pidns (a namespace file or a pidfd) is the pid
 // namespace the child is born in.
 func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options) (*Process, error) {
-	c, err := spawnChild(arg0, cfg.Spec.Process.Terminal, flags, pidns, extra, cg, o)
+	c, err := spawnChild(arg0, cfg.Spec.Process.Terminal, flags, pidns, extra, cg, o, false)
 	if err != nil {
 		return nil, err
 	}
@@ -291,11 +289,15 @@ type child struct {
 	terminal bool
 	conn     *syncConn
 	configW  *os.File
+	// limitsLater: its cgroup (v2) was made without limits; configure
+	// writes them before the child goes on.
+	limitsLater bool
 }
 
 // spawnChild clones the child; what it needs to know of the spec is only
 // whether the process has a terminal (its stdio then is the null device).
-func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options) (_ *child, err error) {
+// With limitsLater a cgroup v2 that o.CreateCgroups makes gets no limits yet.
+func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options, limitsLater bool) (_ *child, err error) {
 	configR, configW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("create config pipe: %w", err)
@@ -368,9 +370,14 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		// namespace: an exec helper sets its parent-death signal itself.)
 		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
+	limitsLater = limitsLater && cg.Version() == 2 && o.CreateCgroups
 	if cg.Version() == 2 {
 		if o.CreateCgroups {
-			if err := cg.Create(o.Resources); err != nil {
+			res := o.Resources
+			if limitsLater {
+				res = nil
+			}
+			if err := cg.Create(res); err != nil {
 				return nil, err
 			}
 		}
@@ -423,7 +430,7 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 	if err := <-started; err != nil {
 		return nil, err
 	}
-	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: conn, configW: configW}, nil
+	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: conn, configW: configW, limitsLater: limitsLater}, nil
 }
 
 // abort kills a child that will not get its config.
@@ -480,22 +487,30 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	}
 
 	// The child decodes its config while its cgroups are joined (cgroup v1:
-	// one write per hierarchy); it waits for "placed" before anything else.
-	cfg.WaitPlaced = cg.Version() == 1
+	// one write per hierarchy) or get their limits (v2, started early); it
+	// waits for "placed" before anything else.
+	cfg.WaitPlaced = cg.Version() == 1 || c.limitsLater
 	if _, err := c.configW.Write(cfg.marshal()); err != nil {
 		return fail(fmt.Errorf("send config to container init: %w", err))
 	}
 	c.configW.Close()
 	conn := c.conn
 	if cfg.WaitPlaced {
-		if o.CreateCgroups {
-			// (The child's runtime starts meanwhile.)
+		// (The child's runtime starts meanwhile.)
+		switch {
+		case c.limitsLater:
+			if err := cg.Set(o.Resources); err != nil {
+				return fail(err)
+			}
+		case o.CreateCgroups:
 			if err := cg.Create(o.Resources); err != nil {
 				return fail(err)
 			}
 		}
-		if err := cg.Apply(p.Pid); err != nil {
-			return fail(err)
+		if cg.Version() == 1 {
+			if err := cg.Apply(p.Pid); err != nil {
+				return fail(err)
+			}
 		}
 		if err := conn.send(syncMessage{Type: "placed"}); err != nil {
 			return fail(err)

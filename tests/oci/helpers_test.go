@@ -493,6 +493,9 @@ func cgroupV1() bool {
 // cgroupFile is the path of file of controller ctrl (a v1 hierarchy name)
 // for cgroup path cg.
 func cgroupFile(ctrl, cg, file string) string {
+	if !cgroupV1() {
+		return filepath.Join("/sys/fs/cgroup", cg, file) // one v2 hierarchy
+	}
 	return filepath.Join("/sys/fs/cgroup", ctrl, cg, file)
 }
 
