@@ -10,137 +10,130 @@ import (
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/oci"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
-func newExecCommand(g *globals) *cobra.Command {
+func newExecCommand(g *globals) *command {
 	var o oci.ExecOptions
 	var processFile, cwd, user string
-	var env, caps []string
-	var gids []uint
+	var env, caps stringList
+	var gids uintList
 	var tty, noNewPrivs bool
-	c := &cobra.Command{
-		Use:   "exec [OPTIONS] ID [COMMAND [ARG...]]",
-		Short: "Run a process in a running container",
-		Example: `  sdocker-runc exec mycontainer ps -ef
-  sdocker-runc exec --process process.json --detach --pid-file p.pid mycontainer`,
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			id, s := args[0], g.store()
-			st, err := s.Load(id)
+	c := newCommand(g, "exec", "exec [OPTIONS] ID [COMMAND [ARG...]]", "Run a process in a running container", 1, -1)
+	c.example = `  sdocker-runc exec mycontainer ps -ef
+  sdocker-runc exec --process process.json --detach --pid-file p.pid mycontainer`
+	c.run = func(args []string) error {
+		id, s := args[0], g.store()
+		st, err := s.Load(id)
+		if err != nil {
+			return err
+		}
+		var p specs.Process
+		if processFile != "" {
+			if len(args) > 1 {
+				return fmt.Errorf("--process and a COMMAND cannot both be given")
+			}
+			b, err := os.ReadFile(processFile)
+			if err != nil {
+				return fmt.Errorf("read --process %s: %w", processFile, err)
+			}
+			if err := json.Unmarshal(b, &p); err != nil {
+				return fmt.Errorf("parse --process %s: %w", processFile, err)
+			}
+		} else {
+			if len(args) < 2 {
+				return fmt.Errorf("no COMMAND given (or use --process)")
+			}
+			if st.Config.Process != nil {
+				p = *st.Config.Process
+				if p.Capabilities != nil {
+					capsCopy := *p.Capabilities
+					p.Capabilities = &capsCopy
+				}
+			}
+			p.Args, p.Terminal = args[1:], tty
+		}
+		if cwd != "" {
+			p.Cwd = cwd
+		}
+		if p.Cwd == "" {
+			p.Cwd = "/"
+		}
+		p.Env = append(p.Env, env...)
+		if user != "" {
+			uid, gid, err := parseUser(user)
 			if err != nil {
 				return err
 			}
-			var p specs.Process
-			if processFile != "" {
-				if len(args) > 1 {
-					return fmt.Errorf("--process and a COMMAND cannot both be given")
-				}
-				b, err := os.ReadFile(processFile)
-				if err != nil {
-					return fmt.Errorf("read --process %s: %w", processFile, err)
-				}
-				if err := json.Unmarshal(b, &p); err != nil {
-					return fmt.Errorf("parse --process %s: %w", processFile, err)
-				}
-			} else {
-				if len(args) < 2 {
-					return fmt.Errorf("no COMMAND given (or use --process)")
-				}
-				if st.Config.Process != nil {
-					p = *st.Config.Process
-					if p.Capabilities != nil {
-						capsCopy := *p.Capabilities
-						p.Capabilities = &capsCopy
-					}
-				}
-				p.Args, p.Terminal = args[1:], tty
+			p.User.UID, p.User.GID = uid, gid
+		}
+		for _, gid := range gids {
+			if gid > 1<<32-1 {
+				return fmt.Errorf("--additional-gids %d: out of range", gid)
 			}
-			if cwd != "" {
-				p.Cwd = cwd
+			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
+		}
+		if noNewPrivs {
+			p.NoNewPrivileges = true
+		}
+		if len(caps) > 0 {
+			if p.Capabilities == nil {
+				p.Capabilities = &specs.LinuxCapabilities{}
 			}
-			if p.Cwd == "" {
-				p.Cwd = "/"
-			}
-			p.Env = append(p.Env, env...)
-			if user != "" {
-				uid, gid, err := parseUser(user)
-				if err != nil {
-					return err
+			for _, name := range caps {
+				if !runtime.ValidCapability(name) {
+					return fmt.Errorf("--cap %q: unknown capability", name)
 				}
-				p.User.UID, p.User.GID = uid, gid
+				// Never the inheritable set: what --cap grants stops at this process.
+				p.Capabilities.Bounding = appendNew(p.Capabilities.Bounding, name)
+				p.Capabilities.Effective = appendNew(p.Capabilities.Effective, name)
+				p.Capabilities.Permitted = appendNew(p.Capabilities.Permitted, name)
 			}
-			for _, gid := range gids {
-				if gid > 1<<32-1 {
-					return fmt.Errorf("--additional-gids %d: out of range", gid)
-				}
-				p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
+		}
+		if o.PreserveFDs < 0 {
+			return fmt.Errorf("--preserve-fds %d: must not be negative", o.PreserveFDs)
+		}
+		o.Stdio = stdio()
+		var sigs chan os.Signal
+		if !o.Detach {
+			sigs = make(chan os.Signal, 8)
+			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		}
+		rp, err := s.ExecIn(st, &p, o)
+		if err != nil {
+			var se *runtime.StartError
+			if asStartError(err, &se) {
+				logError(g, err)
+				return exitCode(se.Code)
 			}
-			if noNewPrivs {
-				p.NoNewPrivileges = true
+			return err
+		}
+		if o.Detach {
+			return nil
+		}
+		go func() {
+			for sig := range sigs {
+				rp.Signal(sig.(syscall.Signal))
 			}
-			if len(caps) > 0 {
-				if p.Capabilities == nil {
-					p.Capabilities = &specs.LinuxCapabilities{}
-				}
-				for _, name := range caps {
-					if !runtime.ValidCapability(name) {
-						return fmt.Errorf("--cap %q: unknown capability", name)
-					}
-					// Never the inheritable set: what --cap grants stops at this process.
-					p.Capabilities.Bounding = appendNew(p.Capabilities.Bounding, name)
-					p.Capabilities.Effective = appendNew(p.Capabilities.Effective, name)
-					p.Capabilities.Permitted = appendNew(p.Capabilities.Permitted, name)
-				}
-			}
-			if o.PreserveFDs < 0 {
-				return fmt.Errorf("--preserve-fds %d: must not be negative", o.PreserveFDs)
-			}
-			o.Stdio = stdio()
-			var sigs chan os.Signal
-			if !o.Detach {
-				sigs = make(chan os.Signal, 8)
-				signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-			}
-			rp, err := s.ExecIn(st, &p, o)
-			if err != nil {
-				var se *runtime.StartError
-				if asStartError(err, &se) {
-					logError(g, err)
-					return exitCode(se.Code)
-				}
-				return err
-			}
-			if o.Detach {
-				return nil
-			}
-			go func() {
-				for sig := range sigs {
-					rp.Signal(sig.(syscall.Signal))
-				}
-			}()
-			state, _ := rp.Wait()
-			return exitCode(exitStatus(state))
-		},
+		}()
+		state, _ := rp.Wait()
+		return exitCode(exitStatus(state))
 	}
-	f := c.Flags()
-	f.SetInterspersed(false)
-	f.StringVarP(&processFile, "process", "p", "", "a JSON file with the process (OCI process object)")
-	f.BoolVarP(&o.Detach, "detach", "d", false, "do not wait for the process")
-	f.StringVar(&o.PidFile, "pid-file", "", "write the process's pid to this file")
-	f.StringVar(&o.ConsoleSocket, "console-socket", "", "unix socket that receives the pty master")
-	f.BoolVarP(&tty, "tty", "t", false, "allocate a pseudo-terminal")
-	f.StringVar(&cwd, "cwd", "", "working directory in the container")
-	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable KEY=VALUE")
-	f.StringVarP(&user, "user", "u", "", "UID[:GID] to run as")
-	f.UintSliceVarP(&gids, "additional-gids", "g", nil, "additional group ids")
-	f.StringArrayVarP(&caps, "cap", "c", nil, "add a capability (e.g. CAP_NET_ADMIN)")
-	f.BoolVar(&noNewPrivs, "no-new-privs", false, "set no_new_privs for the process")
-	f.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass N more descriptors (3 .. 3+N-1) to the process")
+	c.stringVar(&processFile, "process", "p", "", "a JSON file with the process (OCI process object)")
+	c.boolVar(&o.Detach, "detach", "d", false, "do not wait for the process")
+	c.fs.StringVar(&o.PidFile, "pid-file", "", "write the process's pid to this file")
+	c.fs.StringVar(&o.ConsoleSocket, "console-socket", "", "unix socket that receives the pty master")
+	c.boolVar(&tty, "tty", "t", false, "allocate a pseudo-terminal")
+	c.fs.StringVar(&cwd, "cwd", "", "working directory in the container")
+	c.varFlag(&env, "env", "e", "set an environment variable KEY=VALUE")
+	c.stringVar(&user, "user", "u", "", "UID[:GID] to run as")
+	c.varFlag(&gids, "additional-gids", "g", "additional group ids")
+	c.varFlag(&caps, "cap", "c", "add a capability (e.g. CAP_NET_ADMIN)")
+	c.fs.BoolVar(&noNewPrivs, "no-new-privs", false, "set no_new_privs for the process")
+	c.fs.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass N more descriptors (3 .. 3+N-1) to the process")
 	return c
 }
 

@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	_ "github.com/sdocker/sdocker/internal/hugeheap" // first: see the package
 	"io"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/spf13/cobra"
 
 	"github.com/sdocker/sdocker/internal/oci"
 	"github.com/sdocker/sdocker/internal/runtime"
@@ -48,9 +48,8 @@ func main() {
 	if runtime.IsChild() {
 		runtime.Main()
 	}
-	var g globals
-	cmd := newRootCommand(&g)
-	err := cmd.Execute()
+	g := globals{root: "/run/sdocker-runc", logFormat: "text"}
+	err := execute(&g, os.Args[1:])
 	var code exitCode
 	switch {
 	case err == nil:
@@ -61,6 +60,131 @@ func main() {
 		logError(&g, err)
 		os.Exit(1)
 	}
+}
+
+// register adds to fs the global options it does not have itself (a
+// command's own option of the same name wins, as with cobra), their
+// values so far as defaults.
+func (g *globals) register(fs *flag.FlagSet) {
+	str := func(p *string, name, usage string) {
+		if fs.Lookup(name) == nil {
+			fs.StringVar(p, name, *p, usage)
+		}
+	}
+	boolean := func(p *bool, name, usage string) {
+		if fs.Lookup(name) == nil {
+			fs.BoolVar(p, name, *p, usage)
+		}
+	}
+	str(&g.root, "root", "directory for the containers' state")
+	str(&g.log, "log", "write errors (and debug lines) to this file")
+	str(&g.logFormat, "log-format", "log format: text or json")
+	boolean(&g.systemdCgroup, "systemd-cgroup", "use the systemd cgroup driver (refused: not supported)")
+	boolean(&g.debug, "debug", "log each command to --log")
+	str(&g.rootless, "rootless", "rootless mode: false or auto (true is refused)")
+}
+
+func globalNames(name string) bool {
+	switch name {
+	case "root", "log", "log-format", "systemd-cgroup", "debug", "rootless":
+		return true
+	}
+	return false
+}
+
+func commands(g *globals) []*command {
+	return []*command{
+		newCreateCommand(g), newStartCommand(g), newRunCommand(g), newStateCommand(g),
+		newKillCommand(g), newDeleteCommand(g), newExecCommand(g), newPsCommand(g),
+		newListCommand(g), newPauseCommand(g), newResumeCommand(g), newUpdateCommand(g),
+		newEventsCommand(g), newFeaturesCommand(g), newSpecCommand(g),
+	}
+}
+
+// execute parses the global options, then runs the command named next.
+func execute(g *globals, args []string) error {
+	cmds := commands(g)
+	fs := flag.NewFlagSet("sdocker-runc", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g.register(fs)
+	var showVersion bool
+	fs.BoolVar(&showVersion, "version", false, "print the version")
+	fs.BoolVar(&showVersion, "v", false, "print the version")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			rootHelp(os.Stdout, g, fs)
+			return nil
+		}
+		return fmt.Errorf("%v (see 'sdocker-runc --help')", err)
+	}
+	if showVersion {
+		fmt.Printf("sdocker-runc version %s\nspec: %s\n", version, specs.Version)
+		return nil
+	}
+	rest := fs.Args()
+	if len(rest) == 0 || rest[0] == "help" && len(rest) == 1 {
+		rootHelp(os.Stdout, g, fs)
+		return nil
+	}
+	name := rest[0]
+	if name == "help" {
+		name = rest[1]
+		rest = []string{name, "--help"}
+	}
+	for _, c := range cmds {
+		if c.name == name {
+			// The global options are taken after the command's name
+			// too, as cobra took them.
+			g.register(c.fs)
+			return c.execute(rest[1:])
+		}
+	}
+	return fmt.Errorf("unknown command %q for sdocker-runc (see 'sdocker-runc --help')", name)
+}
+
+// check refuses what the global options ask and cannot be done; with
+// --debug it logs the command line.
+func (g *globals) check(name string, args []string) error {
+	switch g.logFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: use text or json", g.logFormat)
+	}
+	if g.systemdCgroup {
+		return fmt.Errorf("--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs")
+	}
+	switch g.rootless {
+	case "", "false", "auto":
+	default:
+		return fmt.Errorf("--rootless %q: rootless containers are not supported", g.rootless)
+	}
+	if g.debug && g.log != "" {
+		if f, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+			writeLog(f, g.logFormat, "debug", fmt.Sprintf("%s %v", name, args))
+			f.Close()
+		}
+	}
+	return nil
+}
+
+func rootHelp(w io.Writer, g *globals, fs *flag.FlagSet) {
+	fmt.Fprintf(w, `An OCI runtime (runc's command line) on the sdocker core
+
+sdocker-runc creates and runs containers from OCI bundles, with runc's
+command line: podman (--runtime), containerd (runc shim BinaryName) and
+Kubernetes (RuntimeClass) drive it as they drive runc.
+
+Usage:
+  sdocker-runc [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS...]
+
+Commands:
+`)
+	for _, c := range commands(g) {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(w, "\nGlobal options:\n")
+	printFlags(w, fs, map[string]string{"version": "v"}, func(string) bool { return false })
+	fmt.Fprintf(w, "\nRun 'sdocker-runc COMMAND --help' for a command's options.\n")
 }
 
 // logError reports err on stderr and, with --log, in the log file in the
@@ -86,58 +210,4 @@ func writeLog(w io.Writer, format, level, msg string) {
 		return
 	}
 	fmt.Fprintf(w, "time=%q level=%s msg=%q\n", now, level, msg)
-}
-
-func newRootCommand(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "sdocker-runc",
-		Short: "An OCI runtime (runc's command line) on the sdocker core",
-		Long: `sdocker-runc creates and runs containers from OCI bundles, with runc's
-command line: podman (--runtime), containerd (runc shim BinaryName) and
-Kubernetes (RuntimeClass) drive it as they drive runc.`,
-		Version:       fmt.Sprintf("%s\nspec: %s", version, specs.Version),
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		PersistentPreRunE: func(c *cobra.Command, args []string) error {
-			switch g.logFormat {
-			case "text", "json":
-			default:
-				return fmt.Errorf("--log-format %q: use text or json", g.logFormat)
-			}
-			if g.systemdCgroup {
-				return fmt.Errorf("--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs")
-			}
-			switch g.rootless {
-			case "", "false", "auto":
-			default:
-				return fmt.Errorf("--rootless %q: rootless containers are not supported", g.rootless)
-			}
-			if g.debug && g.log != "" {
-				if f, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
-					writeLog(f, g.logFormat, "debug", fmt.Sprintf("%s %v", c.Name(), args))
-					f.Close()
-				}
-			}
-			return nil
-		},
-	}
-	cmd.SetVersionTemplate("sdocker-runc version {{.Version}}\n")
-	f := cmd.PersistentFlags()
-	f.StringVar(&g.root, "root", "/run/sdocker-runc", "directory for the containers' state")
-	f.StringVar(&g.log, "log", "", "write errors (and debug lines) to this file")
-	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use the systemd cgroup driver (refused: not supported)")
-	f.BoolVar(&g.debug, "debug", false, "log each command to --log")
-	f.StringVar(&g.rootless, "rootless", "", "rootless mode: false or auto (true is refused)")
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%v (see '%s --help')", err, c.CommandPath())
-	})
-	cmd.CompletionOptions.DisableDefaultCmd = true
-	cmd.AddCommand(
-		newCreateCommand(g), newStartCommand(g), newRunCommand(g), newStateCommand(g),
-		newKillCommand(g), newDeleteCommand(g), newExecCommand(g), newPsCommand(g),
-		newListCommand(g), newPauseCommand(g), newResumeCommand(g), newUpdateCommand(g),
-		newEventsCommand(g), newFeaturesCommand(), newSpecCommand(),
-	)
-	return cmd
 }
