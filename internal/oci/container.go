@@ -154,9 +154,13 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	var cg cgroups.Manager
 	var p *runtime.Process
 	var starting *runtime.Starting
+	pidFileWritten := false
 	defer func() {
 		if err == nil {
 			return
+		}
+		if pidFileWritten {
+			os.Remove(o.PidFile)
 		}
 		if starting != nil && p == nil {
 			starting.Abort()
@@ -242,8 +246,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	var createRuntime func(pid int) ([]byte, error)
 	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
 		createRuntime = func(pid int) ([]byte, error) {
-			st.Pid = pid
-			state := st.specState()
+			hs := *st // (st may already be written as created: see below)
+			hs.Pid, hs.Status = pid, specs.StateCreating
+			state := hs.specState()
 			if err := runtime.RunHooks("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // prestart is deprecated but still honoured
 				return nil, err
 			}
@@ -253,11 +258,31 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 			return state, nil
 		}
 	}
+	// The state file (and the pid file) are written while the init sets
+	// the container up, with the status it will have when Create returns
+	// (the container's lock keeps the other commands waiting till then; a
+	// failed start removes both).
+	status := specs.StateCreated
+	if o.Start {
+		status = specs.StateRunning
+	}
+	whileStarting := func(pid int) error {
+		st.Pid, st.InitStart, st.Status = pid, proc.StartTime(pid), status
+		if err := s.save(st); err != nil {
+			return err
+		}
+		if o.PidFile != "" {
+			pidFileWritten = true
+			return writePidFile(o.PidFile, pid)
+		}
+		return nil
+	}
+	late := runtime.Late{Resources: res, CreateRuntime: createRuntime, WhileStarting: whileStarting}
 	if starting != nil {
-		p, err = starting.Finish(spec, res, createRuntime)
+		p, err = starting.Finish(spec, late)
 		starting = nil // Finish ended it on failure
 	} else {
-		ro.Resources, ro.CreateRuntime = res, createRuntime
+		ro.Resources, ro.CreateRuntime, ro.WhileStarting = late.Resources, late.CreateRuntime, late.WhileStarting
 		p, err = runtime.Start(id, spec, cg, ro)
 	}
 	if err != nil {
@@ -267,18 +292,6 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		err = sendConsole(o.ConsoleSocket, p.Console)
 		p.Console.Close()
 		if err != nil {
-			return nil, nil, err
-		}
-	}
-	st.Pid, st.InitStart, st.Status = p.Pid, proc.StartTime(p.Pid), specs.StateCreated
-	if o.Start {
-		st.Status = specs.StateRunning
-	}
-	if err = s.save(st); err != nil {
-		return nil, nil, err
-	}
-	if o.PidFile != "" {
-		if err = writePidFile(o.PidFile, p.Pid); err != nil {
 			return nil, nil, err
 		}
 	}

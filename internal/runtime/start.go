@@ -47,6 +47,11 @@ type Options struct {
 	// ExecFifo is the path of a fifo: the init stops right before execve
 	// until somebody opens it for reading (OCI create, then start).
 	ExecFifo string
+	// WhileStarting is called with the child's host pid once it has its
+	// config and sits in its cgroups, while it sets the container up: the
+	// caller's bookkeeping (state file, pid file) then costs no time on
+	// the way to the container's program. Its error fails the start.
+	WhileStarting func(pid int) error
 	// CreateRuntime is called with the init's host pid once its namespaces
 	// exist, before pivot_root, while the init waits (OCI prestart and
 	// createRuntime hooks). It returns the state JSON the init gives its
@@ -163,7 +168,7 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process
 	if err != nil {
 		return nil, err
 	}
-	return s.Finish(spec, o.Resources, o.CreateRuntime)
+	return s.Finish(spec, Late{Resources: o.Resources, CreateRuntime: o.CreateRuntime, WhileStarting: o.WhileStarting})
 }
 
 // Starting is a container's init started before its whole spec is known.
@@ -214,11 +219,17 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, lim
 	return &Starting{c: c, id: id, flags: flags, pidPath: pidPath, execFifo: extra != nil}, nil
 }
 
+// Late are the options that come from the whole spec (see Options).
+type Late struct {
+	Resources     *specs.LinuxResources
+	CreateRuntime func(pid int) ([]byte, error)
+	WhileStarting func(pid int) error
+}
+
 // Finish gives the init its whole spec, whose namespaces and terminal must
-// be what StartEarly was given, with the options that come from it: the
-// limits of the cgroups to create (o.CreateCgroups) and the createRuntime
-// hooks (o.CreateRuntime). It returns as Start does.
-func (s *Starting) Finish(spec *specs.Spec, res *specs.LinuxResources, createRuntime func(pid int) ([]byte, error)) (*Process, error) {
+// be what StartEarly was given, with the options that come from it. It
+// returns as Start does.
+func (s *Starting) Finish(spec *specs.Spec, late Late) (*Process, error) {
 	if spec.Process == nil || len(spec.Process.Args) == 0 {
 		s.Abort()
 		return nil, fmt.Errorf("process.args: no command given")
@@ -230,7 +241,7 @@ func (s *Starting) Finish(spec *specs.Spec, res *specs.LinuxResources, createRun
 		}
 		return nil, err
 	}
-	s.c.o.Resources, s.c.o.CreateRuntime = res, createRuntime
+	s.c.o.Resources, s.c.o.CreateRuntime, s.c.o.WhileStarting = late.Resources, late.CreateRuntime, late.WhileStarting
 	return s.c.configure(&childConfig{ID: s.id, Spec: spec, ExecFifo: s.execFifo})
 }
 
@@ -513,6 +524,11 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 			}
 		}
 		if err := conn.send(syncMessage{Type: "placed"}); err != nil {
+			return fail(err)
+		}
+	}
+	if o.WhileStarting != nil {
+		if err := o.WhileStarting(p.Pid); err != nil {
 			return fail(err)
 		}
 	}

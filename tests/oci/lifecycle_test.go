@@ -390,7 +390,11 @@ func TestCreateErrors(t *testing.T) {
 	t.Run("missing executable", func(t *testing.T) {
 		b := newBundle(t)
 		b.spec.Process.Args = []string{"/no/such/program"}
-		r := b.create()
+		pidFile := filepath.Join(b.dir, "init.pid")
+		r := b.create("--pid-file", pidFile)
+		if fileExists(pidFile) {
+			t.Errorf("a failed create left its pid file")
+		}
 		if r.code == 0 {
 			b.addPids(b.state().Pid)
 			t.Fatalf("create with a missing executable succeeded")
