@@ -36,6 +36,10 @@ func TestExec(t *testing.T) {
 		// runtime of `runc init` (opencontainers/runc#4195, fixed by #4266).
 		b := b.sub(t)
 		if out := strings.TrimSpace(b.mustExec("sh", "-c", "ulimit -n")); out != "1111" {
+			if runcBefore(1, 2) {
+				t.Logf("runc %d.%d: exec'd process's ulimit -n = %q (the known bug above)", runcVersion[0], runcVersion[1], out)
+				return
+			}
 			t.Errorf("exec'd process: ulimit -n = %q, want the config's 1111", out)
 		}
 	})
