@@ -135,14 +135,6 @@ cmd_sd_big="$sdocker run --rm bbbig:bench true"
 cmd_pm="${P[*]} --runtime $PODMAN_RUNTIME run --rm --network none localhost/bb:bench true"
 cmd_pm_sd="${P[*]} --runtime $bin/sdocker-runc run --rm --network none localhost/bb:bench true"
 
-check() {
-	local name=$1; shift
-	local out
-	if ! out=$("$@" 2>&1 </dev/null); then
-		echo "$out" >&2
-		die "$name failed: $*"
-	fi
-}
 check "sdocker run IMAGE" $cmd_sd
 check "sdocker run ROOTFS" $cmd_sd_dir
 check "sdocker run BIG" $cmd_sd_big

@@ -120,3 +120,42 @@ build_binaries() {
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/" \
 		./cmd/sdocker ./cmd/sdocker-monitor ./cmd/sdocker-runc ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test)
 }
+
+# true_bundle DIR [KEEP_CGROUP] writes DIR/config.json (`runc spec`) for
+# /bin/true on DIR/rootfs, with sdocker's default namespaces; without
+# KEEP_CGROUP=1 the /sys/fs/cgroup mount goes (sdocker makes none; on this v1
+# host runc would mount a tmpfs plus one bind per hierarchy there).
+true_bundle() {
+	(cd "$1" && runc spec)
+	python3 - "$1/config.json" "${2:-0}" <<'PY'
+import json, sys
+path, keep_cgroup = sys.argv[1], sys.argv[2] == "1"
+with open(path) as f:
+    c = json.load(f)
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["root"] = {"path": "rootfs", "readonly": False}
+if not keep_cgroup:
+    c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+# sdocker's default set; runc 1.1's spec lacks the cgroup namespace.
+if not any(n["type"] == "cgroup" for n in c["linux"]["namespaces"]):
+    c["linux"]["namespaces"].append({"type": "cgroup"})
+ns = sorted(n["type"] for n in c["linux"]["namespaces"])
+want = sorted(["pid", "network", "ipc", "uts", "mount", "cgroup"])
+if ns != want:
+    sys.exit("config.json namespaces %s, want %s" % (ns, want))
+with open(path, "w") as f:
+    json.dump(c, f, indent=2)
+PY
+}
+
+# check NAME CMD... runs CMD once and stops the benchmark, showing its
+# output, if it fails.
+check() {
+	local name=$1; shift
+	local out
+	if ! out=$("$@" 2>&1 </dev/null); then
+		echo "$out" >&2
+		die "$name failed: $*"
+	fi
+}

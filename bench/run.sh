@@ -63,29 +63,7 @@ rootfs=$bundle/rootfs
 busybox_rootfs "$rootfs"
 
 # --- OCI bundle (runc and crun) -------------------------------------------
-(cd "$bundle" && runc spec)
-python3 - "$bundle/config.json" "${CGROUP_MOUNT:-0}" <<'PY'
-import json, sys
-path, keep_cgroup = sys.argv[1], sys.argv[2] == "1"
-with open(path) as f:
-    c = json.load(f)
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["root"] = {"path": "rootfs", "readonly": False}
-if not keep_cgroup:
-    # sdocker does not mount /sys/fs/cgroup; on this v1 host runc would
-    # mount a tmpfs plus one bind per hierarchy there.
-    c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
-# sdocker's default set; runc 1.1's spec lacks the cgroup namespace.
-if not any(n["type"] == "cgroup" for n in c["linux"]["namespaces"]):
-    c["linux"]["namespaces"].append({"type": "cgroup"})
-ns = sorted(n["type"] for n in c["linux"]["namespaces"])
-want = sorted(["pid", "network", "ipc", "uts", "mount", "cgroup"])
-if ns != want:
-    sys.exit("config.json namespaces %s, want %s" % (ns, want))
-with open(path, "w") as f:
-    json.dump(c, f, indent=2)
-PY
+true_bundle "$bundle" "${CGROUP_MOUNT:-0}"
 
 # crun refuses this hybrid cgroup layout: see crun_wrappers in lib.sh.
 crun_wrappers "$tmp"
@@ -99,14 +77,6 @@ cmd_crun="$tmp/crun-wrap --root $tmp/crun-state run --bundle $bundle $ID_CRUN"
 cmd_wrap="$tmp/wrap-only --root $tmp/crun-state run --bundle $bundle $ID_CRUN"
 
 # --- each command must work once before timing ----------------------------
-check() {
-	local name=$1; shift
-	local out
-	if ! out=$("$@" 2>&1 </dev/null); then
-		echo "$out" >&2
-		die "$name failed to run the container: $*"
-	fi
-}
 check sdocker $cmd_sdocker
 check runc $cmd_runc
 check crun $cmd_crun

@@ -120,7 +120,7 @@ func newExecCommand(g *globals) *command {
 			}
 		}()
 		state, _ := rp.Wait()
-		return exitCode(exitStatus(state))
+		return exitCode(runtime.ExitCode(state, 255))
 	}
 	c.stringVar(&processFile, "process", "p", "", "a JSON file with the process (OCI process object)")
 	c.boolVar(&o.Detach, "detach", "d", false, "do not wait for the process")

@@ -94,21 +94,11 @@ func newRunCommand(g *globals) *command {
 		if err := s.Delete(id, true); err != nil {
 			return err
 		}
-		return exitCode(exitStatus(st))
+		return exitCode(runtime.ExitCode(st, 255))
 	}
 	addCreateFlags(c, &o, &noPivot)
 	c.boolVar(&detach, "detach", "d", false, "return once the container runs")
 	return c
-}
-
-func exitStatus(ws *unix.WaitStatus) int {
-	if ws == nil {
-		return 255
-	}
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
 }
 
 func newStateCommand(g *globals) *command {

@@ -151,8 +151,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	return cmd
 }
 
-// readEnvFile reads KEY=VALUE lines (KEY alone copies the host's value);
-// blank lines and # comments are skipped.
+// readEnvFile reads KEY=VALUE lines; blank lines and # comments are
+// skipped. A KEY alone is kept as it is: the run options resolve it from
+// the host's environment, as they do for -e KEY.
 func readEnvFile(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -166,16 +167,9 @@ func readEnvFile(path string) ([]string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		k, _, hasValue := strings.Cut(line, "=")
+		k, _, _ := strings.Cut(line, "=")
 		if k == "" || strings.ContainsAny(k, " \t") {
 			return nil, fmt.Errorf("--env-file %s: invalid line %q", path, line)
-		}
-		if !hasValue {
-			v, ok := os.LookupEnv(k)
-			if !ok {
-				continue
-			}
-			line = k + "=" + v
 		}
 		env = append(env, line)
 	}

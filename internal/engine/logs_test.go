@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 func TestParseSince(t *testing.T) {
@@ -202,24 +203,6 @@ func TestLogsNoLog(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while Logs writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLogsFollow plays the monitor: it holds the container's lock while it
 // appends lines (one in two writes), and Logs -f returns once the lock is
 // released and the log drained.
@@ -229,7 +212,7 @@ func TestLogsFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut syncBuffer
+	var out, errOut testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- e.Logs(r.ID, LogsOptions{Tail: -1, Follow: true, Stdout: &out, Stderr: &errOut, PollInterval: 5 * time.Millisecond})

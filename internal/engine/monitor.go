@@ -20,6 +20,7 @@ import (
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/jsonlog"
 	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // A detached container is watched by a monitor: this binary started again
@@ -141,12 +142,7 @@ func parseExited(backoff, status string) *exitedInit {
 	}
 	if n, err := strconv.Atoi(status); err == nil && n >= 0 {
 		ws := unix.WaitStatus(n)
-		switch {
-		case ws.Signaled():
-			x.code = 128 + int(ws.Signal())
-		case ws.Exited():
-			x.code = ws.ExitStatus()
-		}
+		x.code = runtime.ExitCode(&ws, 125)
 	}
 	return x
 }
@@ -278,7 +274,7 @@ func (w *watch) handOver(p *runtime.Process, out, errOut, log *os.File) error {
 		}
 	}
 	// Its heap is a few buffers: collect early; one P.
-	env := setEnv(setEnv(os.Environ(), "GOGC=20"), "GOMAXPROCS=1")
+	env := specgen.SetEnv(specgen.SetEnv(os.Environ(), "GOGC=20"), "GOMAXPROCS=1")
 	err = unix.Exec(w.exe, args, env)
 	for _, fd := range fds {
 		unix.CloseOnExec(fd)
@@ -348,7 +344,7 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 		go func() { time.Sleep(2 * time.Second); p.Console.Close() }()
 	}
 	wg.Wait()
-	code := exitStatus(state)
+	code := runtime.ExitCode(state, 125)
 	return code, e.finishContainer(r, cg, code)
 }
 

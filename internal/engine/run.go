@@ -351,7 +351,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 			return nil, nil, err
 		}
 		if home := homeOf(r.Rootfs, spec.Process.User.UID); home != "" {
-			spec.Process.Env = setEnv(spec.Process.Env, "HOME="+home)
+			spec.Process.Env = specgen.SetEnv(spec.Process.Env, "HOME="+home)
 		}
 	}
 	for _, m := range mounts {
@@ -372,17 +372,6 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 		return nil, nil, err
 	}
 	return r, lock, nil
-}
-
-func setEnv(env []string, kv string) []string {
-	k, _, _ := strings.Cut(kv, "=")
-	for i, e := range env {
-		if ek, _, _ := strings.Cut(e, "="); ek == k {
-			env[i] = kv
-			return env
-		}
-	}
-	return append(env, kv)
 }
 
 // removeContainer deletes everything of a container that does not run:
@@ -547,17 +536,7 @@ wait:
 		case <-time.After(2 * time.Second):
 		}
 	}
-	return exitStatus(state)
-}
-
-func exitStatus(ws *unix.WaitStatus) int {
-	if ws == nil {
-		return 125
-	}
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
+	return runtime.ExitCode(state, 125)
 }
 
 // ImageUsers is the set of image ids that containers (running or not) use.

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/atomicfile"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -169,7 +170,7 @@ func (e *Engine) save(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode container %s: %w", r.ID, err)
 	}
-	return writeAtomic(filepath.Join(e.containerDir(r.ID), "container.json"), b)
+	return atomicfile.Write(filepath.Join(e.containerDir(r.ID), "container.json"), b, 0o600, false)
 }
 
 // saveSpec writes r's spec and what the record keeps of it.
@@ -179,18 +180,7 @@ func (e *Engine) saveSpec(r *Record) error {
 		return fmt.Errorf("encode spec of %s: %w", r.ID, err)
 	}
 	r.Command, r.CgroupPath = r.Spec.Process.Args, r.Spec.Linux.CgroupsPath
-	return writeAtomic(filepath.Join(e.containerDir(r.ID), "spec.json"), b)
-}
-
-func writeAtomic(dst string, b []byte) error {
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("rename %s: %w", dst, err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(e.containerDir(r.ID), "spec.json"), b, 0o600, false)
 }
 
 // load reads a record and its spec.

@@ -14,11 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// writeDirTar writes the tree under src to w as a layer tar: a reproducible
+// WriteDirTar writes the tree under src to w as a layer tar: a reproducible
 // stream (sorted, no user names, no atime/ctime) so importing the same tree
 // twice yields the same diffID. Hardlinks inside the tree stay hardlinks;
 // sockets are skipped.
-func writeDirTar(w io.Writer, src string) error {
+func WriteDirTar(w io.Writer, src string) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {

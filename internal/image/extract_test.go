@@ -301,10 +301,10 @@ func TestDirTarRoundTrip(t *testing.T) {
 	unix.Mknod(filepath.Join(src, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
 	unix.Lsetxattr(filepath.Join(src, "a/file"), "user.x", []byte("y"), 0)
 	var b1, b2 bytes.Buffer
-	if err := writeDirTar(&b1, src); err != nil {
+	if err := WriteDirTar(&b1, src); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeDirTar(&b2, src); err != nil {
+	if err := WriteDirTar(&b2, src); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(b1.Bytes(), b2.Bytes()) {

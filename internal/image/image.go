@@ -42,6 +42,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/atomicfile"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -491,31 +493,7 @@ func (s *Store) writeRepos(repos map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path("repositories.json"), append(b, '\n'))
-}
-
-// writeFileAtomic writes p through a temporary file in its directory and
-// rename(2), so readers see the old or the new content, never a part.
-func writeFileAtomic(p string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return nil
+	return atomicfile.Write(s.path("repositories.json"), append(b, '\n'), 0o600, true)
 }
 
 // lock takes flock how (LOCK_SH or LOCK_EX) on the store's lock file name

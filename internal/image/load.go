@@ -60,7 +60,7 @@ func (s *Store) Import(src, name string, opt Options) (*Image, error) {
 		done := make(chan error, 1)
 		go func() {
 			bw := bufio.NewWriterSize(pw, 1<<20) // few, large pipe handoffs
-			err := writeDirTar(bw, src)
+			err := WriteDirTar(bw, src)
 			if err == nil {
 				err = bw.Flush()
 			}

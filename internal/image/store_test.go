@@ -277,7 +277,7 @@ func ociArchive(t *testing.T, add func(p layout.Path)) string {
 	}
 	add(p)
 	var buf bytes.Buffer
-	if err := writeDirTar(&buf, filepath.Join(dir, "layout")); err != nil {
+	if err := WriteDirTar(&buf, filepath.Join(dir, "layout")); err != nil {
 		t.Fatal(err)
 	}
 	return writeFile(t, filepath.Join(dir, "oci.tar"), buf.Bytes())

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/atomicfile"
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
@@ -315,14 +316,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
-	tmp := filepath.Join(filepath.Dir(abs), "."+filepath.Base(abs)+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return fmt.Errorf("write pid file %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, abs); err != nil {
-		return fmt.Errorf("write pid file %s: %w", abs, err)
-	}
-	return nil
+	return atomicfile.Write(abs, []byte(strconv.Itoa(pid)), 0o644, false)
 }
 
 // lockedLoad takes the container's lock and reads its state; the caller

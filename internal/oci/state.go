@@ -15,6 +15,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/atomicfile"
 )
 
 // Sentinel errors.
@@ -89,15 +91,7 @@ func (s *Store) save(st *State) error {
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", st.ID, err)
 	}
-	tmp := filepath.Join(s.dir(st.ID), ".state.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	dst := filepath.Join(s.dir(st.ID), "state.json")
-	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("rename %s: %w", dst, err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(s.dir(st.ID), "state.json"), b, 0o600, false)
 }
 
 func (s *Store) load(id string) (*State, error) {

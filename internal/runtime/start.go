@@ -87,6 +87,21 @@ func (p *Process) Wait() (*unix.WaitStatus, error) {
 	return p.state, p.err
 }
 
+// ExitCode is Docker's exit status of a process that ended with ws: its
+// exit code, or 128+N when signal N ended it; failed when ws is nil
+// (waiting failed) or tells neither.
+func ExitCode(ws *unix.WaitStatus, failed int) int {
+	switch {
+	case ws == nil:
+		return failed
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	case ws.Exited():
+		return ws.ExitStatus()
+	}
+	return failed
+}
+
 // wait reaps child pid. (Not os.Process: its first use checks pidfd
 // support by cloning a throw-away child, a cost on every command's start.)
 func wait(pid int) (*unix.WaitStatus, error) {

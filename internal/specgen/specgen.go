@@ -161,13 +161,13 @@ func environment(o Options, hostname string) ([]string, error) {
 			}
 			kv = k + "=" + v
 		}
-		env = setEnv(env, kv)
+		env = SetEnv(env, kv)
 	}
 	return env, nil
 }
 
-// setEnv replaces or appends the KEY=VALUE pair kv.
-func setEnv(env []string, kv string) []string {
+// SetEnv replaces or appends the KEY=VALUE pair kv.
+func SetEnv(env []string, kv string) []string {
 	k, _, _ := strings.Cut(kv, "=")
 	for i, e := range env {
 		if ek, _, _ := strings.Cut(e, "="); ek == k {

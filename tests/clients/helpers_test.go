@@ -1,11 +1,9 @@
 package clients
 
 import (
-	"archive/tar"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -19,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
@@ -405,70 +404,18 @@ func makeBusyboxRootfs(busybox, dir string) error {
 	return nil
 }
 
-// writeRootfsTar writes dir as a tar (entries relative, owned by root,
-// fixed times so the same rootfs gives the same bytes).
+// writeRootfsTar writes dir as a tar, as `sdocker import` of a directory
+// makes one (entries relative, owned by root, reproducible).
 func writeRootfsTar(dir, out string) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err
 	}
-	if err := tarDir(dir, f); err != nil {
+	if err := image.WriteDirTar(f, dir); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
-}
-
-func tarDir(dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	mtime := time.Unix(1700000000, 0)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		h.Name = rel
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "root", "root"
-		h.ModTime, h.AccessTime, h.ChangeTime = mtime, time.Time{}, time.Time{}
-		h.Format = tar.FormatPAX
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			src, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, src)
-			src.Close()
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }
 
 // uniqueID is a container id/name unique to this run and test.

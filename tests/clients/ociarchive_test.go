@@ -11,6 +11,8 @@ import (
 	"os"
 	goruntime "runtime"
 	"time"
+
+	"github.com/sdocker/sdocker/internal/image"
 )
 
 // An OCI image layout written by hand: one gzip layer (the busybox rootfs),
@@ -44,7 +46,7 @@ func newBlob(data []byte) blob {
 // its index naming the image ref (org.opencontainers.image.ref.name).
 func writeOCIArchive(dir, ref, out string) error {
 	var layerTar bytes.Buffer
-	if err := tarDir(dir, &layerTar); err != nil {
+	if err := image.WriteDirTar(&layerTar, dir); err != nil {
 		return err
 	}
 	diffID := newBlob(layerTar.Bytes()).digest

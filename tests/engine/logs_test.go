@@ -1,13 +1,13 @@
 package engine
 
 import (
-	"bytes"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // waitLogLines waits until `logs` of id shows want lines in all, and returns
@@ -103,12 +103,12 @@ func TestLogsTailTimestampsSince(t *testing.T) {
 type follower struct {
 	exited      chan struct{} // closed when it returned
 	err         error         // its Wait error, once exited
-	out, errOut *syncBuffer
+	out, errOut *testutil.SyncBuffer
 }
 
 func (e *env) follow(args ...string) *follower {
 	e.t.Helper()
-	f := &follower{exited: make(chan struct{}), out: &syncBuffer{}, errOut: &syncBuffer{}}
+	f := &follower{exited: make(chan struct{}), out: &testutil.SyncBuffer{}, errOut: &testutil.SyncBuffer{}}
 	cmd := e.command(append([]string{"logs", "-f"}, args...)...)
 	cmd.Stdout, cmd.Stderr = f.out, f.errOut
 	if err := cmd.Start(); err != nil {
@@ -142,23 +142,6 @@ func (f *follower) wait(t *testing.T, d time.Duration, what string) {
 	case <-time.After(timeout(d)):
 		t.Fatalf("logs -f did not return %s", what)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestLogsFollow: lines written after `logs -f` started reach it, in their

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // statsRow is one line of the stats table.
@@ -88,7 +90,7 @@ func TestStatsStream(t *testing.T) {
 	e := newEnv(t)
 	e.runDetached("--name", "s1", rootfsDir, "sleep", "100")
 	cmd := e.command("stats", "s1")
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -245,30 +245,12 @@ func exitStatus(st *os.ProcessState, err error) int {
 	return st.ExitCode()
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // bgProc is an sdocker command running in the background.
 type bgProc struct {
 	e              *env
 	args           []string
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *testutil.SyncBuffer
 	stdin          io.WriteCloser // when started with a stdin pipe
 	done           chan struct{}
 	code           int
@@ -282,7 +264,7 @@ func (e *env) start(args ...string) *bgProc {
 
 func (e *env) startWith(stdinPipe bool, args ...string) *bgProc {
 	e.t.Helper()
-	b := &bgProc{e: e, args: args, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	b := &bgProc{e: e, args: args, stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	b.cmd = e.command(runOpts{}, args...)
 	b.cmd.Stdout, b.cmd.Stderr = b.stdout, b.stderr
 	if stdinPipe {

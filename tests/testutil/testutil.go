@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -271,4 +272,23 @@ func HasPackage(pkg string) bool {
 	}
 	_, err = os.Stat(filepath.Join(root, filepath.FromSlash(pkg)))
 	return err == nil
+}
+
+// SyncBuffer is a bytes.Buffer that a writer goroutine (a command's
+// output, a follower) and the test may use at once.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,38 @@
+// Package atomicfile replaces files whole: readers see the old content or
+// the new, never a part, and a writer killed half-way leaves the old file.
+package atomicfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Write writes data to a temporary file beside path and renames it over
+// path. With sync the data reaches the disk before the rename (files that
+// must survive a crash; not the state under /run).
+func Write(path string, data []byte, perm os.FileMode, sync bool) error {
+	// One temporary name per process: writers of one file are serialised
+	// by their callers' locks, and a name of a killed writer is reused.
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-"+strconv.Itoa(os.Getpid()))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
