@@ -171,7 +171,10 @@ func (l *uintList) String() string {
 
 func (l *uintList) Set(v string) error {
 	for _, part := range strings.Split(v, ",") {
-		n, err := strconv.ParseUint(strings.TrimSpace(part), 10, 64)
+		n, err := strconv.ParseUint(strings.TrimSpace(part), 10, 0)
+		if errors.Is(err, strconv.ErrRange) {
+			return fmt.Errorf("%q: out of range", part)
+		}
 		if err != nil {
 			return fmt.Errorf("%q: not a number", part)
 		}

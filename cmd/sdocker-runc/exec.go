@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/oci"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
@@ -71,8 +71,8 @@ func newExecCommand(g *globals) *command {
 			p.User.UID, p.User.GID = uid, gid
 		}
 		for _, gid := range gids {
-			if gid > 1<<32-1 {
-				return fmt.Errorf("--additional-gids %d: out of range", gid)
+			if err := ids.Check("--additional-gids", uint64(gid)); err != nil {
+				return err
 			}
 			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
 		}
@@ -154,17 +154,17 @@ func appendNew(list []string, s string) []string {
 	return append(list, s)
 }
 
-func parseUser(s string) (uint32, uint32, error) {
+// parseUser reads --user UID[:GID], both numbers in 0-2147483647 (the gid
+// 0 when not given).
+func parseUser(s string) (uid, gid uint32, err error) {
 	us, gs, hasGid := strings.Cut(s, ":")
-	uid, err := strconv.ParseUint(us, 10, 32)
-	if err != nil {
-		return 0, 0, fmt.Errorf("--user %q: use UID[:GID] with numbers", s)
+	if uid, err = ids.Parse(us); err != nil {
+		return 0, 0, fmt.Errorf("--user %q: uid: %v (use UID[:GID] with numbers)", s, err)
 	}
-	gid := uint64(0)
 	if hasGid {
-		if gid, err = strconv.ParseUint(gs, 10, 32); err != nil {
-			return 0, 0, fmt.Errorf("--user %q: use UID[:GID] with numbers", s)
+		if gid, err = ids.Parse(gs); err != nil {
+			return 0, 0, fmt.Errorf("--user %q: gid: %v (use UID[:GID] with numbers)", s, err)
 		}
 	}
-	return uint32(uid), uint32(gid), nil
+	return uid, gid, nil
 }

@@ -2,25 +2,28 @@ package engine
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
-// passwdEntries reads name:x:id:... lines of a file inside the rootfs
-// (opened without leaving it: the rootfs is not trusted).
-func passwdEntries(rootfs, file string) [][]string {
+// colonFile reads the name:x:id:... lines (at least 4 fields) of
+// /etc/passwd or /etc/group inside the rootfs, opened without leaving it:
+// the rootfs is not trusted.
+func colonFile(rootfs, file string) ([][]string, error) {
 	root, err := os.OpenRoot(rootfs)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer root.Close()
-	f, err := root.Open(file)
+	f, err := root.Open(strings.TrimPrefix(file, "/"))
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer f.Close()
 	var out [][]string
@@ -30,65 +33,147 @@ func passwdEntries(rootfs, file string) [][]string {
 			out = append(out, fields)
 		}
 	}
-	return out
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	return out, nil
 }
 
-// resolveUser reads -u/--user: uid[:gid] or name[:group], names looked up
-// in the container's /etc/passwd and /etc/group.
+// lookup finds the first line whose name is name (field 0) or, for a
+// numeric key, whose id (field 2) is that number.
+func lookup(lines [][]string, name string, id *uint32) []string {
+	for _, e := range lines {
+		if id == nil && e[0] == name {
+			return e
+		}
+		if id != nil {
+			if n, err := ids.Parse(e[2]); err == nil && n == *id {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// resolveUser reads -u/--user (or an image's User): uid[:gid] or
+// name[:group], names looked up in the container's /etc/passwd and
+// /etc/group. Without a group, the user's entry in /etc/passwd gives the
+// gid and the groups of /etc/group that list the user's name are its
+// supplementary groups (as Docker). Every id must be in 0-2147483647.
 func resolveUser(rootfs, spec string) (specs.User, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: user %q: %s", ErrInvalidInput, spec, fmt.Sprintf(format, a...))
+	}
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	if userPart == "" {
+		return specs.User{}, bad("no user name or uid before the colon")
+	}
+	if hasGroup && groupPart == "" {
+		return specs.User{}, bad("no group name or gid after the colon")
+	}
 	var u specs.User
-	uid, err := strconv.ParseUint(userPart, 10, 32)
-	gid := uint64(0)
-	if err == nil {
-		u.UID = uint32(uid)
-		for _, e := range passwdEntries(rootfs, "etc/passwd") {
-			if e[2] == userPart {
-				gid, _ = strconv.ParseUint(e[3], 10, 32)
-			}
+	var entry []string
+	var err error
+	if ids.IsNumber(userPart) {
+		if u.UID, err = ids.Parse(userPart); err != nil {
+			return u, bad("uid %v", err)
 		}
-	} else {
-		found := false
-		for _, e := range passwdEntries(rootfs, "etc/passwd") {
-			if e[0] == userPart {
-				uid, err1 := strconv.ParseUint(e[2], 10, 32)
-				g, err2 := strconv.ParseUint(e[3], 10, 32)
-				if err1 == nil && err2 == nil {
-					u.UID, gid, found = uint32(uid), g, true
-				}
-			}
+		lines, _ := colonFile(rootfs, "/etc/passwd") // optional for a uid
+		entry = lookup(lines, "", &u.UID)
+	} else if entry, err = userEntry(rootfs, userPart); err != nil {
+		return u, bad("%v", err)
+	}
+	if entry != nil {
+		if u.UID, err = ids.Parse(entry[2]); err != nil {
+			return u, bad("the container's /etc/passwd: uid %v", err)
 		}
-		if !found {
-			return u, fmt.Errorf("%w: user %q: no such user in the container's /etc/passwd", ErrInvalidInput, userPart)
+		if u.GID, err = ids.Parse(entry[3]); err != nil {
+			return u, bad("the container's /etc/passwd: gid %v", err)
 		}
 	}
 	if hasGroup {
-		g, err := strconv.ParseUint(groupPart, 10, 32)
-		if err != nil {
-			found := false
-			for _, e := range passwdEntries(rootfs, "etc/group") {
-				if e[0] == groupPart {
-					if g, err = strconv.ParseUint(e[2], 10, 32); err == nil {
-						found = true
-					}
-				}
-			}
-			if !found {
-				return u, fmt.Errorf("%w: group %q: no such group in the container's /etc/group", ErrInvalidInput, groupPart)
-			}
-		}
-		gid = g
+		u.GID, err = resolveGroup(rootfs, groupPart)
+	} else if entry != nil {
+		u.AdditionalGids, err = memberOf(rootfs, entry[0])
 	}
-	u.GID = uint32(gid)
+	if err != nil {
+		return u, bad("%v", err)
+	}
 	return u, nil
+}
+
+// userEntry is the /etc/passwd line of a user name.
+func userEntry(rootfs, name string) ([]string, error) {
+	lines, err := colonFile(rootfs, "/etc/passwd")
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("no such user: the container has no /etc/passwd")
+	case err != nil:
+		return nil, fmt.Errorf("look up the user in the container's /etc/passwd: %w", err)
+	}
+	e := lookup(lines, name, nil)
+	if e == nil {
+		return nil, fmt.Errorf("no such user in the container's /etc/passwd")
+	}
+	return e, nil
+}
+
+// resolveGroup reads a gid or a group name of the container's /etc/group.
+func resolveGroup(rootfs, group string) (uint32, error) {
+	if ids.IsNumber(group) {
+		gid, err := ids.Parse(group)
+		if err != nil {
+			return 0, fmt.Errorf("gid %v", err)
+		}
+		return gid, nil
+	}
+	lines, err := colonFile(rootfs, "/etc/group")
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return 0, fmt.Errorf("no such group %q: the container has no /etc/group", group)
+	case err != nil:
+		return 0, fmt.Errorf("look up group %s in the container's /etc/group: %w", group, err)
+	}
+	e := lookup(lines, group, nil)
+	if e == nil {
+		return 0, fmt.Errorf("no such group %q in the container's /etc/group", group)
+	}
+	gid, err := ids.Parse(e[2])
+	if err != nil {
+		return 0, fmt.Errorf("the container's /etc/group: group %s: gid %v", group, err)
+	}
+	return gid, nil
+}
+
+// memberOf lists the gids of the groups of /etc/group that name user as a
+// member (none without the file).
+func memberOf(rootfs, user string) ([]uint32, error) {
+	lines, err := colonFile(rootfs, "/etc/group")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("look up the groups of %s in the container's /etc/group: %w", user, err)
+	}
+	var gids []uint32
+	for _, e := range lines {
+		for _, m := range strings.Split(e[3], ",") {
+			if strings.TrimSpace(m) != user {
+				continue
+			}
+			gid, err := ids.Parse(e[2])
+			if err != nil {
+				return nil, fmt.Errorf("the container's /etc/group: group %s (of %s): gid %v", e[0], user, err)
+			}
+			gids = append(gids, gid)
+			break
+		}
+	}
+	return gids, nil
 }
 
 // homeOf is the home directory of uid in the container's /etc/passwd.
 func homeOf(rootfs string, uid uint32) string {
-	for _, e := range passwdEntries(rootfs, "etc/passwd") {
-		if len(e) >= 6 && e[2] == strconv.FormatUint(uint64(uid), 10) {
-			return e[5]
-		}
+	lines, _ := colonFile(rootfs, "/etc/passwd")
+	if e := lookup(lines, "", &uid); len(e) >= 6 {
+		return e[5]
 	}
 	return ""
 }

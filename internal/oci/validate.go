@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
 // Validate refuses a config this runtime cannot honour, naming the field.
@@ -98,6 +100,9 @@ func validateProcess(p *specs.Process) error {
 		return bad("execCPUAffinity", "not supported")
 	case p.User.Username != "":
 		return bad("user.username", "Windows only")
+	}
+	if err := ids.CheckUser(p.User); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }

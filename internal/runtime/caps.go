@@ -146,9 +146,10 @@ func setUserAndCapabilities(proc *specs.Process) error {
 	return nil
 }
 
-// setUser switches this thread to the process's uid, gid and groups. Raw
-// system calls: Go's wrappers change every thread of the process, which
-// costs a signal round to each; only this thread goes on to execve.
+// setUser switches this thread to the process's uid, gid and groups, and
+// checks that it has them. Raw system calls: Go's wrappers change every
+// thread of the process, which costs a signal round to each; only this
+// thread goes on to execve.
 func setUser(u specs.User) error {
 	groups := make([]uint32, len(u.AdditionalGids))
 	copy(groups, u.AdditionalGids)
@@ -165,5 +166,5 @@ func setUser(u specs.User) error {
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
 		return fmt.Errorf("setuid %d: %w", u.UID, e)
 	}
-	return nil
+	return checkCredentials(u)
 }

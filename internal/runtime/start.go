@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/seccomp"
 )
 
@@ -176,14 +177,24 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 // o.ExecFifo, once the init waits on the fifo; a *StartError when the
 // program could not start.
 func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process, error) {
-	if spec.Process == nil || len(spec.Process.Args) == 0 {
-		return nil, fmt.Errorf("process.args: no command given")
+	if err := checkProcess(spec.Process, "process.args"); err != nil {
+		return nil, err
 	}
 	s, err := startEarly(id, spec, cg, o, false)
 	if err != nil {
 		return nil, err
 	}
 	return s.Finish(spec, Late{Resources: o.Resources, CreateRuntime: o.CreateRuntime, WhileStarting: o.WhileStarting})
+}
+
+// checkProcess refuses a process without a command (argsField names it)
+// or whose user has an id out of range: setresuid(-1) would leave the
+// process root.
+func checkProcess(p *specs.Process, argsField string) error {
+	if p == nil || len(p.Args) == 0 {
+		return fmt.Errorf("%s: no command given", argsField)
+	}
+	return ids.CheckUser(p.User)
 }
 
 // Starting is a container's init started before its whole spec is known.
@@ -245,9 +256,9 @@ type Late struct {
 // be what StartEarly was given, with the options that come from it. It
 // returns as Start does.
 func (s *Starting) Finish(spec *specs.Spec, late Late) (*Process, error) {
-	if spec.Process == nil || len(spec.Process.Args) == 0 {
+	if err := checkProcess(spec.Process, "process.args"); err != nil {
 		s.Abort()
-		return nil, fmt.Errorf("process.args: no command given")
+		return nil, err
 	}
 	if flags, pidPath, err := cloneFlags(spec); err != nil || flags != s.flags || pidPath != s.pidPath {
 		s.Abort()
@@ -266,8 +277,8 @@ func (s *Starting) Abort() { s.c.abort() }
 // Exec starts proc in the running container whose init is initPid (a host
 // pid), joining every namespace the container's spec made and its cgroups.
 func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager, o Options) (*Process, error) {
-	if proc == nil || len(proc.Args) == 0 {
-		return nil, fmt.Errorf("exec: no command given")
+	if err := checkProcess(proc, "exec"); err != nil {
+		return nil, err
 	}
 	join := 0
 	if spec.Linux != nil {
