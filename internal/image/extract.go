@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -101,6 +102,9 @@ func splitName(name string) ([]string, error) {
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	parts, err := splitName(hdr.Name)
 	if err != nil {
+		return err
+	}
+	if err := checkOwner(hdr); err != nil {
 		return err
 	}
 	if len(parts) == 0 { // the layer root itself ("./")
@@ -227,6 +231,21 @@ func (x *extractor) dir(pfd int, base string, parts []string, hdr *tar.Header) e
 		return err
 	}
 	x.dirs = append(x.dirs, dirTimes{parts: parts, ts: times(hdr)})
+	return nil
+}
+
+// checkOwner refuses an owner no file can have: chown reads -1
+// (4294967295) as "leave unchanged" and cuts wider values to 32 bits, so
+// the file would belong to root or to another id than the layer says.
+func checkOwner(hdr *tar.Header) error {
+	for _, id := range []struct {
+		name string
+		v    int
+	}{{"uid", hdr.Uid}, {"gid", hdr.Gid}} {
+		if id.v < 0 || id.v > math.MaxUint32-1 {
+			return fmt.Errorf("%s %d: no file can have it (0-%d): %w", id.name, id.v, uint32(math.MaxUint32-1), ErrInvalid)
+		}
+	}
 	return nil
 }
 

@@ -80,6 +80,28 @@ func TestMaliciousLayers(t *testing.T) {
 			ents: func(s string) []ent { return []ent{sym("link", s), {name: "link/.wh..wh..opq"}} }},
 		{name: "root as file", refused: ".",
 			ents: func(string) []ent { return []ent{{name: ".", typ: tar.TypeReg, body: "x"}} }},
+		// Owners chown cannot give: -1 leaves the file root's, wider values
+		// are cut to 32 bits (4294967296 would be 0).
+		{name: "uid -1", refused: "f",
+			ents: func(string) []ent { return []ent{{name: "f", body: "x", uid: -1}} }},
+		{name: "uid 4294967295", refused: "f",
+			ents: func(string) []ent { return []ent{{name: "f", body: "x", uid: 4294967295}} }},
+		{name: "uid 4294967296", refused: "d/",
+			ents: func(string) []ent { return []ent{{name: "d/", uid: 4294967296 + 1000}} }},
+		{name: "gid 4294967295", refused: "l",
+			ents: func(string) []ent { return []ent{{name: "l", typ: tar.TypeSymlink, link: "x", gid: 4294967295}} }},
+		{name: "gid of the layer root", refused: "./",
+			ents: func(string) []ent { return []ent{{name: "./", gid: 1 << 40}} }},
+		{
+			name: "the largest owner is kept",
+			ents: func(string) []ent { return []ent{{name: "f", body: "x", uid: 4294967294, gid: 2147483648}} },
+			check: func(t *testing.T, layer string) {
+				var st unix.Stat_t
+				if err := unix.Lstat(filepath.Join(layer, "f"), &st); err != nil || st.Uid != 4294967294 || st.Gid != 2147483648 {
+					t.Errorf("f: owner %d:%d (%v), want 4294967294:2147483648", st.Uid, st.Gid, err)
+				}
+			},
+		},
 		{
 			name: "file over planted symlink is contained",
 			ents: func(s string) []ent { return []ent{sym("link", s+"/target"), {name: "link", body: "pwned"}} },

@@ -57,6 +57,18 @@ func Validate(spec *specs.Spec) error {
 			return bad("linux.personality.domain", fmt.Sprintf("unknown domain %q", l.Personality.Domain))
 		}
 	}
+	for i, d := range l.Devices {
+		for _, id := range []struct {
+			name string
+			v    *uint32
+		}{{"uid", d.UID}, {"gid", d.GID}} {
+			if id.v != nil {
+				if err := ids.Check(fmt.Sprintf("linux.devices[%d].%s", i, id.name), uint64(*id.v)); err != nil {
+					return fmt.Errorf("%w: %v", ErrInvalid, err)
+				}
+			}
+		}
+	}
 	for i, m := range spec.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return bad(fmt.Sprintf("mounts[%d].destination", i), fmt.Sprintf("%q is not absolute", m.Destination))

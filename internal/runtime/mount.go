@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
 // Paths inside the rootfs are attacker-controlled: every one is resolved by
@@ -428,11 +430,17 @@ func createDevice(root int, d specs.LinuxDevice) error {
 	if err := unix.Mknodat(parent, name, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
 		return fmt.Errorf("linux.devices: mknod %s: %w", d.Path, err)
 	}
-	uid, gid := -1, -1
+	uid, gid := -1, -1 // chown's "unchanged"
 	if d.UID != nil {
+		if err := ids.Check("linux.devices: "+d.Path+": uid", uint64(*d.UID)); err != nil {
+			return err
+		}
 		uid = int(*d.UID)
 	}
 	if d.GID != nil {
+		if err := ids.Check("linux.devices: "+d.Path+": gid", uint64(*d.GID)); err != nil {
+			return err
+		}
 		gid = int(*d.GID)
 	}
 	if uid >= 0 || gid >= 0 {
