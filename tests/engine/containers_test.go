@@ -377,17 +377,7 @@ func TestExecDetachedParent(t *testing.T) {
 	id := e.runDetached(rootfsDir, "sleep", "100")
 	initPid := e.record(id).Pid
 	e.mustRun(0, "exec", "-d", id, "sleep", "99")
-	var pid int
-	waitFor(t, 10*time.Second, "the exec -d process", func() bool {
-		for _, p := range containerPids(id) {
-			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); string(b) == "sleep\x0099\x00" {
-				pid = p
-				return true
-			}
-		}
-		return false
-	})
-	trackPid(pid) // so that the test's cleanup does not hang when it is ours
+	pid := waitContainerProcess(t, id, "sleep\x0099\x00")
 	st, _ := testutil.ReadProcStat(pid)
 	ppid := st.PPid
 	if !slices.Contains(containerPids(id), ppid) {
@@ -400,6 +390,25 @@ func TestExecDetachedParent(t *testing.T) {
 	if d := time.Since(start); d > timeout(5*time.Second) {
 		t.Errorf("rm -f took %s", d)
 	}
+}
+
+// waitContainerProcess waits for the process of container id whose
+// /proc/PID/cmdline is cmdline, and tracks it (so that the test's cleanup
+// does not hang when it is ours).
+func waitContainerProcess(t *testing.T, id, cmdline string) int {
+	t.Helper()
+	var pid int
+	waitFor(t, 10*time.Second, fmt.Sprintf("the process %q in the container", cmdline), func() bool {
+		for _, p := range containerPids(id) {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); string(b) == cmdline {
+				pid = p
+				return true
+			}
+		}
+		return false
+	})
+	trackPid(pid)
+	return pid
 }
 
 // containerPids lists the processes of a container's pids cgroup.
