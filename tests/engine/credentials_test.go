@@ -2,12 +2,13 @@ package engine
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // The users and groups of the credentials image: ids at the edges of
@@ -163,7 +164,8 @@ func TestCredentialBoundsRun(t *testing.T) {
 	}
 	// Seen from the host, a detached container's process: the same.
 	id := e.runDetached("-u", "2147483647:2147483646", "creds:1", "sleep", "100")
-	if got, want := procIDs(t, e.record(id).Pid), "Uid:\t2147483647\t2147483647\t2147483647\t2147483647\nGid:\t2147483646\t2147483646\t2147483646\t2147483646\nGroups:\t "; got != want {
+	got, _ := testutil.ProcIDs(e.record(id).Pid)
+	if want := "Uid:\t2147483647\t2147483647\t2147483647\t2147483647\nGid:\t2147483646\t2147483646\t2147483646\t2147483646\nGroups:\t "; got != want {
 		t.Errorf("-u 2147483647:2147483646, /proc/PID/status on the host:\n%q, want\n%q", got, want)
 	}
 }
@@ -213,7 +215,8 @@ func TestCredentialBoundsExec(t *testing.T) {
 	// An exec'd process seen from the host.
 	e.mustRun(0, "exec", "-d", "-u", "alice", "credsx", "sleep", "99")
 	pid := waitContainerProcess(t, id, "sleep\x0099\x00")
-	if got, want := procIDs(t, pid), "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t10 50 "; got != want {
+	got, _ := testutil.ProcIDs(pid)
+	if want := "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nGroups:\t10 50 "; got != want {
 		t.Errorf("exec -d -u alice, /proc/PID/status on the host:\n%q, want\n%q", got, want)
 	}
 }
@@ -250,20 +253,4 @@ func TestCredentialBoundsStart(t *testing.T) {
 	}
 	// What could not start leaves nothing (as run).
 	e.assertGone(id)
-}
-
-// procIDs is the Uid, Gid and Groups lines of /proc/PID/status.
-func procIDs(t *testing.T, pid int) string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "Groups:") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -144,6 +144,22 @@ func ReadProcStat(pid int) (ProcStat, bool) {
 	return ProcStat{State: f[0][0], PPid: ppid, Comm: string(b[i+1 : j]), Start: start}, true
 }
 
+// ProcIDs is the Uid, Gid and Groups lines of /proc/PID/status, as the
+// kernel writes them: what a process's credentials really are.
+func ProcIDs(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") || strings.HasPrefix(l, "Groups:") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n"), nil
+}
+
 // ProcessRunning reports whether pid exists and is not a zombie.
 func ProcessRunning(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
