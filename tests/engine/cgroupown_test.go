@@ -2,7 +2,6 @@ package engine
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,41 +24,15 @@ func TestCgroupExisting(t *testing.T) {
 	e.mustRun(0, "stop", "-t", "0", id)
 
 	// Somebody else's cgroup where the container's goes, with a host sleep.
-	foreign := exec.Command("sleep", "1000")
-	if err := foreign.Start(); err != nil {
+	f, err := testutil.NewForeignCgroup("/sdocker/" + id)
+	if err != nil {
 		t.Fatal(err)
 	}
-	dirs := []string{"/sys/fs/cgroup/sdocker/" + id}
-	if _, err := os.Stat("/sys/fs/cgroup/memory"); err == nil {
-		dirs = nil
-		for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "blkio", "devices", "freezer"} {
-			dirs = append(dirs, filepath.Join("/sys/fs/cgroup", c, "sdocker", id))
-		}
-	}
-	t.Cleanup(func() { // after rm -f (runDetached's cleanup runs before)
-		foreign.Process.Kill()
-		foreign.Wait()
-		for _, d := range dirs {
-			syscall.Rmdir(d)
-		}
-	})
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(foreign.Process.Pid)), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	t.Cleanup(f.Close) // after rm -f (runDetached's cleanup runs before)
 	check := func(after string) {
 		t.Helper()
-		if !testutil.ProcessRunning(foreign.Process.Pid) {
-			t.Fatalf("after %s: the cgroup's own process %d was killed", after, foreign.Process.Pid)
-		}
-		for _, d := range dirs {
-			if _, err := os.Stat(d); err != nil {
-				t.Errorf("after %s: the existing cgroup %s is gone", after, d)
-			}
+		if msg := f.Check(after); msg != "" {
+			t.Fatal(msg)
 		}
 	}
 	started := func() int {
@@ -69,9 +42,9 @@ func TestCgroupExisting(t *testing.T) {
 		if rec.CgroupOwnership == nil || len(rec.CgroupOwnership.Made) != 0 {
 			t.Errorf("record of a container in an existing cgroup: ownership %+v, want nothing made", rec.CgroupOwnership)
 		}
-		b, _ := os.ReadFile(filepath.Join(dirs[0], "cgroup.procs"))
+		b, _ := os.ReadFile(filepath.Join(f.Dirs[0], "cgroup.procs"))
 		if !slices.Contains(strings.Fields(string(b)), strconv.Itoa(rec.Pid)) {
-			t.Errorf("the container's init %d is not in %s: %q", rec.Pid, dirs[0], b)
+			t.Errorf("the container's init %d is not in %s: %q", rec.Pid, f.Dirs[0], b)
 		}
 		trackPid(rec.Pid)
 		return rec.Pid

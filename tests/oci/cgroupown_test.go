@@ -3,11 +3,7 @@ package oci
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -22,47 +18,26 @@ import (
 // cgroup.
 
 // foreignCgroup is a cgroup that somebody else made, with a process of its
-// own in it.
+// own in it, at path (cgroupsPath form: /ocitest-PID/...).
 type foreignCgroup struct {
-	path string // cgroupsPath form: /ocitest-PID/...
-	dirs []string
-	cmd  *exec.Cmd
+	*testutil.ForeignCgroup
+	path string
 }
 
-// v1Controllers are the hierarchies of the issue's reproduction.
-var v1Controllers = []string{"memory", "pids", "cpu", "cpuacct", "blkio", "devices", "freezer"}
-
-// newForeignCgroup makes the cgroup at path (under the suite's parent) in
-// every hierarchy a container joins (v1), or the one v2 cgroup, and puts a
-// host `sleep` in it. The sleep is killed and the cgroup removed when the
-// test ends, after the test's containers (call it before newBundle).
+// newForeignCgroup makes a foreign cgroup under the suite's parent, in
+// every hierarchy a container joins (v1), or the one v2 cgroup. It goes
+// when the test ends, after the test's containers (call it before
+// newBundle).
 func newForeignCgroup(t *testing.T, name string) *foreignCgroup {
 	t.Helper()
 	requireRoot(t)
 	f := &foreignCgroup{path: fmt.Sprintf("%s/%s-%d", cgroupParent, name, idCounter.Add(1))}
-	f.cmd = exec.Command("sleep", "1000")
-	if err := f.cmd.Start(); err != nil {
+	fc, err := testutil.NewForeignCgroup(f.path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		f.cmd.Process.Kill()
-		f.cmd.Wait()
-		removeCgroupTree(f.path)
-	})
-	ctrls := v1Controllers
-	if !cgroupV1() {
-		ctrls = []string{""}
-	}
-	for _, c := range ctrls {
-		d := cgroupFile(c, f.path, "")
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(f.cmd.Process.Pid)), 0); err != nil {
-			t.Fatal(err)
-		}
-		f.dirs = append(f.dirs, d)
-	}
+	f.ForeignCgroup = fc
+	t.Cleanup(fc.Close)
 	return f
 }
 
@@ -70,26 +45,19 @@ func newForeignCgroup(t *testing.T, name string) *foreignCgroup {
 // cgroup is still there.
 func (f *foreignCgroup) check(t *testing.T, after string) {
 	t.Helper()
-	if !testutil.ProcessRunning(f.cmd.Process.Pid) {
-		t.Errorf("after %s: the cgroup's own process %d (not the container's) was killed", after, f.cmd.Process.Pid)
-	}
-	for _, d := range f.dirs {
-		if !fileExists(d) {
-			t.Errorf("after %s: the existing cgroup %s was removed", after, d)
-		}
+	if msg := f.Check(after); msg != "" {
+		t.Error(msg)
 	}
 }
 
-// in reports whether pid is in the cgroup (pids hierarchy, or v2).
-func (f *foreignCgroup) in(pid int) bool {
-	return contains(strings.Fields(readFileString(cgroupFile("pids", f.path, "cgroup.procs"))), strconv.Itoa(pid))
-}
+// in reports whether pid is in the cgroup.
+func (f *foreignCgroup) in(pid int) bool { return slices.Contains(cgroupPids(f.path), pid) }
 
 // containerPids are the processes in the cgroup but its own.
 func (f *foreignCgroup) containerPids() []int {
 	var out []int
 	for _, p := range cgroupPids(f.path) {
-		if p != f.cmd.Process.Pid {
+		if p != f.Sleep.Process.Pid {
 			out = append(out, p)
 		}
 	}
@@ -107,11 +75,6 @@ func (f *foreignCgroup) waitContainerPids(b *bundle, n int) []int {
 	})
 	b.addPids(pids...)
 	return pids
-}
-
-func readFileString(p string) string {
-	b, _ := os.ReadFile(p)
-	return string(b)
 }
 
 // joinBundle is a bundle whose cgroupsPath is f's.
@@ -209,8 +172,8 @@ func TestCgroupsPathExisting(t *testing.T) {
 		b := startSleeper(t, f, true)
 		pids := f.waitContainerPids(b, 2) // the init and its sleep
 		var ps []int
-		if out := mustRT(t, "ps", "--format", "json", b.id).stdout; json.Unmarshal([]byte(out), &ps) != nil || slices.Contains(ps, f.cmd.Process.Pid) {
-			t.Errorf("ps lists %q; the container's processes are %v, not %d", out, pids, f.cmd.Process.Pid)
+		if out := mustRT(t, "ps", "--format", "json", b.id).stdout; json.Unmarshal([]byte(out), &ps) != nil || slices.Contains(ps, f.Sleep.Process.Pid) {
+			t.Errorf("ps lists %q; the container's processes are %v, not %d", out, pids, f.Sleep.Process.Pid)
 		}
 		f.killAll(b, "TERM", pids)
 
