@@ -481,18 +481,12 @@ func (s *Store) Delete(id string, force bool) error {
 		fallthrough
 	case specs.StateCreated:
 		// Destroy ends what is left in a cgroup made for the container; in
-		// one it joined, the container's other processes are found through
-		// its init, so before the init dies.
-		var rest []int
+		// one it joined, its processes are found through its init, so
+		// before the init dies.
 		if cg.Joined() {
-			rest, _ = processes(st, cg)
+			killJoined(st, cg)
 		}
 		signalProcess(st.Pid, st.InitStart, unix.SIGKILL)
-		for _, pid := range rest {
-			if pid != st.Pid {
-				unix.Kill(pid, unix.SIGKILL)
-			}
-		}
 		if st.Status == StatusPaused {
 			cg.Thaw()
 		}
@@ -513,6 +507,30 @@ func (s *Store) Delete(id string, force bool) error {
 		return fmt.Errorf("remove %s: %w", s.dir(id), err)
 	}
 	return nil
+}
+
+// killJoined ends the processes of a container in a cgroup it joined,
+// which others may share. They are stopped first, and listed again until
+// no new one shows: a stopped process forks no more and stays below the
+// init, where it is found, until the SIGKILL.
+func killJoined(st *State, cg cgroups.Manager) {
+	stopped := map[int]bool{}
+	for i := 0; i < 100; i++ {
+		pids, err := processes(st, cg)
+		fresh := false
+		for _, pid := range pids {
+			if !stopped[pid] {
+				unix.Kill(pid, unix.SIGSTOP)
+				stopped[pid], fresh = true, true
+			}
+		}
+		if err != nil || !fresh {
+			break
+		}
+	}
+	for pid := range stopped {
+		unix.Kill(pid, unix.SIGKILL)
+	}
 }
 
 // Pause freezes every process of a running container; Resume thaws them.
