@@ -55,15 +55,15 @@ type Record struct {
 	// listing containers must stay cheap.
 	Spec *specs.Spec `json:"-"`
 	// Command and CgroupPath come from the spec, for listings and cleanup.
-	Command    []string `json:"command"`
-	CgroupPath string   `json:"cgroupPath"`
+	Command    []string          `json:"command"`
+	CgroupPath string            `json:"cgroupPath"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Mounts     []MountPoint      `json:"mounts,omitempty"`
 	// CgroupOwnership says which of the cgroup's directories the last
 	// start made (the others existed and were joined): what cleanup may
 	// kill in and remove. Nil in a record from before it was kept, when
 	// every one was made.
 	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
-	Labels          map[string]string  `json:"labels,omitempty"`
-	Mounts          []MountPoint       `json:"mounts,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
 	AutoRemove bool          `json:"autoRemove,omitempty"`
 	Restart    RestartPolicy `json:"restart"`

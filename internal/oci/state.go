@@ -43,11 +43,12 @@ type State struct {
 	// CgroupPath is where the container's cgroups are, relative to each
 	// hierarchy root.
 	CgroupPath string `json:"cgroupPath"`
-	// CgroupOwnership says which of those directories were made for the
-	// container, the others being cgroups that existed and were joined;
-	// nil in a state from before it was kept (every one was made then).
+	Owner      string `json:"owner,omitempty"`
+	// CgroupOwnership says which of the CgroupPath directories were made
+	// for the container, the others being cgroups that existed and were
+	// joined; nil in a state from before it was kept (every one was made
+	// then).
 	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
-	Owner           string             `json:"owner,omitempty"`
 }
 
 // Store is the state directory (--root).
