@@ -46,7 +46,8 @@ type Manager interface {
 	// Freeze stops every process of the container; Thaw resumes them.
 	Freeze() error
 	Thaw() error
-	// Pids lists the processes in the container's cgroup (host pids).
+	// Pids lists the processes in the container's cgroup (host pids), and
+	// in the cgroups below it.
 	Pids() ([]int, error)
 	// Destroy kills what is left in the directories that the Manager made
 	// and removes them (with the cgroups the container made below them);
@@ -56,8 +57,9 @@ type Manager interface {
 	// state for Open.
 	Ownership() *Ownership
 	// Joined reports whether the cgroup that Pids reads existed before the
-	// container: it may then hold processes that are not the container's,
-	// which only the caller can tell apart.
+	// container (v1: in every hierarchy that holds all of its processes):
+	// it may then hold processes that are not the container's, which only
+	// the caller can tell apart.
 	Joined() bool
 	// Paths maps a controller name ("memory", "cpu", ..., or "" on v2) to the
 	// container's directory in it.

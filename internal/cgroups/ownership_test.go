@@ -122,7 +122,10 @@ func TestJoinExistingCgroup(t *testing.T) {
 }
 
 // On v1 the leaf may exist in some hierarchies only: those are joined, the
-// others made, and only the made ones are killed in and removed.
+// others made, and only the made ones are killed in and removed. A made
+// hierarchy that holds every process of the container (memory, cpu,
+// cpuacct, pids) lists them all and nothing else; a cpuset that Set adds
+// later takes them from there.
 func TestJoinPartlyExistingCgroupV1(t *testing.T) {
 	if Mode() == 2 {
 		t.Skip("v1 only: one hierarchy on v2")
@@ -132,8 +135,9 @@ func TestJoinPartlyExistingCgroupV1(t *testing.T) {
 		existing []string
 		joined   bool // Joined(): the pids hierarchy existed
 	}{
-		{"memory and pids exist", []string{"memory", "pids"}, true},
+		{"memory and pids exist", []string{"memory", "pids"}, false},
 		{"memory exists", []string{"memory"}, false},
+		{"memory, cpu, cpuacct and pids exist", []string{"memory", "cpu", "cpuacct", "pids"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, parent := newManager(t)
@@ -171,10 +175,37 @@ func TestJoinPartlyExistingCgroupV1(t *testing.T) {
 			if err := m.Apply(ours.Process.Pid); err != nil {
 				t.Fatal(err)
 			}
-			if err := reopen(t, path, m).Destroy(); err != nil {
+			pids, err := m.Pids()
+			if err != nil || slices.Contains(pids, foreign.Process.Pid) != tc.joined || !slices.Contains(pids, ours.Process.Pid) {
+				t.Errorf("Pids() = %v, %v; want %d, and %d only in a joined cgroup", pids, err, ours.Process.Pid, foreign.Process.Pid)
+			}
+			m = reopen(t, path, m) // (as `update` does)
+			err = m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0", Mems: "0"}})
+			cpuset := filepath.Join(m.(*v1).mounts["cpuset"], path)
+			switch {
+			case tc.joined && err == nil:
+				t.Error("a cpuset added to a container in joined cgroups took the processes of the cgroups")
+			case tc.joined:
+				t.Logf("Set(cpus): %v", err)
+				expectDirs(t, []string{cpuset}, false)
+			case err != nil:
+				t.Fatalf("Set(cpus): %v", err)
+			default:
+				expectFile(t, cpuset, "cgroup.procs", strconv.Itoa(ours.Process.Pid))
+				made = append(made, cpuset)
+			}
+			m = reopen(t, path, m)
+			if !tc.joined && !slices.Contains(m.Ownership().Made, cpuset) {
+				t.Errorf("Ownership().Made = %v, without the cpuset Set made", m.Ownership().Made)
+			}
+			if err := m.Destroy(); err != nil {
 				t.Fatal(err)
 			}
-			expectKilled(t, ours) // in the hierarchies made for it
+			if tc.joined { // the caller's to kill
+				expectAlive(t, "the container's process", ours)
+			} else {
+				expectKilled(t, ours) // in the hierarchies made for it
+			}
 			expectAlive(t, "the cgroup's own process", foreign)
 			expectDirs(t, joined, true)
 			expectDirs(t, made, false)

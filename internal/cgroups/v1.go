@@ -244,6 +244,10 @@ func (m *v1) setCpuset(c *specs.LinuxCPU) error {
 	}
 	d := m.dir("cpuset")
 	fresh := !exists(d)
+	own := m.ownDir()
+	if fresh && own == "" {
+		return fmt.Errorf("add cpuset %s: the container joined existing cgroups, whose processes are not all its own", d)
+	}
 	if fresh {
 		made, err := m.mkdir("cpuset")
 		if made {
@@ -268,7 +272,7 @@ func (m *v1) setCpuset(c *specs.LinuxCPU) error {
 		if !fresh {
 			return nil
 		}
-		pids, err := readProcs(m.dir("pids"))
+		pids, err := readProcs(own)
 		if err != nil {
 			return err
 		}
@@ -477,11 +481,30 @@ func (m *v1) setFreezer(state string) error {
 	return err
 }
 
-func (m *v1) Pids() ([]int, error) { return treeProcs(m.dir("pids")) }
+// Pids lists the processes in a hierarchy made for the container, all of
+// them its own, if there is one.
+func (m *v1) Pids() ([]int, error) {
+	if d := m.ownDir(); d != "" {
+		return treeProcs(d)
+	}
+	return treeProcs(m.dir("pids"))
+}
+
+// ownDir is the container's directory in one of the hierarchies that hold
+// every process of the container, where it was made for it (so holds no
+// other process); "" when there is none.
+func (m *v1) ownDir() string {
+	for _, c := range v1Required {
+		if d := m.dir(c); m.made[d] {
+			return d
+		}
+	}
+	return ""
+}
 
 // Destroy kills and removes in the hierarchies where the container's
 // directory was made for it. Every process of the container is in each of
-// them (they are joined together), so a made one reaches them all.
+// v1Required (they are joined together), so one made there reaches all.
 func (m *v1) Destroy() error {
 	var dirs []string
 	for _, d := range m.dirs(m.controllers(true)) { // cpuset too: Set may have made one
@@ -525,4 +548,4 @@ func (m *v1) Ownership() *Ownership {
 	return o
 }
 
-func (m *v1) Joined() bool { return !m.made[m.dir("pids")] }
+func (m *v1) Joined() bool { return m.ownDir() == "" }

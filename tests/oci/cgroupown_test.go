@@ -28,11 +28,11 @@ type foreignCgroup struct {
 // every hierarchy a container joins (v1), or the one v2 cgroup. It goes
 // when the test ends, after the test's containers (call it before
 // newBundle).
-func newForeignCgroup(t *testing.T, name string) *foreignCgroup {
+func newForeignCgroup(t *testing.T, name string, v1Controllers ...string) *foreignCgroup {
 	t.Helper()
 	requireRoot(t)
 	f := &foreignCgroup{path: fmt.Sprintf("%s/%s-%d", cgroupParent, name, idCounter.Add(1))}
-	fc, err := testutil.NewForeignCgroup(f.path)
+	fc, err := testutil.NewForeignCgroup(f.path, v1Controllers...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +145,34 @@ func TestCgroupsPathExisting(t *testing.T) {
 			t.Errorf("the container's init %d survived delete --force", pid)
 		}
 		f.check(t, "delete --force")
+	})
+	// v1: the cgroup exists in some hierarchies only. What was made for
+	// the container goes with it (a cpuset that update made too), what
+	// existed stays.
+	t.Run("partly existing", func(t *testing.T) {
+		if !cgroupV1() {
+			t.Skip("v1 only: one hierarchy on v2")
+		}
+		f := newForeignCgroup(t, "victim", "memory", "pids")
+		b := joinBundle(t, f)
+		b.long()
+		b.createStart()
+		pid := b.state().Pid
+		mustRT(t, "update", "--cpuset-cpus", "0", b.id)
+		made := cgroupExists(f.path)
+		if !contains(made, cgroupFile("cpuset", f.path, "")) || !contains(made, cgroupFile("cpu", f.path, "")) {
+			t.Errorf("no cpu or cpuset cgroup for the container: %q", made)
+		}
+		mustRT(t, "delete", "--force", b.id)
+		if !waitGone(pid, pollTimeout) {
+			t.Errorf("the container's init %d survived delete --force", pid)
+		}
+		f.check(t, "delete --force")
+		for _, d := range cgroupExists(f.path) {
+			if !contains(f.Dirs, d) {
+				t.Errorf("the container's own cgroup %s is left after delete --force", d)
+			}
+		}
 	})
 	t.Run("kill --all", func(t *testing.T) {
 		if isRunc {

@@ -302,10 +302,11 @@ type ForeignCgroup struct {
 }
 
 // NewForeignCgroup makes the cgroup at path (e.g. "/sdocker/ID") in the v1
-// hierarchies a container joins (memory, pids, cpu, cpuacct, blkio,
-// devices, freezer) or, on a cgroup v2 machine, the one v2 cgroup, and puts
-// a host `sleep` in it. Close kills the sleep and removes the cgroup.
-func NewForeignCgroup(path string) (*ForeignCgroup, error) {
+// hierarchies of controllers (by default those a container joins: memory,
+// pids, cpu, cpuacct, blkio, devices, freezer) or, on a cgroup v2 machine,
+// the one v2 cgroup, and puts a host `sleep` in it. Close kills the sleep
+// and removes the cgroup.
+func NewForeignCgroup(path string, controllers ...string) (*ForeignCgroup, error) {
 	f := &ForeignCgroup{Sleep: exec.Command("sleep", "1000")}
 	if err := f.Sleep.Start(); err != nil {
 		return nil, err
@@ -314,7 +315,10 @@ func NewForeignCgroup(path string) (*ForeignCgroup, error) {
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
 		f.Dirs = []string{filepath.Join("/sys/fs/cgroup", path)}
 	} else {
-		for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "blkio", "devices", "freezer"} {
+		if len(controllers) == 0 {
+			controllers = []string{"memory", "pids", "cpu", "cpuacct", "blkio", "devices", "freezer"}
+		}
+		for _, c := range controllers {
 			f.Dirs = append(f.Dirs, filepath.Join("/sys/fs/cgroup", c, path))
 		}
 	}
