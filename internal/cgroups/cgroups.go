@@ -5,7 +5,10 @@
 // A container's cgroup is named by an OCI cgroupsPath such as
 // "/sdocker/<id>", relative to the root of each hierarchy. Parents such as
 // "/sdocker" are created on demand and shared; only the container's own
-// directory (the leaf) is ever removed.
+// directory (the leaf) is ever removed, and only where the container made
+// it: a leaf that exists already (in some v1 hierarchies or all) is joined,
+// as runc does, and neither its processes nor the directory are ever
+// touched by Destroy (see Ownership).
 package cgroups
 
 import (
@@ -13,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -24,8 +28,9 @@ import (
 type Manager interface {
 	// Version is 1 or 2.
 	Version() int
-	// Create makes the container's cgroup directories and writes the limits
-	// in r (nil means none). On error nothing it made is left behind.
+	// Create makes the container's cgroup directories, joins those that
+	// exist already, and writes the limits in r (nil means none) into both.
+	// On error nothing it made is left behind.
 	Create(r *specs.LinuxResources) error
 	// Apply moves pid into every cgroup of the container.
 	Apply(pid int) error
@@ -41,11 +46,21 @@ type Manager interface {
 	// Freeze stops every process of the container; Thaw resumes them.
 	Freeze() error
 	Thaw() error
-	// Pids lists the processes in the container's cgroup (host pids).
+	// Pids lists the processes in the container's cgroup (host pids), and
+	// in the cgroups below it.
 	Pids() ([]int, error)
-	// Destroy kills what is left in the cgroups and removes the directories;
-	// it is idempotent.
+	// Destroy kills what is left in the directories that the Manager made
+	// and removes them (with the cgroups the container made below them);
+	// it leaves the cgroups it joined alone. It is idempotent.
 	Destroy() error
+	// Ownership is what the Manager made, to keep with the container's
+	// state for Open.
+	Ownership() *Ownership
+	// Joined reports whether the cgroup that Pids reads existed before the
+	// container (v1: in every hierarchy that holds all of its processes):
+	// it may then hold processes that are not the container's, which only
+	// the caller can tell apart.
+	Joined() bool
 	// Paths maps a controller name ("memory", "cpu", ..., or "" on v2) to the
 	// container's directory in it.
 	Paths() map[string]string
@@ -88,14 +103,37 @@ func Mode() int {
 	return mode
 }
 
+// Ownership says which of a container's cgroup directories were made for
+// it, as opposed to those that existed and were joined: only the former
+// are the container's to kill in and remove. It is kept with the
+// container's state, so that the Manager of a later command (Open) knows
+// it too.
+type Ownership struct {
+	// Made are the container's directories that Create (or Set, for a v1
+	// cpuset) created: absolute paths, one per v1 hierarchy or the v2 one.
+	Made []string `json:"made"`
+}
+
 // New returns the Manager for the cgroup at path (e.g. "/sdocker/<id>") in
 // this machine's cgroup mode. It touches nothing; Create makes the cgroup.
+// It owns nothing that Create does not make.
 func New(path string) (Manager, error) {
+	return Open(path, &Ownership{})
+}
+
+// Open returns the Manager of a container's existing cgroup at path, with
+// the Ownership that the container's state kept. A nil o is a state from
+// before ownership was kept, when Create never joined a cgroup: every
+// directory is the container's. Directories in o that are not the
+// container's are ignored.
+func Open(path string, o *Ownership) (Manager, error) {
 	if err := validatePath(path); err != nil {
 		return nil, err
 	}
 	if Mode() == 2 {
-		return &v2{path: path, dir: filepath.Join(mountRoot, path)}, nil
+		m := &v2{path: path, dir: filepath.Join(mountRoot, path)}
+		m.made = o == nil || slices.Contains(o.Made, m.dir)
+		return m, nil
 	}
 	mounts, err := v1Mounts()
 	if err != nil {
@@ -106,7 +144,13 @@ func New(path string) (Manager, error) {
 			return nil, fmt.Errorf("cgroup v1 controller %s is not mounted", c)
 		}
 	}
-	return &v1{path: path, mounts: mounts}, nil
+	m := &v1{path: path, mounts: mounts, made: map[string]bool{}}
+	for _, d := range m.dirs(m.controllers(true)) {
+		if o == nil || slices.Contains(o.Made, d) {
+			m.made[d] = true
+		}
+	}
+	return m, nil
 }
 
 // validatePath accepts clean absolute paths below the root, e.g. "/a/b".

@@ -526,19 +526,25 @@ func TestCreateRefusals(t *testing.T) {
 		}
 	}
 
-	// The leaf must not exist yet, and a failed second Create leaves the
-	// first one alone.
+	// A second Create joins what the first made, which stays the
+	// container's, also after a failed third one.
 	if err := m.Create(nil); err != nil {
 		t.Fatal(err)
 	}
-	err = m.Create(nil)
-	if !errors.Is(err, fs.ErrExist) {
-		t.Errorf("second Create = %v, want fs.ErrExist", err)
+	made := m.Ownership().Made
+	if err := m.Create(nil); err != nil {
+		t.Errorf("second Create = %v", err)
+	}
+	if err := m.Create(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](1)}, CPU: &specs.LinuxCPU{Cpus: "4095"}}); err == nil {
+		t.Error("Create(cpus 4095) over an existing cgroup succeeded")
 	}
 	for ctrl, d := range m.Paths() {
-		if !exists(d) {
-			t.Errorf("%s: %s vanished after a failed second Create", ctrl, d)
+		if !exists(d) && ctrl != "cpuset" {
+			t.Errorf("%s: %s vanished after a failed Create", ctrl, d)
 		}
+	}
+	if got := m.Ownership().Made; !slices.Equal(got, made) {
+		t.Errorf("Ownership().Made = %v after more Creates, want %v", got, made)
 	}
 }
 

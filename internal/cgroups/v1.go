@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ func v1Mounts() (map[string]string, error) {
 type v1 struct {
 	path   string            // e.g. /sdocker/<id>
 	mounts map[string]string // controller -> mount point
+	// made holds the container's directories that were made for it; the
+	// others existed and were joined.
+	made map[string]bool
 }
 
 func (m *v1) Version() int { return 1 }
@@ -106,18 +110,18 @@ func (m *v1) Paths() map[string]string {
 // mkdir makes the container's directory in ctrl's hierarchy, and the
 // missing parents; in cpuset each level gets its parent's cpus and mems, as
 // the kernel refuses tasks in a cpuset without them. leafMade says whether
-// the container's own directory was made (it must not exist before).
+// the container's own directory was made: one that exists is joined.
 func (m *v1) mkdir(ctrl string) (leafMade bool, err error) {
 	cur := m.mounts[ctrl]
 	parts := strings.Split(strings.TrimPrefix(m.path, "/"), "/")
 	for i, part := range parts {
 		parent := cur
 		cur = filepath.Join(cur, part)
-		leaf := i == len(parts)-1
-		if err := unix.Mkdir(cur, 0o755); err != nil && (leaf || err != unix.EEXIST) {
+		err := unix.Mkdir(cur, 0o755)
+		if err != nil && err != unix.EEXIST {
 			return false, fmt.Errorf("create %s: %w", cur, err)
 		}
-		leafMade = leaf
+		leafMade = err == nil && i == len(parts)-1
 		if ctrl == "cpuset" {
 			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 				if err := inherit(parent, cur, f); err != nil {
@@ -153,6 +157,7 @@ func (m *v1) Create(r *specs.LinuxResources) error {
 	undo := func() {
 		for _, d := range made {
 			_ = unix.Rmdir(d)
+			delete(m.made, d)
 		}
 	}
 	seen := map[string]bool{}
@@ -165,6 +170,7 @@ func (m *v1) Create(r *specs.LinuxResources) error {
 		leafMade, err := m.mkdir(c)
 		if leafMade {
 			made = append(made, d)
+			m.made[d] = true
 		}
 		if err != nil {
 			undo()
@@ -238,9 +244,17 @@ func (m *v1) setCpuset(c *specs.LinuxCPU) error {
 	}
 	d := m.dir("cpuset")
 	fresh := !exists(d)
+	own := m.ownDir()
+	if fresh && own == "" {
+		return fmt.Errorf("add cpuset %s: the container joined existing cgroups, whose processes are not all its own", d)
+	}
 	if fresh {
-		if _, err := m.mkdir("cpuset"); err != nil {
-			_ = unix.Rmdir(d)
+		made, err := m.mkdir("cpuset")
+		if made {
+			m.made[d] = true
+		}
+		if err != nil {
+			m.undoMkdir(d)
 			return err
 		}
 	}
@@ -258,7 +272,7 @@ func (m *v1) setCpuset(c *specs.LinuxCPU) error {
 		if !fresh {
 			return nil
 		}
-		pids, err := readProcs(m.dir("pids"))
+		pids, err := readProcs(own)
 		if err != nil {
 			return err
 		}
@@ -270,9 +284,17 @@ func (m *v1) setCpuset(c *specs.LinuxCPU) error {
 		return nil
 	}()
 	if err != nil && fresh {
-		_ = unix.Rmdir(d)
+		m.undoMkdir(d)
 	}
 	return err
+}
+
+// undoMkdir removes d again if it was made for the container.
+func (m *v1) undoMkdir(d string) {
+	if m.made[d] {
+		_ = unix.Rmdir(d)
+		delete(m.made, d)
+	}
 }
 
 // setMemory writes the memory limits. The kernel wants memory <= memsw at
@@ -459,22 +481,71 @@ func (m *v1) setFreezer(state string) error {
 	return err
 }
 
-func (m *v1) Pids() ([]int, error) { return treeProcs(m.dir("pids")) }
+// Pids lists the processes in a hierarchy made for the container, all of
+// them its own, if there is one.
+func (m *v1) Pids() ([]int, error) {
+	if d := m.ownDir(); d != "" {
+		return treeProcs(d)
+	}
+	return treeProcs(m.dir("pids"))
+}
 
+// ownDir is the container's directory in one of the hierarchies that hold
+// every process of the container, where it was made for it (so holds no
+// other process); "" when there is none.
+func (m *v1) ownDir() string {
+	for _, c := range v1Required {
+		if d := m.dir(c); m.made[d] {
+			return d
+		}
+	}
+	return ""
+}
+
+// Destroy kills and removes in the hierarchies where the container's
+// directory was made for it. Every process of the container is in each of
+// v1Required (they are joined together), so one made there reaches all.
 func (m *v1) Destroy() error {
-	dirs := m.dirs(m.controllers(true)) // cpuset too: Set may have made one
-	return destroy(dirs, func() error {
+	var dirs []string
+	for _, d := range m.dirs(m.controllers(true)) { // cpuset too: Set may have made one
+		if m.made[d] {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	err := destroy(dirs, func() error {
 		for _, d := range dirs {
 			if err := killTree(d); err != nil {
 				return err
 			}
 		}
-		if m.mounts["freezer"] != "" { // a frozen task dies only once thawed
-			err := writeFile(m.dir("freezer"), "freezer.state", "THAWED")
+		if d := m.dir("freezer"); m.mounts["freezer"] != "" && m.made[d] { // a frozen task dies only once thawed
+			err := writeFile(d, "freezer.state", "THAWED")
 			if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		for _, d := range dirs {
+			delete(m.made, d)
+		}
+	}
+	return err
 }
+
+func (m *v1) Ownership() *Ownership {
+	o := &Ownership{Made: []string{}}
+	for _, d := range m.dirs(m.controllers(true)) {
+		if m.made[d] {
+			o.Made = append(o.Made, d)
+		}
+	}
+	slices.Sort(o.Made)
+	return o
+}
+
+func (m *v1) Joined() bool { return m.ownDir() == "" }

@@ -23,6 +23,8 @@ var v2Controllers = []string{"cpuset", "cpu", "io", "memory", "pids"}
 type v2 struct {
 	path string // e.g. /sdocker/<id>
 	dir  string // mountRoot + path
+	// made: dir was made for the container (else it existed and was joined).
+	made bool
 }
 
 func (m *v2) Version() int { return 2 }
@@ -35,17 +37,24 @@ func (m *v2) Create(r *specs.LinuxResources) error {
 	}
 	cur := mountRoot
 	parts := strings.Split(strings.TrimPrefix(m.path, "/"), "/")
+	made := false
 	for i, part := range parts {
 		if err := enableControllers(cur); err != nil {
 			return err
 		}
 		cur = filepath.Join(cur, part)
-		if err := unix.Mkdir(cur, 0o755); err != nil && (i == len(parts)-1 || err != unix.EEXIST) {
+		err := unix.Mkdir(cur, 0o755)
+		if err != nil && err != unix.EEXIST {
 			return fmt.Errorf("create %s: %w", cur, err)
 		}
+		made = err == nil && i == len(parts)-1
 	}
+	m.made = m.made || made
 	if err := m.set(r); err != nil {
-		_ = unix.Rmdir(m.dir)
+		if made {
+			_ = unix.Rmdir(m.dir)
+			m.made = false
+		}
 		return err
 	}
 	return nil
@@ -303,13 +312,31 @@ func (m *v2) setFrozen(frozen bool) error {
 func (m *v2) Pids() ([]int, error) { return treeProcs(m.dir) }
 
 // Destroy kills the cgroup's processes (cgroup.kill, Linux 5.14+, else
-// SIGKILL one by one) and removes the cgroup and any it contains.
+// SIGKILL one by one) and removes the cgroup and any it contains, if the
+// cgroup was made for the container.
 func (m *v2) Destroy() error {
-	return destroy([]string{m.dir}, func() error {
+	if !m.made {
+		return nil
+	}
+	err := destroy([]string{m.dir}, func() error {
 		err := writeFile(m.dir, "cgroup.kill", "1")
 		if err == nil || !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return killTree(m.dir) // no cgroup.kill, or no cgroup left
 	})
+	if err == nil {
+		m.made = false
+	}
+	return err
 }
+
+func (m *v2) Ownership() *Ownership {
+	o := &Ownership{Made: []string{}}
+	if m.made {
+		o.Made = append(o.Made, m.dir)
+	}
+	return o
+}
+
+func (m *v2) Joined() bool { return !m.made }

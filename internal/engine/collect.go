@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/proc"
 )
@@ -76,7 +75,7 @@ func (e *Engine) cleanupDead(r *Record) error {
 		unix.Kill(r.Pid, unix.SIGKILL)
 	}
 	if r.CgroupPath != "" {
-		cg, err := cgroups.New(r.CgroupPath)
+		cg, err := e.cgroupOf(r)
 		if err != nil {
 			return err
 		}

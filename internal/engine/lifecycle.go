@@ -209,7 +209,7 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		return err
 	}
 	if r.CgroupPath != "" {
-		if cg, err := cgroups.New(r.CgroupPath); err == nil {
+		if cg, err := e.cgroupOf(r); err == nil {
 			cg.Destroy()
 		}
 	}
@@ -225,8 +225,10 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	return e.removeContainer(r)
 }
 
+// cgroupOf is the Manager of the container's cgroup, knowing which of its
+// directories were made for it.
 func (e *Engine) cgroupOf(r *Record) (cgroups.Manager, error) {
-	return cgroups.New(r.CgroupPath)
+	return cgroups.Open(r.CgroupPath, r.CgroupOwnership)
 }
 
 // Pause freezes every process of a running container; Unpause thaws them.
@@ -319,6 +321,7 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 	if res == nil {
 		res = &specs.LinuxResources{}
 	}
+	var made *cgroups.Ownership
 	if live(e.refresh(r)) {
 		cg, err := e.cgroupOf(r)
 		if err != nil {
@@ -327,6 +330,7 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 		if err := cg.Set(res); err != nil {
 			return err
 		}
+		made = cg.Ownership() // (a v1 cpuset may be new)
 	}
 	unlock, err := e.lock()
 	if err != nil {
@@ -336,6 +340,9 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 	n, err := e.load(r.ID)
 	if err != nil {
 		return err
+	}
+	if made != nil && n.StartedAt.Equal(r.StartedAt) { // (not restarted since)
+		n.CgroupOwnership = made
 	}
 	n.Limits = limits
 	res.Devices = n.Spec.Linux.Resources.Devices

@@ -168,7 +168,7 @@ func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 			code, backoff = exited.code, exited.backoff
 			exited = nil
 			var cg cgroups.Manager
-			if cg, err = cgroups.New(r.Spec.Linux.CgroupsPath); err == nil {
+			if cg, err = e.cgroupOf(r); err == nil {
 				err = e.finishContainer(r, cg, code)
 			}
 		} else {

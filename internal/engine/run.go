@@ -315,6 +315,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: userSpec, Tty: o.Tty,
 		},
 	}
+	r.CgroupOwnership = &cgroups.Ownership{} // none until a start makes some
 	if o.Image == "" {
 		r.Image = dir
 	}
@@ -396,10 +397,17 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 			return nil, nil, err
 		}
 	}
-	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
-	if err == nil && !r.StartedAt.IsZero() {
-		err = cg.Destroy() // what a previous run may have left
+	if !r.StartedAt.IsZero() {
+		// What a previous run may have left, of what it made.
+		cg, err := e.cgroupOf(r)
+		if err == nil {
+			err = cg.Destroy()
+		}
+		if err != nil {
+			return nil, nil, err
+		}
 	}
+	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -413,6 +421,7 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 	err = e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.Pid, n.StartedAt, n.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()
 		n.PidStart, n.Monitor, n.MonitorStart = pidStart, os.Getpid(), monitorStart
+		n.CgroupOwnership = cg.Ownership()
 		n.Error, n.OOMKilled = "", false
 		r.adopt(n)
 	})
@@ -425,8 +434,15 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 	return p, cg, nil
 }
 
-// finishContainer records how the container ended and removes its cgroups.
+// finishContainer records how the container ended and removes the cgroups
+// made for it: those the record names (an update may have made a v1
+// cpuset since cg was), else cg's.
 func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error {
+	if n, err := e.loadRecord(r.ID); err == nil && n.CgroupOwnership != nil {
+		if c, err := cgroups.Open(n.CgroupPath, n.CgroupOwnership); err == nil {
+			cg = c
+		}
+	}
 	n, err := cg.OOMKills()
 	oom := err == nil && n > 0
 	err = cg.Destroy()
@@ -437,6 +453,7 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 	}
 	return errors.Join(err, e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = StateExited, code, time.Now().UTC(), oom
+		n.CgroupOwnership = cg.Ownership() // without what is gone
 		r.adopt(n)
 	}))
 }

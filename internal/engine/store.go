@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/atomicfile"
+	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -58,6 +59,11 @@ type Record struct {
 	CgroupPath string            `json:"cgroupPath"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Mounts     []MountPoint      `json:"mounts,omitempty"`
+	// CgroupOwnership says which of the cgroup's directories the last
+	// start made (the others existed and were joined): what cleanup may
+	// kill in and remove. Nil in a record from before it was kept, when
+	// every one was made.
+	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
 	AutoRemove bool          `json:"autoRemove,omitempty"`
 	Restart    RestartPolicy `json:"restart"`

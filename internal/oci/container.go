@@ -269,6 +269,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	}
 	whileStarting := func(pid int) error {
 		st.Pid, st.InitStart, st.Status = pid, proc.StartTime(pid), status
+		st.CgroupOwnership = cg.Ownership()
 		if err := s.save(st); err != nil {
 			return err
 		}
@@ -402,14 +403,14 @@ func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
 	if !all {
 		return signalProcess(st.Pid, st.InitStart, sig)
 	}
-	cg, err := cgroups.New(st.CgroupPath)
+	cg, err := cgroupOf(st)
 	if err != nil {
 		return err
 	}
 	if st.Status == StatusPaused && sig == unix.SIGKILL {
 		defer cg.Thaw()
 	}
-	pids, err := cg.Pids()
+	pids, err := processes(st, cg)
 	if err != nil {
 		return err
 	}
@@ -417,6 +418,23 @@ func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
 		unix.Kill(pid, sig)
 	}
 	return nil
+}
+
+// cgroupOf is the Manager of the container's cgroups, knowing which of
+// them were made for it.
+func cgroupOf(st *State) (cgroups.Manager, error) {
+	return cgroups.Open(st.CgroupPath, st.CgroupOwnership)
+}
+
+// processes lists the container's processes: every process in its cgroup
+// when the cgroup was made for it; in a cgroup it joined, which others may
+// share, those of its init's family only (proc.Family).
+func processes(st *State, cg cgroups.Manager) ([]int, error) {
+	pids, err := cg.Pids()
+	if err != nil || !cg.Joined() {
+		return pids, err
+	}
+	return proc.Family(pids, st.Pid, st.InitStart), nil
 }
 
 // signalProcess signals pid through a pidfd, after checking it is still the
@@ -451,7 +469,7 @@ func (s *Store) Delete(id string, force bool) error {
 		// A state that cannot be read (a create killed half-way): remove.
 		return os.RemoveAll(s.dir(id))
 	}
-	cg, err := cgroups.New(st.CgroupPath)
+	cg, err := cgroupOf(st)
 	if err != nil {
 		return err
 	}
@@ -462,6 +480,12 @@ func (s *Store) Delete(id string, force bool) error {
 		}
 		fallthrough
 	case specs.StateCreated:
+		// Destroy ends what is left in a cgroup made for the container; in
+		// one it joined, its processes are found through its init, so
+		// before the init dies.
+		if cg.Joined() {
+			killJoined(st, cg)
+		}
 		signalProcess(st.Pid, st.InitStart, unix.SIGKILL)
 		if st.Status == StatusPaused {
 			cg.Thaw()
@@ -485,6 +509,30 @@ func (s *Store) Delete(id string, force bool) error {
 	return nil
 }
 
+// killJoined ends the processes of a container in a cgroup it joined,
+// which others may share. They are stopped first, and listed again until
+// no new one shows: a stopped process forks no more and stays below the
+// init, where it is found, until the SIGKILL.
+func killJoined(st *State, cg cgroups.Manager) {
+	stopped := map[int]bool{}
+	for i := 0; i < 100; i++ {
+		pids, err := processes(st, cg)
+		fresh := false
+		for _, pid := range pids {
+			if !stopped[pid] {
+				unix.Kill(pid, unix.SIGSTOP)
+				stopped[pid], fresh = true, true
+			}
+		}
+		if err != nil || !fresh {
+			break
+		}
+	}
+	for pid := range stopped {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
 // Pause freezes every process of a running container; Resume thaws them.
 func (s *Store) Pause(id string) error  { return s.freeze(id, true) }
 func (s *Store) Resume(id string) error { return s.freeze(id, false) }
@@ -502,7 +550,7 @@ func (s *Store) freeze(id string, freeze bool) error {
 	if st.Status != want {
 		return fmt.Errorf("%w: cannot %s container %s: it is %s", ErrWrongState, verb, id, st.Status)
 	}
-	cg, err := cgroups.New(st.CgroupPath)
+	cg, err := cgroupOf(st)
 	if err != nil {
 		return err
 	}
@@ -527,13 +575,14 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 	if st.Status == specs.StateStopped {
 		return fmt.Errorf("%w: container %s is stopped", ErrWrongState, id)
 	}
-	cg, err := cgroups.New(st.CgroupPath)
+	cg, err := cgroupOf(st)
 	if err != nil {
 		return err
 	}
 	if err := cg.Set(r); err != nil {
 		return err
 	}
+	st.CgroupOwnership = cg.Ownership() // (a v1 cpuset may be new)
 	if st.Config.Linux == nil {
 		st.Config.Linux = &specs.Linux{}
 	}
@@ -541,17 +590,17 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 	return s.save(st)
 }
 
-// Processes lists the host pids in the container's cgroups.
+// Processes lists the host pids of the container's processes.
 func (s *Store) Processes(id string) ([]int, error) {
 	st, err := s.Load(id)
 	if err != nil {
 		return nil, err
 	}
-	cg, err := cgroups.New(st.CgroupPath)
+	cg, err := cgroupOf(st)
 	if err != nil {
 		return nil, err
 	}
-	return cg.Pids()
+	return processes(st, cg)
 }
 
 // Stats reads the container's cgroup counters.
@@ -563,7 +612,7 @@ func (s *Store) Stats(id string) (*cgroups.Stats, error) {
 	if st.Status == specs.StateStopped {
 		return nil, fmt.Errorf("%w: container %s is stopped", ErrWrongState, id)
 	}
-	cg, err := cgroups.New(st.CgroupPath)
+	cg, err := cgroupOf(st)
 	if err != nil {
 		return nil, err
 	}
@@ -592,7 +641,7 @@ func (s *Store) ExecIn(st *State, p *specs.Process, o ExecOptions) (*runtime.Pro
 	if err := validateProcess(p); err != nil {
 		return nil, err
 	}
-	cg, err := cgroups.New(st.CgroupPath)
+	cg, err := cgroupOf(st)
 	if err != nil {
 		return nil, err
 	}

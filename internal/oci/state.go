@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/atomicfile"
+	"github.com/sdocker/sdocker/internal/cgroups"
 )
 
 // Sentinel errors.
@@ -43,6 +44,11 @@ type State struct {
 	// hierarchy root.
 	CgroupPath string `json:"cgroupPath"`
 	Owner      string `json:"owner,omitempty"`
+	// CgroupOwnership says which of the CgroupPath directories were made
+	// for the container, the others being cgroups that existed and were
+	// joined; nil in a state from before it was kept (every one was made
+	// then).
+	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
 }
 
 // Store is the state directory (--root).

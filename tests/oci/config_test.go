@@ -361,13 +361,7 @@ func TestNamespaces(t *testing.T) {
 	})
 	t.Run("shared with the host when not listed", func(t *testing.T) {
 		b := newBundle(t)
-		var ns []specs.LinuxNamespace
-		for _, n := range b.spec.Linux.Namespaces {
-			if n.Type != specs.NetworkNamespace {
-				ns = append(ns, n)
-			}
-		}
-		b.spec.Linux.Namespaces = ns
+		b.withoutNamespace(specs.NetworkNamespace)
 		b.sh("readlink /proc/self/ns/net")
 		host, _ := os.Readlink("/proc/self/ns/net")
 		if got := strings.TrimSpace(b.mustRun()); got != host {

@@ -265,6 +265,18 @@ func (b *bundle) long() *bundle {
 	return b.sh("echo ready; while :; do sleep 1; done")
 }
 
+// withoutNamespace leaves namespace typ out of the spec: the container
+// shares the host's.
+func (b *bundle) withoutNamespace(typ specs.LinuxNamespaceType) {
+	var ns []specs.LinuxNamespace
+	for _, n := range b.spec.Linux.Namespaces {
+		if n.Type != typ {
+			ns = append(ns, n)
+		}
+	}
+	b.spec.Linux.Namespaces = ns
+}
+
 func (b *bundle) addMount(m specs.Mount) {
 	b.spec.Mounts = append(b.spec.Mounts, m)
 }

@@ -308,3 +308,71 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// ForeignCgroup is a cgroup that somebody else made, with a process of
+// its own in it: what a container whose cgroup path names it must join
+// without ever killing that process or removing the cgroup.
+type ForeignCgroup struct {
+	Sleep *exec.Cmd // the cgroup's own process, a host `sleep`
+	Dirs  []string  // the cgroup's directories
+}
+
+// NewForeignCgroup makes the cgroup at path (e.g. "/sdocker/ID") in the v1
+// hierarchies of controllers (by default those a container joins: memory,
+// pids, cpu, cpuacct, blkio, devices, freezer) or, on a cgroup v2 machine,
+// the one v2 cgroup, and puts a host `sleep` in it. Close kills the sleep
+// and removes the cgroup.
+func NewForeignCgroup(path string, controllers ...string) (*ForeignCgroup, error) {
+	f := &ForeignCgroup{Sleep: exec.Command("sleep", "1000")}
+	if err := f.Sleep.Start(); err != nil {
+		return nil, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		f.Dirs = []string{filepath.Join("/sys/fs/cgroup", path)}
+	} else {
+		if len(controllers) == 0 {
+			controllers = []string{"memory", "pids", "cpu", "cpuacct", "blkio", "devices", "freezer"}
+		}
+		for _, c := range controllers {
+			f.Dirs = append(f.Dirs, filepath.Join("/sys/fs/cgroup", c, path))
+		}
+	}
+	for _, d := range f.Dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(f.Sleep.Process.Pid)), 0); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// Check says what is wrong after what: the cgroup's own process was killed
+// or a directory removed ("" when nothing).
+func (f *ForeignCgroup) Check(after string) string {
+	var errs []string
+	if !ProcessRunning(f.Sleep.Process.Pid) {
+		errs = append(errs, fmt.Sprintf("after %s: the cgroup's own process %d (not the container's) was killed", after, f.Sleep.Process.Pid))
+	}
+	for _, d := range f.Dirs {
+		if _, err := os.Stat(d); err != nil {
+			errs = append(errs, fmt.Sprintf("after %s: the existing cgroup %s was removed", after, d))
+		}
+	}
+	return strings.Join(errs, "\n")
+}
+
+// Close kills and reaps the sleep and removes the cgroup's directories.
+func (f *ForeignCgroup) Close() {
+	f.Sleep.Process.Kill()
+	f.Sleep.Wait()
+	for _, d := range f.Dirs {
+		for try := 0; try < 50 && unix.Rmdir(d) == unix.EBUSY; try++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
