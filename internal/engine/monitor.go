@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -153,6 +154,10 @@ func parseExited(backoff, status string) *exitedInit {
 func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 	r, err := e.load(id)
 	if err != nil {
+		if exited != nil {
+			// The init has ended; what it leaves goes all the same.
+			return e.endDamaged(id, exited.code, err)
+		}
 		return err
 	}
 	logf, err := os.OpenFile(e.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600)
@@ -168,12 +173,12 @@ func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 			code, backoff = exited.code, exited.backoff
 			exited = nil
 			var cg cgroups.Manager
-			if cg, err = cgroups.New(r.Spec.Linux.CgroupsPath); err == nil {
+			if cg, err = cgroups.New(r.CgroupPath); err == nil {
 				err = e.finishContainer(r, cg, code)
 			}
 		} else {
 			if r, err = e.load(id); err != nil { // with what update changed
-				return err
+				return errors.Join(err, e.releaseDamaged(id))
 			}
 			started := false
 			w := &watch{exe: e.watcher(), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}

@@ -387,6 +387,9 @@ func (e *Engine) removeContainer(r *Record) error {
 // startContainer creates the container's cgroups and starts its init; the
 // record says running once it returns without error.
 func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process, cgroups.Manager, error) {
+	if err := e.requireSpec(r); err != nil {
+		return nil, nil, err
+	}
 	if r.ImageID != "" && !isMounted(r.Rootfs) {
 		store, err := e.Images()
 		if err != nil {
