@@ -96,7 +96,8 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 	}
 	img, err = store.Get(ref)
 	if err != nil {
-		if st, serr := os.Stat(ref); errors.Is(err, image.ErrNotFound) && serr == nil && st.IsDir() {
+		notImage := errors.Is(err, image.ErrNotFound) || errors.Is(err, image.ErrInvalidName)
+		if st, serr := os.Stat(ref); notImage && serr == nil && st.IsDir() {
 			return e.resolveImage("./" + ref) // a relative rootfs directory
 		}
 		if errors.Is(err, image.ErrNotFound) {
