@@ -48,8 +48,11 @@ func (st *State) specState() []byte {
 }
 
 // Load returns the state of container id, its status fresh.
-func (s *Store) Load(id string) (*State, error) {
-	st, err := s.load(id)
+func (s *Store) Load(id string) (*State, error) { return s.loadFresh(id, false) }
+
+// loadFresh is Load for a caller that may hold the container's lock (held).
+func (s *Store) loadFresh(id string, held bool) (*State, error) {
+	st, err := s.load(id, held)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +200,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	// Whatever goes wrong early is found again, and reported, by the full
 	// decode.
 	if early, ok := earlySpec(raw); ok {
+		if err := s.noteCgroup(id, cgroupPath(early, id)); err != nil {
+			return nil, nil, err
+		}
 		if cg, err = cgroups.New(cgroupPath(early, id)); err != nil {
 			return nil, nil, err
 		}
@@ -235,6 +241,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		CgroupPath: cgroupPath(spec, id),
 	}
 	if cg == nil {
+		if err := s.noteCgroup(id, st.CgroupPath); err != nil {
+			return nil, nil, err
+		}
 		if cg, err = cgroups.New(st.CgroupPath); err != nil {
 			return nil, nil, err
 		}
@@ -325,7 +334,7 @@ func (s *Store) lockedLoad(id string) (st *State, unlock func(), err error) {
 	if unlock, err = s.lock(id); err != nil {
 		return nil, nil, err
 	}
-	if st, err = s.Load(id); err != nil {
+	if st, err = s.loadFresh(id, true); err != nil {
 		unlock()
 		return nil, nil, err
 	}
@@ -443,13 +452,12 @@ func (s *Store) Delete(id string, force bool) error {
 		return err
 	}
 	defer unlock()
-	st, err := s.Load(id)
+	st, err := s.loadFresh(id, true)
+	if errors.Is(err, ErrDamaged) {
+		return s.deleteDamaged(id, force, err)
+	}
 	if err != nil {
-		if errors.Is(err, ErrNotExist) {
-			return err
-		}
-		// A state that cannot be read (a create killed half-way): remove.
-		return os.RemoveAll(s.dir(id))
+		return err
 	}
 	cg, err := cgroups.New(st.CgroupPath)
 	if err != nil {
@@ -478,6 +486,44 @@ func (s *Store) Delete(id string, force bool) error {
 		if err := runtime.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
+	}
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		return fmt.Errorf("remove %s: %w", s.dir(id), err)
+	}
+	return nil
+}
+
+// cgroupLink is the symbolic link, in a container's directory, to the path
+// of its cgroup: written before the cgroup is made, it finds what a
+// container whose state is damaged holds.
+const cgroupLink = "cgroup"
+
+// noteCgroup records that container id's cgroup is path (see cgroupLink).
+func (s *Store) noteCgroup(id, path string) error {
+	if err := os.Symlink(path, filepath.Join(s.dir(id), cgroupLink)); err != nil {
+		return fmt.Errorf("record cgroup of %s: %w", id, err)
+	}
+	return nil
+}
+
+// deleteDamaged removes container id whose state cannot be read (damage):
+// what its cgroup holds is killed (with force; without, a cgroup that
+// holds processes is refused), the cgroup and the directory go. The caller
+// holds the container's lock.
+func (s *Store) deleteDamaged(id string, force bool, damage error) error {
+	path, err := os.Readlink(filepath.Join(s.dir(id), cgroupLink))
+	if err != nil {
+		path = cgroupPath(&specs.Spec{}, id) // a container made before the link was
+	}
+	cg, err := cgroups.New(path)
+	if err != nil {
+		return fmt.Errorf("%v: %w", damage, err)
+	}
+	if pids, _ := cg.Pids(); len(pids) > 0 && !force {
+		return fmt.Errorf("%w: %v; its cgroup %s holds processes (use --force)", ErrWrongState, damage, path)
+	}
+	if err := cg.Destroy(); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(s.dir(id)); err != nil {
 		return fmt.Errorf("remove %s: %w", s.dir(id), err)

@@ -1,0 +1,149 @@
+package oci
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Corrupt state: a container's state.json truncated, emptied, filled with
+// garbage or JSON null, or missing. Every command refuses it with one line
+// naming the file (no Go stack), list shows it as damaged, delete without
+// --force leaves a container whose cgroup holds processes, and
+// delete --force leaves no process, cgroup or directory behind.
+
+// stateDamages turn a state.json into a damaged one (nil: remove it).
+var stateDamages = []struct {
+	name string
+	do   func(b []byte) []byte
+}{
+	{"truncated", func(b []byte) []byte { return b[:len(b)/2] }},
+	{"empty", func([]byte) []byte { return nil }},
+	{"garbage", func([]byte) []byte { return []byte("\x7fELF\x00garbage") }},
+	{"null", func([]byte) []byte { return []byte("null") }},
+	{"missing", nil},
+}
+
+// damagedStateCommands are the commands run on a container whose state is
+// damaged: each must fail, naming the file.
+var damagedStateCommands = [][]string{
+	{"state"}, {"start"}, {"kill", "ID", "KILL"}, {"pause"}, {"resume"}, {"ps"},
+	{"exec", "ID", "true"}, {"update", "--pids-limit", "50"}, {"events", "--stats"},
+}
+
+func TestCorruptState(t *testing.T) {
+	requireRoot(t)
+	if isRunc {
+		t.Skip("how a damaged state is reported and recovered is sdocker-runc's own")
+	}
+	cases := 0
+	for _, started := range []bool{true, false} {
+		for _, d := range stateDamages {
+			name := d.name + "/created"
+			if started {
+				name = d.name + "/running"
+			}
+			t.Run(name, func(t *testing.T) {
+				b := newBundle(t)
+				b.long()
+				if started {
+					b.createStart()
+				} else {
+					b.mustCreate()
+				}
+				init := b.state().Pid
+				b.addPids(init)
+				p := filepath.Join(stateRoot, b.id, "state.json")
+				damageFile(t, p, d.do)
+				reason := "missing"
+				if d.do != nil {
+					reason = p + ": "
+				}
+				for _, args := range damagedStateCommands {
+					full := commandFor(args, b.id)
+					r := rt(t, full...)
+					checkRefusal(t, r, reason)
+					cases++
+				}
+				// list still lists the others, and this one as damaged.
+				r := rt(t, "list")
+				if r.code != 0 || !strings.Contains(r.stdout, b.id) || !strings.Contains(r.stdout, "damaged") {
+					t.Errorf("list: %v", r)
+				}
+				cases++
+				// Without --force, a container that still has processes stays.
+				r = rt(t, "delete", b.id)
+				checkRefusal(t, r, reason)
+				if _, err := os.Stat(filepath.Join(stateRoot, b.id)); err != nil || len(cgroupPids(b.cgPath)) == 0 {
+					t.Errorf("delete without --force removed a container that runs: %v, pids %v", err, cgroupPids(b.cgPath))
+				}
+				cases++
+				// --force cleans up whatever the state says.
+				r = rt(t, "delete", "--force", b.id)
+				if r.code != 0 || r.stderr != "" {
+					t.Errorf("delete --force: %v", r)
+				}
+				if !waitGone(init, 10*time.Second) {
+					t.Errorf("init %d still runs after delete --force", init)
+				}
+				if pids := cgroupPids(b.cgPath); len(pids) > 0 {
+					t.Errorf("processes left in the cgroup: %v", pids)
+				}
+				if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+					t.Errorf("cgroups left: %v", dirs)
+				}
+				if _, err := os.Stat(filepath.Join(stateRoot, b.id)); !os.IsNotExist(err) {
+					t.Errorf("state directory left: %v", err)
+				}
+				cases++
+			})
+		}
+	}
+	t.Logf("%d (state.json damage x container state x command) cases", cases)
+}
+
+// commandFor puts id in args where "ID" stands, else last.
+func commandFor(args []string, id string) []string {
+	var out []string
+	placed := false
+	for _, a := range args {
+		if a == "ID" {
+			a, placed = id, true
+		}
+		out = append(out, a)
+	}
+	if !placed {
+		out = append(out, id)
+	}
+	return out
+}
+
+// checkRefusal checks that r failed with one line that says why.
+func checkRefusal(t *testing.T, r result, reason string) {
+	t.Helper()
+	msg := strings.TrimSpace(r.stderr)
+	if r.code <= 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, reason) ||
+		strings.Contains(msg, "goroutine") || strings.Contains(msg, "panic") {
+		t.Errorf("want one line of error with %q: %v", reason, r)
+	}
+}
+
+// damageFile applies do to the file at p (nil: removes it).
+func damageFile(t *testing.T, p string, do func([]byte) []byte) {
+	t.Helper()
+	if do == nil {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, do(b), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
