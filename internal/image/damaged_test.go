@@ -13,39 +13,9 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
-
-// damages are the ways a store file is found damaged: each turns the file's
-// content into something else (nil: the file is removed).
-var damages = []struct {
-	name string
-	do   func(b []byte) []byte
-}{
-	{"truncated", func(b []byte) []byte { return b[:len(b)/2] }},
-	{"empty", func([]byte) []byte { return nil }},
-	{"garbage", func([]byte) []byte { return []byte("\x00\x13garbage\xff") }},
-	{"null", func([]byte) []byte { return []byte("null") }},
-	{"array", func([]byte) []byte { return []byte("[1, 2]") }},
-	{"missing", nil},
-}
-
-// damage applies d to the file at p.
-func damage(t *testing.T, p string, do func([]byte) []byte) {
-	t.Helper()
-	if do == nil {
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, do(b), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // storeState is what the store holds: its directories' entries and names.
 func storeState(t *testing.T, s *Store) string {
@@ -111,8 +81,8 @@ func TestInvalidNames(t *testing.T) {
 func TestDamagedImageFiles(t *testing.T) {
 	requireRoot(t)
 	for _, file := range []string{"manifest.json", "config.json"} {
-		for _, d := range damages {
-			t.Run(file+"/"+d.name, func(t *testing.T) {
+		for _, d := range testutil.Damages {
+			t.Run(file+"/"+d.Name, func(t *testing.T) {
 				s := newStore(t)
 				imgs, err := s.Load(handArchive(t, false, []string{"good:1"}, []string{"bad:1"}), Options{})
 				if err != nil || len(imgs) != 2 {
@@ -120,7 +90,9 @@ func TestDamagedImageFiles(t *testing.T) {
 				}
 				good, bad := imgs[0], imgs[1]
 				p := filepath.Join(s.imageDir(bad.ID), file)
-				damage(t, p, d.do)
+				if err := d.Apply(p); err != nil {
+					t.Fatal(err)
+				}
 
 				list, err := s.List()
 				if err != nil || len(list) != 2 {
@@ -165,19 +137,21 @@ func TestDamagedImageFiles(t *testing.T) {
 // by ID still removes an image.
 func TestDamagedNames(t *testing.T) {
 	requireRoot(t)
-	for _, d := range damages {
-		if d.do == nil {
+	for _, d := range testutil.Damages {
+		if d.Do == nil {
 			continue // no names at all: a new store
 		}
-		t.Run(d.name, func(t *testing.T) {
+		t.Run(d.Name, func(t *testing.T) {
 			s := newStore(t)
 			imgs, err := s.Load(handArchive(t, false, []string{"a:1"}, []string{"b:1"}), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			p := s.path("repositories.json")
-			damage(t, p, d.do)
-			if d.name == "array" {
+			if err := d.Apply(p); err != nil {
+				t.Fatal(err)
+			}
+			if d.Name == "array" {
 				// Valid JSON of the right shape, with a value that is not an ID.
 				os.WriteFile(p, []byte(`{"a:1": "../../etc"}`), 0o600)
 			}
@@ -272,7 +246,9 @@ func TestFailedImportLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before = storeState(t, s)
-	damage(t, filepath.Join(s.imageDir(imgs[0].ID), "config.json"), func([]byte) []byte { return []byte("{") })
+	if err := (testutil.Damage{Do: func([]byte) []byte { return []byte("{") }}).Apply(filepath.Join(s.imageDir(imgs[0].ID), "config.json")); err != nil {
+		t.Fatal(err)
+	}
 	damaged := storeState(t, s)
 	if _, err := s.Load(shared, Options{}); !errors.Is(err, ErrDamaged) {
 		t.Errorf("load over a damaged image: %v", err)

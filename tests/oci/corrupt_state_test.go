@@ -6,25 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // Corrupt state: a container's state.json truncated, emptied, filled with
-// garbage or JSON null, or missing. Every command refuses it with one line
+// garbage, JSON null or an array, or missing. Every command refuses it with one line
 // naming the file (no Go stack), list shows it as damaged, delete without
 // --force leaves a container whose cgroup holds processes, and
 // delete --force leaves no process, cgroup or directory behind.
-
-// stateDamages turn a state.json into a damaged one (nil: remove it).
-var stateDamages = []struct {
-	name string
-	do   func(b []byte) []byte
-}{
-	{"truncated", func(b []byte) []byte { return b[:len(b)/2] }},
-	{"empty", func([]byte) []byte { return nil }},
-	{"garbage", func([]byte) []byte { return []byte("\x7fELF\x00garbage") }},
-	{"null", func([]byte) []byte { return []byte("null") }},
-	{"missing", nil},
-}
 
 // damagedStateCommands are the commands run on a container whose state is
 // damaged: each must fail, naming the file.
@@ -40,10 +30,10 @@ func TestCorruptState(t *testing.T) {
 	}
 	cases := 0
 	for _, started := range []bool{true, false} {
-		for _, d := range stateDamages {
-			name := d.name + "/created"
+		for _, d := range testutil.Damages {
+			name := d.Name + "/created"
 			if started {
-				name = d.name + "/running"
+				name = d.Name + "/running"
 			}
 			t.Run(name, func(t *testing.T) {
 				b := newBundle(t)
@@ -56,9 +46,11 @@ func TestCorruptState(t *testing.T) {
 				init := b.state().Pid
 				b.addPids(init)
 				p := filepath.Join(stateRoot, b.id, "state.json")
-				damageFile(t, p, d.do)
+				if err := d.Apply(p); err != nil {
+					t.Fatal(err)
+				}
 				reason := "missing"
-				if d.do != nil {
+				if d.Do != nil {
 					reason = p + ": "
 				}
 				for _, args := range damagedStateCommands {
@@ -127,23 +119,5 @@ func checkRefusal(t *testing.T, r result, reason string) {
 	if r.code <= 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, reason) ||
 		strings.Contains(msg, "goroutine") || strings.Contains(msg, "panic") {
 		t.Errorf("want one line of error with %q: %v", reason, r)
-	}
-}
-
-// damageFile applies do to the file at p (nil: removes it).
-func damageFile(t *testing.T, p string, do func([]byte) []byte) {
-	t.Helper()
-	if do == nil {
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, do(b), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
