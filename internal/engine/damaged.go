@@ -162,12 +162,13 @@ func (e *Engine) endDamaged(id string, code int, err error) error {
 // damaged container to go once its processes are killed.
 const damagedWatcherWait = 10 * time.Second
 
-// removeDamaged removes container id, whose state files cannot be read:
+// removeDamaged removes container d.ID, whose state files cannot be read:
 // what its cgroups hold is killed, its rootfs unmounted and its directory
 // removed; with volumes, the anonymous volumes that its readable files
 // name go too. A damaged container that is watched (it may run) needs
 // force.
-func (e *Engine) removeDamaged(id string, force, volumes bool) error {
+func (e *Engine) removeDamaged(d *DamagedError, force, volumes bool) error {
+	id := d.ID
 	lock, err := e.holdContainer(id)
 	switch {
 	case err == nil:
@@ -175,7 +176,7 @@ func (e *Engine) removeDamaged(id string, force, volumes bool) error {
 	case !errors.Is(err, unix.EWOULDBLOCK):
 		return err
 	case !force:
-		return fmt.Errorf("%w: container %s is damaged and may be running: use -f", ErrWrongState, specgen.ShortID(id))
+		return fmt.Errorf("%w: %v, and it may be running: use -f", ErrWrongState, d)
 	}
 	vols := e.ownedVolumes(id)
 	if err := e.releaseDamaged(id); err != nil {

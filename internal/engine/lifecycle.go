@@ -194,7 +194,7 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	r, err := e.Find(ref)
 	var d *DamagedError
 	if errors.As(err, &d) {
-		return e.removeDamaged(d.ID, force, volumes)
+		return e.removeDamaged(d, force, volumes)
 	}
 	if err != nil {
 		return err
