@@ -26,29 +26,11 @@ var containerCommands = [][]string{
 	{"wait"}, {"stats", "--no-stream"}, {"rm"},
 }
 
-// withID puts id in args where "ID" stands, else last.
-func withID(args []string, id string) []string {
-	var out []string
-	placed := false
-	for _, a := range args {
-		if a == "ID" {
-			a, placed = id, true
-		}
-		out = append(out, a)
-	}
-	if !placed {
-		out = append(out, id)
-	}
-	return out
-}
-
 // refused checks that r failed with one line of error that contains want.
 func refused(t *testing.T, r result, want string) {
 	t.Helper()
-	msg := strings.TrimSpace(r.stderr)
-	if r.code == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, want) ||
-		strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic") {
-		t.Errorf("want one line of error with %q:\n%s", want, r)
+	if p := testutil.RefusalProblem(r.code, r.stderr, want); p != "" {
+		t.Errorf("%s:\n%s", p, r)
 	}
 }
 
@@ -75,7 +57,7 @@ func TestCorruptContainerState(t *testing.T) {
 				}
 				cases++
 				for _, args := range containerCommands {
-					refused(t, e.run(withID(args, id[:12])...), p)
+					refused(t, e.run(testutil.WithID(args, id[:12])...), p)
 					cases++
 				}
 				if processGone(pid) {

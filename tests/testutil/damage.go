@@ -1,6 +1,10 @@
 package testutil
 
-import "os"
+import (
+	"os"
+	"strconv"
+	"strings"
+)
 
 // Damage is one way a state file is found damaged (a crash of the file
 // system, a full disk, a hand edit): Do turns its content into something
@@ -31,4 +35,38 @@ func (d Damage) Apply(path string) error {
 		return err
 	}
 	return os.WriteFile(path, d.Do(b), 0o600)
+}
+
+// WithID puts id in args where "ID" stands, else at the end.
+func WithID(args []string, id string) []string {
+	var out []string
+	placed := false
+	for _, a := range args {
+		if a == "ID" {
+			a, placed = id, true
+		}
+		out = append(out, a)
+	}
+	if !placed {
+		out = append(out, id)
+	}
+	return out
+}
+
+// RefusalProblem says what is wrong with how a command refused a damaged
+// state: it must exit non-zero with one line of error that contains want,
+// and no Go stack. It is "" when all is well.
+func RefusalProblem(code int, stderr, want string) string {
+	msg := strings.TrimSpace(stderr)
+	switch {
+	case code == 0:
+		return "exit 0"
+	case strings.Contains(msg, "goroutine ") || strings.Contains(msg, "panic"):
+		return "a Go stack"
+	case strings.Contains(msg, "\n"):
+		return "more than one line of error"
+	case !strings.Contains(msg, want):
+		return "the error does not say " + strconv.Quote(want)
+	}
+	return ""
 }
