@@ -119,13 +119,24 @@ func MonitorMain() {
 	unix.CloseOnExec(lockFD)
 	e, err := New(os.Args[1])
 	if err == nil {
-		err = e.monitor(os.Args[2], report, exited)
+		err = e.safeMonitor(os.Args[2], report, exited)
 	}
 	if err != nil && report != nil {
 		fmt.Fprintf(report, "%d %v", runtime.ExitCodeOf(err), err)
 	}
 	lock.Close()
 	os.Exit(0)
+}
+
+// safeMonitor is monitor, a panic turned into its error: the command that
+// started the monitor must not take a crash for a start.
+func (e *Engine) safeMonitor(id string, report *os.File, exited *exitedInit) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("monitor of container %s: %v", specgen.ShortID(id), p)
+		}
+	}()
+	return e.monitor(id, report, exited)
 }
 
 // exitedInit is how the init that sdocker-monitor watched ended.
