@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -100,9 +101,13 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 			if err != nil {
 				return err
 			}
+			// What cannot be read is flagged; the rest is listed.
 			list, err := s.List()
-			if err != nil {
+			if err != nil && !errors.Is(err, image.ErrDamaged) {
 				return err
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", err)
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
 			if !quiet {
@@ -110,6 +115,9 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 			}
 			now := time.Now()
 			for _, img := range list {
+				if img.Damage != nil {
+					fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", img.Damage)
+				}
 				if quiet {
 					fmt.Fprintln(w, img.ShortID())
 					continue
@@ -118,9 +126,13 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 				if len(names) == 0 {
 					names = []string{"<none>:<none>"}
 				}
+				created, size := engine.HumanSince(img.Created, now), humanSize(img.Size)
+				if img.Damage != nil {
+					created, size = "N/A", "damaged"
+				}
 				for _, n := range names {
 					i := strings.LastIndex(n, ":")
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\n", n[:i], n[i+1:], img.ShortID(), humanDuration(now.Sub(img.Created)), humanSize(img.Size))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", n[:i], n[i+1:], img.ShortID(), created, size)
 				}
 			}
 			return w.Flush()
@@ -154,6 +166,9 @@ func newRmiCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 				}
 				for _, d := range res.Deleted {
 					fmt.Printf("Deleted: %s\n", d)
+				}
+				if res.Warning != nil {
+					fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", res.Warning)
 				}
 			}
 			if len(errs) > 0 {

@@ -131,7 +131,3 @@ func psFormat(out io.Writer, f *engine.PsFormat, entries []engine.PsEntry) error
 	}
 	return nil
 }
-
-// humanDuration writes d as Docker does: "Less than a second", "3 seconds",
-// "About a minute", "5 minutes".
-func humanDuration(d time.Duration) string { return engine.HumanDuration(d) }

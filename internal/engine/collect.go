@@ -64,7 +64,13 @@ func (e *Engine) collect(all []*Record) error {
 			}
 			continue
 		}
-		errs = append(errs, e.cleanupDead(r))
+		if r.Status == StateDamaged {
+			// No record to update: what it holds is released, and the
+			// directory stays for rm -f.
+			errs = append(errs, e.releaseDamaged(r.ID))
+		} else {
+			errs = append(errs, e.cleanupDead(r))
+		}
 		release.Close()
 	}
 	return errors.Join(errs...)

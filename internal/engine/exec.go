@@ -34,7 +34,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 	if r.Status != StateRunning || !live(r) {
 		return nil, fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
 	}
-	return r, nil
+	return r, e.requireSpec(r)
 }
 
 // Exec runs a process in a running container and returns its exit status.

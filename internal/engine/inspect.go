@@ -329,14 +329,17 @@ var PsHeader = PsEntry{
 func NewPsEntry(r *Record, now time.Time, trunc bool) PsEntry {
 	p := PsEntry{
 		ID: r.ID, Names: r.Name, Image: r.Image, State: r.Status, labels: r.Labels,
-		CreatedAt:  r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: HumanDuration(now.Sub(r.Created)) + " ago",
+		CreatedAt:  "N/A",
+		RunningFor: HumanSince(r.Created, now),
 		Status:     StatusString(r, now),
 		Networks:   r.Host.Network,
 		Pid:        "-",
 	}
 	if p.State == "" {
 		p.State = StateCreated
+	}
+	if !r.Created.IsZero() {
+		p.CreatedAt = r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST")
 	}
 	if p.Networks == "" {
 		p.Networks = "none"
@@ -389,24 +392,40 @@ func Ellipsis(s string, n int) string {
 
 // StatusString is the STATUS column of `ps`, as Docker writes it:
 // "Up 3 seconds", "Up 5 minutes (Paused)", "Restarting (1) 2 seconds ago",
-// "Exited (0) 3 seconds ago", "Created".
+// "Exited (0) 3 seconds ago", "Created"; a container whose record cannot
+// be read is "Damaged (container.json: unexpected end of JSON input)".
 func StatusString(r *Record, now time.Time) string {
+	up := "Up"
+	if !r.StartedAt.IsZero() {
+		up += " " + HumanDuration(now.Sub(r.StartedAt))
+	}
 	switch r.Status {
 	case StateRunning:
-		return "Up " + HumanDuration(now.Sub(r.StartedAt))
+		return up
 	case StatePaused:
-		return "Up " + HumanDuration(now.Sub(r.StartedAt)) + " (Paused)"
+		return up + " (Paused)"
 	case StateRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", r.ExitCode, HumanDuration(now.Sub(r.FinishedAt)))
+		return fmt.Sprintf("Restarting (%d) %s", r.ExitCode, HumanSince(r.FinishedAt, now))
 	case StateExited:
 		if r.StartedAt.IsZero() { // it never ran
 			return "Created"
 		}
-		return fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, HumanDuration(now.Sub(r.FinishedAt)))
+		return fmt.Sprintf("Exited (%d) %s", r.ExitCode, HumanSince(r.FinishedAt, now))
 	case "", StateCreated:
 		return "Created"
+	case StateDamaged:
+		return "Damaged (" + r.Damaged + ")"
 	}
 	return strings.ToUpper(r.Status[:1]) + r.Status[1:]
+}
+
+// HumanSince is how long ago t was, as Docker writes it ("3 minutes ago"),
+// or "N/A" for the zero time: a time that is not known.
+func HumanSince(t, now time.Time) string {
+	if t.IsZero() {
+		return "N/A"
+	}
+	return HumanDuration(now.Sub(t)) + " ago"
 }
 
 // HumanDuration writes d as Docker does: "Less than a second", "3 seconds",

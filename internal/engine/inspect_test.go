@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,10 +166,31 @@ func TestStatusString(t *testing.T) {
 		{Record{Status: StateExited, ExitCode: 137, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-90 * time.Second)}, "Exited (137) About a minute ago"},
 		{Record{Status: StateCreated}, "Created"},
 		{Record{Status: StateExited, ExitCode: 127}, "Created"}, // never ran
+		// Times that are not known are not 292 years ago.
+		{Record{Status: StateRunning}, "Up"},
+		{Record{Status: StateExited, ExitCode: 1, StartedAt: now.Add(-time.Hour)}, "Exited (1) N/A"},
+		{Record{Status: StateRestarting, ExitCode: 2}, "Restarting (2) N/A"},
+		{*damagedRecord(damaged(sampleRecord().ID, "/x/container.json", errors.New("unexpected end of JSON input"))),
+			"Damaged (container.json: unexpected end of JSON input)"},
 	} {
 		if got := StatusString(&tc.r, now); got != tc.want {
 			t.Errorf("status of %+v = %q, want %q", tc.r, got, tc.want)
 		}
+	}
+}
+
+func TestHumanSince(t *testing.T) {
+	now := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	if got := HumanSince(time.Time{}, now); got != "N/A" {
+		t.Errorf("zero time: %q", got)
+	}
+	if got := HumanSince(now.Add(-3*time.Minute), now); got != "3 minutes ago" {
+		t.Errorf("3 minutes: %q", got)
+	}
+	// A damaged record: no name, no times.
+	p := NewPsEntry(damagedRecord(damaged(sampleRecord().ID, "/x/spec.json", errors.New("empty"))), now, true)
+	if p.RunningFor != "N/A" || p.CreatedAt != "N/A" || p.State != StateDamaged || p.Status != "Damaged (spec.json: empty)" || len(p.ID) != 12 {
+		t.Errorf("ps entry of a damaged container: %+v", p)
 	}
 }
 

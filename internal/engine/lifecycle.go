@@ -159,6 +159,9 @@ func (e *Engine) Start(ref string) error {
 	if r, err = e.load(r.ID); err != nil {
 		return err
 	}
+	if err := e.requireSpec(r); err != nil {
+		return err
+	}
 	return e.startMonitor(r, lock)
 }
 
@@ -189,6 +192,10 @@ func (e *Engine) Wait(ref string) (int, error) {
 func (e *Engine) Remove(ref string, force, volumes bool) error {
 	e.Collect()
 	r, err := e.Find(ref)
+	var d *DamagedError
+	if errors.As(err, &d) {
+		return e.removeDamaged(d, force, volumes)
+	}
 	if err != nil {
 		return err
 	}
@@ -338,6 +345,9 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 	}
 	defer unlock()
 	n, err := e.load(r.ID)
+	if err == nil {
+		err = e.requireSpec(n)
+	}
 	if err != nil {
 		return err
 	}
@@ -345,7 +355,9 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 		n.CgroupOwnership = made
 	}
 	n.Limits = limits
-	res.Devices = n.Spec.Linux.Resources.Devices
+	if n.Spec.Linux.Resources != nil {
+		res.Devices = n.Spec.Linux.Resources.Devices
+	}
 	n.Spec.Linux.Resources = res
 	if err := e.saveSpec(n); err != nil {
 		return err

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -118,13 +119,24 @@ func MonitorMain() {
 	unix.CloseOnExec(lockFD)
 	e, err := New(os.Args[1])
 	if err == nil {
-		err = e.monitor(os.Args[2], report, exited)
+		err = e.safeMonitor(os.Args[2], report, exited)
 	}
 	if err != nil && report != nil {
 		fmt.Fprintf(report, "%d %v", runtime.ExitCodeOf(err), err)
 	}
 	lock.Close()
 	os.Exit(0)
+}
+
+// safeMonitor is monitor, a panic turned into its error: the command that
+// started the monitor must not take a crash for a start.
+func (e *Engine) safeMonitor(id string, report *os.File, exited *exitedInit) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("monitor of container %s: %v", specgen.ShortID(id), p)
+		}
+	}()
+	return e.monitor(id, report, exited)
 }
 
 // exitedInit is how the init that sdocker-monitor watched ended.
@@ -153,6 +165,10 @@ func parseExited(backoff, status string) *exitedInit {
 func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 	r, err := e.load(id)
 	if err != nil {
+		if exited != nil {
+			// The init has ended; what it leaves goes all the same.
+			return e.endDamaged(id, exited.code, err)
+		}
 		return err
 	}
 	logf, err := os.OpenFile(e.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600)
@@ -173,7 +189,7 @@ func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 			}
 		} else {
 			if r, err = e.load(id); err != nil { // with what update changed
-				return err
+				return errors.Join(err, e.releaseDamaged(id))
 			}
 			started := false
 			w := &watch{exe: e.watcher(), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}

@@ -96,7 +96,8 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 	}
 	img, err = store.Get(ref)
 	if err != nil {
-		if st, serr := os.Stat(ref); errors.Is(err, image.ErrNotFound) && serr == nil && st.IsDir() {
+		notImage := errors.Is(err, image.ErrNotFound) || errors.Is(err, image.ErrInvalidName)
+		if st, serr := os.Stat(ref); notImage && serr == nil && st.IsDir() {
 			return e.resolveImage("./" + ref) // a relative rootfs directory
 		}
 		if errors.Is(err, image.ErrNotFound) {
@@ -388,6 +389,9 @@ func (e *Engine) removeContainer(r *Record) error {
 // startContainer creates the container's cgroups and starts its init; the
 // record says running once it returns without error.
 func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process, cgroups.Manager, error) {
+	if err := e.requireSpec(r); err != nil {
+		return nil, nil, err
+	}
 	if r.ImageID != "" && !isMounted(r.Rootfs) {
 		store, err := e.Images()
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -87,6 +88,8 @@ type Record struct {
 	OOMKilled    bool      `json:"oomKilled,omitempty"`
 	RestartCount int       `json:"restartCount,omitempty"`
 	Error        string    `json:"error,omitempty"`
+	// Damaged says why the record could not be read (StateDamaged).
+	Damaged string `json:"-"`
 }
 
 // HostOptions are the run options kept for inspect.
@@ -189,41 +192,50 @@ func (e *Engine) saveSpec(r *Record) error {
 	return atomicfile.Write(filepath.Join(e.containerDir(r.ID), "spec.json"), b, 0o600, false)
 }
 
-// load reads a record and its spec.
+// load reads a record and its spec. A container whose state files cannot
+// be read gives a *DamagedError.
 func (e *Engine) load(id string) (*Record, error) {
 	r, err := e.loadRecord(id)
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(e.containerDir(id), "spec.json")
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return r, nil // a container still being created
+	r.Spec, err = e.readSpec(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		if r.CgroupPath == "" {
+			// A container still being created (the record has no
+			// spec's fields yet), or whose creation was interrupted.
+			return r, nil
+		}
+		return nil, damaged(id, e.specPath(id), err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	if err := json.Unmarshal(b, &r.Spec); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", p, err)
+		return nil, err
 	}
 	return r, nil
 }
 
-// loadRecord reads a record without its spec.
+// loadRecord reads a record without its spec. A container directory whose
+// record is missing or cannot be decoded gives a *DamagedError.
 func (e *Engine) loadRecord(id string) (*Record, error) {
-	p := filepath.Join(e.containerDir(id), "container.json")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+	if !isContainerID(id) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	dir := e.containerDir(id)
+	p := filepath.Join(dir, "container.json")
+	var r *Record
+	err := atomicfile.ReadJSON(p, &r)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(dir); serr != nil || halfCreated(dir) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
-		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
-	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", p, err)
+	if err != nil {
+		return nil, damaged(id, p, err)
 	}
-	return &r, nil
+	if r.ID != id {
+		return nil, damaged(id, p, errors.New("not the record of this container"))
+	}
+	return r, nil
 }
 
 func (e *Engine) remove(id string) error {
@@ -234,7 +246,8 @@ func (e *Engine) remove(id string) error {
 }
 
 // List returns every container record (without its spec), newest first. A
-// record that cannot be read (a command killed while creating it) is skipped.
+// container whose record cannot be read is listed in StateDamaged; a
+// directory that a command killed while creating it left is skipped.
 func (e *Engine) List() ([]*Record, error) {
 	ents, err := os.ReadDir(e.containersDir())
 	if err != nil {
@@ -246,7 +259,12 @@ func (e *Engine) List() ([]*Record, error) {
 			continue
 		}
 		r, err := e.loadRecord(ent.Name())
-		if err != nil {
+		var d *DamagedError
+		switch {
+		case err == nil:
+		case errors.As(err, &d) && isContainerID(ent.Name()):
+			r = damagedRecord(d)
+		default:
 			continue
 		}
 		out = append(out, r)

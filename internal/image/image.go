@@ -28,7 +28,8 @@
 package image
 
 import (
-	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,13 @@ var (
 	ErrNotFound = errors.New("no such image")
 	ErrInUse    = errors.New("image is in use")
 	ErrInvalid  = errors.New("invalid image")
+	// ErrInvalidName is matched by the error of a refused image name, and
+	// so is ErrInvalid.
+	ErrInvalidName = errors.New("invalid reference format")
+	// ErrDamaged is matched by the error of a store file (an image's
+	// manifest or config, repositories.json) that is missing or cannot be
+	// decoded.
+	ErrDamaged = errors.New("damaged image store file")
 )
 
 // Image is one image of the store.
@@ -63,6 +71,9 @@ type Image struct {
 	OS           string
 	Architecture string
 	Config       Config
+	// Damage, set only by List, says why the image's manifest or config
+	// cannot be read (the other fields but ID and Names are then empty).
+	Damage error
 }
 
 // ShortID is the 12 hex digits `images` shows.
@@ -85,6 +96,9 @@ type Config struct {
 type RemoveResult struct {
 	Untagged []string // names removed
 	Deleted  []string // image IDs removed
+	// Warning: the removal was done, but the layers no image uses any
+	// more could not all be freed (the next removal tries again).
+	Warning error
 }
 
 // Store is the image store under one directory. Several Stores (processes)
@@ -144,11 +158,14 @@ func (s *Store) Get(ref string) (*Image, error) {
 	return s.readImage(id, repos)
 }
 
-// List returns all images, newest first.
+// List returns all images, newest first. An image whose manifest or config
+// cannot be read is listed with its Damage. If repositories.json cannot be
+// decoded, every image is listed without its names, with an error matching
+// ErrDamaged that says why.
 func (s *Store) List() ([]*Image, error) {
-	repos, err := s.readRepos()
-	if err != nil {
-		return nil, err
+	repos, namesErr := s.readRepos()
+	if namesErr != nil && !errors.Is(namesErr, ErrDamaged) {
+		return nil, namesErr
 	}
 	ids, err := s.imageIDs()
 	if err != nil {
@@ -161,7 +178,7 @@ func (s *Store) List() ([]*Image, error) {
 			continue // removed meanwhile
 		}
 		if err != nil {
-			return nil, err
+			img = &Image{ID: id, Names: namesOf(repos, id), Damage: err}
 		}
 		out = append(out, img)
 	}
@@ -171,7 +188,7 @@ func (s *Store) List() ([]*Image, error) {
 		}
 		return out[i].ID < out[j].ID
 	})
-	return out, nil
+	return out, namesErr
 }
 
 // Tag gives the image src refers to the name dst ("name[:tag]", default tag
@@ -204,7 +221,10 @@ func (s *Store) Tag(src, dst string) error {
 // container, Remove fails with ErrInUse, or with force only untags it all
 // (the image stays, dangling, until Prune). Deleting by ID an image with
 // several names needs force. inUse is called with the store locked: it
-// must not change the store (reading it with Get or List is fine).
+// must not change the store (reading it with Get or List is fine). A
+// removal is whole or not at all: when it fails, the store is as it was.
+// While repositories.json is damaged, force still deletes an image given
+// by ID, leaving the names as they are.
 func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) (RemoveResult, error) {
 	var res RemoveResult
 	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
@@ -212,43 +232,68 @@ func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) 
 		return res, err
 	}
 	defer unlock()
-	repos, err := s.readRepos()
-	if err != nil {
-		return res, err
+	repos, namesErr := s.readRepos()
+	if namesErr != nil && !(force && errors.Is(namesErr, ErrDamaged)) {
+		return res, namesErr
 	}
 	id, byName, err := s.resolve(repos, ref)
+	if err != nil && namesErr != nil {
+		return res, namesErr
+	}
 	if err != nil {
 		return res, fmt.Errorf("rmi %s: %w", ref, err)
 	}
 	names := namesOf(repos, id)
 	if byName != "" && len(names) > 1 {
 		delete(repos, byName)
+		if err := s.writeRepos(repos); err != nil {
+			return res, err
+		}
 		res.Untagged = []string{byName}
-		return res, s.writeRepos(repos)
+		return res, nil
 	}
 	if byName == "" && len(names) > 1 && !force {
 		return res, fmt.Errorf("rmi %s: image is referenced by %d names (%s), remove them by name or force: %w",
 			ref, len(names), strings.Join(names, ", "), ErrInvalid)
 	}
-	used := inUse != nil && inUse(id)
-	if used && !force {
-		return res, fmt.Errorf("rmi %s: image %s is used by a container: %w", ref, shortID(id), ErrInUse)
-	}
-	for _, n := range names {
-		delete(repos, n)
-	}
-	res.Untagged = names
-	if err := s.writeRepos(repos); err != nil {
-		return res, err
-	}
-	if used {
+	if inUse != nil && inUse(id) {
+		if !force || namesErr != nil {
+			return res, fmt.Errorf("rmi %s: image %s is used by a container: %w", ref, shortID(id), ErrInUse)
+		}
+		for _, n := range names {
+			delete(repos, n)
+		}
+		if err := s.writeRepos(repos); err != nil {
+			return res, err
+		}
+		res.Untagged = names
 		return res, nil
 	}
-	if err := s.deleteImage(id); err != nil {
-		return res, err
+	return s.deleteNamed(id, names, repos)
+}
+
+// deleteNamed deletes image id and its names (which repos still holds), all
+// or nothing; then the layers no image uses any more go. Called with
+// repositories.lock held.
+func (s *Store) deleteNamed(id string, names []string, repos map[string]string) (RemoveResult, error) {
+	stashed, err := s.stash(s.imageDir(id))
+	if err != nil {
+		return RemoveResult{}, err
 	}
-	res.Deleted = []string{id}
-	return res, s.gc()
+	if len(names) > 0 {
+		for _, n := range names {
+			delete(repos, n)
+		}
+		if err := s.writeRepos(repos); err != nil {
+			return RemoveResult{}, errors.Join(err, s.unstash(stashed, s.imageDir(id)))
+		}
+	}
+	res := RemoveResult{Untagged: names, Deleted: []string{id}}
+	// The image is gone already: what is left of its files in tmp/ goes
+	// with the next GC.
+	os.RemoveAll(filepath.Dir(stashed))
+	res.Warning = s.gc()
+	return res, nil
 }
 
 // Prune deletes the dangling (nameless) images inUse (may be nil) does not
@@ -289,18 +334,37 @@ func (s *Store) deleteImage(id string) error {
 // removeDir renames dir into tmp/ first, so that a half-removed directory
 // never looks complete, then removes it.
 func (s *Store) removeDir(dir string) error {
+	stashed, err := s.stash(dir)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Dir(stashed)); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+// stash moves dir (if it is there) into a new directory of tmp/, by one
+// rename, and returns its new path: unstash puts it back.
+func (s *Store) stash(dir string) (string, error) {
 	tmp, err := os.MkdirTemp(s.path("tmp"), "rm-")
 	if err != nil {
-		return fmt.Errorf("remove %s: %w", dir, err)
+		return "", fmt.Errorf("remove %s: %w", dir, err)
 	}
 	dst := filepath.Join(tmp, "d")
 	if err := os.Rename(dir, dst); err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.Remove(tmp)
-		return fmt.Errorf("remove %s: %w", dir, err)
+		return "", fmt.Errorf("remove %s: %w", dir, err)
 	}
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("remove %s: %w", dir, err)
+	return dst, nil
+}
+
+// unstash moves a directory stash moved back to dir.
+func (s *Store) unstash(stashed, dir string) error {
+	if err := os.Rename(stashed, dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restore %s: %w", dir, err)
 	}
+	os.Remove(filepath.Dir(stashed))
 	return nil
 }
 
@@ -318,13 +382,14 @@ func (s *Store) gc() error {
 	if err != nil {
 		return err
 	}
+	// The layers of an image whose manifest cannot be read are not known:
+	// then every layer stays (until that image is removed).
+	keepAll := false
 	for _, id := range ids {
 		m, err := s.readManifest(id)
 		if err != nil {
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			return err
+			keepAll = keepAll || !errors.Is(err, ErrNotFound)
+			continue
 		}
 		for _, l := range m.Layers {
 			used[hexOf(l)] = true
@@ -335,7 +400,7 @@ func (s *Store) gc() error {
 		return fmt.Errorf("gc: %w", err)
 	}
 	for _, e := range ents {
-		if !used[e.Name()] {
+		if !used[e.Name()] && !keepAll {
 			if err := s.removeDir(s.path("layers", e.Name())); err != nil {
 				return fmt.Errorf("gc: %w", err)
 			}
@@ -368,19 +433,26 @@ func (s *Store) imageIDs() ([]string, error) {
 	return ids, nil
 }
 
+// readManifest reads the manifest of image id: ErrNotFound if the image is
+// not there (any more), a damagedError if the file cannot be used.
 func (s *Store) readManifest(id string) (*manifest, error) {
-	b, err := os.ReadFile(filepath.Join(s.imageDir(id), "manifest.json"))
+	p := filepath.Join(s.imageDir(id), "manifest.json")
+	var m *manifest
+	err := atomicfile.ReadJSON(p, &m)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("image %s: %w", shortID(id), ErrNotFound)
+		if _, serr := os.Stat(s.imageDir(id)); errors.Is(serr, os.ErrNotExist) {
+			return nil, fmt.Errorf("image %s: %w", shortID(id), ErrNotFound)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read image %s: %w", shortID(id), err)
+		return nil, damagedImage(id, p, err)
 	}
-	var m manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("read image %s manifest: %w", shortID(id), err)
+	for _, l := range m.Layers {
+		if !strings.HasPrefix(l, "sha256:") || !isHex64(hexOf(l)) {
+			return nil, damagedImage(id, p, fmt.Errorf("layer %q is not a sha256 digest", l))
+		}
 	}
-	return &m, nil
+	return m, nil
 }
 
 func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
@@ -391,11 +463,15 @@ func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
 	p := filepath.Join(s.imageDir(id), "config.json")
 	raw, err := os.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("read image config %s: %w", p, err)
+		return nil, damagedImage(id, p, err)
 	}
-	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
-	if err != nil {
-		return nil, fmt.Errorf("parse image config %s: %w", p, err)
+	var cf *v1.ConfigFile
+	if err := atomicfile.DecodeJSON(p, raw, &cf); err != nil {
+		return nil, damagedImage(id, p, err)
+	}
+	// The image ID is the digest of this file: any change is damage.
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hexOf(id) {
+		return nil, damagedImage(id, p, errors.New("its content does not match the image ID"))
 	}
 	img := &Image{
 		ID:           id,
@@ -432,13 +508,17 @@ func (s *Store) resolve(repos map[string]string, ref string) (id, byName string,
 	if ref == "" {
 		return "", "", fmt.Errorf("empty image reference: %w", ErrInvalid)
 	}
-	if n, err := normalizeName(ref); err == nil {
+	n, nameErr := normalizeName(ref)
+	if nameErr == nil {
 		if id, ok := repos[n]; ok {
 			return id, n, nil
 		}
 	}
 	prefix := strings.TrimPrefix(ref, "sha256:")
 	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
+		if nameErr != nil {
+			return "", "", nameErr
+		}
 		return "", "", fmt.Errorf("image %q: %w", ref, ErrNotFound)
 	}
 	ids, err := s.imageIDs()
@@ -471,18 +551,22 @@ func namesOf(repos map[string]string, id string) []string {
 	return names
 }
 
+// readRepos reads the image names. None have been given while the file is
+// not there; a file that cannot be used gives a damagedError (and no names).
 func (s *Store) readRepos() (map[string]string, error) {
 	p := s.path("repositories.json")
-	repos := map[string]string{}
-	b, err := os.ReadFile(p)
+	var repos map[string]string
+	err := atomicfile.ReadJSON(p, &repos)
 	if errors.Is(err, os.ErrNotExist) {
-		return repos, nil
+		return map[string]string{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return map[string]string{}, damagedNames(p, err)
 	}
-	if err := json.Unmarshal(b, &repos); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", p, err)
+	for n, id := range repos {
+		if !strings.HasPrefix(id, "sha256:") || !isHex64(hexOf(id)) {
+			return map[string]string{}, damagedNames(p, fmt.Errorf("name %q: %q is not an image ID", n, id))
+		}
 	}
 	return repos, nil
 }
@@ -541,8 +625,13 @@ func normalizeName(s string) (string, error) {
 	if i := strings.LastIndexByte(s, ':'); i > strings.LastIndexByte(s, '/') {
 		repo, tag = s[:i], s[i+1:]
 	}
-	if len(repo) > 255 || !repoRe().MatchString(repo) || !tagRe().MatchString(tag) || isHex64(repo) {
-		return "", fmt.Errorf("invalid image name %q: %w", s, ErrInvalid)
+	switch {
+	case len(repo) > 255:
+		return "", &nameError{s, "repository name must not be more than 255 characters"}
+	case repo != strings.ToLower(repo) && repoRe().MatchString(strings.ToLower(repo)):
+		return "", &nameError{s, "repository name must be lowercase"}
+	case !repoRe().MatchString(repo) || !tagRe().MatchString(tag) || isHex64(repo):
+		return "", &nameError{s, ""}
 	}
 	return repo + ":" + tag, nil
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/atomicfile"
 )
 
 var errImportStopped = errors.New("import stopped")
@@ -34,6 +37,15 @@ var unpackCount atomic.Int64
 // (plain or gzip, told apart by content). name ("name[:tag]", default tag
 // latest) may be empty for an image without a name.
 func (s *Store) Import(src, name string, opt Options) (*Image, error) {
+	img, err := s.importImage(src, name, opt)
+	if err != nil {
+		s.dropUnused()
+		return nil, err
+	}
+	return img, nil
+}
+
+func (s *Store) importImage(src, name string, opt Options) (*Image, error) {
 	var names []string
 	if name != "" {
 		n, err := normalizeName(name)
@@ -102,11 +114,11 @@ func (s *Store) Import(src, name string, opt Options) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.commit(raw, []string{diffID}, names)
+	imgs, err := s.commit([]pendingImage{{raw: raw, diffIDs: []string{diffID}, names: names}})
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", src, err)
 	}
-	return img, nil
+	return imgs[0], nil
 }
 
 func (s *Store) importFile(src string, size int64, p *progress) (string, error) {
@@ -158,9 +170,23 @@ func decompress(r *bufio.Reader) (io.Reader, error) {
 func (s *Store) Load(archive string, opt Options) ([]*Image, error) {
 	imgs, err := s.load(archive, opt)
 	if err != nil {
+		s.dropUnused()
 		return nil, fmt.Errorf("load %s: %w", archive, err)
 	}
 	return imgs, nil
+}
+
+// dropUnused removes what a failed import or load added to the store (the
+// layers it unpacked, that no image lists): a GC, unless another import or
+// load is at work (its own layers would not be told from ours; the next GC
+// does it).
+func (s *Store) dropUnused() {
+	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	s.gc()
 }
 
 func (s *Store) load(archive string, opt Options) ([]*Image, error) {
@@ -186,17 +212,23 @@ func (s *Store) load(archive string, opt Options) ([]*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	var pending []pendingImage
 	switch {
 	case names["manifest.json"]:
-		return s.loadDocker(path, p)
+		pending, err = s.loadDocker(path, p)
 	case names["index.json"] && names["oci-layout"]:
 		dir := filepath.Join(tmp, "oci")
 		if err := extractArchive(path, dir, p); err != nil {
 			return nil, err
 		}
-		return s.loadOCI(dir, p)
+		pending, err = s.loadOCI(dir, p)
+	default:
+		err = fmt.Errorf("neither a docker archive (manifest.json) nor an OCI layout (oci-layout, index.json): %w", ErrInvalid)
 	}
-	return nil, fmt.Errorf("neither a docker archive (manifest.json) nor an OCI layout (oci-layout, index.json): %w", ErrInvalid)
+	if err != nil {
+		return nil, err
+	}
+	return s.commit(pending)
 }
 
 // gunzipArchive returns archive, or if it is gzip'd, a decompressed copy of
@@ -323,7 +355,7 @@ func extractArchive(path, dir string, p *progress) error {
 }
 
 // loadDocker loads a `docker save` archive, parsed by go-containerregistry.
-func (s *Store) loadDocker(path string, p *progress) ([]*Image, error) {
+func (s *Store) loadDocker(path string, p *progress) ([]pendingImage, error) {
 	opener := func() (io.ReadCloser, error) { return os.Open(path) }
 	m, err := tarball.LoadManifest(opener)
 	if err != nil {
@@ -332,7 +364,7 @@ func (s *Store) loadDocker(path string, p *progress) ([]*Image, error) {
 	if len(m) == 0 {
 		return nil, fmt.Errorf("manifest.json lists no image: %w", ErrInvalid)
 	}
-	var imgs []*Image
+	var imgs []pendingImage
 	for _, d := range m {
 		var tag *name.Tag
 		if len(m) > 1 {
@@ -361,7 +393,7 @@ func (s *Store) loadDocker(path string, p *progress) ([]*Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		imgs = append(imgs, im)
+		imgs = append(imgs, *im)
 	}
 	return imgs, nil
 }
@@ -373,7 +405,7 @@ const (
 
 // loadOCI loads the images an OCI layout directory's index.json lists; an
 // index in it contributes its manifest for this platform.
-func (s *Store) loadOCI(dir string, p *progress) ([]*Image, error) {
+func (s *Store) loadOCI(dir string, p *progress) ([]pendingImage, error) {
 	lp, err := layout.FromPath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read oci layout: %w: %w", err, ErrInvalid)
@@ -382,7 +414,7 @@ func (s *Store) loadOCI(dir string, p *progress) ([]*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read index.json: %w: %w", err, ErrInvalid)
 	}
-	var imgs []*Image
+	var imgs []pendingImage
 	if err := s.loadIndex(idx, nil, 0, p, &imgs); err != nil {
 		return nil, err
 	}
@@ -392,7 +424,7 @@ func (s *Store) loadOCI(dir string, p *progress) ([]*Image, error) {
 	return imgs, nil
 }
 
-func (s *Store) loadIndex(idx v1.ImageIndex, names []string, depth int, p *progress, out *[]*Image) error {
+func (s *Store) loadIndex(idx v1.ImageIndex, names []string, depth int, p *progress, out *[]pendingImage) error {
 	if depth > 4 {
 		return fmt.Errorf("image indexes nested too deep: %w", ErrInvalid)
 	}
@@ -419,7 +451,7 @@ func (s *Store) loadIndex(idx v1.ImageIndex, names []string, depth int, p *progr
 			if err != nil {
 				return err
 			}
-			*out = append(*out, im)
+			*out = append(*out, *im)
 		case d.MediaType.IsIndex():
 			child, err := idx.ImageIndex(d.Digest)
 			if err != nil {
@@ -454,9 +486,16 @@ func refName(ann map[string]string) string {
 	return familiarName(ann[annotationRefName])
 }
 
-// addImage stores a go-containerregistry image: each layer not in the
-// store yet is unpacked (and checked against its diffID), then the image.
-func (s *Store) addImage(img v1.Image, names []string, p *progress) (*Image, error) {
+// pendingImage is an image whose layers are in the store, to be committed.
+type pendingImage struct {
+	raw     []byte // its config
+	diffIDs []string
+	names   []string
+}
+
+// addImage prepares a go-containerregistry image: each layer not in the
+// store yet is unpacked (and checked against its diffID).
+func (s *Store) addImage(img v1.Image, names []string, p *progress) (*pendingImage, error) {
 	raw, err := img.RawConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("read image config: %w: %w", err, ErrInvalid)
@@ -493,7 +532,7 @@ func (s *Store) addImage(img v1.Image, names []string, p *progress) (*Image, err
 			return nil, fmt.Errorf("layer %s: %w", shortID(diffIDs[i]), err)
 		}
 	}
-	return s.commit(raw, diffIDs, names)
+	return &pendingImage{raw: raw, diffIDs: diffIDs, names: names}, nil
 }
 
 func (s *Store) hasLayer(diffID string) bool {
@@ -545,25 +584,15 @@ func (s *Store) unpack(r io.Reader, want string) (diffID string, entries int, er
 	return diffID, entries, nil
 }
 
-// commit stores the image with config raw and layers diffIDs (all present)
-// and gives it names.
-func (s *Store) commit(raw []byte, diffIDs []string, names []string) (*Image, error) {
-	sum := sha256.Sum256(raw)
-	id := "sha256:" + hex.EncodeToString(sum[:])
-	var size int64
-	seen := map[string]bool{}
-	for _, d := range diffIDs {
-		b, err := os.ReadFile(filepath.Join(s.layerDir(d), "layer.json"))
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", d, err)
-		}
-		var li layerInfo
-		if err := json.Unmarshal(b, &li); err != nil {
-			return nil, fmt.Errorf("layer %s: %w", d, err)
-		}
-		if !seen[d] {
-			size += li.Size
-			seen[d] = true
+// commit stores the images (their layers are all present) and gives them
+// their names, all or nothing: when it fails, the store has no new image
+// and the names it had.
+func (s *Store) commit(pending []pendingImage) ([]*Image, error) {
+	sizes := make([]int64, len(pending))
+	for i, pi := range pending {
+		var err error
+		if sizes[i], err = s.layersSize(pi.diffIDs); err != nil {
+			return nil, err
 		}
 	}
 	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
@@ -571,37 +600,96 @@ func (s *Store) commit(raw []byte, diffIDs []string, names []string) (*Image, er
 		return nil, err
 	}
 	defer unlock()
-	if _, err := os.Stat(s.imageDir(id)); errors.Is(err, os.ErrNotExist) {
-		tmp, err := os.MkdirTemp(s.path("tmp"), "image-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		m, err := json.Marshal(manifest{Layers: diffIDs, Size: size})
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(tmp, "config.json"), raw, 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), m, 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(tmp, s.imageDir(id)); err != nil {
-			return nil, fmt.Errorf("store image %s: %w", shortID(id), err)
-		}
-	}
 	repos, err := s.readRepos()
 	if err != nil {
 		return nil, err
 	}
-	if len(names) > 0 {
-		for _, n := range names {
-			repos[n] = id
+	before := maps.Clone(repos)
+	var created []string
+	ids := make([]string, len(pending))
+	named, wrote := false, false
+	err = func() error {
+		for i, pi := range pending {
+			sum := sha256.Sum256(pi.raw)
+			ids[i] = "sha256:" + hex.EncodeToString(sum[:])
+			isNew, err := s.storeImage(ids[i], pi, sizes[i])
+			if err != nil {
+				return err
+			}
+			if isNew {
+				created = append(created, ids[i])
+			}
+			for _, n := range pi.names {
+				repos[n], named = ids[i], true
+			}
 		}
-		if err := s.writeRepos(repos); err != nil {
-			return nil, err
+		if !named {
+			return nil
+		}
+		err := s.writeRepos(repos)
+		wrote = err == nil
+		return err
+	}()
+	var imgs []*Image
+	for i := 0; err == nil && i < len(ids); i++ {
+		var img *Image
+		if img, err = s.readImage(ids[i], repos); err == nil {
+			imgs = append(imgs, img)
 		}
 	}
-	return s.readImage(id, repos)
+	if err != nil {
+		if wrote {
+			err = errors.Join(err, s.writeRepos(before))
+		}
+		for _, id := range created {
+			err = errors.Join(err, s.removeDir(s.imageDir(id)))
+		}
+		return nil, err
+	}
+	return imgs, nil
+}
+
+// layersSize adds up the sizes of the layers diffIDs (each counted once).
+func (s *Store) layersSize(diffIDs []string) (int64, error) {
+	var size int64
+	seen := map[string]bool{}
+	for _, d := range diffIDs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		var li layerInfo
+		if err := atomicfile.ReadJSON(filepath.Join(s.layerDir(d), "layer.json"), &li); err != nil {
+			return 0, fmt.Errorf("layer %s: %w", d, err)
+		}
+		size += li.Size
+	}
+	return size, nil
+}
+
+// storeImage writes images/<id> for pi unless it is there already, and
+// reports whether it did. Called with repositories.lock held.
+func (s *Store) storeImage(id string, pi pendingImage, size int64) (bool, error) {
+	if _, err := os.Stat(s.imageDir(id)); !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	tmp, err := os.MkdirTemp(s.path("tmp"), "image-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(tmp)
+	m, err := json.Marshal(manifest{Layers: pi.diffIDs, Size: size})
+	if err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "config.json"), pi.raw, 0o600); err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), m, 0o600); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, s.imageDir(id)); err != nil {
+		return false, fmt.Errorf("store image %s: %w", shortID(id), err)
+	}
+	return true, nil
 }

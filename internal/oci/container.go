@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,8 +49,11 @@ func (st *State) specState() []byte {
 }
 
 // Load returns the state of container id, its status fresh.
-func (s *Store) Load(id string) (*State, error) {
-	st, err := s.load(id)
+func (s *Store) Load(id string) (*State, error) { return s.loadFresh(id, false) }
+
+// loadFresh is Load for a caller that may hold the container's lock (held).
+func (s *Store) loadFresh(id string, held bool) (*State, error) {
+	st, err := s.load(id, held)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +201,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	// Whatever goes wrong early is found again, and reported, by the full
 	// decode.
 	if early, ok := earlySpec(raw); ok {
+		if err := s.noteCgroup(id, cgroupPath(early, id)); err != nil {
+			return nil, nil, err
+		}
 		if cg, err = cgroups.New(cgroupPath(early, id)); err != nil {
 			return nil, nil, err
 		}
@@ -235,6 +242,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		CgroupPath: cgroupPath(spec, id),
 	}
 	if cg == nil {
+		if err := s.noteCgroup(id, st.CgroupPath); err != nil {
+			return nil, nil, err
+		}
 		if cg, err = cgroups.New(st.CgroupPath); err != nil {
 			return nil, nil, err
 		}
@@ -271,6 +281,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		st.Pid, st.InitStart, st.Status = pid, proc.StartTime(pid), status
 		st.CgroupOwnership = cg.Ownership()
 		if err := s.save(st); err != nil {
+			return err
+		}
+		if err := s.noteRecovery(st); err != nil {
 			return err
 		}
 		if o.PidFile != "" {
@@ -326,7 +339,7 @@ func (s *Store) lockedLoad(id string) (st *State, unlock func(), err error) {
 	if unlock, err = s.lock(id); err != nil {
 		return nil, nil, err
 	}
-	if st, err = s.Load(id); err != nil {
+	if st, err = s.loadFresh(id, true); err != nil {
 		unlock()
 		return nil, nil, err
 	}
@@ -461,13 +474,12 @@ func (s *Store) Delete(id string, force bool) error {
 		return err
 	}
 	defer unlock()
-	st, err := s.Load(id)
+	st, err := s.loadFresh(id, true)
+	if errors.Is(err, ErrDamaged) {
+		return s.deleteDamaged(id, force, err)
+	}
 	if err != nil {
-		if errors.Is(err, ErrNotExist) {
-			return err
-		}
-		// A state that cannot be read (a create killed half-way): remove.
-		return os.RemoveAll(s.dir(id))
+		return err
 	}
 	cg, err := cgroupOf(st)
 	if err != nil {
@@ -533,6 +545,90 @@ func killJoined(st *State, cg cgroups.Manager) {
 	}
 }
 
+// cgroupLink is the symbolic link, in a container's directory, to the path
+// of its cgroup: written before the cgroup is made, it finds what a
+// container whose state is damaged holds.
+const cgroupLink = "cgroup"
+
+// noteCgroup records that container id's cgroup is path (see cgroupLink).
+func (s *Store) noteCgroup(id, path string) error {
+	if err := os.Symlink(path, filepath.Join(s.dir(id), cgroupLink)); err != nil {
+		return fmt.Errorf("record cgroup of %s: %w", id, err)
+	}
+	return nil
+}
+
+// recoveryLink is the symbolic link, in a container's directory, whose
+// target is a recovery note in JSON: the init's pid and start time and
+// what of its cgroup the container made, which the state also holds. A
+// damaged state's container is cleaned up from it.
+const recoveryLink = "recovery"
+
+type recovery struct {
+	Pid       int                `json:"pid"`
+	InitStart uint64             `json:"initStart"`
+	Made      *cgroups.Ownership `json:"made"`
+}
+
+// noteRecovery writes st's recovery note (see recoveryLink).
+func (s *Store) noteRecovery(st *State) error {
+	b, err := json.Marshal(recovery{Pid: st.Pid, InitStart: st.InitStart, Made: st.CgroupOwnership})
+	if err != nil {
+		return fmt.Errorf("record recovery note of %s: %w", st.ID, err)
+	}
+	p := filepath.Join(s.dir(st.ID), recoveryLink)
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("record recovery note of %s: %w", st.ID, err)
+	}
+	if err := os.Symlink(string(b), p); err != nil {
+		return fmt.Errorf("record recovery note of %s: %w", st.ID, err)
+	}
+	return nil
+}
+
+// recovered is what of a damaged state the recovery note of container id
+// (cgroup at path) gives back. Without a note, the cgroup named after the
+// container is its own, and of any other nothing is.
+func (s *Store) recovered(id, path string) *State {
+	st := &State{State: specs.State{ID: id}, CgroupPath: path, CgroupOwnership: &cgroups.Ownership{}}
+	var r recovery
+	if t, err := os.Readlink(filepath.Join(s.dir(id), recoveryLink)); err == nil && json.Unmarshal([]byte(t), &r) == nil && r.Made != nil {
+		st.Pid, st.InitStart, st.CgroupOwnership = r.Pid, r.InitStart, r.Made
+	} else if path == cgroupPath(&specs.Spec{}, id) {
+		st.CgroupOwnership = nil
+	}
+	return st
+}
+
+// deleteDamaged removes container id whose state cannot be read (damage):
+// what its cgroup holds is killed (with force; without, a cgroup that
+// holds processes is refused), the cgroup and the directory go. The caller
+// holds the container's lock.
+func (s *Store) deleteDamaged(id string, force bool, damage error) error {
+	path, err := os.Readlink(filepath.Join(s.dir(id), cgroupLink))
+	if err != nil {
+		path = cgroupPath(&specs.Spec{}, id) // a container made before the link was
+	}
+	st := s.recovered(id, path)
+	cg, err := cgroupOf(st)
+	if err != nil {
+		return fmt.Errorf("%v: %w", damage, err)
+	}
+	if pids, _ := processes(st, cg); len(pids) > 0 && !force {
+		return fmt.Errorf("%w: %v; its cgroup %s holds processes (use --force)", ErrWrongState, damage, path)
+	}
+	if cg.Joined() {
+		killJoined(st, cg)
+	}
+	if err := cg.Destroy(); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		return fmt.Errorf("remove %s: %w", s.dir(id), err)
+	}
+	return nil
+}
+
 // Pause freezes every process of a running container; Resume thaws them.
 func (s *Store) Pause(id string) error  { return s.freeze(id, true) }
 func (s *Store) Resume(id string) error { return s.freeze(id, false) }
@@ -583,6 +679,9 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 		return err
 	}
 	st.CgroupOwnership = cg.Ownership() // (a v1 cpuset may be new)
+	if err := s.noteRecovery(st); err != nil {
+		return err
+	}
 	if st.Config.Linux == nil {
 		st.Config.Linux = &specs.Linux{}
 	}

@@ -26,7 +26,27 @@ var (
 	ErrExist      = errors.New("container already exists")
 	ErrWrongState = errors.New("wrong container state")
 	ErrInvalid    = errors.New("invalid argument")
+	// ErrDamaged is matched by the error of a container whose state.json
+	// is missing or cannot be decoded: delete --force removes it.
+	ErrDamaged = errors.New("damaged container")
 )
+
+// StatusDamaged is the status list shows for a container whose state
+// cannot be read.
+const StatusDamaged specs.ContainerState = "damaged"
+
+// damagedError says why the state of a container cannot be used.
+type damagedError struct {
+	id   string
+	file *atomicfile.Damage
+}
+
+func (d *damagedError) Error() string {
+	return fmt.Sprintf("container %s is damaged: %v (delete --force %s removes it)", d.id, d.file, d.id)
+}
+
+// Is makes errors.Is(err, ErrDamaged) hold.
+func (d *damagedError) Is(target error) bool { return target == ErrDamaged }
 
 // Status values beyond the spec's.
 const StatusPaused specs.ContainerState = "paused"
@@ -100,23 +120,38 @@ func (s *Store) save(st *State) error {
 	return atomicfile.Write(filepath.Join(s.dir(st.ID), "state.json"), b, 0o600, false)
 }
 
-func (s *Store) load(id string) (*State, error) {
+// load reads the state of container id; held says whether the caller holds
+// the container's lock.
+func (s *Store) load(id string, held bool) (*State, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: container id %q", ErrInvalid, id)
 	}
 	p := filepath.Join(s.dir(id), "state.json")
-	b, err := os.ReadFile(p)
+	var st *State
+	err := atomicfile.ReadJSON(p, &st)
+	if errors.Is(err, os.ErrNotExist) && !(held && fileExists(s.dir(id)) || s.abandoned(id)) {
+		// No container, or one that is still being created.
+		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
+	}
+	if err == nil && (st.ID != id || st.Config == nil) {
+		err = errors.New("not the state of this container")
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
-		}
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return nil, &damagedError{id: id, file: atomicfile.AsDamage(p, err)}
 	}
-	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", p, err)
+	return st, nil
+}
+
+// abandoned reports whether the directory of container id is there
+// without anyone holding its lock: a container whose state is gone, not one
+// being created (its creator holds the lock until the state is written).
+func (s *Store) abandoned(id string) bool {
+	fd, err := unix.Open(s.dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
 	}
-	return &st, nil
+	defer unix.Close(fd)
+	return unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) == nil
 }
 
 // List returns the states of all containers, sorted by id.
@@ -133,11 +168,15 @@ func (s *Store) List() ([]*State, error) {
 		if !e.IsDir() {
 			continue
 		}
-		st, err := s.load(e.Name())
-		if err != nil {
+		st, err := s.load(e.Name(), false)
+		switch {
+		case errors.Is(err, ErrDamaged):
+			st = &State{State: specs.State{ID: e.Name(), Status: StatusDamaged}}
+		case err != nil:
 			continue
+		default:
+			s.refresh(st)
 		}
-		s.refresh(st)
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

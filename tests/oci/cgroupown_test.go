@@ -3,6 +3,8 @@ package oci
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -189,6 +191,27 @@ func TestCgroupsPathExisting(t *testing.T) {
 		b.waitStatus("stopped")
 		mustRT(t, "delete", b.id)
 		f.check(t, "delete")
+	})
+	// A damaged state no longer says what the container made: delete
+	// --force goes by what the container recorded beside it, and the cgroup
+	// it joined stays with its own process.
+	t.Run("damaged state", func(t *testing.T) {
+		if isRunc {
+			t.Skip("how a damaged state is recovered is sdocker-runc's own")
+		}
+		f := newForeignCgroup(t, "victim")
+		b := joinBundle(t, f)
+		b.long()
+		b.createStart()
+		b.addPids(b.state().Pid)
+		if err := os.WriteFile(filepath.Join(stateRoot, b.id, "state.json"), []byte("{garbage"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mustRT(t, "delete", "--force", b.id)
+		f.check(t, "delete --force of a damaged state")
+		if _, err := os.Stat(filepath.Join(stateRoot, b.id)); !os.IsNotExist(err) {
+			t.Errorf("state directory left: %v", err)
+		}
 	})
 	// Without a pid namespace of its own the container's processes are
 	// its init and what descends from it.
