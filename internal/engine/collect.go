@@ -38,16 +38,21 @@ func (e *Engine) holdContainer(id string) (*os.File, error) {
 // what is left of them, removes their cgroups and marks them exited (or
 // removes them, for --rm).
 func (e *Engine) Collect() error {
-	unlock, err := e.lock()
-	if err != nil {
-		return err
+	_, unlock, err := e.lockAndCollect()
+	unlock()
+	return err
+}
+
+// lockAndCollect takes the store lock, collects dead containers and returns
+// every record; the caller releases the lock with unlock, even on error.
+func (e *Engine) lockAndCollect() (all []*Record, unlock func(), err error) {
+	if unlock, err = e.lock(); err != nil {
+		return nil, func() {}, err
 	}
-	defer unlock()
-	all, err := e.List()
-	if err != nil {
-		return err
+	if all, err = e.List(); err == nil {
+		err = e.collect(all)
 	}
-	return e.collect(all)
+	return all, unlock, err
 }
 
 // collect is Collect for a caller that holds the store lock.
@@ -60,7 +65,8 @@ func (e *Engine) collect(all []*Record) error {
 		}
 		release, err := e.holdContainer(r.ID)
 		if err != nil {
-			if !errors.Is(err, unix.EWOULDBLOCK) {
+			// Watched, or removed since it was listed (its own --rm).
+			if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 			continue

@@ -156,6 +156,89 @@ func (e *Engine) lock() (func(), error) {
 	return func() { unix.Close(fd) }, nil
 }
 
+// The state lock of a container (ROOT/containers/ID/state.lock, flock'ed)
+// orders the commands that change what it does. Whoever starts it holds the
+// lock until the record names the running init (or the failed start is
+// cleaned up); stop, kill, pause and rm hold it while they look at the
+// record and signal, and whoever removes a container holds it while doing
+// so. A command that meets a starting container so waits for the start to
+// end, and a restart policy cannot start a container again behind a stop.
+//
+// Order: the container's lock (holdContainer), then its state lock, then
+// the store lock; nobody waits for a state lock while holding the store
+// lock, nor for a container's lock while holding its state lock.
+
+// stateWait bounds every wait for a state lock or for an exit: a command
+// always ends, if need be with an error.
+const stateWait = time.Minute
+
+func (e *Engine) stateLockPath(id string) string {
+	return filepath.Join(e.containerDir(id), "state.lock")
+}
+
+func (e *Engine) recordPath(id string) string {
+	return filepath.Join(e.containerDir(id), "container.json")
+}
+
+// newStateLock creates and takes the state lock of a container being
+// created (nobody else knows it yet).
+func (e *Engine) newStateLock(id string) (*os.File, error) {
+	p := e.stateLockPath(id)
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", p, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// holdState takes the state lock of container id, waiting (at most
+// stateWait) for a start under way to end; ErrNotFound once the container
+// is gone. Closing the returned file releases the lock.
+func (e *Engine) holdState(id string) (*os.File, error) {
+	p := e.stateLockPath(id)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) && e.exists(id) {
+		// A container of an older sdocker, which had no state lock.
+		fd, err = unix.Open(p, unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC, 0o600)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	for end := time.Now().Add(stateWait); ; {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil || !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(end) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	switch {
+	case errors.Is(err, unix.EWOULDBLOCK):
+		err = fmt.Errorf("%w: container %s is still starting after %s", ErrWrongState, id[:12], stateWait)
+	case err != nil:
+		err = fmt.Errorf("lock %s: %w", p, err)
+	case !e.exists(id):
+		err = fmt.Errorf("%w: %s", ErrNotFound, id) // removed while we waited
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// exists reports whether container id has a record.
+func (e *Engine) exists(id string) bool {
+	_, err := os.Stat(e.recordPath(id))
+	return err == nil
+}
+
 func newID() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -170,7 +253,7 @@ func (e *Engine) save(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode container %s: %w", r.ID, err)
 	}
-	return atomicfile.Write(filepath.Join(e.containerDir(r.ID), "container.json"), b, 0o600, false)
+	return atomicfile.Write(e.recordPath(r.ID), b, 0o600, false)
 }
 
 // saveSpec writes r's spec and what the record keeps of it.
@@ -205,7 +288,7 @@ func (e *Engine) load(id string) (*Record, error) {
 
 // loadRecord reads a record without its spec.
 func (e *Engine) loadRecord(id string) (*Record, error) {
-	p := filepath.Join(e.containerDir(id), "container.json")
+	p := e.recordPath(id)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
