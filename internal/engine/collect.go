@@ -90,7 +90,9 @@ func (e *Engine) cleanupDead(r *Record) error {
 			return fmt.Errorf("clean up container %s: %w", r.ID[:12], err)
 		}
 	}
-	if r.AutoRemove {
+	if _, err := os.Stat(e.specPath(r.ID)); r.AutoRemove || errors.Is(err, os.ErrNotExist) {
+		// With --rm; or its creator died before it wrote the spec: it can
+		// never start.
 		return e.removeContainer(r)
 	}
 	if r.ImageID != "" {

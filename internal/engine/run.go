@@ -110,50 +110,15 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 // Images opens the image store.
 func (e *Engine) Images() (*image.Store, error) { return image.Open(filepath.Join(e.Root, "image")) }
 
-// reserve makes the directory of a new container and gives r its id. The
-// caller holds the container's lock and its state lock until it closes lock
-// and state. Nobody lists the container before publish writes its record.
-func (e *Engine) reserve(r *Record) (lock, state *os.File, err error) {
-	// Under the store lock: the collection of half-created containers
-	// (removeHalfCreated) must not take the directory between its mkdir
-	// and our lock.
-	unlock, err := e.lock()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer unlock()
-	for {
-		if r.ID, err = newID(); err != nil {
-			return nil, nil, err
-		}
-		err = os.Mkdir(e.containerDir(r.ID), 0o700)
-		if !errors.Is(err, os.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("create %s: %w", e.containerDir(r.ID), err)
-	}
-	lock, err = e.holdContainer(r.ID)
-	if err == nil {
-		if state, err = e.newStateLock(r.ID); err != nil {
-			lock.Close()
-		}
-	}
-	if err != nil {
-		e.remove(r.ID)
-		return nil, nil, err
-	}
-	return lock, state, nil
-}
-
-// publish names the container r and writes its record, complete: from here
-// on it is listed. Dead containers are collected on the way.
-func (e *Engine) publish(r *Record) error {
+// create names the container r (whose id is set) and writes its record,
+// complete but for its spec (spec.json follows). The caller holds the
+// container's lock and its state lock until it closes lock and state. Dead
+// containers are collected on the way.
+func (e *Engine) create(r *Record) (lock, state *os.File, err error) {
 	all, unlock, err := e.lockAndCollect()
 	defer unlock()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	used := map[string]bool{}
 	for _, o := range all {
@@ -162,9 +127,28 @@ func (e *Engine) publish(r *Record) error {
 	if r.Name == "" {
 		r.Name = generateName(used)
 	} else if used[r.Name] {
-		return fmt.Errorf("%w: %q", ErrNameInUse, r.Name)
+		return nil, nil, fmt.Errorf("%w: %q", ErrNameInUse, r.Name)
 	}
-	return e.save(r)
+	if err := os.Mkdir(e.containerDir(r.ID), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create %s: %w", e.containerDir(r.ID), err)
+	}
+	lock, err = e.holdContainer(r.ID)
+	if err == nil {
+		if state, err = e.newStateLock(r.ID); err != nil {
+			lock.Close()
+		}
+	}
+	if err == nil {
+		if err = e.save(r); err != nil {
+			state.Close()
+			lock.Close()
+		}
+	}
+	if err != nil {
+		e.remove(r.ID)
+		return nil, nil, err
+	}
+	return lock, state, nil
 }
 
 func validName(s string) bool {
@@ -269,9 +253,9 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		return nil, nil, nil, err
 	}
 	gen := specgen.Options{
-		Rootfs: "/", Env: o.Env, Cwd: o.Workdir, Hostname: o.Hostname, Tty: o.Tty,
+		Env: o.Env, Cwd: o.Workdir, Hostname: o.Hostname, Tty: o.Tty,
 		Network: o.Network, CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
-		ReadOnly: o.ReadOnly, CgroupParent: e.CgroupParent, Resources: res, ID: "0",
+		ReadOnly: o.ReadOnly, CgroupParent: e.CgroupParent, Resources: res,
 	}
 	userSpec := o.User
 	if img != nil {
@@ -307,12 +291,6 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		}
 		gen.Args = []string{"bash"}
 	}
-	if _, err := specgen.Generate(gen); err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
-	}
-	for _, w := range cgroups.Warnings(res) {
-		fmt.Fprintf(o.Stderr, "WARNING: %s\n", w)
-	}
 	r = &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
 		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
@@ -322,13 +300,27 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: userSpec, Tty: o.Tty,
 		},
 	}
+	if r.ID, err = newID(); err != nil {
+		return nil, nil, nil, err
+	}
 	if o.Image == "" {
 		r.Image = dir
 	}
 	if img != nil {
-		r.ImageID = img.ID
+		r.ImageID, r.Rootfs = img.ID, image.RootfsOf(e.containerDir(r.ID))
 	}
-	lock, state, err = e.reserve(r)
+	// The record is written whole, with what it keeps of the spec: the
+	// spec is made first (and then completed from the mounted rootfs).
+	gen.ID, gen.Rootfs = r.ID, r.Rootfs
+	spec, err := specgen.Generate(gen)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	r.Spec, r.Command, r.CgroupPath = spec, spec.Process.Args, spec.Linux.CgroupsPath
+	for _, w := range cgroups.Warnings(res) {
+		fmt.Fprintf(o.Stderr, "WARNING: %s\n", w)
+	}
+	lock, state, err = e.create(r)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -345,14 +337,9 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		if r.Rootfs, err = store.PrepareRootfs(img.ID, e.containerDir(r.ID)); err != nil {
+		if _, err := store.PrepareRootfs(img.ID, e.containerDir(r.ID)); err != nil {
 			return nil, nil, nil, err
 		}
-	}
-	gen.ID, gen.Rootfs = r.ID, r.Rootfs
-	spec, err := specgen.Generate(gen)
-	if err != nil {
-		return nil, nil, nil, err
 	}
 	if userSpec != "" {
 		if spec.Process.User, err = resolveUser(r.Rootfs, userSpec); err != nil {
@@ -372,11 +359,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		}
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 	}
-	r.Spec = spec
 	if err := e.saveSpec(r); err != nil {
-		return nil, nil, nil, err
-	}
-	if err := e.publish(r); err != nil {
 		return nil, nil, nil, err
 	}
 	return r, lock, state, nil

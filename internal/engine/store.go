@@ -233,6 +233,8 @@ func (e *Engine) holdState(id string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), p), nil
 }
 
+func (e *Engine) specPath(id string) string { return filepath.Join(e.containerDir(id), "spec.json") }
+
 // exists reports whether container id has a record.
 func (e *Engine) exists(id string) bool {
 	_, err := os.Stat(e.recordPath(id))
@@ -263,7 +265,7 @@ func (e *Engine) saveSpec(r *Record) error {
 		return fmt.Errorf("encode spec of %s: %w", r.ID, err)
 	}
 	r.Command, r.CgroupPath = r.Spec.Process.Args, r.Spec.Linux.CgroupsPath
-	return atomicfile.Write(filepath.Join(e.containerDir(r.ID), "spec.json"), b, 0o600, false)
+	return atomicfile.Write(e.specPath(r.ID), b, 0o600, false)
 }
 
 // load reads a record and its spec.
@@ -272,7 +274,7 @@ func (e *Engine) load(id string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := filepath.Join(e.containerDir(id), "spec.json")
+	p := e.specPath(id)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, nil // a container still being created
