@@ -302,7 +302,10 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		return false, nil
 	})
 	if force && errors.Is(err, ErrNotFound) {
-		return nil // gone while we killed it: its own --rm
+		// Gone while we killed it (its own --rm): done once whoever
+		// removes it lets go.
+		e.waitExit(r.ID, stateWait)
+		return nil
 	}
 	if err != nil {
 		return err
