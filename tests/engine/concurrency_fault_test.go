@@ -192,36 +192,47 @@ func TestStartRaces(t *testing.T) {
 	e := newEnv(t)
 	e.trackRoot()
 	e.importRootfs("startrace:1")
-	rounds, parallel := 8*len(raceOps), 8
 	var mu sync.Mutex
 	stats := map[string]*raceStats{}
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i := range rounds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			e.startRace(i, &mu, stats)
-		}()
-	}
-	wg.Wait()
+	e.rounds(8*len(raceOps), 8, func(ctx context.Context, i int) { e.startRace(ctx, i, &mu, stats) })
 	for _, op := range []string{"rm", "stop", "kill", "pause", "restart", "start"} {
 		s := stats[op]
 		t.Logf("%-7s meeting run -d: %2d acted on the container, %2d said no such container; longest %s",
 			op, s.acted, s.early, s.longest.Round(time.Millisecond))
 	}
+}
+
+// raceLimit bounds every command of a race round: the stop timeout (1 s)
+// and a margin.
+func raceLimit() time.Duration { return time.Second + timeout(15*time.Second) }
+
+// rounds calls round(0) ... round(n-1), parallel of them at a time, each
+// with a context that ends raceLimit after its start, and checks that they
+// left no container.
+func (e *env) rounds(n, parallel int, round func(ctx context.Context, i int)) {
+	e.t.Helper()
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), raceLimit())
+			defer cancel()
+			round(ctx, i)
+		}()
+	}
+	wg.Wait()
 	if r := e.mustRun(0, "ps", "-a", "-q"); r.stdout != "" {
-		t.Errorf("ps -a after every round: %q", r.stdout)
+		e.t.Errorf("ps -a after every round: %q", r.stdout)
 	}
 	e.checkNoMounts()
 }
 
 // startRace is round i of TestStartRaces; it adds its figures to stats.
-func (e *env) startRace(i int, mu *sync.Mutex, stats map[string]*raceStats) {
-	const stopTimeout = time.Second
-	limit := stopTimeout + timeout(15*time.Second)
+func (e *env) startRace(ctx context.Context, i int, mu *sync.Mutex, stats map[string]*raceStats) {
 	op := raceOps[i%len(raceOps)]
 	rm := op.rm && (i/len(raceOps))%2 == 1
 	img := rootfsDir
@@ -236,8 +247,6 @@ func (e *env) startRace(i int, mu *sync.Mutex, stats map[string]*raceStats) {
 		runArgs = append(runArgs, "--rm")
 	}
 	runArgs = append(runArgs, img, "sleep", token)
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
 	var run result
 	results := make([]result, len(op.cmds))
 	var wg sync.WaitGroup
@@ -268,13 +277,13 @@ func (e *env) startRace(i int, mu *sync.Mutex, stats map[string]*raceStats) {
 	id := strings.TrimSpace(run.stdout)
 	what := fmt.Sprintf("round %d: %v meeting %s", i, op.cmds, strings.Join(runArgs, " "))
 	if run.code != 0 || !idRE.MatchString(id) {
-		e.t.Errorf("%s: the run failed or did not end within %s:\n%s", what, limit, run)
+		e.t.Errorf("%s: the run failed or did not end in time:\n%s", what, run)
 	}
 	acted := true
 	for _, r := range results {
 		switch {
 		case r.code == -1:
-			e.t.Errorf("%s: not ended within %s:\n%s", what, limit, r)
+			e.t.Errorf("%s: not ended within %s:\n%s", what, raceLimit(), r)
 		case r.code != 0 && !strings.Contains(r.stderr, "no such container"):
 			// The only excuse: it came before the container existed.
 			e.t.Errorf("%s:\n%s", what, r)
@@ -356,4 +365,102 @@ func (e *env) waitDirGone(id string) {
 			return
 		}
 	}
+}
+
+// TestForegroundStartRaces: a foreground `run --name N` (with --rm or
+// not) meets rm -f or stop -t 1 of N as soon as N exists (after a random
+// delay of 0-60 ms, inspect tells its id, again and again until it exists),
+// mostly while it starts. Each command
+// ends within its deadline, the run ends with the container's SIGKILL
+// (137), and the container is gone (rm -f, --rm) or exited (stop), with no
+// process, cgroup or mount left.
+func TestForegroundStartRaces(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	e.rounds(16, 8, e.foregroundRace)
+}
+
+// foregroundRace is round i of TestForegroundStartRaces.
+func (e *env) foregroundRace(ctx context.Context, i int) {
+	op := [][]string{{"rm", "-f"}, {"stop", "-t", "1"}}[i%2]
+	rm := i%4 >= 2
+	name := fmt.Sprintf("fg%d", i)
+	token := fmt.Sprintf("2%03d.%d", i, os.Getpid())
+	runArgs := []string{"run", "--name", name}
+	if rm {
+		runArgs = append(runArgs, "--rm")
+	}
+	runArgs = append(runArgs, rootfsDir, "sleep", token)
+	ran := make(chan result, 1)
+	go func() { r, _ := e.runWithin(ctx, runArgs...); ran <- r }()
+	time.Sleep(rand.N(60 * time.Millisecond))
+	what := fmt.Sprintf("round %d: %s meeting %s", i, strings.Join(op, " "), strings.Join(runArgs, " "))
+	// Its id first (rm -f takes the record with it), as soon as it exists.
+	var id string
+	for id == "" && ctx.Err() == nil {
+		if r, _ := e.runWithin(ctx, "inspect", "-f", "{{.Id}}", name); r.code == 0 {
+			id = strings.TrimSpace(r.stdout)
+		}
+	}
+	if opr, _ := e.runWithin(ctx, append(op, name)...); opr.code != 0 {
+		e.t.Errorf("%s:\n%s", what, opr)
+	}
+	run := <-ran
+	if run.code != 137 {
+		e.t.Errorf("%s: the run did not end with the container's SIGKILL:\n%s", what, run)
+	}
+	if !idRE.MatchString(id) {
+		e.t.Errorf("%s: no id of the container", what)
+		return
+	}
+	want := "exited"
+	if rm || op[0] == "rm" {
+		want = "gone"
+	}
+	e.checkRaceOutcome(what, id, token, want, rm, false)
+	if want == "exited" {
+		e.rmf(id)
+	}
+}
+
+// TestRestartPolicyRaces: stop -t 1 or rm -f meets, after a random delay
+// of 0-400 ms, a container that failed at once and that its restart policy
+// (always) starts again (then to run long): it ends within its deadline,
+// and the container is exited (and stays so: its monitor is gone) or gone,
+// with no process, cgroup or mount left.
+func TestRestartPolicyRaces(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	e.importRootfs("restartrace:1")
+	e.rounds(16, 8, e.restartRace)
+}
+
+// restartRace is round i of TestRestartPolicyRaces.
+func (e *env) restartRace(ctx context.Context, i int) {
+	op := [][]string{{"stop", "-t", "1"}, {"rm", "-f"}}[i%2]
+	token := fmt.Sprintf("3%03d.%d", i, os.Getpid())
+	// The first run fails; the next ones (with the first's file in the
+	// container's own layer) run long.
+	script := "[ -e /ran ] && exec sleep " + token + "; : > /ran; exit 1"
+	run, _ := e.runWithin(ctx, "run", "-d", "--restart", "always", "restartrace:1", "sh", "-c", script)
+	id := strings.TrimSpace(run.stdout)
+	what := fmt.Sprintf("round %d: %s meeting a container restarted by its policy", i, strings.Join(op, " "))
+	if run.code != 0 || !idRE.MatchString(id) {
+		e.t.Errorf("%s: the run failed:\n%s", what, run)
+		return
+	}
+	time.Sleep(rand.N(400 * time.Millisecond))
+	if opr, _ := e.runWithin(ctx, append(op, id)...); opr.code != 0 {
+		e.t.Errorf("%s:\n%s", what, opr)
+	}
+	if op[0] == "rm" {
+		e.checkRaceOutcome(what, id, token, "gone", false, false)
+		return
+	}
+	e.checkRaceOutcome(what, id, token, "exited", false, false)
+	// Nobody watches it any more: nothing can start it again.
+	if got := e.state(id, "{{.State.Status}} {{.State.Pid}}"); got != "exited 0" {
+		e.t.Errorf("%s: after stop: %q", what, got)
+	}
+	e.rmf(id)
 }
