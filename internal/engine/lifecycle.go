@@ -124,13 +124,13 @@ func (e *Engine) holdIdleState(lock *os.File, id string) (*idle, error) {
 	return h, nil
 }
 
-// refreshRecord reads a record's current state (no spec); an empty record
-// if it cannot be read.
-func (e *Engine) refreshRecord(id string) *Record {
-	if r, err := e.loadRecord(id); err == nil {
-		return r
+// hasSpec fails for a record without its spec: one whose creator died
+// before writing it (the next collection removes it).
+func hasSpec(r *Record) error {
+	if r.Spec == nil {
+		return fmt.Errorf("%w: container %s has no spec: its creation did not finish", ErrWrongState, r.ID[:12])
 	}
-	return &Record{}
+	return nil
 }
 
 // signalInit sends sig to the container's init, verified by its start time.
@@ -251,8 +251,8 @@ func (e *Engine) Start(ref string) error {
 		return err
 	}
 	defer h.Close()
-	if h.r.Spec == nil {
-		return fmt.Errorf("%w: container %s has no spec: its creation did not finish", ErrWrongState, r.ID[:12])
+	if err := hasSpec(h.r); err != nil {
+		return err
 	}
 	return e.startMonitor(h.r, h.lock, h.state)
 }
@@ -410,46 +410,53 @@ func (r *Record) adopt(n *Record) {
 	r.Spec = spec
 }
 
-// Update changes the memory, CPU and pids limits of a container.
+// Update changes the memory, CPU and pids limits of a container (once it
+// runs, if it starts).
 func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 	r, err := e.Find(ref)
 	if err != nil {
 		return err
 	}
-	limits := r.Limits
-	if err := l(&limits); err != nil {
-		return err
-	}
-	res, err := limits.Resources()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
-	}
-	if res == nil {
-		res = &specs.LinuxResources{}
-	}
-	if live(e.refresh(r)) {
-		cg, err := e.cgroupOf(r)
+	return e.settled(r.ID, func(r *Record) error {
+		if err := hasSpec(r); err != nil {
+			return err
+		}
+		limits := r.Limits
+		if err := l(&limits); err != nil {
+			return err
+		}
+		res, err := limits.Resources()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		}
+		if res == nil {
+			res = &specs.LinuxResources{}
+		}
+		if live(r) {
+			cg, err := e.cgroupOf(r)
+			if err != nil {
+				return err
+			}
+			if err := cg.Set(res); err != nil {
+				return err
+			}
+		}
+		// Under the store lock, re-read: its monitor writes the record too.
+		unlock, err := e.lock()
 		if err != nil {
 			return err
 		}
-		if err := cg.Set(res); err != nil {
+		defer unlock()
+		n, err := e.load(r.ID)
+		if err != nil {
 			return err
 		}
-	}
-	unlock, err := e.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	n, err := e.load(r.ID)
-	if err != nil {
-		return err
-	}
-	n.Limits = limits
-	res.Devices = n.Spec.Linux.Resources.Devices
-	n.Spec.Linux.Resources = res
-	if err := e.saveSpec(n); err != nil {
-		return err
-	}
-	return e.save(n)
+		n.Limits = limits
+		res.Devices = n.Spec.Linux.Resources.Devices
+		n.Spec.Linux.Resources = res
+		if err := e.saveSpec(n); err != nil {
+			return err
+		}
+		return e.save(n)
+	})
 }

@@ -158,8 +158,10 @@ func TestConcurrentRunRm(t *testing.T) {
 // and starts it, and what each leaves when it succeeded.
 var raceOps = []struct {
 	cmds [][]string // each after a delay of its own
-	want string     // "gone", "exited" (gone with --rm), "running", "paused" or "" (not checked)
-	rm   bool       // may meet a --rm container
+	// want is "gone", "exited" (gone with --rm), "running", "paused",
+	// "limited" (running with a 64 MiB memory limit) or "" (not checked).
+	want string
+	rm   bool // may meet a --rm container
 	// async: the outcome comes after the command (kill only sends a signal).
 	async bool
 }{
@@ -169,6 +171,7 @@ var raceOps = []struct {
 	{[][]string{{"pause"}}, "paused", true, false},
 	{[][]string{{"restart", "-t", "1"}}, "running", false, false},
 	{[][]string{{"start"}}, "running", true, false},
+	{[][]string{{"update", "--memory", "64m"}}, "limited", true, false},
 	{[][]string{{"stop", "-t", "1"}, {"rm", "-f"}}, "", true, false},
 }
 
@@ -179,14 +182,14 @@ type raceStats struct {
 }
 
 // TestStartRaces: `run -d --name N` (on a rootfs directory or an image,
-// with --rm or not) meets, after a random delay of 0-60 ms, rm -f, stop
-// -t 1, kill, pause, restart -t 1 or start of N, or both stop -t 1 and rm
-// -f, many rounds at a time. Every command ends within the stop timeout
-// plus a margin (a deadline fails the test instead of hanging it). The run
-// always works; every other command either came before the container
-// existed (no such container) or waited for the start to finish and did
-// its work, whose outcome is checked at once. Once the round is cleaned
-// up, nothing of the container is left: no record, cgroup, mount or
+// with --rm or not) meets, after a random delay of 0-60 ms, rm -f, stop -t
+// 1, kill, pause, restart -t 1, start or update --memory of N, or both stop
+// -t 1 and rm -f, many rounds at a time. Every command ends within the stop
+// timeout plus a margin (a deadline fails the test instead of hanging it).
+// The run always works; every other command either came before the
+// container existed (no such container) or waited for the start to finish
+// and did its work, whose outcome is checked at once. Once the round is
+// cleaned up, nothing of the container is left: no record, cgroup, mount or
 // process.
 func TestStartRaces(t *testing.T) {
 	e := newEnv(t)
@@ -195,7 +198,7 @@ func TestStartRaces(t *testing.T) {
 	var mu sync.Mutex
 	stats := map[string]*raceStats{}
 	e.rounds(8*len(raceOps), 8, func(ctx context.Context, i int) { e.startRace(ctx, i, &mu, stats) })
-	for _, op := range []string{"rm", "stop", "kill", "pause", "restart", "start"} {
+	for _, op := range []string{"rm", "stop", "kill", "pause", "restart", "start", "update"} {
 		s := stats[op]
 		t.Logf("%-7s meeting run -d: %2d acted on the container, %2d said no such container; longest %s",
 			op, s.acted, s.early, s.longest.Round(time.Millisecond))
@@ -311,12 +314,18 @@ func (e *env) startRace(ctx context.Context, i int, mu *sync.Mutex, stats map[st
 }
 
 // checkRaceOutcome checks what a command that met a starting container
-// left: want is "gone", "exited" (gone too with --rm), "running" or
-// "paused"; with async, it may come a moment later.
+// left: want is as in raceOps; with async, it may come a moment later.
 func (e *env) checkRaceOutcome(what, id, token, want string, rm, async bool) {
 	e.t.Helper()
 	if want == "exited" && rm {
 		want = "gone"
+	}
+	if want == "limited" {
+		want = "running"
+		limit := filepath.Join("/sys/fs/cgroup/memory/sdocker", id, "memory.limit_in_bytes")
+		if b, err := os.ReadFile(limit); err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(64<<20) {
+			e.t.Errorf("%s: %s: %q, %v; want %d", what, limit, b, err, 64<<20)
+		}
 	}
 	wait := time.Duration(0)
 	if async {
