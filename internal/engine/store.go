@@ -202,7 +202,8 @@ func (e *Engine) holdState(id string) (*os.File, error) {
 	p := e.stateLockPath(id)
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) && e.exists(id) {
-		// A container of an older sdocker, which had no state lock.
+		// A container of an older sdocker, which had no state lock (the
+		// record of a newer one goes first when it is removed).
 		fd, err = unix.Open(p, unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC, 0o600)
 	}
 	if errors.Is(err, unix.ENOENT) {
@@ -305,7 +306,13 @@ func (e *Engine) loadRecord(id string) (*Record, error) {
 	return &r, nil
 }
 
+// remove deletes the directory of container id, its record first: a
+// record never outlives the state lock file (see holdState), and the
+// container is no longer listed while the rest goes.
 func (e *Engine) remove(id string) error {
+	if err := os.Remove(e.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
 	if err := os.RemoveAll(e.containerDir(id)); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
