@@ -478,9 +478,10 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	p, cg, err := e.startContainer(r, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		// A container that could not even start leaves nothing.
+		code := runtime.ExitCodeOf(err)
 		err = errors.Join(err, e.removeContainer(r))
 		state.Close()
-		return runtime.ExitCodeOf(err), err
+		return code, err
 	}
 	state.Close()
 	code := attach(p, o.Interactive, o.Stdin, o.Stdout, sigs)
