@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -358,6 +359,10 @@ func (e *Engine) Find(ref string) (*Record, error) {
 		if strings.HasPrefix(r.ID, ref) {
 			matches = append(matches, r)
 		}
+	}
+	if len(matches) > 1 {
+		// Not those removed since they were listed.
+		matches = slices.DeleteFunc(matches, func(r *Record) bool { return !e.exists(r.ID) })
 	}
 	switch len(matches) {
 	case 0:
