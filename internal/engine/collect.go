@@ -37,16 +37,21 @@ func (e *Engine) holdContainer(id string) (*os.File, error) {
 // what is left of them, removes their cgroups and marks them exited (or
 // removes them, for --rm).
 func (e *Engine) Collect() error {
-	unlock, err := e.lock()
-	if err != nil {
-		return err
+	_, unlock, err := e.lockAndCollect()
+	unlock()
+	return err
+}
+
+// lockAndCollect takes the store lock, collects dead containers and returns
+// every record; the caller releases the lock with unlock, even on error.
+func (e *Engine) lockAndCollect() (all []*Record, unlock func(), err error) {
+	if unlock, err = e.lock(); err != nil {
+		return nil, func() {}, err
 	}
-	defer unlock()
-	all, err := e.List()
-	if err != nil {
-		return err
+	if all, err = e.List(); err == nil {
+		err = e.collect(all)
 	}
-	return e.collect(all)
+	return all, unlock, err
 }
 
 // collect is Collect for a caller that holds the store lock.
@@ -59,7 +64,8 @@ func (e *Engine) collect(all []*Record) error {
 		}
 		release, err := e.holdContainer(r.ID)
 		if err != nil {
-			if !errors.Is(err, unix.EWOULDBLOCK) {
+			// Watched, or removed since it was listed (its own --rm).
+			if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 			continue
@@ -89,7 +95,9 @@ func (e *Engine) cleanupDead(r *Record) error {
 			return fmt.Errorf("clean up container %s: %w", r.ID[:12], err)
 		}
 	}
-	if r.AutoRemove {
+	if _, err := os.Stat(e.specPath(r.ID)); r.AutoRemove || errors.Is(err, os.ErrNotExist) {
+		// With --rm; or its creator died before it wrote the spec: it can
+		// never start.
 		return e.removeContainer(r)
 	}
 	if r.ImageID != "" {

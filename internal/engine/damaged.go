@@ -61,15 +61,16 @@ func isContainerID(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
-// halfCreated reports whether dir holds nothing but temporary files: what a
-// command killed while creating a container leaves (see create).
+// halfCreated reports whether dir holds nothing but temporary files and the
+// state lock: what a command killed while creating a container leaves (see
+// create).
 func halfCreated(dir string) bool {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false
 	}
 	for _, ent := range ents {
-		if !strings.HasPrefix(ent.Name(), ".") {
+		if !strings.HasPrefix(ent.Name(), ".") && ent.Name() != stateLockName {
 			return false
 		}
 	}
@@ -81,9 +82,6 @@ func halfCreated(dir string) bool {
 func damagedRecord(d *DamagedError) *Record {
 	return &Record{ID: d.ID, Status: StateDamaged, Damaged: d.Reason()}
 }
-
-// specPath is where a container's spec is kept.
-func (e *Engine) specPath(id string) string { return filepath.Join(e.containerDir(id), "spec.json") }
 
 // readSpec reads and checks the spec of container id: a spec that is not
 // there gives an error matching fs.ErrNotExist, one that cannot be read a

@@ -31,6 +31,9 @@ func (e *Engine) running(ref string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Status == StatePaused && live(r) {
+		return nil, fmt.Errorf("%w: container %s is paused, unpause the container before exec", ErrWrongState, r.ID)
+	}
 	if r.Status != StateRunning || !live(r) {
 		return nil, fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
 	}

@@ -24,11 +24,17 @@ func watched(r *Record) bool {
 	return r.BootID == proc.BootID() && proc.Alive(r.Monitor, r.MonitorStart)
 }
 
+// stale reports whether r claims to run while its init or its watcher is
+// dead (see Collect).
+func stale(r *Record) bool {
+	return (r.Status == StateRunning || r.Status == StatePaused) && (!live(r) || !watched(r))
+}
+
 // refresh corrects a record whose watcher died (see Collect): a container
 // seen as running is really running, and watched (a container whose
 // monitor was killed is killed and cleaned up here).
 func (e *Engine) refresh(r *Record) *Record {
-	if (r.Status == StateRunning || r.Status == StatePaused) && (!live(r) || !watched(r)) {
+	if stale(r) {
 		e.Collect()
 		if n, err := e.load(r.ID); err == nil {
 			return n
@@ -37,13 +43,85 @@ func (e *Engine) refresh(r *Record) *Record {
 	return r
 }
 
-// refreshRecord reads a record's current state (no spec); an empty record
-// if it cannot be read.
-func (e *Engine) refreshRecord(id string) *Record {
-	if r, err := e.loadRecord(id); err == nil {
-		return r
+// settled calls fn with the current record of container id once no start
+// of it is under way; none begins (and nobody removes it) before fn
+// returns. ErrNotFound if it is gone.
+func (e *Engine) settled(id string, fn func(*Record) error) error {
+	state, err := e.holdState(id)
+	if err != nil {
+		return err
 	}
-	return &Record{}
+	defer state.Close()
+	r, err := e.load(id)
+	if err == nil && stale(r) {
+		e.Collect()
+		r, err = e.load(id)
+	}
+	if err != nil {
+		return err
+	}
+	return fn(r)
+}
+
+// idle is a container that nothing watches, held by a command: its lock
+// and state lock, and its record as read under them.
+type idle struct {
+	r           *Record
+	lock, state *os.File
+}
+
+func (h *idle) Close() {
+	h.state.Close()
+	h.lock.Close()
+}
+
+// holdIdle takes container id once nothing watches it (nil if busy said
+// done). Until then, each time no start is under way, busy sees the current
+// record: it may act on it (kill it), say the wait is over (done), or fail.
+// The wait is bounded: whoever holds the container's lock without a
+// running container (a command that looks at it, a monitor that records an
+// exit) lets go soon.
+func (e *Engine) holdIdle(id string, busy func(*Record) (done bool, err error)) (*idle, error) {
+	for end := time.Now().Add(stateWait); ; {
+		lock, err := e.holdContainer(id)
+		if err == nil {
+			return e.holdIdleState(lock, id)
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, err
+		}
+		var done bool
+		err = e.settled(id, func(r *Record) (err error) {
+			done, err = busy(r)
+			return err
+		})
+		if done || err != nil {
+			return nil, err
+		}
+		if time.Now().After(end) {
+			return nil, fmt.Errorf("%w: container %s is still in use after %s", ErrWrongState, id[:12], stateWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// holdIdleState completes holdIdle once the container's lock is held.
+func (e *Engine) holdIdleState(lock *os.File, id string) (*idle, error) {
+	h := &idle{lock: lock}
+	state, err := e.holdState(id)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	h.state = state
+	if h.r, err = e.load(id); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
 }
 
 // signalInit sends sig to the container's init, verified by its start time.
@@ -92,77 +170,82 @@ func (e *Engine) waitExit(id string, timeout time.Duration) bool {
 }
 
 // Stop sends SIGTERM, and SIGKILL after timeout, and waits until the
-// container has exited; its restart policy no longer applies.
+// container has exited; its restart policy no longer applies. A starting
+// container is stopped once it runs.
 func (e *Engine) Stop(ref string, timeout time.Duration) error {
 	r, err := e.Find(ref)
 	if err != nil {
 		return err
 	}
-	if err := e.markStopped(r.ID); err != nil {
+	var running *Record
+	err = e.settled(r.ID, func(r *Record) error {
+		if err := e.markStopped(r.ID); err != nil {
+			return err
+		}
+		if r.Status == StatePaused {
+			e.thaw(r)
+		}
+		if live(r) && signalInit(r, unix.SIGTERM) == nil {
+			running = r
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	r = e.refresh(r)
-	if r.Status == StatePaused {
-		e.thaw(r)
+	if running != nil && !e.waitExit(r.ID, timeout) {
+		signalInit(running, unix.SIGKILL)
 	}
-	if live(r) {
-		signalInit(r, unix.SIGTERM)
-		if !e.waitExit(r.ID, timeout) {
-			signalInit(r, unix.SIGKILL)
-		}
+	if !e.waitExit(r.ID, stateWait) {
+		return fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", r.ID[:12], stateWait)
 	}
-	e.waitExit(r.ID, -1)
 	return nil
 }
 
-// Kill sends sig to a running container's init.
+// Kill sends sig to a running container's init; a starting container's
+// once it runs.
 func (e *Engine) Kill(ref string, sig unix.Signal) error {
 	r, err := e.Find(ref)
 	if err != nil {
 		return err
 	}
-	r = e.refresh(r)
-	if !live(r) {
-		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
-	}
-	if sig == unix.SIGKILL || sig == unix.SIGTERM {
-		if err := e.markStopped(r.ID); err != nil {
-			return err
+	return e.settled(r.ID, func(r *Record) error {
+		if !live(r) {
+			return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
 		}
-	}
-	if r.Status == StatePaused && sig == unix.SIGKILL {
-		defer e.thaw(r)
-	}
-	return signalInit(r, sig)
+		if sig == unix.SIGKILL || sig == unix.SIGTERM {
+			if err := e.markStopped(r.ID); err != nil {
+				return err
+			}
+		}
+		if r.Status == StatePaused && sig == unix.SIGKILL {
+			defer e.thaw(r)
+		}
+		return signalInit(r, sig)
+	})
 }
 
-// Start starts a stopped container again, detached.
+// Start starts a stopped container again, detached; a running (or
+// starting) one is left as it is, as Docker does.
 func (e *Engine) Start(ref string) error {
 	r, err := e.Find(ref)
 	if err != nil {
 		return err
 	}
-	lock, err := e.holdContainer(r.ID)
-	// Another command (ps, inspect) may hold the lock for a moment: only a
-	// watcher holds it for long.
-	for i := 0; errors.Is(err, unix.EWOULDBLOCK) && i < 50 && !live(e.refreshRecord(r.ID)); i++ {
-		time.Sleep(20 * time.Millisecond)
-		lock, err = e.holdContainer(r.ID)
-	}
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		return fmt.Errorf("%w: container %s is already running", ErrWrongState, r.ID[:12])
-	}
-	if err != nil {
+	h, err := e.holdIdle(r.ID, func(r *Record) (bool, error) {
+		if r.Status == StatePaused && live(r) {
+			return false, fmt.Errorf("%w: cannot start paused container %s, unpause it instead", ErrWrongState, r.ID[:12])
+		}
+		return live(r) || r.Status == StateRestarting, nil
+	})
+	if h == nil || err != nil {
 		return err
 	}
-	defer lock.Close()
-	if r, err = e.load(r.ID); err != nil {
+	defer h.Close()
+	if err := e.requireSpec(h.r); err != nil {
 		return err
 	}
-	if err := e.requireSpec(r); err != nil {
-		return err
-	}
-	return e.startMonitor(r, lock)
+	return e.startMonitor(h.r, h.lock, h.state)
 }
 
 // Restart stops a container (if it runs) and starts it again.
@@ -187,8 +270,8 @@ func (e *Engine) Wait(ref string) (int, error) {
 	return r.ExitCode, nil
 }
 
-// Remove deletes a stopped container; force kills a running one first;
-// volumes also deletes its anonymous volumes.
+// Remove deletes a stopped container; force kills a running (or starting)
+// one first; volumes also deletes its anonymous volumes.
 func (e *Engine) Remove(ref string, force, volumes bool) error {
 	e.Collect()
 	r, err := e.Find(ref)
@@ -199,22 +282,31 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	if err != nil {
 		return err
 	}
-	if lock, err := e.holdContainer(r.ID); err == nil {
-		defer lock.Close()
-	} else {
+	h, err := e.holdIdle(r.ID, func(r *Record) (bool, error) {
+		if !live(r) && r.Status != StateRestarting {
+			return false, nil // its watcher lets go in a moment
+		}
 		if !force {
-			return fmt.Errorf("%w: container %s is running: stop it first or use -f", ErrWrongState, r.ID[:12])
+			return false, fmt.Errorf("%w: container %s is %s: stop it first or use -f", ErrWrongState, r.ID[:12], r.Status)
 		}
 		e.markStopped(r.ID)
 		if r.Status == StatePaused {
 			e.thaw(r)
 		}
 		signalInit(r, unix.SIGKILL)
-		e.waitExit(r.ID, -1)
+		return false, nil
+	})
+	if force && errors.Is(err, ErrNotFound) {
+		// Gone while we killed it (its own --rm): done once whoever
+		// removes it lets go.
+		e.waitExit(r.ID, stateWait)
+		return nil
 	}
-	if r, err = e.load(r.ID); err != nil {
+	if err != nil {
 		return err
 	}
+	defer h.Close()
+	r = h.r
 	if r.CgroupPath != "" {
 		if cg, err := e.cgroupOf(r); err == nil {
 			cg.Destroy()
@@ -249,7 +341,11 @@ func (e *Engine) setPaused(ref string, pause bool) error {
 	if err != nil {
 		return err
 	}
-	r = e.refresh(r)
+	return e.settled(r.ID, func(r *Record) error { return e.freeze(r, pause) })
+}
+
+// freeze pauses or unpauses r, which must be running or paused.
+func (e *Engine) freeze(r *Record, pause bool) error {
 	want, verb := StateRunning, "pause"
 	if !pause {
 		want, verb = StatePaused, "unpause"
@@ -311,56 +407,63 @@ func (r *Record) adopt(n *Record) {
 	r.Spec = spec
 }
 
-// Update changes the memory, CPU and pids limits of a container.
+// Update changes the memory, CPU and pids limits of a container (once it
+// runs, if it starts).
 func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 	r, err := e.Find(ref)
 	if err != nil {
 		return err
 	}
-	limits := r.Limits
-	if err := l(&limits); err != nil {
-		return err
-	}
-	res, err := limits.Resources()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
-	}
-	if res == nil {
-		res = &specs.LinuxResources{}
-	}
-	var made *cgroups.Ownership
-	if live(e.refresh(r)) {
-		cg, err := e.cgroupOf(r)
+	return e.settled(r.ID, func(r *Record) error {
+		if err := e.requireSpec(r); err != nil {
+			return err
+		}
+		limits := r.Limits
+		if err := l(&limits); err != nil {
+			return err
+		}
+		res, err := limits.Resources()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		}
+		if res == nil {
+			res = &specs.LinuxResources{}
+		}
+		var made *cgroups.Ownership
+		if live(r) {
+			cg, err := e.cgroupOf(r)
+			if err != nil {
+				return err
+			}
+			if err := cg.Set(res); err != nil {
+				return err
+			}
+			made = cg.Ownership() // (a v1 cpuset may be new)
+		}
+		// Under the store lock, re-read: its monitor writes the record too.
+		unlock, err := e.lock()
 		if err != nil {
 			return err
 		}
-		if err := cg.Set(res); err != nil {
+		defer unlock()
+		n, err := e.load(r.ID)
+		if err == nil {
+			err = e.requireSpec(n)
+		}
+		if err != nil {
 			return err
 		}
-		made = cg.Ownership() // (a v1 cpuset may be new)
-	}
-	unlock, err := e.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	n, err := e.load(r.ID)
-	if err == nil {
-		err = e.requireSpec(n)
-	}
-	if err != nil {
-		return err
-	}
-	if made != nil && n.StartedAt.Equal(r.StartedAt) { // (not restarted since)
-		n.CgroupOwnership = made
-	}
-	n.Limits = limits
-	if n.Spec.Linux.Resources != nil {
-		res.Devices = n.Spec.Linux.Resources.Devices
-	}
-	n.Spec.Linux.Resources = res
-	if err := e.saveSpec(n); err != nil {
-		return err
-	}
-	return e.save(n)
+		if made != nil && n.StartedAt.Equal(r.StartedAt) { // (not restarted since)
+			n.CgroupOwnership = made
+		}
+		n.Limits = limits
+		if n.Spec.Linux.Resources != nil {
+			res.Devices = n.Spec.Linux.Resources.Devices
+		}
+		n.Spec.Linux.Resources = res
+		if err := e.saveSpec(n); err != nil {
+			return err
+		}
+		return e.save(n)
+	})
 }

@@ -54,6 +54,9 @@ const (
 	// lockFD is the descriptor of the container's lock in every phase of
 	// the monitor.
 	lockFD = 4
+	// stateFD is the container's state lock, handed over by the command
+	// that started the monitor until the container runs.
+	stateFD = 5
 )
 
 // IsMonitor reports whether this process is a container monitor; the
@@ -63,9 +66,10 @@ func IsMonitor() bool {
 	return len(a) >= 3 && a[0] == monitorArg0 && (len(a) == 3 || len(a) == 6 && a[3] == "exited")
 }
 
-// startMonitor starts the monitor of r, handing it the container's lock,
-// and waits until the container runs or failed to start.
-func (e *Engine) startMonitor(r *Record, lock *os.File) error {
+// startMonitor starts the monitor of r, handing it the container's lock and
+// state lock (see holdState), and waits until the container runs or failed
+// to start.
+func (e *Engine) startMonitor(r *Record, lock, state *os.File) error {
 	os.Remove(e.stopMarker(r.ID))
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
@@ -76,7 +80,7 @@ func (e *Engine) startMonitor(r *Record, lock *os.File) error {
 		Path:        "/proc/self/exe",
 		Args:        []string{monitorArg0, e.Root, r.ID},
 		Env:         []string{"PATH=" + os.Getenv("PATH"), "GOGC=50", "GOMAXPROCS=1"},
-		ExtraFiles:  []*os.File{reportW, lock},
+		ExtraFiles:  []*os.File{reportW, lock, state},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	err = cmd.Start()
@@ -102,11 +106,13 @@ func (e *Engine) startMonitor(r *Record, lock *os.File) error {
 
 // MonitorMain is the monitor process; it exits when the container is done.
 func MonitorMain() {
-	var report *os.File
+	var report, state *os.File
 	var exited *exitedInit
 	if len(os.Args) == 3 {
 		report = os.NewFile(3, "report")
 		unix.CloseOnExec(3)
+		state = os.NewFile(stateFD, "state")
+		unix.CloseOnExec(stateFD)
 	} else {
 		// Back from sdocker-monitor: named as it, for ps and reapers.
 		os.WriteFile("/proc/self/comm", []byte(monitorArg0), 0)
@@ -119,7 +125,7 @@ func MonitorMain() {
 	unix.CloseOnExec(lockFD)
 	e, err := New(os.Args[1])
 	if err == nil {
-		err = e.safeMonitor(os.Args[2], report, exited)
+		err = e.safeMonitor(os.Args[2], report, state, exited)
 	}
 	if err != nil && report != nil {
 		fmt.Fprintf(report, "%d %v", runtime.ExitCodeOf(err), err)
@@ -130,13 +136,13 @@ func MonitorMain() {
 
 // safeMonitor is monitor, a panic turned into its error: the command that
 // started the monitor must not take a crash for a start.
-func (e *Engine) safeMonitor(id string, report *os.File, exited *exitedInit) (err error) {
+func (e *Engine) safeMonitor(id string, report, state *os.File, exited *exitedInit) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("monitor of container %s: %v", specgen.ShortID(id), p)
 		}
 	}()
-	return e.monitor(id, report, exited)
+	return e.monitor(id, report, state, exited)
 }
 
 // exitedInit is how the init that sdocker-monitor watched ended.
@@ -160,9 +166,9 @@ func parseExited(backoff, status string) *exitedInit {
 }
 
 // monitor runs container id until it is done; the first start's outcome
-// goes to report. With exited, the container's init has just ended (it was
-// watched by sdocker-monitor).
-func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
+// goes to report, and state is held until then. With exited, the
+// container's init has just ended (it was watched by sdocker-monitor).
+func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) error {
 	r, err := e.load(id)
 	if err != nil {
 		if exited != nil {
@@ -188,13 +194,33 @@ func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 				err = e.finishContainer(r, cg, code)
 			}
 		} else {
+			if state == nil {
+				// A restart, under the state lock as every start: a stop
+				// that came first wins.
+				state, err = e.holdState(id)
+				stop := err == nil && e.stopped(id)
+				if stop {
+					state.Close()
+				}
+				if err != nil || stop {
+					e.updateRecord(r.ID, func(n *Record) {
+						if n.Status = StateExited; err != nil {
+							n.Error = err.Error()
+						}
+						r.adopt(n)
+					})
+					break
+				}
+			}
 			if r, err = e.load(id); err != nil { // with what update changed
+				state.Close()
 				return errors.Join(err, e.releaseDamaged(id))
 			}
 			started := false
 			w := &watch{exe: e.watcher(), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
 			code, err = e.runOnce(r, log, w, func() {
 				started = true
+				state.Close() // sdocker-monitor's execve closes it too
 				if report != nil {
 					report.Close() // the command that started the monitor returns
 					report = nil
@@ -204,11 +230,15 @@ func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 				debug.FreeOSMemory()
 			})
 			if report != nil && !started {
-				// As in the foreground: what could not start leaves nothing.
-				r.AutoRemove = true
-				e.release(r)
+				// As in the foreground: what could not start leaves nothing
+				// (the state lock is still ours).
+				e.removeContainer(r)
 				return err
 			}
+			if !started {
+				state.Close()
+			}
+			state = nil
 		}
 		if err != nil {
 			code = runtime.ExitCodeOf(err)
@@ -302,7 +332,7 @@ func (w *watch) handOver(p *runtime.Process, out, errOut, log *os.File) error {
 // start) or, with --rm, everything goes.
 func (e *Engine) release(r *Record) error {
 	if r.AutoRemove {
-		return e.removeContainer(r)
+		return e.removeStopped(r)
 	}
 	var err error
 	if r.ImageID != "" {
@@ -364,8 +394,14 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 	return code, e.finishContainer(r, cg, code)
 }
 
+// stopped reports whether container id was stopped or killed on purpose.
+func (e *Engine) stopped(id string) bool {
+	_, err := os.Stat(e.stopMarker(id))
+	return err == nil
+}
+
 func (e *Engine) shouldRestart(r *Record, code int) bool {
-	if _, err := os.Stat(e.stopMarker(r.ID)); err == nil {
+	if e.stopped(r.ID) {
 		return false
 	}
 	switch r.Restart.Name {
@@ -380,13 +416,12 @@ func (e *Engine) shouldRestart(r *Record, code int) bool {
 // sleepUnlessStopped waits d, or less if the container is stopped meanwhile.
 func (e *Engine) sleepUnlessStopped(id string, d time.Duration) bool {
 	for end := time.Now().Add(d); time.Now().Before(end); {
-		if _, err := os.Stat(e.stopMarker(id)); err == nil {
+		if e.stopped(id) {
 			return false
 		}
 		time.Sleep(min(50*time.Millisecond, time.Until(end)))
 	}
-	_, err := os.Stat(e.stopMarker(id))
-	return err != nil
+	return !e.stopped(id)
 }
 
 // logWriter writes a container's output as Docker's json-file log does:

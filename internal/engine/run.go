@@ -111,20 +111,15 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 // Images opens the image store.
 func (e *Engine) Images() (*image.Store, error) { return image.Open(filepath.Join(e.Root, "image")) }
 
-// create reserves an id and a name and writes the container's record. The
-// caller holds the container's lock until it closes lock.
-func (e *Engine) create(r *Record) (lock *os.File, err error) {
-	unlock, err := e.lock()
-	if err != nil {
-		return nil, err
-	}
+// create names the container r (whose id is set) and writes its record,
+// complete but for its spec (spec.json follows). The caller holds the
+// container's lock and its state lock until it closes lock and state. Dead
+// containers are collected on the way.
+func (e *Engine) create(r *Record) (lock, state *os.File, err error) {
+	all, unlock, err := e.lockAndCollect()
 	defer unlock()
-	all, err := e.List()
 	if err != nil {
-		return nil, err
-	}
-	if err := e.collect(all); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	used := map[string]bool{}
 	for _, o := range all {
@@ -133,32 +128,28 @@ func (e *Engine) create(r *Record) (lock *os.File, err error) {
 	if r.Name == "" {
 		r.Name = generateName(used)
 	} else if used[r.Name] {
-		return nil, fmt.Errorf("%w: %q", ErrNameInUse, r.Name)
+		return nil, nil, fmt.Errorf("%w: %q", ErrNameInUse, r.Name)
 	}
-	for {
-		if r.ID, err = newID(); err != nil {
-			return nil, err
-		}
-		err = os.Mkdir(e.containerDir(r.ID), 0o700)
-		if !errors.Is(err, os.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", e.containerDir(r.ID), err)
+	if err := os.Mkdir(e.containerDir(r.ID), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create %s: %w", e.containerDir(r.ID), err)
 	}
 	lock, err = e.holdContainer(r.ID)
 	if err == nil {
-		err = e.save(r)
-	}
-	if err != nil {
-		if lock != nil {
+		if state, err = e.newStateLock(r.ID); err != nil {
 			lock.Close()
 		}
-		e.remove(r.ID)
-		return nil, err
 	}
-	return lock, nil
+	if err == nil {
+		if err = e.save(r); err != nil {
+			state.Close()
+			lock.Close()
+		}
+	}
+	if err != nil {
+		e.remove(r.ID)
+		return nil, nil, err
+	}
+	return lock, state, nil
 }
 
 func validName(s string) bool {
@@ -226,46 +217,46 @@ func (e *Engine) parseVolume(v string) (MountPoint, error) {
 	return m, nil
 }
 
-// prepare validates o, creates the container's record and root file
-// system, and writes its spec. The caller holds the container's lock until
-// it closes lock.
-func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
+// prepare validates o, creates the container's root file system, spec and
+// record. The caller holds the container's lock and its state lock until it
+// closes lock and state.
+func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err error) {
 	if o.Name != "" && !validName(o.Name) {
-		return nil, nil, fmt.Errorf("%w: name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidInput, o.Name)
+		return nil, nil, nil, fmt.Errorf("%w: name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidInput, o.Name)
 	}
 	policy, err := ParseRestartPolicy(o.Restart)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if policy.Name != "no" && o.Remove {
-		return nil, nil, fmt.Errorf("%w: --restart and --rm cannot be combined", ErrInvalidInput)
+		return nil, nil, nil, fmt.Errorf("%w: --restart and --rm cannot be combined", ErrInvalidInput)
 	}
 	if policy.Name != "no" && !o.Detach {
-		return nil, nil, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
+		return nil, nil, nil, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
 	}
 	if o.Detach && o.Interactive {
-		return nil, nil, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
+		return nil, nil, nil, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
 	}
 	var mounts []MountPoint
 	for _, v := range o.Volumes {
 		m, err := e.parseVolume(v)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		mounts = append(mounts, m)
 	}
 	res, err := o.Limits.Resources()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
 	dir, img, err := e.resolveImage(o.Image)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	gen := specgen.Options{
-		Rootfs: "/", Env: o.Env, Cwd: o.Workdir, Hostname: o.Hostname, Tty: o.Tty,
+		Env: o.Env, Cwd: o.Workdir, Hostname: o.Hostname, Tty: o.Tty,
 		Network: o.Network, CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
-		ReadOnly: o.ReadOnly, CgroupParent: e.CgroupParent, Resources: res, ID: "0",
+		ReadOnly: o.ReadOnly, CgroupParent: e.CgroupParent, Resources: res,
 	}
 	userSpec := o.User
 	if img != nil {
@@ -297,15 +288,9 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 	}
 	if len(gen.Args) == 0 {
 		if img != nil {
-			return nil, nil, fmt.Errorf("%w: image %s has no command: give one", ErrInvalidInput, o.Image)
+			return nil, nil, nil, fmt.Errorf("%w: image %s has no command: give one", ErrInvalidInput, o.Image)
 		}
 		gen.Args = []string{"bash"}
-	}
-	if _, err := specgen.Generate(gen); err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
-	}
-	for _, w := range cgroups.Warnings(res) {
-		fmt.Fprintf(o.Stderr, "WARNING: %s\n", w)
 	}
 	r = &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
@@ -317,40 +302,50 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 		},
 	}
 	r.CgroupOwnership = &cgroups.Ownership{} // none until a start makes some
+	if r.ID, err = newID(); err != nil {
+		return nil, nil, nil, err
+	}
 	if o.Image == "" {
 		r.Image = dir
 	}
 	if img != nil {
-		r.ImageID = img.ID
+		r.ImageID, r.Rootfs = img.ID, image.RootfsOf(e.containerDir(r.ID))
 	}
-	lock, err = e.create(r)
+	// The record is written whole, with what it keeps of the spec: the
+	// spec is made first (and then completed from the mounted rootfs).
+	gen.ID, gen.Rootfs = r.ID, r.Rootfs
+	spec, err := specgen.Generate(gen)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	created, held := r, lock // the results are nil on failure
+	r.Spec, r.Command, r.CgroupPath = spec, spec.Process.Args, spec.Linux.CgroupsPath
+	for _, w := range cgroups.Warnings(res) {
+		fmt.Fprintf(o.Stderr, "WARNING: %s\n", w)
+	}
+	lock, state, err = e.create(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	created, held, heldState := r, lock, state // the results are nil on failure
 	defer func() {
 		if err != nil {
 			e.removeContainer(created)
+			heldState.Close()
 			held.Close()
 		}
 	}()
 	if img != nil {
 		store, err := e.Images()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		if r.Rootfs, err = store.PrepareRootfs(img.ID, e.containerDir(r.ID)); err != nil {
-			return nil, nil, err
+		if _, err := store.PrepareRootfs(img.ID, e.containerDir(r.ID)); err != nil {
+			return nil, nil, nil, err
 		}
-	}
-	gen.ID, gen.Rootfs = r.ID, r.Rootfs
-	spec, err := specgen.Generate(gen)
-	if err != nil {
-		return nil, nil, err
 	}
 	if userSpec != "" {
 		if spec.Process.User, err = resolveUser(r.Rootfs, userSpec); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if home := homeOf(r.Rootfs, spec.Process.User.UID); home != "" {
 			spec.Process.Env = specgen.SetEnv(spec.Process.Env, "HOME="+home)
@@ -358,7 +353,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 	}
 	for _, m := range mounts {
 		if err := os.MkdirAll(m.Source, 0o755); err != nil {
-			return nil, nil, fmt.Errorf("create volume source %s: %w", m.Source, err)
+			return nil, nil, nil, fmt.Errorf("create volume source %s: %w", m.Source, err)
 		}
 		opts := []string{"rbind", "rprivate"}
 		if !m.RW {
@@ -366,14 +361,20 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 		}
 		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 	}
-	r.Spec = spec
 	if err := e.saveSpec(r); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if err := e.save(r); err != nil {
-		return nil, nil, err
+	return r, lock, state, nil
+}
+
+// removeStopped removes container r, which does not run and whose lock the
+// caller holds, under its state lock (see holdState): no stop marks it
+// meanwhile. The caller must not hold that lock already.
+func (e *Engine) removeStopped(r *Record) error {
+	if state, err := e.holdState(r.ID); err == nil {
+		defer state.Close()
 	}
-	return r, lock, nil
+	return e.removeContainer(r)
 }
 
 // removeContainer deletes everything of a container that does not run:
@@ -473,13 +474,14 @@ func isMounted(dir string) bool {
 // Run runs a container in the foreground and returns its exit status; with
 // o.Detach it starts a monitor for it and returns at once.
 func (e *Engine) Run(o RunOptions) (int, error) {
-	r, lock, err := e.prepare(o)
+	r, lock, state, err := e.prepare(o)
 	if err != nil {
 		return 125, err
 	}
 	defer lock.Close()
 	if o.Detach {
-		if err := e.startMonitor(r, lock); err != nil {
+		defer state.Close()
+		if err := e.startMonitor(r, lock, state); err != nil {
 			return runtime.ExitCodeOf(err), err
 		}
 		fmt.Fprintln(o.Stdout, r.ID)
@@ -497,15 +499,19 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	p, cg, err := e.startContainer(r, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		// A container that could not even start leaves nothing.
-		return runtime.ExitCodeOf(err), errors.Join(err, e.removeContainer(r))
+		code := runtime.ExitCodeOf(err)
+		err = errors.Join(err, e.removeContainer(r))
+		state.Close()
+		return code, err
 	}
+	state.Close()
 	code := attach(p, o.Interactive, o.Stdin, o.Stdout, sigs)
 	err = e.finishContainer(r, cg, code)
 	if r.OOMKilled {
 		fmt.Fprintf(o.Stderr, "[+] container %s was killed: out of memory\n", specgen.ShortID(r.ID))
 	}
 	if r.AutoRemove {
-		err = errors.Join(err, e.removeContainer(r))
+		err = errors.Join(err, e.removeStopped(r))
 	} else if r.ImageID != "" {
 		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -165,6 +166,106 @@ func (e *Engine) lock() (func(), error) {
 	return func() { unix.Close(fd) }, nil
 }
 
+// The state lock of a container (ROOT/containers/ID/state.lock, flock'ed)
+// orders the commands that change what it does. Whoever starts it holds the
+// lock until the record names the running init (or the failed start is
+// cleaned up); stop, kill, pause and rm hold it while they look at the
+// record and signal, and whoever removes a container holds it while doing
+// so. A command that meets a starting container so waits for the start to
+// end, and a restart policy cannot start a container again behind a stop.
+//
+// Order: the container's lock (holdContainer), then its state lock, then
+// the store lock; nobody waits for a state lock while holding the store
+// lock, nor for a container's lock while holding its state lock.
+
+// stateWait bounds every wait for a state lock or for an exit: a command
+// always ends, if need be with an error.
+const stateWait = time.Minute
+
+// stateLockName is the state lock's file in a container's directory.
+const stateLockName = "state.lock"
+
+func (e *Engine) stateLockPath(id string) string {
+	return filepath.Join(e.containerDir(id), stateLockName)
+}
+
+func (e *Engine) recordPath(id string) string {
+	return filepath.Join(e.containerDir(id), "container.json")
+}
+
+// stateBusy reports whether somebody holds the state lock of container id:
+// a directory without its record is then being created or removed.
+func (e *Engine) stateBusy(id string) bool {
+	fd, err := unix.Open(e.stateLockPath(id), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB) == unix.EWOULDBLOCK
+}
+
+// newStateLock creates and takes the state lock of a container being
+// created (nobody else knows it yet).
+func (e *Engine) newStateLock(id string) (*os.File, error) {
+	p := e.stateLockPath(id)
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", p, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// holdState takes the state lock of container id, waiting (at most
+// stateWait) for a start under way to end; ErrNotFound once the container
+// is gone. Closing the returned file releases the lock.
+func (e *Engine) holdState(id string) (*os.File, error) {
+	p := e.stateLockPath(id)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) && e.exists(id) {
+		// A container of an older sdocker, which had no state lock (the
+		// record of a newer one goes first when it is removed).
+		fd, err = unix.Open(p, unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC, 0o600)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	for end := time.Now().Add(stateWait); ; {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil || !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(end) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	switch {
+	case errors.Is(err, unix.EWOULDBLOCK):
+		err = fmt.Errorf("%w: container %s is still starting after %s", ErrWrongState, id[:12], stateWait)
+	case err != nil:
+		err = fmt.Errorf("lock %s: %w", p, err)
+	case !e.exists(id):
+		err = fmt.Errorf("%w: %s", ErrNotFound, id) // removed while we waited
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+func (e *Engine) specPath(id string) string { return filepath.Join(e.containerDir(id), "spec.json") }
+
+// exists reports whether container id has a record.
+func (e *Engine) exists(id string) bool {
+	_, err := os.Stat(e.recordPath(id))
+	return err == nil
+}
+
 func newID() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -179,7 +280,7 @@ func (e *Engine) save(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encode container %s: %w", r.ID, err)
 	}
-	return atomicfile.Write(filepath.Join(e.containerDir(r.ID), "container.json"), b, 0o600, false)
+	return atomicfile.Write(e.recordPath(r.ID), b, 0o600, false)
 }
 
 // saveSpec writes r's spec and what the record keeps of it.
@@ -189,7 +290,7 @@ func (e *Engine) saveSpec(r *Record) error {
 		return fmt.Errorf("encode spec of %s: %w", r.ID, err)
 	}
 	r.Command, r.CgroupPath = r.Spec.Process.Args, r.Spec.Linux.CgroupsPath
-	return atomicfile.Write(filepath.Join(e.containerDir(r.ID), "spec.json"), b, 0o600, false)
+	return atomicfile.Write(e.specPath(r.ID), b, 0o600, false)
 }
 
 // load reads a record and its spec. A container whose state files cannot
@@ -201,9 +302,10 @@ func (e *Engine) load(id string) (*Record, error) {
 	}
 	r.Spec, err = e.readSpec(id)
 	if errors.Is(err, fs.ErrNotExist) {
-		if r.CgroupPath == "" {
-			// A container still being created (the record has no
-			// spec's fields yet), or whose creation was interrupted.
+		if r.Status == StateCreated && r.Pid == 0 || e.stateBusy(id) {
+			// A container still being created (its creator holds the
+			// state lock), or whose creator died before it wrote the
+			// spec (collected): what needs the spec says so (requireSpec).
 			return r, nil
 		}
 		return nil, damaged(id, e.specPath(id), err)
@@ -221,11 +323,11 @@ func (e *Engine) loadRecord(id string) (*Record, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	dir := e.containerDir(id)
-	p := filepath.Join(dir, "container.json")
+	p := e.recordPath(id)
 	var r *Record
 	err := atomicfile.ReadJSON(p, &r)
 	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(dir); serr != nil || halfCreated(dir) {
+		if _, serr := os.Stat(dir); serr != nil || halfCreated(dir) || e.stateBusy(id) {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
 	}
@@ -238,8 +340,24 @@ func (e *Engine) loadRecord(id string) (*Record, error) {
 	return r, nil
 }
 
+// remove deletes the directory of container id, its record first: a
+// record never outlives the state lock file (see holdState), and the
+// container is no longer listed while the rest goes.
 func (e *Engine) remove(id string) error {
-	if err := os.RemoveAll(e.containerDir(id)); err != nil {
+	if err := os.Remove(e.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	// The directory leaves the listing at once under a name that is no
+	// container's (what a killed remover leaves there is collected, see
+	// removeHalfCreated), then goes.
+	dir := e.containerDir(id)
+	gone := filepath.Join(e.containersDir(), ".removing-"+id)
+	if err := os.Rename(dir, gone); err == nil {
+		dir = gone
+	} else if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	return nil
@@ -290,6 +408,10 @@ func (e *Engine) Find(ref string) (*Record, error) {
 		if strings.HasPrefix(r.ID, ref) {
 			matches = append(matches, r)
 		}
+	}
+	if len(matches) > 1 {
+		// Not those removed since they were listed.
+		matches = slices.DeleteFunc(matches, func(r *Record) bool { return !e.exists(r.ID) })
 	}
 	switch len(matches) {
 	case 0:

@@ -60,7 +60,7 @@ func (s *Store) PrepareRootfs(imageID, containerDir string) (rootfs string, err 
 	}
 	upper := filepath.Join(containerDir, "upper")
 	work := filepath.Join(containerDir, "work")
-	rootfs = filepath.Join(containerDir, "rootfs")
+	rootfs = RootfsOf(containerDir)
 	for _, d := range []struct {
 		path string
 		mode os.FileMode
@@ -116,6 +116,10 @@ func (s *Store) PrepareRootfs(imageID, containerDir string) (rootfs string, err 
 	return rootfs, nil
 }
 
+// RootfsOf is where PrepareRootfs mounts the rootfs of containerDir (an
+// absolute path).
+func RootfsOf(containerDir string) string { return filepath.Join(containerDir, "rootfs") }
+
 func overlayOptions(lower []string, upper, work string) string {
 	return "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + upper + ",workdir=" + work
 }
@@ -124,7 +128,7 @@ func overlayOptions(lower []string, upper, work string) string {
 // no-op if it is not mounted, so it may be called any number of times. The
 // container's directories stay for the caller to remove.
 func ReleaseRootfs(containerDir string) error {
-	rootfs := filepath.Join(containerDir, "rootfs")
+	rootfs := RootfsOf(containerDir)
 	for range 16 { // a rootfs mounted several times over
 		err := unix.Unmount(rootfs, unix.MNT_DETACH)
 		switch {

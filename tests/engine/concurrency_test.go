@@ -117,10 +117,16 @@ func TestRunKilled(t *testing.T) {
 		time.Sleep(d)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
-		// The next command works.
-		r := e.run("ps", "-a")
+		// The next command works, and shows no record half-written: each
+		// with its command.
+		r := e.run("ps", "-a", "--format", "{{.Names}} {{.Command}}")
 		if r.code != 0 || strings.Contains(r.stderr, "warning") {
 			t.Errorf("ps -a after run -d killed after %s:\n%s", d, r)
+		}
+		for _, l := range lines(r.stdout) {
+			if !strings.Contains(l, "sleep 100") {
+				t.Errorf("ps -a after run -d killed after %s lists %q", d, l)
+			}
 		}
 		// The name is taken or free, never half-taken: a new run with it
 		// either works or says the name is in use.

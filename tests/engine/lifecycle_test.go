@@ -141,9 +141,14 @@ func TestStartRestartWait(t *testing.T) {
 	e.mustRun(0, "restart", "svc")
 	e.waitStatus(r, "running", 20*time.Second)
 	e.waitLog(r, 3, 10*time.Second)
-	// start of a running container is an error.
-	if r := e.run("start", "svc"); r.code != 125 || !strings.Contains(r.stderr, "running") {
+	// start of a running container leaves it as it is and says its name, as
+	// Docker does.
+	pid3 := e.inspect(r).State.Pid
+	if r := e.run("start", "svc"); r.code != 0 || r.stdout != "svc\n" {
 		t.Errorf("start of a running container:\n%s", r)
+	}
+	if c := e.inspect(r); c.State.Status != "running" || c.State.Pid != pid3 {
+		t.Errorf("start of a running container changed it: %+v, pid before %d", c.State, pid3)
 	}
 	// wait blocks until the container ends.
 	done := make(chan result, 1)
@@ -205,6 +210,13 @@ func TestPause(t *testing.T) {
 	}
 	if r := e.run("pause", "counter"); r.code != 125 || !strings.Contains(r.stderr, "paused") {
 		t.Errorf("pause of a paused container:\n%s", r)
+	}
+	// exec and start say why they cannot: it is paused (Docker's words for exec).
+	if r := e.run("exec", "counter", "true"); r.code != 125 || !strings.Contains(r.stderr, "container "+id+" is paused, unpause the container before exec") {
+		t.Errorf("exec into a paused container:\n%s", r)
+	}
+	if r := e.run("start", "counter"); r.code != 125 || !strings.Contains(r.stderr, "paused") {
+		t.Errorf("start of a paused container:\n%s", r)
 	}
 	e.mustRun(0, "unpause", "counter")
 	if got := e.state(id, "{{.State.Status}} {{.State.Paused}}"); got != "running false" {
