@@ -1,6 +1,8 @@
 package engine
 
 import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -115,6 +117,14 @@ func testEngine(t *testing.T, entries []LogEntry) (*Engine, *Record) {
 	}
 	r := &Record{ID: strings.Repeat("ab", 32), Name: "box", Status: StateExited, Detached: true, Created: time.Now()}
 	if err := os.Mkdir(e.containerDir(r.ID), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.Spec = &specs.Spec{
+		Process: &specs.Process{Args: []string{"true"}},
+		Linux:   &specs.Linux{CgroupsPath: "/sdocker/" + r.ID},
+		Root:    &specs.Root{Path: "/"},
+	}
+	if err := e.saveSpec(r); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.save(r); err != nil {
