@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cgroup2-vm-test.sh: run Go test packages as root on a real cgroup v2
-# kernel, in the throwaway VM of ../shared/tools/cgroup2-vm (see its README).
+# kernel, in the throwaway VM of scripts/vm/cgroup2-vm (see its header).
 #
 # Usage: scripts/cgroup2-vm-test.sh [--sdocker] [PACKAGE...] [-- TEST-FLAGS...]
 #   PACKAGE     Go packages to test (default ./internal/cgroups), e.g.
@@ -9,7 +9,7 @@
 #               ./tests/integration is among the packages)
 #   TEST-FLAGS  passed to every test binary (default -test.v)
 # Environment:
-#   CGROUP2_VM       the tool (default: ../shared/tools/cgroup2-vm from the repo root)
+#   CGROUP2_VM       the VM tool (default: scripts/vm/cgroup2-vm)
 #   CGROUP2_VM_ARGS  options for it, e.g. "--mem 2G --timeout 900 -v"
 #                    (with --sdocker the default timeout is 1800 s, not 600)
 #
@@ -29,7 +29,7 @@ set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_root=$(cd "$script_dir/.." && pwd)
-vm=${CGROUP2_VM:-$repo_root/../shared/tools/cgroup2-vm}
+vm=${CGROUP2_VM:-$script_dir/vm/cgroup2-vm}
 
 pkgs=()
 flags=()
