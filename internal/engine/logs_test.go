@@ -1,8 +1,6 @@
 package engine
 
 import (
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sdocker/sdocker/tests/testutil"
 )
