@@ -112,7 +112,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 		}
 	}
 	e.waitExit(r.ID, -1)
-	return nil
+	return e.settle(r.ID)
 }
 
 // Kill sends sig to a running container's init.
@@ -221,12 +221,8 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		}
 	}
 	if volumes {
-		for _, m := range r.Mounts {
-			if m.Anonymous {
-				if err := os.RemoveAll(m.Source); err != nil {
-					return fmt.Errorf("remove volume %s: %w", m.Source, err)
-				}
-			}
+		if err := e.removeVolumes(r); err != nil {
+			return err
 		}
 	}
 	return e.removeContainer(r)
