@@ -222,8 +222,11 @@ func (e *Engine) monitor(id string, report *os.File, exited *exitedInit) error {
 				debug.FreeOSMemory()
 			})
 			if report != nil && !started {
-				// As in the foreground: what could not start leaves nothing.
-				r.AutoRemove = true
+				// As in the foreground: a new container that could not
+				// start leaves nothing; one started before (start) stays.
+				if r.StartedAt.IsZero() {
+					r.AutoRemove = true
+				}
 				e.release(r)
 				return err
 			}
