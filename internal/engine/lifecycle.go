@@ -265,11 +265,21 @@ func (e *Engine) setPaused(ref string, pause bool) error {
 	if err != nil {
 		return err
 	}
-	return e.updateRecord(r.ID, func(n *Record) {
+	err = e.updateRecord(r.ID, func(n *Record) {
 		if n.Status == StateRunning || n.Status == StatePaused {
 			n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
 		}
 	})
+	if err != nil {
+		// The record says what it said (the disk is full): so does the
+		// container.
+		if pause {
+			cg.Thaw()
+		} else {
+			cg.Freeze()
+		}
+	}
+	return err
 }
 
 func (e *Engine) thaw(r *Record) {
