@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -329,6 +330,39 @@ func TestDiskFull(t *testing.T) {
 		if r := f.mustRun(0, "wait", id); strings.TrimSpace(r.stdout) != "7" {
 			t.Errorf("wait after a start: %q, want 7", r.stdout)
 		}
+	})
+
+	// A foreground run whose container ends while the disk is full: the
+	// container's own code, the record's failure named, the exit kept.
+	t.Run("foreground", func(t *testing.T) {
+		f.t = t
+		cmd := f.command("run", "--name", "fg", "-v", f.ctl+":/ctl", rootfsDir, "sh", "-c", "until [ -e /ctl/fg ]; do sleep 0.01; done; exit 4")
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); f.run("rm", "-f", "fg") })
+		waitFor(t, 30*time.Second, "the foreground container to run", func() bool {
+			r := f.run("inspect", "--format", "{{.State.Status}}", "fg")
+			return strings.TrimSpace(r.stdout) == "running"
+		})
+		f.fill()
+		f.touch("fg")
+		timer := time.AfterFunc(timeout(60*time.Second), func() { cmd.Process.Kill() })
+		err := cmd.Wait()
+		timer.Stop()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		f.failsFull(result{args: cmd.Args, code: code, stderr: errOut.String()}, "container.json")
+		if code != 4 {
+			t.Errorf("run: exit %d, want the container's 4", code)
+		}
+		recovery := f.free()
+		f.checkExit(f.inspect("fg").ID, 4, recovery)
+		f.mustRun(0, "rm", "fg")
 	})
 
 	// Commands on a running container: what fails leaves it as it was.
