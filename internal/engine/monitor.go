@@ -397,10 +397,13 @@ const keepExitTries = 7
 // so that no other command guesses an exit meanwhile; then it gives up,
 // and the exit stays in the exit file.
 func (e *Engine) keepExit(r *Record, log *logWriter, err error) {
+	if r.AutoRemove {
+		err = nil // no record to write: it goes with the container
+	}
 	lerr := log.flush()
 	for i, d := 0, 50*time.Millisecond; (err != nil || lerr != nil) && i < keepExitTries; i, d = i+1, d*2 {
 		time.Sleep(d)
-		if err != nil && !r.AutoRemove {
+		if err != nil {
 			err = e.recordExit(r)
 		}
 		lerr = log.flush()
