@@ -398,7 +398,7 @@ const keepExitTries = 7
 // and the exit stays in the exit file.
 func (e *Engine) keepExit(r *Record, log *logWriter, err error) {
 	if r.AutoRemove {
-		err = nil // no record to write: it goes with the container
+		return // record and log go with the container
 	}
 	lerr := log.flush()
 	for i, d := 0, 50*time.Millisecond; (err != nil || lerr != nil) && i < keepExitTries; i, d = i+1, d*2 {
