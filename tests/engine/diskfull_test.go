@@ -332,6 +332,23 @@ func TestDiskFull(t *testing.T) {
 		}
 	})
 
+	// A --rm container that ends while the disk is full goes, with its
+	// anonymous volume.
+	t.Run("rm", func(t *testing.T) {
+		f.t = t
+		id := f.runDetached("--rm", "-v", "/data", "-v", f.ctl+":/ctl", rootfsDir, "sh", "-c", "echo x > /data/f; until [ -e /ctl/rm ]; do echo tick; sleep 0.01; done; exit 3")
+		f.fill()
+		f.touch("rm")
+		waitFor(t, 30*time.Second, "the --rm container to go", func() bool {
+			_, err := os.Stat(filepath.Join(f.root, "containers", id))
+			return os.IsNotExist(err)
+		})
+		if ents, _ := os.ReadDir(filepath.Join(f.root, "volumes")); len(ents) != 0 {
+			t.Errorf("the --rm container left %d volumes", len(ents))
+		}
+		f.free()
+	})
+
 	// A foreground run whose container ends while the disk is full: the
 	// container's own code, the record's failure named, the exit kept.
 	t.Run("foreground", func(t *testing.T) {
