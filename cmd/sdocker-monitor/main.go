@@ -13,8 +13,10 @@
 // the read ends of the init's stdout and stderr pipes, or OUTFD the pty
 // master and "pty". Once the init has exited and its output is drained, it
 // executes EXE (the sdocker binary) with ARG... and the init's wait status
-// appended: recording the exit, the restart policy and the cleanup are done
-// there. It imports nothing heavy (no encoding/json, no engine, not even
+// appended, and then, if output was lost (the disk was full) and could not
+// be marked in the log yet, "LOST:ERRNO": recording the exit, the marker,
+// the restart policy and the cleanup are done there. Entries go to the log
+// whole or not at all (see jsonlog.Writer). It imports nothing heavy (no encoding/json, no engine, not even
 // fmt), and never the huge-page heap of the short-lived commands; sdocker
 // starts it with a small GOGC (its heap is two line buffers and an entry).
 package main
@@ -46,9 +48,8 @@ type stream struct {
 
 type monitor struct {
 	pid   int
-	log   int
+	log   *jsonlog.Writer
 	tty   bool
-	out   []byte // the entry being written
 	strms []*stream
 }
 
@@ -71,7 +72,7 @@ func run(args []string) error {
 		}
 		n[i] = v
 	}
-	m := &monitor{pid: n[0], log: n[1], out: make([]byte, 0, 4096)}
+	m := &monitor{pid: n[0], log: jsonlog.NewWriter(n[1])}
 	m.add(n[2], "stdout")
 	if args[4] == "pty" {
 		m.tty = true
@@ -83,9 +84,13 @@ func run(args []string) error {
 		m.add(fd, "stderr")
 	}
 	status := m.watch()
-	unix.Close(m.log)
+	m.log.Flush(time.Now())
+	unix.Close(n[1])
 	exe := args[5]
 	argv := append(args[6:len(args):len(args)], strconv.Itoa(status))
+	if lost, why := m.log.Lost(); lost > 0 {
+		argv = append(argv, strconv.FormatInt(lost, 10)+":"+strconv.Itoa(int(why)))
+	}
 	err := unix.Exec(exe, argv, os.Environ())
 	return &os.PathError{Op: "execute", Path: exe, Err: err}
 }
@@ -207,19 +212,9 @@ func (m *monitor) end(s *stream) {
 }
 
 // entry writes one log entry in one write, so that a reader never sees two
-// entries mixed.
+// entries mixed; one that cannot be written is counted as lost.
 func (m *monitor) entry(s *stream, text []byte) {
-	m.out = jsonlog.Append(m.out[:0], text, s.name, time.Now())
-	for b := m.out; len(b) > 0; {
-		n, err := unix.Write(m.log, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n <= 0 {
-			return
-		}
-		b = b[n:]
-	}
+	m.log.Write(text, s.name, time.Now())
 }
 
 func indexNL(b []byte) int {

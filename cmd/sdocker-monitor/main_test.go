@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/jsonlog"
 )
 
 // TestWatch runs a shell as the "init": its output is logged as the engine
@@ -46,7 +48,7 @@ func TestWatch(t *testing.T) {
 		f.Close()
 		return fd
 	}
-	m := &monitor{pid: cmd.Process.Pid, log: int(logf.Fd())}
+	m := &monitor{pid: cmd.Process.Pid, log: jsonlog.NewWriter(int(logf.Fd()))}
 	m.add(dup(outR), "stdout")
 	m.add(dup(errR), "stderr")
 	ws := unix.WaitStatus(m.watch())

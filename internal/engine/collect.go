@@ -59,7 +59,7 @@ func (e *Engine) collect(all []*Record) error {
 	var errs []error
 	e.removeHalfCreated(all)
 	for _, r := range all {
-		if r.Status == StateExited {
+		if r.Status == StateExited && r.exitUnsaved == nil {
 			continue
 		}
 		release, err := e.holdContainer(r.ID)
@@ -103,9 +103,13 @@ func (e *Engine) cleanupDead(r *Record) error {
 	if r.ImageID != "" {
 		image.ReleaseRootfs(e.containerDir(r.ID))
 	}
-	r.Status = StateExited
-	r.ExitCode = 128 + int(unix.SIGKILL)
-	r.FinishedAt = time.Now()
+	if r.exitUnsaved == nil {
+		r.Status = StateExited
+		r.ExitCode = 128 + int(unix.SIGKILL)
+		r.FinishedAt = time.Now()
+	} else if err := e.markLost(r); err != nil { // its watcher recorded the exit
+		return err
+	}
 	if _, err := os.Stat(e.containerDir(r.ID)); err != nil {
 		return nil
 	}

@@ -199,7 +199,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 	if !e.waitExit(r.ID, stateWait) {
 		return fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", r.ID[:12], stateWait)
 	}
-	return nil
+	return e.settle(r.ID)
 }
 
 // Kill sends sig to a running container's init; a starting container's
@@ -313,12 +313,8 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		}
 	}
 	if volumes {
-		for _, m := range r.Mounts {
-			if m.Anonymous {
-				if err := os.RemoveAll(m.Source); err != nil {
-					return fmt.Errorf("remove volume %s: %w", m.Source, err)
-				}
-			}
+		if err := e.removeVolumes(r); err != nil {
+			return err
 		}
 	}
 	return e.removeContainer(r)
@@ -365,11 +361,21 @@ func (e *Engine) freeze(r *Record, pause bool) error {
 	if err != nil {
 		return err
 	}
-	return e.updateRecord(r.ID, func(n *Record) {
+	err = e.updateRecord(r.ID, func(n *Record) {
 		if n.Status == StateRunning || n.Status == StatePaused {
 			n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
 		}
 	})
+	if err != nil {
+		// The record says what it said (the disk is full): so does the
+		// container.
+		if pause {
+			cg.Thaw()
+		} else {
+			cg.Freeze()
+		}
+	}
+	return err
 }
 
 func (e *Engine) thaw(r *Record) {

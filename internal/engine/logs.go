@@ -160,12 +160,20 @@ func newLogPrinter(o LogsOptions) *logPrinter {
 	return &logPrinter{o: o, out: bufio.NewWriterSize(o.Stdout, 32*1024), err: bufio.NewWriterSize(o.Stderr, 32*1024)}
 }
 
+// entryStart begins every entry; inside an entry's strings a quote is
+// escaped, so it marks where one starts.
+var entryStart = []byte(`{"log":`)
+
 // print writes one JSON line of the log; a line that is not a log entry
-// (a torn write after a crash) is skipped.
+// (a torn write after a crash) is skipped, and an entry glued to the end
+// of such a line is still printed.
 func (p *logPrinter) print(line []byte) error {
 	var ent LogEntry
 	if err := json.Unmarshal(line, &ent); err != nil {
-		return nil
+		i := bytes.LastIndex(line, entryStart)
+		if i <= 0 || json.Unmarshal(line[i:], &ent) != nil {
+			return nil
+		}
 	}
 	if !p.o.Since.IsZero() && ent.Time.Before(p.o.Since) {
 		return nil

@@ -283,3 +283,31 @@ func TestLogsFollowRemoved(t *testing.T) {
 		t.Errorf("logs -f of a removed container: %v", err)
 	}
 }
+
+// TestLogsTornLine: a line cut off by a full disk or a killed writer, with
+// the next entry glued to it or on a line of its own, costs only itself.
+func TestLogsTornLine(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	e, r := testEngine(t, []LogEntry{{Log: "one\n", Stream: "stdout", Time: t0}})
+	f, err := os.OpenFile(e.LogPath(r.ID), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`{"log":"cut off`)
+	f.Close()
+	appendLog(t, e, r, LogEntry{Log: "two\n", Stream: "stdout", Time: t0.Add(time.Second)})
+	f, _ = os.OpenFile(e.LogPath(r.ID), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"log":"x\"{\"log\":\"y","stream":` + "\n" + `garbage` + "\n")
+	f.Close()
+	appendLog(t, e, r, LogEntry{Log: "three\n", Stream: "stderr", Time: t0.Add(2 * time.Second)})
+	for _, o := range []LogsOptions{{Tail: -1}, {Tail: -1, Follow: true, PollInterval: time.Millisecond}} {
+		var out, errOut bytes.Buffer
+		o.Stdout, o.Stderr = &out, &errOut
+		if err := e.Logs("box", o); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != "one\ntwo\n" || errOut.String() != "three\n" {
+			t.Errorf("logs (follow %v) of a log with torn lines: stdout %q stderr %q", o.Follow, out.String(), errOut.String())
+		}
+	}
+}

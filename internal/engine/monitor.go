@@ -36,10 +36,15 @@ import (
 // pid: it stays the init's parent, and keeps the lock), handing it the
 // init's pid, its output pipes (or pty) and the log. When the init has
 // exited it executes this binary again as
-// "sdocker-monitor ROOT ID exited BACKOFF STATUS", which records the exit,
-// cleans up and applies the restart policy (starting the container again
-// and handing it to sdocker-monitor again). Without sdocker-monitor the
-// whole watch stays in this process.
+// "sdocker-monitor ROOT ID exited BACKOFF STATUS [LOST:ERRNO]", which
+// records the exit (and marks in the log the output that sdocker-monitor
+// could not write), cleans up and applies the restart policy (starting the
+// container again and handing it to sdocker-monitor again). Without
+// sdocker-monitor the whole watch stays in this process.
+//
+// A full disk loses no exit: the exit file reserved at start takes it
+// first, and the record is written again with back-off while the monitor
+// holds the lock (see keepExit); the next command takes it from there.
 //
 // An init watched by sdocker-monitor is started without a parent-death
 // signal (execve ends every thread but the calling one, and the signal
@@ -63,7 +68,7 @@ const (
 // caller must then call MonitorMain and nothing else.
 func IsMonitor() bool {
 	a := os.Args
-	return len(a) >= 3 && a[0] == monitorArg0 && (len(a) == 3 || len(a) == 6 && a[3] == "exited")
+	return len(a) >= 3 && a[0] == monitorArg0 && (len(a) == 3 || (len(a) == 6 || len(a) == 7) && a[3] == "exited")
 }
 
 // startMonitor starts the monitor of r, handing it the container's lock and
@@ -119,7 +124,7 @@ func MonitorMain() {
 		// What it passed on to come back here (this binary's descriptor)
 		// goes no further.
 		unix.CloseRange(lockFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-		exited = parseExited(os.Args[4], os.Args[5])
+		exited = parseExited(os.Args[4], os.Args[5], os.Args[6:]...)
 	}
 	lock := os.NewFile(lockFD, "lock")
 	unix.CloseOnExec(lockFD)
@@ -145,16 +150,27 @@ func (e *Engine) safeMonitor(id string, report, state *os.File, exited *exitedIn
 	return e.monitor(id, report, state, exited)
 }
 
-// exitedInit is how the init that sdocker-monitor watched ended.
+// exitedInit is how the init that sdocker-monitor watched ended, and how
+// much of its output it could not log.
 type exitedInit struct {
 	code    int
 	backoff time.Duration
+	lost    int64
+	why     unix.Errno
 }
 
-// parseExited reads the BACKOFF and STATUS arguments of a monitor back from
-// sdocker-monitor; a status it could not tell counts as 125.
-func parseExited(backoff, status string) *exitedInit {
+// parseExited reads the BACKOFF, STATUS and LOST:ERRNO arguments of a
+// monitor back from sdocker-monitor; a status it could not tell counts as
+// 125.
+func parseExited(backoff, status string, lost ...string) *exitedInit {
 	x := &exitedInit{code: 125, backoff: 100 * time.Millisecond}
+	if len(lost) == 1 {
+		n, errno, _ := strings.Cut(lost[0], ":")
+		x.lost, _ = strconv.ParseInt(n, 10, 64)
+		if v, err := strconv.Atoi(errno); err == nil && v > 0 {
+			x.why = unix.Errno(v)
+		}
+	}
 	if ms, err := strconv.Atoi(backoff); err == nil && ms > 0 {
 		x.backoff = time.Duration(ms) * time.Millisecond
 	}
@@ -177,21 +193,23 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 		}
 		return err
 	}
-	logf, err := os.OpenFile(e.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	// Read too: the log writer looks at how the log ends.
+	logf, err := os.OpenFile(e.LogPath(id), os.O_CREATE|os.O_RDWR|os.O_APPEND|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", e.LogPath(id), err)
 	}
 	defer logf.Close()
-	log := &logWriter{f: logf}
+	log := newLogWriter(logf)
 	backoff := 100 * time.Millisecond
 	for {
 		var code int
 		if exited != nil {
 			code, backoff = exited.code, exited.backoff
+			log.w.AddLost(exited.lost, exited.why)
 			exited = nil
 			var cg cgroups.Manager
 			if cg, err = e.cgroupOf(r); err == nil {
-				err = e.finishContainer(r, cg, code)
+				e.keepExit(r, log, e.finishContainer(r, cg, code))
 			}
 		} else {
 			if state == nil {
@@ -230,9 +248,17 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 				debug.FreeOSMemory()
 			})
 			if report != nil && !started {
-				// As in the foreground: what could not start leaves nothing
-				// (the state lock is still ours).
-				e.removeContainer(r)
+				// As in the foreground: a new container that could not
+				// start leaves nothing; one started before (start) stays.
+				// (The state lock is still ours.)
+				if r.StartedAt.IsZero() {
+					r.AutoRemove = true
+				}
+				if r.AutoRemove {
+					e.removeContainer(r)
+				} else {
+					e.release(r)
+				}
 				return err
 			}
 			if !started {
@@ -391,7 +417,41 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 	}
 	wg.Wait()
 	code := runtime.ExitCode(state, 125)
-	return code, e.finishContainer(r, cg, code)
+	e.keepExit(r, log, e.finishContainer(r, cg, code))
+	return code, nil
+}
+
+// keepExitTries is how often, with back-off from 50ms, the monitor tries
+// again to record an exit (about 6s in all) before it leaves it to the
+// exit file and the next command.
+const keepExitTries = 7
+
+// keepExit makes sure the exit that r has is recorded, and the output lost
+// marked in the log: err is how recording it failed (nil if it did not).
+// While the disk is full it tries again with back-off, holding the lock,
+// so that no other command guesses an exit meanwhile; then it gives up,
+// and the exit stays in the exit file.
+func (e *Engine) keepExit(r *Record, log *logWriter, err error) {
+	if r.AutoRemove {
+		return // record and log go with the container
+	}
+	lerr := log.flush()
+	for i, d := 0, 50*time.Millisecond; (err != nil || lerr != nil) && i < keepExitTries; i, d = i+1, d*2 {
+		time.Sleep(d)
+		if err != nil {
+			err = e.recordExit(r)
+		}
+		lerr = log.flush()
+	}
+	if lost, why := log.w.Lost(); lost > 0 && err != nil {
+		// The next command that records the exit marks the loss.
+		x := exitOf(r)
+		x.Lost, x.Why = lost, why
+		err = errors.Join(err, e.writeExit(r.ID, x))
+	}
+	if err = errors.Join(err, lerr); err != nil {
+		fmt.Fprintf(os.Stderr, "sdocker-monitor: container %s: %v\n", r.ID, err)
+	}
 }
 
 // stopped reports whether container id was stopped or killed on purpose.
@@ -425,10 +485,26 @@ func (e *Engine) sleepUnlessStopped(id string, d time.Duration) bool {
 }
 
 // logWriter writes a container's output as Docker's json-file log does:
-// one JSON object per line with the text, the stream and a timestamp.
+// one JSON object per line with the text, the stream and a timestamp; each
+// whole or not at all, the output lost marked (see jsonlog.Writer).
 type logWriter struct {
 	mu sync.Mutex
 	f  *os.File
+	w  *jsonlog.Writer
+}
+
+func newLogWriter(f *os.File) *logWriter {
+	return &logWriter{f: f, w: jsonlog.NewWriter(int(f.Fd()))}
+}
+
+// flush writes the marker of lost output, if any.
+func (w *logWriter) flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.w.Flush(time.Now()); err != nil {
+		return fmt.Errorf("write log %s: %w", w.f.Name(), err)
+	}
+	return nil
 }
 
 // LogEntry is one line of a container's log.
@@ -441,13 +517,11 @@ type LogEntry struct {
 func (w *logWriter) copy(stream string, r io.ReadCloser) {
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 16*1024)
-	var b []byte
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			b = jsonlog.Append(b[:0], line, stream, time.Now())
 			w.mu.Lock()
-			w.f.Write(b)
+			w.w.Write(line, stream, time.Now())
 			w.mu.Unlock()
 		}
 		if err != nil && err != bufio.ErrBufferFull {

@@ -118,7 +118,9 @@ func (e *Engine) Images() (*image.Store, error) { return image.Open(filepath.Joi
 func (e *Engine) create(r *Record) (lock, state *os.File, err error) {
 	all, unlock, err := e.lockAndCollect()
 	defer unlock()
-	if err != nil {
+	// What is left of other containers is cleaned up on the way; that
+	// failing (their records cannot be written) does not concern this one.
+	if all == nil && err != nil {
 		return nil, nil, err
 	}
 	used := map[string]bool{}
@@ -329,6 +331,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	created, held, heldState := r, lock, state // the results are nil on failure
 	defer func() {
 		if err != nil {
+			created.AutoRemove = true // nothing is left, volumes included
 			e.removeContainer(created)
 			heldState.Close()
 			held.Close()
@@ -378,13 +381,29 @@ func (e *Engine) removeStopped(r *Record) error {
 }
 
 // removeContainer deletes everything of a container that does not run:
-// its root file system mount, its directory and record.
+// its root file system mount, its directory and record, and with --rm (as
+// Docker does) its anonymous volumes.
 func (e *Engine) removeContainer(r *Record) error {
 	var err error
 	if r.ImageID != "" {
 		err = image.ReleaseRootfs(e.containerDir(r.ID))
 	}
+	if r.AutoRemove {
+		err = errors.Join(err, e.removeVolumes(r))
+	}
 	return errors.Join(err, e.remove(r.ID))
+}
+
+// removeVolumes deletes the anonymous volumes of r.
+func (e *Engine) removeVolumes(r *Record) error {
+	for _, m := range r.Mounts {
+		if m.Anonymous {
+			if err := os.RemoveAll(m.Source); err != nil {
+				return fmt.Errorf("remove volume %s: %w", m.Source, err)
+			}
+		}
+	}
+	return nil
 }
 
 // startContainer creates the container's cgroups and starts its init; the
@@ -401,6 +420,10 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 		if _, err := store.PrepareRootfs(r.ImageID, e.containerDir(r.ID)); err != nil {
 			return nil, nil, err
 		}
+	}
+	// Where its exit goes even when the disk is full.
+	if err := e.reserveExit(r.ID); err != nil {
+		return nil, nil, err
 	}
 	if !r.StartedAt.IsZero() {
 		// What a previous run may have left, of what it made.
@@ -441,7 +464,9 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 
 // finishContainer records how the container ended and removes the cgroups
 // made for it: those the record names (an update may have made a v1
-// cpuset since cg was), else cg's.
+// cpuset since cg was), else cg's. The exit goes to the reserved exit file
+// first, then into the record: r has it even if the record could not be
+// written (see recordExit).
 func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error {
 	if n, err := e.loadRecord(r.ID); err == nil && n.CgroupOwnership != nil {
 		if c, err := cgroups.Open(n.CgroupPath, n.CgroupOwnership); err == nil {
@@ -449,18 +474,29 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 		}
 	}
 	n, err := cg.OOMKills()
-	oom := err == nil && n > 0
-	err = cg.Destroy()
+	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}
+	x.apply(r)
 	if r.AutoRemove {
 		// The record goes next: no point writing it.
-		r.Status, r.ExitCode, r.FinishedAt, r.OOMKilled = StateExited, code, time.Now().UTC(), oom
-		return err
+		return cg.Destroy()
 	}
-	return errors.Join(err, e.updateRecord(r.ID, func(n *Record) {
-		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = StateExited, code, time.Now().UTC(), oom
-		n.CgroupOwnership = cg.Ownership() // without what is gone
+	xerr := e.writeExit(r.ID, x)
+	err = cg.Destroy()
+	r.CgroupOwnership = cg.Ownership() // without what is gone
+	if rerr := e.recordExit(r); rerr != nil {
+		return errors.Join(err, rerr, xerr)
+	}
+	return err
+}
+
+// recordExit writes the exit that r has into its record.
+func (e *Engine) recordExit(r *Record) error {
+	x := *r
+	return e.updateRecord(r.ID, func(n *Record) {
+		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = x.Status, x.ExitCode, x.FinishedAt, x.OOMKilled
+		n.CgroupOwnership = x.CgroupOwnership
 		r.adopt(n)
-	}))
+	})
 }
 
 func isMounted(dir string) bool {
@@ -499,6 +535,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	p, cg, err := e.startContainer(r, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		// A container that could not even start leaves nothing.
+		r.AutoRemove = true
 		code := runtime.ExitCodeOf(err)
 		err = errors.Join(err, e.removeContainer(r))
 		state.Close()

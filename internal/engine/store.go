@@ -91,6 +91,10 @@ type Record struct {
 	Error        string    `json:"error,omitempty"`
 	// Damaged says why the record could not be read (StateDamaged).
 	Damaged string `json:"-"`
+
+	// exitUnsaved is the exit that the exit file had for the record, which
+	// still says the container runs on disk (see applyExit).
+	exitUnsaved *exitStatus
 }
 
 // HostOptions are the run options kept for inspect.
@@ -337,6 +341,7 @@ func (e *Engine) loadRecord(id string) (*Record, error) {
 	if r.ID != id {
 		return nil, damaged(id, p, errors.New("not the record of this container"))
 	}
+	e.applyExit(r)
 	return r, nil
 }
 

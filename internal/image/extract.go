@@ -68,7 +68,7 @@ func unpackLayer(r io.Reader, dir string) (size int64, entries int, err error) {
 		}
 		x.entries++
 		if err := x.entry(hdr, tr); err != nil {
-			return 0, 0, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+			return 0, 0, fmt.Errorf("layer entry %q in %s: %w", hdr.Name, dir, err)
 		}
 	}
 	for _, d := range x.dirs {

@@ -5,7 +5,7 @@
 // and U+2028/U+2029 escaped, each run of invalid UTF-8 replaced by one
 // U+FFFD as strings.ToValidUTF8 does first) without reflection, so that the
 // small monitor binary need not link encoding/json. It imports nothing but
-// time and unicode/utf8.
+// time, strconv, unicode/utf8 and x/sys/unix.
 package jsonlog
 
 import (

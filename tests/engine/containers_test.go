@@ -146,6 +146,41 @@ func TestRunVolumes(t *testing.T) {
 	}
 }
 
+// TestRunRmVolumes: as Docker does, --rm removes the container's anonymous
+// volumes with it (foreground, detached, and a run that could not start),
+// and leaves the host directories of named binds.
+func TestRunRmVolumes(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	host := t.TempDir()
+	vols := filepath.Join(e.root, "volumes")
+	noVolumes := func(what string) {
+		t.Helper()
+		if ents, _ := os.ReadDir(vols); len(ents) != 0 {
+			t.Errorf("%s left %d anonymous volumes in %s", what, len(ents), vols)
+		}
+	}
+	if out := e.runOut(0, "--rm", "-v", "/data", "-v", host+":/host", rootfsDir, "sh", "-c", "echo x > /data/f; echo y > /host/f; cat /data/f"); out != "x\n" {
+		t.Errorf("run --rm -v /data: %q", out)
+	}
+	noVolumes("run --rm")
+	id := e.runDetached("--rm", "-v", "/data", rootfsDir, "sh", "-c", "echo x > /data/f")
+	waitFor(t, 30*time.Second, "the --rm container to go", func() bool {
+		_, err := os.Stat(filepath.Join(e.root, "containers", id))
+		return os.IsNotExist(err)
+	})
+	noVolumes("run -d --rm")
+	for _, args := range [][]string{{"run", "-v", "/data", rootfsDir, "/no/such/program"}, {"run", "-d", "-v", "/data", rootfsDir, "/no/such/program"}} {
+		if r := e.run(args...); r.code != 127 {
+			t.Errorf("want exit 127:\n%s", r)
+		}
+		noVolumes(strings.Join(args[:2], " ") + " of a missing program")
+	}
+	if _, err := os.Stat(filepath.Join(host, "f")); err != nil {
+		t.Errorf("--rm removed the host directory of a bind: %v", err)
+	}
+}
+
 // TestRunOptions: -u, --entrypoint, --env-file, -l.
 func TestRunOptions(t *testing.T) {
 	e := newEnv(t)

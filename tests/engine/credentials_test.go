@@ -251,6 +251,12 @@ func TestCredentialBoundsStart(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(out, "ids")); string(b) != "1000\n" {
 		t.Errorf("the container ran again: its uids are %q", b)
 	}
-	// What could not start leaves nothing (as run).
+	// A container that ran before stays, as in Docker, until rm removes it.
+	if r := e.run("inspect", "--format", "{{.State.Status}}", id); r.code != 0 || strings.TrimSpace(r.stdout) != "exited" {
+		t.Errorf("after the refused start: want the container kept as exited:\n%s", r)
+	}
+	if r := e.run("rm", id); r.code != 0 {
+		t.Errorf("rm: %s", r)
+	}
 	e.assertGone(id)
 }

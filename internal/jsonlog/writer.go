@@ -1,0 +1,144 @@
+package jsonlog
+
+import (
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Writer appends entries to a log file, each whole or not at all: an entry
+// that cannot be written whole (the disk is full) is cut off again, and its
+// text is counted as lost. Before the next entry that fits, a marker entry
+// on stderr says how much was lost and why. One Writer per log file: the
+// offset of its end is kept here.
+type Writer struct {
+	fd   int
+	end  int64 // where the next entry starts; -1 when not known
+	cut  bool  // the log ends in an unfinished line
+	buf  []byte
+	lost int64      // bytes of output dropped and not yet marked
+	why  unix.Errno // the error that dropped the first of them
+}
+
+// NewWriter writes to the log open (append-only) as fd; if fd is open for
+// reading too, a line left unfinished at its end is ended first.
+func NewWriter(fd int) *Writer {
+	w := &Writer{fd: fd, end: -1, buf: make([]byte, 0, 4096)}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		w.end = st.Size
+	}
+	// A line a killed writer left unfinished is ended, so that the next
+	// entry starts a line of its own.
+	var last [1]byte
+	if w.end > 0 {
+		if n, _ := unix.Pread(fd, last[:], w.end-1); n == 1 && last[0] != '\n' {
+			w.cut = true
+		}
+	}
+	return w
+}
+
+// Lost is how many bytes of output were dropped and not yet marked, and
+// the error that dropped the first of them.
+func (w *Writer) Lost() (int64, unix.Errno) { return w.lost, w.why }
+
+// AddLost counts n more bytes of output as lost through err, e.g. what
+// another writer of the same log could not mark.
+func (w *Writer) AddLost(n int64, err unix.Errno) {
+	if n <= 0 {
+		return
+	}
+	if w.lost == 0 {
+		w.why = err
+	}
+	w.lost += n
+}
+
+// Write appends the entry of text, read from stream at t. If it fails,
+// the text is counted as lost and the log is left as it was.
+func (w *Writer) Write(text []byte, stream string, t time.Time) error {
+	if err := w.Flush(t); err != nil {
+		w.AddLost(int64(len(text)), errnoOf(err))
+		return err
+	}
+	w.buf = Append(w.start(), text, stream, t)
+	if err := w.write(w.buf); err != nil {
+		w.AddLost(int64(len(text)), errnoOf(err))
+		return err
+	}
+	return nil
+}
+
+// Flush writes the marker of the output lost so far, if any.
+func (w *Writer) Flush(t time.Time) error {
+	if w.lost == 0 {
+		return nil
+	}
+	w.buf = Append(w.start(), LostText(w.lost, w.why), "stderr", t)
+	if err := w.write(w.buf); err != nil {
+		return err
+	}
+	w.lost, w.why = 0, 0
+	return nil
+}
+
+// start empties the buffer for the next entry: a newline first when the
+// log ends in an unfinished line.
+func (w *Writer) start() []byte {
+	if w.cut {
+		return append(w.buf[:0], '\n')
+	}
+	return w.buf[:0]
+}
+
+// LostText is the text of the marker entry for n bytes lost through err.
+func LostText(n int64, err unix.Errno) []byte {
+	b := append([]byte("[sdocker] "), strconv.FormatInt(n, 10)...)
+	b = append(b, " bytes of output lost: "...)
+	if err == 0 {
+		err = unix.EIO
+	}
+	b = append(b, err.Error()...)
+	return append(b, '\n')
+}
+
+// write writes b whole at the end of the log, or cuts off what it wrote.
+func (w *Writer) write(b []byte) error {
+	if w.end < 0 {
+		var st unix.Stat_t
+		if unix.Fstat(w.fd, &st) == nil {
+			w.end = st.Size
+		}
+	}
+	done := 0
+	for done < len(b) {
+		n, err := unix.Write(w.fd, b[done:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == nil && n <= 0 {
+			err = unix.EIO
+		}
+		if err != nil {
+			if done > 0 && w.end >= 0 {
+				unix.Ftruncate(w.fd, w.end)
+			}
+			return err
+		}
+		done += n
+	}
+	if w.end >= 0 {
+		w.end += int64(len(b))
+	}
+	w.cut = false
+	return nil
+}
+
+func errnoOf(err error) unix.Errno {
+	if e, ok := err.(unix.Errno); ok {
+		return e
+	}
+	return unix.EIO
+}
