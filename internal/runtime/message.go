@@ -28,7 +28,7 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 4
+const protocol = 5
 
 // childConfig is everything the child needs; it crosses the config pipe in
 // the encoding of wire.go.
@@ -58,6 +58,12 @@ type childConfig struct {
 	WaitPlaced bool
 	// NewKeyring: join a new session keyring named after the container.
 	NewKeyring bool
+	// LateWrite is written, as the last thing before execve, to the file
+	// that comes with "placed": the container's pids limit to its
+	// pids.max (init), or "0" to the cgroup.procs of its pids cgroup
+	// (exec). Until then the Go runtime's own threads do not count
+	// against the limit. Empty when there is none.
+	LateWrite string
 
 	state []byte // from the parent's "continue", for the init's hooks
 }
@@ -196,10 +202,10 @@ func (c *syncConn) recv() (m syncMessage, fds []int, ok bool, err error) {
 	return m, fds, ok, wrapRecvErr(err)
 }
 
-func (c *syncConn) send(m syncMessage) error {
+func (c *syncConn) send(m syncMessage, fds ...int) error {
 	var err error
 	werr := c.rc.Write(func(fd uintptr) bool {
-		err = sendMessage(int(fd), m)
+		err = sendMessage(int(fd), m, fds...)
 		return !errors.Is(err, unix.EAGAIN)
 	})
 	if werr != nil {

@@ -3,8 +3,10 @@ package runtime
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -57,6 +59,11 @@ type Options struct {
 	// createRuntime hooks). It returns the state JSON the init gives its
 	// own createContainer and startContainer hooks.
 	CreateRuntime func(pid int) (state []byte, err error)
+
+	// joinPidsLate (exec into a container with a pids limit): the child
+	// joins the container's pids cgroup itself right before its execve
+	// (see childConfig.LateWrite).
+	joinPidsLate bool
 }
 
 // Process is a container's init or an exec'd process, seen from the parent.
@@ -291,6 +298,7 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	}
 	cfg := &childConfig{Spec: execSpec, JoinFlags: join}
 	o.ExecFifo, o.CreateRuntime = "", nil
+	o.joinPidsLate = pidsLimited(cg)
 	return startChild(execArg0, cfg, 0, f, f, cg, o)
 }
 
@@ -386,7 +394,7 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
 		// the cgroup's CPU limit to size them).
-		Env:   []string{"GOMAXPROCS=1"},
+		Env:   []string{"GOMAXPROCS=1", "GOTRACEBACK=none"},
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, PidFD: new(int)},
 	}
@@ -397,9 +405,9 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
 	limitsLater = limitsLater && cg.Version() == 2 && o.CreateCgroups
-	if cg.Version() == 2 {
+	if cg.Version() == 2 && !o.joinPidsLate {
 		if o.CreateCgroups {
-			res := o.Resources
+			res, _ := splitPidsLimit(o.Resources)
 			if limitsLater {
 				res = nil
 			}
@@ -459,6 +467,63 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: conn, configW: configW, limitsLater: limitsLater}, nil
 }
 
+// place makes or fills the child's cgroups where configure left that for
+// the time the child decodes its config, moves it into them (v1), and tells
+// it "placed", with the file for its late write if there is one.
+func (c *child) place(res *specs.LinuxResources, late string) error {
+	cg, o := c.cg, c.o
+	switch {
+	case c.limitsLater:
+		if err := cg.Set(res); err != nil {
+			return err
+		}
+	case o.CreateCgroups && cg.Version() == 1:
+		if err := cg.Create(res); err != nil {
+			return err
+		}
+	}
+	if cg.Version() == 1 {
+		apply := cg.Apply
+		if o.joinPidsLate {
+			apply = func(pid int) error { return cg.ApplyExcept(pid, "pids") }
+		}
+		if err := apply(c.p.Pid); err != nil {
+			return err
+		}
+	}
+	if late == "" {
+		return c.conn.send(syncMessage{Type: "placed"})
+	}
+	name := "pids.max"
+	if o.joinPidsLate {
+		name = "cgroup.procs"
+	}
+	p := filepath.Join(cg.PidsDir(), name)
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	return c.conn.send(syncMessage{Type: "placed"}, fd)
+}
+
+// splitPidsLimit returns r without a positive pids limit, and that limit
+// as the init writes it; r itself when it has none.
+func splitPidsLimit(r *specs.LinuxResources) (*specs.LinuxResources, string) {
+	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit <= 0 {
+		return r, ""
+	}
+	without := *r
+	without.Pids = nil
+	return &without, strconv.FormatInt(*r.Pids.Limit, 10)
+}
+
+// pidsLimited reports whether the container in cg has a pids limit.
+func pidsLimited(cg cgroups.Manager) bool {
+	b, err := os.ReadFile(filepath.Join(cg.PidsDir(), "pids.max"))
+	return err == nil && strings.TrimSpace(string(b)) != "max"
+}
+
 // abort kills a child that will not get its config.
 func (c *child) abort() {
 	unix.Kill(c.p.Pid, unix.SIGKILL)
@@ -512,10 +577,21 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		}
 	}
 
+	// A pids limit counts the threads of the child's Go runtime too: the
+	// child writes it (init) or joins the pids cgroup (exec) itself once
+	// it starts no more threads.
+	res, late := o.Resources, ""
+	switch {
+	case o.joinPidsLate:
+		late = "0"
+	case o.CreateCgroups:
+		res, late = splitPidsLimit(o.Resources)
+	}
+	cfg.LateWrite = late
 	// The child decodes its config while its cgroups are joined (cgroup v1:
 	// one write per hierarchy) or get their limits (v2, started early); it
 	// waits for "placed" before anything else.
-	cfg.WaitPlaced = cg.Version() == 1 || c.limitsLater
+	cfg.WaitPlaced = cg.Version() == 1 || c.limitsLater || late != ""
 	if _, err := c.configW.Write(cfg.marshal()); err != nil {
 		return fail(fmt.Errorf("send config to container init: %w", err))
 	}
@@ -523,22 +599,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	conn := c.conn
 	if cfg.WaitPlaced {
 		// (The child's runtime starts meanwhile.)
-		switch {
-		case c.limitsLater:
-			if err := cg.Set(o.Resources); err != nil {
-				return fail(err)
-			}
-		case o.CreateCgroups:
-			if err := cg.Create(o.Resources); err != nil {
-				return fail(err)
-			}
-		}
-		if cg.Version() == 1 {
-			if err := cg.Apply(p.Pid); err != nil {
-				return fail(err)
-			}
-		}
-		if err := conn.send(syncMessage{Type: "placed"}); err != nil {
+		if err := c.place(res, late); err != nil {
 			return fail(err)
 		}
 	}
