@@ -13,14 +13,14 @@ import (
 // ProxiedSignals are the signals a foreground command passes on to its
 // container's process, as Docker's sig-proxy and runc do: every one that
 // can be caught but SIGCHLD (the command's own children), SIGPIPE (its own
-// broken outputs), SIGURG (the Go runtime's preemption) and 32 and 33 (the
-// C library's). A command that owns the container's terminal takes SIGWINCH
+// broken outputs), SIGURG and SIGPROF (the Go runtime's preemption and
+// profiler keep them) and 32 and 33 (the C library's). A command that owns the container's terminal takes SIGWINCH
 // to resize it instead.
 var ProxiedSignals = func() []os.Signal {
 	var sigs []os.Signal
 	for n := syscall.Signal(1); n <= 64; n++ {
 		switch n {
-		case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGPIPE, unix.SIGURG, 32, 33:
+		case unix.SIGKILL, unix.SIGSTOP, unix.SIGCHLD, unix.SIGPIPE, unix.SIGURG, unix.SIGPROF, 32, 33:
 			continue
 		}
 		sigs = append(sigs, n)
