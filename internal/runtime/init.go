@@ -27,7 +27,7 @@ func Main() {
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	if len(os.Args) > 1 {
 		if base, err := strconv.Atoi(os.Args[1]); err == nil && base >= 3 {
-			configFD, syncFD, extraFD = base, base+1, base+2
+			configFD, syncFD, stderrFD, extraFD = base, base+1, base+2, base+3
 		}
 	}
 	code, err := childMain()
@@ -35,10 +35,21 @@ func Main() {
 		if sendMessage(syncFD, syncMessage{Type: "error", Error: err.Error(), Code: code}) != nil {
 			// Nobody listens any more (the runtime returned after create):
 			// the container's stderr is the one place left to say it.
+			restoreStderr()
 			fmt.Fprintf(os.Stderr, "%s: %v\n", InitBinaryName, err)
 		}
 	}
 	os.Exit(code)
+}
+
+// restoreStderr gives descriptor 2, the sync socket until now (see
+// spawnChild), back to the container's stderr (a raw system call: see
+// lateWrite).
+func restoreStderr() {
+	if stderrFD != 2 {
+		unix.RawSyscall(unix.SYS_DUP3, uintptr(stderrFD), 2, 0)
+		stderrFD = 2
+	}
 }
 
 func childMain() (int, error) {
@@ -283,6 +294,8 @@ func waitForStart(cfg *childConfig) error {
 			return err
 		}
 	}
+	// Nobody reads the sync socket after "ready".
+	restoreStderr()
 	if err := sendMessage(syncFD, syncMessage{Type: "ready"}); err != nil {
 		return err
 	}
@@ -378,6 +391,7 @@ func finish(cfg *childConfig) (int, error) {
 	if err := lateWrite(cfg); err != nil {
 		return 125, err
 	}
+	restoreStderr()
 	if cfg.Seccomp != nil && proc.NoNewPrivileges {
 		if err := cfg.Seccomp.Install(); err != nil {
 			return 125, fmt.Errorf("linux.seccomp: %w", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,7 +24,8 @@ const (
 var (
 	configFD = 3
 	syncFD   = 4
-	extraFD  = 5 // exec: a pidfd of the container's init; init: the exec fifo
+	stderrFD = 2 // the container's stderr while 2 is the sync socket: base+2
+	extraFD  = 6 // exec: a pidfd of the container's init; init: the exec fifo
 )
 
 // protocol changes whenever childConfig or the messages change: a parent and
@@ -161,9 +163,34 @@ func recvOnce(sock, flags int) (m syncMessage, fds []int, ok bool, err error) {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		return m, nil, false, fmt.Errorf("decode message from container init: %w", err)
+		// What the child's Go runtime wrote on its stderr (divertStderr).
+		return syncMessage{Type: "output", Error: string(buf[:n])}, nil, true, nil
 	}
 	return m, fds, true, nil
+}
+
+// initDied is the one line that reports a child whose Go runtime wrote
+// output (a fatal error, with a stack) and ended before its execve: the
+// fatal error, with the runtime's own line before it if there is one.
+func initDied(output string) string {
+	var before, fatal string
+	for _, l := range strings.Split(output, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") {
+			fatal = l
+			break
+		}
+		if before == "" && l != "" {
+			before = l
+		}
+	}
+	switch {
+	case fatal == "":
+		fatal = before
+	case before != "":
+		fatal += " (" + before + ")"
+	}
+	return "container init died: " + fatal
 }
 
 // The parent waits for its child in Go's netpoller, not in blocking system

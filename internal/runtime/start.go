@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -364,28 +365,31 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		return nil, err
 	}
 	defer exe.Close()
-	files := append(append([]*os.File{}, o.PreserveFDs...), configR, childSock)
-	if extra != nil {
-		files = append(files, extra)
-	}
-	// Files 0-2 are the stdio (the null device where none is given, as
-	// os/exec does), then the extra files from fd 3 on.
-	fds := make([]uintptr, 0, 3+len(files))
+	// The child's stdio is the null device where none is given (as
+	// os/exec does), but its descriptor 2 is the sync socket until its
+	// execve: what its Go runtime says there (a fatal error, with a stack)
+	// reaches this process, which reports it in one line, instead of the
+	// container's output. The container's stderr waits after the config
+	// pipe and the sync socket, the extra file after it.
 	stdio := []*os.File{o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr}
 	if terminal {
 		stdio = []*os.File{nil, nil, nil}
 	}
-	for _, f := range stdio {
+	for i, f := range stdio {
 		if f == nil {
 			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
 				return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
 			}
 			defer null.Close()
-			f = null
+			stdio[i] = null
 		}
-		fds = append(fds, f.Fd())
 	}
+	files := append(append([]*os.File{}, o.PreserveFDs...), configR, childSock, stdio[2])
+	if extra != nil {
+		files = append(files, extra)
+	}
+	fds := []uintptr{stdio[0].Fd(), stdio[1].Fd(), childSock.Fd()}
 	for _, f := range files {
 		fds = append(fds, f.Fd())
 	}
@@ -609,15 +613,27 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		}
 	}
 
+	var output strings.Builder
+	reset := false
 	for {
 		m, fds, ok, err := conn.recv()
+		if errors.Is(err, unix.ECONNRESET) && !reset {
+			// The child ended with a message of ours unread: the kernel
+			// says so once, before what the child sent (its output).
+			reset = true
+			continue
+		}
 		if err != nil {
 			return fail(err)
 		}
 		if !ok {
 			// End of file: the user's program replaced the runtime (the
-			// socket is close-on-exec in the child), or the child died,
-			// which Wait reports.
+			// socket is close-on-exec in the child), or the child died:
+			// of a fatal error of its Go runtime when it said something,
+			// else of a signal, which Wait reports.
+			if output.Len() > 0 {
+				return fail(&StartError{Code: 125, Msg: initDied(output.String())})
+			}
 			return p, nil
 		}
 		if m.Type != "console" {
@@ -641,6 +657,8 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 			if err := conn.send(syncMessage{Type: "continue", State: state}); err != nil {
 				return fail(err)
 			}
+		case "output":
+			output.WriteString(m.Error)
 		case "ready":
 			return p, nil
 		case "error":
