@@ -410,6 +410,9 @@ func finish(cfg *childConfig) (int, error) {
 		_, err := syscall.ForkExec(argv0, proc.Args, &syscall.ProcAttr{
 			Env: dedupEnv(proc.Env), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true},
 		})
+		if errors.Is(err, unix.EAGAIN) {
+			return 126, fmt.Errorf("exec %s: %w (the container's pids limit is reached)", proc.Args[0], err)
+		}
 		if err != nil {
 			return 126, fmt.Errorf("exec %s: %w", proc.Args[0], err)
 		}

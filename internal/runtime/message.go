@@ -62,8 +62,8 @@ type childConfig struct {
 	NewKeyring bool
 	// LateWrite is written, as the last thing before execve, to the file
 	// that comes with "placed": the container's pids limit to its
-	// pids.max (init), or "0" to the cgroup.procs of its pids cgroup
-	// (exec). Until then the Go runtime's own threads do not count
+	// pids.max (init), or "0" to the tasks (v1) or cgroup.procs (v2) of
+	// its pids cgroup (exec). Until then the Go runtime's own threads do not count
 	// against the limit. Empty when there is none.
 	LateWrite string
 

@@ -499,7 +499,13 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 		return c.conn.send(syncMessage{Type: "placed"})
 	}
 	name := "pids.max"
-	if o.joinPidsLate {
+	switch {
+	case o.joinPidsLate && cg.Version() == 1:
+		// Only the thread that writes joins (v1's "tasks"): the one that
+		// execs, or forks a detached exec's program; the runtime's
+		// other threads are never counted.
+		name = "tasks"
+	case o.joinPidsLate:
 		name = "cgroup.procs"
 	}
 	p := filepath.Join(cg.PidsDir(), name)

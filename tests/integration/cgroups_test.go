@@ -298,6 +298,19 @@ func TestPidsLimitCountsTheContainer(t *testing.T) {
 		e.mustRun(0, "rm", "-f", name)
 		b.wait(timeout(30 * time.Second))
 
+		if cgroupMode == 1 {
+			// Only the helper's thread that forks the program joins the
+			// pids cgroup (v1's tasks file): the program is the 2nd task.
+			name := uniqueName(t, "pidsdetached")
+			b, c := e.runBg(name, "--pids-limit", "3", rootfsDir, "sleep", "1000")
+			e.mustRun(0, "exec", "-d", name, "sleep", "1000")
+			waitFor(t, timeout(30*time.Second), "the detached exec's helper to go", func() bool {
+				return cgroupFile(t, c.id, "pids", "pids.current") == "2"
+			})
+			e.mustRun(0, "rm", "-f", name)
+			b.wait(timeout(30 * time.Second))
+		}
+
 		name = uniqueName(t, "pidsfull")
 		b, _ = e.runBg(name, "--pids-limit", "1", rootfsDir, "sleep", "1000")
 		r = e.run("exec", name, "echo", "in")
