@@ -356,6 +356,14 @@ func finish(cfg *childConfig) (int, error) {
 		}
 		return code, err
 	}
+	if os.Args[0] == execArg0 {
+		// On cgroup v2 joining moves every thread of this process, which
+		// the kernel allows (cpuset) only while they all have no more
+		// capabilities than this one: before its own go.
+		if err := lateWrite(cfg); err != nil {
+			return 125, err
+		}
+	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
 	// before the capabilities go (runc's order); otherwise as late as possible.
 	if cfg.Seccomp != nil && !proc.NoNewPrivileges {
@@ -436,9 +444,10 @@ var lateFD = -1
 // controller counts threads, and a Go runtime that cannot start one when it
 // wants one dies; so from here to execve it must want none: the collector
 // is off, an idle thread is left for the scheduler (a locked goroutine that
-// is preempted hands its P to another thread), and every system call is a
-// raw one, which the runtime never hands off. execve ends the threads; the
-// limit then counts the container's own processes only.
+// is preempted, or whose system call outlasts a tick of the runtime's
+// monitor, hands its P to another thread), and the init's system calls
+// after it are raw ones, which the runtime never hands off. execve ends the
+// threads; the limit then counts the container's own processes only.
 func lateWrite(cfg *childConfig) error {
 	if cfg.LateWrite == "" {
 		return nil
