@@ -31,19 +31,24 @@ var ProxiedSignals = func() []os.Signal {
 // proxying counts the NotifyProxied in effect: SIGQUIT is theirs meanwhile.
 var proxying atomic.Int32
 
-// NotifyProxied relays ProxiedSignals to c until stop is called. Signals
-// that arrive before the caller reads c wait in it (give it room). stop
-// may be called more than once.
+// commonSignals are caught before NotifyProxied returns; the others a
+// moment later: the Go runtime enables each caught signal with a round trip
+// to a thread of its own (some 10 µs), which is kept off the way to the
+// container's start.
+var commonSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT}
+
+// NotifyProxied relays ProxiedSignals to c. Signals that arrive before the
+// caller reads c wait in it (give it room). After stop, which may be called
+// more than once, SIGQUIT ends the command again (see QuietQuit); the
+// signals stay caught (releasing them costs the same round trips, on the
+// way out): the caller forwards them to a process that is gone, or c drops
+// them once full.
 func NotifyProxied(c chan<- os.Signal) (stop func()) {
 	proxying.Add(1)
-	signal.Notify(c, ProxiedSignals...)
+	signal.Notify(c, commonSignals...)
+	go signal.Notify(c, ProxiedSignals...)
 	var once sync.Once
-	return func() {
-		once.Do(func() {
-			signal.Stop(c)
-			proxying.Add(-1)
-		})
-	}
+	return func() { once.Do(func() { proxying.Add(-1) }) }
 }
 
 // QuietQuit makes SIGQUIT end this command with status 131, as the signal
