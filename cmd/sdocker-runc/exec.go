@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 
@@ -99,8 +98,8 @@ func newExecCommand(g *globals) *command {
 		o.Stdio = stdio()
 		var sigs chan os.Signal
 		if !o.Detach {
-			sigs = make(chan os.Signal, 8)
-			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+			sigs = make(chan os.Signal, 64)
+			defer runtime.NotifyProxied(sigs)()
 		}
 		rp, err := s.ExecIn(st, &p, o)
 		if err != nil {
@@ -114,11 +113,7 @@ func newExecCommand(g *globals) *command {
 		if o.Detach {
 			return nil
 		}
-		go func() {
-			for sig := range sigs {
-				rp.Signal(sig.(syscall.Signal))
-			}
-		}()
+		go proxySignals(sigs, rp, o.ConsoleSocket != "")
 		state, _ := rp.Wait()
 		return exitCode(runtime.ExitCode(state, 255))
 	}
@@ -167,4 +162,15 @@ func parseUser(s string) (uid, gid uint32, err error) {
 		}
 	}
 	return uid, gid, nil
+}
+
+// proxySignals passes the signals caught on sigs to p, but SIGWINCH when p
+// has a terminal: its size is the business of whoever holds the pty master.
+func proxySignals(sigs <-chan os.Signal, p *runtime.Process, terminal bool) {
+	for sig := range sigs {
+		if sig == unix.SIGWINCH && terminal {
+			continue
+		}
+		p.Signal(sig.(syscall.Signal))
+	}
 }

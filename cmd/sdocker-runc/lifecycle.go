@@ -4,11 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/oci"
 	"github.com/sdocker/sdocker/internal/proc"
@@ -73,10 +70,12 @@ func newRunCommand(g *globals) *command {
 		id, s := args[0], g.store()
 		o.Stdio, o.KillWithParent, o.Start = stdio(), !detach, true
 		var sigs chan os.Signal
+		stop := func() {}
 		if !detach {
-			sigs = make(chan os.Signal, 8)
-			signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+			sigs = make(chan os.Signal, 64)
+			stop = runtime.NotifyProxied(sigs)
 		}
+		defer stop()
 		_, p, err := s.Create(id, o)
 		if err != nil {
 			return err
@@ -84,13 +83,9 @@ func newRunCommand(g *globals) *command {
 		if detach {
 			return nil
 		}
-		go func() {
-			for sig := range sigs {
-				p.Signal(sig.(syscall.Signal))
-			}
-		}()
+		go proxySignals(sigs, p, o.ConsoleSocket != "")
 		st, _ := p.Wait()
-		signal.Stop(sigs)
+		stop()
 		if err := s.Delete(id, true); err != nil {
 			return err
 		}

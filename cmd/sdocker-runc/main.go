@@ -48,7 +48,15 @@ func main() {
 	if runtime.IsChild() {
 		runtime.Main()
 	}
+	runtime.QuietQuit()
 	g := globals{root: "/run/sdocker-runc", logFormat: "text"}
+	defer func() {
+		// A bug of ours is one line too, never a Go stack.
+		if r := recover(); r != nil {
+			logError(&g, fmt.Errorf("internal error: %v", r))
+			os.Exit(1)
+		}
+	}()
 	err := execute(&g, os.Args[1:])
 	var code exitCode
 	switch {

@@ -49,10 +49,18 @@ func main() {
 	if engine.IsMonitor() {
 		engine.MonitorMain()
 	}
+	runtime.QuietQuit()
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+func run(args []string) (status int) {
+	defer func() {
+		// A bug of ours is one line too, never a Go stack.
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "sdocker: internal error: %v\n", r)
+			status = 125
+		}
+	}()
 	cmd := newRootCommand()
 	cmd.SetArgs(args)
 	err := cmd.Execute()

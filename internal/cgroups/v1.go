@@ -403,8 +403,17 @@ func pidsMax(limit int64) string {
 	return strconv.FormatInt(limit, 10)
 }
 
-func (m *v1) Apply(pid int) error {
+func (m *v1) Apply(pid int) error { return m.ApplyExcept(pid, "") }
+
+func (m *v1) ApplyExcept(pid int, ctrl string) error {
+	skip := ""
+	if ctrl != "" && m.mounts[ctrl] != "" {
+		skip = m.dir(ctrl)
+	}
 	for _, d := range m.dirs(m.controllers(m.hasCpuset())) {
+		if d == skip {
+			continue
+		}
 		if err := writeFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}
@@ -413,6 +422,8 @@ func (m *v1) Apply(pid int) error {
 }
 
 func (m *v1) FD() (int, error) { return -1, nil }
+
+func (m *v1) PidsDir() string { return m.dir("pids") }
 
 func (m *v1) Stats() (*Stats, error) {
 	var s Stats

@@ -3,9 +3,6 @@ package engine
 import (
 	"fmt"
 	"os"
-	"os/signal"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/runtime"
@@ -79,9 +76,8 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Interactive {
 		stdio.Stdin = o.Stdin
 	}
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
-	defer signal.Stop(sigs)
+	sigs := make(chan os.Signal, 64)
+	defer runtime.NotifyProxied(sigs)()
 	if o.Detach {
 		stdio = runtime.Stdio{}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -529,9 +528,8 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		stdio.Stdin = o.Stdin
 	}
 	// Signals that arrive while the container starts are delivered once it runs.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGWINCH)
-	defer signal.Stop(sigs)
+	sigs := make(chan os.Signal, 64)
+	defer runtime.NotifyProxied(sigs)()
 	p, cg, err := e.startContainer(r, runtime.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		// A container that could not even start leaves nothing.
@@ -584,10 +582,10 @@ wait:
 	for {
 		select {
 		case sig := <-sigs:
-			if sig != unix.SIGWINCH {
-				p.Signal(sig.(syscall.Signal))
-			} else if p.Console != nil {
+			if sig == unix.SIGWINCH && p.Console != nil {
 				resize(stdin, p.Console)
+			} else {
+				p.Signal(sig.(syscall.Signal))
 			}
 		case <-waited:
 			break wait

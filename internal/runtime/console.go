@@ -48,8 +48,14 @@ func setupConsole(cfg *childConfig, isInit bool) error {
 	if err := unix.IoctlSetInt(slave, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
-	for fd := 0; fd <= 2; fd++ {
-		if err := unix.Dup3(slave, fd, 0); err != nil {
+	// (The slave becomes descriptor 2 with the rest of the container's
+	// stderr: see restoreStderr.)
+	for _, fd := range []int{0, 1, stderrFD} {
+		flags := 0
+		if fd == stderrFD && fd != 2 {
+			flags = unix.O_CLOEXEC
+		}
+		if err := unix.Dup3(slave, fd, flags); err != nil {
 			return fmt.Errorf("dup pty slave to %d: %w", fd, err)
 		}
 	}

@@ -6,9 +6,12 @@ import (
 	"io"
 	"os"
 	"path"
+	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -24,7 +27,7 @@ func Main() {
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	if len(os.Args) > 1 {
 		if base, err := strconv.Atoi(os.Args[1]); err == nil && base >= 3 {
-			configFD, syncFD, extraFD = base, base+1, base+2
+			configFD, syncFD, stderrFD, extraFD = base, base+1, base+2, base+3
 		}
 	}
 	code, err := childMain()
@@ -32,10 +35,21 @@ func Main() {
 		if sendMessage(syncFD, syncMessage{Type: "error", Error: err.Error(), Code: code}) != nil {
 			// Nobody listens any more (the runtime returned after create):
 			// the container's stderr is the one place left to say it.
+			restoreStderr()
 			fmt.Fprintf(os.Stderr, "%s: %v\n", InitBinaryName, err)
 		}
 	}
 	os.Exit(code)
+}
+
+// restoreStderr gives descriptor 2, the sync socket until now (see
+// spawnChild), back to the container's stderr (a raw system call: see
+// lateWrite).
+func restoreStderr() {
+	if stderrFD != 2 {
+		unix.RawSyscall(unix.SYS_DUP3, uintptr(stderrFD), 2, 0)
+		stderrFD = 2
+	}
 }
 
 func childMain() (int, error) {
@@ -56,12 +70,18 @@ func childMain() (int, error) {
 		return 125, fmt.Errorf("config without a process")
 	}
 	if cfg.WaitPlaced {
-		m, _, ok, err := recvMessage(syncFD)
+		m, fds, ok, err := recvMessage(syncFD)
 		if err != nil {
 			return 125, err
 		}
 		if !ok || m.Type != "placed" {
 			return 125, fmt.Errorf("parent did not place the container in its cgroups")
+		}
+		if cfg.LateWrite != "" {
+			if len(fds) != 1 {
+				return 125, fmt.Errorf("parent sent no file for the pids cgroup")
+			}
+			lateFD = fds[0]
 		}
 	}
 	if cfg.KillWithParent {
@@ -266,6 +286,16 @@ func waitForStart(cfg *childConfig) error {
 	if !cfg.ExecFifo {
 		return nil
 	}
+	if h := cfg.Spec.Hooks; h == nil || len(h.StartContainer) == 0 {
+		// The limit holds from create on (and an update then is not
+		// undone at start); the wait on the fifo needs no new thread.
+		// Hooks run before it is written: they start threads.
+		if err := lateWrite(cfg); err != nil {
+			return err
+		}
+	}
+	// Nobody reads the sync socket after "ready".
+	restoreStderr()
 	if err := sendMessage(syncFD, syncMessage{Type: "ready"}); err != nil {
 		return err
 	}
@@ -326,6 +356,14 @@ func finish(cfg *childConfig) (int, error) {
 		}
 		return code, err
 	}
+	if os.Args[0] == execArg0 {
+		// On cgroup v2 joining moves every thread of this process, which
+		// the kernel allows (cpuset) only while they all have no more
+		// capabilities than this one: before its own go.
+		if err := lateWrite(cfg); err != nil {
+			return 125, err
+		}
+	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
 	// before the capabilities go (runc's order); otherwise as late as possible.
 	if cfg.Seccomp != nil && !proc.NoNewPrivileges {
@@ -358,15 +396,20 @@ func finish(cfg *childConfig) (int, error) {
 	if err := waitForStart(cfg); err != nil {
 		return 125, err
 	}
+	if err := lateWrite(cfg); err != nil {
+		return 125, err
+	}
+	restoreStderr()
 	if cfg.Seccomp != nil && proc.NoNewPrivileges {
 		if err := cfg.Seccomp.Install(); err != nil {
 			return 125, fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	// Nothing of ours may reach the user's program: every descriptor but
-	// 0, 1, 2 and the preserved ones is closed by execve.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return 125, fmt.Errorf("mark descriptors close-on-exec: %w", err)
+	// 0, 1, 2 and the preserved ones is closed by execve. (A raw system
+	// call: see lateWrite.)
+	if _, _, e := unix.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(3+cfg.PreserveFDs), ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
+		return 125, fmt.Errorf("mark descriptors close-on-exec: %w", e)
 	}
 	if cfg.Orphan {
 		// Forked from this thread, the program keeps its credentials,
@@ -375,6 +418,9 @@ func finish(cfg *childConfig) (int, error) {
 		_, err := syscall.ForkExec(argv0, proc.Args, &syscall.ProcAttr{
 			Env: dedupEnv(proc.Env), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true},
 		})
+		if errors.Is(err, unix.EAGAIN) {
+			return 126, fmt.Errorf("exec %s: %w (the container's pids limit is reached)", proc.Args[0], err)
+		}
 		if err != nil {
 			return 126, fmt.Errorf("exec %s: %w", proc.Args[0], err)
 		}
@@ -389,6 +435,37 @@ func finish(cfg *childConfig) (int, error) {
 }
 
 var errNotExecutable = errors.New("permission denied")
+
+// lateFD is the file for cfg.LateWrite, from the parent's "placed".
+var lateFD = -1
+
+// lateWrite writes cfg.LateWrite to lateFD: the container's pids limit
+// (init) or this process into the container's pids cgroup (exec). The pids
+// controller counts threads, and a Go runtime that cannot start one when it
+// wants one dies; so from here to execve it must want none: the collector
+// is off, an idle thread is left for the scheduler (a locked goroutine that
+// is preempted, or whose system call outlasts a tick of the runtime's
+// monitor, hands its P to another thread), and the init's system calls
+// after it are raw ones, which the runtime never hands off. execve ends the
+// threads; the limit then counts the container's own processes only.
+func lateWrite(cfg *childConfig) error {
+	if cfg.LateWrite == "" {
+		return nil
+	}
+	defer func() { cfg.LateWrite = "" }()
+	debug.SetGCPercent(-1)
+	goruntime.Gosched()
+	b := []byte(cfg.LateWrite)
+	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(lateFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(lateFD), 0, 0)
+	if e == 0 {
+		return nil
+	}
+	if os.Args[0] == execArg0 {
+		return fmt.Errorf("join the container's pids cgroup: %w", e)
+	}
+	return fmt.Errorf("linux.resources.pids: write limit %s: %w", cfg.LateWrite, e)
+}
 
 // dedupEnv keeps one entry per variable, the last given, in first-seen order.
 func dedupEnv(env []string) []string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,12 +24,13 @@ const (
 var (
 	configFD = 3
 	syncFD   = 4
-	extraFD  = 5 // exec: a pidfd of the container's init; init: the exec fifo
+	stderrFD = 2 // the container's stderr while 2 is the sync socket: base+2
+	extraFD  = 6 // exec: a pidfd of the container's init; init: the exec fifo
 )
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 4
+const protocol = 5
 
 // childConfig is everything the child needs; it crosses the config pipe in
 // the encoding of wire.go.
@@ -58,6 +60,12 @@ type childConfig struct {
 	WaitPlaced bool
 	// NewKeyring: join a new session keyring named after the container.
 	NewKeyring bool
+	// LateWrite is written, as the last thing before execve, to the file
+	// that comes with "placed": the container's pids limit to its
+	// pids.max (init), or "0" to the tasks (v1) or cgroup.procs (v2) of
+	// its pids cgroup (exec). Until then the Go runtime's own threads do not count
+	// against the limit. Empty when there is none.
+	LateWrite string
 
 	state []byte // from the parent's "continue", for the init's hooks
 }
@@ -155,9 +163,34 @@ func recvOnce(sock, flags int) (m syncMessage, fds []int, ok bool, err error) {
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
-		return m, nil, false, fmt.Errorf("decode message from container init: %w", err)
+		// What the child's Go runtime wrote on its stderr (divertStderr).
+		return syncMessage{Type: "output", Error: string(buf[:n])}, nil, true, nil
 	}
 	return m, fds, true, nil
+}
+
+// initDied is the one line that reports a child whose Go runtime wrote
+// output (a fatal error, with a stack) and ended before its execve: the
+// fatal error, with the runtime's own line before it if there is one.
+func initDied(output string) string {
+	var before, fatal string
+	for _, l := range strings.Split(output, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") {
+			fatal = l
+			break
+		}
+		if before == "" && l != "" {
+			before = l
+		}
+	}
+	switch {
+	case fatal == "":
+		fatal = before
+	case before != "":
+		fatal += " (" + before + ")"
+	}
+	return "container init died: " + fatal
 }
 
 // The parent waits for its child in Go's netpoller, not in blocking system
@@ -196,10 +229,10 @@ func (c *syncConn) recv() (m syncMessage, fds []int, ok bool, err error) {
 	return m, fds, ok, wrapRecvErr(err)
 }
 
-func (c *syncConn) send(m syncMessage) error {
+func (c *syncConn) send(m syncMessage, fds ...int) error {
 	var err error
 	werr := c.rc.Write(func(fd uintptr) bool {
-		err = sendMessage(int(fd), m)
+		err = sendMessage(int(fd), m, fds...)
 		return !errors.Is(err, unix.EAGAIN)
 	})
 	if werr != nil {

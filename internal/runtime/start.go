@@ -1,10 +1,13 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -58,6 +61,11 @@ type Options struct {
 	// createRuntime hooks). It returns the state JSON the init gives its
 	// own createContainer and startContainer hooks.
 	CreateRuntime func(pid int) (state []byte, err error)
+
+	// joinPidsLate (exec into a container with a pids limit): the child
+	// joins the container's pids cgroup itself right before its execve
+	// (see childConfig.LateWrite).
+	joinPidsLate bool
 }
 
 // Process is a container's init or an exec'd process, seen from the parent.
@@ -302,6 +310,7 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	}
 	cfg := &childConfig{Spec: execSpec, JoinFlags: join}
 	o.ExecFifo, o.CreateRuntime = "", nil
+	o.joinPidsLate = pidsLimited(cg)
 	return startChild(execArg0, cfg, 0, f, f, cg, o)
 }
 
@@ -367,28 +376,31 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		return nil, err
 	}
 	defer exe.Close()
-	files := append(append([]*os.File{}, o.PreserveFDs...), configR, childSock)
-	if extra != nil {
-		files = append(files, extra)
-	}
-	// Files 0-2 are the stdio (the null device where none is given, as
-	// os/exec does), then the extra files from fd 3 on.
-	fds := make([]uintptr, 0, 3+len(files))
+	// The child's stdio is the null device where none is given (as
+	// os/exec does), but its descriptor 2 is the sync socket until its
+	// execve: what its Go runtime says there (a fatal error, with a stack)
+	// reaches this process, which reports it in one line, instead of the
+	// container's output. The container's stderr waits after the config
+	// pipe and the sync socket, the extra file after it.
 	stdio := []*os.File{o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr}
 	if terminal {
 		stdio = []*os.File{nil, nil, nil}
 	}
-	for _, f := range stdio {
+	for i, f := range stdio {
 		if f == nil {
 			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
 				return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
 			}
 			defer null.Close()
-			f = null
+			stdio[i] = null
 		}
-		fds = append(fds, f.Fd())
 	}
+	files := append(append([]*os.File{}, o.PreserveFDs...), configR, childSock, stdio[2])
+	if extra != nil {
+		files = append(files, extra)
+	}
+	fds := []uintptr{stdio[0].Fd(), stdio[1].Fd(), childSock.Fd()}
 	for _, f := range files {
 		fds = append(fds, f.Fd())
 	}
@@ -397,7 +409,7 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
 		// the cgroup's CPU limit to size them).
-		Env:   []string{"GOMAXPROCS=1"},
+		Env:   []string{"GOMAXPROCS=1", "GOTRACEBACK=none"},
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, PidFD: new(int)},
 	}
@@ -408,9 +420,9 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
 	limitsLater = limitsLater && cg.Version() == 2 && o.CreateCgroups
-	if cg.Version() == 2 {
+	if cg.Version() == 2 && !o.joinPidsLate {
 		if o.CreateCgroups {
-			res := o.Resources
+			res, _ := splitPidsLimit(o.Resources)
 			if limitsLater {
 				res = nil
 			}
@@ -473,6 +485,69 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: conn, configW: configW, limitsLater: limitsLater}, nil
 }
 
+// place makes or fills the child's cgroups where configure left that for
+// the time the child decodes its config, moves it into them (v1), and tells
+// it "placed", with the file for its late write if there is one.
+func (c *child) place(res *specs.LinuxResources, late string) error {
+	cg, o := c.cg, c.o
+	switch {
+	case c.limitsLater:
+		if err := cg.Set(res); err != nil {
+			return err
+		}
+	case o.CreateCgroups && cg.Version() == 1:
+		if err := cg.Create(res); err != nil {
+			return err
+		}
+	}
+	if cg.Version() == 1 {
+		apply := cg.Apply
+		if o.joinPidsLate {
+			apply = func(pid int) error { return cg.ApplyExcept(pid, "pids") }
+		}
+		if err := apply(c.p.Pid); err != nil {
+			return err
+		}
+	}
+	if late == "" {
+		return c.conn.send(syncMessage{Type: "placed"})
+	}
+	name := "pids.max"
+	switch {
+	case o.joinPidsLate && cg.Version() == 1:
+		// Only the thread that writes joins (v1's "tasks"): the one that
+		// execs, or forks a detached exec's program; the runtime's
+		// other threads are never counted.
+		name = "tasks"
+	case o.joinPidsLate:
+		name = "cgroup.procs"
+	}
+	p := filepath.Join(cg.PidsDir(), name)
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	return c.conn.send(syncMessage{Type: "placed"}, fd)
+}
+
+// splitPidsLimit returns r without a positive pids limit, and that limit
+// as the init writes it; r itself when it has none.
+func splitPidsLimit(r *specs.LinuxResources) (*specs.LinuxResources, string) {
+	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit <= 0 {
+		return r, ""
+	}
+	without := *r
+	without.Pids = nil
+	return &without, strconv.FormatInt(*r.Pids.Limit, 10)
+}
+
+// pidsLimited reports whether the container in cg has a pids limit.
+func pidsLimited(cg cgroups.Manager) bool {
+	b, err := os.ReadFile(filepath.Join(cg.PidsDir(), "pids.max"))
+	return err == nil && strings.TrimSpace(string(b)) != "max"
+}
+
 // abort kills a child that will not get its config.
 func (c *child) abort() {
 	unix.Kill(c.p.Pid, unix.SIGKILL)
@@ -526,10 +601,21 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		}
 	}
 
+	// A pids limit counts the threads of the child's Go runtime too: the
+	// child writes it (init) or joins the pids cgroup (exec) itself once
+	// it starts no more threads.
+	res, late := o.Resources, ""
+	switch {
+	case o.joinPidsLate:
+		late = "0"
+	case o.CreateCgroups:
+		res, late = splitPidsLimit(o.Resources)
+	}
+	cfg.LateWrite = late
 	// The child decodes its config while its cgroups are joined (cgroup v1:
 	// one write per hierarchy) or get their limits (v2, started early); it
 	// waits for "placed" before anything else.
-	cfg.WaitPlaced = cg.Version() == 1 || c.limitsLater
+	cfg.WaitPlaced = cg.Version() == 1 || c.limitsLater || late != ""
 	if _, err := c.configW.Write(cfg.marshal()); err != nil {
 		return fail(fmt.Errorf("send config to container init: %w", err))
 	}
@@ -537,22 +623,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	conn := c.conn
 	if cfg.WaitPlaced {
 		// (The child's runtime starts meanwhile.)
-		switch {
-		case c.limitsLater:
-			if err := cg.Set(o.Resources); err != nil {
-				return fail(err)
-			}
-		case o.CreateCgroups:
-			if err := cg.Create(o.Resources); err != nil {
-				return fail(err)
-			}
-		}
-		if cg.Version() == 1 {
-			if err := cg.Apply(p.Pid); err != nil {
-				return fail(err)
-			}
-		}
-		if err := conn.send(syncMessage{Type: "placed"}); err != nil {
+		if err := c.place(res, late); err != nil {
 			return fail(err)
 		}
 	}
@@ -562,15 +633,27 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		}
 	}
 
+	var output strings.Builder
+	reset := false
 	for {
 		m, fds, ok, err := conn.recv()
+		if errors.Is(err, unix.ECONNRESET) && !reset {
+			// The child ended with a message of ours unread: the kernel
+			// says so once, before what the child sent (its output).
+			reset = true
+			continue
+		}
 		if err != nil {
 			return fail(err)
 		}
 		if !ok {
 			// End of file: the user's program replaced the runtime (the
-			// socket is close-on-exec in the child), or the child died,
-			// which Wait reports.
+			// socket is close-on-exec in the child), or the child died:
+			// of a fatal error of its Go runtime when it said something,
+			// else of a signal, which Wait reports.
+			if output.Len() > 0 {
+				return fail(&StartError{Code: 125, Msg: initDied(output.String())})
+			}
 			return p, nil
 		}
 		if m.Type != "console" {
@@ -594,6 +677,8 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 			if err := conn.send(syncMessage{Type: "continue", State: state}); err != nil {
 				return fail(err)
 			}
+		case "output":
+			output.WriteString(m.Error)
 		case "ready":
 			return p, nil
 		case "error":

@@ -172,6 +172,7 @@ func (c *childConfig) marshal() []byte {
 	for _, b := range []bool{c.KillWithParent, c.ExecFifo, c.CreateRuntime, c.Orphan, c.WaitPlaced, c.NewKeyring} {
 		e.bool(b)
 	}
+	e.str(c.LateWrite)
 	if e.present(c.Seccomp != nil) {
 		prog := c.Seccomp.Instructions()
 		e.uint(uint64(c.Seccomp.Flags()))
@@ -208,6 +209,7 @@ func unmarshalChildConfig(b []byte) (*childConfig, error) {
 	for _, p := range []*bool{&c.KillWithParent, &c.ExecFifo, &c.CreateRuntime, &c.Orphan, &c.WaitPlaced, &c.NewKeyring} {
 		*p = d.bool()
 	}
+	c.LateWrite = d.str()
 	if d.bool() {
 		flags := uintptr(d.uint())
 		n := d.count()

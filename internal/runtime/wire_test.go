@@ -102,7 +102,7 @@ func TestChildConfigRoundTrip(t *testing.T) {
 	in := &childConfig{
 		Protocol: protocol, ID: "c1", Spec: &spec, Winsize: &unix.Winsize{Row: 24, Col: 80, Xpixel: 1, Ypixel: 2},
 		JoinFlags: unix.CLONE_NEWNET | unix.CLONE_NEWNS, KillWithParent: true, PreserveFDs: 2, ExecFifo: true,
-		CreateRuntime: true, Seccomp: filter, Orphan: true, WaitPlaced: true, NewKeyring: true,
+		CreateRuntime: true, Seccomp: filter, Orphan: true, WaitPlaced: true, NewKeyring: true, LateWrite: "3",
 	}
 	out, err := unmarshalChildConfig(in.marshal())
 	if err != nil {
@@ -270,5 +270,54 @@ func TestChildReadsOnlyCarriedFields(t *testing.T) {
 			}
 			return true
 		})
+	}
+}
+
+// TestInitOutput: what a child's Go runtime writes on its descriptor 2 (the
+// sync socket until execve), one write per piece, comes to the parent as
+// "output", and a fatal error with its stack becomes one line.
+func TestInitOutput(t *testing.T) {
+	socks, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(socks[0])
+	crash := []string{"runtime: failed to create new OS thread (have 4 already; errno=11)\n",
+		"runtime: may need to increase max user processes (ulimit -u)\n", "fatal error: ", "newosproc", "\n",
+		"\ngoroutine 1 gp=0x1 m=0 [running, locked to thread]:\n", "runtime.throw({0x526a1a?, 0x1?})\n"}
+	for _, p := range crash {
+		if _, err := unix.Write(socks[1], []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unix.Close(socks[1])
+	var got strings.Builder
+	for {
+		m, _, ok, err := recvOnce(socks[0], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if m.Type != "output" {
+			t.Fatalf("message %+v, want output", m)
+		}
+		got.WriteString(m.Error)
+	}
+	if got.String() != strings.Join(crash, "") {
+		t.Errorf("output %q, want %q", got.String(), strings.Join(crash, ""))
+	}
+	want := "container init died: fatal error: newosproc (runtime: failed to create new OS thread (have 4 already; errno=11))"
+	if line := initDied(got.String()); line != want {
+		t.Errorf("initDied = %q, want %q", line, want)
+	}
+	for in, want := range map[string]string{
+		"panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n": "container init died: panic: boom",
+		"something else\nand more\n":                           "container init died: something else",
+	} {
+		if line := initDied(in); line != want {
+			t.Errorf("initDied(%q) = %q, want %q", in, line, want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 
@@ -24,8 +25,17 @@ type Limits struct {
 	CpusetCpus string
 }
 
+// MinMemory is the lowest memory limit, Docker's: a container's runtime
+// and program do not start below it.
+const MinMemory = 6 << 20
+
 // Resources validates l and converts it to OCI resources; nil when l asks for nothing.
 func (l Limits) Resources() (*specs.LinuxResources, error) {
+	return l.resources(goruntime.NumCPU())
+}
+
+// resources is Resources on a machine with ncpu CPUs.
+func (l Limits) resources(ncpu int) (*specs.LinuxResources, error) {
 	r := &specs.LinuxResources{}
 	var mem specs.LinuxMemory
 	var cpu specs.LinuxCPU
@@ -33,8 +43,8 @@ func (l Limits) Resources() (*specs.LinuxResources, error) {
 		return nil, fmt.Errorf("memory limit %d: must be a positive number of bytes", l.Memory)
 	}
 	if l.Memory > 0 {
-		if l.Memory < 4*1024*1024 {
-			return nil, fmt.Errorf("memory limit %d: the minimum is 4 MiB (4194304 bytes)", l.Memory)
+		if l.Memory < MinMemory {
+			return nil, fmt.Errorf("memory limit %d: the minimum is 6 MiB (%d bytes)", l.Memory, MinMemory)
 		}
 		mem.Limit = &l.Memory
 	}
@@ -68,14 +78,19 @@ func (l Limits) Resources() (*specs.LinuxResources, error) {
 		cpu.Quota = &l.CPUQuota
 	}
 	if l.CPUs != 0 {
-		if l.CPUQuota != 0 || l.CPUPeriod != 0 {
-			return nil, fmt.Errorf("--cpus cannot be combined with --cpu-period or --cpu-quota")
+		quota, err := cpusQuota(l.CPUs, ncpu)
+		if err != nil {
+			return nil, err
 		}
-		if l.CPUs < 0.01 || math.IsNaN(l.CPUs) || math.IsInf(l.CPUs, 0) {
-			return nil, fmt.Errorf("--cpus %v: must be at least 0.01", l.CPUs)
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"--cpu-period", l.CPUPeriod != 0}, {"--cpu-quota", l.CPUQuota != 0}} {
+			if f.set {
+				return nil, fmt.Errorf("conflicting options: --cpus and %s cannot both be set", f.name)
+			}
 		}
-		period := uint64(100000)
-		quota := int64(l.CPUs * float64(period))
+		period := uint64(cpusPeriod)
 		cpu.Period, cpu.Quota = &period, &quota
 	}
 	if l.CPUShares != 0 {
@@ -107,6 +122,21 @@ func (l Limits) Resources() (*specs.LinuxResources, error) {
 		return nil, nil
 	}
 	return r, nil
+}
+
+// cpusPeriod is the CFS period of a --cpus limit (microseconds).
+const cpusPeriod = 100000
+
+// cpusQuota is the CFS quota per cpusPeriod of --cpus n on a machine with
+// ncpu CPUs; Docker's range and message.
+func cpusQuota(n float64, ncpu int) (int64, error) {
+	if math.IsNaN(n) || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("--cpus %v: not a number of CPUs", n)
+	}
+	if n < 0.01 || n > float64(ncpu) {
+		return 0, fmt.Errorf("--cpus %v: range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, ncpu, ncpu)
+	}
+	return int64(math.Round(n * cpusPeriod)), nil
 }
 
 // ParseBytes reads a size as Docker does: a number with an optional unit

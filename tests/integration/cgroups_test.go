@@ -248,3 +248,77 @@ func TestMemoryTest(t *testing.T) {
 		}
 	}
 }
+
+// TestPidsLimitCountsTheContainer: with --pids-limit N the container's
+// program may have exactly N tasks alive (its forks beyond fail), however
+// many threads sdocker's init had before its execve; N = 1, 2, 3 start
+// without a word from the Go runtime. exec into such a container works,
+// its process counting against the limit, even when the container is at it.
+func TestPidsLimitCountsTheContainer(t *testing.T) {
+	e := newEnv(t)
+	// Each line is a fork that worked; the shell is one task itself. (The
+	// sleeps must not hold the command's output open.)
+	forks := "for i in 1 2 3 4 5; do sleep 5 >/dev/null 2>&1 & echo started; done"
+	noRuntimeNoise := func(t *testing.T, stderr string) {
+		for _, bad := range []string{"goroutine", "fatal error", "runtime:", "panic"} {
+			if strings.Contains(stderr, bad) {
+				t.Errorf("%q on stderr:\n%s", bad, stderr)
+			}
+		}
+	}
+	for _, n := range []int{1, 2, 3} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			e := e.sub(t)
+			for i := 0; i < 5; i++ {
+				r := e.run("run", "--rm", "--pids-limit", strconv.Itoa(n), rootfsDir, "true")
+				if r.code != 0 {
+					t.Errorf("%s", r)
+				}
+				noRuntimeNoise(t, r.stderr)
+			}
+			r := e.run("run", "--rm", "--pids-limit", strconv.Itoa(n), rootfsDir, "sh", "-c", forks)
+			if got := strings.Count(r.stdout, "started"); got != n-1 {
+				t.Errorf("%d forks worked, want %d (the shell is the %dth task)\n%s", got, n-1, n, r)
+			}
+			if !strings.Contains(strings.ToLower(r.stderr), "fork") {
+				t.Errorf("the shell did not report a failed fork\n%s", r)
+			}
+			noRuntimeNoise(t, r.stderr)
+		})
+	}
+	t.Run("exec", func(t *testing.T) {
+		e := e.sub(t)
+		name := uniqueName(t, "pidsexec")
+		b, _ := e.runBg(name, "--pids-limit", "3", rootfsDir, "sleep", "1000")
+		r := e.run("exec", name, "sh", "-c", forks)
+		if got := strings.Count(r.stdout, "started"); got != 1 {
+			t.Errorf("%d forks worked in exec, want 1 (the container's sleep and the shell are 2 of 3)\n%s", got, r)
+		}
+		noRuntimeNoise(t, r.stderr)
+		e.mustRun(0, "rm", "-f", name)
+		b.wait(timeout(30 * time.Second))
+
+		if cgroupMode == 1 {
+			// Only the helper's thread that forks the program joins the
+			// pids cgroup (v1's tasks file): the program is the 2nd task.
+			name := uniqueName(t, "pidsdetached")
+			b, c := e.runBg(name, "--pids-limit", "3", rootfsDir, "sleep", "1000")
+			e.mustRun(0, "exec", "-d", name, "sleep", "1000")
+			waitFor(t, timeout(30*time.Second), "the detached exec's helper to go", func() bool {
+				return cgroupFile(t, c.id, "pids", "pids.current") == "2"
+			})
+			e.mustRun(0, "rm", "-f", name)
+			b.wait(timeout(30 * time.Second))
+		}
+
+		name = uniqueName(t, "pidsfull")
+		b, _ = e.runBg(name, "--pids-limit", "1", rootfsDir, "sleep", "1000")
+		r = e.run("exec", name, "echo", "in")
+		if r.code != 0 || r.stdout != "in\n" {
+			t.Errorf("exec into a container at its pids limit:\n%s", r)
+		}
+		noRuntimeNoise(t, r.stderr)
+		e.mustRun(0, "rm", "-f", name)
+		b.wait(timeout(30 * time.Second))
+	})
+}

@@ -83,6 +83,79 @@ func TestSignalsForwarded(t *testing.T) {
 	}
 }
 
+// TestEverySignalForwarded sends a foreground `sdocker run` and `sdocker
+// exec` each catchable signal in turn (SIGQUIT, SIGUSR1, job control,
+// SIGWINCH without a terminal, real-time ones...): each reaches the
+// container's process, whose traps print it, while the command keeps
+// running and dumps nothing of its own; SIGTERM then ends the process with
+// its trap's status.
+func TestEverySignalForwarded(t *testing.T) {
+	e := newEnv(t)
+	sigs := []struct {
+		sig  syscall.Signal
+		trap string
+	}{
+		{unix.SIGQUIT, "QUIT"}, {unix.SIGUSR1, "USR1"}, {unix.SIGUSR2, "USR2"}, {unix.SIGHUP, "HUP"},
+		{unix.SIGINT, "INT"}, {unix.SIGWINCH, "WINCH"}, {unix.SIGALRM, "ALRM"}, {unix.SIGTSTP, "TSTP"},
+		{unix.SIGTTIN, "TTIN"}, {unix.SIGTTOU, "TTOU"}, {unix.SIGCONT, "CONT"}, {unix.SIGABRT, "ABRT"},
+		{unix.SIGSEGV, "SEGV"}, {syscall.Signal(35), "35"}, {syscall.Signal(64), "64"},
+	}
+	var traps []string
+	for _, s := range sigs {
+		traps = append(traps, fmt.Sprintf(`trap "echo got %s" %s;`, s.trap, s.trap))
+	}
+	script := strings.Join(traps, " ") + ` trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done`
+	check := func(t *testing.T, b *bgProc) {
+		b.waitOutput("ready\n", timeout(30*time.Second))
+		for _, s := range sigs {
+			if err := b.cmd.Process.Signal(s.sig); err != nil {
+				t.Fatal(err)
+			}
+			b.waitOutput("got "+s.trap+"\n", timeout(30*time.Second))
+		}
+		if err := b.cmd.Process.Signal(unix.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := b.wait(timeout(30 * time.Second)); code != 42 {
+			t.Errorf("exit %d, want 42 (the TERM trap's)\n%s", code, b)
+		}
+		if strings.Contains(b.stderr.String(), "goroutine") {
+			t.Errorf("a goroutine dump on stderr:\n%s", b)
+		}
+	}
+	t.Run("run", func(t *testing.T) {
+		e := e.sub(t)
+		check(t, e.start("run", "--rm", rootfsDir, "sh", "-c", script))
+	})
+	t.Run("exec", func(t *testing.T) {
+		e := e.sub(t)
+		name := uniqueName(t, "sigexec")
+		b, _ := e.runBg(name, rootfsDir, "sleep", "1000")
+		check(t, e.start("exec", name, "sh", "-c", script))
+		e.mustRun(0, "rm", "-f", name)
+		b.wait(timeout(30 * time.Second))
+	})
+}
+
+// TestQuitEndsQuietly: SIGQUIT to a command that proxies no signals ends it
+// with status 131, without the Go runtime's goroutine dump.
+func TestQuitEndsQuietly(t *testing.T) {
+	e := newEnv(t)
+	b := e.start("stats")
+	waitFor(t, timeout(30*time.Second), "stats to print its header", func() bool {
+		return strings.Contains(b.stdout.String(), "CONTAINER")
+	})
+	if err := b.cmd.Process.Signal(unix.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	if code := b.wait(timeout(30 * time.Second)); code != 131 {
+		t.Errorf("exit %d, want 131\n%s", code, b)
+	}
+	if strings.Contains(b.stderr.String(), "goroutine") {
+		t.Errorf("a goroutine dump on stderr:\n%s", b)
+	}
+}
+
 // TestRunKilled SIGKILLs `sdocker run`: the container dies with it, and the
 // next sdocker command collects what was left (cgroups removed, container
 // marked exited, or removed with --rm).

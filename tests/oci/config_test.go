@@ -679,3 +679,69 @@ func namespaceFile(t *testing.T, path string, flag int, setup func() error) {
 	}
 	t.Cleanup(func() { unix.Unmount(path, unix.MNT_DETACH) })
 }
+
+// linux.resources.pids.limit N lets the container's program have exactly N
+// tasks alive, however many threads the runtime's init had before its
+// execve; N = 1, 2, 3 start (run, create and start) without a word from a Go
+// runtime, and the limit is in place from create on. exec works in such a
+// container, its process counting against the limit, even at the limit.
+func TestPidsLimitCountsTheContainer(t *testing.T) {
+	// Each line is a fork that worked; the shell is one task itself.
+	forks := "for i in 1 2 3 4 5; do sleep 5 >/dev/null 2>&1 & echo started; done"
+	noRuntimeNoise := func(t *testing.T, out string) {
+		for _, bad := range []string{"goroutine", "fatal error", "runtime:", "panic"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%q in the output:\n%s", bad, out)
+			}
+		}
+	}
+	limited := func(t *testing.T, n int64, args ...string) *bundle {
+		b := newBundle(t)
+		b.spec.Process.Args = args
+		b.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr(n)}
+		return b
+	}
+	for _, n := range []int64{1, 2, 3} {
+		t.Run(strconv.FormatInt(n, 10), func(t *testing.T) {
+			r := limited(t, n, "sh", "-c", forks).run()
+			if got := strings.Count(r.stdout, "started"); got != int(n)-1 {
+				t.Errorf("run: %d forks worked, want %d\n%v", got, n-1, r)
+			}
+			noRuntimeNoise(t, r.stderr)
+
+			b := limited(t, n, "sh", "-c", forks+"; echo done")
+			b.save()
+			b.mustCreate()
+			if got := readCgroupFile(t, "pids", b.cgPath, "pids.max"); got != strconv.FormatInt(n, 10) {
+				t.Errorf("pids.max after create = %s, want %d", got, n)
+			}
+			b.start()
+			b.waitStatus("stopped")
+			if got := strings.Count(b.output(), "started"); got != int(n)-1 {
+				t.Errorf("create, start: %d forks worked, want %d\n%s", got, n-1, b.output())
+			}
+			errOut, _ := os.ReadFile(b.ctrErr())
+			noRuntimeNoise(t, string(errOut))
+		})
+	}
+	t.Run("exec", func(t *testing.T) {
+		b := limited(t, 3, "sleep", "1000")
+		b.save()
+		b.createStart()
+		r := b.exec("sh", "-c", forks)
+		if got := strings.Count(r.stdout, "started"); got != 1 {
+			t.Errorf("exec: %d forks worked, want 1 (the container's sleep and the shell are 2 of 3)\n%v", got, r)
+		}
+		noRuntimeNoise(t, r.stderr)
+	})
+	t.Run("exec at the limit", func(t *testing.T) {
+		b := limited(t, 1, "sleep", "1000")
+		b.save()
+		b.createStart()
+		r := b.exec("echo", "in")
+		if r.code != 0 || r.stdout != "in\n" {
+			t.Errorf("exec into a container at its pids limit: %v", r)
+		}
+		noRuntimeNoise(t, r.stderr)
+	})
+}

@@ -3,12 +3,15 @@ package oci
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -449,39 +452,94 @@ func TestCreateErrors(t *testing.T) {
 	})
 }
 
-// run in the foreground passes the signals it gets to the container.
+// run and exec in the foreground pass every catchable signal they get to
+// the container's process (SIGQUIT and SIGUSR1 included: no goroutine dump,
+// no death), which traps and prints it; SIGTERM ends it with its trap's
+// status. (runc resizes its terminal on SIGWINCH and passes it on to no
+// one: sdocker-runc passes it on when the process has no terminal.)
 func TestRunForwardsSignals(t *testing.T) {
-	b := newBundle(t)
-	b.sh("trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.1; done")
-	b.save()
-	outF, err := os.Create(b.ctrOut())
-	if err != nil {
-		t.Fatal(err)
+	sigs := []struct {
+		sig  syscall.Signal
+		trap string
+	}{
+		{unix.SIGQUIT, "QUIT"}, {unix.SIGUSR1, "USR1"}, {unix.SIGUSR2, "USR2"}, {unix.SIGHUP, "HUP"},
+		{unix.SIGINT, "INT"}, {unix.SIGALRM, "ALRM"}, {unix.SIGTSTP, "TSTP"}, {unix.SIGCONT, "CONT"},
+		{unix.SIGABRT, "ABRT"}, {syscall.Signal(35), "35"},
 	}
-	defer outF.Close()
-	cmd := exec.Command(runtimeBin, "--root", stateRoot, "run", "--bundle", b.dir, b.id)
-	cmd.Stdout, cmd.Stderr = outF, outF
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	if !isRunc {
+		sigs = append(sigs, struct {
+			sig  syscall.Signal
+			trap string
+		}{unix.SIGWINCH, "WINCH"})
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	b.waitOutput("ready")
-	if st, err := b.stateErr(); err == nil {
-		b.addPids(st.Pid)
+	script := ""
+	for _, s := range sigs {
+		script += fmt.Sprintf("trap 'echo got-%s' %s; ", s.trap, s.trap)
 	}
-	cmd.Process.Signal(unix.SIGTERM)
-	select {
-	case err := <-done:
+	script += "trap 'echo got-TERM; exit 42' TERM; echo ready; while :; do sleep 0.1; done"
+	check := func(t *testing.T, b *bundle, args ...string) {
+		out := filepath.Join(t.TempDir(), "out")
+		outF, err := os.Create(out)
 		if err != nil {
-			t.Errorf("run ended with %v after SIGTERM, want 0 (the container's trap exits 0)\n%s", err, b.output())
+			t.Fatal(err)
 		}
-	case <-time.After(pollTimeout):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("run did not end after SIGTERM\n%s", b.output())
+		defer outF.Close()
+		output := func() string { s, _ := os.ReadFile(out); return string(s) }
+		cmd := exec.Command(runtimeBin, append([]string{"--root", stateRoot}, args...)...)
+		cmd.Stdout, cmd.Stderr = outF, outF
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var waitErr error
+		done := make(chan struct{})
+		go func() {
+			waitErr = cmd.Wait()
+			close(done)
+		}()
+		defer func() {
+			select {
+			case <-done:
+			default:
+				cmd.Process.Kill()
+				<-done
+			}
+		}()
+		wait := func(s string) {
+			waitFor(t, pollTimeout, fmt.Sprintf("%q from the container", s), func() bool {
+				return strings.Contains(output(), s)
+			})
+		}
+		wait("ready\n")
+		if st, err := b.stateErr(); err == nil {
+			b.addPids(st.Pid)
+		}
+		for _, s := range sigs {
+			cmd.Process.Signal(s.sig)
+			wait("got-" + s.trap + "\n")
+		}
+		cmd.Process.Signal(unix.SIGTERM)
+		select {
+		case <-done:
+			var ee *exec.ExitError
+			if !errors.As(waitErr, &ee) || ee.ExitCode() != 42 {
+				t.Errorf("%s ended with %v after SIGTERM, want exit 42 (the container's trap)\n%s", args[0], waitErr, output())
+			}
+		case <-time.After(pollTimeout):
+			t.Fatalf("%s did not end after SIGTERM\n%s", args[0], output())
+		}
+		if strings.Contains(output(), "goroutine") {
+			t.Errorf("a goroutine dump:\n%s", output())
+		}
 	}
-	if !strings.Contains(b.output(), "got-term") {
-		t.Errorf("the container did not get the SIGTERM: %q", b.output())
-	}
+	t.Run("run", func(t *testing.T) {
+		b := newBundle(t).sh(script)
+		b.save()
+		check(t, b, "run", "--bundle", b.dir, b.id)
+	})
+	t.Run("exec", func(t *testing.T) {
+		b := newBundle(t).long()
+		b.createStart()
+		b.waitOutput("ready")
+		check(t, b, "exec", b.id, "sh", "-c", script)
+	})
 }
