@@ -214,12 +214,8 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		}
 	}
 	if volumes {
-		for _, m := range r.Mounts {
-			if m.Anonymous {
-				if err := os.RemoveAll(m.Source); err != nil {
-					return fmt.Errorf("remove volume %s: %w", m.Source, err)
-				}
-			}
+		if err := e.removeAnonymousVolumes(r); err != nil {
+			return err
 		}
 	}
 	return e.removeContainer(r)

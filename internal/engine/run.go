@@ -375,11 +375,15 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock *os.File, err error) {
 }
 
 // removeContainer deletes everything of a container that does not run:
-// its root file system mount, its directory and record.
+// its root file system mount, its directory and record, and a --rm
+// container's anonymous volumes.
 func (e *Engine) removeContainer(r *Record) error {
 	var err error
 	if r.ImageID != "" {
 		err = image.ReleaseRootfs(e.containerDir(r.ID))
+	}
+	if r.AutoRemove {
+		err = errors.Join(err, e.removeAnonymousVolumes(r))
 	}
 	return errors.Join(err, e.remove(r.ID))
 }
