@@ -205,9 +205,14 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		signalInit(r, unix.SIGKILL)
 		e.waitExit(r.ID, -1)
 	}
-	if r, err = e.load(r.ID); err != nil {
+	n, err := e.load(r.ID)
+	if errors.Is(err, ErrNotFound) && r.AutoRemove {
+		return nil // its watcher removed it as it ended (--rm)
+	}
+	if err != nil {
 		return err
 	}
+	r = n
 	if r.CgroupPath != "" {
 		if cg, err := cgroups.New(r.CgroupPath); err == nil {
 			cg.Destroy()

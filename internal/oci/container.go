@@ -200,6 +200,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		if cg, err = cgroups.New(cgroupPath(early, id)); err != nil {
 			return nil, nil, err
 		}
+		if err = s.noteCgroup(id, cgroupPath(early, id)); err != nil {
+			return nil, nil, err
+		}
 		if starting, err = runtime.StartEarly(id, early, cg, ro); err != nil {
 			starting, err = nil, nil
 			cg.Destroy() // (v2: the cgroup made for the clone)
@@ -236,6 +239,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	}
 	if cg == nil {
 		if cg, err = cgroups.New(st.CgroupPath); err != nil {
+			return nil, nil, err
+		}
+		if err = s.noteCgroup(id, st.CgroupPath); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -438,6 +444,9 @@ func signalProcess(pid int, start uint64, sig syscall.Signal) error {
 
 // Delete removes a stopped (or created) container; force kills a running one.
 func (s *Store) Delete(id string, force bool) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: container id %q", ErrInvalid, id)
+	}
 	unlock, err := s.lock(id)
 	if err != nil {
 		return err
@@ -445,11 +454,16 @@ func (s *Store) Delete(id string, force bool) error {
 	defer unlock()
 	st, err := s.Load(id)
 	if err != nil {
+		// A directory without a state that can be read: a create killed
+		// before it wrote one (the container does not exist: runc says
+		// so too), or half-way through. What it made goes.
+		if rerr := s.removeHalfMade(id); rerr != nil {
+			return rerr
+		}
 		if errors.Is(err, ErrNotExist) {
 			return err
 		}
-		// A state that cannot be read (a create killed half-way): remove.
-		return os.RemoveAll(s.dir(id))
+		return nil
 	}
 	cg, err := cgroups.New(st.CgroupPath)
 	if err != nil {
@@ -477,6 +491,38 @@ func (s *Store) Delete(id string, force bool) error {
 	if h := st.Config.Hooks; h != nil {
 		if err := runtime.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
+		}
+	}
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		return fmt.Errorf("remove %s: %w", s.dir(id), err)
+	}
+	return nil
+}
+
+// cgroupLink is the symbolic link, in a container's directory, to the
+// cgroup its create makes: written before the cgroup is, so that a create
+// killed before it wrote the state leaves a cgroup that delete finds.
+const cgroupLink = "cgroup"
+
+// noteCgroup writes the cgroup link of container id (once).
+func (s *Store) noteCgroup(id, path string) error {
+	err := os.Symlink(path, filepath.Join(s.dir(id), cgroupLink))
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create %s: %w", filepath.Join(s.dir(id), cgroupLink), err)
+	}
+	return nil
+}
+
+// removeHalfMade removes the directory of a container without a state and
+// the cgroup (and so the processes) its create made.
+func (s *Store) removeHalfMade(id string) error {
+	if path, err := os.Readlink(filepath.Join(s.dir(id), cgroupLink)); err == nil {
+		cg, err := cgroups.New(path)
+		if err != nil {
+			return err
+		}
+		if err := cg.Destroy(); err != nil {
+			return err
 		}
 	}
 	if err := os.RemoveAll(s.dir(id)); err != nil {

@@ -6,7 +6,6 @@ package engine
 // be true, and what a removed container had must be gone.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +26,10 @@ import (
 )
 
 var killVerbs = []string{"run", "run -d", "start", "stop", "rm -f", "exec"}
+
+// killVerbEnv restricts the trials to one verb (e.g. "rm -f"), to chase
+// one failure.
+const killVerbEnv = "SDOCKER_KILLNINE_VERB"
 
 // killTrial is one command killed.
 type killTrial struct {
@@ -61,6 +64,7 @@ type killNine struct {
 	checks   int
 	failures int
 	monitors int // trials that killed a monitor
+	midway   int // commands killed before they ended
 	tr       *killTrial
 }
 
@@ -111,8 +115,8 @@ func TestKillNine(t *testing.T) {
 	for _, v := range killVerbs {
 		counts = append(counts, fmt.Sprintf("%s %d", v, k.perVerb[v]))
 	}
-	summary := fmt.Sprintf("killnine engine: seed %d, %d trials (%s; %d killed a monitor), %d invariant checks, %d failures, %s",
-		seed, trials, strings.Join(counts, ", "), k.monitors, k.checks, k.failures, time.Since(start).Round(time.Second))
+	summary := fmt.Sprintf("killnine engine: seed %d, %d trials (%s; %d commands killed before they ended, %d monitors killed), %d invariant checks, %d failures, %s",
+		seed, trials, strings.Join(counts, ", "), k.midway, k.monitors, k.checks, k.failures, time.Since(start).Round(time.Second))
 	t.Log(summary)
 	fmt.Println(summary)
 }
@@ -120,8 +124,12 @@ func TestKillNine(t *testing.T) {
 // plan draws the trials: the verbs evenly spread, in a random order.
 func (k *killNine) plan(n int) []*killTrial {
 	var out []*killTrial
+	verbs := killVerbs
+	if v := os.Getenv(killVerbEnv); v != "" {
+		verbs = []string{v}
+	}
 	for i := range n {
-		tr := &killTrial{verb: killVerbs[i%len(killVerbs)], delay: time.Duration(k.rng.IntN(101)) * time.Millisecond}
+		tr := &killTrial{verb: verbs[i%len(verbs)], delay: time.Duration(k.rng.IntN(101)) * time.Millisecond}
 		tr.image = rootfsDir
 		if k.rng.IntN(2) == 0 {
 			tr.image = k.img
@@ -193,8 +201,14 @@ func (k *killNine) trial() {
 		if k.killMonitor(before, done) {
 			k.monitors++
 		}
-	} else {
-		cmd.Process.Signal(syscall.SIGKILL)
+	} else if cmd.Process.Signal(syscall.SIGKILL) == nil {
+		select {
+		case <-done:
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				k.midway++
+			}
+		case <-time.After(timeout(10 * time.Second)):
+		}
 	}
 	select {
 	case <-done:
@@ -210,6 +224,7 @@ func (k *killNine) trial() {
 			"sdocker %s exited %d without a word after the monitor was killed", strings.Join(args, " "), code)
 	}
 	k.settle()
+	k.seen = map[string]bool{}
 	k.check("after the kill")
 	k.removeAll()
 }
@@ -223,6 +238,8 @@ func (k *killNine) killMonitor(before map[string]bool, done chan struct{}) bool 
 			id := monitorContainer(args)
 			if k.tr.verb == "run -d" && !before[id] || k.tr.verb != "run -d" && id == k.id(k.tr.name) {
 				unix.Kill(pid, unix.SIGKILL)
+				// Its lock goes only once it has exited.
+				waitFor(k.e.t, 10*time.Second, "the killed monitor to end", func() bool { return processGone(pid) })
 				return true
 			}
 		}
@@ -305,14 +322,15 @@ func (k *killNine) check(when string) {
 	}
 	for id := range k.containerDirs() {
 		k.expect(listed[id] != "", "%s: %s is in the store but not listed by ps -a (entries %v)",
-			when, id[:min(12, len(id))], dirNames(filepath.Join(e.root, "containers", id)))
+			when, id[:min(12, len(id))], testutil.DirNames(filepath.Join(e.root, "containers", id)))
 	}
 	for id, st := range listed {
 		k.checkContainer(when, id, st)
 	}
+	procs, mons := sdockerProcs(), monitors(e.root)
 	for id := range k.seen {
 		if listed[id] == "" {
-			k.checkGone(when, id)
+			k.checkGone(when, id, procs, mons)
 		}
 	}
 	k.checkVolumes(when)
@@ -338,8 +356,9 @@ func (k *killNine) checkContainer(when, id, st string) {
 	switch rec.Status {
 	case engine.StateRunning, engine.StatePaused:
 		k.expect(alive(rec.Pid, rec.PidStart), "%s: %s is %s but its init %d is not alive", when, short, rec.Status, rec.Pid)
-		k.expect(alive(rec.Monitor, rec.MonitorStart), "%s: %s is %s but its watcher %d is not alive", when, short, rec.Status, rec.Monitor)
-		k.expect(!lockFree(dir), "%s: %s is %s but nobody holds its lock", when, short, rec.Status)
+		k.expect(alive(rec.Monitor, rec.MonitorStart), "%s: %s is %s but its watcher %d is not alive (%s); its lock is held by %v",
+			when, short, rec.Status, rec.Monitor, procDescription(rec.Monitor), lockHolders(dir))
+		k.expect(!lockFreeNow(dir), "%s: %s is %s but nobody holds its lock", when, short, rec.Status)
 		k.expect(c.State.Running && c.State.Pid == rec.Pid, "%s: %s: inspect says Running=%v Pid=%d", when, short, c.State.Running, c.State.Pid)
 		k.checkProcs(when, id, rec)
 	case engine.StateCreated:
@@ -375,19 +394,22 @@ func (k *killNine) checkProcs(when, id string, rec engine.Record) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	k.expect(slices.Equal(procs, []int{rec.Pid}), "%s: %s runs %v, want only its init %d", when, id[:12], procs, rec.Pid)
+	now := k.e.record(id)
+	k.expect(slices.Equal(procs, []int{rec.Pid}), "%s: %s runs %v, want only its init %d (now %s; its record: %s, exit code %d, watcher %d: %s; log %q)",
+		when, id[:12], procs, rec.Pid, procDescription(rec.Pid), now.Status, now.ExitCode, now.Monitor, procDescription(now.Monitor),
+		k.e.run("logs", id).String())
 }
 
 // checkGone checks that nothing is left of removed container id.
-func (k *killNine) checkGone(when, id string) {
+func (k *killNine) checkGone(when, id string, procs map[string][]int, mons map[int][]string) {
 	dir := filepath.Join(k.e.root, "containers", id)
 	short := id[:min(12, len(id))]
 	_, err := os.Stat(dir)
-	k.expect(errors.Is(err, os.ErrNotExist), "%s: removed %s left its directory %v", when, short, dirNames(dir))
+	k.expect(errors.Is(err, os.ErrNotExist), "%s: removed %s left its directory %v", when, short, testutil.DirNames(dir))
 	k.expect(len(cgroupDirs(id)) == 0, "%s: removed %s left cgroups %v", when, short, cgroupDirs(id))
 	k.expect(len(testutil.MountsUnder(dir)) == 0, "%s: removed %s left mounts %v", when, short, testutil.MountsUnder(dir))
-	k.expect(len(sdockerCgroupProcs(id)) == 0, "%s: removed %s left processes %v", when, short, sdockerCgroupProcs(id))
-	for pid, args := range monitors(k.e.root) {
+	k.expect(len(procs[id]) == 0, "%s: removed %s left processes %v", when, short, procs[id])
+	for pid, args := range mons {
 		k.expect(monitorContainer(args) != id, "%s: removed %s left its monitor %d", when, short, pid)
 	}
 }
@@ -473,18 +495,56 @@ func cgroupProcs(id string) []int {
 	return out
 }
 
-// sdockerCgroupProcs lists the live processes whose cgroup, in some
-// hierarchy, is container id's.
-func sdockerCgroupProcs(id string) []int {
-	var out []int
+// sdockerProcs maps the id of each sdocker container cgroup that holds a
+// live process, in some hierarchy, to those processes.
+func sdockerProcs() map[string][]int {
+	out := map[string][]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, "cgroup"))
-		if err != nil || !bytes.Contains(b, []byte("/sdocker/"+id)) {
+		if err != nil {
 			continue
 		}
-		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil && !processGone(pid) {
-			out = append(out, pid)
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil || processGone(pid) {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, l := range strings.Split(string(b), "\n") {
+			_, cg, _ := strings.Cut(l, ":/sdocker/")
+			if id, _, _ := strings.Cut(cg, "/"); idRE.MatchString(id) && !seen[id] {
+				seen[id] = true
+				out[id] = append(out[id], pid)
+			}
+		}
+	}
+	return out
+}
+
+// procDescription is what /proc says of pid, for a failure message.
+func procDescription(pid int) string {
+	st, ok := testutil.ReadProcStat(pid)
+	if !ok {
+		return "no such process"
+	}
+	return fmt.Sprintf("%s, state %c, parent %d", st.Comm, st.State, st.PPid)
+}
+
+// lockHolders lists the processes (with their names) that /proc/locks
+// says hold a lock on path.
+func lockHolders(path string) []string {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return nil
+	}
+	b, _ := os.ReadFile("/proc/locks")
+	suffix := fmt.Sprintf(":%d", st.Ino)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 8 && f[1] == "FLOCK" && strings.HasSuffix(f[5], suffix) {
+			pid, _ := strconv.Atoi(f[4])
+			out = append(out, fmt.Sprintf("%d (%s)", pid, procDescription(pid)))
 		}
 	}
 	return out

@@ -323,3 +323,13 @@ func KillNine(verbs int) (seed uint64, trials int, err error) {
 	}
 	return seed, max(1, (total*verbs+KillNineVerbs-1)/KillNineVerbs), nil
 }
+
+// DirNames lists the names of the entries of dir (none if it cannot be read).
+func DirNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
