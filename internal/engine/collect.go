@@ -59,7 +59,7 @@ func (e *Engine) collect(all []*Record) error {
 	var errs []error
 	e.removeHalfCreated(all)
 	for _, r := range all {
-		if r.Status == StateExited && r.exitUnsaved == nil {
+		if r.Status == StateExited && r.exitUnsaved == nil && !e.leftBehind(r) {
 			continue
 		}
 		release, err := e.holdContainer(r.ID)
@@ -82,38 +82,82 @@ func (e *Engine) collect(all []*Record) error {
 	return errors.Join(errs...)
 }
 
+// cleanupDead collects container r, whose lock the caller holds: nobody
+// watches it. A container that ran is killed and marked exited (137: it
+// was killed with its watcher); one whose start was killed before it ran
+// keeps its state; a record its creator did not finish (no spec yet) goes,
+// as a --rm container does.
 func (e *Engine) cleanupDead(r *Record) error {
 	if r.Pid > 0 && r.BootID == proc.BootID() && proc.Alive(r.Pid, r.PidStart) {
 		unix.Kill(r.Pid, unix.SIGKILL)
 	}
-	if r.CgroupPath != "" {
-		cg, err := e.cgroupOf(r)
-		if err != nil {
-			return err
-		}
-		if err := cg.Destroy(); err != nil {
-			return fmt.Errorf("clean up container %s: %w", r.ID[:12], err)
-		}
+	if err := e.destroyCgroups(r); err != nil {
+		return err
 	}
-	if _, err := os.Stat(e.specPath(r.ID)); r.AutoRemove || errors.Is(err, os.ErrNotExist) {
-		// With --rm; or its creator died before it wrote the spec: it can
-		// never start.
+	if _, err := os.Stat(e.specPath(r.ID)); errors.Is(err, os.ErrNotExist) {
+		// Its creator died before it wrote the spec: it can never start,
+		// and nothing of it is kept.
+		r.AutoRemove = true
+	}
+	if r.AutoRemove {
 		return e.removeContainer(r)
 	}
+	var err error
 	if r.ImageID != "" {
-		image.ReleaseRootfs(e.containerDir(r.ID))
+		err = image.ReleaseRootfs(e.containerDir(r.ID))
+	}
+	if r.Status == StateExited && r.exitUnsaved == nil || r.Status == StateCreated {
+		return err
 	}
 	if r.exitUnsaved == nil {
 		r.Status = StateExited
 		r.ExitCode = 128 + int(unix.SIGKILL)
-		r.FinishedAt = time.Now()
+		r.FinishedAt = time.Now().UTC()
 	} else if err := e.markLost(r); err != nil { // its watcher recorded the exit
 		return err
 	}
 	if _, err := os.Stat(e.containerDir(r.ID)); err != nil {
 		return nil
 	}
-	return e.save(r)
+	return errors.Join(err, e.save(r))
+}
+
+// destroyCgroups kills what is left in r's cgroups and removes them (a
+// record saved before its spec has none).
+func (e *Engine) destroyCgroups(r *Record) error {
+	if r.CgroupPath == "" {
+		return nil
+	}
+	cg, err := e.cgroupOf(r)
+	if err != nil {
+		return err
+	}
+	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("clean up container %s: %w", r.ID[:12], err)
+	}
+	return nil
+}
+
+// leftBehind reports whether container r, recorded as exited, still has a
+// cgroup or its root file system mounted: a start killed before the
+// record said running.
+func (e *Engine) leftBehind(r *Record) bool {
+	if r.ImageID != "" && isMounted(filepath.Join(e.containerDir(r.ID), "rootfs")) {
+		return true
+	}
+	if r.CgroupPath == "" {
+		return false
+	}
+	cg, err := e.cgroupOf(r)
+	if err != nil {
+		return false
+	}
+	for _, p := range cg.Paths() {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // removeHalfCreated removes container directories without a record that

@@ -395,14 +395,15 @@ func (e *Engine) removeContainer(r *Record) error {
 
 // removeVolumes deletes the anonymous volumes of r.
 func (e *Engine) removeVolumes(r *Record) error {
+	var errs []error
 	for _, m := range r.Mounts {
 		if m.Anonymous {
 			if err := os.RemoveAll(m.Source); err != nil {
-				return fmt.Errorf("remove volume %s: %w", m.Source, err)
+				errs = append(errs, fmt.Errorf("remove volume %s: %w", m.Source, err))
 			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // startContainer creates the container's cgroups and starts its init; the

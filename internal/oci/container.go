@@ -207,6 +207,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		if cg, err = cgroups.New(cgroupPath(early, id)); err != nil {
 			return nil, nil, err
 		}
+		if err = s.noteCgroup(id, cgroupPath(early, id)); err != nil {
+			return nil, nil, err
+		}
 		if starting, err = runtime.StartEarly(id, early, cg, ro); err != nil {
 			starting, err = nil, nil
 			cg.Destroy() // (v2: the cgroup made for the clone)
@@ -246,6 +249,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 			return nil, nil, err
 		}
 		if cg, err = cgroups.New(st.CgroupPath); err != nil {
+			return nil, nil, err
+		}
+		if err = s.noteCgroup(id, st.CgroupPath); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -469,6 +475,9 @@ func signalProcess(pid int, start uint64, sig syscall.Signal) error {
 
 // Delete removes a stopped (or created) container; force kills a running one.
 func (s *Store) Delete(id string, force bool) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: container id %q", ErrInvalid, id)
+	}
 	unlock, err := s.lock(id)
 	if err != nil {
 		return err
@@ -545,17 +554,30 @@ func killJoined(st *State, cg cgroups.Manager) {
 	}
 }
 
-// cgroupLink is the symbolic link, in a container's directory, to the path
-// of its cgroup: written before the cgroup is made, it finds what a
-// container whose state is damaged holds.
+// cgroupLink is the symbolic link, in a container's directory, to the
+// cgroup its create makes: written before the cgroup is, so that a create
+// killed before it wrote the state leaves a cgroup that delete finds.
 const cgroupLink = "cgroup"
 
-// noteCgroup records that container id's cgroup is path (see cgroupLink).
+// noteCgroup writes the cgroup link of container id (once), and a first
+// recovery note: the cgroup directories that do not exist yet are those
+// its create is about to make (whileStarting writes what it made).
 func (s *Store) noteCgroup(id, path string) error {
-	if err := os.Symlink(path, filepath.Join(s.dir(id), cgroupLink)); err != nil {
-		return fmt.Errorf("record cgroup of %s: %w", id, err)
+	err := os.Symlink(path, filepath.Join(s.dir(id), cgroupLink))
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create %s: %w", filepath.Join(s.dir(id), cgroupLink), err)
 	}
-	return nil
+	cg, err := cgroups.New(path)
+	if err != nil {
+		return err
+	}
+	toMake := &cgroups.Ownership{}
+	for _, d := range cg.Paths() {
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+			toMake.Made = append(toMake.Made, d)
+		}
+	}
+	return s.noteRecovery(&State{State: specs.State{ID: id}, CgroupOwnership: toMake})
 }
 
 // recoveryLink is the symbolic link, in a container's directory, whose

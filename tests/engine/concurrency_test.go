@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // TestConcurrentRuns: 20 `run -d` at once get 20 distinct ids and names,
@@ -158,9 +160,9 @@ func TestRunKilled(t *testing.T) {
 	for _, ent := range ents {
 		dir := filepath.Join(e.root, "containers", ent.Name())
 		if _, err := os.Stat(filepath.Join(dir, "container.json")); err == nil {
-			t.Errorf("a killed run left %s, which ps -a does not list (entries: %v)", ent.Name(), dirNames(dir))
+			t.Errorf("a killed run left %s, which ps -a does not list (entries: %v)", ent.Name(), testutil.DirNames(dir))
 		} else {
-			t.Logf("a killed run left a directory without a record: %s %v", ent.Name(), dirNames(dir))
+			t.Logf("a killed run left a directory without a record: %s %v", ent.Name(), testutil.DirNames(dir))
 		}
 		for _, d := range cgroupDirs(ent.Name()) {
 			t.Errorf("cgroup left: %s", d)
@@ -171,15 +173,6 @@ func TestRunKilled(t *testing.T) {
 	// And a normal run still works.
 	id := e.runDetached("--name", "killed0", rootfsDir, "true")
 	e.mustRun(0, "wait", id)
-}
-
-func dirNames(dir string) []string {
-	ents, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range ents {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 // TestRunKilledForeground: a foreground `run` killed with SIGKILL takes its
@@ -250,7 +243,7 @@ func TestKilledRunGarbage(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("the directory a killed run left without a record is still there after ps -a and run: %s %v", dir, dirNames(dir))
+			t.Errorf("the directory a killed run left without a record is still there after ps -a and run: %s %v", dir, testutil.DirNames(dir))
 		}
 	}
 }

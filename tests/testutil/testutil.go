@@ -376,3 +376,44 @@ func (f *ForeignCgroup) Close() {
 		}
 	}
 }
+
+// The kill -9 suites (tests/engine and tests/oci) share one random seed and
+// one number of trials, spread over the verbs of both faces.
+const (
+	// KillNineSeedEnv sets the seed (default KillNineDefaultSeed): a
+	// failure is replayed with the seed its suite printed.
+	KillNineSeedEnv = "SDOCKER_KILLNINE_SEED"
+	// KillNineTrialsEnv sets the number of trials of both suites together
+	// (default 200; e.g. 2000 for a long run).
+	KillNineTrialsEnv   = "SDOCKER_KILLNINE_TRIALS"
+	KillNineDefaultSeed = 20261205
+	// KillNineVerbs is how many verbs both suites kill, together.
+	KillNineVerbs = 8
+)
+
+// KillNine returns the seed and the number of trials of a kill -9 suite
+// that kills verbs of the KillNineVerbs verbs: its share of the trials.
+func KillNine(verbs int) (seed uint64, trials int, err error) {
+	seed, total := uint64(KillNineDefaultSeed), 200
+	if s := os.Getenv(KillNineSeedEnv); s != "" {
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("%s=%q: want a number", KillNineSeedEnv, s)
+		}
+	}
+	if s := os.Getenv(KillNineTrialsEnv); s != "" {
+		if total, err = strconv.Atoi(s); err != nil || total <= 0 {
+			return 0, 0, fmt.Errorf("%s=%q: want a positive number", KillNineTrialsEnv, s)
+		}
+	}
+	return seed, max(1, (total*verbs+KillNineVerbs-1)/KillNineVerbs), nil
+}
+
+// DirNames lists the names of the entries of dir (none if it cannot be read).
+func DirNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
