@@ -14,7 +14,9 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -156,6 +158,38 @@ func Open(path string, o *Ownership) (Manager, error) {
 		}
 	}
 	return m, nil
+}
+
+// ToMake lists the directories of the cgroup at path that do not exist
+// yet: those that Create would make. Written down before Create runs, it
+// tells whoever cleans up after a crash what was the container's.
+func ToMake(path string) (*Ownership, error) {
+	m, err := New(path)
+	if err != nil {
+		return nil, err
+	}
+	o := &Ownership{}
+	for _, d := range m.Paths() {
+		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+			o.Made = append(o.Made, d)
+		}
+	}
+	slices.Sort(o.Made)
+	o.Made = slices.Compact(o.Made)
+	return o, nil
+}
+
+// Covers reports whether o owns every directory that other owns.
+func (o *Ownership) Covers(other *Ownership) bool {
+	if o == nil {
+		return true // everything is owned
+	}
+	for _, d := range other.Made {
+		if !slices.Contains(o.Made, d) {
+			return false
+		}
+	}
+	return true
 }
 
 // validatePath accepts clean absolute paths below the root, e.g. "/a/b".

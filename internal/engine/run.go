@@ -302,7 +302,6 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: userSpec, Tty: o.Tty,
 		},
 	}
-	r.CgroupOwnership = &cgroups.Ownership{} // none until a start makes some
 	if r.ID, err = newID(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -320,6 +319,10 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
 	r.Spec, r.Command, r.CgroupPath = spec, spec.Process.Args, spec.Linux.CgroupsPath
+	// What its first start will make of its cgroup (see startContainer).
+	if r.CgroupOwnership, err = cgroups.ToMake(r.CgroupPath); err != nil {
+		return nil, nil, nil, err
+	}
 	for _, w := range cgroups.Warnings(res) {
 		fmt.Fprintf(o.Stderr, "WARNING: %s\n", w)
 	}
@@ -431,6 +434,21 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 		if err == nil {
 			err = cg.Destroy()
 		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	// What the start is about to make is written down first: a command
+	// killed half-way leaves its cleanup what was the container's.
+	toMake, err := cgroups.ToMake(r.Spec.Linux.CgroupsPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !r.CgroupOwnership.Covers(toMake) {
+		err := e.updateRecord(r.ID, func(n *Record) {
+			n.CgroupOwnership = toMake
+			r.adopt(n)
+		})
 		if err != nil {
 			return nil, nil, err
 		}

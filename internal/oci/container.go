@@ -567,15 +567,9 @@ func (s *Store) noteCgroup(id, path string) error {
 	if err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("create %s: %w", filepath.Join(s.dir(id), cgroupLink), err)
 	}
-	cg, err := cgroups.New(path)
+	toMake, err := cgroups.ToMake(path)
 	if err != nil {
 		return err
-	}
-	toMake := &cgroups.Ownership{}
-	for _, d := range cg.Paths() {
-		if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
-			toMake.Made = append(toMake.Made, d)
-		}
 	}
 	return s.noteRecovery(&State{State: specs.State{ID: id}, CgroupOwnership: toMake})
 }
