@@ -345,22 +345,25 @@ func (e *Engine) loadRecord(id string) (*Record, error) {
 	return r, nil
 }
 
-// remove deletes the directory of container id, its record first: a
-// record never outlives the state lock file (see holdState), and the
-// container is no longer listed while the rest goes.
+// remove deletes the directory of container id: it is no longer listed
+// while the rest goes, and a record never outlives the state lock file
+// (see holdState).
 func (e *Engine) remove(id string) error {
-	if err := os.Remove(e.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove container %s: %w", id, err)
-	}
-	// The directory leaves the listing at once under a name that is no
-	// container's (what a killed remover leaves there is collected, see
-	// removeHalfCreated), then goes.
+	// The directory leaves the listing at once, record and state lock
+	// together, under a name that is no container's (what a killed
+	// remover leaves there is collected, see removeHalfCreated); then it
+	// goes.
 	dir := e.containerDir(id)
 	gone := filepath.Join(e.containersDir(), ".removing-"+id)
-	if err := os.Rename(dir, gone); err == nil {
+	switch err := os.Rename(dir, gone); {
+	case err == nil:
 		dir = gone
-	} else if errors.Is(err, os.ErrNotExist) {
+	case errors.Is(err, os.ErrNotExist):
 		return nil
+	default:
+		if err := os.Remove(e.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove container %s: %w", id, err)
+		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)

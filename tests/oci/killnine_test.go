@@ -78,6 +78,7 @@ func TestKillNine(t *testing.T) {
 		}
 		k.check(expect)
 		k.deleteAndCheck(expect)
+		reapZombieChildren()
 		if failures > 20 {
 			t.Fatalf("stopping after %d failures", failures)
 		}
