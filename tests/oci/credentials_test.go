@@ -174,7 +174,9 @@ func TestCredentialBoundsInRange(t *testing.T) {
 // --process, naming them, and starts nothing in the container.
 func TestCredentialBoundsExec(t *testing.T) {
 	b := newBundle(t)
-	b.long()
+	// One process that never changes (not long's loop, whose sleep is a
+	// new process every second): what an exec would add shows.
+	b.sh("echo ready; exec sleep 100000")
 	b.createStart()
 	kids := childProcesses()
 	pids := cgroupPids(b.cgPath)
@@ -294,7 +296,7 @@ func TestCredentialCheckBeforeExec(t *testing.T) {
 	}
 	// exec: the container's filter applies to the exec'd process too.
 	b := newBundle(t)
-	b.long()
+	b.sh("echo ready; exec sleep 100000") // one process that never changes
 	b.spec.Process.NoNewPrivileges = false
 	b.spec.Linux.Seccomp = fakeSuccess(append(append(uidCalls, gidCalls...), "setgroups")...)
 	b.createStart() // as root: the faked calls change nothing, nothing to change
