@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -175,7 +176,7 @@ func (e *Engine) removeHalfCreated(all []*Record) {
 		if !ent.IsDir() || known[ent.Name()] {
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(e.containerDir(ent.Name()), "container.json")); err == nil {
+		if _, err := os.Stat(filepath.Join(e.containerDir(ent.Name()), "container.json")); err == nil && !strings.HasPrefix(ent.Name(), removingPrefix) {
 			continue // listed since
 		}
 		lock, err := e.holdContainer(ent.Name())

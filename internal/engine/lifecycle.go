@@ -155,6 +155,10 @@ func (e *Engine) waitExit(id string, timeout time.Duration) bool {
 	end := time.Now().Add(timeout)
 	for {
 		lock, err := e.holdContainer(id)
+		if errors.Is(err, os.ErrNotExist) {
+			// Removed, or still being removed by whoever holds it.
+			lock, err = e.holdContainer(removingPrefix + id)
+		}
 		if err == nil {
 			lock.Close()
 			return true

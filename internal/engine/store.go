@@ -345,6 +345,11 @@ func (e *Engine) loadRecord(id string) (*Record, error) {
 	return r, nil
 }
 
+// removingPrefix names the directory of a container being removed (see
+// remove): no container's, it is not listed, and what a remover killed
+// half-way leaves there is collected (removeHalfCreated).
+const removingPrefix = ".removing-"
+
 // remove deletes the directory of container id: it is no longer listed
 // while the rest goes, and a record never outlives the state lock file
 // (see holdState).
@@ -354,7 +359,7 @@ func (e *Engine) remove(id string) error {
 	// remover leaves there is collected, see removeHalfCreated); then it
 	// goes.
 	dir := e.containerDir(id)
-	gone := filepath.Join(e.containersDir(), ".removing-"+id)
+	gone := e.containerDir(removingPrefix + id)
 	switch err := os.Rename(dir, gone); {
 	case err == nil:
 		dir = gone
