@@ -186,6 +186,19 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, on-failure or on-failure:N", ErrInvalidInput, s)
 }
 
+// parseVolumes reads the -v options of run.
+func (e *Engine) parseVolumes(volumes []string) ([]MountPoint, error) {
+	var mounts []MountPoint
+	for _, v := range volumes {
+		m, err := e.parseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, m)
+	}
+	return mounts, nil
+}
+
 func (e *Engine) parseVolume(v string) (MountPoint, error) {
 	if filepath.IsAbs(v) && !strings.Contains(v, ":") {
 		if filepath.Clean(v) == "/" {
@@ -222,51 +235,14 @@ func (e *Engine) parseVolume(v string) (MountPoint, error) {
 // record. The caller holds the container's lock and its state lock until it
 // closes lock and state.
 func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err error) {
-	policy, err := checkRunOptions(o)
+	r, process, res, err := e.newRecord(o)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	var mounts []MountPoint
-	for _, v := range o.Volumes {
-		m, err := e.parseVolume(v)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		mounts = append(mounts, m)
-	}
-	res, err := o.Limits.Resources()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
-	}
-	dir, img, err := e.resolveImage(o.Image)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	process, err := processOf(o, img)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	r = &Record{
-		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
-		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
-		Labels: o.Labels, Mounts: mounts,
-		Host: HostOptions{
-			Network: o.Network, Privileged: o.Privileged, ReadOnly: o.ReadOnly,
-			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
-		},
-	}
-	if r.ID, err = newID(); err != nil {
-		return nil, nil, nil, err
-	}
-	if o.Image == "" {
-		r.Image = dir
-	}
-	if img != nil {
-		r.ImageID, r.Rootfs = img.ID, image.RootfsOf(e.containerDir(r.ID))
 	}
 	// The record is written whole, with what it keeps of the spec: the
 	// spec is made first, all but what needs the container's root file
-	// system in place (see populate).
+	// system in place (see populate). The process comes after HOSTNAME
+	// and TERM: the image's and run's environment go over them.
 	spec, err := specgen.New(
 		specgen.WithRootfs(r.Rootfs),
 		specgen.WithReadonlyRootfs(o.ReadOnly),
@@ -278,7 +254,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
-		specgen.WithMounts(volumeMounts(mounts)...),
+		specgen.WithMounts(volumeMounts(r.Mounts)...),
 	)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
@@ -325,6 +301,52 @@ func checkRunOptions(o RunOptions) (RestartPolicy, error) {
 		return RestartPolicy{}, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
 	}
 	return policy, nil
+}
+
+// newRecord validates o and resolves its image: the record of a container
+// about to be created from o (its id new, its spec to be made), the
+// process it runs and its limits.
+func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.LinuxResources, error) {
+	var none specgen.ImageConfig
+	policy, err := checkRunOptions(o)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	mounts, err := e.parseVolumes(o.Volumes)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	res, err := o.Limits.Resources()
+	if err != nil {
+		return nil, none, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	dir, img, err := e.resolveImage(o.Image)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	process, err := processOf(o, img)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	r := &Record{
+		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
+		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
+		Labels: o.Labels, Mounts: mounts,
+		Host: HostOptions{
+			Network: o.Network, Privileged: o.Privileged, ReadOnly: o.ReadOnly,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
+		},
+	}
+	if r.ID, err = newID(); err != nil {
+		return nil, none, nil, err
+	}
+	if o.Image == "" {
+		r.Image = dir
+	}
+	if img != nil {
+		r.ImageID, r.Rootfs = img.ID, image.RootfsOf(e.containerDir(r.ID))
+	}
+	return r, process, res, nil
 }
 
 // processOf is what a container of o runs: the config of its image (none
