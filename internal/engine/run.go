@@ -357,7 +357,7 @@ func processOf(o RunOptions, img *image.Image) (specgen.ImageConfig, error) {
 	if img != nil {
 		ic := img.Config
 		c = specgen.ImageConfig{
-			Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Env: hostValues(ic.Env),
+			Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Env: ic.Env,
 			WorkingDir: ic.WorkingDir, User: ic.User,
 		}
 	}
@@ -376,7 +376,9 @@ func processOf(o RunOptions, img *image.Image) (specgen.ImageConfig, error) {
 
 // hostValues gives each bare NAME of env (-e NAME) its value in this
 // process's environment, as Docker's client does; a name it lacks stays
-// bare (and is left out of the container's).
+// bare (and is left out of the container's). Only run's own options take
+// values from here: a bare name in an image's config stays bare, or an
+// image could ask for any variable of the caller's environment.
 func hostValues(env []string) []string {
 	out := make([]string, 0, len(env))
 	for _, kv := range env {
