@@ -60,12 +60,14 @@ var DefaultCapabilities = []string{
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
+// DefaultMaskedPaths are hidden from a container that is not privileged.
 var DefaultMaskedPaths = []string{
 	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
 	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 }
 
+// DefaultReadonlyPaths are read-only in a container that is not privileged.
 var DefaultReadonlyPaths = []string{
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 }
