@@ -20,8 +20,6 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/sdocker/sdocker/internal/runtime"
 )
 
 // Opt changes one part of a spec; an error says which input is wrong.
@@ -132,7 +130,9 @@ func DefaultMounts() []specs.Mount {
 // DefaultDeviceRules give a container access to its default devices only:
 // everything denied, then each default device allowed.
 func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
-	return append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, runtime.DefaultDeviceRules()...)
+	r := specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}
+	AddDefaultDevices(&r)
+	return r.Devices
 }
 
 // SetEnv replaces or appends the KEY=VALUE pair kv.
