@@ -6,6 +6,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // ExecOptions are the options of `sdocker exec`.
@@ -61,8 +62,8 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 		pr.Cwd = o.Workdir
 	}
 	if o.User != "" {
-		if pr.User, err = resolveUser(r.Rootfs, o.User); err != nil {
-			return 125, err
+		if pr.User, err = specgen.ResolveUser(r.Rootfs, o.User); err != nil {
+			return 125, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 		}
 	}
 	if o.Detach && (o.Interactive || o.Tty) {

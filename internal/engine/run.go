@@ -186,6 +186,19 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, on-failure or on-failure:N", ErrInvalidInput, s)
 }
 
+// parseVolumes reads the -v options of run.
+func (e *Engine) parseVolumes(volumes []string) ([]MountPoint, error) {
+	var mounts []MountPoint
+	for _, v := range volumes {
+		m, err := e.parseVolume(v)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, m)
+	}
+	return mounts, nil
+}
+
 func (e *Engine) parseVolume(v string) (MountPoint, error) {
 	if filepath.IsAbs(v) && !strings.Contains(v, ":") {
 		if filepath.Clean(v) == "/" {
@@ -222,101 +235,29 @@ func (e *Engine) parseVolume(v string) (MountPoint, error) {
 // record. The caller holds the container's lock and its state lock until it
 // closes lock and state.
 func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err error) {
-	if o.Name != "" && !validName(o.Name) {
-		return nil, nil, nil, fmt.Errorf("%w: name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidInput, o.Name)
-	}
-	policy, err := ParseRestartPolicy(o.Restart)
+	r, process, res, err := e.newRecord(o)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	if policy.Name != "no" && o.Remove {
-		return nil, nil, nil, fmt.Errorf("%w: --restart and --rm cannot be combined", ErrInvalidInput)
-	}
-	if policy.Name != "no" && !o.Detach {
-		return nil, nil, nil, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
-	}
-	if o.Detach && o.Interactive {
-		return nil, nil, nil, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
-	}
-	var mounts []MountPoint
-	for _, v := range o.Volumes {
-		m, err := e.parseVolume(v)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		mounts = append(mounts, m)
-	}
-	res, err := o.Limits.Resources()
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
-	}
-	dir, img, err := e.resolveImage(o.Image)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	gen := specgen.Options{
-		Env: o.Env, Cwd: o.Workdir, Hostname: o.Hostname, Tty: o.Tty,
-		Network: o.Network, CapAdd: o.CapAdd, CapDrop: o.CapDrop, Privileged: o.Privileged,
-		ReadOnly: o.ReadOnly, CgroupParent: e.CgroupParent, Resources: res,
-	}
-	userSpec := o.User
-	if img != nil {
-		c := img.Config
-		gen.Env = append(append([]string{}, c.Env...), o.Env...)
-		if gen.Cwd == "" {
-			gen.Cwd = c.WorkingDir
-		}
-		if userSpec == "" {
-			userSpec = c.User
-		}
-		entry := c.Entrypoint
-		if o.Entrypoint != nil {
-			entry = nil
-			if *o.Entrypoint != "" {
-				entry = []string{*o.Entrypoint}
-			}
-		}
-		cmd := o.Args
-		if len(cmd) == 0 && o.Entrypoint == nil {
-			cmd = c.Cmd
-		}
-		gen.Args = append(append([]string{}, entry...), cmd...)
-	} else {
-		gen.Args = o.Args
-		if o.Entrypoint != nil && *o.Entrypoint != "" {
-			gen.Args = append([]string{*o.Entrypoint}, o.Args...)
-		}
-	}
-	if len(gen.Args) == 0 {
-		if img != nil {
-			return nil, nil, nil, fmt.Errorf("%w: image %s has no command: give one", ErrInvalidInput, o.Image)
-		}
-		gen.Args = []string{"bash"}
-	}
-	r = &Record{
-		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
-		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
-		Labels: o.Labels, Mounts: mounts,
-		Host: HostOptions{
-			Network: o.Network, Privileged: o.Privileged, ReadOnly: o.ReadOnly,
-			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: userSpec, Tty: o.Tty,
-		},
-	}
-	if r.ID, err = newID(); err != nil {
-		return nil, nil, nil, err
-	}
-	if o.Image == "" {
-		r.Image = dir
-	}
-	if img != nil {
-		r.ImageID, r.Rootfs = img.ID, image.RootfsOf(e.containerDir(r.ID))
 	}
 	// The record is written whole, with what it keeps of the spec: the
-	// spec is made first (and then completed from the mounted rootfs).
-	gen.ID, gen.Rootfs = r.ID, r.Rootfs
-	spec, err := specgen.Generate(gen)
+	// spec is made first, all but what needs the container's root file
+	// system in place (see populate). The process comes after HOSTNAME
+	// and TERM: the image's and run's environment go over them.
+	spec, err := specgen.New(
+		specgen.WithRootfs(r.Rootfs),
+		specgen.WithReadonlyRootfs(o.ReadOnly),
+		specgen.WithHostname(o.Hostname, r.ID),
+		specgen.WithTerminal(o.Tty),
+		specgen.WithNetwork(o.Network),
+		specgen.WithPrivileged(o.Privileged),
+		specgen.WithCapabilities(o.CapAdd, o.CapDrop),
+		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
+		specgen.WithResources(res),
+		specgen.WithImageConfig(process),
+		specgen.WithMounts(volumeMounts(r.Mounts)...),
+	)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	r.Spec, r.Command, r.CgroupPath = spec, spec.Process.Args, spec.Linux.CgroupsPath
 	// What its first start will make of its cgroup (see startContainer).
@@ -330,46 +271,167 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	created, held, heldState := r, lock, state // the results are nil on failure
-	defer func() {
-		if err != nil {
-			created.AutoRemove = true // nothing is left, volumes included
-			e.removeContainer(created)
-			heldState.Close()
-			held.Close()
-		}
-	}()
-	if img != nil {
-		store, err := e.Images()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		if _, err := store.PrepareRootfs(img.ID, e.containerDir(r.ID)); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	if userSpec != "" {
-		if spec.Process.User, err = resolveUser(r.Rootfs, userSpec); err != nil {
-			return nil, nil, nil, err
-		}
-		if home := homeOf(r.Rootfs, spec.Process.User.UID); home != "" {
-			spec.Process.Env = specgen.SetEnv(spec.Process.Env, "HOME="+home)
-		}
-	}
-	for _, m := range mounts {
-		if err := os.MkdirAll(m.Source, 0o755); err != nil {
-			return nil, nil, nil, fmt.Errorf("create volume source %s: %w", m.Source, err)
-		}
-		opts := []string{"rbind", "rprivate"}
-		if !m.RW {
-			opts = append(opts, "ro")
-		}
-		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
-	}
-	if err := e.saveSpec(r); err != nil {
+	if err := e.populate(r); err != nil {
+		r.AutoRemove = true // nothing is left, volumes included
+		e.removeContainer(r)
+		state.Close()
+		lock.Close()
 		return nil, nil, nil, err
 	}
 	return r, lock, state, nil
+}
+
+// checkRunOptions refuses the names and combinations of run options that
+// cannot be, and reads the restart policy.
+func checkRunOptions(o RunOptions) (RestartPolicy, error) {
+	if o.Name != "" && !validName(o.Name) {
+		return RestartPolicy{}, fmt.Errorf("%w: name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalidInput, o.Name)
+	}
+	policy, err := ParseRestartPolicy(o.Restart)
+	if err != nil {
+		return RestartPolicy{}, err
+	}
+	if policy.Name != "no" && o.Remove {
+		return RestartPolicy{}, fmt.Errorf("%w: --restart and --rm cannot be combined", ErrInvalidInput)
+	}
+	if policy.Name != "no" && !o.Detach {
+		return RestartPolicy{}, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
+	}
+	if o.Detach && o.Interactive {
+		return RestartPolicy{}, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
+	}
+	return policy, nil
+}
+
+// newRecord validates o and resolves its image: the record of a container
+// about to be created from o (its id new, its spec to be made), the
+// process it runs and its limits.
+func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.LinuxResources, error) {
+	var none specgen.ImageConfig
+	policy, err := checkRunOptions(o)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	mounts, err := e.parseVolumes(o.Volumes)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	res, err := o.Limits.Resources()
+	if err != nil {
+		return nil, none, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	dir, img, err := e.resolveImage(o.Image)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	process, err := processOf(o, img)
+	if err != nil {
+		return nil, none, nil, err
+	}
+	r := &Record{
+		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
+		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
+		Labels: o.Labels, Mounts: mounts,
+		Host: HostOptions{
+			Network: o.Network, Privileged: o.Privileged, ReadOnly: o.ReadOnly,
+			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
+		},
+	}
+	if r.ID, err = newID(); err != nil {
+		return nil, none, nil, err
+	}
+	if o.Image == "" {
+		r.Image = dir
+	}
+	if img != nil {
+		r.ImageID, r.Rootfs = img.ID, image.RootfsOf(e.containerDir(r.ID))
+	}
+	return r, process, res, nil
+}
+
+// processOf is what a container of o runs: the config of its image (none
+// for a rootfs directory) with the choices of o merged in, as Docker
+// merges them; bash on a rootfs directory when nothing gives a command.
+func processOf(o RunOptions, img *image.Image) (specgen.ImageConfig, error) {
+	var c specgen.ImageConfig
+	if img != nil {
+		ic := img.Config
+		c = specgen.ImageConfig{
+			Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Env: ic.Env,
+			WorkingDir: ic.WorkingDir, User: ic.User,
+		}
+	}
+	p := c.Merge(specgen.RunConfig{
+		Entrypoint: o.Entrypoint, Cmd: o.Args, Env: hostValues(o.Env),
+		WorkingDir: o.Workdir, User: o.User,
+	})
+	if len(p.Args()) == 0 {
+		if img != nil {
+			return p, fmt.Errorf("%w: image %s has no command: give one", ErrInvalidInput, o.Image)
+		}
+		p.Cmd = []string{"bash"}
+	}
+	return p, nil
+}
+
+// hostValues gives each bare NAME of env (-e NAME) its value in this
+// process's environment, as Docker's client does; a name it lacks stays
+// bare (and is left out of the container's). Only run's own options take
+// values from here: a bare name in an image's config stays bare, or an
+// image could ask for any variable of the caller's environment.
+func hostValues(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if kv != "" && !strings.Contains(kv, "=") {
+			if v, ok := os.LookupEnv(kv); ok {
+				kv += "=" + v
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// volumeMounts are the bind mounts of a container's volumes.
+func volumeMounts(mounts []MountPoint) []specs.Mount {
+	var out []specs.Mount
+	for _, m := range mounts {
+		out = append(out, specgen.Bind(m.Source, m.Destination, !m.RW))
+	}
+	return out
+}
+
+// populate puts in place what the spec of a container just created needs
+// on disk, completes the spec from its root file system and writes it:
+// the root file system of an image is mounted, the user looked up in its
+// /etc/passwd and /etc/group, the volumes' sources made.
+func (e *Engine) populate(r *Record) error {
+	if err := e.mountRootfs(r); err != nil {
+		return err
+	}
+	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User)); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	for _, m := range r.Mounts {
+		if err := os.MkdirAll(m.Source, 0o755); err != nil {
+			return fmt.Errorf("create volume source %s: %w", m.Source, err)
+		}
+	}
+	return e.saveSpec(r)
+}
+
+// mountRootfs mounts the root file system of a container of an image,
+// unless it is mounted.
+func (e *Engine) mountRootfs(r *Record) error {
+	if r.ImageID == "" || isMounted(r.Rootfs) {
+		return nil
+	}
+	store, err := e.Images()
+	if err != nil {
+		return err
+	}
+	_, err = store.PrepareRootfs(r.ImageID, e.containerDir(r.ID))
+	return err
 }
 
 // removeStopped removes container r, which does not run and whose lock the
@@ -415,14 +477,8 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 	if err := e.requireSpec(r); err != nil {
 		return nil, nil, err
 	}
-	if r.ImageID != "" && !isMounted(r.Rootfs) {
-		store, err := e.Images()
-		if err != nil {
-			return nil, nil, err
-		}
-		if _, err := store.PrepareRootfs(r.ImageID, e.containerDir(r.ID)); err != nil {
-			return nil, nil, err
-		}
+	if err := e.mountRootfs(r); err != nil {
+		return nil, nil, err
 	}
 	// Where its exit goes even when the disk is full.
 	if err := e.reserveExit(r.ID); err != nil {

@@ -1,38 +1,54 @@
-// Package specgen turns the options of `sdocker run` into an OCI runtime
-// spec, with Docker's defaults: capabilities, masked and read-only paths,
-// the standard mounts and namespaces.
+// Package specgen is the one place that builds an OCI runtime spec. A spec
+// starts as Docker's defaults (capabilities, masked and read-only paths, the
+// standard mounts and namespaces, the default device rules) and each option
+// (an Opt) changes one part of it, in the order given: where two options set
+// the same thing (an environment variable, the working directory), the later
+// one wins.
+//
+// An option is a function of the spec and of its arguments only, so each has
+// a unit test that needs no root. The one exception reads the container's
+// root file system: WithUser looks names up in its /etc/passwd and
+// /etc/group, so it applies (Apply) once that file system is in place.
+//
+// A new option is a func returning an Opt, here or in a file of its own, with
+// a case in the option tests.
 package specgen
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
+	"errors"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/sdocker/sdocker/internal/runtime"
 )
 
-// Options describe one container to run.
-type Options struct {
-	ID     string   // full container id
-	Rootfs string   // absolute path of the root file system
-	Args   []string // the command and its arguments
-	Env    []string // KEY=VALUE, added to the defaults
-	Cwd    string   // working directory, default /
-	// Hostname is the name part; the container's hostname is Hostname@<short id>.
-	Hostname string
-	Tty      bool
-	// Network is "" or "none" (a new network namespace with lo up) or "host".
-	Network    string
-	CapAdd     []string // capability names, with or without CAP_, or ALL
-	CapDrop    []string
-	Privileged bool
-	ReadOnly   bool
-	// CgroupParent is the cgroup the container's own cgroup goes under.
-	CgroupParent string
-	Resources    *specs.LinuxResources
+// Opt changes one part of a spec; an error says which input is wrong.
+type Opt func(*specs.Spec) error
+
+// New builds a spec: Docker's defaults, changed by opts in order. The
+// result has an absolute root file system path and a command.
+func New(opts ...Opt) (*specs.Spec, error) {
+	s := defaultSpec()
+	if err := Apply(s, opts...); err != nil {
+		return nil, err
+	}
+	if s.Root.Path == "" {
+		return nil, errors.New("no root file system given")
+	}
+	if len(s.Process.Args) == 0 {
+		return nil, errors.New("no command given")
+	}
+	return s, nil
+}
+
+// Apply changes s by opts, in order, and stops at the first error.
+func Apply(s *specs.Spec, opts ...Opt) error {
+	for _, o := range opts {
+		if err := o(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DefaultCapabilities are Docker's default capability set.
@@ -42,18 +58,24 @@ var DefaultCapabilities = []string{
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
+// DefaultMaskedPaths are hidden from a container that is not privileged.
 var DefaultMaskedPaths = []string{
 	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
 	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
 	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 }
 
+// DefaultReadonlyPaths are read-only in a container that is not privileged.
 var DefaultReadonlyPaths = []string{
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 }
 
 // DefaultPath is the PATH a container gets unless its environment sets one.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// DefaultHostname is the name part of a container's hostname when none is
+// given (see WithHostname).
+const DefaultHostname = "sdocker"
 
 // ShortID is the 12-character form of a container id.
 func ShortID(id string) string {
@@ -63,73 +85,34 @@ func ShortID(id string) string {
 	return id
 }
 
-// Generate builds the spec for o.
-func Generate(o Options) (*specs.Spec, error) {
-	if !filepath.IsAbs(o.Rootfs) {
-		return nil, fmt.Errorf("rootfs %q: not an absolute path", o.Rootfs)
-	}
-	if len(o.Args) == 0 {
-		return nil, fmt.Errorf("no command given")
-	}
-	cwd := o.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if !filepath.IsAbs(cwd) {
-		return nil, fmt.Errorf("working directory %q: not an absolute path", cwd)
-	}
-	name := o.Hostname
-	if name == "" {
-		name = "sdocker"
-	}
-	hostname := name + "@" + ShortID(o.ID)
-	if len(name) > 64-13 {
-		return nil, fmt.Errorf("hostname %q: at most 51 characters (the container's hostname is NAME@<12-character id>, at most 64)", name)
-	}
-	caps, err := capabilities(o)
-	if err != nil {
-		return nil, err
-	}
-	env, err := environment(o, hostname)
-	if err != nil {
-		return nil, err
-	}
-	namespaces := []specs.LinuxNamespace{
-		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace},
-		{Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace},
-	}
-	switch o.Network {
-	case "", "none":
-		namespaces = append(namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
-	case "host":
-	default:
-		return nil, fmt.Errorf("network %q: not supported (use none or host)", o.Network)
-	}
-	spec := &specs.Spec{
+// defaultSpec is what a container gets unless an option says otherwise: no
+// root file system or command yet, / as working directory, new namespaces
+// (a network namespace with lo only among them), Docker's capabilities,
+// masked and read-only paths, and the default devices only.
+func defaultSpec() *specs.Spec {
+	caps := inKernelOrder(setOf(DefaultCapabilities))
+	return &specs.Spec{
 		Version: specs.Version,
-		Root:    &specs.Root{Path: o.Rootfs, Readonly: o.ReadOnly},
+		Root:    &specs.Root{},
 		Process: &specs.Process{
-			Terminal: o.Tty,
-			Args:     o.Args,
-			Env:      env,
-			Cwd:      cwd,
+			Env: []string{"PATH=" + DefaultPath, "HOSTNAME=" + DefaultHostname, "HOME=/root"},
+			Cwd: "/",
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
 		},
-		Hostname: hostname,
+		Hostname: DefaultHostname,
 		Mounts:   DefaultMounts(),
 		Linux: &specs.Linux{
-			Namespaces:  namespaces,
-			CgroupsPath: filepath.Join("/", o.CgroupParent, o.ID),
-			Resources:   withDeviceRules(o.Resources),
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace}, {Type: specs.NetworkNamespace},
+			},
+			Resources:     &specs.LinuxResources{Devices: DefaultDeviceRules()},
+			MaskedPaths:   slices.Clone(DefaultMaskedPaths),
+			ReadonlyPaths: slices.Clone(DefaultReadonlyPaths),
 		},
 	}
-	if !o.Privileged {
-		spec.Linux.MaskedPaths = DefaultMaskedPaths
-		spec.Linux.ReadonlyPaths = DefaultReadonlyPaths
-	}
-	return spec, nil
 }
 
 // DefaultMounts are the file systems every container gets.
@@ -144,26 +127,12 @@ func DefaultMounts() []specs.Mount {
 	}
 }
 
-func environment(o Options, hostname string) ([]string, error) {
-	env := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostname, "HOME=/root"}
-	if o.Tty {
-		env = append(env, "TERM=xterm")
-	}
-	for _, kv := range o.Env {
-		k, _, hasValue := strings.Cut(kv, "=")
-		if k == "" {
-			return nil, fmt.Errorf("environment variable %q: empty name", kv)
-		}
-		if !hasValue {
-			v, ok := os.LookupEnv(k)
-			if !ok {
-				continue
-			}
-			kv = k + "=" + v
-		}
-		env = SetEnv(env, kv)
-	}
-	return env, nil
+// DefaultDeviceRules give a container access to its default devices only:
+// everything denied, then each default device allowed.
+func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
+	r := specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}
+	AddDefaultDevices(&r)
+	return r.Devices
 }
 
 // SetEnv replaces or appends the KEY=VALUE pair kv.
@@ -176,70 +145,4 @@ func SetEnv(env []string, kv string) []string {
 		}
 	}
 	return append(env, kv)
-}
-
-// capabilities applies --privileged, --cap-add and --cap-drop to Docker's
-// default set.
-func capabilities(o Options) ([]string, error) {
-	set := map[string]bool{}
-	base := DefaultCapabilities
-	if o.Privileged {
-		base = runtime.BoundingCapabilities()
-	}
-	for _, c := range base {
-		set[c] = true
-	}
-	norm := func(flag, c string) (string, error) {
-		c = strings.ToUpper(c)
-		if c == "ALL" {
-			return c, nil
-		}
-		if !strings.HasPrefix(c, "CAP_") {
-			c = "CAP_" + c
-		}
-		if !runtime.ValidCapability(c) {
-			return "", fmt.Errorf("%s: unknown capability %q", flag, c)
-		}
-		return c, nil
-	}
-	for _, c := range o.CapDrop {
-		n, err := norm("--cap-drop", c)
-		if err != nil {
-			return nil, err
-		}
-		if n == "ALL" {
-			set = map[string]bool{}
-		}
-		delete(set, n)
-	}
-	for _, c := range o.CapAdd {
-		n, err := norm("--cap-add", c)
-		if err != nil {
-			return nil, err
-		}
-		if n == "ALL" {
-			for _, a := range runtime.BoundingCapabilities() {
-				set[a] = true
-			}
-			continue
-		}
-		set[n] = true
-	}
-	var caps []string
-	for _, c := range runtime.CapabilityNames() {
-		if set[c] {
-			caps = append(caps, c)
-		}
-	}
-	return caps, nil
-}
-
-// withDeviceRules gives a container access to its default devices only.
-func withDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
-	out := specs.LinuxResources{}
-	if r != nil {
-		out = *r
-	}
-	out.Devices = append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, runtime.DefaultDeviceRules()...)
-	return &out
 }

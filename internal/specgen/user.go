@@ -1,4 +1,4 @@
-package engine
+package specgen
 
 import (
 	"bufio"
@@ -55,14 +55,35 @@ func lookup(lines [][]string, name string, id *uint32) []string {
 	return nil
 }
 
-// resolveUser reads -u/--user (or an image's User): uid[:gid] or
-// name[:group], names looked up in the container's /etc/passwd and
-// /etc/group. Without a group, the user's entry in /etc/passwd gives the
-// gid and the groups of /etc/group that list the user's name are its
+// WithUser runs the process as user (-u, or an image's User; "" leaves
+// root): uid[:gid] or name[:group] of the /etc/passwd and /etc/group of the
+// spec's root file system, which must be in place (see ResolveUser). A user
+// of /etc/passwd gets its home directory as HOME.
+func WithUser(user string) Opt {
+	return func(s *specs.Spec) error {
+		if user == "" {
+			return nil
+		}
+		u, err := ResolveUser(s.Root.Path, user)
+		if err != nil {
+			return err
+		}
+		s.Process.User = u
+		if home := homeOf(s.Root.Path, u.UID); home != "" {
+			s.Process.Env = SetEnv(s.Process.Env, "HOME="+home)
+		}
+		return nil
+	}
+}
+
+// ResolveUser reads -u/--user (or an image's User): uid[:gid] or
+// name[:group], names looked up in the /etc/passwd and /etc/group of
+// rootfs. Without a group, the user's entry in /etc/passwd gives the gid
+// and the groups of /etc/group that list the user's name are its
 // supplementary groups (as Docker). Every id must be in 0-2147483647.
-func resolveUser(rootfs, spec string) (specs.User, error) {
+func ResolveUser(rootfs, spec string) (specs.User, error) {
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: user %q: %s", ErrInvalidInput, spec, fmt.Sprintf(format, a...))
+		return fmt.Errorf("user %q: %s", spec, fmt.Sprintf(format, a...))
 	}
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	if userPart == "" {
