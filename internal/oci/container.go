@@ -298,12 +298,12 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		}
 		return nil
 	}
-	late := runtime.Late{Resources: res, CreateRuntime: createRuntime, WhileStarting: whileStarting}
+	cb := runtime.Callbacks{CreateRuntime: createRuntime, WhileStarting: whileStarting}
 	if starting != nil {
-		p, err = starting.Finish(spec, late)
+		p, err = starting.Finish(spec, cb)
 		starting = nil // Finish ended it on failure
 	} else {
-		ro.Resources, ro.CreateRuntime, ro.WhileStarting = late.Resources, late.CreateRuntime, late.WhileStarting
+		ro.Callbacks = cb
 		p, err = runtime.Start(id, spec, cg, ro)
 	}
 	if err != nil {
