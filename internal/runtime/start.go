@@ -25,7 +25,9 @@ type Stdio struct {
 	Stdin, Stdout, Stderr *os.File
 }
 
-// Options tune how a container process is started.
+// Options are what starting a container process needs beside its spec: the
+// spec itself is the one form of everything it holds (limits included),
+// read where it is used and never copied in here.
 type Options struct {
 	Stdio Stdio
 	// KillWithParent kills the process when the thread that started it
