@@ -513,7 +513,7 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 	if err != nil {
 		return nil, nil, err
 	}
-	o.CreateCgroups, o.Resources = true, r.Spec.Linux.Resources
+	o.CreateCgroups = true
 	p, err := runtime.Start(r.ID, r.Spec, cg, o)
 	if err != nil {
 		cg.Destroy()

@@ -130,188 +130,43 @@ func earlySpec(b []byte) (*specs.Spec, bool) {
 // Create makes container id from a bundle: namespaces, cgroups, mounts, and
 // an init waiting to run the configured process until Start.
 func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process, err error) {
-	if !validID(id) {
-		return nil, nil, fmt.Errorf("%w: container id %q: use letters, digits and _.+-", ErrInvalid, id)
-	}
-	bundle, err := filepath.Abs(o.Bundle)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: bundle %q: %v", ErrInvalid, o.Bundle, err)
-	}
-	path, raw, err := readConfig(bundle)
+	bundle, path, raw, err := readBundle(id, o.Bundle)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(s.Root, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("create %s: %w", s.Root, err)
-	}
-	if err := os.Mkdir(s.dir(id), 0o700); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
-		}
-		return nil, nil, fmt.Errorf("create %s: %w", s.dir(id), err)
-	}
-	unlock, err := s.lock(id)
+	unlock, err := s.makeDir(id)
 	if err != nil {
-		os.RemoveAll(s.dir(id))
 		return nil, nil, err
 	}
 	defer unlock()
-	var cg cgroups.Manager
-	var p *runtime.Process
-	var starting *runtime.Starting
-	pidFileWritten := false
+	c := &creating{s: s, id: id, o: o}
 	defer func() {
-		if err == nil {
-			return
+		if err != nil {
+			c.undo()
 		}
-		if pidFileWritten {
-			os.Remove(o.PidFile)
-		}
-		if starting != nil && p == nil {
-			starting.Abort()
-		}
-		if p != nil {
-			p.Signal(unix.SIGKILL)
-			p.Wait()
-		}
-		if cg != nil {
-			cg.Destroy()
-		}
-		os.RemoveAll(s.dir(id))
 	}()
-	ro := runtime.Options{Stdio: o.Stdio, KillWithParent: o.KillWithParent, CreateCgroups: true}
-	if !o.Start {
-		if err := unix.Mkfifo(s.fifo(id), 0o622); err != nil {
-			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
-		}
-		// Whatever the umask: the init may already run as another user
-		// when it opens the fifo.
-		if err := os.Chmod(s.fifo(id), 0o622); err != nil {
-			return nil, nil, fmt.Errorf("create exec fifo: %w", err)
-		}
-		ro.ExecFifo = s.fifo(id)
+	if err := c.runtimeOptions(); err != nil {
+		return nil, nil, err
 	}
-	for i := 0; i < o.PreserveFDs; i++ {
-		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
+	if err := c.startEarly(raw); err != nil {
+		return nil, nil, err
 	}
-	ro.NewKeyring = !o.NoNewKeyring
-
-	// The init is started as soon as what cloning it needs is known: its
-	// Go runtime boots while the whole spec is decoded and checked here.
-	// Whatever goes wrong early is found again, and reported, by the full
-	// decode.
-	if early, ok := earlySpec(raw); ok {
-		if err := s.noteCgroup(id, cgroupPath(early, id)); err != nil {
-			return nil, nil, err
-		}
-		if cg, err = cgroups.New(cgroupPath(early, id)); err != nil {
-			return nil, nil, err
-		}
-		if err = s.noteCgroup(id, cgroupPath(early, id)); err != nil {
-			return nil, nil, err
-		}
-		if starting, err = runtime.StartEarly(id, early, cg, ro); err != nil {
-			starting, err = nil, nil
-			cg.Destroy() // (v2: the cgroup made for the clone)
-		}
-	}
-	spec, err := parseSpec(path, raw)
+	st, err := c.load(bundle, path, raw)
 	if err != nil {
 		return nil, nil, err
 	}
-	if spec.Process == nil {
-		return nil, nil, fmt.Errorf("%w: process: a process is required", ErrInvalid)
-	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" {
-		return nil, nil, fmt.Errorf("%w: process.terminal needs --console-socket", ErrInvalid)
-	}
-	if !spec.Process.Terminal && o.ConsoleSocket != "" {
-		return nil, nil, fmt.Errorf("%w: --console-socket given but process.terminal is false", ErrInvalid)
-	}
-	rootfs := spec.Root.Path
-	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(bundle, rootfs)
-	}
-	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
-		return nil, nil, fmt.Errorf("%w: root.path %s: not a directory", ErrInvalid, rootfs)
-	}
-	spec.Root.Path = rootfs
-	st := &State{
-		State: specs.State{
-			Version: specs.Version, ID: id, Status: specs.StateCreating,
-			Bundle: bundle, Annotations: spec.Annotations,
-		},
-		Created: time.Now().UTC(), Rootfs: rootfs, Config: spec,
-		CgroupPath: cgroupPath(spec, id),
-	}
-	if cg == nil {
-		if err := s.noteCgroup(id, st.CgroupPath); err != nil {
-			return nil, nil, err
-		}
-		if cg, err = cgroups.New(st.CgroupPath); err != nil {
-			return nil, nil, err
-		}
-		if err = s.noteCgroup(id, st.CgroupPath); err != nil {
+	if c.cg == nil {
+		if c.cg, err = s.newCgroup(id, st.CgroupPath); err != nil {
 			return nil, nil, err
 		}
 	}
-	if spec.Linux.Resources == nil {
-		spec.Linux.Resources = &specs.LinuxResources{}
-	}
-	res := spec.Linux.Resources
-	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
-	var createRuntime func(pid int) ([]byte, error)
-	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
-		createRuntime = func(pid int) ([]byte, error) {
-			hs := *st // (st may already be written as created: see below)
-			hs.Pid, hs.Status = pid, specs.StateCreating
-			state := hs.specState()
-			if err := runtime.RunHooks("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // prestart is deprecated but still honoured
-				return nil, err
-			}
-			if err := runtime.RunHooks("createRuntime", h.CreateRuntime, state); err != nil {
-				return nil, err
-			}
-			return state, nil
-		}
-	}
-	// The state file (and the pid file) are written while the init sets
-	// the container up, with the status it will have when Create returns
-	// (the container's lock keeps the other commands waiting till then; a
-	// failed start removes both).
-	status := specs.StateCreated
-	if o.Start {
-		status = specs.StateRunning
-	}
-	whileStarting := func(pid int) error {
-		st.Pid, st.InitStart, st.Status = pid, proc.StartTime(pid), status
-		st.CgroupOwnership = cg.Ownership()
-		if err := s.save(st); err != nil {
-			return err
-		}
-		if err := s.noteRecovery(st); err != nil {
-			return err
-		}
-		if o.PidFile != "" {
-			pidFileWritten = true
-			return writePidFile(o.PidFile, pid)
-		}
-		return nil
-	}
-	late := runtime.Late{Resources: res, CreateRuntime: createRuntime, WhileStarting: whileStarting}
-	if starting != nil {
-		p, err = starting.Finish(spec, late)
-		starting = nil // Finish ended it on failure
-	} else {
-		ro.Resources, ro.CreateRuntime, ro.WhileStarting = late.Resources, late.CreateRuntime, late.WhileStarting
-		p, err = runtime.Start(id, spec, cg, ro)
-	}
-	if err != nil {
+	addDefaultDevices(st.Config)
+	if err := c.start(st); err != nil {
 		return nil, nil, err
 	}
-	if p.Console != nil {
-		err = sendConsole(o.ConsoleSocket, p.Console)
-		p.Console.Close()
+	if c.p.Console != nil {
+		err = sendConsole(o.ConsoleSocket, c.p.Console)
+		c.p.Console.Close()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -319,7 +174,237 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	if o.Start {
 		poststart(st)
 	}
-	return st, p, nil
+	return st, c.p, nil
+}
+
+// readBundle checks id and reads the bundle's config.json: the bundle's
+// absolute path, the config's path and its bytes.
+func readBundle(id, bundle string) (abs, path string, raw []byte, err error) {
+	if !validID(id) {
+		return "", "", nil, fmt.Errorf("%w: container id %q: use letters, digits and _.+-", ErrInvalid, id)
+	}
+	abs, err = filepath.Abs(bundle)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("%w: bundle %q: %v", ErrInvalid, bundle, err)
+	}
+	path, raw, err = readConfig(abs)
+	return abs, path, raw, err
+}
+
+// makeDir makes container id's directory and takes its lock.
+func (s *Store) makeDir(id string) (unlock func(), err error) {
+	if err := os.MkdirAll(s.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", s.Root, err)
+	}
+	if err := os.Mkdir(s.dir(id), 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("create %s: %w", s.dir(id), err)
+	}
+	if unlock, err = s.lock(id); err != nil {
+		os.RemoveAll(s.dir(id))
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// creating is a Create under way: what it has made so far, which undo
+// removes when it fails.
+type creating struct {
+	s  *Store
+	id string
+	o  CreateOptions
+	ro runtime.Options
+	cg cgroups.Manager
+	// starting is the init started early, until Finish takes it over.
+	starting       *runtime.Starting
+	p              *runtime.Process
+	pidFileWritten bool
+}
+
+// undo ends the init and removes what the failed Create made.
+func (c *creating) undo() {
+	if c.pidFileWritten {
+		os.Remove(c.o.PidFile)
+	}
+	if c.starting != nil && c.p == nil {
+		c.starting.Abort()
+	}
+	if c.p != nil {
+		c.p.Signal(unix.SIGKILL)
+		c.p.Wait()
+	}
+	if c.cg != nil {
+		c.cg.Destroy()
+	}
+	os.RemoveAll(c.s.dir(c.id))
+}
+
+// runtimeOptions sets what the start needs beside the spec: stdio,
+// preserved descriptors, keyring, and the exec fifo the init waits on
+// until Start (none for `run`).
+func (c *creating) runtimeOptions() error {
+	c.ro = runtime.Options{Stdio: c.o.Stdio, KillWithParent: c.o.KillWithParent, CreateCgroups: true}
+	if !c.o.Start {
+		fifo := c.s.fifo(c.id)
+		if err := unix.Mkfifo(fifo, 0o622); err != nil {
+			return fmt.Errorf("create exec fifo: %w", err)
+		}
+		// Whatever the umask: the init may already run as another user
+		// when it opens the fifo.
+		if err := os.Chmod(fifo, 0o622); err != nil {
+			return fmt.Errorf("create exec fifo: %w", err)
+		}
+		c.ro.ExecFifo = fifo
+	}
+	for i := 0; i < c.o.PreserveFDs; i++ {
+		c.ro.PreserveFDs = append(c.ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	c.ro.NewKeyring = !c.o.NoNewKeyring
+	return nil
+}
+
+// startEarly starts the init as soon as what cloning it needs is known:
+// its Go runtime boots while the whole spec is decoded and checked (load).
+// Whatever goes wrong early is found again, and reported, by the full
+// decode; a failed early start leaves the start to Start.
+func (c *creating) startEarly(raw []byte) error {
+	early, ok := earlySpec(raw)
+	if !ok {
+		return nil
+	}
+	cg, err := c.s.newCgroup(c.id, cgroupPath(early, c.id))
+	if err != nil {
+		return err
+	}
+	c.cg = cg
+	if c.starting, err = runtime.StartEarly(c.id, early, cg, c.ro); err != nil {
+		c.starting = nil
+		cg.Destroy() // (v2: the cgroup made for the clone)
+	}
+	return nil
+}
+
+// newCgroup is the Manager of container id's cgroup at path, noted (see
+// noteCgroup) before anything of it is made.
+func (s *Store) newCgroup(id, path string) (cgroups.Manager, error) {
+	if err := s.noteCgroup(id, path); err != nil {
+		return nil, err
+	}
+	return cgroups.New(path)
+}
+
+// load decodes and checks the whole spec (its root made absolute) and
+// makes the container's state from it.
+func (c *creating) load(bundle, path string, raw []byte) (*State, error) {
+	spec, err := parseSpec(path, raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkConsole(spec, c.o.ConsoleSocket); err != nil {
+		return nil, err
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%w: root.path %s: not a directory", ErrInvalid, rootfs)
+	}
+	spec.Root.Path = rootfs
+	return &State{
+		State: specs.State{
+			Version: specs.Version, ID: c.id, Status: specs.StateCreating,
+			Bundle: bundle, Annotations: spec.Annotations,
+		},
+		Created: time.Now().UTC(), Rootfs: rootfs, Config: spec,
+		CgroupPath: cgroupPath(spec, c.id),
+	}, nil
+}
+
+// checkConsole refuses a spec without a process, and a terminal without a
+// console socket or the other way round.
+func checkConsole(spec *specs.Spec, consoleSocket string) error {
+	switch {
+	case spec.Process == nil:
+		return fmt.Errorf("%w: process: a process is required", ErrInvalid)
+	case spec.Process.Terminal && consoleSocket == "":
+		return fmt.Errorf("%w: process.terminal needs --console-socket", ErrInvalid)
+	case !spec.Process.Terminal && consoleSocket != "":
+		return fmt.Errorf("%w: --console-socket given but process.terminal is false", ErrInvalid)
+	}
+	return nil
+}
+
+// addDefaultDevices appends the device rules every container gets to the
+// spec's linux.resources, where the start reads them.
+func addDefaultDevices(spec *specs.Spec) {
+	if spec.Linux.Resources == nil {
+		spec.Linux.Resources = &specs.LinuxResources{}
+	}
+	res := spec.Linux.Resources
+	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
+}
+
+// start hands the whole spec to the init started early, or starts it now.
+func (c *creating) start(st *State) (err error) {
+	cb := runtime.Callbacks{CreateRuntime: createRuntimeHooks(st), WhileStarting: c.whileStarting(st)}
+	if c.starting != nil {
+		c.p, err = c.starting.Finish(st.Config, cb)
+		c.starting = nil // Finish ended it on failure
+		return err
+	}
+	c.ro.Callbacks = cb
+	c.p, err = runtime.Start(c.id, st.Config, c.cg, c.ro)
+	return err
+}
+
+// createRuntimeHooks runs the prestart and createRuntime hooks of st's
+// spec, and gives the state the init's own hooks see; nil without hooks.
+func createRuntimeHooks(st *State) func(pid int) ([]byte, error) {
+	h := st.Config.Hooks
+	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 {
+		return nil
+	}
+	return func(pid int) ([]byte, error) {
+		hs := *st // (st may already be written as created: see whileStarting)
+		hs.Pid, hs.Status = pid, specs.StateCreating
+		state := hs.specState()
+		if err := runtime.RunHooks("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // prestart is deprecated but still honoured
+			return nil, err
+		}
+		if err := runtime.RunHooks("createRuntime", h.CreateRuntime, state); err != nil {
+			return nil, err
+		}
+		return state, nil
+	}
+}
+
+// whileStarting writes the state file (and the pid file) while the init
+// sets the container up, with the status it will have when Create returns
+// (the container's lock keeps the other commands waiting till then; a
+// failed start removes both).
+func (c *creating) whileStarting(st *State) func(pid int) error {
+	status := specs.StateCreated
+	if c.o.Start {
+		status = specs.StateRunning
+	}
+	return func(pid int) error {
+		st.Pid, st.InitStart, st.Status = pid, proc.StartTime(pid), status
+		st.CgroupOwnership = c.cg.Ownership()
+		if err := c.s.save(st); err != nil {
+			return err
+		}
+		if err := c.s.noteRecovery(st); err != nil {
+			return err
+		}
+		if c.o.PidFile != "" {
+			c.pidFileWritten = true
+			return writePidFile(c.o.PidFile, pid)
+		}
+		return nil
+	}
 }
 
 // cgroupPath is the container's cgroup: the spec's cgroupsPath, or

@@ -1,10 +1,110 @@
 // Package runtime turns an OCI runtime spec plus a root filesystem into a
 // running container, and enters running containers.
 //
-// The parent side (Start, Exec) lives in this process; the in-namespace side
-// (Main) runs in a re-executed copy of this binary, recognised by its argv[0]
-// before any command line parsing. The two talk over a pipe (the config, as
-// JSON) and a unix socket (a pty master, or an error before execve); the
-// socket is close-on-exec in the child, so end-of-file means the user's
-// program replaced the runtime.
+// The parent side (Start, StartEarly and Finish, Exec; start.go) runs in the
+// calling process; the in-namespace side (Main; init.go) runs in a fresh
+// copy of the small sdocker-init binary (exe.go), recognised by its argv[0]
+// (sdocker-init for a container's first process, sdocker-exec for an exec)
+// before any command line parsing. The binary is handed to the clone
+// through a read-only detached bind mount or a sealed memfd, so that a
+// container never finds the host's file writable (CVE-2019-5736).
+//
+// # One form of every setting
+//
+// Everything the spec holds is read from the spec, the limits included
+// (linux.resources): Options carries only what a spec lacks (stdio,
+// preserved descriptors, the exec fifo, whether the process dies with its
+// starter, whether Start makes the cgroups) and the caller's Callbacks.
+//
+// # The start, parent side
+//
+// The init is cloned before its config is ready, so that its Go runtime
+// boots while the parent does the rest (the early start):
+//
+//  1. spawnChild opens the config pipe and the sync socket (SOCK_SEQPACKET)
+//     and clones the init with the new namespaces of linux.namespaces (a pid
+//     namespace given by path is joined by the forking thread; the cgroup
+//     namespace is left to the init). It reads of the spec only
+//     process.terminal and, on cgroup v2, linux.resources.
+//  2. cgroup v2: with Options.CreateCgroups the cgroup is made right before
+//     the clone, which puts the init in it (CLONE_INTO_CGROUP), with the
+//     spec's limits but pids.max. With StartEarly (sdocker-runc create and
+//     run, which clone from the few fields earlySpec decodes while the whole
+//     config.json is still being decoded and checked) the cgroup is made
+//     without limits, and Finish writes them (cgroups.Manager.Set) while the
+//     init waits for "placed".
+//  3. configure (Finish for an early start) compiles linux.seccomp into a
+//     BPF filter, drops linux.resources and the seccomp profile from the
+//     spec the init gets, and writes the config into the pipe.
+//  4. place, while the init decodes its config: cgroup v1 makes the cgroups
+//     with the spec's limits but pids.max (cgroups.Manager.Create) and moves
+//     the init into them (one write per hierarchy); v2 started early writes
+//     the limits. The parent then sends "placed", with an open descriptor of
+//     the init's pids.max when the spec has a pids limit.
+//  5. Options.WhileStarting runs (the caller's state and pid files) while
+//     the init sets the container up; then the parent follows the sync
+//     socket: "console" (a pty master), "hooks" (it runs
+//     Options.CreateRuntime and answers "continue" with the state), "ready"
+//     (the init waits on the exec fifo: Start returns), "error" (a
+//     StartError with the exit status), or end of file: the socket is
+//     close-on-exec in the init, so the user's program replaced it.
+//
+// # What the init receives
+//
+// argv[1] is the number of its first channel, right after the descriptors
+// preserved for the container's program (3, 4, ...): the config pipe, the
+// sync socket, the container's stderr, and one extra descriptor (the exec
+// fifo of an init, a pidfd of the container's init for an exec). Its
+// descriptor 2 is the sync socket until the last step, so that a fatal
+// error of its Go runtime reaches the parent, which reports it in one line.
+// Its environment is GOMAXPROCS=1 and GOTRACEBACK=none.
+//
+// The config (childConfig, message.go) and the sync messages are in a
+// binary encoding of their own (wire.go), not JSON: varints, strings with
+// their length, a presence byte before each optional value, the protocol
+// number first (an init from another build is refused). Only the spec
+// fields the init reads are carried (carriedSpecFields).
+//
+// # The init's steps (Main, childMain, setupContainer, finish)
+//
+//  1. Decode the config; when WaitPlaced, wait for "placed" (and keep the
+//     pids.max descriptor that comes with it).
+//  2. Parent-death signal when the process dies with its starter; umask 0.
+//  3. Join the namespaces given by path, a new session keyring, unshare the
+//     cgroup namespace (now that it sits in its cgroups).
+//  4. The rootfs (mount.go): / private, the rootfs bind-mounted, the spec's
+//     mounts, the devices; then "hooks" and the createContainer hooks while
+//     paths still resolve as the runtime's; pivot_root; sysctls; masked and
+//     read-only paths, rootfs propagation, read-only root.
+//  5. Hostname and domainname, lo up in a new network namespace, the
+//     console (its pty master goes to the parent as "console").
+//  6. The working directory, rlimits, oom_score_adj, the program looked up
+//     in the container's PATH.
+//  7. The seccomp filter when no_new_privs is off (it still needs
+//     CAP_SYS_ADMIN), the user, groups and capabilities, personality,
+//     no_new_privs, the process's umask.
+//  8. With an exec fifo: "ready", then wait until it is read (OCI start),
+//     then the startContainer hooks.
+//  9. pids.max: the limit is written into the descriptor from "placed" by
+//     a raw write (lateWrite), the last thing before execve, so that the
+//     threads of the init's own Go runtime never count against it (or
+//     before the wait on the exec fifo when there are no startContainer
+//     hooks, so that it holds from create on).
+//  10. Descriptor 2 back to the container's stderr, the seccomp filter when
+//     no_new_privs is on, every descriptor but 0-2 and the preserved ones
+//     close-on-exec, then execve.
+//
+// # Exec
+//
+// Exec clones sdocker-exec in the container's pid namespace (the forking
+// thread joins it through a pidfd of the init) and, on cgroup v2, into the
+// container's cgroup (v1: place moves it). It receives a spec of the
+// process, the container's namespaces and its seccomp profile only; it
+// joins the other namespaces through the pidfd (setns) and goes through
+// steps 6, 7 and 10. When the container has a pids limit, the exec is
+// left out of the pids cgroup (v2: out of the cgroup) until it joins it
+// itself, by a raw write of 0 to its tasks (v1) or cgroup.procs (v2) after
+// step 6, while it still has the capabilities that moving every thread
+// needs; with Options.Orphan it forks the program and exits, so that the
+// container's init adopts it.
 package runtime

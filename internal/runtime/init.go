@@ -317,36 +317,11 @@ func waitForStart(cfg *childConfig) error {
 // user's. It only returns on failure, with the exit status that failure maps to.
 func finish(cfg *childConfig) (int, error) {
 	proc := cfg.Spec.Process
-	cwd := proc.Cwd
-	if cwd == "" {
-		cwd = "/"
+	if err := enterCwd(proc.Cwd); err != nil {
+		return 125, err
 	}
-	if !path.IsAbs(cwd) {
-		return 125, fmt.Errorf("process.cwd %q: not an absolute path", cwd)
-	}
-	if os.Args[0] == initArg0 {
-		if err := os.MkdirAll(cwd, 0o755); err != nil {
-			return 125, fmt.Errorf("create working directory %s: %w", cwd, err)
-		}
-	}
-	if err := unix.Chdir(cwd); err != nil {
-		return 125, fmt.Errorf("change to working directory %s: %w", cwd, err)
-	}
-	// A cwd reached through a descriptor that leaked from the host (say
-	// /proc/self/fd/N, CVE-2024-21626) lies outside the root: refuse it.
-	if wd, err := unix.Getwd(); err != nil || !path.IsAbs(wd) {
-		return 125, fmt.Errorf("process.cwd %q is outside the container's root: refused", cwd)
-	}
-	for _, rl := range proc.Rlimits {
-		if err := setRlimit(rl); err != nil {
-			return 125, err
-		}
-	}
-	if proc.OOMScoreAdj != nil {
-		v := strconv.Itoa(*proc.OOMScoreAdj)
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
-			return 125, fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
+	if err := setProcessLimits(proc); err != nil {
+		return 125, err
 	}
 	argv0, err := lookPath(proc.Args[0], proc.Env)
 	if err != nil {
@@ -364,15 +339,75 @@ func finish(cfg *childConfig) (int, error) {
 			return 125, err
 		}
 	}
+	if err := dropPrivileges(cfg); err != nil {
+		return 125, err
+	}
+	if err := waitForStart(cfg); err != nil {
+		return 125, err
+	}
+	if err := lateWrite(cfg); err != nil {
+		return 125, err
+	}
+	if err := sealForExec(cfg); err != nil {
+		return 125, err
+	}
+	return execProgram(cfg.Orphan, argv0, proc)
+}
+
+// enterCwd changes to the process's working directory (an init makes it).
+func enterCwd(cwd string) error {
+	if cwd == "" {
+		cwd = "/"
+	}
+	if !path.IsAbs(cwd) {
+		return fmt.Errorf("process.cwd %q: not an absolute path", cwd)
+	}
+	if os.Args[0] == initArg0 {
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return fmt.Errorf("create working directory %s: %w", cwd, err)
+		}
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("change to working directory %s: %w", cwd, err)
+	}
+	// A cwd reached through a descriptor that leaked from the host (say
+	// /proc/self/fd/N, CVE-2024-21626) lies outside the root: refuse it.
+	if wd, err := unix.Getwd(); err != nil || !path.IsAbs(wd) {
+		return fmt.Errorf("process.cwd %q is outside the container's root: refused", cwd)
+	}
+	return nil
+}
+
+// setProcessLimits sets the process's rlimits and OOM score adjustment.
+func setProcessLimits(proc *specs.Process) error {
+	for _, rl := range proc.Rlimits {
+		if err := setRlimit(rl); err != nil {
+			return err
+		}
+	}
+	if proc.OOMScoreAdj != nil {
+		v := strconv.Itoa(*proc.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropPrivileges becomes the process's user with its capabilities,
+// personality, no_new_privs and umask.
+func dropPrivileges(cfg *childConfig) error {
+	proc := cfg.Spec.Process
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
-	// before the capabilities go (runc's order); otherwise as late as possible.
+	// before the capabilities go (runc's order); otherwise as late as
+	// possible (sealForExec).
 	if cfg.Seccomp != nil && !proc.NoNewPrivileges {
 		if err := cfg.Seccomp.Install(); err != nil {
-			return 125, fmt.Errorf("linux.seccomp: %w", err)
+			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	if err := setUserAndCapabilities(proc); err != nil {
-		return 125, err
+		return err
 	}
 	if p := cfg.Spec.Linux; p != nil && p.Personality != nil {
 		dom := uintptr(0) // PER_LINUX
@@ -380,12 +415,12 @@ func finish(cfg *childConfig) (int, error) {
 			dom = 0x0008 // PER_LINUX32
 		}
 		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
-			return 125, fmt.Errorf("linux.personality: %w", e)
+			return fmt.Errorf("linux.personality: %w", e)
 		}
 	}
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return 125, fmt.Errorf("set no_new_privs: %w", err)
+			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
 	umask := 0o022
@@ -393,25 +428,32 @@ func finish(cfg *childConfig) (int, error) {
 		umask = int(*proc.User.Umask)
 	}
 	unix.Umask(umask)
-	if err := waitForStart(cfg); err != nil {
-		return 125, err
-	}
-	if err := lateWrite(cfg); err != nil {
-		return 125, err
-	}
+	return nil
+}
+
+// sealForExec is the last step before execve: stderr back to the
+// container's, the seccomp filter (with no_new_privs) and every
+// descriptor of ours close-on-exec.
+func sealForExec(cfg *childConfig) error {
 	restoreStderr()
-	if cfg.Seccomp != nil && proc.NoNewPrivileges {
+	if cfg.Seccomp != nil && cfg.Spec.Process.NoNewPrivileges {
 		if err := cfg.Seccomp.Install(); err != nil {
-			return 125, fmt.Errorf("linux.seccomp: %w", err)
+			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	// Nothing of ours may reach the user's program: every descriptor but
 	// 0, 1, 2 and the preserved ones is closed by execve. (A raw system
 	// call: see lateWrite.)
 	if _, _, e := unix.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(3+cfg.PreserveFDs), ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
-		return 125, fmt.Errorf("mark descriptors close-on-exec: %w", e)
+		return fmt.Errorf("mark descriptors close-on-exec: %w", e)
 	}
-	if cfg.Orphan {
+	return nil
+}
+
+// execProgram replaces this program with the user's (argv0, resolved), or
+// with orphan starts it and returns 0.
+func execProgram(orphan bool, argv0 string, proc *specs.Process) (int, error) {
+	if orphan {
 		// Forked from this thread, the program keeps its credentials,
 		// capabilities and filter; this helper's exit hands it to the
 		// container's init.
@@ -426,7 +468,7 @@ func finish(cfg *childConfig) (int, error) {
 		}
 		return 0, nil
 	}
-	err = unix.Exec(argv0, proc.Args, dedupEnv(proc.Env))
+	err := unix.Exec(argv0, proc.Args, dedupEnv(proc.Env))
 	code := 126
 	if errors.Is(err, unix.ENOENT) {
 		code = 127

@@ -25,7 +25,9 @@ type Stdio struct {
 	Stdin, Stdout, Stderr *os.File
 }
 
-// Options tune how a container process is started.
+// Options are what starting a container process needs beside its spec: the
+// spec itself is the one form of everything it holds (limits included),
+// read where it is used and never copied in here.
 type Options struct {
 	Stdio Stdio
 	// KillWithParent kills the process when the thread that started it
@@ -38,12 +40,11 @@ type Options struct {
 	// themselves.
 	Orphan bool
 	// CreateCgroups: Start makes the container's cgroups itself, with the
-	// limits in Resources, where it costs the least: on cgroup v1 while
-	// the child starts (it waits until it is placed in them), on v2 right
-	// before the clone that puts the child into its cgroup. The caller
-	// destroys them when Start fails.
+	// limits in the spec's linux.resources, where it costs the least: on
+	// cgroup v1 while the child starts (it waits until it is placed in
+	// them), on v2 right before the clone that puts the child into its
+	// cgroup. The caller destroys them when Start fails.
 	CreateCgroups bool
-	Resources     *specs.LinuxResources
 	// PreserveFDs become descriptors 3, 4, ... of the container's program.
 	PreserveFDs []*os.File
 	// NewKeyring gives the container a session keyring of its own.
@@ -51,6 +52,17 @@ type Options struct {
 	// ExecFifo is the path of a fifo: the init stops right before execve
 	// until somebody opens it for reading (OCI create, then start).
 	ExecFifo string
+	Callbacks
+
+	// joinPidsLate (exec into a container with a pids limit): the child
+	// joins the container's pids cgroup itself right before its execve
+	// (see childConfig.LateWrite).
+	joinPidsLate bool
+}
+
+// Callbacks are the caller's steps during a start. StartEarly ignores
+// them: they come with the whole spec, to Finish.
+type Callbacks struct {
 	// WhileStarting is called with the child's host pid once it has its
 	// config and sits in its cgroups, while it sets the container up: the
 	// caller's bookkeeping (state file, pid file) then costs no time on
@@ -61,11 +73,6 @@ type Options struct {
 	// createRuntime hooks). It returns the state JSON the init gives its
 	// own createContainer and startContainer hooks.
 	CreateRuntime func(pid int) (state []byte, err error)
-
-	// joinPidsLate (exec into a container with a pids limit): the child
-	// joins the container's pids cgroup itself right before its execve
-	// (see childConfig.LateWrite).
-	joinPidsLate bool
 }
 
 // Process is a container's init or an exec'd process, seen from the parent.
@@ -192,7 +199,7 @@ func Start(id string, spec *specs.Spec, cg cgroups.Manager, o Options) (*Process
 	if err != nil {
 		return nil, err
 	}
-	return s.Finish(spec, Late{Resources: o.Resources, CreateRuntime: o.CreateRuntime, WhileStarting: o.WhileStarting})
+	return s.Finish(spec, o.Callbacks)
 }
 
 // checkProcess refuses a process without a command (argsField names it)
@@ -245,25 +252,17 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, lim
 		defer f.Close()
 		extra = f
 	}
-	terminal := early.Process != nil && early.Process.Terminal
-	c, err := spawnChild(initArg0, terminal, flags, pidns, extra, cg, o, limitsLater)
+	c, err := spawnChild(initArg0, early, flags, pidns, extra, cg, o, limitsLater)
 	if err != nil {
 		return nil, err
 	}
 	return &Starting{c: c, id: id, flags: flags, pidPath: pidPath, execFifo: extra != nil}, nil
 }
 
-// Late are the options that come from the whole spec (see Options).
-type Late struct {
-	Resources     *specs.LinuxResources
-	CreateRuntime func(pid int) ([]byte, error)
-	WhileStarting func(pid int) error
-}
-
 // Finish gives the init its whole spec, whose namespaces and terminal must
-// be what StartEarly was given, with the options that come from it. It
-// returns as Start does.
-func (s *Starting) Finish(spec *specs.Spec, late Late) (*Process, error) {
+// be what StartEarly was given (its limits are read from it now), with the
+// callbacks that come with it. It returns as Start does.
+func (s *Starting) Finish(spec *specs.Spec, cb Callbacks) (*Process, error) {
 	if err := checkProcess(spec.Process, "process.args"); err != nil {
 		s.Abort()
 		return nil, err
@@ -275,7 +274,7 @@ func (s *Starting) Finish(spec *specs.Spec, late Late) (*Process, error) {
 		}
 		return nil, err
 	}
-	s.c.o.Resources, s.c.o.CreateRuntime, s.c.o.WhileStarting = late.Resources, late.CreateRuntime, late.WhileStarting
+	s.c.o.Callbacks = cb
 	return s.c.configure(&childConfig{ID: s.id, Spec: spec, ExecFifo: s.execFifo})
 }
 
@@ -319,7 +318,7 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 // user's program. A non-nil pidns (a namespace file or a pidfd) is the pid
 // namespace the child is born in.
 func startChild(arg0 string, cfg *childConfig, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options) (*Process, error) {
-	c, err := spawnChild(arg0, cfg.Spec.Process.Terminal, flags, pidns, extra, cg, o, false)
+	c, err := spawnChild(arg0, cfg.Spec, flags, pidns, extra, cg, o, false)
 	if err != nil {
 		return nil, err
 	}
@@ -340,71 +339,32 @@ type child struct {
 	limitsLater bool
 }
 
-// spawnChild clones the child; what it needs to know of the spec is only
-// whether the process has a terminal (its stdio then is the null device).
-// With limitsLater a cgroup v2 that o.CreateCgroups makes gets no limits yet.
-func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options, limitsLater bool) (_ *child, err error) {
-	configR, configW, err := os.Pipe()
+// spawnChild clones the child. What it reads of spec (an init's early spec)
+// is whether the process has a terminal (its stdio then is the null device)
+// and, for a cgroup v2 that o.CreateCgroups makes before the clone, the
+// limits in linux.resources; with limitsLater that cgroup gets none yet.
+func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.File, cg cgroups.Manager, o Options, limitsLater bool) (_ *child, err error) {
+	terminal := spec.Process != nil && spec.Process.Terminal
+	ch, err := openChannels()
 	if err != nil {
-		return nil, fmt.Errorf("create config pipe: %w", err)
-	}
-	defer configR.Close()
-	defer func() {
-		if err != nil {
-			configW.Close()
-		}
-	}()
-	socks, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("create sync socket: %w", err)
-	}
-	conn, err := newSyncConn(socks[0])
-	if err != nil {
-		unix.Close(socks[1])
 		return nil, err
 	}
+	defer ch.closeChildEnds()
 	defer func() {
 		if err != nil {
-			conn.Close()
+			ch.closeParentEnds()
 		}
 	}()
-	childSock := os.NewFile(uintptr(socks[1]), "sync")
-	defer childSock.Close()
-
 	exe, err := sealedExe()
 	if err != nil {
 		return nil, err
 	}
 	defer exe.Close()
-	// The child's stdio is the null device where none is given (as
-	// os/exec does), but its descriptor 2 is the sync socket until its
-	// execve: what its Go runtime says there (a fatal error, with a stack)
-	// reaches this process, which reports it in one line, instead of the
-	// container's output. The container's stderr waits after the config
-	// pipe and the sync socket, the extra file after it.
-	stdio := []*os.File{o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr}
-	if terminal {
-		stdio = []*os.File{nil, nil, nil}
+	fds, closeNull, err := childFds(o, terminal, extra, ch)
+	if err != nil {
+		return nil, err
 	}
-	for i, f := range stdio {
-		if f == nil {
-			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-			if err != nil {
-				return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
-			}
-			defer null.Close()
-			stdio[i] = null
-		}
-	}
-	files := append(append([]*os.File{}, o.PreserveFDs...), configR, childSock, stdio[2])
-	if extra != nil {
-		files = append(files, extra)
-	}
-	fds := []uintptr{stdio[0].Fd(), stdio[1].Fd(), childSock.Fd()}
-	for _, f := range files {
-		fds = append(fds, f.Fd())
-	}
-	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
+	defer closeNull()
 	attr := &syscall.ProcAttr{
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
@@ -413,7 +373,6 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, PidFD: new(int)},
 	}
-	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
 	if o.KillWithParent && pidns == nil {
 		// (Go's own parent check misreads a parent outside a joined pid
 		// namespace: an exec helper sets its parent-death signal itself.)
@@ -421,68 +380,176 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 	}
 	limitsLater = limitsLater && cg.Version() == 2 && o.CreateCgroups
 	if cg.Version() == 2 && !o.joinPidsLate {
-		if o.CreateCgroups {
-			res, _ := splitPidsLimit(o.Resources)
-			if limitsLater {
-				res = nil
-			}
-			if err := cg.Create(res); err != nil {
-				return nil, err
-			}
+		var res *specs.LinuxResources
+		if !limitsLater {
+			res = resourcesOf(spec)
 		}
-		fd, err := cg.FD()
+		fd, err := cloneCgroup(cg, o.CreateCgroups, res)
 		if err != nil {
 			return nil, err
 		}
 		defer unix.Close(fd)
-		attr.Sys.UseCgroupFD = true
-		attr.Sys.CgroupFD = fd
+		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
+	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
+	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
+	p, err := fork(path, args, attr, pidns, cg, o.KillWithParent)
+	if err != nil {
+		return nil, err
+	}
+	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: ch.conn, configW: ch.configW, limitsLater: limitsLater}, nil
+}
 
+// resourcesOf is spec's linux.resources, nil when it has none.
+func resourcesOf(spec *specs.Spec) *specs.LinuxResources {
+	if spec.Linux == nil {
+		return nil
+	}
+	return spec.Linux.Resources
+}
+
+// channels are the two ends of the config pipe and of the sync socket.
+type channels struct {
+	configR, configW *os.File
+	conn             *syncConn
+	childSock        *os.File
+}
+
+func openChannels() (*channels, error) {
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create config pipe: %w", err)
+	}
+	socks, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		configR.Close()
+		configW.Close()
+		return nil, fmt.Errorf("create sync socket: %w", err)
+	}
+	conn, err := newSyncConn(socks[0])
+	if err != nil {
+		unix.Close(socks[1])
+		configR.Close()
+		configW.Close()
+		return nil, err
+	}
+	return &channels{configR: configR, configW: configW, conn: conn, childSock: os.NewFile(uintptr(socks[1]), "sync")}, nil
+}
+
+// closeChildEnds closes this process's copies of the child's ends.
+func (ch *channels) closeChildEnds() {
+	ch.configR.Close()
+	ch.childSock.Close()
+}
+
+// closeParentEnds closes the parent's ends (a failed spawn).
+func (ch *channels) closeParentEnds() {
+	ch.configW.Close()
+	ch.conn.Close()
+}
+
+// childFds are the child's descriptors. Its stdio is the null device where
+// none is given (as os/exec does), but its descriptor 2 is the sync socket
+// until its execve: what its Go runtime says there (a fatal error, with a
+// stack) reaches this process, which reports it in one line, instead of the
+// container's output. o.PreserveFDs follow from 3, then the config pipe,
+// the sync socket, the container's stderr and the extra file.
+func childFds(o Options, terminal bool, extra *os.File, ch *channels) (fds []uintptr, closeNull func(), err error) {
+	stdio := []*os.File{o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr}
+	if terminal {
+		stdio = []*os.File{nil, nil, nil}
+	}
+	var nulls []*os.File
+	closeNull = func() {
+		for _, f := range nulls {
+			f.Close()
+		}
+	}
+	for i, f := range stdio {
+		if f == nil {
+			null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				closeNull()
+				return nil, nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+			}
+			nulls = append(nulls, null)
+			stdio[i] = null
+		}
+	}
+	files := append(append([]*os.File{}, o.PreserveFDs...), ch.configR, ch.childSock, stdio[2])
+	if extra != nil {
+		files = append(files, extra)
+	}
+	fds = []uintptr{stdio[0].Fd(), stdio[1].Fd(), ch.childSock.Fd()}
+	for _, f := range files {
+		fds = append(fds, f.Fd())
+	}
+	return fds, closeNull, nil
+}
+
+// cloneCgroup opens the cgroup v2 that the clone puts the child in, after
+// making it with res (but its pids limit, which the init writes) when
+// create.
+func cloneCgroup(cg cgroups.Manager, create bool, res *specs.LinuxResources) (int, error) {
+	if create {
+		res, _ = splitPidsLimit(res)
+		if err := cg.Create(res); err != nil {
+			return -1, err
+		}
+	}
+	return cg.FD()
+}
+
+// fork starts the child on a thread of its own (see forkOn).
+func fork(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, cg cgroups.Manager, killWithParent bool) (*Process, error) {
 	p := &Process{done: make(chan struct{})}
 	started := make(chan error, 1)
-	go func() {
-		// The child's parent-death signal follows the thread that forked
-		// it: keep that thread for the child's whole life. A thread that
-		// joined a pid namespace dies afterwards (never unlocked); any
-		// other goes back to the scheduler, which then needs no new one.
-		goruntime.LockOSThread()
-		if pidns == nil {
-			defer goruntime.UnlockOSThread()
-		}
-		if pidns != nil {
-			if err := unix.Setns(int(pidns.Fd()), unix.CLONE_NEWPID); err != nil {
-				started <- fmt.Errorf("join pid namespace of container: %w", err)
-				close(p.done)
-				return
-			}
-		}
-		pid, err := syscall.ForkExec(path, args, attr)
-		if err != nil {
-			if attr.Sys.UseCgroupFD && err == unix.EBUSY {
-				err = fmt.Errorf("%w: cgroup %s has cgroups below it (cgroup v2 puts no process beside them)", err, cg.Paths()[""])
-			}
-			started <- fmt.Errorf("start container process: %w", err)
-			close(p.done)
-			return
-		}
-		p.Pid = pid
-		if !o.KillWithParent {
-			// Never reap it here: the caller (conmon, containerd's shim)
-			// is a subreaper and collects its exit status itself.
-			unix.Close(*attr.Sys.PidFD)
-			p.unwaited = true
-			started <- nil
-			return
-		}
-		started <- nil
-		p.state, p.err = waitPidfd(pid, *attr.Sys.PidFD)
-		close(p.done)
-	}()
+	go p.forkOn(path, args, attr, pidns, cg, killWithParent, started)
 	if err := <-started; err != nil {
 		return nil, err
 	}
-	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: conn, configW: configW, limitsLater: limitsLater}, nil
+	return p, nil
+}
+
+// forkOn forks p on the calling goroutine's thread, in pidns if given, and
+// reports on started; with killWithParent it then waits for p there.
+func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, cg cgroups.Manager, killWithParent bool, started chan<- error) {
+	// The child's parent-death signal follows the thread that forked
+	// it: keep that thread for the child's whole life. A thread that
+	// joined a pid namespace dies afterwards (never unlocked); any
+	// other goes back to the scheduler, which then needs no new one.
+	goruntime.LockOSThread()
+	if pidns == nil {
+		defer goruntime.UnlockOSThread()
+	}
+	if pidns != nil {
+		if err := unix.Setns(int(pidns.Fd()), unix.CLONE_NEWPID); err != nil {
+			started <- fmt.Errorf("join pid namespace of container: %w", err)
+			close(p.done)
+			return
+		}
+	}
+	pid, err := syscall.ForkExec(path, args, attr)
+	if err != nil {
+		if attr.Sys.UseCgroupFD && err == unix.EBUSY {
+			err = fmt.Errorf("%w: cgroup %s has cgroups below it (cgroup v2 puts no process beside them)", err, cg.Paths()[""])
+		}
+		started <- fmt.Errorf("start container process: %w", err)
+		close(p.done)
+		return
+	}
+	p.Pid = pid
+	if !killWithParent {
+		// Never reap it here: the caller (conmon, containerd's shim)
+		// is a subreaper and collects its exit status itself.
+		unix.Close(*attr.Sys.PidFD)
+		p.unwaited = true
+		started <- nil
+		return
+	}
+	started <- nil
+	p.state, p.err = waitPidfd(pid, *attr.Sys.PidFD)
+	close(p.done)
 }
 
 // place makes or fills the child's cgroups where configure left that for
@@ -557,22 +624,56 @@ func (c *child) abort() {
 }
 
 // configure sends the child its config, puts it in its cgroups and follows
-// it until it runs the user's program.
+// it until it runs the user's program. The limits are the spec's.
 func (c *child) configure(cfg *childConfig) (*Process, error) {
-	p, cg, o := c.p, c.cg, c.o
 	defer c.conn.Close()
 	defer c.configW.Close()
-	fail := func(err error) (*Process, error) {
-		unix.Kill(p.Pid, unix.SIGKILL)
-		p.Wait()
-		if p.Console != nil {
-			p.Console.Close()
-		}
-		return nil, err
-	}
 	if cfg.Spec.Process.Terminal != c.terminal {
-		return fail(fmt.Errorf("process.terminal changed since the init was started"))
+		return c.fail(fmt.Errorf("process.terminal changed since the init was started"))
 	}
+	res := resourcesOf(cfg.Spec)
+	if err := c.fillConfig(cfg); err != nil {
+		return c.fail(err)
+	}
+	res, late := c.lateWrite(res)
+	cfg.LateWrite = late
+	// The child decodes its config while its cgroups are joined (cgroup v1:
+	// one write per hierarchy) or get their limits (v2, started early); it
+	// waits for "placed" before anything else.
+	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != ""
+	if _, err := c.configW.Write(cfg.marshal()); err != nil {
+		return c.fail(fmt.Errorf("send config to container init: %w", err))
+	}
+	c.configW.Close()
+	if cfg.WaitPlaced {
+		// (The child's runtime starts meanwhile.)
+		if err := c.place(res, late); err != nil {
+			return c.fail(err)
+		}
+	}
+	if c.o.WhileStarting != nil {
+		if err := c.o.WhileStarting(c.p.Pid); err != nil {
+			return c.fail(err)
+		}
+	}
+	return c.follow()
+}
+
+// fail kills a child whose start failed with err.
+func (c *child) fail(err error) (*Process, error) {
+	unix.Kill(c.p.Pid, unix.SIGKILL)
+	c.p.Wait()
+	if c.p.Console != nil {
+		c.p.Console.Close()
+	}
+	return nil, err
+}
+
+// fillConfig completes cfg with the options and leaves in its spec only
+// what the child decodes and uses: a compiled seccomp filter instead of
+// the profile; no resources (its cgroups are the parent's business).
+func (c *child) fillConfig(cfg *childConfig) error {
+	o := c.o
 	cfg.Protocol = protocol
 	cfg.KillWithParent = o.KillWithParent
 	cfg.PreserveFDs = len(o.PreserveFDs)
@@ -580,13 +681,11 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	cfg.NewKeyring = o.NewKeyring
 	cfg.Orphan = o.Orphan
 	if l := cfg.Spec.Linux; l != nil {
-		// The child decodes what it uses: a compiled filter, not the
-		// profile; no resources (its cgroups are the parent's business).
 		linux := *l
 		if l.Seccomp != nil {
 			f, err := seccomp.Compile(l.Seccomp)
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			cfg.Seccomp, linux.Seccomp = f, nil
 		}
@@ -600,43 +699,29 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 			cfg.Winsize = ws
 		}
 	}
+	return nil
+}
 
-	// A pids limit counts the threads of the child's Go runtime too: the
-	// child writes it (init) or joins the pids cgroup (exec) itself once
-	// it starts no more threads.
-	res, late := o.Resources, ""
+// lateWrite splits what the parent writes of res from what the child
+// writes itself, late: a pids limit counts the threads of the child's Go
+// runtime too, so the child writes it (init) or joins the pids cgroup
+// (exec, "0") once it starts no more threads.
+func (c *child) lateWrite(res *specs.LinuxResources) (*specs.LinuxResources, string) {
 	switch {
-	case o.joinPidsLate:
-		late = "0"
-	case o.CreateCgroups:
-		res, late = splitPidsLimit(o.Resources)
+	case c.o.joinPidsLate:
+		return res, "0"
+	case c.o.CreateCgroups:
+		return splitPidsLimit(res)
 	}
-	cfg.LateWrite = late
-	// The child decodes its config while its cgroups are joined (cgroup v1:
-	// one write per hierarchy) or get their limits (v2, started early); it
-	// waits for "placed" before anything else.
-	cfg.WaitPlaced = cg.Version() == 1 || c.limitsLater || late != ""
-	if _, err := c.configW.Write(cfg.marshal()); err != nil {
-		return fail(fmt.Errorf("send config to container init: %w", err))
-	}
-	c.configW.Close()
-	conn := c.conn
-	if cfg.WaitPlaced {
-		// (The child's runtime starts meanwhile.)
-		if err := c.place(res, late); err != nil {
-			return fail(err)
-		}
-	}
-	if o.WhileStarting != nil {
-		if err := o.WhileStarting(p.Pid); err != nil {
-			return fail(err)
-		}
-	}
+	return res, ""
+}
 
+// follow reads the child's messages until it runs the user's program.
+func (c *child) follow() (*Process, error) {
 	var output strings.Builder
 	reset := false
 	for {
-		m, fds, ok, err := conn.recv()
+		m, fds, ok, err := c.conn.recv()
 		if errors.Is(err, unix.ECONNRESET) && !reset {
 			// The child ended with a message of ours unread: the kernel
 			// says so once, before what the child sent (its output).
@@ -644,7 +729,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 			continue
 		}
 		if err != nil {
-			return fail(err)
+			return c.fail(err)
 		}
 		if !ok {
 			// End of file: the user's program replaced the runtime (the
@@ -652,43 +737,54 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 			// of a fatal error of its Go runtime when it said something,
 			// else of a signal, which Wait reports.
 			if output.Len() > 0 {
-				return fail(&StartError{Code: 125, Msg: initDied(output.String())})
+				return c.fail(&StartError{Code: 125, Msg: initDied(output.String())})
 			}
-			return p, nil
+			return c.p, nil
 		}
-		if m.Type != "console" {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
+		ready, err := c.handle(m, fds, &output)
+		if err != nil {
+			return c.fail(err)
 		}
-		switch m.Type {
-		case "console":
-			if len(fds) != 1 {
-				return fail(fmt.Errorf("console message without a pty"))
-			}
-			p.Console = os.NewFile(uintptr(fds[0]), "pty-master")
-		case "hooks":
-			var state []byte
-			if o.CreateRuntime != nil {
-				if state, err = o.CreateRuntime(p.Pid); err != nil {
-					return fail(err)
-				}
-			}
-			if err := conn.send(syncMessage{Type: "continue", State: state}); err != nil {
-				return fail(err)
-			}
-		case "output":
-			output.WriteString(m.Error)
-		case "ready":
-			return p, nil
-		case "error":
-			code := m.Code
-			if code == 0 {
-				code = 125
-			}
-			return fail(&StartError{Code: code, Msg: m.Error})
-		default:
-			return fail(fmt.Errorf("unexpected message %q from container init", m.Type))
+		if ready {
+			return c.p, nil
 		}
 	}
+}
+
+// handle acts on one message of the child; ready when it waits on the
+// exec fifo.
+func (c *child) handle(m syncMessage, fds []int, output *strings.Builder) (ready bool, err error) {
+	if m.Type != "console" {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}
+	switch m.Type {
+	case "console":
+		if len(fds) != 1 {
+			return false, fmt.Errorf("console message without a pty")
+		}
+		c.p.Console = os.NewFile(uintptr(fds[0]), "pty-master")
+	case "hooks":
+		var state []byte
+		if c.o.CreateRuntime != nil {
+			if state, err = c.o.CreateRuntime(c.p.Pid); err != nil {
+				return false, err
+			}
+		}
+		return false, c.conn.send(syncMessage{Type: "continue", State: state})
+	case "output":
+		output.WriteString(m.Error)
+	case "ready":
+		return true, nil
+	case "error":
+		code := m.Code
+		if code == 0 {
+			code = 125
+		}
+		return false, &StartError{Code: code, Msg: m.Error}
+	default:
+		return false, fmt.Errorf("unexpected message %q from container init", m.Type)
+	}
+	return false, nil
 }

@@ -237,36 +237,11 @@ func unmarshalChildConfig(b []byte) (*childConfig, error) {
 	return c, nil
 }
 
+// spec encodes what the init uses of s, in this order: process, root,
+// hostname, domainname, mounts, hooks, linux.
 func (e *encoder) spec(s *specs.Spec) {
 	if p := s.Process; e.present(p != nil) {
-		e.bool(p.Terminal)
-		e.uint(uint64(p.User.UID))
-		e.uint(uint64(p.User.GID))
-		if e.present(p.User.Umask != nil) {
-			e.uint(uint64(*p.User.Umask))
-		}
-		e.uint(uint64(len(p.User.AdditionalGids)))
-		for _, g := range p.User.AdditionalGids {
-			e.uint(uint64(g))
-		}
-		e.strs(p.Args)
-		e.strs(p.Env)
-		e.str(p.Cwd)
-		if c := p.Capabilities; e.present(c != nil) {
-			for _, set := range [][]string{c.Bounding, c.Effective, c.Inheritable, c.Permitted, c.Ambient} {
-				e.strs(set)
-			}
-		}
-		e.uint(uint64(len(p.Rlimits)))
-		for _, r := range p.Rlimits {
-			e.str(r.Type)
-			e.uint(r.Hard)
-			e.uint(r.Soft)
-		}
-		e.bool(p.NoNewPrivileges)
-		if e.present(p.OOMScoreAdj != nil) {
-			e.int(int64(*p.OOMScoreAdj))
-		}
+		e.process(p)
 	}
 	if e.present(s.Root != nil) {
 		e.str(s.Root.Path)
@@ -286,42 +261,83 @@ func (e *encoder) spec(s *specs.Spec) {
 		e.hooks(h.StartContainer)
 	}
 	if l := s.Linux; e.present(l != nil) {
-		e.uint(uint64(len(l.Sysctl)))
-		for k, v := range l.Sysctl {
-			e.str(k)
-			e.str(v)
+		e.linux(l)
+	}
+}
+
+func (e *encoder) process(p *specs.Process) {
+	e.bool(p.Terminal)
+	e.uint(uint64(p.User.UID))
+	e.uint(uint64(p.User.GID))
+	if e.present(p.User.Umask != nil) {
+		e.uint(uint64(*p.User.Umask))
+	}
+	e.uint(uint64(len(p.User.AdditionalGids)))
+	for _, g := range p.User.AdditionalGids {
+		e.uint(uint64(g))
+	}
+	e.strs(p.Args)
+	e.strs(p.Env)
+	e.str(p.Cwd)
+	if c := p.Capabilities; e.present(c != nil) {
+		for _, set := range [][]string{c.Bounding, c.Effective, c.Inheritable, c.Permitted, c.Ambient} {
+			e.strs(set)
 		}
-		e.uint(uint64(len(l.Namespaces)))
-		for _, ns := range l.Namespaces {
-			e.str(string(ns.Type))
-			e.str(ns.Path)
+	}
+	e.uint(uint64(len(p.Rlimits)))
+	for _, r := range p.Rlimits {
+		e.str(r.Type)
+		e.uint(r.Hard)
+		e.uint(r.Soft)
+	}
+	e.bool(p.NoNewPrivileges)
+	if e.present(p.OOMScoreAdj != nil) {
+		e.int(int64(*p.OOMScoreAdj))
+	}
+}
+
+// linux encodes linux without its resources and seccomp profile (see
+// childConfig).
+func (e *encoder) linux(l *specs.Linux) {
+	e.uint(uint64(len(l.Sysctl)))
+	for k, v := range l.Sysctl {
+		e.str(k)
+		e.str(v)
+	}
+	e.uint(uint64(len(l.Namespaces)))
+	for _, ns := range l.Namespaces {
+		e.str(string(ns.Type))
+		e.str(ns.Path)
+	}
+	e.uint(uint64(len(l.Devices)))
+	for _, dev := range l.Devices {
+		e.device(dev)
+	}
+	e.str(l.RootfsPropagation)
+	e.strs(l.MaskedPaths)
+	e.strs(l.ReadonlyPaths)
+	if p := l.Personality; e.present(p != nil) {
+		e.str(string(p.Domain))
+		e.uint(uint64(len(p.Flags)))
+		for _, f := range p.Flags {
+			e.str(string(f))
 		}
-		e.uint(uint64(len(l.Devices)))
-		for _, dev := range l.Devices {
-			e.str(dev.Path)
-			e.str(dev.Type)
-			e.int(dev.Major)
-			e.int(dev.Minor)
-			if e.present(dev.FileMode != nil) {
-				e.uint(uint64(*dev.FileMode))
-			}
-			if e.present(dev.UID != nil) {
-				e.uint(uint64(*dev.UID))
-			}
-			if e.present(dev.GID != nil) {
-				e.uint(uint64(*dev.GID))
-			}
-		}
-		e.str(l.RootfsPropagation)
-		e.strs(l.MaskedPaths)
-		e.strs(l.ReadonlyPaths)
-		if p := l.Personality; e.present(p != nil) {
-			e.str(string(p.Domain))
-			e.uint(uint64(len(p.Flags)))
-			for _, f := range p.Flags {
-				e.str(string(f))
-			}
-		}
+	}
+}
+
+func (e *encoder) device(dev specs.LinuxDevice) {
+	e.str(dev.Path)
+	e.str(dev.Type)
+	e.int(dev.Major)
+	e.int(dev.Minor)
+	if e.present(dev.FileMode != nil) {
+		e.uint(uint64(*dev.FileMode))
+	}
+	if e.present(dev.UID != nil) {
+		e.uint(uint64(*dev.UID))
+	}
+	if e.present(dev.GID != nil) {
+		e.uint(uint64(*dev.GID))
 	}
 }
 
@@ -337,39 +353,11 @@ func (e *encoder) hooks(hs []specs.Hook) {
 	}
 }
 
+// spec decodes what encoder.spec wrote.
 func (d *decoder) spec() *specs.Spec {
 	s := &specs.Spec{}
 	if d.bool() {
-		p := &specs.Process{Terminal: d.bool()}
-		p.User.UID, p.User.GID = d.uint32(), d.uint32()
-		if d.bool() {
-			umask := d.uint32()
-			p.User.Umask = &umask
-		}
-		if n := d.count(); n > 0 {
-			p.User.AdditionalGids = make([]uint32, n)
-			for i := range p.User.AdditionalGids {
-				p.User.AdditionalGids[i] = d.uint32()
-			}
-		}
-		p.Args, p.Env, p.Cwd = d.strs(), d.strs(), d.str()
-		if d.bool() {
-			p.Capabilities = &specs.LinuxCapabilities{
-				Bounding: d.strs(), Effective: d.strs(), Inheritable: d.strs(), Permitted: d.strs(), Ambient: d.strs(),
-			}
-		}
-		if n := d.count(); n > 0 {
-			p.Rlimits = make([]specs.POSIXRlimit, n)
-			for i := range p.Rlimits {
-				p.Rlimits[i] = specs.POSIXRlimit{Type: d.str(), Hard: d.uint(), Soft: d.uint()}
-			}
-		}
-		p.NoNewPrivileges = d.bool()
-		if d.bool() {
-			adj := int(d.int())
-			p.OOMScoreAdj = &adj
-		}
-		s.Process = p
+		s.Process = d.process()
 	}
 	if d.bool() {
 		s.Root = &specs.Root{Path: d.str(), Readonly: d.bool()}
@@ -385,54 +373,95 @@ func (d *decoder) spec() *specs.Spec {
 		s.Hooks = &specs.Hooks{CreateContainer: d.hooks(), StartContainer: d.hooks()}
 	}
 	if d.bool() {
-		l := &specs.Linux{}
-		if n := d.count(); n > 0 {
-			l.Sysctl = make(map[string]string, n)
-			for i := 0; i < n && d.err == nil; i++ {
-				k := d.str()
-				l.Sysctl[k] = d.str()
-			}
-		}
-		if n := d.count(); n > 0 {
-			l.Namespaces = make([]specs.LinuxNamespace, n)
-			for i := range l.Namespaces {
-				l.Namespaces[i] = specs.LinuxNamespace{Type: specs.LinuxNamespaceType(d.str()), Path: d.str()}
-			}
-		}
-		if n := d.count(); n > 0 {
-			l.Devices = make([]specs.LinuxDevice, n)
-			for i := range l.Devices {
-				dev := specs.LinuxDevice{Path: d.str(), Type: d.str(), Major: d.int(), Minor: d.int()}
-				if d.bool() {
-					mode := os.FileMode(d.uint32())
-					dev.FileMode = &mode
-				}
-				if d.bool() {
-					uid := d.uint32()
-					dev.UID = &uid
-				}
-				if d.bool() {
-					gid := d.uint32()
-					dev.GID = &gid
-				}
-				l.Devices[i] = dev
-			}
-		}
-		l.RootfsPropagation = d.str()
-		l.MaskedPaths, l.ReadonlyPaths = d.strs(), d.strs()
-		if d.bool() {
-			p := &specs.LinuxPersonality{Domain: specs.LinuxPersonalityDomain(d.str())}
-			if n := d.count(); n > 0 {
-				p.Flags = make([]specs.LinuxPersonalityFlag, n)
-				for i := range p.Flags {
-					p.Flags[i] = specs.LinuxPersonalityFlag(d.str())
-				}
-			}
-			l.Personality = p
-		}
-		s.Linux = l
+		s.Linux = d.linux()
 	}
 	return s
+}
+
+func (d *decoder) process() *specs.Process {
+	p := &specs.Process{Terminal: d.bool()}
+	p.User.UID, p.User.GID = d.uint32(), d.uint32()
+	if d.bool() {
+		umask := d.uint32()
+		p.User.Umask = &umask
+	}
+	if n := d.count(); n > 0 {
+		p.User.AdditionalGids = make([]uint32, n)
+		for i := range p.User.AdditionalGids {
+			p.User.AdditionalGids[i] = d.uint32()
+		}
+	}
+	p.Args, p.Env, p.Cwd = d.strs(), d.strs(), d.str()
+	if d.bool() {
+		p.Capabilities = &specs.LinuxCapabilities{
+			Bounding: d.strs(), Effective: d.strs(), Inheritable: d.strs(), Permitted: d.strs(), Ambient: d.strs(),
+		}
+	}
+	if n := d.count(); n > 0 {
+		p.Rlimits = make([]specs.POSIXRlimit, n)
+		for i := range p.Rlimits {
+			p.Rlimits[i] = specs.POSIXRlimit{Type: d.str(), Hard: d.uint(), Soft: d.uint()}
+		}
+	}
+	p.NoNewPrivileges = d.bool()
+	if d.bool() {
+		adj := int(d.int())
+		p.OOMScoreAdj = &adj
+	}
+	return p
+}
+
+func (d *decoder) linux() *specs.Linux {
+	l := &specs.Linux{}
+	if n := d.count(); n > 0 {
+		l.Sysctl = make(map[string]string, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			k := d.str()
+			l.Sysctl[k] = d.str()
+		}
+	}
+	if n := d.count(); n > 0 {
+		l.Namespaces = make([]specs.LinuxNamespace, n)
+		for i := range l.Namespaces {
+			l.Namespaces[i] = specs.LinuxNamespace{Type: specs.LinuxNamespaceType(d.str()), Path: d.str()}
+		}
+	}
+	if n := d.count(); n > 0 {
+		l.Devices = make([]specs.LinuxDevice, n)
+		for i := range l.Devices {
+			l.Devices[i] = d.device()
+		}
+	}
+	l.RootfsPropagation = d.str()
+	l.MaskedPaths, l.ReadonlyPaths = d.strs(), d.strs()
+	if d.bool() {
+		p := &specs.LinuxPersonality{Domain: specs.LinuxPersonalityDomain(d.str())}
+		if n := d.count(); n > 0 {
+			p.Flags = make([]specs.LinuxPersonalityFlag, n)
+			for i := range p.Flags {
+				p.Flags[i] = specs.LinuxPersonalityFlag(d.str())
+			}
+		}
+		l.Personality = p
+	}
+	return l
+}
+
+func (d *decoder) device() specs.LinuxDevice {
+	dev := specs.LinuxDevice{Path: d.str(), Type: d.str(), Major: d.int(), Minor: d.int()}
+	if d.bool() {
+		mode := os.FileMode(d.uint32())
+		dev.FileMode = &mode
+	}
+	if d.bool() {
+		uid := d.uint32()
+		dev.UID = &uid
+	}
+	if d.bool() {
+		gid := d.uint32()
+		dev.GID = &gid
+	}
+	return dev
 }
 
 func (d *decoder) hooks() []specs.Hook {
