@@ -126,15 +126,14 @@ func (e *Engine) holdIdleState(lock *os.File, id string) (*idle, error) {
 
 // signalInit sends sig to the container's init, verified by its start time.
 func signalInit(r *Record, sig unix.Signal) error {
-	fd, err := unix.PidfdOpen(r.Pid, 0)
+	if r.BootID != proc.BootID() {
+		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
+	}
+	err := proc.Signal(r.Pid, r.PidStart, sig)
+	if errors.Is(err, proc.ErrGone) {
+		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
+	}
 	if err != nil {
-		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
-	}
-	defer unix.Close(fd)
-	if !live(r) {
-		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
-	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		return fmt.Errorf("signal container %s: %w", r.ID[:12], err)
 	}
 	return nil

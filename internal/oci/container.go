@@ -456,21 +456,14 @@ func processes(st *State, cg cgroups.Manager) ([]int, error) {
 	return proc.Family(pids, st.Pid, st.InitStart), nil
 }
 
-// signalProcess signals pid through a pidfd, after checking it is still the
-// process that started at start.
+// signalProcess signals pid after checking it is still the process that
+// started at start (proc.Signal).
 func signalProcess(pid int, start uint64, sig syscall.Signal) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return fmt.Errorf("open pidfd %d: %w", pid, err)
+	err := proc.Signal(pid, start, sig)
+	if errors.Is(err, proc.ErrGone) {
+		return fmt.Errorf("%w: %w", ErrWrongState, err)
 	}
-	defer unix.Close(fd)
-	if !proc.Alive(pid, start) {
-		return fmt.Errorf("%w: process %d is gone", ErrWrongState, pid)
-	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
-		return fmt.Errorf("signal %d: %w", pid, err)
-	}
-	return nil
+	return err
 }
 
 // Delete removes a stopped (or created) container; force kills a running one.
