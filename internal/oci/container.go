@@ -18,6 +18,7 @@ import (
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // refresh sets st.Status from what the kernel says of the init.
@@ -259,7 +260,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 		spec.Linux.Resources = &specs.LinuxResources{}
 	}
 	res := spec.Linux.Resources
-	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
+	specgen.AddDefaultDevices(res)
 	var createRuntime func(pid int) ([]byte, error)
 	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
 		createRuntime = func(pid int) ([]byte, error) {

@@ -240,6 +240,7 @@ func withDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
 	if r != nil {
 		out = *r
 	}
-	out.Devices = append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, runtime.DefaultDeviceRules()...)
+	out.Devices = []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	AddDefaultDevices(&out)
 	return &out
 }
