@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
@@ -352,29 +351,13 @@ func (e *Engine) freeze(r *Record, pause bool) error {
 	if err != nil {
 		return err
 	}
-	if pause {
-		err = cg.Freeze()
-	} else {
-		err = cg.Thaw()
-	}
-	if err != nil {
-		return err
-	}
-	err = e.updateRecord(r.ID, func(n *Record) {
-		if n.Status == StateRunning || n.Status == StatePaused {
-			n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
-		}
+	return cgroups.SetFrozen(cg, pause, func() error {
+		return e.updateRecord(r.ID, func(n *Record) {
+			if n.Status == StateRunning || n.Status == StatePaused {
+				n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
+			}
+		})
 	})
-	if err != nil {
-		// The record says what it said (the disk is full): so does the
-		// container.
-		if pause {
-			cg.Thaw()
-		} else {
-			cg.Freeze()
-		}
-	}
-	return err
 }
 
 func (e *Engine) thaw(r *Record) {
@@ -431,19 +414,15 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidInput, err)
 		}
-		if res == nil {
-			res = &specs.LinuxResources{}
-		}
 		var made *cgroups.Ownership
 		if live(r) {
 			cg, err := e.cgroupOf(r)
 			if err != nil {
 				return err
 			}
-			if err := cg.Set(res); err != nil {
+			if made, err = cgroups.Update(cg, res); err != nil {
 				return err
 			}
-			made = cg.Ownership() // (a v1 cpuset may be new)
 		}
 		// Under the store lock, re-read: its monitor writes the record too.
 		unlock, err := e.lock()
@@ -462,10 +441,7 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 			n.CgroupOwnership = made
 		}
 		n.Limits = limits
-		if n.Spec.Linux.Resources != nil {
-			res.Devices = n.Spec.Linux.Resources.Devices
-		}
-		n.Spec.Linux.Resources = res
+		n.Spec.Linux.Resources = cgroups.Updated(n.Spec.Linux.Resources, res)
 		if err := e.saveSpec(n); err != nil {
 			return err
 		}

@@ -660,15 +660,13 @@ func (s *Store) freeze(id string, freeze bool) error {
 	if err != nil {
 		return err
 	}
-	if freeze {
-		err, st.Status = cg.Freeze(), StatusPaused
-	} else {
-		err, st.Status = cg.Thaw(), specs.StateRunning
-	}
-	if err != nil {
-		return err
-	}
-	return s.save(st)
+	return cgroups.SetFrozen(cg, freeze, func() error {
+		st.Status = specs.StateRunning
+		if freeze {
+			st.Status = StatusPaused
+		}
+		return s.save(st)
+	})
 }
 
 // Update changes the resource limits of a container.
@@ -685,17 +683,16 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	if err := cg.Set(r); err != nil {
+	if st.CgroupOwnership, err = cgroups.Update(cg, r); err != nil {
 		return err
 	}
-	st.CgroupOwnership = cg.Ownership() // (a v1 cpuset may be new)
 	if err := s.noteRecovery(st); err != nil {
 		return err
 	}
 	if st.Config.Linux == nil {
 		st.Config.Linux = &specs.Linux{}
 	}
-	st.Config.Linux.Resources = r
+	st.Config.Linux.Resources = cgroups.Updated(st.Config.Linux.Resources, r)
 	return s.save(st)
 }
 
