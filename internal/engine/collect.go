@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/proc"
 )
@@ -133,7 +134,7 @@ func (e *Engine) destroyCgroups(r *Record) error {
 		return err
 	}
 	if err := cg.Destroy(); err != nil {
-		return fmt.Errorf("clean up container %s: %w", r.ID[:12], err)
+		return fmt.Errorf("clean up container %s: %w", ids.ShortID(r.ID), err)
 	}
 	return nil
 }

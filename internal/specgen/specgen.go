@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -55,14 +56,6 @@ var DefaultReadonlyPaths = []string{
 // DefaultPath is the PATH a container gets unless its environment sets one.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// ShortID is the 12-character form of a container id.
-func ShortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
 // Generate builds the spec for o.
 func Generate(o Options) (*specs.Spec, error) {
 	if !filepath.IsAbs(o.Rootfs) {
@@ -82,7 +75,7 @@ func Generate(o Options) (*specs.Spec, error) {
 	if name == "" {
 		name = "sdocker"
 	}
-	hostname := name + "@" + ShortID(o.ID)
+	hostname := name + "@" + ids.ShortID(o.ID)
 	if len(name) > 64-13 {
 		return nil, fmt.Errorf("hostname %q: at most 51 characters (the container's hostname is NAME@<12-character id>, at most 64)", name)
 	}
