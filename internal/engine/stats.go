@@ -13,7 +13,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
-	"github.com/sdocker/sdocker/internal/proc"
+	"github.com/sdocker/sdocker/internal/pstable"
 )
 
 // StatsSample is one reading of a container's counters.
@@ -394,5 +394,5 @@ func (e *Engine) Top(ref string, psArgs []string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("list processes of container %s: %w", ids.ShortID(r.ID), err)
 	}
-	return proc.PsTable(w, pids, psArgs)
+	return pstable.Write(w, pids, psArgs)
 }
