@@ -17,6 +17,9 @@ var ErrGone = errors.New("gone")
 // time is checked, so a pid reused after the check is never signalled: the
 // pidfd still names the process that was checked.
 func Signal(pid int, start uint64, sig unix.Signal) error {
+	if pid <= 0 {
+		return fmt.Errorf("process %d is %w", pid, ErrGone)
+	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("process %d is %w", pid, ErrGone)

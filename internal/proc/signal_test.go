@@ -45,6 +45,13 @@ func TestSignal(t *testing.T) {
 		t.Errorf("sleep ended with %v, want SIGTERM", err)
 	}
 
+	// No process has pid 0 (nor a negative one, which kill(2) reads as a group).
+	for _, p := range []int{0, -1} {
+		if err := Signal(p, 0, unix.SIGKILL); !errors.Is(err, ErrGone) {
+			t.Errorf("Signal(%d) = %v, want ErrGone", p, err)
+		}
+	}
+
 	// Reaped: its pid names nobody (or somebody else).
 	if err := Signal(pid, start, unix.SIGKILL); !errors.Is(err, ErrGone) {
 		t.Errorf("Signal of an ended process = %v, want ErrGone", err)
