@@ -89,8 +89,8 @@ func (e *Engine) collect(all []*Record) error {
 // keeps its state; a record its creator did not finish (no spec yet) goes,
 // as a --rm container does.
 func (e *Engine) cleanupDead(r *Record) error {
-	if r.Pid > 0 && r.BootID == proc.BootID() && proc.Alive(r.Pid, r.PidStart) {
-		unix.Kill(r.Pid, unix.SIGKILL)
+	if r.BootID == proc.BootID() {
+		proc.Signal(r.Pid, r.PidStart, unix.SIGKILL) // (ErrGone: it has ended)
 	}
 	if err := e.destroyCgroups(r); err != nil {
 		return err
