@@ -14,7 +14,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/oci"
-	"github.com/sdocker/sdocker/internal/proc"
+	"github.com/sdocker/sdocker/internal/pstable"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -44,7 +44,7 @@ func newPsCommand(g *globals) *command {
 
 // psTable runs the host's ps and keeps its header and the lines of pids.
 func psTable(w io.Writer, pids []int, psArgs []string) error {
-	return proc.PsTable(w, pids, psArgs)
+	return pstable.Write(w, pids, psArgs)
 }
 
 func newListCommand(g *globals) *command {

@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/sdocker/sdocker/internal/oci"
-	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -136,7 +135,7 @@ func newKillCommand(g *globals) *command {
 		sig := syscall.SIGTERM
 		if len(args) == 2 {
 			var err error
-			if sig, err = proc.ParseSignal(args[1]); err != nil {
+			if sig, err = runtime.ParseSignal(args[1]); err != nil {
 				return err
 			}
 		}

@@ -549,14 +549,7 @@ func TestCreateRefusals(t *testing.T) {
 }
 
 func TestCpusetAfterCreate(t *testing.T) {
-	m, _ := newManager(t)
-	if err := m.Create(nil); err != nil {
-		t.Fatal(err)
-	}
-	cmd := startChild(t, "sleep", nil)
-	if err := m.Apply(cmd.Process.Pid); err != nil {
-		t.Fatal(err)
-	}
+	m, cmd := sleeperIn(t)
 	if err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0", Mems: "0"}}); err != nil {
 		t.Fatal(err)
 	}

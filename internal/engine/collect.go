@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/proc"
 )
@@ -89,8 +90,8 @@ func (e *Engine) collect(all []*Record) error {
 // keeps its state; a record its creator did not finish (no spec yet) goes,
 // as a --rm container does.
 func (e *Engine) cleanupDead(r *Record) error {
-	if r.Pid > 0 && r.BootID == proc.BootID() && proc.Alive(r.Pid, r.PidStart) {
-		unix.Kill(r.Pid, unix.SIGKILL)
+	if r.BootID == proc.BootID() {
+		proc.Signal(r.Pid, r.PidStart, unix.SIGKILL) // (ErrGone: it has ended)
 	}
 	if err := e.destroyCgroups(r); err != nil {
 		return err
@@ -134,7 +135,7 @@ func (e *Engine) destroyCgroups(r *Record) error {
 		return err
 	}
 	if err := cg.Destroy(); err != nil {
-		return fmt.Errorf("clean up container %s: %w", r.ID[:12], err)
+		return fmt.Errorf("clean up container %s: %w", ids.ShortID(r.ID), err)
 	}
 	return nil
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/sdocker/sdocker/internal/atomicfile"
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
-	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // A container is damaged when one of its state files (container.json,
@@ -38,7 +38,7 @@ type DamagedError struct {
 }
 
 func (d *DamagedError) Error() string {
-	short := specgen.ShortID(d.ID)
+	short := ids.ShortID(d.ID)
 	return fmt.Sprintf("container %s is damaged: %v (sdocker rm -f %s removes it)", short, d.File, short)
 }
 
@@ -132,7 +132,7 @@ func (e *Engine) releaseDamaged(id string) error {
 		err = cg.Destroy()
 	}
 	if err != nil {
-		errs = append(errs, fmt.Errorf("clean up container %s: %w", specgen.ShortID(id), err))
+		errs = append(errs, fmt.Errorf("clean up container %s: %w", ids.ShortID(id), err))
 	}
 	return errors.Join(append(errs, image.ReleaseRootfs(e.containerDir(id)))...)
 }

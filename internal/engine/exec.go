@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/runtime"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
@@ -33,7 +34,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 		return nil, fmt.Errorf("%w: container %s is paused, unpause the container before exec", ErrWrongState, r.ID)
 	}
 	if r.Status != StateRunning || !live(r) {
-		return nil, fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
+		return nil, fmt.Errorf("%w: container %s is not running", ErrWrongState, ids.ShortID(r.ID))
 	}
 	return r, e.requireSpec(r)
 }

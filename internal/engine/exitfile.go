@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/jsonlog"
 )
 
@@ -214,7 +215,7 @@ func (e *Engine) settle(id string) error {
 	}
 	defer hold.Close()
 	if err := e.cleanupDead(r); err != nil {
-		return fmt.Errorf("record the exit of container %s: %w", r.ID[:12], err)
+		return fmt.Errorf("record the exit of container %s: %w", ids.ShortID(r.ID), err)
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
 // ContainerJSON is what `sdocker inspect` prints for a container: the
@@ -349,7 +351,7 @@ func NewPsEntry(r *Record, now time.Time, trunc bool) PsEntry {
 	}
 	cmd := strings.Join(r.Command, " ")
 	if trunc {
-		p.ID = r.ID[:min(12, len(r.ID))]
+		p.ID = ids.ShortID(r.ID)
 		cmd = Ellipsis(cmd, 20)
 	}
 	p.Command = strconv.Quote(cmd)

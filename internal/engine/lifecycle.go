@@ -6,10 +6,10 @@ import (
 	"os"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
@@ -102,7 +102,7 @@ func (e *Engine) holdIdle(id string, busy func(*Record) (done bool, err error)) 
 			return nil, err
 		}
 		if time.Now().After(end) {
-			return nil, fmt.Errorf("%w: container %s is still in use after %s", ErrWrongState, id[:12], stateWait)
+			return nil, fmt.Errorf("%w: container %s is still in use after %s", ErrWrongState, ids.ShortID(id), stateWait)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -126,16 +126,15 @@ func (e *Engine) holdIdleState(lock *os.File, id string) (*idle, error) {
 
 // signalInit sends sig to the container's init, verified by its start time.
 func signalInit(r *Record, sig unix.Signal) error {
-	fd, err := unix.PidfdOpen(r.Pid, 0)
+	if r.BootID != proc.BootID() {
+		return fmt.Errorf("%w: container %s is not running", ErrWrongState, ids.ShortID(r.ID))
+	}
+	err := proc.Signal(r.Pid, r.PidStart, sig)
+	if errors.Is(err, proc.ErrGone) {
+		return fmt.Errorf("%w: container %s is not running", ErrWrongState, ids.ShortID(r.ID))
+	}
 	if err != nil {
-		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
-	}
-	defer unix.Close(fd)
-	if !live(r) {
-		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
-	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
-		return fmt.Errorf("signal container %s: %w", r.ID[:12], err)
+		return fmt.Errorf("signal container %s: %w", ids.ShortID(r.ID), err)
 	}
 	return nil
 }
@@ -143,7 +142,7 @@ func signalInit(r *Record, sig unix.Signal) error {
 // markStopped keeps the restart policy from starting the container again.
 func (e *Engine) markStopped(id string) error {
 	if err := os.WriteFile(e.stopMarker(id), nil, 0o600); err != nil {
-		return fmt.Errorf("mark container %s stopped: %w", id[:12], err)
+		return fmt.Errorf("mark container %s stopped: %w", ids.ShortID(id), err)
 	}
 	return nil
 }
@@ -201,7 +200,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 		signalInit(running, unix.SIGKILL)
 	}
 	if !e.waitExit(r.ID, stateWait) {
-		return fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", r.ID[:12], stateWait)
+		return fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", ids.ShortID(r.ID), stateWait)
 	}
 	return e.settle(r.ID)
 }
@@ -215,7 +214,7 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 	}
 	return e.settled(r.ID, func(r *Record) error {
 		if !live(r) {
-			return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
+			return fmt.Errorf("%w: container %s is not running", ErrWrongState, ids.ShortID(r.ID))
 		}
 		if sig == unix.SIGKILL || sig == unix.SIGTERM {
 			if err := e.markStopped(r.ID); err != nil {
@@ -238,7 +237,7 @@ func (e *Engine) Start(ref string) error {
 	}
 	h, err := e.holdIdle(r.ID, func(r *Record) (bool, error) {
 		if r.Status == StatePaused && live(r) {
-			return false, fmt.Errorf("%w: cannot start paused container %s, unpause it instead", ErrWrongState, r.ID[:12])
+			return false, fmt.Errorf("%w: cannot start paused container %s, unpause it instead", ErrWrongState, ids.ShortID(r.ID))
 		}
 		return live(r) || r.Status == StateRestarting, nil
 	})
@@ -291,7 +290,7 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 			return false, nil // its watcher lets go in a moment
 		}
 		if !force {
-			return false, fmt.Errorf("%w: container %s is %s: stop it first or use -f", ErrWrongState, r.ID[:12], r.Status)
+			return false, fmt.Errorf("%w: container %s is %s: stop it first or use -f", ErrWrongState, ids.ShortID(r.ID), r.Status)
 		}
 		e.markStopped(r.ID)
 		if r.Status == StatePaused {
@@ -351,35 +350,19 @@ func (e *Engine) freeze(r *Record, pause bool) error {
 		want, verb = StatePaused, "unpause"
 	}
 	if r.Status != want || !live(r) {
-		return fmt.Errorf("%w: cannot %s container %s: it is %s", ErrWrongState, verb, r.ID[:12], r.Status)
+		return fmt.Errorf("%w: cannot %s container %s: it is %s", ErrWrongState, verb, ids.ShortID(r.ID), r.Status)
 	}
 	cg, err := e.cgroupOf(r)
 	if err != nil {
 		return err
 	}
-	if pause {
-		err = cg.Freeze()
-	} else {
-		err = cg.Thaw()
-	}
-	if err != nil {
-		return err
-	}
-	err = e.updateRecord(r.ID, func(n *Record) {
-		if n.Status == StateRunning || n.Status == StatePaused {
-			n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
-		}
+	return cgroups.SetFrozen(cg, pause, func() error {
+		return e.updateRecord(r.ID, func(n *Record) {
+			if n.Status == StateRunning || n.Status == StatePaused {
+				n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
+			}
+		})
 	})
-	if err != nil {
-		// The record says what it said (the disk is full): so does the
-		// container.
-		if pause {
-			cg.Thaw()
-		} else {
-			cg.Freeze()
-		}
-	}
-	return err
 }
 
 func (e *Engine) thaw(r *Record) {
@@ -436,19 +419,15 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalidInput, err)
 		}
-		if res == nil {
-			res = &specs.LinuxResources{}
-		}
 		var made *cgroups.Ownership
 		if live(r) {
 			cg, err := e.cgroupOf(r)
 			if err != nil {
 				return err
 			}
-			if err := cg.Set(res); err != nil {
+			if made, err = cgroups.Update(cg, res); err != nil {
 				return err
 			}
-			made = cg.Ownership() // (a v1 cpuset may be new)
 		}
 		// Under the store lock, re-read: its monitor writes the record too.
 		unlock, err := e.lock()
@@ -467,10 +446,7 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 			n.CgroupOwnership = made
 		}
 		n.Limits = limits
-		if n.Spec.Linux.Resources != nil {
-			res.Devices = n.Spec.Linux.Resources.Devices
-		}
-		n.Spec.Linux.Resources = res
+		n.Spec.Linux.Resources = cgroups.Updated(n.Spec.Linux.Resources, res)
 		if err := e.saveSpec(n); err != nil {
 			return err
 		}

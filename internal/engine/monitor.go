@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/jsonlog"
 	"github.com/sdocker/sdocker/internal/runtime"
@@ -144,7 +145,7 @@ func MonitorMain() {
 func (e *Engine) safeMonitor(id string, report, state *os.File, exited *exitedInit) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("monitor of container %s: %v", specgen.ShortID(id), p)
+			err = fmt.Errorf("monitor of container %s: %v", ids.ShortID(id), p)
 		}
 	}()
 	return e.monitor(id, report, state, exited)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/rootfs"
@@ -597,7 +598,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		fmt.Fprintln(o.Stdout, r.ID)
 		return 0, nil
 	}
-	fmt.Fprintf(o.Stderr, "[+] start container with id %s\n", specgen.ShortID(r.ID))
+	fmt.Fprintf(o.Stderr, "[+] start container with id %s\n", ids.ShortID(r.ID))
 	stdio := runtime.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Interactive {
 		stdio.Stdin = o.Stdin
@@ -618,7 +619,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	code := attach(p, o.Interactive, o.Stdin, o.Stdout, sigs)
 	err = e.finishContainer(r, cg, code)
 	if r.OOMKilled {
-		fmt.Fprintf(o.Stderr, "[+] container %s was killed: out of memory\n", specgen.ShortID(r.ID))
+		fmt.Fprintf(o.Stderr, "[+] container %s was killed: out of memory\n", ids.ShortID(r.ID))
 	}
 	if r.AutoRemove {
 		err = errors.Join(err, e.removeStopped(r))

@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
-	"github.com/sdocker/sdocker/internal/proc"
+	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/pstable"
 )
 
 // StatsSample is one reading of a container's counters.
@@ -226,7 +227,7 @@ func WriteStatsTable(w io.Writer, rows []StatsRow, trunc bool) error {
 	for _, r := range rows {
 		id := r.ID
 		if trunc {
-			id = id[:min(12, len(id))]
+			id = ids.ShortID(id)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", id, r.Name,
 			r.CPUPercent, BytesSize(float64(r.MemUsage)), BytesSize(float64(r.MemLimit)), r.MemPercent,
@@ -383,7 +384,7 @@ func (e *Engine) Top(ref string, psArgs []string, w io.Writer) error {
 	}
 	r = e.refresh(r)
 	if (r.Status != StateRunning && r.Status != StatePaused) || !live(r) {
-		return fmt.Errorf("%w: container %s is not running", ErrWrongState, r.ID[:12])
+		return fmt.Errorf("%w: container %s is not running", ErrWrongState, ids.ShortID(r.ID))
 	}
 	cg, err := cgroups.New(r.CgroupPath)
 	if err != nil {
@@ -391,7 +392,7 @@ func (e *Engine) Top(ref string, psArgs []string, w io.Writer) error {
 	}
 	pids, err := cg.Pids()
 	if err != nil {
-		return fmt.Errorf("list processes of container %s: %w", r.ID[:12], err)
+		return fmt.Errorf("list processes of container %s: %w", ids.ShortID(r.ID), err)
 	}
-	return proc.PsTable(w, pids, psArgs)
+	return pstable.Write(w, pids, psArgs)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/atomicfile"
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -249,7 +250,7 @@ func (e *Engine) holdState(id string) (*os.File, error) {
 	}
 	switch {
 	case errors.Is(err, unix.EWOULDBLOCK):
-		err = fmt.Errorf("%w: container %s is still starting after %s", ErrWrongState, id[:12], stateWait)
+		err = fmt.Errorf("%w: container %s is still starting after %s", ErrWrongState, ids.ShortID(id), stateWait)
 	case err != nil:
 		err = fmt.Errorf("lock %s: %w", p, err)
 	case !e.exists(id):
@@ -432,9 +433,9 @@ func (e *Engine) Find(ref string) (*Record, error) {
 	case 1:
 		return e.load(matches[0].ID)
 	}
-	var ids []string
+	var short []string
 	for _, m := range matches {
-		ids = append(ids, m.ID[:12])
+		short = append(short, ids.ShortID(m.ID))
 	}
-	return nil, fmt.Errorf("%w: %q matches %s", ErrAmbiguous, ref, strings.Join(ids, ", "))
+	return nil, fmt.Errorf("%w: %q matches %s", ErrAmbiguous, ref, strings.Join(short, ", "))
 }

@@ -3,7 +3,7 @@
 // 0-2147483647). Above it lie (uid_t)-1, which setresuid and setresgid
 // read as "leave unchanged", and ids the kernel or C libraries treat as
 // negative: a process asked to run as one of them would keep running as
-// root.
+// root. It also shortens container and image ids (ShortID).
 package ids
 
 import (

@@ -45,6 +45,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/atomicfile"
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
 // Sentinel errors; match them with errors.Is.
@@ -653,13 +654,7 @@ func familiarName(ref string) string {
 
 func hexOf(id string) string { return strings.TrimPrefix(id, "sha256:") }
 
-func shortID(id string) string {
-	h := hexOf(id)
-	if len(h) > 12 {
-		h = h[:12]
-	}
-	return h
-}
+func shortID(id string) string { return ids.ShortID(hexOf(id)) }
 
 func isHex64(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""

@@ -18,6 +18,7 @@ import (
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // refresh sets st.Status from what the kernel says of the init.
@@ -343,8 +344,7 @@ func addDefaultDevices(spec *specs.Spec) {
 	if spec.Linux.Resources == nil {
 		spec.Linux.Resources = &specs.LinuxResources{}
 	}
-	res := spec.Linux.Resources
-	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
+	specgen.AddDefaultDevices(spec.Linux.Resources)
 }
 
 // start hands the whole spec to the init started early, or starts it now.
@@ -541,21 +541,14 @@ func processes(st *State, cg cgroups.Manager) ([]int, error) {
 	return proc.Family(pids, st.Pid, st.InitStart), nil
 }
 
-// signalProcess signals pid through a pidfd, after checking it is still the
-// process that started at start.
+// signalProcess signals pid after checking it is still the process that
+// started at start (proc.Signal).
 func signalProcess(pid int, start uint64, sig syscall.Signal) error {
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return fmt.Errorf("open pidfd %d: %w", pid, err)
+	err := proc.Signal(pid, start, sig)
+	if errors.Is(err, proc.ErrGone) {
+		return fmt.Errorf("%w: %w", ErrWrongState, err)
 	}
-	defer unix.Close(fd)
-	if !proc.Alive(pid, start) {
-		return fmt.Errorf("%w: process %d is gone", ErrWrongState, pid)
-	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
-		return fmt.Errorf("signal %d: %w", pid, err)
-	}
-	return nil
+	return err
 }
 
 // Delete removes a stopped (or created) container; force kills a running one.
@@ -751,15 +744,13 @@ func (s *Store) freeze(id string, freeze bool) error {
 	if err != nil {
 		return err
 	}
-	if freeze {
-		err, st.Status = cg.Freeze(), StatusPaused
-	} else {
-		err, st.Status = cg.Thaw(), specs.StateRunning
-	}
-	if err != nil {
-		return err
-	}
-	return s.save(st)
+	return cgroups.SetFrozen(cg, freeze, func() error {
+		st.Status = specs.StateRunning
+		if freeze {
+			st.Status = StatusPaused
+		}
+		return s.save(st)
+	})
 }
 
 // Update changes the resource limits of a container.
@@ -776,17 +767,16 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	if err := cg.Set(r); err != nil {
+	if st.CgroupOwnership, err = cgroups.Update(cg, r); err != nil {
 		return err
 	}
-	st.CgroupOwnership = cg.Ownership() // (a v1 cpuset may be new)
 	if err := s.noteRecovery(st); err != nil {
 		return err
 	}
 	if st.Config.Linux == nil {
 		st.Config.Linux = &specs.Linux{}
 	}
-	st.Config.Linux.Resources = r
+	st.Config.Linux.Resources = cgroups.Updated(st.Config.Linux.Resources, r)
 	return s.save(st)
 }
 

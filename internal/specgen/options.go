@@ -8,6 +8,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/runtime"
 )
 
@@ -41,7 +42,7 @@ func WithHostname(name, id string) Opt {
 		if len(name) > 64-13 {
 			return fmt.Errorf("hostname %q: at most 51 characters (the container's hostname is NAME@<12-character id>, at most 64)", name)
 		}
-		s.Hostname = name + "@" + ShortID(id)
+		s.Hostname = name + "@" + ids.ShortID(id)
 		s.Process.Env = SetEnv(s.Process.Env, "HOSTNAME="+s.Hostname)
 		return nil
 	}

@@ -77,14 +77,6 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // given (see WithHostname).
 const DefaultHostname = "sdocker"
 
-// ShortID is the 12-character form of a container id.
-func ShortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
-}
-
 // defaultSpec is what a container gets unless an option says otherwise: no
 // root file system or command yet, / as working directory, new namespaces
 // (a network namespace with lo only among them), Docker's capabilities,

@@ -1,4 +1,4 @@
-package proc
+package pstable
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestFilterPsOutput(t *testing.T) {
+func TestFilter(t *testing.T) {
 	for _, tc := range []struct {
 		name, out string
 		want      []int
@@ -46,7 +46,7 @@ Wed May  1 10:01:00 2024    4242 sleep 100
 			want[p] = true
 		}
 		var b bytes.Buffer
-		if err := FilterPsOutput(&b, []byte(tc.out), want); err != nil {
+		if err := Filter(&b, []byte(tc.out), want); err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
@@ -55,27 +55,27 @@ Wed May  1 10:01:00 2024    4242 sleep 100
 		}
 	}
 	var b bytes.Buffer
-	if err := FilterPsOutput(&b, []byte("USER COMMAND\nroot sh\n"), nil); err == nil || !strings.Contains(err.Error(), "no PID column") {
+	if err := Filter(&b, []byte("USER COMMAND\nroot sh\n"), nil); err == nil || !strings.Contains(err.Error(), "no PID column") {
 		t.Errorf("no PID column: %v", err)
 	}
-	if err := FilterPsOutput(&b, nil, nil); err == nil {
+	if err := Filter(&b, nil, nil); err == nil {
 		t.Error("empty ps output accepted")
 	}
 }
 
-func TestPsTableSelf(t *testing.T) {
+func TestWriteSelf(t *testing.T) {
 	if _, err := exec.LookPath("ps"); err != nil {
 		t.Skip("no ps here")
 	}
 	var b bytes.Buffer
-	if err := PsTable(&b, []int{os.Getpid()}, nil); err != nil {
+	if err := Write(&b, []int{os.Getpid()}, nil); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "PID") {
 		t.Errorf("ps -ef for this process:\n%s", b.String())
 	}
-	if err := PsTable(&b, nil, []string{"--no-such-option"}); err == nil || !strings.Contains(err.Error(), "run ps --no-such-option") {
+	if err := Write(&b, nil, []string{"--no-such-option"}); err == nil || !strings.Contains(err.Error(), "run ps --no-such-option") {
 		t.Errorf("bad ps option: %v", err)
 	}
 }

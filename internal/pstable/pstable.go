@@ -1,4 +1,6 @@
-package proc
+// Package pstable shows the processes of a container as the host's ps(1)
+// lists them: what `sdocker top` and `sdocker-runc ps` print.
+package pstable
 
 import (
 	"bufio"
@@ -11,10 +13,10 @@ import (
 	"strings"
 )
 
-// PsTable runs the host's ps(1) with psArgs (default -ef) and writes its
+// Write runs the host's ps(1) with psArgs (default -ef) and writes its
 // header and the lines of the processes in pids: what `docker top` and
 // `runc ps` show. ps must print a PID column.
-func PsTable(w io.Writer, pids []int, psArgs []string) error {
+func Write(w io.Writer, pids []int, psArgs []string) error {
 	if len(psArgs) == 0 {
 		psArgs = []string{"-ef"}
 	}
@@ -32,14 +34,14 @@ func PsTable(w io.Writer, pids []int, psArgs []string) error {
 	for _, p := range pids {
 		want[p] = true
 	}
-	return FilterPsOutput(w, out, want)
+	return Filter(w, out, want)
 }
 
-// FilterPsOutput copies the header of ps output and the lines whose PID
+// Filter copies the header of ps output and the lines whose PID
 // column is in want. The PID is found where the header's PID column ends
 // (ps right-aligns numbers), so a column with spaces before it (lstart,
 // say) does not shift it.
-func FilterPsOutput(w io.Writer, out []byte, want map[int]bool) error {
+func Filter(w io.Writer, out []byte, want map[int]bool) error {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	if !sc.Scan() {
