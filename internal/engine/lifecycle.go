@@ -430,7 +430,7 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 		}
 		res, err := limits.Resources()
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 		}
 		if res == nil {
 			res = &specs.LinuxResources{}

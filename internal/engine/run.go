@@ -81,7 +81,7 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 	if isPath(ref) {
 		dir, err := filepath.Abs(ref)
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: rootfs %q: %v", ErrInvalidInput, ref, err)
+			return "", nil, fmt.Errorf("%w: rootfs %q: %w", ErrInvalidInput, ref, err)
 		}
 		st, err := os.Stat(dir)
 		if err != nil || !st.IsDir() {
@@ -248,7 +248,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	}
 	res, err := o.Limits.Resources()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	dir, img, err := e.resolveImage(o.Image)
 	if err != nil {
@@ -316,7 +316,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	gen.ID, gen.Rootfs = r.ID, r.Rootfs
 	spec, err := specgen.Generate(gen)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	r.Spec, r.Command, r.CgroupPath = spec, spec.Process.Args, spec.Linux.CgroupsPath
 	// What its first start will make of its cgroup (see startContainer).

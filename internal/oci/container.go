@@ -97,7 +97,7 @@ func readConfig(bundle string) (string, []byte, error) {
 func parseSpec(p string, b []byte) (*specs.Spec, error) {
 	var spec specs.Spec
 	if err := json.Unmarshal(b, &spec); err != nil {
-		return nil, fmt.Errorf("%w: parse %s: %v", ErrInvalid, p, err)
+		return nil, fmt.Errorf("%w: parse %s: %w", ErrInvalid, p, err)
 	}
 	if err := Validate(&spec); err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: bundle %q: %v", ErrInvalid, o.Bundle, err)
+		return nil, nil, fmt.Errorf("%w: bundle %q: %w", ErrInvalid, o.Bundle, err)
 	}
 	path, raw, err := readConfig(bundle)
 	if err != nil {
@@ -628,10 +628,10 @@ func (s *Store) deleteDamaged(id string, force bool, damage error) error {
 	st := s.recovered(id, path)
 	cg, err := cgroupOf(st)
 	if err != nil {
-		return fmt.Errorf("%v: %w", damage, err)
+		return fmt.Errorf("%w: %w", damage, err)
 	}
 	if pids, _ := processes(st, cg); len(pids) > 0 && !force {
-		return fmt.Errorf("%w: %v; its cgroup %s holds processes (use --force)", ErrWrongState, damage, path)
+		return fmt.Errorf("%w: %w; its cgroup %s holds processes (use --force)", ErrWrongState, damage, path)
 	}
 	if cg.Joined() {
 		killJoined(st, cg)

@@ -122,7 +122,7 @@ func sendMessage(sock int, m syncMessage, fds ...int) error {
 func recvMessage(sock int) (m syncMessage, fds []int, ok bool, err error) {
 	for {
 		m, fds, ok, err = recvOnce(sock, 0)
-		if err != unix.EINTR {
+		if !errors.Is(err, unix.EINTR) {
 			return m, fds, ok, wrapRecvErr(err)
 		}
 	}

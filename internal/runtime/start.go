@@ -459,7 +459,7 @@ func spawnChild(arg0 string, terminal bool, flags uintptr, pidns, extra *os.File
 		}
 		pid, err := syscall.ForkExec(path, args, attr)
 		if err != nil {
-			if attr.Sys.UseCgroupFD && err == unix.EBUSY {
+			if attr.Sys.UseCgroupFD && errors.Is(err, unix.EBUSY) {
 				err = fmt.Errorf("%w: cgroup %s has cgroups below it (cgroup v2 puts no process beside them)", err, cg.Paths()[""])
 			}
 			started <- fmt.Errorf("start container process: %w", err)
