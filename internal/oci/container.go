@@ -261,7 +261,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process
 	res := spec.Linux.Resources
 	res.Devices = append(res.Devices, runtime.DefaultDeviceRules()...)
 	var createRuntime func(pid int) ([]byte, error)
-	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+	if h := spec.Hooks; h != nil && len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 { //nolint:staticcheck // SA1019: a spec may still carry prestart hooks
 		createRuntime = func(pid int) ([]byte, error) {
 			hs := *st // (st may already be written as created: see below)
 			hs.Pid, hs.Status = pid, specs.StateCreating

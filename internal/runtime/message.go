@@ -129,7 +129,8 @@ func recvMessage(sock int) (m syncMessage, fds []int, ok bool, err error) {
 }
 
 func wrapRecvErr(err error) error {
-	if errno, ok := err.(unix.Errno); ok {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
 		return fmt.Errorf("receive from container init: %w", errno)
 	}
 	return err
@@ -221,7 +222,7 @@ func newSyncConn(sock int) (*syncConn, error) {
 func (c *syncConn) recv() (m syncMessage, fds []int, ok bool, err error) {
 	rerr := c.rc.Read(func(fd uintptr) bool {
 		m, fds, ok, err = recvOnce(int(fd), unix.MSG_DONTWAIT)
-		return err != unix.EAGAIN && err != unix.EINTR
+		return !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR)
 	})
 	if rerr != nil {
 		return m, nil, false, fmt.Errorf("receive from container init: %w", rerr)

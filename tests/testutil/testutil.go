@@ -271,7 +271,7 @@ func PrepareSdocker(workDir string, pkgs ...string) (binDir, rootfsDir string, e
 		cmd := exec.Command(filepath.Join(binDir, "sdocker"), "rootfs", rootfsDir)
 		cmd.Env = SdockerEnv(filepath.Join(workDir, "rootfs-root"))
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("sdocker rootfs %s: %v\n%s", rootfsDir, err, out)
+			return "", "", fmt.Errorf("sdocker rootfs %s: %w\n%s", rootfsDir, err, out)
 		}
 	}
 	if rootfsDir, err = filepath.Abs(rootfsDir); err != nil {
