@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 export CGO_ENABLED := 0
 
-.PHONY: all build test unit-test vm-test bench install clean
+.PHONY: all build test lint unit-test vm-test bench install clean
 
 all: build
 
@@ -16,10 +16,16 @@ build:
 # then the cgroup v2 subset inside a real cgroup-v2 kernel under qemu.
 # Packages run one at a time: the integration suites share the machine's
 # cgroups and CPUs, and the cpu-test check measures a 20 % quota.
-test: build
+test: build lint
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 ./...
 	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci
+
+# golangci-lint with .golangci.yml, pinned in tools/go.mod (apart from the
+# project's module) and built from the module proxy on first use: about 3.5
+# minutes on a fresh machine, then cached in GOCACHE.
+lint:
+	$(GO) tool -modfile=tools/go.mod golangci-lint run ./...
 
 unit-test:
 	$(GO) test -count=1 -p 1 ./...

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -105,7 +106,7 @@ func TestHelp(t *testing.T) {
 		t.Errorf("--help: %v %q", err, out)
 	}
 	err = exec.Command(bin, "bogus").Run()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 2 {
 		t.Errorf("bad argument: %v, want exit status 2", err)
 	}
 }

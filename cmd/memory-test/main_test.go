@@ -2,6 +2,7 @@ package main
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -69,7 +70,7 @@ func TestArgs(t *testing.T) {
 	}
 	for _, args := range [][]string{{"x"}, {"-1"}, {"1", "2"}} {
 		err := exec.Command(bin, args...).Run()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 2 {
 			t.Errorf("memory-test %q: %v, want exit status 2", args, err)
 		}
 	}

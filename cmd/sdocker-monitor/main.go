@@ -62,7 +62,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) < 7 {
-		return errors.New("usage: sdocker-monitor PID LOGFD OUTFD ERRFD|pty EXE ARG...")
+		return errors.New("usage: sdocker-monitor PID LOGFD OUTFD ERRFD|pty EXE ARG...") //nolint:staticcheck // ST1005: a usage line ends in ARG...
 	}
 	var n [3]int
 	for i, s := range args[1:4] {

@@ -78,7 +78,7 @@ func (c *command) execute(args []string) error {
 			c.help(os.Stdout)
 			return nil
 		}
-		return fmt.Errorf("%v (see 'sdocker-runc %s --help')", err, c.name)
+		return fmt.Errorf("%w (see 'sdocker-runc %s --help')", err, c.name)
 	}
 	rest := c.fs.Args()
 	if len(rest) < c.min || c.max >= 0 && len(rest) > c.max {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -104,7 +105,7 @@ func newExecCommand(g *globals) *command {
 		rp, err := s.ExecIn(st, &p, o)
 		if err != nil {
 			var se *runtime.StartError
-			if asStartError(err, &se) {
+			if errors.As(err, &se) {
 				logError(g, err)
 				return exitCode(se.Code)
 			}
@@ -132,14 +133,6 @@ func newExecCommand(g *globals) *command {
 	return c
 }
 
-func asStartError(err error, se **runtime.StartError) bool {
-	e, ok := err.(*runtime.StartError)
-	if ok {
-		*se = e
-	}
-	return ok
-}
-
 func appendNew(list []string, s string) []string {
 	for _, v := range list {
 		if v == s {
@@ -154,11 +147,11 @@ func appendNew(list []string, s string) []string {
 func parseUser(s string) (uid, gid uint32, err error) {
 	us, gs, hasGid := strings.Cut(s, ":")
 	if uid, err = ids.Parse(us); err != nil {
-		return 0, 0, fmt.Errorf("--user %q: uid: %v (use UID[:GID] with numbers)", s, err)
+		return 0, 0, fmt.Errorf("--user %q: uid: %w (use UID[:GID] with numbers)", s, err)
 	}
 	if hasGid {
 		if gid, err = ids.Parse(gs); err != nil {
-			return 0, 0, fmt.Errorf("--user %q: gid: %v (use UID[:GID] with numbers)", s, err)
+			return 0, 0, fmt.Errorf("--user %q: gid: %w (use UID[:GID] with numbers)", s, err)
 		}
 	}
 	return uid, gid, nil

@@ -123,7 +123,7 @@ func execute(g *globals, args []string) error {
 			rootHelp(os.Stdout, g, fs)
 			return nil
 		}
-		return fmt.Errorf("%v (see 'sdocker-runc --help')", err)
+		return fmt.Errorf("%w (see 'sdocker-runc --help')", err)
 	}
 	if showVersion {
 		fmt.Printf("sdocker-runc version %s\nspec: %s\n", version, specs.Version)

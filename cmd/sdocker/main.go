@@ -108,7 +108,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 	}
 	cmd.PersistentFlags().StringVar(&root, "root", defaultRoot(), "where sdocker keeps containers and the default rootfs (env SDOCKER_ROOT)")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return fmt.Errorf("%v (see '%s --help')", err, c.CommandPath())
+		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
 	})
 	openEngine := func() (*engine.Engine, error) { return engine.New(root) }
 	cmd.AddCommand(

@@ -38,7 +38,8 @@ var (
 // AsDamage is err, the reason why the file at path cannot be used, as a
 // *Damage (err itself if it is one).
 func AsDamage(path string, err error) *Damage {
-	if d, ok := err.(*Damage); ok {
+	var d *Damage
+	if errors.As(err, &d) {
 		return d
 	}
 	var pe *fs.PathError

@@ -281,7 +281,7 @@ func warnings(mode int, swapAccounting bool, r *specs.LinuxResources) []string {
 		if mode == 1 && !swapAccounting && i64(m.Swap) != 0 {
 			ignored("memory+swap limit", "is not supported: the kernel has no swap accounting")
 		}
-		if i64(m.Kernel) != 0 || i64(m.KernelTCP) != 0 {
+		if i64(m.Kernel) != 0 || i64(m.KernelTCP) != 0 { //nolint:staticcheck // SA1019: a spec may still set it, and is refused
 			ignored("kernel memory limits", "are deprecated and not supported")
 		}
 	}

@@ -174,7 +174,7 @@ func (e *Engine) removeDamaged(d *DamagedError, force, volumes bool) error {
 	case !errors.Is(err, unix.EWOULDBLOCK):
 		return err
 	case !force:
-		return fmt.Errorf("%w: %v, and it may be running: use -f", ErrWrongState, d)
+		return fmt.Errorf("%w: %w, and it may be running: use -f", ErrWrongState, d)
 	}
 	vols := e.ownedVolumes(id)
 	if err := e.releaseDamaged(id); err != nil {

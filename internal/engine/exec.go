@@ -56,9 +56,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Tty {
 		pr.Env = append(pr.Env, "TERM=xterm")
 	}
-	for _, kv := range o.Env {
-		pr.Env = append(pr.Env, kv)
-	}
+	pr.Env = append(pr.Env, o.Env...)
 	if o.Workdir != "" {
 		pr.Cwd = o.Workdir
 	}

@@ -493,7 +493,7 @@ var TemplateFuncs = template.FuncMap{
 func ParseTemplate(text string) (*template.Template, error) {
 	t, err := template.New("").Funcs(TemplateFuncs).Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("%w: template %q: %v", ErrInvalidInput, text, err)
+		return nil, fmt.Errorf("%w: template %q: %w", ErrInvalidInput, text, err)
 	}
 	return t, nil
 }

@@ -417,7 +417,7 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 		}
 		res, err := limits.Resources()
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 		}
 		var made *cgroups.Ownership
 		if live(r) {

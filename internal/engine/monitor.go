@@ -525,7 +525,7 @@ func (w *logWriter) copy(stream string, r io.ReadCloser) {
 			w.w.Write(line, stream, time.Now())
 			w.mu.Unlock()
 		}
-		if err != nil && err != bufio.ErrBufferFull {
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return
 		}
 	}

@@ -82,7 +82,7 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 	if isPath(ref) {
 		dir, err := filepath.Abs(ref)
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: rootfs %q: %v", ErrInvalidInput, ref, err)
+			return "", nil, fmt.Errorf("%w: rootfs %q: %w", ErrInvalidInput, ref, err)
 		}
 		st, err := os.Stat(dir)
 		if err != nil || !st.IsDir() {

@@ -281,7 +281,7 @@ func tarNames(path string) (map[string]bool, error) {
 	tr := tar.NewReader(f)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return names, nil
 		}
 		if err != nil {
@@ -316,7 +316,7 @@ func extractArchive(path, dir string, p *progress) error {
 	tr := tar.NewReader(countingReader{f, p})
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

@@ -1,6 +1,7 @@
 package jsonlog
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -137,7 +138,8 @@ func (w *Writer) write(b []byte) error {
 }
 
 func errnoOf(err error) unix.Errno {
-	if e, ok := err.(unix.Errno); ok {
+	var e unix.Errno
+	if errors.As(err, &e) {
 		return e
 	}
 	return unix.EIO

@@ -3,6 +3,7 @@ package jsonlog_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,7 +96,7 @@ func TestWriterFull(t *testing.T) {
 	long := strings.Repeat("x", 6000) + "\n"
 	lost := 0
 	for _, text := range []string{long, long + long} {
-		if err := w.Write([]byte(text), "stdout", now); err != unix.ENOSPC {
+		if err := w.Write([]byte(text), "stdout", now); !errors.Is(err, unix.ENOSPC) {
 			t.Errorf("write on a full disk: %v, want ENOSPC", err)
 		}
 		lost += len(text)

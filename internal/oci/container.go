@@ -98,7 +98,7 @@ func readConfig(bundle string) (string, []byte, error) {
 func parseSpec(p string, b []byte) (*specs.Spec, error) {
 	var spec specs.Spec
 	if err := json.Unmarshal(b, &spec); err != nil {
-		return nil, fmt.Errorf("%w: parse %s: %v", ErrInvalid, p, err)
+		return nil, fmt.Errorf("%w: parse %s: %w", ErrInvalid, p, err)
 	}
 	if err := Validate(&spec); err != nil {
 		return nil, err
@@ -186,7 +186,7 @@ func readBundle(id, bundle string) (abs, path string, raw []byte, err error) {
 	}
 	abs, err = filepath.Abs(bundle)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("%w: bundle %q: %v", ErrInvalid, bundle, err)
+		return "", "", nil, fmt.Errorf("%w: bundle %q: %w", ErrInvalid, bundle, err)
 	}
 	path, raw, err = readConfig(abs)
 	return abs, path, raw, err
@@ -364,7 +364,7 @@ func (c *creating) start(st *State) (err error) {
 // spec, and gives the state the init's own hooks see; nil without hooks.
 func createRuntimeHooks(st *State) func(pid int) ([]byte, error) {
 	h := st.Config.Hooks
-	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 {
+	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) == 0 { //nolint:staticcheck // SA1019: a spec may still carry prestart hooks
 		return nil
 	}
 	return func(pid int) ([]byte, error) {
@@ -706,10 +706,10 @@ func (s *Store) deleteDamaged(id string, force bool, damage error) error {
 	st := s.recovered(id, path)
 	cg, err := cgroupOf(st)
 	if err != nil {
-		return fmt.Errorf("%v: %w", damage, err)
+		return fmt.Errorf("%w: %w", damage, err)
 	}
 	if pids, _ := processes(st, cg); len(pids) > 0 && !force {
-		return fmt.Errorf("%w: %v; its cgroup %s holds processes (use --force)", ErrWrongState, damage, path)
+		return fmt.Errorf("%w: %w; its cgroup %s holds processes (use --force)", ErrWrongState, damage, path)
 	}
 	if cg.Joined() {
 		killJoined(st, cg)

@@ -64,7 +64,7 @@ func Validate(spec *specs.Spec) error {
 		}{{"uid", d.UID}, {"gid", d.GID}} {
 			if id.v != nil {
 				if err := ids.Check(fmt.Sprintf("linux.devices[%d].%s", i, id.name), uint64(*id.v)); err != nil {
-					return fmt.Errorf("%w: %v", ErrInvalid, err)
+					return fmt.Errorf("%w: %w", ErrInvalid, err)
 				}
 			}
 		}
@@ -114,7 +114,7 @@ func validateProcess(p *specs.Process) error {
 		return bad("user.username", "Windows only")
 	}
 	if err := ids.CheckUser(p.User); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func testWorkloads(t *testing.T) map[string]string {
 		cmd.Dir = filepath.Join("..", "..") // the module root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
-			workloadsErr = fmt.Errorf("go build workloads: %v\n%s", err, b)
+			workloadsErr = fmt.Errorf("go build workloads: %w\n%s", err, b)
 			return
 		}
 		workloads = map[string]string{}

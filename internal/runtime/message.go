@@ -122,14 +122,15 @@ func sendMessage(sock int, m syncMessage, fds ...int) error {
 func recvMessage(sock int) (m syncMessage, fds []int, ok bool, err error) {
 	for {
 		m, fds, ok, err = recvOnce(sock, 0)
-		if err != unix.EINTR {
+		if !errors.Is(err, unix.EINTR) {
 			return m, fds, ok, wrapRecvErr(err)
 		}
 	}
 }
 
 func wrapRecvErr(err error) error {
-	if errno, ok := err.(unix.Errno); ok {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
 		return fmt.Errorf("receive from container init: %w", errno)
 	}
 	return err
@@ -221,7 +222,7 @@ func newSyncConn(sock int) (*syncConn, error) {
 func (c *syncConn) recv() (m syncMessage, fds []int, ok bool, err error) {
 	rerr := c.rc.Read(func(fd uintptr) bool {
 		m, fds, ok, err = recvOnce(int(fd), unix.MSG_DONTWAIT)
-		return err != unix.EAGAIN && err != unix.EINTR
+		return !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR)
 	})
 	if rerr != nil {
 		return m, nil, false, fmt.Errorf("receive from container init: %w", rerr)

@@ -531,7 +531,7 @@ func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pid
 	}
 	pid, err := syscall.ForkExec(path, args, attr)
 	if err != nil {
-		if attr.Sys.UseCgroupFD && err == unix.EBUSY {
+		if attr.Sys.UseCgroupFD && errors.Is(err, unix.EBUSY) {
 			err = fmt.Errorf("%w: cgroup %s has cgroups below it (cgroup v2 puts no process beside them)", err, cg.Paths()[""])
 		}
 		started <- fmt.Errorf("start container process: %w", err)

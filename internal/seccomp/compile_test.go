@@ -371,7 +371,7 @@ func TestAccepted(t *testing.T) {
 	}
 	for nr, want := range map[uint32]uint32{
 		unix.SYS_READ:  unix.SECCOMP_RET_ALLOW,
-		unix.SYS_WRITE: unix.SECCOMP_RET_ERRNO | 0,
+		unix.SYS_WRITE: unix.SECCOMP_RET_ERRNO | 0, //nolint:staticcheck // SA4016: errno 0 spelt out
 		unix.SYS_CLOSE: unix.SECCOMP_RET_TRACE | 65535,
 		unix.SYS_OPEN:  unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM),
 	} {

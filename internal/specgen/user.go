@@ -144,7 +144,7 @@ func resolveGroup(rootfs, group string) (uint32, error) {
 	if ids.IsNumber(group) {
 		gid, err := ids.Parse(group)
 		if err != nil {
-			return 0, fmt.Errorf("gid %v", err)
+			return 0, fmt.Errorf("gid %w", err)
 		}
 		return gid, nil
 	}
@@ -161,7 +161,7 @@ func resolveGroup(rootfs, group string) (uint32, error) {
 	}
 	gid, err := ids.Parse(e[2])
 	if err != nil {
-		return 0, fmt.Errorf("the container's /etc/group: group %s: gid %v", group, err)
+		return 0, fmt.Errorf("the container's /etc/group: group %s: gid %w", group, err)
 	}
 	return gid, nil
 }
@@ -181,7 +181,7 @@ func memberOf(rootfs, user string) ([]uint32, error) {
 			}
 			gid, err := ids.Parse(e[2])
 			if err != nil {
-				return nil, fmt.Errorf("the container's /etc/group: group %s (of %s): gid %v", e[0], user, err)
+				return nil, fmt.Errorf("the container's /etc/group: group %s (of %s): gid %w", e[0], user, err)
 			}
 			gids = append(gids, gid)
 			break

@@ -110,7 +110,7 @@ disabled_plugins = [
 		select {
 		case err := <-done:
 			log, _ := os.ReadFile(c.log)
-			return nil, fmt.Errorf("containerd exited (%v):\n%s", err, log)
+			return nil, fmt.Errorf("containerd exited (%w):\n%s", err, log)
 		default:
 		}
 		if _, err := os.Stat(c.sock); err == nil {

@@ -17,6 +17,7 @@ package clients
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -103,7 +104,7 @@ func testMain(m *testing.M) (code int) {
 	}()
 
 	if err := setup(); err != nil {
-		if sk, ok := err.(skipError); ok {
+		if sk := skipError(""); errors.As(err, &sk) {
 			skipAll = string(sk)
 			fmt.Fprintln(os.Stderr, "SKIP: "+skipAll)
 			return m.Run()

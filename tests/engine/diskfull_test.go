@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -370,7 +371,7 @@ func TestDiskFull(t *testing.T) {
 		err := cmd.Wait()
 		timer.Stop()
 		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			code = ee.ExitCode()
 		}
 		f.failsFull(result{args: cmd.Args, code: code, stderr: errOut.String()}, "container.json")

@@ -410,7 +410,7 @@ func (b *bundle) stateErr() (ociState, error) {
 		return st, fmt.Errorf("%v", r)
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		return st, fmt.Errorf("state of %s is not JSON: %v\n%s", b.id, err, r.stdout)
+		return st, fmt.Errorf("state of %s is not JSON: %w\n%s", b.id, err, r.stdout)
 	}
 	return st, nil
 }
@@ -653,12 +653,12 @@ func (c *consoleSocket) accept() {
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {
-		c.got <- consoleResult{err: fmt.Errorf("console socket: no control message (%v)", err)}
+		c.got <- consoleResult{err: fmt.Errorf("console socket: no control message (%w)", err)}
 		return
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) != 1 {
-		c.got <- consoleResult{err: fmt.Errorf("console socket: want one fd, got %d (%v)", len(fds), err)}
+		c.got <- consoleResult{err: fmt.Errorf("console socket: want one fd, got %d (%w)", len(fds), err)}
 		return
 	}
 	// Non-blocking, so that reads can have a deadline.

@@ -139,7 +139,7 @@ func setupAndRun(m *testing.M) (code int, err error) {
 	}
 	out, err := exec.Command(runtimeBin, "--version").CombinedOutput()
 	if err != nil {
-		return 2, fmt.Errorf("%s --version: %v\n%s", runtimeBin, err, out)
+		return 2, fmt.Errorf("%s --version: %w\n%s", runtimeBin, err, out)
 	}
 	if v := regexp.MustCompile(`(?m)^runc version (\d+)\.(\d+)`).FindSubmatch(out); v != nil {
 		isRunc = true
@@ -156,14 +156,14 @@ func setupAndRun(m *testing.M) (code int, err error) {
 		return 2, err
 	}
 	if out, err := exec.Command(runtimeBin, "spec", "--bundle", specDir).CombinedOutput(); err != nil {
-		return 2, fmt.Errorf("%s spec --bundle %s: %v\n%s", runtimeName, specDir, err, out)
+		return 2, fmt.Errorf("%s spec --bundle %s: %w\n%s", runtimeName, specDir, err, out)
 	}
 	if baseSpecJSON, err = os.ReadFile(filepath.Join(specDir, "config.json")); err != nil {
 		return 2, err
 	}
 	var probe specs.Spec
 	if err := json.Unmarshal(baseSpecJSON, &probe); err != nil {
-		return 2, fmt.Errorf("`%s spec` wrote an invalid config.json: %v", runtimeName, err)
+		return 2, fmt.Errorf("`%s spec` wrote an invalid config.json: %w", runtimeName, err)
 	}
 	stopReaper := startReaper()
 	defer stopReaper()

@@ -43,7 +43,7 @@ func BuildBinaries(dir string, pkgs ...string) error {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
+		return fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, out)
 	}
 	return os.Chmod(dir, 0o755)
 }
@@ -66,7 +66,7 @@ func RootSkipReason(need string) string {
 // children, as this machine's PID 1 may never reap them.
 func BecomeSubreaper() error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %v", err)
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
 	}
 	return nil
 }
@@ -271,7 +271,7 @@ func PrepareSdocker(workDir string, pkgs ...string) (binDir, rootfsDir string, e
 		cmd := exec.Command(filepath.Join(binDir, "sdocker"), "rootfs", rootfsDir)
 		cmd.Env = SdockerEnv(filepath.Join(workDir, "rootfs-root"))
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", "", fmt.Errorf("sdocker rootfs %s: %v\n%s", rootfsDir, err, out)
+			return "", "", fmt.Errorf("sdocker rootfs %s: %w\n%s", rootfsDir, err, out)
 		}
 	}
 	if rootfsDir, err = filepath.Abs(rootfsDir); err != nil {
