@@ -160,7 +160,9 @@ func lostAndMarked(t *testing.T, ents []engine.LogEntry, last int, trailer strin
 		next = n + 1
 	}
 	gap(last + 1)
-	if marked != missing {
+	// The loop writes line i, then the counter: a TERM trap between the
+	// two leaves line last+1 written (and lost) but not counted.
+	if uncounted := len(fmt.Sprintf("line %d\n", last+1)); marked != missing && marked != missing+uncounted {
 		t.Errorf("%d lines lost (%d bytes with the trailer), %d bytes marked lost (last %d)", linesLost, missing, marked, last)
 	}
 	return linesLost, marked
