@@ -77,15 +77,6 @@ type CreateOptions struct {
 	Start bool
 }
 
-// LoadSpec reads and checks BUNDLE/config.json.
-func LoadSpec(bundle string) (*specs.Spec, error) {
-	p, b, err := readConfig(bundle)
-	if err != nil {
-		return nil, err
-	}
-	return parseSpec(p, b)
-}
-
 func readConfig(bundle string) (string, []byte, error) {
 	p := filepath.Join(bundle, "config.json")
 	b, err := os.ReadFile(p)
@@ -632,66 +623,62 @@ func killJoined(st *State, cg cgroups.Manager) {
 	}
 }
 
-// cgroupLink is the symbolic link, in a container's directory, to the
-// cgroup its create makes: written before the cgroup is, so that a create
-// killed before it wrote the state leaves a cgroup that delete finds.
-const cgroupLink = "cgroup"
+// recoveryLink is the symbolic link, in a container's directory, whose
+// target is a recovery note in JSON: the container's cgroup path, what of
+// that cgroup it made, and its init's pid and start time, which the state
+// also holds. It is written before the cgroup is made (with what create is
+// about to make) and again once the init runs; a container whose state is
+// damaged, or whose create was killed before it wrote one, is cleaned up
+// from it.
+const recoveryLink = "recovery"
 
-// noteCgroup writes the cgroup link of container id (once), and a first
-// recovery note: the cgroup directories that do not exist yet are those
-// its create is about to make (whileStarting writes what it made).
+type recovery struct {
+	CgroupPath string             `json:"cgroupPath"`
+	Pid        int                `json:"pid"`
+	InitStart  uint64             `json:"initStart"`
+	Made       *cgroups.Ownership `json:"made"`
+}
+
+// noteCgroup writes the first recovery note of container id, whose cgroup
+// is path: the directories of it that do not exist yet are those its create
+// is about to make.
 func (s *Store) noteCgroup(id, path string) error {
-	err := os.Symlink(path, filepath.Join(s.dir(id), cgroupLink))
-	if err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("create %s: %w", filepath.Join(s.dir(id), cgroupLink), err)
-	}
 	toMake, err := cgroups.ToMake(path)
 	if err != nil {
 		return err
 	}
-	return s.noteRecovery(&State{State: specs.State{ID: id}, CgroupOwnership: toMake})
+	return s.noteRecovery(&State{State: specs.State{ID: id}, CgroupPath: path, CgroupOwnership: toMake})
 }
 
-// recoveryLink is the symbolic link, in a container's directory, whose
-// target is a recovery note in JSON: the init's pid and start time and
-// what of its cgroup the container made, which the state also holds. A
-// damaged state's container is cleaned up from it.
-const recoveryLink = "recovery"
-
-type recovery struct {
-	Pid       int                `json:"pid"`
-	InitStart uint64             `json:"initStart"`
-	Made      *cgroups.Ownership `json:"made"`
-}
-
-// noteRecovery writes st's recovery note (see recoveryLink).
+// noteRecovery writes st's recovery note (see recoveryLink), in place of
+// the one before.
 func (s *Store) noteRecovery(st *State) error {
-	b, err := json.Marshal(recovery{Pid: st.Pid, InitStart: st.InitStart, Made: st.CgroupOwnership})
+	b, err := json.Marshal(recovery{CgroupPath: st.CgroupPath, Pid: st.Pid, InitStart: st.InitStart, Made: st.CgroupOwnership})
 	if err != nil {
 		return fmt.Errorf("record recovery note of %s: %w", st.ID, err)
 	}
 	p := filepath.Join(s.dir(st.ID), recoveryLink)
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("record recovery note of %s: %w", st.ID, err)
+	err = os.Symlink(string(b), p)
+	if errors.Is(err, fs.ErrExist) {
+		if err = os.Remove(p); err == nil {
+			err = os.Symlink(string(b), p)
+		}
 	}
-	if err := os.Symlink(string(b), p); err != nil {
+	if err != nil {
 		return fmt.Errorf("record recovery note of %s: %w", st.ID, err)
 	}
 	return nil
 }
 
 // recovered is what of a damaged state the recovery note of container id
-// (cgroup at path) gives back. Without a note, the cgroup named after the
-// container is its own, and of any other nothing is.
-func (s *Store) recovered(id, path string) *State {
-	st := &State{State: specs.State{ID: id}, CgroupPath: path, CgroupOwnership: &cgroups.Ownership{}}
+// gives back. Without a note, its cgroup is the one named after it, and
+// its own.
+func (s *Store) recovered(id string) *State {
 	var r recovery
-	if t, err := os.Readlink(filepath.Join(s.dir(id), recoveryLink)); err == nil && json.Unmarshal([]byte(t), &r) == nil && r.Made != nil {
-		st.Pid, st.InitStart, st.CgroupOwnership = r.Pid, r.InitStart, r.Made
-	} else if path == cgroupPath(&specs.Spec{}, id) {
-		st.CgroupOwnership = nil
+	if t, err := os.Readlink(filepath.Join(s.dir(id), recoveryLink)); err == nil && json.Unmarshal([]byte(t), &r) == nil && r.Made != nil && r.CgroupPath != "" {
+		return &State{State: specs.State{ID: id, Pid: r.Pid}, InitStart: r.InitStart, CgroupPath: r.CgroupPath, CgroupOwnership: r.Made}
 	}
-	return st
+	return &State{State: specs.State{ID: id}, CgroupPath: cgroupPath(&specs.Spec{}, id)}
 }
 
 // deleteDamaged removes container id whose state cannot be read (damage):
@@ -699,11 +686,8 @@ func (s *Store) recovered(id, path string) *State {
 // holds processes is refused), the cgroup and the directory go. The caller
 // holds the container's lock.
 func (s *Store) deleteDamaged(id string, force bool, damage error) error {
-	path, err := os.Readlink(filepath.Join(s.dir(id), cgroupLink))
-	if err != nil {
-		path = cgroupPath(&specs.Spec{}, id) // a container made before the link was
-	}
-	st := s.recovered(id, path)
+	st := s.recovered(id)
+	path := st.CgroupPath
 	cg, err := cgroupOf(st)
 	if err != nil {
 		return fmt.Errorf("%w: %w", damage, err)
