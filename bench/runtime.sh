@@ -173,15 +173,15 @@ sealed=$tmp/sealed.txt
 : >"$sealed"
 if command -v go >/dev/null; then
 	mkdir -p "$tmp/sealed"
-	if (cd "$repo" && CGO_ENABLED=0 go test -c -o "$tmp/sealed/runtime.test" ./internal/runtime) >"$tmp/sealed.log" 2>&1; then
+	if (cd "$repo" && CGO_ENABLED=0 go test -c -o "$tmp/sealed/launch.test" ./internal/launch) >"$tmp/sealed.log" 2>&1; then
 		[ -x "$bin/sdocker-init" ] && cp "$bin/sdocker-init" "$tmp/sealed/"
-		(cd "$repo/internal/runtime" && "$tmp/sealed/runtime.test" -test.run NONE \
+		(cd "$repo/internal/launch" && "$tmp/sealed/launch.test" -test.run NONE \
 			-test.bench Sealed -test.benchtime "${SEALED_RUNS}x") >"$sealed" 2>&1 \
 			|| { cat "$sealed" >&2; die "go test -bench Sealed failed"; }
 	else
-		cat "$tmp/sealed.log" >&2; die "go test -c ./internal/runtime failed"
+		cat "$tmp/sealed.log" >&2; die "go test -c ./internal/launch failed"
 	fi
-	stat -c '%n %s' "$tmp/sealed/runtime.test" "$bin/sdocker-init" "$bin/sdocker-runc" >>"$sealed" 2>/dev/null || true
+	stat -c '%n %s' "$tmp/sealed/launch.test" "$bin/sdocker-init" "$bin/sdocker-runc" >>"$sealed" 2>/dev/null || true
 else
 	echo "go not found: Sealed benchmarks skipped" >"$sealed"
 fi
@@ -290,7 +290,7 @@ for line in open(sealed):
     elif line.startswith("go not found"):
         print("  " + line)
 print("  (SealedExe: read-only detached bind mount of sdocker-init, what start and exec use;")
-print("   SealedCopy: the memfd fallback, copying the runtime.test binary: scale by size)")
+print("   SealedCopy: the memfd fallback, copying the launch.test binary: scale by size)")
 
 print()
 print("== Summary (medians, ms; min in parentheses)")

@@ -7,21 +7,21 @@ package main
 import (
 	"fmt"
 	"os"
-	goruntime "runtime"
+	"runtime"
 
 	_ "github.com/sdocker/sdocker/internal/hugeheap" // first: see the package
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 func init() {
 	// Namespaces joined and credentials set belong to the thread that will
 	// execve: keep the main goroutine on it.
-	goruntime.LockOSThread()
+	runtime.LockOSThread()
 }
 
 func main() {
-	if runtime.IsChild() {
-		runtime.Main()
+	if launch.IsChild() {
+		launch.Main()
 	}
 	fmt.Fprintln(os.Stderr, "sdocker-init: the container init of sdocker and sdocker-runc; not for direct use")
 	os.Exit(2)

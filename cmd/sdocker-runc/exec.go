@@ -12,8 +12,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/oci"
-	"github.com/sdocker/sdocker/internal/runtime"
 )
 
 func newExecCommand(g *globals) *command {
@@ -84,7 +84,7 @@ func newExecCommand(g *globals) *command {
 				p.Capabilities = &specs.LinuxCapabilities{}
 			}
 			for _, name := range caps {
-				if !runtime.ValidCapability(name) {
+				if !launch.ValidCapability(name) {
 					return fmt.Errorf("--cap %q: unknown capability", name)
 				}
 				// Never the inheritable set: what --cap grants stops at this process.
@@ -100,11 +100,11 @@ func newExecCommand(g *globals) *command {
 		var sigs chan os.Signal
 		if !o.Detach {
 			sigs = make(chan os.Signal, 64)
-			defer runtime.NotifyProxied(sigs)()
+			defer launch.NotifyProxied(sigs)()
 		}
 		rp, err := s.ExecIn(st, &p, o)
 		if err != nil {
-			var se *runtime.StartError
+			var se *launch.StartError
 			if errors.As(err, &se) {
 				logError(g, err)
 				return exitCode(se.Code)
@@ -116,7 +116,7 @@ func newExecCommand(g *globals) *command {
 		}
 		go proxySignals(sigs, rp, o.ConsoleSocket != "")
 		state, _ := rp.Wait()
-		return exitCode(runtime.ExitCode(state, 255))
+		return exitCode(launch.ExitCode(state, 255))
 	}
 	c.stringVar(&processFile, "process", "p", "", "a JSON file with the process (OCI process object)")
 	c.boolVar(&o.Detach, "detach", "d", false, "do not wait for the process")
@@ -159,7 +159,7 @@ func parseUser(s string) (uid, gid uint32, err error) {
 
 // proxySignals passes the signals caught on sigs to p, but SIGWINCH when p
 // has a terminal: its size is the business of whoever holds the pty master.
-func proxySignals(sigs <-chan os.Signal, p *runtime.Process, terminal bool) {
+func proxySignals(sigs <-chan os.Signal, p *launch.Process, terminal bool) {
 	for sig := range sigs {
 		if sig == unix.SIGWINCH && terminal {
 			continue

@@ -13,9 +13,9 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/oci"
 	"github.com/sdocker/sdocker/internal/pstable"
-	"github.com/sdocker/sdocker/internal/runtime"
 )
 
 func newPsCommand(g *globals) *command {
@@ -242,10 +242,10 @@ func newFeaturesCommand(g *globals) *command {
 			OCIVersionMin: "1.0.0",
 			OCIVersionMax: specs.Version,
 			Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-			MountOptions:  runtime.MountOptions(),
+			MountOptions:  launch.MountOptions(),
 			Linux: &features.Linux{
 				Namespaces:   ns,
-				Capabilities: runtime.CapabilityNames(),
+				Capabilities: launch.CapabilityNames(),
 				Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
 				Apparmor:     &features.Apparmor{Enabled: &no},
 				Selinux:      &features.Selinux{Enabled: &no},

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/oci"
-	"github.com/sdocker/sdocker/internal/runtime"
 )
 
 func addCreateFlags(c *command, o *oci.CreateOptions, noPivot *bool) {
@@ -20,8 +20,8 @@ func addCreateFlags(c *command, o *oci.CreateOptions, noPivot *bool) {
 	c.fs.IntVar(&o.PreserveFDs, "preserve-fds", 0, "pass N more descriptors (3 .. 3+N-1) to the process")
 }
 
-func stdio() runtime.Stdio {
-	return runtime.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+func stdio() launch.Stdio {
+	return launch.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 }
 
 func checkCreate(o *oci.CreateOptions, noPivot bool) error {
@@ -72,7 +72,7 @@ func newRunCommand(g *globals) *command {
 		stop := func() {}
 		if !detach {
 			sigs = make(chan os.Signal, 64)
-			stop = runtime.NotifyProxied(sigs)
+			stop = launch.NotifyProxied(sigs)
 		}
 		defer stop()
 		_, p, err := s.Create(id, o)
@@ -88,7 +88,7 @@ func newRunCommand(g *globals) *command {
 		if err := s.Delete(id, true); err != nil {
 			return err
 		}
-		return exitCode(runtime.ExitCode(st, 255))
+		return exitCode(launch.ExitCode(st, 255))
 	}
 	addCreateFlags(c, &o, &noPivot)
 	c.boolVar(&detach, "detach", "d", false, "return once the container runs")
@@ -135,7 +135,7 @@ func newKillCommand(g *globals) *command {
 		sig := syscall.SIGTERM
 		if len(args) == 2 {
 			var err error
-			if sig, err = runtime.ParseSignal(args[1]); err != nil {
+			if sig, err = launch.ParseSignal(args[1]); err != nil {
 				return err
 			}
 		}

@@ -10,21 +10,21 @@ import (
 	_ "github.com/sdocker/sdocker/internal/hugeheap" // first: see the package
 	"io"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/oci"
-	"github.com/sdocker/sdocker/internal/runtime"
 )
 
 // version is the release of sdocker-runc.
 const version = "0.1.0"
 
 func init() {
-	if runtime.IsChild() {
-		goruntime.LockOSThread()
+	if launch.IsChild() {
+		runtime.LockOSThread()
 	}
 }
 
@@ -45,10 +45,10 @@ type globals struct {
 func (g *globals) store() *oci.Store { return &oci.Store{Root: g.root} }
 
 func main() {
-	if runtime.IsChild() {
-		runtime.Main()
+	if launch.IsChild() {
+		launch.Main()
 	}
-	runtime.QuietQuit()
+	launch.QuietQuit()
 	g := globals{root: "/run/sdocker-runc", logFormat: "text"}
 	defer func() {
 		// A bug of ours is one line too, never a Go stack.

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdocker/sdocker/internal/engine"
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -89,7 +89,7 @@ func newKillCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		Example: "  sdocker kill web\n  sdocker kill -s HUP web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			sig, err := runtime.ParseSignal(signal)
+			sig, err := launch.ParseSignal(signal)
 			if err != nil {
 				return err
 			}

@@ -9,19 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	goruntime "runtime"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sdocker/sdocker/internal/engine"
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 func init() {
 	// A container's init and exec helper set up namespaces and credentials
 	// for the thread that will execve: keep the main goroutine on it.
-	if runtime.IsChild() {
-		goruntime.LockOSThread()
+	if launch.IsChild() {
+		runtime.LockOSThread()
 	}
 }
 
@@ -43,13 +43,13 @@ type exitCode int
 func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
 
 func main() {
-	if runtime.IsChild() {
-		runtime.Main()
+	if launch.IsChild() {
+		launch.Main()
 	}
 	if engine.IsMonitor() {
 		engine.MonitorMain()
 	}
-	runtime.QuietQuit()
+	launch.QuietQuit()
 	os.Exit(run(os.Args[1:]))
 }
 

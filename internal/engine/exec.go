@@ -6,7 +6,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -72,18 +72,18 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	stdio := runtime.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
+	stdio := launch.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Interactive {
 		stdio.Stdin = o.Stdin
 	}
 	sigs := make(chan os.Signal, 64)
-	defer runtime.NotifyProxied(sigs)()
+	defer launch.NotifyProxied(sigs)()
 	if o.Detach {
-		stdio = runtime.Stdio{}
+		stdio = launch.Stdio{}
 	}
-	p, err := runtime.Exec(r.Pid, r.Spec, &pr, cg, runtime.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach})
+	p, err := launch.Exec(r.Pid, r.Spec, &pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach})
 	if err != nil {
-		return runtime.ExitCodeOf(err), err
+		return launch.ExitCodeOf(err), err
 	}
 	if o.Detach {
 		// The helper exits as soon as the program runs, the container's

@@ -21,7 +21,7 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/jsonlog"
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -98,7 +98,7 @@ func (e *Engine) startMonitor(r *Record, lock, state *os.File) error {
 	if len(msg) > 0 {
 		cmd.Wait()
 		code, text, _ := strings.Cut(string(msg), " ")
-		var se runtime.StartError
+		var se launch.StartError
 		if _, err := fmt.Sscan(code, &se.Code); err != nil {
 			se.Code = 125
 		}
@@ -134,7 +134,7 @@ func MonitorMain() {
 		err = e.safeMonitor(os.Args[2], report, state, exited)
 	}
 	if err != nil && report != nil {
-		fmt.Fprintf(report, "%d %v", runtime.ExitCodeOf(err), err)
+		fmt.Fprintf(report, "%d %v", launch.ExitCodeOf(err), err)
 	}
 	lock.Close()
 	os.Exit(0)
@@ -177,7 +177,7 @@ func parseExited(backoff, status string, lost ...string) *exitedInit {
 	}
 	if n, err := strconv.Atoi(status); err == nil && n >= 0 {
 		ws := unix.WaitStatus(n)
-		x.code = runtime.ExitCode(&ws, 125)
+		x.code = launch.ExitCode(&ws, 125)
 	}
 	return x
 }
@@ -268,7 +268,7 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 			state = nil
 		}
 		if err != nil {
-			code = runtime.ExitCodeOf(err)
+			code = launch.ExitCodeOf(err)
 			e.updateRecord(r.ID, func(n *Record) {
 				n.Error, n.ExitCode = err.Error(), code
 				n.Status, n.FinishedAt = StateExited, time.Now().UTC()
@@ -318,7 +318,7 @@ type watch struct {
 // handOver executes sdocker-monitor to watch p, whose output comes from
 // out and errOut (or p's console), logged to log. It returns only if that
 // failed: the descriptors are then as they were.
-func (w *watch) handOver(p *runtime.Process, out, errOut, log *os.File) error {
+func (w *watch) handOver(p *launch.Process, out, errOut, log *os.File) error {
 	// sdocker-monitor comes back to this very binary through a descriptor
 	// of it, not its path: an upgrade or removal of sdocker meanwhile
 	// changes nothing for a running container.
@@ -382,8 +382,8 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 		outW.Close()
 		return 0, err
 	}
-	p, cg, err := e.startContainer(r, runtime.Options{
-		Stdio:          runtime.Stdio{Stdout: outW, Stderr: errW},
+	p, cg, err := e.startContainer(r, launch.Options{
+		Stdio:          launch.Stdio{Stdout: outW, Stderr: errW},
 		KillWithParent: w.exe == "",
 	})
 	outW.Close()
@@ -417,7 +417,7 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 		go func() { time.Sleep(2 * time.Second); p.Console.Close() }()
 	}
 	wg.Wait()
-	code := runtime.ExitCode(state, 125)
+	code := launch.ExitCode(state, 125)
 	e.keepExit(r, log, e.finishContainer(r, cg, code))
 	return code, nil
 }

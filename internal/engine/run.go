@@ -15,11 +15,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/hostrootfs"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/proc"
-	"github.com/sdocker/sdocker/internal/rootfs"
-	"github.com/sdocker/sdocker/internal/runtime"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -56,11 +56,11 @@ func (e *Engine) DefaultRootfs() string { return filepath.Join(e.Root, "rootfs")
 
 // BuildRootfs builds (or refreshes) a rootfs from host binaries in dir.
 func (e *Engine) BuildRootfs(dir string) error {
-	w, err := rootfs.FindWorkloads()
+	w, err := hostrootfs.FindWorkloads()
 	if err != nil {
 		return err
 	}
-	return rootfs.Build(dir, rootfs.Options{Workloads: w})
+	return hostrootfs.Build(dir, hostrootfs.Options{Workloads: w})
 }
 
 // isPath tells a rootfs directory from an image reference: a path starts
@@ -72,7 +72,7 @@ func isPath(ref string) bool { return strings.HasPrefix(ref, "/") || strings.Has
 func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err error) {
 	if ref == "" {
 		dir := e.DefaultRootfs()
-		if !rootfs.IsBuilt(dir) {
+		if !hostrootfs.IsBuilt(dir) {
 			if err := e.BuildRootfs(dir); err != nil {
 				return "", nil, fmt.Errorf("build default rootfs %s: %w", dir, err)
 			}
@@ -474,7 +474,7 @@ func (e *Engine) removeVolumes(r *Record) error {
 
 // startContainer creates the container's cgroups and starts its init; the
 // record says running once it returns without error.
-func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process, cgroups.Manager, error) {
+func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, cgroups.Manager, error) {
 	if err := e.requireSpec(r); err != nil {
 		return nil, nil, err
 	}
@@ -515,7 +515,7 @@ func (e *Engine) startContainer(r *Record, o runtime.Options) (*runtime.Process,
 		return nil, nil, err
 	}
 	o.CreateCgroups = true
-	p, err := runtime.Start(r.ID, r.Spec, cg, o)
+	p, err := launch.Start(r.ID, r.Spec, cg, o)
 	if err != nil {
 		cg.Destroy()
 		return nil, nil, err
@@ -593,24 +593,24 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	if o.Detach {
 		defer state.Close()
 		if err := e.startMonitor(r, lock, state); err != nil {
-			return runtime.ExitCodeOf(err), err
+			return launch.ExitCodeOf(err), err
 		}
 		fmt.Fprintln(o.Stdout, r.ID)
 		return 0, nil
 	}
 	fmt.Fprintf(o.Stderr, "[+] start container with id %s\n", ids.ShortID(r.ID))
-	stdio := runtime.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
+	stdio := launch.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Interactive {
 		stdio.Stdin = o.Stdin
 	}
 	// Signals that arrive while the container starts are delivered once it runs.
 	sigs := make(chan os.Signal, 64)
-	defer runtime.NotifyProxied(sigs)()
-	p, cg, err := e.startContainer(r, runtime.Options{Stdio: stdio, KillWithParent: true})
+	defer launch.NotifyProxied(sigs)()
+	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		// A container that could not even start leaves nothing.
 		r.AutoRemove = true
-		code := runtime.ExitCodeOf(err)
+		code := launch.ExitCodeOf(err)
 		err = errors.Join(err, e.removeContainer(r))
 		state.Close()
 		return code, err
@@ -631,7 +631,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 
 // attach connects the terminal or forwards signals while p runs, and
 // returns its exit status as a shell reports it.
-func attach(p *runtime.Process, interactive bool, stdin, stdout *os.File, sigs chan os.Signal) int {
+func attach(p *launch.Process, interactive bool, stdin, stdout *os.File, sigs chan os.Signal) int {
 	var outDone chan struct{}
 	if p.Console != nil {
 		defer p.Console.Close()
@@ -674,7 +674,7 @@ wait:
 		case <-time.After(2 * time.Second):
 		}
 	}
-	return runtime.ExitCode(state, 125)
+	return launch.ExitCode(state, 125)
 }
 
 // ImageUsers is the set of image ids that containers (running or not) use.

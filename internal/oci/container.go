@@ -16,8 +16,8 @@ import (
 
 	"github.com/sdocker/sdocker/internal/atomicfile"
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/proc"
-	"github.com/sdocker/sdocker/internal/runtime"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -69,7 +69,7 @@ type CreateOptions struct {
 	ConsoleSocket string
 	NoNewKeyring  bool
 	PreserveFDs   int
-	Stdio         runtime.Stdio
+	Stdio         launch.Stdio
 	// KillWithParent: the container dies with this process (`run` without --detach).
 	KillWithParent bool
 	// Start: the process runs as soon as the container is set up (`run`):
@@ -121,7 +121,7 @@ func earlySpec(b []byte) (*specs.Spec, bool) {
 
 // Create makes container id from a bundle: namespaces, cgroups, mounts, and
 // an init waiting to run the configured process until Start.
-func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *runtime.Process, err error) {
+func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *launch.Process, err error) {
 	bundle, path, raw, err := readBundle(id, o.Bundle)
 	if err != nil {
 		return nil, nil, err
@@ -207,11 +207,11 @@ type creating struct {
 	s  *Store
 	id string
 	o  CreateOptions
-	ro runtime.Options
+	ro launch.Options
 	cg cgroups.Manager
 	// starting is the init started early, until Finish takes it over.
-	starting       *runtime.Starting
-	p              *runtime.Process
+	starting       *launch.Starting
+	p              *launch.Process
 	pidFileWritten bool
 }
 
@@ -237,7 +237,7 @@ func (c *creating) undo() {
 // preserved descriptors, keyring, and the exec fifo the init waits on
 // until Start (none for `run`).
 func (c *creating) runtimeOptions() error {
-	c.ro = runtime.Options{Stdio: c.o.Stdio, KillWithParent: c.o.KillWithParent, CreateCgroups: true}
+	c.ro = launch.Options{Stdio: c.o.Stdio, KillWithParent: c.o.KillWithParent, CreateCgroups: true}
 	if !c.o.Start {
 		fifo := c.s.fifo(c.id)
 		if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -271,7 +271,7 @@ func (c *creating) startEarly(raw []byte) error {
 		return err
 	}
 	c.cg = cg
-	if c.starting, err = runtime.StartEarly(c.id, early, cg, c.ro); err != nil {
+	if c.starting, err = launch.StartEarly(c.id, early, cg, c.ro); err != nil {
 		c.starting = nil
 		cg.Destroy() // (v2: the cgroup made for the clone)
 	}
@@ -340,14 +340,14 @@ func addDefaultDevices(spec *specs.Spec) {
 
 // start hands the whole spec to the init started early, or starts it now.
 func (c *creating) start(st *State) (err error) {
-	cb := runtime.Callbacks{CreateRuntime: createRuntimeHooks(st), WhileStarting: c.whileStarting(st)}
+	cb := launch.Callbacks{CreateRuntime: createRuntimeHooks(st), WhileStarting: c.whileStarting(st)}
 	if c.starting != nil {
 		c.p, err = c.starting.Finish(st.Config, cb)
 		c.starting = nil // Finish ended it on failure
 		return err
 	}
 	c.ro.Callbacks = cb
-	c.p, err = runtime.Start(c.id, st.Config, c.cg, c.ro)
+	c.p, err = launch.Start(c.id, st.Config, c.cg, c.ro)
 	return err
 }
 
@@ -362,10 +362,10 @@ func createRuntimeHooks(st *State) func(pid int) ([]byte, error) {
 		hs := *st // (st may already be written as created: see whileStarting)
 		hs.Pid, hs.Status = pid, specs.StateCreating
 		state := hs.specState()
-		if err := runtime.RunHooks("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // prestart is deprecated but still honoured
+		if err := launch.RunHooks("prestart", h.Prestart, state); err != nil { //nolint:staticcheck // prestart is deprecated but still honoured
 			return nil, err
 		}
-		if err := runtime.RunHooks("createRuntime", h.CreateRuntime, state); err != nil {
+		if err := launch.RunHooks("createRuntime", h.CreateRuntime, state); err != nil {
 			return nil, err
 		}
 		return state, nil
@@ -453,7 +453,7 @@ func (s *Store) Start(id string) error {
 // their failure is only a warning (the spec's rule).
 func poststart(st *State) {
 	if h := st.Config.Hooks; h != nil {
-		if err := runtime.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
+		if err := launch.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
 	}
@@ -589,7 +589,7 @@ func (s *Store) Delete(id string, force bool) error {
 	}
 	st.Status = specs.StateStopped
 	if h := st.Config.Hooks; h != nil {
-		if err := runtime.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
+		if err := launch.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
 	}
@@ -799,12 +799,12 @@ type ExecOptions struct {
 	ConsoleSocket string
 	Detach        bool
 	PreserveFDs   int
-	Stdio         runtime.Stdio
+	Stdio         launch.Stdio
 }
 
 // ExecIn starts p in the running container whose state the caller has just
 // loaded. Unless detached, the returned process is waited for by the caller.
-func (s *Store) ExecIn(st *State, p *specs.Process, o ExecOptions) (*runtime.Process, error) {
+func (s *Store) ExecIn(st *State, p *specs.Process, o ExecOptions) (*launch.Process, error) {
 	id := st.ID
 	if st.Status != specs.StateRunning {
 		return nil, fmt.Errorf("%w: cannot exec in container %s: it is %s", ErrWrongState, id, st.Status)
@@ -819,11 +819,11 @@ func (s *Store) ExecIn(st *State, p *specs.Process, o ExecOptions) (*runtime.Pro
 	if err != nil {
 		return nil, err
 	}
-	ro := runtime.Options{Stdio: o.Stdio, KillWithParent: !o.Detach}
+	ro := launch.Options{Stdio: o.Stdio, KillWithParent: !o.Detach}
 	for i := 0; i < o.PreserveFDs; i++ {
 		ro.PreserveFDs = append(ro.PreserveFDs, os.NewFile(uintptr(3+i), "preserved"))
 	}
-	rp, err := runtime.Exec(st.Pid, st.Config, p, cg, ro)
+	rp, err := launch.Exec(st.Pid, st.Config, p, cg, ro)
 	if err != nil {
 		return nil, err
 	}

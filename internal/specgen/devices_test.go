@@ -6,7 +6,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 // TestAddDefaultDevices: the default rules come after the spec's own (the
@@ -19,14 +19,14 @@ func TestAddDefaultDevices(t *testing.T) {
 	}
 	r := &specs.LinuxResources{Devices: append([]specs.LinuxDeviceCgroup(nil), own...)}
 	AddDefaultDevices(r)
-	want := append(append([]specs.LinuxDeviceCgroup(nil), own...), runtime.DefaultDeviceRules()...)
+	want := append(append([]specs.LinuxDeviceCgroup(nil), own...), launch.DefaultDeviceRules()...)
 	if !reflect.DeepEqual(r.Devices, want) {
 		t.Errorf("AddDefaultDevices = %+v, want %+v", r.Devices, want)
 	}
 
 	var none specs.LinuxResources
 	AddDefaultDevices(&none)
-	if !reflect.DeepEqual(none.Devices, runtime.DefaultDeviceRules()) {
+	if !reflect.DeepEqual(none.Devices, launch.DefaultDeviceRules()) {
 		t.Errorf("AddDefaultDevices of no rules = %+v", none.Devices)
 	}
 }
@@ -41,7 +41,7 @@ func TestNewDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := spec.Linux.Resources
-	want := append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, runtime.DefaultDeviceRules()...)
+	want := append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, launch.DefaultDeviceRules()...)
 	if !reflect.DeepEqual(res.Devices, want) {
 		t.Errorf("devices = %+v, want deny-all then the defaults", res.Devices)
 	}

@@ -9,7 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sdocker/sdocker/internal/ids"
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 // WithRootfs sets the root file system, an absolute path.
@@ -99,7 +99,7 @@ func WithPrivileged(privileged bool) Opt {
 		if !privileged {
 			return nil
 		}
-		setCapabilities(s, runtime.BoundingCapabilities())
+		setCapabilities(s, launch.BoundingCapabilities())
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
 		return nil
 	}
@@ -127,7 +127,7 @@ func WithCapabilities(add, drop []string) Opt {
 				return err
 			}
 			if n == "ALL" {
-				for _, a := range runtime.BoundingCapabilities() {
+				for _, a := range launch.BoundingCapabilities() {
 					set[a] = true
 				}
 				continue
@@ -149,7 +149,7 @@ func capabilityName(flag, c string) (string, error) {
 	if !strings.HasPrefix(c, "CAP_") {
 		c = "CAP_" + c
 	}
-	if !runtime.ValidCapability(c) {
+	if !launch.ValidCapability(c) {
 		return "", fmt.Errorf("%s: unknown capability %q", flag, c)
 	}
 	return c, nil
@@ -172,7 +172,7 @@ func setOf(names []string) map[string]bool {
 // inKernelOrder lists the capabilities of set in the kernel's order.
 func inKernelOrder(set map[string]bool) []string {
 	var caps []string
-	for _, c := range runtime.CapabilityNames() {
+	for _, c := range launch.CapabilityNames() {
 		if set[c] {
 			caps = append(caps, c)
 		}

@@ -7,7 +7,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/sdocker/sdocker/internal/runtime"
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 const testID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -87,7 +87,7 @@ func sameSet(a, b []string) bool {
 }
 
 func isKernelOrder(caps []string) bool {
-	names := runtime.CapabilityNames()
+	names := launch.CapabilityNames()
 	return slices.IsSortedFunc(caps, func(a, b string) int { return slices.Index(names, a) - slices.Index(names, b) })
 }
 
@@ -96,7 +96,7 @@ func isKernelOrder(caps []string) bool {
 func TestOptions(t *testing.T) {
 	limit := int64(64 << 20)
 	shares := uint64(512)
-	all := runtime.BoundingCapabilities()
+	all := launch.BoundingCapabilities()
 	for _, c := range []struct {
 		name  string
 		opts  []Opt

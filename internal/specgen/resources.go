@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -31,7 +31,7 @@ const MinMemory = 6 << 20
 
 // Resources validates l and converts it to OCI resources; nil when l asks for nothing.
 func (l Limits) Resources() (*specs.LinuxResources, error) {
-	return l.resources(goruntime.NumCPU())
+	return l.resources(runtime.NumCPU())
 }
 
 // resources is Resources on a machine with ncpu CPUs.

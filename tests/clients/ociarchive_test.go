@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"time"
 
 	"github.com/sdocker/sdocker/internal/image"
@@ -62,7 +62,7 @@ func writeOCIArchive(dir, ref, out string) error {
 
 	config, err := json.Marshal(map[string]any{
 		"created":      time.Unix(1700000000, 0).UTC().Format(time.RFC3339),
-		"architecture": goruntime.GOARCH,
+		"architecture": runtime.GOARCH,
 		"os":           "linux",
 		"config": map[string]any{
 			"Env":        []string{"PATH=/bin"},
@@ -101,7 +101,7 @@ func writeOCIArchive(dir, ref, out string) error {
 			Digest:      man.digest,
 			Size:        int64(len(man.data)),
 			Annotations: map[string]string{"org.opencontainers.image.ref.name": ref},
-			Platform:    &ociPlatform{Architecture: goruntime.GOARCH, OS: "linux"},
+			Platform:    &ociPlatform{Architecture: runtime.GOARCH, OS: "linux"},
 		}},
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package rootfs builds a small container root filesystem out of the host's
+// Package hostrootfs builds a small container root filesystem out of the host's
 // own programs: a shell, coreutils-style tools, ps/top, their shared
 // libraries (found by reading ELF files, as ld.so would), terminfo entries,
 // a minimal /etc, and sdocker's two static workloads cpu-test and
@@ -8,7 +8,7 @@
 // are recreated as they are on the host (on a usrmerge system /bin, /sbin,
 // /lib and /lib64 are symlinks into /usr, /bin/sh is a symlink to dash, and
 // so on), so every name a program or ld.so uses works the same inside.
-package rootfs
+package hostrootfs
 
 import (
 	"bytes"

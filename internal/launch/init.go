@@ -1,4 +1,4 @@
-package runtime
+package launch
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
-	goruntime "runtime"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -496,7 +496,7 @@ func lateWrite(cfg *childConfig) error {
 	}
 	defer func() { cfg.LateWrite = "" }()
 	debug.SetGCPercent(-1)
-	goruntime.Gosched()
+	runtime.Gosched()
 	b := []byte(cfg.LateWrite)
 	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(lateFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 	unix.RawSyscall(unix.SYS_CLOSE, uintptr(lateFD), 0, 0)

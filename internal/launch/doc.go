@@ -1,4 +1,4 @@
-// Package runtime turns an OCI runtime spec plus a root filesystem into a
+// Package launch turns an OCI runtime spec plus a root filesystem into a
 // running container, and enters running containers.
 //
 // The parent side (Start, StartEarly and Finish, Exec; start.go) runs in the
@@ -107,4 +107,4 @@
 // step 6, while it still has the capabilities that moving every thread
 // needs; with Options.Orphan it forks the program and exits, so that the
 // container's init adopts it.
-package runtime
+package launch

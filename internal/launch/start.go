@@ -1,11 +1,11 @@
-package runtime
+package launch
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -518,9 +518,9 @@ func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pid
 	// it: keep that thread for the child's whole life. A thread that
 	// joined a pid namespace dies afterwards (never unlocked); any
 	// other goes back to the scheduler, which then needs no new one.
-	goruntime.LockOSThread()
+	runtime.LockOSThread()
 	if pidns == nil {
-		defer goruntime.UnlockOSThread()
+		defer runtime.UnlockOSThread()
 	}
 	if pidns != nil {
 		if err := unix.Setns(int(pidns.Fd()), unix.CLONE_NEWPID); err != nil {
