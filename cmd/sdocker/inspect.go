@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 )
 
@@ -35,14 +36,14 @@ ones found are still shown) or the template fails, not 125.`,
 			if err != nil {
 				return err
 			}
-			var write func(*engine.ContainerJSON) error
+			var write func(*dockerfmt.ContainerJSON) error
 			w := bufio.NewWriter(os.Stdout)
 			if format != "" {
-				tmpl, err := engine.ParseTemplate(format)
+				tmpl, err := dockerfmt.ParseTemplate(format)
 				if err != nil {
 					return fail(err)
 				}
-				write = func(cj *engine.ContainerJSON) error {
+				write = func(cj *dockerfmt.ContainerJSON) error {
 					// As Docker's CLI: a field the struct lacks under that
 					// name (.Id) is looked up in the JSON document instead.
 					var buf bytes.Buffer
@@ -61,11 +62,12 @@ ones found are still shown) or the template fails, not 125.`,
 					return err
 				}
 			}
-			list, findErr := e.Inspect(args)
+			records, findErr := e.FindAll(args)
+			list := make([]*dockerfmt.ContainerJSON, 0, len(records))
+			for _, r := range records {
+				list = append(list, dockerfmt.Inspect(e, r))
+			}
 			if write == nil {
-				if list == nil {
-					list = []*engine.ContainerJSON{}
-				}
 				enc := json.NewEncoder(w)
 				enc.SetEscapeHTML(false)
 				enc.SetIndent("", "    ")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 )
 
@@ -34,10 +35,10 @@ object per container and line.`,
   sdocker ps --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			var pf *engine.PsFormat
+			var pf *dockerfmt.PsFormat
 			if format != "" && !quiet {
 				var err error
-				if pf, err = engine.ParsePsFormat(format); err != nil {
+				if pf, err = dockerfmt.ParsePsFormat(format); err != nil {
 					return err
 				}
 			}
@@ -53,7 +54,7 @@ object per container and line.`,
 				return err
 			}
 			now := time.Now()
-			var entries []engine.PsEntry
+			var entries []dockerfmt.PsEntry
 			for _, r := range list {
 				switch r.Status {
 				case engine.StateRunning, engine.StatePaused, engine.StateRestarting:
@@ -62,7 +63,7 @@ object per container and line.`,
 						continue
 					}
 				}
-				entries = append(entries, engine.NewPsEntry(r, now, !noTrunc))
+				entries = append(entries, dockerfmt.NewPsEntry(r, now, !noTrunc))
 			}
 			out := bufio.NewWriter(os.Stdout)
 			switch {
@@ -89,7 +90,7 @@ object per container and line.`,
 }
 
 // psTable is the default listing.
-func psTable(out io.Writer, entries []engine.PsEntry) error {
+func psTable(out io.Writer, entries []dockerfmt.PsEntry) error {
 	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
 	for _, p := range entries {
@@ -99,7 +100,7 @@ func psTable(out io.Writer, entries []engine.PsEntry) error {
 }
 
 // psFormat writes entries with a --format.
-func psFormat(out io.Writer, f *engine.PsFormat, entries []engine.PsEntry) error {
+func psFormat(out io.Writer, f *dockerfmt.PsFormat, entries []dockerfmt.PsEntry) error {
 	if f.JSON {
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
@@ -115,7 +116,7 @@ func psFormat(out io.Writer, f *engine.PsFormat, entries []engine.PsEntry) error
 	if f.Table {
 		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
 		w = tw
-		if err := f.Tmpl.Execute(w, engine.PsHeader); err != nil {
+		if err := f.Tmpl.Execute(w, dockerfmt.PsHeader); err != nil {
 			return fmt.Errorf("--format: %w", err)
 		}
 		fmt.Fprintln(w)
