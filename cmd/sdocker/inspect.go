@@ -2,9 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -44,22 +41,7 @@ ones found are still shown) or the template fails, not 125.`,
 					return fail(err)
 				}
 				write = func(cj *dockerfmt.ContainerJSON) error {
-					// As Docker's CLI: a field the struct lacks under that
-					// name (.Id) is looked up in the JSON document instead.
-					var buf bytes.Buffer
-					if err := tmpl.Execute(&buf, cj); err != nil {
-						var doc map[string]any
-						b, _ := json.Marshal(cj)
-						buf.Reset()
-						strict, _ := tmpl.Clone()
-						if json.Unmarshal(b, &doc) != nil || strict == nil ||
-							strict.Option("missingkey=error").Execute(&buf, doc) != nil {
-							return fmt.Errorf("template: %w", err)
-						}
-					}
-					w.Write(buf.Bytes())
-					_, err := fmt.Fprintln(w)
-					return err
+					return dockerfmt.WriteInspectTemplate(w, tmpl, cj)
 				}
 			}
 			records, findErr := e.FindAll(args)
@@ -68,10 +50,7 @@ ones found are still shown) or the template fails, not 125.`,
 				list = append(list, dockerfmt.Inspect(e, r))
 			}
 			if write == nil {
-				enc := json.NewEncoder(w)
-				enc.SetEscapeHTML(false)
-				enc.SetIndent("", "    ")
-				if err := enc.Encode(list); err != nil {
+				if err := dockerfmt.WriteInspectJSON(w, list); err != nil {
 					return fail(err)
 				}
 			} else {

@@ -1,9 +1,13 @@
 package dockerfmt
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"text/template"
 	"time"
 
 	"github.com/sdocker/sdocker/internal/engine"
@@ -236,4 +240,33 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 		c.NetworkSettings.SandboxKey = fmt.Sprintf("/proc/%d/ns/net", st.Pid)
 	}
 	return c
+}
+
+// WriteInspectJSON writes list as `docker inspect` does: a JSON array, with
+// an indent of four spaces.
+func WriteInspectJSON(w io.Writer, list []*ContainerJSON) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "    ")
+	return enc.Encode(list)
+}
+
+// WriteInspectTemplate writes cj with tmpl (see ParseTemplate), then a
+// newline. As Docker's CLI: a field the struct lacks under that name (.Id)
+// is looked up in the JSON document instead.
+func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj *ContainerJSON) error {
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, cj); err != nil {
+		var doc map[string]any
+		b, _ := json.Marshal(cj)
+		buf.Reset()
+		strict, _ := tmpl.Clone()
+		if json.Unmarshal(b, &doc) != nil || strict == nil ||
+			strict.Option("missingkey=error").Execute(&buf, doc) != nil {
+			return fmt.Errorf("template: %w", err)
+		}
+	}
+	w.Write(buf.Bytes())
+	_, err := fmt.Fprintln(w)
+	return err
 }

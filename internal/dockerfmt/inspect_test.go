@@ -152,3 +152,44 @@ func TestInspectTemplate(t *testing.T) {
 		t.Error("a broken template parsed")
 	}
 }
+
+func TestWriteInspect(t *testing.T) {
+	e, _ := engine.New(t.TempDir())
+	c := Inspect(e, sampleRecord())
+	write := func(text string) (string, error) {
+		tp, err := ParseTemplate(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		err = WriteInspectTemplate(&b, tp, c)
+		return b.String(), err
+	}
+	// .Id is the JSON name of the struct's ID: found in the document.
+	if got, err := write("{{.Id}} {{.State.Status}}"); err != nil || got != c.ID+" exited\n" {
+		t.Errorf("{{.Id}}: %q %v", got, err)
+	}
+	if got, err := write("{{.Name}}"); err != nil || got != "/web\n" {
+		t.Errorf("{{.Name}}: %q %v", got, err)
+	}
+	// A field neither has is an error, and nothing is written.
+	if got, err := write("{{.Nope}}"); err == nil || got != "" || !strings.HasPrefix(err.Error(), "template: ") {
+		t.Errorf("{{.Nope}}: %q %v", got, err)
+	}
+
+	var b bytes.Buffer
+	if err := WriteInspectJSON(&b, []*ContainerJSON{}); err != nil || b.String() != "[]\n" {
+		t.Errorf("no container: %q %v", b.String(), err)
+	}
+	b.Reset()
+	if err := WriteInspectJSON(&b, []*ContainerJSON{c}); err != nil {
+		t.Fatal(err)
+	}
+	var back []ContainerJSON
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || len(back) != 1 || back[0].ID != c.ID {
+		t.Errorf("JSON array: %v %+v", err, back)
+	}
+	if !strings.HasPrefix(b.String(), "[\n    {\n        \"Id\": ") {
+		t.Errorf("not indented as Docker's:\n%s", b.String())
+	}
+}

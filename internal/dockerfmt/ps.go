@@ -1,11 +1,14 @@
 package dockerfmt
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"text/template"
 	"time"
 
@@ -159,4 +162,50 @@ func ParsePsFormat(s string) (*PsFormat, error) {
 	var err error
 	f.Tmpl, err = ParseTemplate(s)
 	return f, err
+}
+
+// WritePsTable writes entries as the default listing of `ps`.
+func WritePsTable(out io.Writer, entries []PsEntry) error {
+	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
+	for _, p := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor)
+	}
+	return w.Flush()
+}
+
+// WritePsFormat writes entries with a parsed --format (see ParsePsFormat):
+// a JSON object per line, a table with its header, or each entry through
+// the template.
+func WritePsFormat(out io.Writer, f *PsFormat, entries []PsEntry) error {
+	if f.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetEscapeHTML(false)
+		for _, p := range entries {
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	w := out
+	var tw *tabwriter.Writer
+	if f.Table {
+		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		w = tw
+		if err := f.Tmpl.Execute(w, PsHeader); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, p := range entries {
+		if err := f.Tmpl.Execute(w, p); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
 }

@@ -120,3 +120,52 @@ func TestPsEntryAndFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestWritePs(t *testing.T) {
+	r := sampleRecord()
+	r.Command = r.Spec.Process.Args
+	now := r.FinishedAt.Add(4 * time.Second)
+	long := *r
+	long.Name = "a-much-longer-name"
+	entries := []PsEntry{NewPsEntry(r, now, true), NewPsEntry(&long, now, true)}
+	write := func(format string) string {
+		var b strings.Builder
+		var err error
+		if format == "" {
+			err = WritePsTable(&b, entries)
+		} else {
+			f, perr := ParsePsFormat(format)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			err = WritePsFormat(&b, f, entries)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	// Tables align their columns to the widest cell, header included.
+	if got, want := write(`table {{.Names}}\t{{.State}}`), "NAMES                STATE\nweb                  exited\na-much-longer-name   exited\n"; got != want {
+		t.Errorf("table:\n%q\nwant\n%q", got, want)
+	}
+	if got := write(""); !strings.HasPrefix(got, "CONTAINER ID   NAME                 PID   COMMAND") ||
+		!strings.Contains(got, "\n0123456789ab   web                  -     \"sh -c echo hi\"   Exited (137) 4 seconds ago   7 seconds ago\n") {
+		t.Errorf("default table:\n%s", got)
+	}
+	// A bare template: a line per container, no header.
+	if got := write(`{{.Names}}:{{.Pid}}`); got != "web:-\na-much-longer-name:-\n" {
+		t.Errorf("template: %q", got)
+	}
+	// json: one object per line.
+	lines := strings.Split(strings.TrimSuffix(write("json"), "\n"), "\n")
+	var p PsEntry
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &p) != nil || p.Names != "a-much-longer-name" {
+		t.Errorf("json lines %q", lines)
+	}
+	// A template that fails on execution names --format.
+	f, _ := ParsePsFormat(`{{.Nope}}`)
+	if err := WritePsFormat(&strings.Builder{}, f, entries); err == nil || !strings.HasPrefix(err.Error(), "--format: ") {
+		t.Errorf("failing template: %v", err)
+	}
+}

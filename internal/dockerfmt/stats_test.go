@@ -56,3 +56,19 @@ func TestWriteStatsTable(t *testing.T) {
 		t.Errorf("row %q, want %q", f, want)
 	}
 }
+
+func TestStatsRows(t *testing.T) {
+	t0 := time.Now()
+	a0 := &engine.StatsSample{ID: "a", Valid: true, CPUNanos: 1e9, Read: t0}
+	a1 := &engine.StatsSample{ID: "a", Valid: true, CPUNanos: 1.25e9, Read: t0.Add(time.Second)}
+	b1 := &engine.StatsSample{ID: "b", Valid: true, CPUNanos: 5e9, Read: t0.Add(time.Second)}
+	// Each sample is paired with the previous one of its own container;
+	// one without a previous sample (b) shows no CPU share yet.
+	rows := StatsRows([]*engine.StatsSample{a1, b1}, map[string]*engine.StatsSample{"a": a0})
+	if len(rows) != 2 || rows[0].ID != "a" || rows[1].ID != "b" {
+		t.Fatalf("rows %+v", rows)
+	}
+	if rows[0].CPUPercent < 24.99 || rows[0].CPUPercent > 25.01 || rows[1].CPUPercent != 0 {
+		t.Errorf("cpu %.2f%% %.2f%%", rows[0].CPUPercent, rows[1].CPUPercent)
+	}
+}

@@ -42,14 +42,15 @@ type StatsOptions struct {
 	Refs []string
 	All  bool
 	// Stream refreshes every Interval (default 1s) until Stop is closed;
-	// otherwise one table is printed, from two samples FirstInterval
+	// otherwise there is one refresh, from two samples FirstInterval
 	// (default 500ms) apart.
 	Stream        bool
 	Interval      time.Duration
 	FirstInterval time.Duration
 	Stop          <-chan struct{}
 	// Show is given, at each refresh, a sample of each container and the
-	// previous samples by container id (a container has none at first).
+	// previous samples by container id (a container has none at first);
+	// its error ends Stats.
 	Show func(cur []*StatsSample, prev map[string]*StatsSample) error
 }
 
