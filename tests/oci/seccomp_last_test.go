@@ -143,6 +143,22 @@ func TestSeccompVintageProfiles(t *testing.T) {
 			})
 		}
 	}
+	t.Run("startContainer hook without no_new_privs", func(t *testing.T) {
+		// The hook runs as the process's user, under the filter (runc's
+		// order): the wait for start and the hook come after it.
+		b := newBundle(t)
+		out := b.outDir()
+		b.spec.Process.NoNewPrivileges = false
+		b.spec.Linux.Seccomp = vintageProfile(t, "docker-19.03")
+		b.spec.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Env: []string{"PATH=/bin"},
+			Args: []string{"sh", "-c", "echo hook-ran > /out/hook"}}}}
+		b.sh("echo program-ran")
+		b.createStart()
+		b.waitOutput("program-ran")
+		if data, err := os.ReadFile(out + "/hook"); err != nil || string(data) != "hook-ran\n" {
+			t.Errorf("the startContainer hook did not run: %q %v", data, err)
+		}
+	})
 	t.Run("exec", func(t *testing.T) {
 		b := newBundle(t)
 		b.spec.Linux.Seccomp = vintageProfile(t, "docker-19.03")
