@@ -57,7 +57,8 @@
 // fifo of an init, a pidfd of the container's init for an exec). Its
 // descriptor 2 is the sync socket until the last step, so that a fatal
 // error of its Go runtime reaches the parent, which reports it in one line.
-// Its environment is GOMAXPROCS=1 and GOTRACEBACK=none.
+// Its environment is GOMAXPROCS=1, GOTRACEBACK=none and
+// GODEBUG=asyncpreemptoff=1 (see sealForExec).
 //
 // The config (childConfig, message.go) and the sync messages are in a
 // binary encoding of their own (wire.go), not JSON: varints, strings with
