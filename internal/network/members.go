@@ -56,7 +56,7 @@ func (s *Store) removeMembers(netID string) error {
 // checkFileName refuses an id that is not a plain file name.
 func checkFileName(what, id string) error {
 	if id == "" || strings.HasPrefix(id, ".") || strings.ContainsAny(id, "/\x00") {
-		return fmt.Errorf("%w %s %q", ErrInvalid, what, id)
+		return refuse(ErrInvalid, "invalid %s %q", what, id)
 	}
 	return nil
 }

@@ -96,17 +96,17 @@ func ResolvConfWith(host []byte, c DNSConfig) ([]byte, error) {
 func (c DNSConfig) Check() error {
 	for _, ns := range c.Nameservers {
 		if a, err := netip.ParseAddr(ns); err != nil || a.Zone() != "" {
-			return fmt.Errorf("%w --dns %q: not an IP address", ErrInvalid, ns)
+			return refuse(ErrInvalid, "invalid --dns %q: not an IP address", ns)
 		}
 	}
 	for _, s := range c.Search {
 		if s == "" || strings.ContainsAny(s, " \t\n#;") || (s == "." && len(c.Search) > 1) {
-			return fmt.Errorf("%w --dns-search %q: not a domain name", ErrInvalid, s)
+			return refuse(ErrInvalid, "invalid --dns-search %q: not a domain name", s)
 		}
 	}
 	for _, o := range c.Options {
 		if o == "" || strings.ContainsAny(o, " \t\n#;") {
-			return fmt.Errorf("%w --dns-option %q: one option, e.g. ndots:2", ErrInvalid, o)
+			return refuse(ErrInvalid, "invalid --dns-option %q: one option, e.g. ndots:2", o)
 		}
 	}
 	return nil
