@@ -49,7 +49,8 @@ func (m Member) shortID() string {
 func (m Member) names(withHostname bool) []string {
 	var out []string
 	add := func(n string) {
-		if n != "" && !contains(out, n) {
+		// A name that would break the line (a space, a '#') is left out.
+		if validHostName(n) && !contains(out, n) {
 			out = append(out, n)
 		}
 	}

@@ -46,6 +46,11 @@ fd00::1	v6
 	if !strings.HasSuffix(got, "\n10.1.0.2\taaaaaaaaaaaa x\n") {
 		t.Errorf("default hostname:\n%s", got)
 	}
+	// A name that would break the line is left out.
+	got = string(HostsFile(Member{ContainerID: idA, Name: "x", Hostname: "evil 1.2.3.4 bank", Aliases: []string{"a#b", "ok"}, Addr: netip.MustParseAddr("10.1.0.2")}, nil))
+	if !strings.HasSuffix(got, "\n10.1.0.2\tx ok aaaaaaaaaaaa\n") {
+		t.Errorf("bad names:\n%s", got)
+	}
 	// No address (network none): the localhost lines only.
 	if got := string(HostsFile(Member{ContainerID: idA, Name: "x"}, nil)); got != localhostLines {
 		t.Errorf("no address:\n%s", got)
