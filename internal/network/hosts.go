@@ -92,22 +92,43 @@ ff02::2	ip6-allrouters
 // short id, then one line for every other member (name, aliases, short id).
 // A member without an address has no line.
 func HostsFile(self Member, others []Member) []byte {
-	var b bytes.Buffer
+	lines := make([]string, 0, len(others))
+	for _, o := range others {
+		if o.ContainerID != self.ContainerID {
+			lines = append(lines, o.line())
+		}
+	}
+	return hostsFile(self, lines)
+}
+
+// hostsFile is HostsFile with the others' lines made (line).
+func hostsFile(self Member, others []string) []byte {
+	size := len(localhostLines) + 128
+	for _, l := range others {
+		size += len(l)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size))
 	b.WriteString(localhostLines)
 	for _, e := range self.ExtraHosts {
 		if name, ip, err := ParseExtraHost(e); err == nil {
-			fmt.Fprintf(&b, "%s\t%s\n", ip, name)
+			fmt.Fprintf(b, "%s\t%s\n", ip, name)
 		}
 	}
 	if self.Addr.IsValid() {
-		fmt.Fprintf(&b, "%s\t%s\n", self.Addr, strings.Join(self.names(true), " "))
+		fmt.Fprintf(b, "%s\t%s\n", self.Addr, strings.Join(self.names(true), " "))
 	}
-	for _, o := range others {
-		if o.Addr.IsValid() && o.ContainerID != self.ContainerID {
-			fmt.Fprintf(&b, "%s\t%s\n", o.Addr, strings.Join(o.names(false), " "))
-		}
+	for _, l := range others {
+		b.WriteString(l)
 	}
 	return b.Bytes()
+}
+
+// line is m's line in the others' hosts files; "" without an address.
+func (m Member) line() string {
+	if !m.Addr.IsValid() {
+		return ""
+	}
+	return m.Addr.String() + "\t" + strings.Join(m.names(false), " ") + "\n"
 }
 
 // ParseExtraHost reads an --add-host value, "NAME:IP" or "NAME=IP" (an IPv6

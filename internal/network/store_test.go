@@ -281,7 +281,8 @@ func TestRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(s.membersDir(n.ID), 0o700); err != nil {
+	// What a member that was never told to leave left behind.
+	if err := s.Join(n, Member{ContainerID: "x", Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Remove(n.ID[:5]); err != nil {
