@@ -132,22 +132,52 @@ func (m Member) line() string {
 }
 
 // ParseExtraHost reads an --add-host value, "NAME:IP" or "NAME=IP" (an IPv6
-// address may follow the colon, and may be bracketed). "host-gateway" as
-// the address is for the caller to replace before it gets here.
+// address may follow the colon, and may be bracketed). "host-gateway" is
+// replaced before (CheckExtraHosts).
 func ParseExtraHost(s string) (name string, ip netip.Addr, err error) {
-	name, addr, ok := strings.Cut(s, "=")
-	if !ok {
-		name, addr, ok = strings.Cut(s, ":")
-	}
-	if !ok || name == "" || strings.ContainsAny(name, " \t\n#") {
-		return "", netip.Addr{}, fmt.Errorf("invalid --add-host %q: want NAME:IP", s)
+	name, addr, ok := cutExtraHost(s)
+	if !ok || !validHostName(name) {
+		return "", netip.Addr{}, refuse(ErrInvalid, "invalid --add-host %q: want NAME:IP", s)
 	}
 	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
 	ip, err = netip.ParseAddr(addr)
 	if err != nil || ip.Zone() != "" {
-		return "", netip.Addr{}, fmt.Errorf("invalid --add-host %q: %q is not an IP address", s, addr)
+		return "", netip.Addr{}, refuse(ErrInvalid, "invalid --add-host %q: %q is not an IP address", s, addr)
 	}
 	return name, ip.Unmap(), nil
+}
+
+// HostGateway is the address --add-host NAME:host-gateway stands for: the
+// host as the container reaches it, its network's gateway (Docker's
+// host-gateway-ip is docker0's address).
+const HostGateway = "host-gateway"
+
+// CheckExtraHosts validates run's --add-host values before anything is
+// made, and writes "host-gateway" as gateway's address.
+func CheckExtraHosts(list []string, gateway netip.Addr) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		if name, addr, ok := cutExtraHost(e); ok && addr == HostGateway {
+			if !gateway.IsValid() {
+				return nil, refuse(ErrInvalid, "invalid --add-host %q: host-gateway needs a bridge network", e)
+			}
+			e = name + ":" + gateway.String()
+		}
+		if _, _, err := ParseExtraHost(e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// cutExtraHost splits an --add-host value at its first "=", or else its
+// first ":".
+func cutExtraHost(s string) (name, addr string, ok bool) {
+	if name, addr, ok = strings.Cut(s, "="); !ok {
+		name, addr, ok = strings.Cut(s, ":")
+	}
+	return name, addr, ok
 }
 
 // WriteInPlace replaces the content of file path without replacing the

@@ -2,10 +2,12 @@ package network
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -70,6 +72,22 @@ func TestParseExtraHost(t *testing.T) {
 	for _, bad := range []string{"", "a", "a:", ":1.2.3.4", "a:1.2.3", "a b:1.2.3.4", "a:host-gateway", "a:fe80::1%eth0", "a#b:1.2.3.4"} {
 		if _, _, err := ParseExtraHost(bad); err == nil {
 			t.Errorf("ParseExtraHost(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCheckExtraHosts(t *testing.T) {
+	gw := netip.MustParseAddr("172.17.0.1")
+	got, err := CheckExtraHosts([]string{"a:10.0.0.1", "gw:host-gateway", "b=host-gateway", "c:fd00::1"}, gw)
+	if err != nil || strings.Join(got, " ") != "a:10.0.0.1 gw:172.17.0.1 b:172.17.0.1 c:fd00::1" {
+		t.Errorf("CheckExtraHosts = %q, %v", got, err)
+	}
+	if _, err := CheckExtraHosts([]string{"gw:host-gateway"}, netip.Addr{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("host-gateway without a gateway: %v", err)
+	}
+	for _, bad := range []string{"a", "a:b", "a b:1.2.3.4", ":1.2.3.4"} {
+		if _, err := CheckExtraHosts([]string{"ok:1.2.3.4", bad}, gw); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckExtraHosts(%q) = %v", bad, err)
 		}
 	}
 }
@@ -267,6 +285,60 @@ func TestJoinSeveralNetworks(t *testing.T) {
 	}
 	if _, err := os.Stat(web.HostsPath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the hosts file of a removed container was made again: %v", err)
+	}
+}
+
+// Containers joining and leaving at once (each with its own Store, as
+// separate commands): every hosts file ends up naming exactly the members
+// that are left.
+func TestJoinLeaveConcurrent(t *testing.T) {
+	s := testStore(t)
+	dir := t.TempDir()
+	n, err := s.Create(CreateOptions{Name: "busy", Subnet: "10.14.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const count = 24
+	ms := make([]Member, count)
+	for i := range ms {
+		ms[i] = member(t, dir, fmt.Sprintf("%064x", i+1), fmt.Sprintf("c%02d", i), fmt.Sprintf("10.14.0.%d", i+2))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, count)
+	for i := range ms {
+		wg.Go(func() {
+			o, err := Open(filepath.Dir(s.dir))
+			if err == nil {
+				err = o.Join(n, ms[i])
+			}
+			if err == nil && i%3 == 0 {
+				err = o.Leave(n, ms[i].ContainerID)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		got := hostsOfFile(t, m.HostsPath)
+		if i%3 == 0 {
+			if got != "" {
+				t.Errorf("%s left but resolves:\n%s", m.Name, got)
+			}
+			continue
+		}
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		if len(lines) != count-count/3 {
+			t.Errorf("%s has %d lines:\n%s", m.Name, len(lines), got)
+		}
+		for j, o := range ms {
+			has := strings.Contains(got, o.Addr.String()+"\t"+o.Name+" ")
+			if has != (j%3 != 0) {
+				t.Errorf("%s: %s named %v:\n%s", m.Name, o.Name, has, got)
+			}
+		}
 	}
 }
 
