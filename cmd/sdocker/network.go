@@ -87,6 +87,19 @@ alias and short id.`,
 	return c
 }
 
+// listNetworks lists the networks that can be read, with a warning for
+// each damaged definition.
+func listNetworks(s *network.Store) ([]*network.Network, error) {
+	nets, err := s.List()
+	if errors.Is(err, network.ErrDamaged) {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(os.Stderr, "sdocker: warning: %s\n", line)
+		}
+		err = nil
+	}
+	return nets, err
+}
+
 func newNetworkCreateCommand(open func() (networkEnv, error)) *cobra.Command {
 	var o network.CreateOptions
 	var driver string
@@ -173,7 +186,7 @@ match. --format is a Go template over .ID, .Name, .Driver, .Scope, .Internal,
 			if _, err := env.s.Default(); err != nil {
 				fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", err)
 			}
-			nets, err := env.s.List()
+			nets, err := listNetworks(env.s)
 			if err != nil {
 				return err
 			}
@@ -296,6 +309,8 @@ func newNetworkRmCommand(open func() (networkEnv, error)) *cobra.Command {
 				n, err := env.s.Get(ref)
 				if err == nil {
 					err = removeNetwork(env, n)
+				} else if errors.Is(err, network.ErrDamaged) {
+					err = env.s.Remove(ref) // no container can use it
 				}
 				if err != nil {
 					errs = append(errs, err)
@@ -323,7 +338,7 @@ func newNetworkPruneCommand(open func() (networkEnv, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			nets, err := env.s.List()
+			nets, err := listNetworks(env.s)
 			if err != nil {
 				return err
 			}

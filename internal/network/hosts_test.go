@@ -139,6 +139,18 @@ func member(t *testing.T, dir, id, name string, addr string) Member {
 	return Member{ContainerID: id, Name: name, Addr: netip.MustParseAddr(addr), HostsPath: filepath.Join(cdir, "hosts")}
 }
 
+// testNetwork is a user-defined network in a store of its own, and a
+// directory for its members' container directories.
+func testNetwork(t *testing.T, name, subnet string) (*Store, *Network, string) {
+	t.Helper()
+	s := testStore(t)
+	n, err := s.Create(CreateOptions{Name: name, Subnet: subnet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, n, t.TempDir()
+}
+
 func hostsOfFile(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -149,12 +161,7 @@ func hostsOfFile(t *testing.T, p string) string {
 }
 
 func TestJoinLeave(t *testing.T) {
-	s := testStore(t)
-	dir := t.TempDir()
-	n, err := s.Create(CreateOptions{Name: "app", Subnet: "10.9.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, n, dir := testNetwork(t, "app", "10.9.0.0/24")
 	a := member(t, dir, idA, "a", "10.9.0.2")
 	b := member(t, dir, idB, "b", "10.9.0.3")
 	b.Aliases = []string{"bee"}
@@ -292,12 +299,7 @@ func TestJoinSeveralNetworks(t *testing.T) {
 // separate commands): every hosts file ends up naming exactly the members
 // that are left.
 func TestJoinLeaveConcurrent(t *testing.T) {
-	s := testStore(t)
-	dir := t.TempDir()
-	n, err := s.Create(CreateOptions{Name: "busy", Subnet: "10.14.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, n, dir := testNetwork(t, "busy", "10.14.0.0/24")
 	const count = 24
 	ms := make([]Member, count)
 	for i := range ms {
@@ -339,6 +341,47 @@ func TestJoinLeaveConcurrent(t *testing.T) {
 				t.Errorf("%s: %s named %v:\n%s", m.Name, o.Name, has, got)
 			}
 		}
+	}
+}
+
+// A member record cut short does not stop the others' joins and leaves;
+// the container it belongs to can still leave.
+func TestDamagedMember(t *testing.T) {
+	s, n, dir := testNetwork(t, "app", "10.15.0.0/24")
+	a := member(t, dir, idA, "a", "10.15.0.2")
+	b := member(t, dir, idB, "b", "10.15.0.3")
+	c := member(t, dir, idC, "c", "10.15.0.4")
+	for _, m := range []Member{a, b} {
+		if err := s.Join(n, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(s.memberPath(n.ID, idB), []byte(`{"ContainerID":"bbb`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Join(n, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostsOfFile(t, c.HostsPath); got != "10.15.0.4\tc cccccccccccc\n10.15.0.2\ta aaaaaaaaaaaa\n" {
+		t.Errorf("c beside a damaged b:\n%s", got)
+	}
+	if ms, err := s.Members(n); err != nil || len(ms) != 2 {
+		t.Errorf("Members = %+v, %v", ms, err)
+	}
+	if err := s.Leave(n, idB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.memberPath(n.ID, idB)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("b's damaged record stays: %v", err)
+	}
+	if err := os.WriteFile(s.memberPath(n.ID, idC), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LeaveAll(idC); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostsOfFile(t, a.HostsPath); got != "10.15.0.2\ta aaaaaaaaaaaa\n" {
+		t.Errorf("a after c left:\n%s", got)
 	}
 }
 

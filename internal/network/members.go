@@ -124,10 +124,12 @@ func (s *Store) Leave(n *Network, containerID string) error {
 	defer unlock()
 	p := s.memberPath(n.ID, containerID)
 	old, err := readMember(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, ErrDamaged):
+		old = &memberRecord{} // its hosts file is not known: left as it is
+	case err != nil:
 		return err
 	}
 	if err := os.Remove(p); err != nil {
@@ -159,28 +161,24 @@ func (s *Store) LeaveAll(containerID string) error {
 	if err != nil {
 		return err
 	}
-	mine, err := v.recordsOf(containerID)
-	if err != nil {
-		return err
-	}
+	// Every network's record of it, a damaged one too.
+	var left []string
 	var errs []error
-	for _, r := range mine {
-		p := s.memberPath(r.netID, containerID)
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, netID := range v.nets {
+		p := s.memberPath(netID, containerID)
+		if err := os.Remove(p); err == nil {
+			left = append(left, netID)
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
 		}
 	}
-	// Read again what changed.
-	if v, err = s.view(); err != nil {
-		return errors.Join(append(errs, err)...)
-	}
 	var others []string
-	for _, r := range mine {
-		if r.Network == DefaultName {
+	for _, netID := range left {
+		recs, err := v.members(netID)
+		errs = append(errs, err)
+		if len(recs) > 0 && recs[0].Network == DefaultName {
 			continue
 		}
-		recs, err := v.members(r.netID)
-		errs = append(errs, err)
 		for _, o := range recs {
 			others = append(others, o.ContainerID)
 		}
@@ -227,7 +225,7 @@ func readMember(p string) (*memberRecord, error) {
 	}
 	var r memberRecord
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return nil, fmt.Errorf("%w member record %s: %w", ErrDamaged, p, err)
 	}
 	r.netID = filepath.Base(filepath.Dir(p))
 	return &r, nil
@@ -249,8 +247,8 @@ func readMembers(dir string) ([]memberRecord, error) {
 			continue
 		}
 		r, err := readMember(filepath.Join(dir, e.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrDamaged) {
+			continue // gone meanwhile; or unreadable: not resolved
 		}
 		if err != nil {
 			return nil, err
@@ -315,7 +313,7 @@ func (v *view) recordsOf(id string) ([]memberRecord, error) {
 			continue
 		}
 		r, err := readMember(v.s.memberPath(netID, id))
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrDamaged) {
 			continue
 		}
 		if err != nil {
