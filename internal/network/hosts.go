@@ -183,9 +183,10 @@ func cutExtraHost(s string) (name, addr string, ok bool) {
 // WriteInPlace replaces the content of file path without replacing the
 // file: a bind mount of it (a container's /etc/hosts) keeps its inode and
 // so sees the new content. The new content is written in one write over the
-// old, then the file is cut to its length, so a reader meanwhile sees whole
-// old or new lines at the start of the file. Not a symlink; created (0644)
-// if missing.
+// old, then the file is cut to its length: never emptied first, so a lookup
+// meanwhile finds the localhost lines and, but for the instant of the
+// write, every name (a resolver reads the file again on each lookup). Not a
+// symlink; created (0644) if missing.
 func WriteInPlace(path string, data []byte) error {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
