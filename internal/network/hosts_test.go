@@ -139,9 +139,9 @@ func member(t *testing.T, dir, id, name string, addr string) Member {
 	return Member{ContainerID: id, Name: name, Addr: netip.MustParseAddr(addr), HostsPath: filepath.Join(cdir, "hosts")}
 }
 
-// testNetwork is a user-defined network in a store of its own, and a
+// userNetwork is a user-defined network in a store of its own, and a
 // directory for its members' container directories.
-func testNetwork(t *testing.T, name, subnet string) (*Store, *Network, string) {
+func userNetwork(t *testing.T, name, subnet string) (*Store, *Network, string) {
 	t.Helper()
 	s := testStore(t)
 	n, err := s.Create(CreateOptions{Name: name, Subnet: subnet})
@@ -161,7 +161,7 @@ func hostsOfFile(t *testing.T, p string) string {
 }
 
 func TestJoinLeave(t *testing.T) {
-	s, n, dir := testNetwork(t, "app", "10.9.0.0/24")
+	s, n, dir := userNetwork(t, "app", "10.9.0.0/24")
 	a := member(t, dir, idA, "a", "10.9.0.2")
 	b := member(t, dir, idB, "b", "10.9.0.3")
 	b.Aliases = []string{"bee"}
@@ -299,7 +299,7 @@ func TestJoinSeveralNetworks(t *testing.T) {
 // separate commands): every hosts file ends up naming exactly the members
 // that are left.
 func TestJoinLeaveConcurrent(t *testing.T) {
-	s, n, dir := testNetwork(t, "busy", "10.14.0.0/24")
+	s, n, dir := userNetwork(t, "busy", "10.14.0.0/24")
 	const count = 24
 	ms := make([]Member, count)
 	for i := range ms {
@@ -347,7 +347,7 @@ func TestJoinLeaveConcurrent(t *testing.T) {
 // A member record cut short does not stop the others' joins and leaves;
 // the container it belongs to can still leave.
 func TestDamagedMember(t *testing.T) {
-	s, n, dir := testNetwork(t, "app", "10.15.0.0/24")
+	s, n, dir := userNetwork(t, "app", "10.15.0.0/24")
 	a := member(t, dir, idA, "a", "10.15.0.2")
 	b := member(t, dir, idB, "b", "10.15.0.3")
 	c := member(t, dir, idC, "c", "10.15.0.4")
