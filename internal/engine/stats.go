@@ -139,7 +139,7 @@ func (e *Engine) Stats(o StatsOptions) error {
 			return err
 		}
 		if o.ClearScreen {
-			io.WriteString(o.Out, "\033[2J\033[H")
+			_, _ = io.WriteString(o.Out, "\033[2J\033[H") // the table's write reports it
 		}
 		if err := WriteStatsTable(o.Out, rows, !o.NoTrunc); err != nil {
 			return err
