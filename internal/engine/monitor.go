@@ -230,7 +230,8 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 				if err != nil || stop {
 					// Once the container has started the monitor has
 					// no one to report to: a record it could not
-					// update is corrected as stale (see Collect).
+					// update is corrected by Collect, which finds it
+					// unwatched.
 					_ = e.updateRecord(r.ID, func(n *Record) {
 						if n.Status = StateExited; err != nil {
 							n.Error = err.Error()
