@@ -267,7 +267,7 @@ func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj any) error {
 			return fmt.Errorf("template: %w", err)
 		}
 	}
-	w.Write(buf.Bytes())
-	_, err := fmt.Fprintln(w)
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
 	return err
 }
