@@ -47,6 +47,11 @@ type networkEnv struct {
 	inUse networkUsers
 }
 
+// collect has the engine clean up after containers whose command or
+// monitor was killed, so that they are no longer on a network (as ps and
+// inspect do; what it fails on, the next ps reports).
+func (env networkEnv) collect() { _ = env.e.Collect() }
+
 func (env networkEnv) users(n *network.Network) ([]string, error) {
 	return env.inUse(env.e, env.s, n)
 }
@@ -235,6 +240,7 @@ shown) or the template fails.`,
 			if err != nil {
 				return err
 			}
+			env.collect()
 			var tmpl *template.Template
 			if format != "" {
 				if tmpl, err = dockerfmt.ParseTemplate(format); err != nil {
@@ -304,6 +310,7 @@ func newNetworkRmCommand(open func() (networkEnv, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			env.collect()
 			var errs []error
 			for _, ref := range args {
 				n, err := env.s.Get(ref)
@@ -338,6 +345,7 @@ func newNetworkPruneCommand(open func() (networkEnv, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			env.collect()
 			nets, err := listNetworks(env.s)
 			if err != nil {
 				return err
