@@ -23,7 +23,9 @@ import (
 // file made from both, so a change on one network must see the other's
 // members as they are. Records are read as needed (a view): a join to the
 // default network reads and writes the joining container's files only,
-// however many containers it has.
+// however many containers it has. Lock order: the store's lock, then the
+// members lock (network rm); nobody takes the store's while holding the
+// members lock.
 
 func (s *Store) membersRoot() string { return filepath.Join(s.dir, "members") }
 
