@@ -355,16 +355,16 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 			ch.closeParentEnds()
 		}
 	}()
-	exe, err := sealedExe()
-	if err != nil {
-		return nil, err
-	}
-	defer exe.Close()
 	fds, closeNull, err := childFds(o, terminal, extra, ch)
 	if err != nil {
 		return nil, err
 	}
 	defer closeNull()
+	exe, err := sealedExe(exeFloor(fds))
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
 	attr := &syscall.ProcAttr{
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
