@@ -84,10 +84,13 @@ func childMain() (int, error) {
 			return 125, fmt.Errorf("parent did not place the container in its cgroups")
 		}
 		if cfg.LateWrite != "" {
-			if len(fds) != 1 {
+			if len(fds) == 0 {
 				return 125, fmt.Errorf("parent sent no file for the pids cgroup")
 			}
-			lateFD = fds[0]
+			lateFD, fds = fds[len(fds)-1], fds[:len(fds)-1]
+		}
+		if err := joinCgroups(fds); err != nil {
+			return 125, err
 		}
 	}
 	if cfg.KillWithParent {
@@ -624,6 +627,21 @@ func execFailed(e unix.Errno, proc *specs.Process) (int, error) {
 }
 
 var errNotExecutable = errors.New("permission denied")
+
+// joinCgroups writes 0 into each of the v1 cgroup tasks files the parent
+// sent with "placed" (see joinFiles): this thread, the one that execs the
+// container's program, joins the container's cgroups. The Go runtime's other
+// threads stay behind and end with the execve.
+func joinCgroups(fds []int) error {
+	for _, fd := range fds {
+		_, err := unix.Write(fd, []byte("0"))
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("join the container's cgroups: write tasks: %w", err)
+		}
+	}
+	return nil
+}
 
 // lateFD is the file for cfg.LateWrite, from the parent's "placed".
 var lateFD = -1
