@@ -2,7 +2,10 @@ package oci
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -209,4 +212,88 @@ func TestSeccompFileLimit(t *testing.T) {
 	if !regexp.MustCompile(`Max open files\s+512\s`).MatchString(out) {
 		t.Errorf("want the soft limit 512 the runtime was started with:\n%s", out)
 	}
+}
+
+// TestSeccompStrace: under strace -f, the thread that installs the filter
+// makes, from seccomp(2) to execve, no system call but the README's list
+// without no_new_privs and none with it, and gets no signal. (strace slows
+// every call down: the Go runtime has every chance to step in.)
+func TestSeccompStrace(t *testing.T) {
+	requireRoot(t)
+	if isRunc {
+		t.Skip("runc makes calls of its own after its filter")
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed")
+	}
+	for _, nnp := range []bool{true, false} {
+		t.Run(map[bool]string{true: "no_new_privs", false: "without no_new_privs"}[nnp], func(t *testing.T) {
+			b := newBundle(t)
+			b.spec.Process.Args = []string{"echo", "ok"}
+			b.spec.Process.NoNewPrivileges = nnp
+			// Today's profile, which allows what the init could call.
+			b.spec.Linux.Seccomp = vintageProfile(t, "docker-default")
+			b.save()
+			trace := filepath.Join(t.TempDir(), "trace")
+			cmd := exec.Command(strace, "-f", "-qq", "-o", trace, runtimeBin, "--root", stateRoot, "run", "--bundle", b.dir, b.id)
+			if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "ok") {
+				t.Fatalf("run under strace: %v\n%s", err, out)
+			}
+			calls, err := callsAfterFilter(trace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("after the filter, before execve: %q", calls)
+			allowed := map[string]bool{}
+			if !nnp {
+				for _, c := range dropPrivilegeCalls {
+					allowed[c] = true
+				}
+			}
+			var wrong []string
+			for _, c := range calls {
+				if !allowed[c] && !contains(wrong, c) {
+					wrong = append(wrong, c)
+				}
+			}
+			if wrong != nil {
+				t.Errorf("after the filter the init made %q", wrong)
+			}
+		})
+	}
+}
+
+// callsAfterFilter reads an strace -f log: the system calls (and "signal
+// SIG..." for a signal) of the thread that installed a seccomp filter, from
+// there to its execve.
+func callsAfterFilter(trace string) ([]string, error) {
+	data, err := os.ReadFile(trace)
+	if err != nil {
+		return nil, err
+	}
+	tid := ""
+	var calls []string
+	call := regexp.MustCompile(`^(\d+)\s+(?:(\w+)\(|--- (SIG\w+))`)
+	for _, line := range strings.Split(string(data), "\n") {
+		m := call.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		switch {
+		case tid == "" && m[2] == "seccomp" && strings.Contains(line, "SECCOMP_SET_MODE_FILTER"):
+			tid = m[1]
+		case tid == "" || m[1] != tid:
+		case m[2] == "execve":
+			return calls, nil
+		case m[3] != "":
+			calls = append(calls, "signal "+m[3])
+		default:
+			calls = append(calls, m[2])
+		}
+	}
+	if tid == "" {
+		return nil, fmt.Errorf("no seccomp(SECCOMP_SET_MODE_FILTER) in the trace")
+	}
+	return nil, fmt.Errorf("thread %s never called execve after its filter", tid)
 }
