@@ -34,6 +34,16 @@ func requireRoot(t *testing.T) {
 	}
 }
 
+// tool is the path of a program a test needs; the test skips without it.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed", name)
+	}
+	return p
+}
+
 // result is what one runtime command did.
 type result struct {
 	args           []string

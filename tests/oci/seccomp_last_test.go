@@ -223,10 +223,7 @@ func TestSeccompStrace(t *testing.T) {
 	if isRunc {
 		t.Skip("runc makes calls of its own after its filter")
 	}
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace is not installed")
-	}
+	strace := tool(t, "strace")
 	for _, nnp := range []bool{true, false} {
 		t.Run(map[bool]string{true: "no_new_privs", false: "without no_new_privs"}[nnp], func(t *testing.T) {
 			b := newBundle(t)

@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,11 +38,7 @@ func TestStateErrorsInRuncWords(t *testing.T) {
 	if isRunc {
 		t.Skip("compares the runtime under test with runc")
 	}
-	runcBin, err := exec.LookPath("runc")
-	if err != nil {
-		t.Skip("runc is not installed")
-	}
-	runcOpts := runOpts{bin: runcBin, root: t.TempDir()}
+	runcOpts := runOpts{bin: tool(t, "runc"), root: t.TempDir()}
 	// What runc does and what it is allowed to differ in: sdocker-runc
 	// neither pauses a created container nor execs in one.
 	refusedByUs := map[string]bool{"created pause": true, "created exec": true}
