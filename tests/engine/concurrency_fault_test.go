@@ -10,11 +10,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // runWithin runs sdocker with args, killed when ctx ends; it returns what
@@ -53,18 +56,9 @@ func (e *env) importRootfs(ref string) {
 // processesWithArg lists the processes one of whose arguments is arg.
 func processesWithArg(arg string) []int {
 	var out []int
-	files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, a := range strings.Split(string(b), "\x00") {
-			if a == arg {
-				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-				out = append(out, pid)
-				break
-			}
+	for _, pid := range testutil.Pids() {
+		if slices.Contains(testutil.Argv(pid), arg) {
+			out = append(out, pid)
 		}
 	}
 	return out
