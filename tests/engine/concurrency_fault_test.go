@@ -311,20 +311,18 @@ func (e *env) checkRaceOutcome(what, id, token, want string, rm, async bool) {
 	}
 	wait := time.Duration(0)
 	if async {
-		wait = timeout(20 * time.Second)
+		wait = 20 * time.Second
 	}
 	var got string
 	var r result
-	for deadline := time.Now().Add(wait); ; time.Sleep(20 * time.Millisecond) {
+	testutil.Poll(wait, func() bool {
 		r, _ = e.runWithin(context.Background(), "inspect", "-f", "{{.State.Status}}", id)
 		got = strings.TrimSpace(r.stdout)
 		if r.code != 0 && strings.Contains(r.stderr, "no such container") {
 			got = "gone"
 		}
-		if got == want || time.Now().After(deadline) {
-			break
-		}
-	}
+		return got == want
+	})
 	if got != want {
 		e.t.Errorf("%s: the container is %q, want %q\n%s", what, got, want, r)
 	}
@@ -351,11 +349,10 @@ func (e *env) checkRaceOutcome(what, id, token, want string, rm, async bool) {
 // container id is gone: the record goes first when its monitor removes it.
 func (e *env) waitDirGone(id string) {
 	dir := filepath.Join(e.root, "containers", id)
-	for deadline := time.Now().Add(timeout(20 * time.Second)); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(dir); err != nil {
-			return
-		}
-	}
+	testutil.Poll(20*time.Second, func() bool {
+		_, err := os.Stat(dir)
+		return err != nil
+	})
 }
 
 // TestForegroundStartRaces: a foreground `run --name N` (with --rm or

@@ -102,10 +102,7 @@ func cve20195736(t *testing.T, b *bundle, trigger []string) string {
 	}
 	found := filepath.Join(out, "found")
 	done := filepath.Join(out, "done")
-	deadline := time.Now().Add(90 * time.Second)
-	for !fileExists(found) && !fileExists(done) && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Poll(90*time.Second, func() bool { return fileExists(found) || fileExists(done) })
 	what, _ := os.ReadFile(found)
 	t.Logf("attacker: %s", strings.TrimSpace(string(what)))
 
