@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // Timeouts are generous: the machine has 2 cores and other work on them.
@@ -228,7 +229,7 @@ func (b *bundle) cleanup() {
 	if existed && st.Pid > 0 {
 		pids = append(pids, st.Pid)
 	}
-	pids = append(pids, cgroupPids(b.cgPath)...)
+	pids = append(pids, testutil.CgroupProcs(b.cgPath)...)
 	for _, pid := range pids {
 		trackPid(pid)
 	}
@@ -236,7 +237,7 @@ func (b *bundle) cleanup() {
 	if r.code != 0 {
 		b.t.Errorf("cleanup: %v", r)
 	}
-	for _, pid := range cgroupPids(b.cgPath) {
+	for _, pid := range testutil.CgroupProcs(b.cgPath) {
 		b.t.Errorf("cleanup: process %d still in the container's cgroup after delete --force", pid)
 		trackPid(pid)
 		unix.Kill(pid, unix.SIGKILL)
@@ -249,10 +250,10 @@ func (b *bundle) cleanup() {
 			b.t.Errorf("cleanup: process %d did not end: %q %s", pid, cmdline, stat)
 		}
 	}
-	if dirs := cgroupExists(b.cgPath); existed && r.code == 0 && len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); existed && r.code == 0 && len(dirs) > 0 {
 		b.t.Errorf("cleanup: cgroups left after delete --force: %v", dirs)
 	}
-	removeCgroupTree(b.cgPath)
+	testutil.RemoveCgroupTree(b.cgPath)
 }
 
 // save writes config.json.
@@ -403,7 +404,7 @@ func (b *bundle) output() string {
 
 func (b *bundle) waitOutput(s string) {
 	b.t.Helper()
-	waitFor(b.t, pollTimeout, fmt.Sprintf("%q in the output of container %s", s, b.id), func() bool {
+	testutil.WaitFor(b.t, pollTimeout, fmt.Sprintf("%q in the output of container %s", s, b.id), func() bool {
 		return strings.Contains(b.output(), s)
 	})
 }
@@ -441,7 +442,7 @@ func (b *bundle) state() ociState {
 func (b *bundle) waitStatus(status string) ociState {
 	b.t.Helper()
 	var st ociState
-	waitFor(b.t, pollTimeout, fmt.Sprintf("container %s %s", b.id, status), func() bool {
+	testutil.WaitFor(b.t, pollTimeout, fmt.Sprintf("container %s %s", b.id, status), func() bool {
 		var err error
 		st, err = b.stateErr()
 		return err == nil && st.Status == status
@@ -479,36 +480,7 @@ func (b *bundle) mustExec(flagsAndArgs ...string) string {
 	return r.stdout
 }
 
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// ---- cgroups (v1 hierarchies of this hybrid machine, or v2) ----
-
-// cgroupMounts lists the mount points of the cgroup hierarchies (v1 and v2).
-func cgroupMounts() []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		f, tail := strings.Fields(pre), strings.Fields(post)
-		if ok && len(f) >= 5 && len(tail) >= 1 && (tail[0] == "cgroup" || tail[0] == "cgroup2") {
-			out = append(out, f[4])
-		}
-	}
-	return out
-}
+// ---- cgroup files (v1 hierarchies of this hybrid machine, or v2) ----
 
 // cgroupV1 reports whether the controllers are v1 hierarchies here.
 func cgroupV1() bool {
@@ -534,69 +506,7 @@ func readCgroupFile(t *testing.T, ctrl, cg, file string) string {
 	return strings.TrimSpace(string(data))
 }
 
-// cgroupPids lists the processes in cgroup cg (pids hierarchy, or v2).
-func cgroupPids(cg string) []int {
-	var out []int
-	seen := map[int]bool{}
-	for _, mnt := range cgroupMounts() {
-		data, err := os.ReadFile(filepath.Join(mnt, cg, "cgroup.procs"))
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
-				seen[pid] = true
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
-}
-
-// removeCgroupTree removes cgroup cg and what is below it in every hierarchy.
-func removeCgroupTree(cg string) {
-	for _, mnt := range cgroupMounts() {
-		root := filepath.Join(mnt, cg)
-		var dirs []string
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			for try := 0; try < 50; try++ {
-				if err := unix.Rmdir(dirs[i]); err == nil || errors.Is(err, unix.ENOENT) {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}
-}
-
-// cgroupExists reports whether cgroup cg exists in some hierarchy.
-func cgroupExists(cg string) []string {
-	var out []string
-	for _, mnt := range cgroupMounts() {
-		if st, err := os.Stat(filepath.Join(mnt, cg)); err == nil && st.IsDir() {
-			out = append(out, filepath.Join(mnt, cg))
-		}
-	}
-	return out
-}
-
-// ---- /proc/self/status ----
-
-// statusField returns field name (e.g. "CapEff") of a /proc/PID/status text.
-func statusField(status, name string) string {
-	for _, line := range strings.Split(status, "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && k == name {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
+// ---- capabilities ----
 
 // capMask is the capability bit mask of names, as /proc/PID/status prints it.
 func capMask(names ...string) string {
