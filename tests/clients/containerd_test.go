@@ -349,7 +349,7 @@ func TestContainerdKillExitedTask(t *testing.T) {
 	id := uniqueID("killexited")
 	c.removeOnCleanup(t, id)
 	c.mustCtr(t, append(append([]string{"run", "-d"}, c.runArgs()...), ctrImage, id, "sh", "-c", "exit 3")...)
-	if !waitFor(timeout(time.Minute), func() bool { return c.taskStatus(id) == "STOPPED" }) {
+	if !testutil.Poll(time.Minute, func() bool { return c.taskStatus(id) == "STOPPED" }) {
 		t.Fatalf("task not STOPPED a minute after it exited: %q", c.taskStatus(id))
 	}
 	// With runc: "process already finished: not found" (containerd's

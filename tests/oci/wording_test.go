@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // runcPhrase is the message of a runc error ("msg=..." in its log line),
@@ -74,7 +76,7 @@ func TestStateErrorsInRuncWords(t *testing.T) {
 				if r := rt("start", b.id); r.code != 0 {
 					t.Fatalf("start: %v", r)
 				}
-				waitFor(t, pollTimeout, "ready", func() bool { return strings.Count(b.output(), "ready") > before })
+				testutil.WaitFor(t, pollTimeout, "ready", func() bool { return strings.Count(b.output(), "ready") > before })
 				switch state {
 				case "paused":
 					if r := rt("pause", b.id); r.code != 0 {
@@ -82,7 +84,7 @@ func TestStateErrorsInRuncWords(t *testing.T) {
 					}
 				case "stopped":
 					rt("kill", b.id, "KILL")
-					waitFor(t, pollTimeout, "stopped", func() bool {
+					testutil.WaitFor(t, pollTimeout, "stopped", func() bool {
 						return regexp.MustCompile(`"status":\s*"stopped"`).MatchString(rtWith(t, o, "state", b.id).stdout)
 					})
 				}
@@ -90,7 +92,7 @@ func TestStateErrorsInRuncWords(t *testing.T) {
 			runcCg := b.cgPath + "-runc"
 			t.Cleanup(func() {
 				runc("delete", "--force", b.id)
-				removeCgroupTree(runcCg)
+				testutil.RemoveCgroupTree(runcCg)
 			})
 			fresh := true
 			for _, v := range verbs {
