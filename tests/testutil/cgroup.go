@@ -107,7 +107,9 @@ func RemoveCgroupTree(pattern string) []string {
 func RemoveCgroups(dirs ...string) []string {
 	var all []string
 	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		// A directory that cannot be walked is reported below, when its
+		// removal fails.
+		_ = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
 			if err == nil && e.IsDir() && !slices.Contains(all, p) {
 				all = append(all, p)
 			}
@@ -150,7 +152,9 @@ func removeCgroup(d string, deadline time.Time) error {
 func thaw(d string) {
 	for name, v := range map[string]string{"freezer.state": "THAWED", "cgroup.freeze": "0"} {
 		if f, err := os.OpenFile(filepath.Join(d, name), os.O_WRONLY, 0); err == nil {
-			f.WriteString(v)
+			// Best effort: a cgroup that stays frozen is reported when its
+			// removal fails.
+			_, _ = f.WriteString(v)
 			f.Close()
 		}
 	}
