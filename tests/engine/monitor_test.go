@@ -228,7 +228,11 @@ func TestMonitorKilled(t *testing.T) {
 	id := e.runDetached("monkill:1", "sh", "-c", "sleep 100 & sleep 100")
 	rec := e.record(id)
 	trackPid(rec.Pid)
-	pids := containerPids(id)
+	var pids []int
+	testutil.WaitFor(t, 10*time.Second, "sh and two sleeps", func() bool {
+		pids = containerPids(id)
+		return len(pids) >= 3
+	})
 	if len(pids) != 3 {
 		t.Fatalf("container processes %v, want sh and two sleeps", pids)
 	}

@@ -117,7 +117,7 @@ func TestTop(t *testing.T) {
 	var r result
 	testutil.WaitFor(t, 10*time.Second, "the container's sleep", func() bool {
 		r = e.mustRun(0, "top", "topme")
-		return len(lines(r.stdout)) >= 3
+		return len(lines(r.stdout)) >= 3 && strings.Contains(r.stdout, " sleep 100\n")
 	})
 	ls := lines(r.stdout)
 	if len(ls) != 3 || !strings.Contains(ls[0], "PID") || !strings.Contains(ls[0], "CMD") ||

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -300,7 +301,12 @@ func TestCredentialCheckBeforeExec(t *testing.T) {
 	b.spec.Process.NoNewPrivileges = false
 	b.spec.Linux.Seccomp = fakeSuccess(append(append(uidCalls, gidCalls...), "setgroups")...)
 	b.createStart() // as root: the faked calls change nothing, nothing to change
-	kids, pids := childProcesses(), testutil.CgroupProcs(b.cgPath)
+	var kids []string
+	testutil.WaitFor(t, 10*time.Second, "the container's sh to become sleep", func() bool {
+		kids = childProcesses()
+		return slices.ContainsFunc(kids, func(k string) bool { return strings.Contains(k, " (sleep) ") })
+	})
+	pids := testutil.CgroupProcs(b.cgPath)
 	for _, user := range []string{"1000:0", "0:1000"} {
 		t.Run("exec --user "+user, func(t *testing.T) {
 			r := b.exec("--user", user, "--", "id")
