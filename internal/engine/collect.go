@@ -96,6 +96,10 @@ func (e *Engine) cleanupDead(r *Record) error {
 	if err := e.destroyCgroups(r); err != nil {
 		return err
 	}
+	if err := cleanupNetwork(r); err != nil {
+		return err
+	}
+	r.Networks = nil
 	if _, err := os.Stat(e.specPath(r.ID)); errors.Is(err, os.ErrNotExist) {
 		// Its creator died before it wrote the spec: it can never start,
 		// and nothing of it is kept.

@@ -37,16 +37,22 @@ type RunOptions struct {
 	Tty         bool
 	Interactive bool // attach stdin
 	Detach      bool
-	Network     string
-	CapAdd      []string
-	CapDrop     []string
-	Privileged  bool
-	ReadOnly    bool
-	Limits      specgen.Limits
-	Remove      bool
-	Volumes     []string // HOST:CONTAINER[:ro|rw]
-	Labels      map[string]string
-	Restart     string // no, on-failure[:N], always
+	Network     string // none, host, container:NAME_OR_ID, or a network ("" is bridge)
+	// Publish are the -p options; PublishAll (-P) publishes every port the
+	// image exposes on an ephemeral host port.
+	Publish        []string
+	PublishAll     bool
+	NetworkAliases []string
+	IP             string // --ip on a user-defined network
+	CapAdd         []string
+	CapDrop        []string
+	Privileged     bool
+	ReadOnly       bool
+	Limits         specgen.Limits
+	Remove         bool
+	Volumes        []string // HOST:CONTAINER[:ro|rw]
+	Labels         map[string]string
+	Restart        string // no, on-failure[:N], always
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -249,7 +255,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithReadonlyRootfs(o.ReadOnly),
 		specgen.WithHostname(o.Hostname, r.ID),
 		specgen.WithTerminal(o.Tty),
-		specgen.WithNetwork(o.Network),
+		networkSpec(r),
 		specgen.WithPrivileged(o.Privileged),
 		specgen.WithCapabilities(o.CapAdd, o.CapDrop),
 		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
@@ -334,11 +340,14 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
 		Labels: o.Labels, Mounts: mounts,
 		Host: HostOptions{
-			Network: o.Network, Privileged: o.Privileged, ReadOnly: o.ReadOnly,
+			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
 		},
 	}
 	if r.ID, err = newID(); err != nil {
+		return nil, none, nil, err
+	}
+	if err := e.chooseNetwork(o, r, img); err != nil {
 		return nil, none, nil, err
 	}
 	if o.Image == "" {
@@ -450,8 +459,11 @@ func (e *Engine) removeStopped(r *Record) error {
 // Docker does) its anonymous volumes.
 func (e *Engine) removeContainer(r *Record) error {
 	var err error
+	if len(r.Networks) > 0 {
+		err = cleanupNetwork(r)
+	}
 	if r.ImageID != "" {
-		err = image.ReleaseRootfs(e.containerDir(r.ID))
+		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}
 	if r.AutoRemove {
 		err = errors.Join(err, e.removeVolumes(r))
@@ -515,14 +527,20 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		return nil, nil, err
 	}
 	o.CreateCgroups = true
-	p, err := launch.Start(r.ID, r.Spec, cg, o)
+	atts, err := e.connect(r)
 	if err != nil {
 		cg.Destroy()
 		return nil, nil, err
 	}
+	p, err := launch.Start(r.ID, r.Spec, cg, o)
+	if err != nil {
+		cg.Destroy()
+		return nil, nil, errors.Join(err, e.disconnect(r, atts))
+	}
 	pidStart, monitorStart := proc.StartTime(p.Pid), proc.StartTime(os.Getpid())
 	err = e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.Pid, n.StartedAt, n.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()
+		n.Networks = atts
 		n.PidStart, n.Monitor, n.MonitorStart = pidStart, os.Getpid(), monitorStart
 		n.CgroupOwnership = cg.Ownership()
 		n.Error, n.OOMKilled = "", false
@@ -532,7 +550,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		p.Signal(unix.SIGKILL)
 		p.Wait()
 		cg.Destroy()
-		return nil, nil, err
+		return nil, nil, errors.Join(err, e.disconnect(r, atts))
 	}
 	return p, cg, nil
 }
@@ -548,15 +566,17 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 			cg = c
 		}
 	}
+	nerr := e.disconnect(r, r.Networks)
+	r.Networks = nil
 	n, err := cg.OOMKills()
 	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}
 	x.apply(r)
 	if r.AutoRemove {
 		// The record goes next: no point writing it.
-		return cg.Destroy()
+		return errors.Join(nerr, cg.Destroy())
 	}
 	xerr := e.writeExit(r.ID, x)
-	err = cg.Destroy()
+	err = errors.Join(nerr, cg.Destroy())
 	r.CgroupOwnership = cg.Ownership() // without what is gone
 	if rerr := e.recordExit(r); rerr != nil {
 		return errors.Join(err, rerr, xerr)
@@ -570,6 +590,7 @@ func (e *Engine) recordExit(r *Record) error {
 	return e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = x.Status, x.ExitCode, x.FinishedAt, x.OOMKilled
 		n.CgroupOwnership = x.CgroupOwnership
+		n.Networks = x.Networks
 		r.adopt(n)
 	})
 }

@@ -61,7 +61,7 @@ func macOf(a netip.Addr) net.HardwareAddr {
 // (eth<index>), the address and, for the first network but on an internal
 // one, a default route through the gateway; then its published ports. On
 // error nothing of it is left.
-func Attach(n *Network, o AttachOptions) (a *Attachment, err error) {
+func Attach(n *Network, o AttachOptions) (_ *Attachment, err error) {
 	if len(o.ID) < 12 || o.Index < 0 || o.Index >= maxInterfaces {
 		return nil, fmt.Errorf("network %s: attach %q as interface %d: bad container id or too many networks", n.Name, o.ID, o.Index)
 	}
@@ -73,7 +73,7 @@ func Attach(n *Network, o AttachOptions) (a *Attachment, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a = &Attachment{
+	a := &Attachment{
 		Network: n.Name, NetworkID: n.ID, Bridge: n.Bridge, Interface: "eth" + strconv.Itoa(o.Index),
 		HostVeth: vethName(o.ID, o.Index), IP: ip, PrefixLen: n.Subnet.Bits(), Gateway: n.Gateway,
 		MAC: macOf(ip).String(), Aliases: o.Aliases,
@@ -105,7 +105,15 @@ func wire(n *Network, br netlink.Link, a *Attachment, o AttachOptions) error {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name, attrs.MasterIndex, attrs.Flags = a.HostVeth, br.Attrs().Index, net.FlagUp
 	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: a.Interface, PeerHardwareAddr: macOf(a.IP), PeerNamespace: netlink.NsFd(int(ns))}
-	if err := netlink.LinkAdd(veth); err != nil {
+	err = netlink.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// The veth of this container's previous run, whose namespace
+		// the kernel has not torn down yet.
+		if err = deleteLink(a.HostVeth); err == nil {
+			err = netlink.LinkAdd(veth)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("network %s: create veth %s: %w", n.Name, a.HostVeth, err)
 	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
@@ -149,14 +157,21 @@ func linkUp(h *netlink.Handle, name string) error {
 	return nil
 }
 
-// Detach takes container id off the network of a: its veth pair, its
-// published ports and their rules, its lease. What is already gone is not
-// an error.
+// Detach takes container id off the network of a while it runs: its veth
+// pair, its published ports and their rules, its lease. What is already
+// gone is not an error.
 func Detach(a *Attachment, id string) error {
+	return errors.Join(deleteLink(a.HostVeth), Release(a, id))
+}
+
+// Release gives back what container id holds on the network of a but its
+// veth pair: its published ports and their rules, its lease. A container
+// that has ended needs no more: its veth pair goes with its namespace, which
+// the kernel tears down in the background once the last process and mount
+// of it are gone (deleting a link waits for the kernel's RCU grace period,
+// tens of milliseconds).
+func Release(a *Attachment, id string) error {
 	var errs []error
-	if err := deleteLink(a.HostVeth); err != nil {
-		errs = append(errs, err)
-	}
 	if len(a.Ports) > 0 {
 		errs = append(errs, deleteRules(containerTag(id), "ports"))
 		releasePorts(a.Ports, id)

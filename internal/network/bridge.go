@@ -68,6 +68,9 @@ func bridgeUp(n *Network) (netlink.Link, error) {
 		}
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name = n.Bridge
+		// A fixed address: a bridge would take its ports' one, changing
+		// as containers come and go under their neighbour caches.
+		attrs.HardwareAddr = macOf(n.Gateway)
 		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, unix.EEXIST) {
 			return nil, fmt.Errorf("network %s: create bridge %s: %w", n.Name, n.Bridge, err)
 		}

@@ -43,9 +43,8 @@ func baseChains() []*nftables.Chain {
 	}
 }
 
-func containerTag(id string) string  { return "container=" + id }
+func containerTag(id string) string   { return "container=" + id }
 func networkTag(bridge string) string { return "network=" + bridge }
-
 
 func comment(tag string) []byte { return userdata.AppendString(nil, userdata.TypeComment, tag) }
 
