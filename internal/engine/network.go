@@ -78,6 +78,9 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 	if !isBridgeMode(mode) && (len(ports) > 0 || o.IP != "" || len(o.NetworkAliases) > 0) {
 		return fmt.Errorf("%w: --publish, --ip and --network-alias need a bridge network, not --network %s", ErrInvalidInput, o.Network)
 	}
+	if err := network.CheckPorts(ports); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
 	r.Ports, r.Host.NetworkAliases = ports, o.NetworkAliases
 	if o.IP != "" {
 		ip, err := netip.ParseAddr(o.IP)

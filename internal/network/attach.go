@@ -116,6 +116,11 @@ func wire(n *Network, br netlink.Link, a *Attachment, o AttachOptions) error {
 	if err != nil {
 		return fmt.Errorf("network %s: create veth %s: %w", n.Name, a.HostVeth, err)
 	}
+	// Hairpin: a container reaching its own published port gets the
+	// translated packets back through the port they came in by.
+	if err := netlink.LinkSetHairpin(veth, true); err != nil {
+		return fmt.Errorf("network %s: hairpin mode on %s: %w", n.Name, a.HostVeth, err)
+	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("network %s: netlink in %s: %w", n.Name, o.Netns, err)

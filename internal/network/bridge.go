@@ -125,7 +125,7 @@ func RemoveBridge(n *Network) error {
 			errs = append(errs, fmt.Errorf("network %s: delete bridge %s: %w", n.Name, n.Bridge, err))
 		}
 	}
-	errs = append(errs, deleteRules(networkTag(n.Bridge), "postrouting", "forward"))
+	errs = append(errs, deleteRules(networkTag(n.Bridge), "postrouting", "forward"), deleteBridgeElement(n.Bridge))
 	if err := os.RemoveAll(leaseDir(n.Bridge)); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", leaseDir(n.Bridge), err))
 	}

@@ -21,7 +21,8 @@ import (
 //	ports                       one DNAT per published port, tagged with its container
 //	postrouting (nat, srcnat)   per network: masquerade of its subnet to the outside,
 //	                            of hairpin traffic and of 127.0.0.0/8 sources
-//	forward     (filter)        per network: isolation from the other sdocker bridges
+//	forward     (filter)        per network: isolation from the other sdocker bridges,
+//	                            the names of which are the set @bridges
 //
 // Each rule carries a comment, "container=ID" or "network=BRIDGE", by which
 // exactly the rules of one container or network are found and deleted.
@@ -64,6 +65,9 @@ func ensureTable(c *nftables.Conn) error {
 		c.AddChain(ch)
 	}
 	c.AddChain(chain("ports"))
+	if err := c.AddSet(bridgeSet(), nil); err != nil {
+		return fmt.Errorf("nftables: set @%s: %w", bridgeSet().Name, err)
+	}
 	for _, name := range []string{"prerouting", "output"} {
 		c.AddRule(&nftables.Rule{Table: table, Chain: chain(name), Exprs: []expr.Any{
 			&expr.Fib{Register: 1, ResultADDRTYPE: true, FlagDADDR: true},
@@ -77,17 +81,26 @@ func ensureTable(c *nftables.Conn) error {
 	return nil
 }
 
-// Expression builders.
-
-func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
-	b := make([]byte, unix.IFNAMSIZ)
-	copy(b, name)
-	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: op, Register: 1, Data: b}}
+// bridgeSet is the set of the bridges of sdocker's networks.
+func bridgeSet() *nftables.Set {
+	return &nftables.Set{Table: table, Name: "bridges", KeyType: nftables.TypeIFName}
 }
 
-// ifnamePrefix matches an interface name starting with prefix.
-func ifnamePrefix(key expr.MetaKey, prefix string) []expr.Any {
-	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(prefix)}}
+// Expression builders.
+
+func ifnameBytes(name string) []byte {
+	b := make([]byte, unix.IFNAMSIZ)
+	copy(b, name)
+	return b
+}
+
+func ifname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Cmp{Op: op, Register: 1, Data: ifnameBytes(name)}}
+}
+
+// inBridges matches an interface that is one of sdocker's bridges.
+func inBridges(key expr.MetaKey) []expr.Any {
+	return []expr.Any{&expr.Meta{Key: key, Register: 1}, &expr.Lookup{SourceRegister: 1, SetName: bridgeSet().Name}}
 }
 
 // addrIn matches the source (offset 12) or destination (16) address in p.
@@ -154,7 +167,7 @@ func networkRules(n *Network) []*nftables.Rule {
 		// Containers of different networks do not reach each other,
 		// but for published ports.
 		fwd = [][]expr.Any{join(ifname(expr.MetaKeyIIFNAME, expr.CmpOpEq, br), ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, br),
-			ifnamePrefix(expr.MetaKeyOIFNAME, "sd"), notDnatted(), drop)}
+			inBridges(expr.MetaKeyOIFNAME), notDnatted(), drop)}
 	}
 	var out []*nftables.Rule
 	tag := comment(networkTag(br))
@@ -181,6 +194,9 @@ func ensureNetworkRules(c *nftables.Conn, n *Network) error {
 		if ruleTag(r) == networkTag(n.Bridge) {
 			return nil
 		}
+	}
+	if err := c.SetAddElements(bridgeSet(), []nftables.SetElement{{Key: ifnameBytes(n.Bridge)}}); err != nil {
+		return fmt.Errorf("nftables: add %s to @%s: %w", n.Bridge, bridgeSet().Name, err)
 	}
 	for _, r := range networkRules(n) {
 		c.AddRule(r)
@@ -295,3 +311,22 @@ func RuleCount(id string) (int, error) {
 
 // ipsDstNAT is the kernel's IPS_DST_NAT bit of a connection's status.
 const ipsDstNAT = 1 << 5
+
+// deleteBridgeElement takes bridge out of @bridges.
+func deleteBridgeElement(bridge string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	set, err := c.GetSetByName(table, bridgeSet().Name)
+	if err != nil {
+		return nil // no table, no set: nothing to delete
+	}
+	if err := c.SetDeleteElements(set, []nftables.SetElement{{Key: ifnameBytes(bridge)}}); err != nil {
+		return fmt.Errorf("nftables: delete %s from @%s: %w", bridge, set.Name, err)
+	}
+	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("nftables: delete %s from @%s: %w", bridge, set.Name, err)
+	}
+	return nil
+}

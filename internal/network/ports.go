@@ -159,6 +159,24 @@ func reservePorts(maps []PortMapping, id string) ([]PortMapping, error) {
 	return out, nil
 }
 
+// CheckPorts fails for a host port of maps that is already published or
+// listened on: run refuses it before it creates anything (the port is
+// reserved at start, see Attach).
+func CheckPorts(maps []PortMapping) error {
+	for _, m := range maps {
+		if m.HostPort == 0 {
+			continue
+		}
+		if owner, err := os.Readlink(portPath(m.Proto, m.HostPort)); err == nil {
+			return fmt.Errorf("publish %s:%d/%s: %w: published by container %.12s", m.hostAddr(), m.HostPort, m.Proto, ErrPortInUse, owner)
+		}
+		if err := probePort(m.Proto, m.hostAddr(), m.HostPort); err != nil {
+			return fmt.Errorf("publish %s:%d/%s: %w: %w", m.hostAddr(), m.HostPort, m.Proto, ErrPortInUse, err)
+		}
+	}
+	return nil
+}
+
 // reservePort reserves m.HostPort, which must be neither published nor
 // listened on.
 func reservePort(m PortMapping, id string) error {
