@@ -32,6 +32,20 @@ var (
 	ErrDefault   = errors.New("pre-defined network")
 )
 
+// refusal is an error of one of the kinds above whose message says it
+// all, without the kind's words before it.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (r *refusal) Error() string { return r.msg }
+func (r *refusal) Unwrap() error { return r.kind }
+
+func refuse(kind error, format string, a ...any) error {
+	return &refusal{kind: kind, msg: fmt.Sprintf(format, a...)}
+}
+
 // DefaultSubnetEnv names the environment variable that chooses the default
 // network's subnet (e.g. 10.200.0.0/24). It is read only when the default
 // network's definition is first written; later it is the file's.
@@ -214,7 +228,7 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 	}
 	for k := range o.Labels {
 		if k == "" {
-			return nil, fmt.Errorf("%w: label with an empty key", ErrInvalid)
+			return nil, refuse(ErrInvalid, "invalid label: the key is empty")
 		}
 	}
 	unlock, err := s.lock()
@@ -228,7 +242,7 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 	}
 	for _, n := range nets {
 		if n.Name == o.Name {
-			return nil, fmt.Errorf("%w: network with name %s already exists", ErrExists, o.Name)
+			return nil, refuse(ErrExists, "network with name %s already exists", o.Name)
 		}
 	}
 	host, err := s.hostNets()
@@ -259,7 +273,7 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 func chooseSubnet(subnet, gateway string, nets []*Network, host []HostNet) (netip.Prefix, netip.Addr, error) {
 	if subnet == "" {
 		if gateway != "" {
-			return netip.Prefix{}, netip.Addr{}, fmt.Errorf("%w: --gateway %s needs a --subnet", ErrInvalid, gateway)
+			return netip.Prefix{}, netip.Addr{}, refuse(ErrInvalid, "invalid gateway %s: a gateway needs a subnet (--subnet)", gateway)
 		}
 		p, err := freeSubnet(nets, host)
 		if err != nil {
@@ -287,14 +301,14 @@ func chooseSubnet(subnet, gateway string, nets []*Network, host []HostNet) (neti
 // --network` gives another meaning.
 func CheckName(name string) error {
 	if name == "" {
-		return fmt.Errorf("%w: a network needs a name", ErrInvalid)
+		return refuse(ErrInvalid, "invalid network name \"\": a network needs a name")
 	}
 	if !nameRe().MatchString(name) {
-		return fmt.Errorf("%w name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", ErrInvalid, name)
+		return refuse(ErrInvalid, "invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	for _, r := range reservedNames {
 		if name == r {
-			return fmt.Errorf("%w: %s is a pre-defined network name", ErrExists, name)
+			return refuse(ErrExists, "network with name %s already exists: it is pre-defined", name)
 		}
 	}
 	return nil
@@ -306,16 +320,16 @@ func CheckName(name string) error {
 func ParseSubnet(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%w subnet %q: not an address/length CIDR", ErrInvalid, s)
+		return netip.Prefix{}, refuse(ErrInvalid, "invalid subnet %q: not an address/length CIDR", s)
 	}
 	if !p.Addr().Is4() {
-		return netip.Prefix{}, fmt.Errorf("%w subnet %s: only IPv4 networks are supported", ErrInvalid, s)
+		return netip.Prefix{}, refuse(ErrInvalid, "invalid subnet %s: only IPv4 networks are supported", s)
 	}
 	if m := p.Masked(); m != p {
-		return netip.Prefix{}, fmt.Errorf("%w subnet %s: it should be %s", ErrInvalid, s, m)
+		return netip.Prefix{}, refuse(ErrInvalid, "invalid subnet %s: it should be %s", s, m)
 	}
 	if p.Bits() > maxPrefixLen {
-		return netip.Prefix{}, fmt.Errorf("%w subnet %s: a network needs at least a /%d (a gateway and a container)", ErrInvalid, s, maxPrefixLen)
+		return netip.Prefix{}, refuse(ErrInvalid, "invalid subnet %s: too small, a network needs at least a /%d (a gateway and a container)", s, maxPrefixLen)
 	}
 	return p, nil
 }
@@ -325,14 +339,14 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 func ParseGateway(p netip.Prefix, s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("%w gateway %q: not an IP address", ErrInvalid, s)
+		return netip.Addr{}, refuse(ErrInvalid, "invalid gateway %q: not an IP address", s)
 	}
 	a = a.Unmap()
 	if !p.Contains(a) {
-		return netip.Addr{}, fmt.Errorf("%w gateway %s: not in subnet %s", ErrInvalid, s, p)
+		return netip.Addr{}, refuse(ErrInvalid, "invalid gateway %s: not in subnet %s", s, p)
 	}
 	if a == p.Addr() || a == Broadcast(p) {
-		return netip.Addr{}, fmt.Errorf("%w gateway %s: the network or broadcast address of %s", ErrInvalid, s, p)
+		return netip.Addr{}, refuse(ErrInvalid, "invalid gateway %s: the network or broadcast address of %s", s, p)
 	}
 	return a, nil
 }
@@ -351,12 +365,12 @@ func Broadcast(p netip.Prefix) netip.Addr {
 func checkOverlap(p netip.Prefix, nets []*Network, host []HostNet) error {
 	for _, n := range nets {
 		if p.Overlaps(n.Subnet) {
-			return fmt.Errorf("%w: %s overlaps network %s (%s)", ErrOverlap, p, n.Name, n.Subnet)
+			return refuse(ErrOverlap, "subnet %s overlaps network %s (%s)", p, n.Name, n.Subnet)
 		}
 	}
 	for _, h := range host {
 		if p.Overlaps(h.Prefix) {
-			return fmt.Errorf("%w: %s overlaps the host's %s", ErrOverlap, p, h)
+			return refuse(ErrOverlap, "subnet %s overlaps the host's %s", p, h)
 		}
 	}
 	return nil
@@ -384,7 +398,7 @@ func freeSubnet(nets []*Network, host []HostNet) (netip.Prefix, error) {
 			return p, nil
 		}
 	}
-	return netip.Prefix{}, fmt.Errorf("%w: 172.18.0.0/16-172.31.0.0/16 and 10.89.0.0/24-10.89.255.0/24 all overlap a network or a host route (give --subnet)", ErrNoSubnet)
+	return netip.Prefix{}, refuse(ErrNoSubnet, "no free subnet: 172.18.0.0/16-172.31.0.0/16 and 10.89.0.0/24-10.89.255.0/24 all overlap a network or a host route (give --subnet)")
 }
 
 // newID returns 64 random hex digits whose first 12 no other network has
@@ -429,7 +443,7 @@ func (s *Store) Remove(nameOrID string) error {
 		return err
 	}
 	if !n.UserDefined() {
-		return fmt.Errorf("%w: %s is a pre-defined network and cannot be removed", ErrDefault, n.Name)
+		return refuse(ErrDefault, "%s is a pre-defined network and cannot be removed", n.Name)
 	}
 	p := s.path(n.Name)
 	if err := os.Remove(p); err != nil {

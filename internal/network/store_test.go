@@ -159,7 +159,7 @@ func TestCreateRefused(t *testing.T) {
 		want string
 	}{
 		{CreateOptions{Name: "taken"}, ErrExists, "network with name taken already exists"},
-		{CreateOptions{Name: "bridge"}, ErrExists, "pre-defined"},
+		{CreateOptions{Name: "bridge"}, ErrExists, "already exists: it is pre-defined"},
 		{CreateOptions{Name: "bad name"}, ErrInvalid, "only [a-zA-Z0-9]"},
 		{CreateOptions{Name: ""}, ErrInvalid, "needs a name"},
 		{CreateOptions{Name: "n", Subnet: "10.1.0.0/33"}, ErrInvalid, "CIDR"},
@@ -168,13 +168,13 @@ func TestCreateRefused(t *testing.T) {
 		{CreateOptions{Name: "n", Subnet: "10.1.0.0/16", Gateway: "10.2.0.1"}, ErrInvalid, "not in subnet"},
 		{CreateOptions{Name: "n", Subnet: "10.1.0.0/16", Gateway: "10.1.255.255"}, ErrInvalid, "broadcast"},
 		{CreateOptions{Name: "n", Subnet: "10.1.0.0/16", Gateway: "10.1.0.0"}, ErrInvalid, "broadcast"},
-		{CreateOptions{Name: "n", Gateway: "10.1.0.1"}, ErrInvalid, "needs a --subnet"},
+		{CreateOptions{Name: "n", Gateway: "10.1.0.1"}, ErrInvalid, "needs a subnet"},
 		{CreateOptions{Name: "n", Subnet: "10.50.3.0/24"}, ErrOverlap, "overlaps network taken (10.50.0.0/16)"},
 		{CreateOptions{Name: "n", Subnet: "10.0.0.0/8"}, ErrOverlap, "overlaps network taken"},
 		{CreateOptions{Name: "n", Subnet: "192.168.0.0/16"}, ErrOverlap, "route 192.168.1.0/24 (dev eth0)"},
 		{CreateOptions{Name: "n", Subnet: "10.200.9.0/24"}, ErrOverlap, "address 10.200.3.4/16 (dev wlan0)"},
 		{CreateOptions{Name: "n", Subnet: "127.5.0.0/16"}, ErrOverlap, "dev lo"},
-		{CreateOptions{Name: "n", Labels: map[string]string{"": "x"}}, ErrInvalid, "empty key"},
+		{CreateOptions{Name: "n", Labels: map[string]string{"": "x"}}, ErrInvalid, "the key is empty"},
 	} {
 		_, err := s.Create(c.o)
 		if err == nil || !errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want) {
