@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/network"
@@ -288,7 +289,7 @@ func networkFormat(out io.Writer, format string, nets []*network.Network, noTrun
 		}
 		return nil
 	}
-	tmpl, err := engine.ParseTemplate(strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format))
+	tmpl, err := dockerfmt.ParseTemplate(strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format))
 	if err != nil {
 		return err
 	}
@@ -434,7 +435,7 @@ func writeNetworks(w io.Writer, format string, list []*networkJSON) error {
 		enc.SetIndent("", "    ")
 		return enc.Encode(list)
 	}
-	tmpl, err := engine.ParseTemplate(format)
+	tmpl, err := dockerfmt.ParseTemplate(format)
 	if err != nil {
 		return err
 	}
