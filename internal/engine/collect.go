@@ -96,7 +96,7 @@ func (e *Engine) cleanupDead(r *Record) error {
 	if err := e.destroyCgroups(r); err != nil {
 		return err
 	}
-	if err := cleanupNetwork(r); err != nil {
+	if err := e.cleanupNetwork(r); err != nil {
 		return err
 	}
 	r.Networks = nil
@@ -151,6 +151,9 @@ func (e *Engine) leftBehind(r *Record) bool {
 	if r.ImageID != "" && isMounted(filepath.Join(e.containerDir(r.ID), "rootfs")) {
 		return true
 	}
+	if isBridgeMode(r.Host.Network) && networkLeft(r.ID) {
+		return true
+	}
 	if r.CgroupPath == "" {
 		return false
 	}
@@ -189,6 +192,9 @@ func (e *Engine) removeHalfCreated(all []*Record) {
 			continue // its creator is still at work
 		}
 		image.ReleaseRootfs(e.containerDir(ent.Name()))
+		if networkLeft(ent.Name()) {
+			e.releaseNetwork(ent.Name())
+		}
 		os.RemoveAll(e.containerDir(ent.Name()))
 		lock.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -70,6 +71,12 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 		}
 		mode = n.Name
 	}
+	for _, h := range o.ExtraHosts {
+		if _, _, err := network.ParseExtraHost(h); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
+	}
+	r.Host.ExtraHosts, r.Host.DNS = o.ExtraHosts, o.DNS
 	r.Host.Network = mode
 	ports, err := publishedPorts(o, img)
 	if err != nil {
@@ -82,15 +89,25 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	r.Ports, r.Host.NetworkAliases = ports, o.NetworkAliases
+	if !isBridgeMode(mode) {
+		return nil
+	}
+	n, err := e.networkOf(mode)
+	if err != nil {
+		return err
+	}
+	if err := network.CheckAliases(n, o.NetworkAliases); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
 	if o.IP != "" {
-		ip, err := netip.ParseAddr(o.IP)
-		if err != nil || !ip.Is4() {
-			return fmt.Errorf("%w: --ip %q: not an IPv4 address", ErrInvalidInput, o.IP)
+		leases, err := network.Leases(n.Bridge)
+		if err != nil {
+			return err
 		}
-		if mode == network.DefaultName {
-			return fmt.Errorf("%w: --ip is only for user-defined networks, as in Docker", ErrInvalidInput)
+		taken := func(a netip.Addr) bool { _, ok := leases[a]; return ok }
+		if r.Host.IP, err = network.CheckIP(n, o.IP, taken); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 		}
-		r.Host.IP = ip
 	}
 	return nil
 }
@@ -197,7 +214,75 @@ func (e *Engine) connect(r *Record) ([]network.Attachment, error) {
 	if err != nil {
 		return nil, errors.Join(err, network.RemoveNetns(r.ID))
 	}
-	return []network.Attachment{*a}, nil
+	atts := []network.Attachment{*a}
+	if err := e.join(r, n, a); err != nil {
+		return nil, errors.Join(err, e.disconnect(r, atts))
+	}
+	return atts, nil
+}
+
+// Every container on a bridge network has its own /etc/hosts,
+// /etc/resolv.conf and /etc/hostname, files of its directory bind-mounted
+// there, as Docker's.
+func (e *Engine) etcPath(id, name string) string { return filepath.Join(e.containerDir(id), name) }
+
+// etcMounts are the bind mounts of r's /etc files.
+func (e *Engine) etcMounts(r *Record) []specs.Mount {
+	if !isBridgeMode(r.Host.Network) {
+		return nil
+	}
+	var out []specs.Mount
+	for _, f := range []string{"hosts", "resolv.conf", "hostname"} {
+		out = append(out, specgen.Bind(e.etcPath(r.ID, f), "/etc/"+f, false))
+	}
+	return out
+}
+
+// writeEtcFiles writes r's /etc files as they are before it joins a
+// network: resolv.conf from the host's (with --dns, --dns-search and
+// --dns-option), its hostname, and a hosts file with the localhost lines
+// and --add-host's.
+func (e *Engine) writeEtcFiles(r *Record) error {
+	if !isBridgeMode(r.Host.Network) {
+		return nil
+	}
+	host, err := network.HostResolvConf()
+	if err != nil {
+		return err
+	}
+	resolv, err := network.ResolvConfWith(host, r.Host.DNS)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	files := map[string][]byte{
+		"resolv.conf": resolv,
+		"hostname":    []byte(r.Spec.Hostname + "\n"),
+		"hosts":       network.HostsFile(network.Member{ContainerID: r.ID, ExtraHosts: r.Host.ExtraHosts}, nil),
+	}
+	for name, b := range files {
+		if err := os.WriteFile(e.etcPath(r.ID, name), b, 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", e.etcPath(r.ID, name), err)
+		}
+	}
+	return nil
+}
+
+// join makes r, just attached to n by a, resolvable: on a user-defined
+// network by every member (and they by it), through their hosts files; on
+// the default one its own hosts file names it.
+func (e *Engine) join(r *Record, n *network.Network, a *network.Attachment) error {
+	m := network.Member{
+		ContainerID: r.ID, Name: r.Name, Aliases: a.Aliases, Addr: a.IP, Mac: a.MAC,
+		ExtraHosts: r.Host.ExtraHosts, HostsPath: e.etcPath(r.ID, "hosts"),
+	}
+	if !n.UserDefined() {
+		return network.WriteInPlace(m.HostsPath, network.HostsFile(m, nil))
+	}
+	s, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	return s.Join(n, m)
 }
 
 // disconnect releases what r, which does not run, holds on its networks
@@ -209,15 +294,42 @@ func (e *Engine) disconnect(r *Record, atts []network.Attachment) error {
 	var errs []error
 	for i := range atts {
 		errs = append(errs, network.Release(&atts[i], r.ID))
+		if atts[i].Network != network.DefaultName {
+			errs = append(errs, e.leave(r.ID))
+		}
 	}
 	errs = append(errs, network.RemoveNetns(r.ID))
 	return errors.Join(errs...)
 }
 
-// cleanupNetwork removes whatever a killed command left of r's network.
-func cleanupNetwork(r *Record) error {
-	if !isBridgeMode(r.Host.Network) {
+// leave takes container id out of the members of every network.
+func (e *Engine) leave(id string) error {
+	s, err := e.Networks()
+	if err != nil {
+		return err
+	}
+	return s.LeaveAll(id)
+}
+
+// cleanupNetwork removes whatever a killed command left of r's network:
+// anything, while its namespace is mounted or its record says it is on a
+// network.
+func (e *Engine) cleanupNetwork(r *Record) error {
+	if !isBridgeMode(r.Host.Network) || len(r.Networks) == 0 && !networkLeft(r.ID) {
 		return nil
 	}
-	return network.Cleanup(r.ID)
+	return e.releaseNetwork(r.ID)
+}
+
+// networkLeft reports whether container id's namespace is still mounted:
+// a start that attached it was killed before it could record so.
+func networkLeft(id string) bool {
+	_, err := os.Lstat(network.NetnsPath(id))
+	return err == nil
+}
+
+// releaseNetwork removes everything container id may hold of the host's
+// network, knowing nothing of its record.
+func (e *Engine) releaseNetwork(id string) error {
+	return errors.Join(network.Cleanup(id), e.leave(id))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/launch"
+	"github.com/sdocker/sdocker/internal/network"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
@@ -43,7 +44,9 @@ type RunOptions struct {
 	Publish        []string
 	PublishAll     bool
 	NetworkAliases []string
-	IP             string // --ip on a user-defined network
+	IP             string   // --ip on a user-defined network
+	ExtraHosts     []string // --add-host NAME:IP
+	DNS            network.DNSConfig
 	CapAdd         []string
 	CapDrop        []string
 	Privileged     bool
@@ -262,6 +265,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
 		specgen.WithMounts(volumeMounts(r.Mounts)...),
+		specgen.WithMounts(e.etcMounts(r)...),
 	)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
@@ -422,6 +426,9 @@ func (e *Engine) populate(r *Record) error {
 	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User)); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
+	if err := e.writeEtcFiles(r); err != nil {
+		return err
+	}
 	for _, m := range r.Mounts {
 		if err := os.MkdirAll(m.Source, 0o755); err != nil {
 			return fmt.Errorf("create volume source %s: %w", m.Source, err)
@@ -458,10 +465,7 @@ func (e *Engine) removeStopped(r *Record) error {
 // its root file system mount, its directory and record, and with --rm (as
 // Docker does) its anonymous volumes.
 func (e *Engine) removeContainer(r *Record) error {
-	var err error
-	if len(r.Networks) > 0 {
-		err = cleanupNetwork(r)
-	}
+	err := e.cleanupNetwork(r)
 	if r.ImageID != "" {
 		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}

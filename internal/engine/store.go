@@ -108,15 +108,17 @@ type Record struct {
 
 // HostOptions are the run options kept for inspect.
 type HostOptions struct {
-	Network        string     `json:"network,omitempty"` // see isBridgeMode
-	NetworkAliases []string   `json:"networkAliases,omitempty"`
-	IP             netip.Addr `json:"ip,omitzero"`
-	Privileged     bool       `json:"privileged,omitempty"`
-	ReadOnly       bool       `json:"readOnly,omitempty"`
-	CapAdd         []string   `json:"capAdd,omitempty"`
-	CapDrop        []string   `json:"capDrop,omitempty"`
-	User           string     `json:"user,omitempty"`
-	Tty            bool       `json:"tty,omitempty"`
+	Network        string            `json:"network,omitempty"` // see isBridgeMode
+	NetworkAliases []string          `json:"networkAliases,omitempty"`
+	IP             netip.Addr        `json:"ip,omitzero"`
+	ExtraHosts     []string          `json:"extraHosts,omitempty"`
+	DNS            network.DNSConfig `json:"dns,omitzero"`
+	Privileged     bool              `json:"privileged,omitempty"`
+	ReadOnly       bool              `json:"readOnly,omitempty"`
+	CapAdd         []string          `json:"capAdd,omitempty"`
+	CapDrop        []string          `json:"capDrop,omitempty"`
+	User           string            `json:"user,omitempty"`
+	Tty            bool              `json:"tty,omitempty"`
 }
 
 // MountPoint is a volume: a host directory bind-mounted into the container.

@@ -103,7 +103,7 @@ func wire(n *Network, br netlink.Link, a *Attachment, o AttachOptions) error {
 	}
 	defer ns.Close()
 	attrs := netlink.NewLinkAttrs()
-	attrs.Name, attrs.MasterIndex, attrs.Flags = a.HostVeth, br.Attrs().Index, net.FlagUp
+	attrs.Name, attrs.MasterIndex = a.HostVeth, br.Attrs().Index
 	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: a.Interface, PeerHardwareAddr: macOf(a.IP), PeerNamespace: netlink.NsFd(int(ns))}
 	err = netlink.LinkAdd(veth)
 	if errors.Is(err, unix.EEXIST) {
@@ -120,6 +120,9 @@ func wire(n *Network, br netlink.Link, a *Attachment, o AttachOptions) error {
 	// translated packets back through the port they came in by.
 	if err := netlink.LinkSetHairpin(veth, true); err != nil {
 		return fmt.Errorf("network %s: hairpin mode on %s: %w", n.Name, a.HostVeth, err)
+	}
+	if err := upWithoutIPv6(nil, veth); err != nil {
+		return fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
@@ -139,8 +142,8 @@ func wire(n *Network, br netlink.Link, a *Attachment, o AttachOptions) error {
 	if err := h.AddrAdd(inner, addr); err != nil {
 		return fmt.Errorf("network %s: address %s on %s: %w", n.Name, addr.IPNet, a.Interface, err)
 	}
-	if err := h.LinkSetUp(inner); err != nil {
-		return fmt.Errorf("network %s: set %s up: %w", n.Name, a.Interface, err)
+	if err := upWithoutIPv6(h, inner); err != nil {
+		return fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	if o.Index == 0 && !n.Internal {
 		route := &netlink.Route{LinkIndex: inner.Attrs().Index, Gw: n.Gateway.AsSlice()}
@@ -150,6 +153,25 @@ func wire(n *Network, br netlink.Link, a *Attachment, o AttachOptions) error {
 	}
 	return nil
 }
+
+// upWithoutIPv6 sets l up with no IPv6 address (networks are IPv4 only):
+// no link-local address, so none of the router and neighbour solicitations
+// that would otherwise cross the bridge. h nil is this network namespace.
+func upWithoutIPv6(h *netlink.Handle, l netlink.Link) error {
+	if h == nil {
+		h = &netlink.Handle{} // the package's own: this namespace
+	}
+	if err := h.LinkSetIP6AddrGenMode(l, addrGenModeNone); err != nil {
+		return fmt.Errorf("no IPv6 address on %s: %w", l.Attrs().Name, err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", l.Attrs().Name, err)
+	}
+	return nil
+}
+
+// addrGenModeNone is the kernel's IN6_ADDR_GEN_MODE_NONE.
+const addrGenModeNone = 1
 
 func linkUp(h *netlink.Handle, name string) error {
 	l, err := h.LinkByName(name)

@@ -92,8 +92,8 @@ func bridgeUp(n *Network) (netlink.Link, error) {
 		return nil, fmt.Errorf("network %s: address %s on %s: %w", n.Name, gw.IPNet, n.Bridge, err)
 	}
 	if br.Attrs().Flags&net.FlagUp == 0 {
-		if err := netlink.LinkSetUp(br); err != nil {
-			return nil, fmt.Errorf("network %s: set %s up: %w", n.Name, n.Bridge, err)
+		if err := upWithoutIPv6(nil, br); err != nil {
+			return nil, fmt.Errorf("network %s: %w", n.Name, err)
 		}
 	}
 	return br, nil

@@ -11,6 +11,7 @@ package engine
 import (
 	"bufio"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -160,7 +161,7 @@ func freeHostPort(t *testing.T) int {
 }
 
 // outside is a network namespace the test made, wired to the host by a veth
-// pair on a /30 of 198.18.0.0/15: Host is the host's end, Addr its own.
+// pair on a /30 of 198.18.0.0/16: Host is the host's end, Addr its own.
 type outside struct {
 	Name       string
 	Host, Addr netip.Addr
@@ -181,8 +182,9 @@ func newOutside(t *testing.T) *outside {
 	b := make([]byte, 3)
 	rand.Read(b)
 	tag := hex.EncodeToString(b)
-	// A /30 of 198.18.0.0/15 from the random bytes.
-	base := netip.AddrFrom4([4]byte{198, 18 + b[0]&1, b[1], b[2] &^ 3})
+	// A /30 of 198.18.0.0/16 from the random bytes (198.19.0.0/16 is for
+	// the tests' networks).
+	base := netip.AddrFrom4([4]byte{198, 18, b[1], b[2] &^ 3})
 	o := &outside{Name: "sdtest-" + tag, Host: base.Next(), Addr: base.Next().Next()}
 	hostEnd, nsEnd := "ot"+tag+"h", "ot"+tag+"n"
 	ip(t, "netns", "add", o.Name)
@@ -483,4 +485,89 @@ func TestNetworkBadInput(t *testing.T) {
 	if n, _ := network.RuleCount(srv); n != 1 {
 		t.Errorf("%d rules for the server, want its one port", n)
 	}
+}
+
+// userNetwork creates a network with `network create ARGS NAME` and removes
+// it when the test ends, checking that its bridge goes.
+func (e *env) userNetwork(args ...string) (name, bridge string) {
+	e.t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	name = "t" + hex.EncodeToString(b)
+	e.mustRun(0, append(append([]string{"network", "create"}, args...), name)...)
+	e.t.Cleanup(func() {
+		e.mustRun(0, "network", "rm", name)
+		if _, err := net.InterfaceByName(bridge); err == nil || bridge == "" {
+			e.t.Errorf("network %s: bridge %q left after network rm", name, bridge)
+		}
+	})
+	var docs []struct {
+		ID      string            `json:"Id"`
+		Options map[string]string `json:"Options"`
+	}
+	r := e.mustRun(0, "network", "inspect", name)
+	if err := json.Unmarshal([]byte(r.stdout), &docs); err != nil || len(docs) != 1 {
+		e.t.Fatalf("network inspect %s: %v\n%s", name, err, r)
+	}
+	return name, docs[0].Options["com.docker.network.bridge.name"]
+}
+
+func TestNetworkUserDefined(t *testing.T) {
+	e := netEnv(t)
+	name, _ := e.userNetwork("--subnet", "198.19.7.0/24")
+	srv := e.server("--name", "srv", "--network", name, "--network-alias", "web")
+	if a := e.containerIP(srv); !netip.MustParsePrefix("198.19.7.0/24").Contains(a) {
+		t.Errorf("address %s outside the network's subnet", a)
+	}
+	// By name, alias and short id, from a container started later.
+	for _, host := range []string{"srv", "web", srv[:12]} {
+		ans := e.runOut(0, e.nt([]string{"--network", name}, "get", "tcp", host+":8080")...)
+		answerFrom(t, ans, srv)
+	}
+	// --ip.
+	got := e.runOut(0, e.nt([]string{"--network", name, "--ip", "198.19.7.200"}, "addrs")...)
+	if !strings.Contains(got, "198.19.7.200/24") {
+		t.Errorf("--ip 198.19.7.200 gives %q", got)
+	}
+	// In use: not removed.
+	if r := e.run("network", "rm", name); r.code == 0 || !strings.Contains(r.stderr, "in use") {
+		t.Errorf("network rm of a network in use:\n%s", r)
+	}
+	// Another network's container does not reach it but through a
+	// published port.
+	e.mustRun(1, append([]string{"run", "--rm"}, e.nt(nil, "get", "tcp", e.containerIP(srv).String()+":8080")...)...)
+	e.remove(srv)
+	// It no longer resolves.
+	e.mustRun(1, append([]string{"run", "--rm"}, e.nt([]string{"--network", name}, "get", "tcp", "srv:8080")...)...)
+}
+
+func TestNetworkFullSubnet(t *testing.T) {
+	e := netEnv(t)
+	// A /29: the gateway and 5 containers.
+	name, _ := e.userNetwork("--subnet", "198.19.8.0/29")
+	for range 5 {
+		e.runDetached("--network", name, rootfsDir, "sleep", "600")
+	}
+	r := e.mustRun(125, "run", "--rm", "--network", name, rootfsDir, "true")
+	if !strings.Contains(r.stderr, "no free address in 198.19.8.0/29") {
+		t.Errorf("a full subnet:\n%s", r)
+	}
+}
+
+func TestNetworkInternal(t *testing.T) {
+	e := netEnv(t)
+	out := newOutside(t)
+	srv := out.command(e.nettool, "serve", "9000")
+	stdout, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	bufio.NewReader(stdout).ReadString('\n')
+	name, _ := e.userNetwork("--internal", "--subnet", "198.19.9.0/24")
+	got := e.runOut(0, e.nt([]string{"--network", name}, "addrs")...)
+	if !strings.Contains(got, "198.19.9.") {
+		t.Errorf("internal network: addresses %q", got)
+	}
+	e.mustRun(1, append([]string{"run", "--rm"}, e.nt([]string{"--network", name}, "get", "tcp", out.Addr.String()+":9000")...)...)
 }
