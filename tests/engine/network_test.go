@@ -11,8 +11,8 @@ package engine
 import (
 	"bufio"
 	"crypto/rand"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -287,6 +287,31 @@ func TestNetworkPublishedPort(t *testing.T) {
 		// Hairpin: another container through the host's address.
 		ans := e.runOut(0, e.nt(nil, "get", proto, host.String()+":"+p)...)
 		answerFrom(t, ans, srv)
+	}
+	// port, ps and inspect show it.
+	if got := e.mustRun(0, "port", srv).stdout; got != fmt.Sprintf("8080/tcp -> 0.0.0.0:%s\n8080/udp -> 0.0.0.0:%s\n", p, p) {
+		t.Errorf("port: %q", got)
+	}
+	if got := e.mustRun(0, "port", srv, "8080/udp").stdout; got != "0.0.0.0:"+p+"\n" {
+		t.Errorf("port 8080/udp: %q", got)
+	}
+	if got := e.mustRun(0, "ps", "--format", "{{.Ports}}").stdout; got != fmt.Sprintf("0.0.0.0:%s->8080/tcp, 0.0.0.0:%s->8080/udp\n", p, p) {
+		t.Errorf("ps Ports: %q", got)
+	}
+	var settings struct {
+		IPAddress, Gateway string
+		Ports              map[string][]struct{ HostIp, HostPort string }
+		Networks           map[string]struct{ IPAddress, Gateway, MacAddress, NetworkID string }
+	}
+	js := e.mustRun(0, "inspect", "-f", "{{json .NetworkSettings}}", srv).stdout
+	if err := json.Unmarshal([]byte(js), &settings); err != nil {
+		t.Fatalf("inspect NetworkSettings %q: %v", js, err)
+	}
+	ipAddr := e.containerIP(srv).String()
+	bridge := settings.Networks["bridge"]
+	if settings.IPAddress != ipAddr || bridge.IPAddress != ipAddr || bridge.Gateway != settings.Gateway || bridge.NetworkID == "" ||
+		!strings.HasPrefix(bridge.MacAddress, "02:42:") || len(settings.Ports["8080/tcp"]) != 1 || settings.Ports["8080/tcp"][0].HostPort != p {
+		t.Errorf("inspect NetworkSettings: %s", js)
 	}
 	// The container reaches itself through its published port.
 	e.mustRun(0, "exec", srv, "/nt/nettool", "get", "tcp", host.String()+":"+p)
