@@ -96,8 +96,9 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 	if err != nil {
 		return err
 	}
+	// (Their refusals say "invalid" themselves.)
 	if err := network.CheckAliases(n, o.NetworkAliases); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		return err
 	}
 	if o.IP != "" {
 		leases, err := network.Leases(n.Bridge)
@@ -106,7 +107,7 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 		}
 		taken := func(a netip.Addr) bool { _, ok := leases[a]; return ok }
 		if r.Host.IP, err = network.CheckIP(n, o.IP, taken); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+			return err
 		}
 	}
 	return nil

@@ -494,7 +494,8 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"--name", "self", "--network", "container:self"}, "its own network namespace"},
 		{[]string{"--network", "container:" + stopped}, "not running"},
 		{[]string{"--network", "container:nosuch"}, "nosuch"},
-		{[]string{"--ip", "172.17.0.9"}, "only for user-defined networks"},
+		{[]string{"--ip", "172.17.0.9"}, "only on user-defined networks"},
+		{[]string{"--network-alias", "x"}, "only on user-defined networks"},
 	} {
 		before, _ := os.ReadDir(filepath.Join(e.root, "containers"))
 		r := e.run(append(append([]string{"run", "--rm"}, c.args...), rootfsDir, "true")...)

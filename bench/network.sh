@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Networking: what the default bridge costs and how fast it carries traffic.
+# See bench/README.md.
+#   a. sdocker run --rm --network bridge ROOTFS true  vs  --network none
+#      (target: at most 5 ms more, median), and podman run --rm on its
+#      default bridge network (--runtime runc, cgroupfs; target: sdocker at
+#      most 0.1 x podman)
+#   b. the same bridge run with 99 detached containers on the network: the
+#      100th container starts as fast as the 1st
+#   c. iperf3 throughput from the host to a container: through a published
+#      port (127.0.0.1:PORT, DNAT in the kernel) vs the container's address
+#      (target: at least 0.9 x). iperf3 runs in the container's network
+#      namespace (nsenter --net=/run/sdocker/netns/ID) with the host's files.
+# Traffic goes to loopback and to the containers' addresses only.
+#
+# Environment:
+#   BIN_DIR     use sdocker, sdocker-init, sdocker-monitor from this directory
+#   RUNS        timed runs per command (default 30)
+#   WARMUP      warmup runs per command (default 3)
+#   MANY        containers started before the "100th" run (default 99)
+#   SECONDS_IPERF  seconds per iperf3 run (default 5)
+#   KEEP_TMP=1  keep the temp dir (hyperfine JSON)
+set -euo pipefail
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$script_dir/.." && pwd)
+
+. "$script_dir/lib.sh"
+[ "$(id -u)" = 0 ] || die "must run as root"
+for t in hyperfine python3 nsenter; do
+	command -v "$t" >/dev/null || die "$t not found in PATH"
+done
+if ! command -v iperf3 >/dev/null; then
+	echo "bench: iperf3 not found; installing it" >&2
+	apt-get install -y iperf3 >/dev/null || die "apt-get install iperf3 failed"
+fi
+
+run_under_subreaper "$0" "$@"
+
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-3}
+MANY=${MANY:-99}
+SECONDS_IPERF=${SECONDS_IPERF:-5}
+
+tmp=$(mktemp -d /tmp/sdocker-bench-network.XXXXXX)
+export SDOCKER_ROOT=$tmp/sdocker-root
+sdocker=
+podman_ready=0
+P=(podman --root "$tmp/podman/root" --runroot "$tmp/podman/runroot"
+	--cgroup-manager=cgroupfs --events-backend=file)
+iperf_pid=
+
+cleanup() {
+	local rc=$?
+	set +e
+	[ -z "$iperf_pid" ] || kill "$iperf_pid" 2>/dev/null
+	if [ -n "$sdocker" ] && [ -d "$SDOCKER_ROOT" ]; then
+		ids=$("$sdocker" ps -aq --no-trunc 2>/dev/null)
+		[ -z "$ids" ] || "$sdocker" rm -f $ids >/dev/null 2>&1
+	fi
+	if [ "$podman_ready" = 1 ]; then
+		"${P[@]}" rm -af -t 0 >/dev/null 2>&1
+		"${P[@]}" system reset -f >/dev/null 2>&1
+	fi
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		echo "bench: kept $tmp" >&2
+	else
+		rm -rf "$tmp"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+build_binaries
+sdocker=$bin/sdocker
+rootfs=$tmp/rootfs
+busybox_rootfs "$rootfs"
+mkdir -p "$SDOCKER_ROOT" "$tmp/podman" "$tmp/json"
+
+none="$sdocker run --rm --network none $rootfs/ true"
+bridge="$sdocker run --rm --network bridge $rootfs/ true"
+check "sdocker run --network none" $none
+check "sdocker run --network bridge" $bridge
+
+podman_cmd=
+if command -v podman >/dev/null; then
+	tar -C "$rootfs" -cf "$tmp/rootfs.tar" .
+	podman_ready=1
+	if "${P[@]}" import "$tmp/rootfs.tar" localhost/bb:bench >/dev/null 2>"$tmp/podman-import.log"; then
+		podman_cmd="${P[*]} --runtime runc run --rm localhost/bb:bench true"
+		check "podman run (default bridge)" $podman_cmd
+	else
+		cat "$tmp/podman-import.log" >&2
+		echo "bench: podman import failed; no podman comparison" >&2
+	fi
+else
+	echo "bench: podman not found; no podman comparison" >&2
+fi
+
+# --- a. bridge vs none (vs podman) -----------------------------------------
+echo "== a. run --rm true: --network none, bridge, podman's default bridge"
+cmds=(-n none "$none" -n bridge "$bridge")
+[ -z "$podman_cmd" ] || cmds+=(-n podman "$podman_cmd")
+hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$tmp/json/a.json" "${cmds[@]}"
+
+# --- b. the 100th container --------------------------------------------------
+echo "== b. the same bridge run with $MANY containers on the network"
+for _ in $(seq "$MANY"); do
+	"$sdocker" run -d "$rootfs/" sleep 1000 >/dev/null
+done
+hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$tmp/json/b.json" -n "bridge, $MANY running" "$bridge"
+ids=$("$sdocker" ps -aq --no-trunc)
+"$sdocker" rm -f $ids >/dev/null
+
+# --- c. throughput ----------------------------------------------------------
+echo "== c. iperf3, host to container: published port vs direct"
+id=$("$sdocker" run -d -p 127.0.0.1:15201:5201 "$rootfs/" sleep 1000)
+addr=$("$sdocker" inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
+nsenter --net="/run/sdocker/netns/$id" iperf3 -s -p 5201 >/dev/null 2>&1 &
+iperf_pid=$!
+sleep 0.5
+iperf3 -c "$addr" -p 5201 -t "$SECONDS_IPERF" -J >"$tmp/json/direct.json"
+iperf3 -c 127.0.0.1 -p 15201 -t "$SECONDS_IPERF" -J >"$tmp/json/published.json"
+kill "$iperf_pid"
+wait "$iperf_pid" 2>/dev/null || true
+iperf_pid=
+
+python3 - "$tmp/json" "$MANY" <<'PY'
+import json, statistics, sys
+d, many = sys.argv[1], sys.argv[2]
+def med(f):
+    return {r["command"]: statistics.median(r["times"]) * 1e3 for r in json.load(open(f))["results"]}
+a, b = med(d + "/a.json"), med(d + "/b.json")
+print()
+print("== Summary (medians)")
+for k, v in a.items():
+    print("  run --rm true, %-20s %8.2f ms" % (k, v))
+extra = a["bridge"] - a["none"]
+print("  bridge - none: %.2f ms (target <= 5 ms: %s)" % (extra, "met" if extra <= 5 else "NOT met"))
+if "podman" in a:
+    r = a["bridge"] / a["podman"]
+    print("  sdocker bridge / podman bridge: %.3f (target <= 0.1: %s)" % (r, "met" if r <= 0.1 else "NOT met"))
+n100 = list(b.values())[0]
+print("  with %s running: %.2f ms, %.3f x the first (target ~1.0)" % (many, n100, n100 / a["bridge"]))
+bps = lambda f: json.load(open(f))["end"]["sum_received"]["bits_per_second"] / 1e9
+direct, pub = bps(d + "/direct.json"), bps(d + "/published.json")
+print("  iperf3 direct %.2f Gbit/s, published port %.2f Gbit/s: %.3f x (target >= 0.9: %s)"
+      % (direct, pub, pub / direct, "met" if pub / direct >= 0.9 else "NOT met"))
+PY
