@@ -44,6 +44,7 @@ SECONDS_IPERF=${SECONDS_IPERF:-5}
 
 tmp=$(mktemp -d /tmp/sdocker-bench-network.XXXXXX)
 export SDOCKER_ROOT=$tmp/sdocker-root
+export CONTAINERS_CONF=$tmp/podman/containers.conf
 sdocker=
 podman_ready=0
 P=(podman --root "$tmp/podman/root" --runroot "$tmp/podman/runroot"
@@ -86,6 +87,15 @@ check "sdocker run --network bridge" $bridge
 podman_cmd=
 if command -v podman >/dev/null; then
 	tar -C "$rootfs" -cf "$tmp/rootfs.tar" .
+	cat >"$CONTAINERS_CONF" <<'EOF2'
+[containers]
+# this host lacks CAP_SYS_RESOURCE for podman's default nofile/nproc limits
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF2
 	podman_ready=1
 	if "${P[@]}" import "$tmp/rootfs.tar" localhost/bb:bench >/dev/null 2>"$tmp/podman-import.log"; then
 		podman_cmd="${P[*]} --runtime runc run --rm localhost/bb:bench true"

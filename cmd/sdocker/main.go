@@ -136,7 +136,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newRmiCommand(openEngine),
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
-		newNetworkCommand(openEngine, nil),
+		newNetworkCommand(openEngine, nil, newNetworkConnectCommand(openEngine), newNetworkDisconnectCommand(openEngine)),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd

@@ -565,12 +565,16 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 // first, then into the record: r has it even if the record could not be
 // written (see recordExit).
 func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error {
-	if n, err := e.loadRecord(r.ID); err == nil && n.CgroupOwnership != nil {
-		if c, err := cgroups.Open(n.CgroupPath, n.CgroupOwnership); err == nil {
-			cg = c
+	atts := r.Networks
+	if n, err := e.loadRecord(r.ID); err == nil {
+		if n.CgroupOwnership != nil {
+			if c, err := cgroups.Open(n.CgroupPath, n.CgroupOwnership); err == nil {
+				cg = c
+			}
 		}
+		atts = n.Networks // with those network connect added
 	}
-	nerr := e.disconnect(r, r.Networks)
+	nerr := e.disconnect(r, atts)
 	r.Networks = nil
 	n, err := cg.OOMKills()
 	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}

@@ -14,8 +14,8 @@ import (
 // machine is up: the containers' namespaces, the address leases of each
 // bridge and the published ports. It is host-wide (every engine root shares
 // the bridges, the firewall table and the ports) and goes with a reboot, as
-// the links and rules it describes do.
-const RunDir = "/run/sdocker"
+// the links and rules it describes do. (A variable for the unit tests.)
+var RunDir = "/run/sdocker"
 
 // NetnsPath is where the network namespace of container id is bind-mounted:
 // `nsenter --net=PATH` and an OCI spec's linux.namespaces path join it.

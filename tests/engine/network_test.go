@@ -597,3 +597,39 @@ func TestNetworkInternal(t *testing.T) {
 	}
 	e.mustRun(1, append([]string{"run", "--rm"}, e.nt([]string{"--network", name}, "get", "tcp", out.Addr.String()+":9000")...)...)
 }
+
+func TestNetworkConnectDisconnect(t *testing.T) {
+	e := netEnv(t)
+	name, _ := e.userNetwork("--subnet", "198.19.10.0/24")
+	srv := e.server("--name", "srv")
+	e.mustRun(0, "network", "connect", "--alias", "api", name, "srv")
+	r := e.record(srv)
+	if len(r.Networks) != 2 || r.Networks[1].Interface != "eth1" || !netip.MustParsePrefix("198.19.10.0/24").Contains(r.Networks[1].IP) {
+		t.Fatalf("networks after connect: %+v", r.Networks)
+	}
+	// Reached on the new network by name and alias.
+	for _, host := range []string{"srv", "api"} {
+		answerFrom(t, e.runOut(0, e.nt([]string{"--network", name}, "get", "tcp", host+":8080")...), srv)
+	}
+	if r := e.run("network", "connect", name, "srv"); r.code == 0 || !strings.Contains(r.stderr, "already on network") {
+		t.Errorf("connect twice:\n%s", r)
+	}
+	e.mustRun(0, "network", "disconnect", name, "srv")
+	if r := e.record(srv); len(r.Networks) != 1 || r.Networks[0].Network != "bridge" {
+		t.Errorf("networks after disconnect: %+v", r.Networks)
+	}
+	e.mustRun(1, append([]string{"run", "--rm"}, e.nt([]string{"--network", name}, "get", "tcp", "api:8080")...)...)
+	if got := e.mustRun(0, "exec", "srv", "/nt/nettool", "addrs").stdout; strings.Contains(got, "eth1") {
+		t.Errorf("eth1 left after disconnect: %q", got)
+	}
+	if r := e.run("network", "disconnect", name, "srv"); r.code == 0 || !strings.Contains(r.stderr, "not on network") {
+		t.Errorf("disconnect twice:\n%s", r)
+	}
+	// Connected again, then removed: everything goes (see server).
+	e.mustRun(0, "network", "connect", name, "srv")
+	stopped := e.runDetached(rootfsDir, "true")
+	e.waitStatus(stopped, "exited", 10*time.Second)
+	if r := e.run("network", "connect", name, stopped); r.code == 0 || !strings.Contains(r.stderr, "not running") {
+		t.Errorf("connect of a stopped container:\n%s", r)
+	}
+}
