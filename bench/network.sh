@@ -5,8 +5,9 @@
 #      (target: at most 5 ms more, median), and podman run --rm on its
 #      default bridge network (--runtime runc, cgroupfs; target: sdocker at
 #      most 0.1 x podman)
-#   b. the same bridge run with 99 detached containers on the network: the
-#      100th container starts as fast as the 1st
+#   b. the same runs with 99 detached containers on the network: the 100th
+#      container starts as fast as the 1st (compared as bridge - none: the
+#      engine's own work grows with the containers it lists, on any network)
 #   c. iperf3 throughput from the host to a container: through a published
 #      port (127.0.0.1:PORT, DNAT in the kernel) vs the container's address
 #      (target: at least 0.9 x). iperf3 runs in the container's network
@@ -15,10 +16,12 @@
 #
 # Environment:
 #   BIN_DIR     use sdocker, sdocker-init, sdocker-monitor from this directory
-#   RUNS        timed runs per command (default 30)
-#   WARMUP      warmup runs per command (default 3)
+#   RUNS        timed runs per command, over all rounds (default 40)
+#   ROUNDS      interleaved rounds: the machine's load drifts (default 4)
+#   WARMUP      warmup runs per command and round (default 2)
+#   PODMAN_RUNS podman runs, over all rounds (default 8; 0 skips podman)
 #   MANY        containers started before the "100th" run (default 99)
-#   SECONDS_IPERF  seconds per iperf3 run (default 5)
+#   SECONDS_IPERF  seconds per iperf3 run (default 3; each target once per round)
 #   KEEP_TMP=1  keep the temp dir (hyperfine JSON)
 set -euo pipefail
 
@@ -37,10 +40,14 @@ fi
 
 run_under_subreaper "$0" "$@"
 
-RUNS=${RUNS:-30}
-WARMUP=${WARMUP:-3}
+RUNS=${RUNS:-40}
+ROUNDS=${ROUNDS:-4}
+WARMUP=${WARMUP:-2}
+PODMAN_RUNS=${PODMAN_RUNS:-8}
 MANY=${MANY:-99}
-SECONDS_IPERF=${SECONDS_IPERF:-5}
+SECONDS_IPERF=${SECONDS_IPERF:-3}
+per=$(( (RUNS + ROUNDS - 1) / ROUNDS ))
+pm_per=$(( (PODMAN_RUNS + ROUNDS - 1) / ROUNDS ))
 
 tmp=$(mktemp -d /tmp/sdocker-bench-network.XXXXXX)
 export SDOCKER_ROOT=$tmp/sdocker-root
@@ -85,7 +92,7 @@ check "sdocker run --network none" $none
 check "sdocker run --network bridge" $bridge
 
 podman_cmd=
-if command -v podman >/dev/null; then
+if [ "$PODMAN_RUNS" -gt 0 ] && command -v podman >/dev/null; then
 	tar -C "$rootfs" -cf "$tmp/rootfs.tar" .
 	cat >"$CONTAINERS_CONF" <<'EOF2'
 [containers]
@@ -109,52 +116,79 @@ else
 fi
 
 # --- a. bridge vs none (vs podman) -----------------------------------------
-echo "== a. run --rm true: --network none, bridge, podman's default bridge"
-cmds=(-n none "$none" -n bridge "$bridge")
-[ -z "$podman_cmd" ] || cmds+=(-n podman "$podman_cmd")
-hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$tmp/json/a.json" "${cmds[@]}"
+echo "== a. run --rm true: --network none, bridge, podman's default bridge ($ROUNDS rounds)"
+for r in $(seq "$ROUNDS"); do
+	hyperfine -N -w "$WARMUP" -r "$per" --export-json "$tmp/json/a-$r.json" -n none "$none" -n bridge "$bridge"
+	[ -z "$podman_cmd" ] || hyperfine -N -w 1 -r "$pm_per" --export-json "$tmp/json/p-$r.json" -n podman "$podman_cmd"
+done
 
 # --- b. the 100th container --------------------------------------------------
 echo "== b. the same bridge run with $MANY containers on the network"
 for _ in $(seq "$MANY"); do
 	"$sdocker" run -d "$rootfs/" sleep 1000 >/dev/null
 done
-hyperfine -N -w "$WARMUP" -r "$RUNS" --export-json "$tmp/json/b.json" -n "bridge, $MANY running" "$bridge"
+for r in $(seq "$ROUNDS"); do
+	hyperfine -N -w "$WARMUP" -r "$per" --export-json "$tmp/json/b-$r.json" -n "none, $MANY running" "$none" -n "bridge, $MANY running" "$bridge"
+done
 ids=$("$sdocker" ps -aq --no-trunc)
 "$sdocker" rm -f $ids >/dev/null
 
 # --- c. throughput ----------------------------------------------------------
-echo "== c. iperf3, host to container: published port vs direct"
-id=$("$sdocker" run -d -p 127.0.0.1:15201:5201 "$rootfs/" sleep 1000)
+echo "== c. iperf3, host to container: published port (127.0.0.1, a host address) vs direct ($ROUNDS rounds)"
+port=15201
+id=$("$sdocker" run -d -p "$port:5201" "$rootfs/" sleep 1000)
 addr=$("$sdocker" inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
+hostaddr=$(ip -4 -o addr show scope global | awk '$2 !~ /^sd/ {sub("/.*", "", $4); print $4; exit}')
 nsenter --net="/run/sdocker/netns/$id" iperf3 -s -p 5201 >/dev/null 2>&1 &
 iperf_pid=$!
 sleep 0.5
-iperf3 -c "$addr" -p 5201 -t "$SECONDS_IPERF" -J >"$tmp/json/direct.json"
-iperf3 -c 127.0.0.1 -p 15201 -t "$SECONDS_IPERF" -J >"$tmp/json/published.json"
+for r in $(seq "$ROUNDS"); do
+	iperf3 -c "$addr" -p 5201 -t "$SECONDS_IPERF" -J >"$tmp/json/direct-$r.json" || true
+	iperf3 -c 127.0.0.1 -p "$port" -t "$SECONDS_IPERF" -J >"$tmp/json/lo-$r.json" || true
+	[ -z "$hostaddr" ] || iperf3 -c "$hostaddr" -p "$port" -t "$SECONDS_IPERF" -J >"$tmp/json/host-$r.json" || true
+done
 kill "$iperf_pid"
 wait "$iperf_pid" 2>/dev/null || true
 iperf_pid=
 
 python3 - "$tmp/json" "$MANY" <<'PY'
-import json, statistics, sys
+import glob, json, statistics, sys
 d, many = sys.argv[1], sys.argv[2]
-def med(f):
-    return {r["command"]: statistics.median(r["times"]) * 1e3 for r in json.load(open(f))["results"]}
-a, b = med(d + "/a.json"), med(d + "/b.json")
+def times(pattern):
+    out = {}
+    for f in sorted(glob.glob(d + "/" + pattern)):
+        for r in json.load(open(f))["results"]:
+            out.setdefault(r["command"], []).extend(t * 1e3 for t in r["times"])
+    return out
+t = times("a-*.json")
+t.update(times("p-*.json"))
+b = times("b-*.json")
+med = lambda v: statistics.median(v)
 print()
-print("== Summary (medians)")
-for k, v in a.items():
-    print("  run --rm true, %-20s %8.2f ms" % (k, v))
-extra = a["bridge"] - a["none"]
-print("  bridge - none: %.2f ms (target <= 5 ms: %s)" % (extra, "met" if extra <= 5 else "NOT met"))
-if "podman" in a:
-    r = a["bridge"] / a["podman"]
+print("== Summary (medians of interleaved rounds; min in brackets)")
+for k, v in list(t.items()) + list(b.items()):
+    print("  run --rm true, %-22s %9.2f ms  (%.2f)" % (k, med(v), min(v)))
+extra = med(t["bridge"]) - med(t["none"])
+print("  bridge - none: %.2f ms, mins %.2f ms (target <= 5 ms: %s)"
+      % (extra, min(t["bridge"]) - min(t["none"]), "met" if extra <= 5 else "NOT met"))
+if "podman" in t:
+    r = med(t["bridge"]) / med(t["podman"])
     print("  sdocker bridge / podman bridge: %.3f (target <= 0.1: %s)" % (r, "met" if r <= 0.1 else "NOT met"))
-n100 = list(b.values())[0]
-print("  with %s running: %.2f ms, %.3f x the first (target ~1.0)" % (many, n100, n100 / a["bridge"]))
-bps = lambda f: json.load(open(f))["end"]["sum_received"]["bits_per_second"] / 1e9
-direct, pub = bps(d + "/direct.json"), bps(d + "/published.json")
-print("  iperf3 direct %.2f Gbit/s, published port %.2f Gbit/s: %.3f x (target >= 0.9: %s)"
-      % (direct, pub, pub / direct, "met" if pub / direct >= 0.9 else "NOT met"))
+nth = med(b["bridge, %s running" % many]) - med(b["none, %s running" % many])
+print("  the bridge's cost with %s running: %.2f ms, with none: %.2f ms (target: the same)" % (many, nth, extra))
+def gbps(pattern):
+    out = []
+    for f in sorted(glob.glob(d + "/" + pattern)):
+        j = json.load(open(f))
+        if "error" in j:
+            print("  iperf3 %s: %s" % (f.rsplit("/", 1)[1], j["error"]))
+        else:
+            out.append(j["end"]["sum_received"]["bits_per_second"] / 1e9)
+    return out
+direct = med(gbps("direct-*.json"))
+for name, pat in (("127.0.0.1:PORT", "lo-*.json"), ("HOSTADDR:PORT", "host-*.json")):
+    v = gbps(pat)
+    if v:
+        print("  iperf3 direct %.2f Gbit/s, published %s %.2f Gbit/s: %.3f x (target >= 0.9: %s)"
+              % (direct, name, med(v), med(v) / direct, "met" if med(v) / direct >= 0.9 else "NOT met"))
 PY

@@ -633,3 +633,47 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 		t.Errorf("connect of a stopped container:\n%s", r)
 	}
 }
+
+// hostNetworkState counts what sdocker holds of the host's network: mounted
+// namespaces, leases on the default bridge, reserved ports, DNAT rules and
+// veths.
+func hostNetworkState(t *testing.T) string {
+	t.Helper()
+	count := func(dir string) int { ents, _ := os.ReadDir(dir); return len(ents) }
+	rules, err := network.RuleCount("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	veths := 0
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		if strings.HasPrefix(i.Name, "sd") && len(i.Name) == 15 {
+			veths++
+		}
+	}
+	return fmt.Sprintf("%d namespaces, %d leases, %d ports, %d rules, %d veths",
+		count(filepath.Join(network.RunDir, "netns")), count(filepath.Join(network.RunDir, "leases", network.DefaultBridge)),
+		count(filepath.Join(network.RunDir, "ports")), rules, veths)
+}
+
+// TestNetworkSequentialNoLeak: 100 `run --rm` with a published port leave
+// the host's network as they found it.
+func TestNetworkSequentialNoLeak(t *testing.T) {
+	e := netEnv(t)
+	e.mustRun(0, "run", "--rm", rootfsDir, "true") // the bridge and its rules exist
+	before := hostNetworkState(t)
+	for i := range 100 {
+		if r := e.run("run", "--rm", "-p", "127.0.0.1::8080", rootfsDir, "true"); r.code != 0 {
+			t.Fatalf("run %d:\n%s", i, r)
+		}
+	}
+	// The veths go with their namespaces, in the background.
+	after := hostNetworkState(t)
+	for end := time.Now().Add(timeout(20 * time.Second)); after != before && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+		after = hostNetworkState(t)
+	}
+	if after != before {
+		t.Errorf("before: %s; after: %s", before, after)
+	}
+}
