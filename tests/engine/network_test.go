@@ -64,7 +64,13 @@ func (e *env) nt(opts []string, args ...string) []string {
 // opts, checks what it leaves when removed, and returns its id.
 func (e *env) server(opts ...string) string {
 	e.t.Helper()
-	id := e.runDetached(e.nt(opts, "serve", "8080")...)
+	return e.served(e.runDetached(e.nt(opts, "serve", "8080")...))
+}
+
+// served waits for the server of container id to listen, and when the test
+// ends removes it and checks what it leaves.
+func (e *env) served(id string) string {
+	e.t.Helper()
 	e.t.Cleanup(func() {
 		e.remove(id)
 		assertNetworkGone(e.t, id)
@@ -675,5 +681,35 @@ func TestNetworkSequentialNoLeak(t *testing.T) {
 	}
 	if after != before {
 		t.Errorf("before: %s; after: %s", before, after)
+	}
+}
+
+// TestNetworkPublishAll: -P publishes every port the image exposes, each on
+// a host port the kernel picks.
+func TestNetworkPublishAll(t *testing.T) {
+	e := netEnv(t)
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	writeDockerArchive(t, archive, []dockerImage{{
+		tags:   []string{"exposing:1"},
+		config: imageConfig{Cmd: []string{"/nt/nettool", "serve", "8080"}, ExposedPorts: []string{"8080/tcp", "8080/udp"}},
+		layers: [][]byte{layerTar(t, rootfsDir, nil)},
+	}})
+	e.cleanupImage("exposing:1")
+	e.mustRun(0, "load", "-i", archive)
+	srv := e.served(e.runDetached("-v", e.nettool+":/nt:ro", "-P", "exposing:1"))
+	ports := e.record(srv).Networks[0].Ports
+	if len(ports) != 2 {
+		t.Fatalf("-P published %+v, want 8080/tcp and 8080/udp", ports)
+	}
+	for _, m := range ports {
+		if m.HostPort == 0 || m.ContainerPort != 8080 {
+			t.Errorf("-P: %+v", m)
+			continue
+		}
+		ans, err := get(m.Proto, fmt.Sprintf("127.0.0.1:%d", m.HostPort))
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		answerFrom(t, ans, srv)
 	}
 }
