@@ -56,7 +56,7 @@ ones found are still shown) or the template fails, not 125.`,
 			} else {
 				for _, cj := range list {
 					if err := write(cj); err != nil {
-						w.Flush()
+						_ = w.Flush() // what was written before err; err is what is reported
 						return fail(err)
 					}
 				}

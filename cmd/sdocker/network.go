@@ -2,15 +2,12 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
-	"text/tabwriter"
-	"time"
+	"text/template"
 
 	"github.com/spf13/cobra"
 
@@ -50,6 +47,11 @@ type networkEnv struct {
 	inUse networkUsers
 }
 
+// collect has the engine clean up after containers whose command or
+// monitor was killed, so that they are no longer on a network (as ps and
+// inspect do; what it fails on, the next ps reports).
+func (env networkEnv) collect() { _ = env.e.Collect() }
+
 func (env networkEnv) users(n *network.Network) ([]string, error) {
 	return env.inUse(env.e, env.s, n)
 }
@@ -88,6 +90,19 @@ alias and short id.`,
 	)
 	c.AddCommand(more...)
 	return c
+}
+
+// listNetworks lists the networks that can be read, with a warning for
+// each damaged definition.
+func listNetworks(s *network.Store) ([]*network.Network, error) {
+	nets, err := s.List()
+	if errors.Is(err, network.ErrDamaged) {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(os.Stderr, "sdocker: warning: %s\n", line)
+		}
+		err = nil
+	}
+	return nets, err
 }
 
 func newNetworkCreateCommand(open func() (networkEnv, error)) *cobra.Command {
@@ -148,13 +163,6 @@ func parseLabels(list []string) (map[string]string, error) {
 	return m, nil
 }
 
-// networkRow is one network as `network ls --format` sees it.
-type networkRow struct {
-	ID, Name, Driver, Scope, CreatedAt string
-	Internal, IPv6                     bool
-	Labels                             string
-}
-
 func newNetworkLsCommand(open func() (networkEnv, error)) *cobra.Command {
 	var quiet, noTrunc bool
 	var filters []string
@@ -171,7 +179,7 @@ match. --format is a Go template over .ID, .Name, .Driver, .Scope, .Internal,
 		Example: "  sdocker network ls\n  sdocker network ls -q --filter label=env=test\n  sdocker network ls --format '{{.Name}} {{.ID}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			match, err := parseNetworkFilters(filters)
+			match, err := network.ParseFilters(filters)
 			if err != nil {
 				return err
 			}
@@ -183,26 +191,21 @@ match. --format is a Go template over .ID, .Name, .Driver, .Scope, .Internal,
 			if _, err := env.s.Default(); err != nil {
 				fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", err)
 			}
-			nets, err := env.s.List()
+			nets, err := listNetworks(env.s)
 			if err != nil {
 				return err
 			}
-			nets = slices.DeleteFunc(nets, func(n *network.Network) bool { return !match(n) })
+			var rows []dockerfmt.NetworkRow
+			for _, n := range nets {
+				if match(n) {
+					rows = append(rows, dockerfmt.NewNetworkRow(n, noTrunc))
+				}
+			}
 			out := bufio.NewWriter(os.Stdout)
-			switch {
-			case quiet:
-				for _, n := range nets {
-					fmt.Fprintln(out, shortNetID(n, noTrunc))
-				}
-			case format != "":
-				err = networkFormat(out, format, nets, noTrunc)
-			default:
-				w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-				fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
-				for _, n := range nets {
-					fmt.Fprintf(w, "%s\t%s\t%s\tlocal\n", shortNetID(n, noTrunc), n.Name, n.Driver)
-				}
-				err = w.Flush()
+			if format != "" && !quiet {
+				err = dockerfmt.WriteNetworksFormat(out, format, rows)
+			} else {
+				err = dockerfmt.WriteNetworksTable(out, rows, quiet)
 			}
 			if ferr := out.Flush(); err == nil {
 				err = ferr
@@ -215,160 +218,6 @@ match. --format is a Go template over .ID, .Name, .Driver, .Scope, .Internal,
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep the networks that match KEY=VALUE (name, id, label, driver, type)")
 	c.Flags().StringVar(&format, "format", "", `a Go template, or "json"`)
 	return c
-}
-
-func shortNetID(n *network.Network, noTrunc bool) string {
-	if noTrunc {
-		return n.ID
-	}
-	return ids.ShortID(n.ID)
-}
-
-// parseNetworkFilters reads ls's --filter values into one predicate.
-func parseNetworkFilters(list []string) (func(*network.Network) bool, error) {
-	byKey := map[string][]string{}
-	for _, f := range list {
-		k, v, ok := strings.Cut(f, "=")
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("invalid --filter %q: want KEY=VALUE", f)
-		case !slices.Contains([]string{"name", "id", "label", "driver", "type"}, k):
-			return nil, fmt.Errorf("invalid --filter %q: unknown key %s (name, id, label, driver, type)", f, k)
-		case k == "type" && v != "custom" && v != "builtin":
-			return nil, fmt.Errorf("invalid --filter %q: type is custom or builtin", f)
-		}
-		byKey[k] = append(byKey[k], v)
-	}
-	one := func(n *network.Network, k, v string) bool {
-		switch k {
-		case "name":
-			return strings.Contains(n.Name, v)
-		case "id":
-			return strings.HasPrefix(n.ID, v)
-		case "driver":
-			return n.Driver == v
-		case "type":
-			return n.UserDefined() == (v == "custom")
-		}
-		lk, lv, withValue := strings.Cut(v, "=")
-		got, ok := n.Labels[lk]
-		return ok && (!withValue || got == lv)
-	}
-	return func(n *network.Network) bool {
-		for k, vs := range byKey {
-			if !slices.ContainsFunc(vs, func(v string) bool { return one(n, k, v) }) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
-
-// networkFormat writes nets with ls's --format.
-func networkFormat(out io.Writer, format string, nets []*network.Network, noTrunc bool) error {
-	rows := make([]networkRow, len(nets))
-	for i, n := range nets {
-		var labels []string
-		for k, v := range n.Labels {
-			labels = append(labels, k+"="+v)
-		}
-		slices.Sort(labels)
-		rows[i] = networkRow{
-			ID: shortNetID(n, noTrunc), Name: n.Name, Driver: n.Driver, Scope: "local",
-			CreatedAt: n.Created.Local().Format("2006-01-02 15:04:05.999999999 -0700 MST"),
-			Internal:  n.Internal, Labels: strings.Join(labels, ","),
-		}
-	}
-	if strings.TrimSpace(format) == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	tmpl, err := dockerfmt.ParseTemplate(strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format))
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(out, r); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Fprintln(out)
-	}
-	return nil
-}
-
-// networkJSON is a network in the shape of `docker network inspect`.
-type networkJSON struct {
-	Name       string                   `json:"Name"`
-	ID         string                   `json:"Id"`
-	Created    time.Time                `json:"Created"`
-	Scope      string                   `json:"Scope"`
-	Driver     string                   `json:"Driver"`
-	EnableIPv6 bool                     `json:"EnableIPv6"`
-	IPAM       ipamJSON                 `json:"IPAM"`
-	Internal   bool                     `json:"Internal"`
-	Attachable bool                     `json:"Attachable"`
-	Ingress    bool                     `json:"Ingress"`
-	ConfigFrom struct{ Network string } `json:"ConfigFrom"`
-	ConfigOnly bool                     `json:"ConfigOnly"`
-	Containers map[string]endpointJSON  `json:"Containers"`
-	Options    map[string]string        `json:"Options"`
-	Labels     map[string]string        `json:"Labels"`
-}
-
-type ipamJSON struct {
-	Driver  string            `json:"Driver"`
-	Options map[string]string `json:"Options"`
-	Config  []ipamConfigJSON  `json:"Config"`
-}
-
-type ipamConfigJSON struct {
-	Subnet  string `json:"Subnet"`
-	Gateway string `json:"Gateway"`
-}
-
-type endpointJSON struct {
-	Name        string `json:"Name"`
-	EndpointID  string `json:"EndpointID"`
-	MacAddress  string `json:"MacAddress"`
-	IPv4Address string `json:"IPv4Address"`
-	IPv6Address string `json:"IPv6Address"`
-}
-
-// inspectNetwork is n as `network inspect` shows it, with the containers
-// running on it.
-func inspectNetwork(s *network.Store, n *network.Network) (*networkJSON, error) {
-	j := &networkJSON{
-		Name: n.Name, ID: n.ID, Created: n.Created, Scope: "local", Driver: n.Driver,
-		IPAM: ipamJSON{
-			Driver: "default",
-			Config: []ipamConfigJSON{{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}},
-		},
-		Internal:   n.Internal,
-		Containers: map[string]endpointJSON{},
-		Options:    map[string]string{"com.docker.network.bridge.name": n.Bridge},
-		Labels:     n.Labels,
-	}
-	if j.Labels == nil {
-		j.Labels = map[string]string{}
-	}
-	ms, err := s.Members(n)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range ms {
-		e := endpointJSON{Name: m.Name, MacAddress: m.Mac}
-		if m.Addr.IsValid() {
-			e.IPv4Address = fmt.Sprintf("%s/%d", m.Addr, n.Subnet.Bits())
-		}
-		j.Containers[m.ContainerID] = e
-	}
-	return j, nil
 }
 
 func newNetworkInspectCommand(open func() (networkEnv, error)) *cobra.Command {
@@ -391,25 +240,40 @@ shown) or the template fails.`,
 			if err != nil {
 				return err
 			}
-			var list []*networkJSON
+			env.collect()
+			var tmpl *template.Template
+			if format != "" {
+				if tmpl, err = dockerfmt.ParseTemplate(format); err != nil {
+					return fail(err)
+				}
+			}
+			list := []*dockerfmt.NetworkJSON{}
 			var errs []error
 			for _, ref := range args {
 				n, err := env.s.Get(ref)
+				var ms []network.Member
 				if err == nil {
-					var j *networkJSON
-					if j, err = inspectNetwork(env.s, n); err == nil {
-						list = append(list, j)
-						continue
-					}
+					ms, err = env.s.Members(n)
 				}
-				errs = append(errs, err)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				list = append(list, dockerfmt.InspectNetwork(n, ms))
 			}
 			w := bufio.NewWriter(os.Stdout)
-			if err := writeNetworks(w, format, list); err != nil {
-				w.Flush()
-				return fail(err)
+			if tmpl == nil {
+				err = dockerfmt.WriteInspectJSON(w, list)
 			}
-			if err := w.Flush(); err != nil {
+			for _, j := range list {
+				if tmpl != nil && err == nil {
+					err = dockerfmt.WriteInspectTemplate(w, tmpl, j)
+				}
+			}
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			if err != nil {
 				return fail(err)
 			}
 			if len(errs) > 0 {
@@ -420,50 +284,6 @@ shown) or the template fails.`,
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "format each network with a Go template")
 	return c
-}
-
-// writeNetworks writes inspect's output: a JSON array, or the template
-// applied to each network's JSON document (so that Docker's field names,
-// .Id included, are the template's).
-func writeNetworks(w io.Writer, format string, list []*networkJSON) error {
-	if format == "" {
-		if list == nil {
-			list = []*networkJSON{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "    ")
-		return enc.Encode(list)
-	}
-	tmpl, err := dockerfmt.ParseTemplate(format)
-	if err != nil {
-		return err
-	}
-	tmpl.Option("missingkey=error")
-	for _, j := range list {
-		b, err := json.Marshal(j)
-		if err != nil {
-			return err
-		}
-		var doc map[string]any
-		if err := json.Unmarshal(b, &doc); err != nil {
-			return err
-		}
-		if err := tmpl.Execute(w, doc); err != nil {
-			return fmt.Errorf("template: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	return nil
-}
-
-// removeNetworkAndBridge removes n's definition, then its bridge, rules and
-// leases (network.RemoveBridge).
-func removeNetworkAndBridge(env networkEnv, n *network.Network) error {
-	if err := env.s.Remove(n.ID); err != nil {
-		return err
-	}
-	return network.RemoveBridge(n)
 }
 
 // removeNetwork removes n unless a container uses it.
@@ -478,6 +298,15 @@ func removeNetwork(env networkEnv, n *network.Network) error {
 	return removeNetworkAndBridge(env, n)
 }
 
+// removeNetworkAndBridge removes n's definition, then its bridge, rules and
+// leases (network.RemoveBridge).
+func removeNetworkAndBridge(env networkEnv, n *network.Network) error {
+	if err := env.s.Remove(n.ID); err != nil {
+		return err
+	}
+	return network.RemoveBridge(n)
+}
+
 func newNetworkRmCommand(open func() (networkEnv, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:     "rm NETWORK...",
@@ -490,11 +319,14 @@ func newNetworkRmCommand(open func() (networkEnv, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			env.collect()
 			var errs []error
 			for _, ref := range args {
 				n, err := env.s.Get(ref)
 				if err == nil {
 					err = removeNetwork(env, n)
+				} else if errors.Is(err, network.ErrDamaged) {
+					err = env.s.Remove(ref) // no container can use it
 				}
 				if err != nil {
 					errs = append(errs, err)
@@ -522,7 +354,8 @@ func newNetworkPruneCommand(open func() (networkEnv, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			nets, err := env.s.List()
+			env.collect()
+			nets, err := listNetworks(env.s)
 			if err != nil {
 				return err
 			}

@@ -62,7 +62,9 @@ is what the cgroup read and wrote.`,
 func statsTable(w io.Writer, clearScreen, trunc bool) func([]*engine.StatsSample, map[string]*engine.StatsSample) error {
 	return func(cur []*engine.StatsSample, prev map[string]*engine.StatsSample) error {
 		if clearScreen {
-			io.WriteString(w, "\033[2J\033[H")
+			if _, err := io.WriteString(w, "\033[2J\033[H"); err != nil {
+				return err
+			}
 		}
 		return dockerfmt.WriteStatsTable(w, dockerfmt.StatsRows(cur, prev), trunc)
 	}

@@ -253,19 +253,20 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	return c
 }
 
-// WriteInspectJSON writes list as `docker inspect` does: a JSON array, with
-// an indent of four spaces.
-func WriteInspectJSON(w io.Writer, list []*ContainerJSON) error {
+// WriteInspectJSON writes list (of containers, of networks) as `docker
+// inspect` does: a JSON array, with an indent of four spaces.
+func WriteInspectJSON(w io.Writer, list any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "    ")
 	return enc.Encode(list)
 }
 
-// WriteInspectTemplate writes cj with tmpl (see ParseTemplate), then a
-// newline. As Docker's CLI: a field the struct lacks under that name (.Id)
-// is looked up in the JSON document instead.
-func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj *ContainerJSON) error {
+// WriteInspectTemplate writes cj (a container's or a network's JSON) with
+// tmpl (see ParseTemplate), then a newline. As Docker's CLI: a field the
+// struct lacks under that name (.Id) is looked up in the JSON document
+// instead.
+func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj any) error {
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, cj); err != nil {
 		var doc map[string]any
@@ -277,7 +278,7 @@ func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj *ContainerJSO
 			return fmt.Errorf("template: %w", err)
 		}
 	}
-	w.Write(buf.Bytes())
-	_, err := fmt.Fprintln(w)
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
 	return err
 }

@@ -186,19 +186,24 @@ func WritePsTable(out io.Writer, entries []PsEntry) error {
 	return nil
 }
 
+// writeJSONLines writes rows as --format json does: a JSON object a line.
+func writeJSONLines[T any](out io.Writer, rows []T) error {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // WritePsFormat writes entries with a parsed --format (see ParsePsFormat):
 // a JSON object per line, a table with its header, or each entry through
 // the template.
 func WritePsFormat(out io.Writer, f *PsFormat, entries []PsEntry) error {
 	if f.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
-		for _, p := range entries {
-			if err := enc.Encode(p); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(out, entries)
 	}
 	w := out
 	var tw *tabwriter.Writer

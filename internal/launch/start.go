@@ -618,7 +618,7 @@ func pidsLimited(cg cgroups.Manager) bool {
 // abort kills a child that will not get its config.
 func (c *child) abort() {
 	unix.Kill(c.p.Pid, unix.SIGKILL)
-	c.p.Wait()
+	_, _ = c.p.Wait() // the status of a killed child says nothing
 	c.configW.Close()
 	c.conn.Close()
 }
@@ -662,7 +662,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 // fail kills a child whose start failed with err.
 func (c *child) fail(err error) (*Process, error) {
 	unix.Kill(c.p.Pid, unix.SIGKILL)
-	c.p.Wait()
+	_, _ = c.p.Wait() // the status of a killed child says nothing
 	if c.p.Console != nil {
 		c.p.Console.Close()
 	}

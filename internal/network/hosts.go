@@ -92,49 +92,101 @@ ff02::2	ip6-allrouters
 // short id, then one line for every other member (name, aliases, short id).
 // A member without an address has no line.
 func HostsFile(self Member, others []Member) []byte {
-	var b bytes.Buffer
+	lines := make([]string, 0, len(others))
+	for _, o := range others {
+		if o.ContainerID != self.ContainerID {
+			lines = append(lines, o.line())
+		}
+	}
+	return hostsFile(self, lines)
+}
+
+// hostsFile is HostsFile with the others' lines made (line).
+func hostsFile(self Member, others []string) []byte {
+	size := len(localhostLines) + 128
+	for _, l := range others {
+		size += len(l)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size))
 	b.WriteString(localhostLines)
 	for _, e := range self.ExtraHosts {
 		if name, ip, err := ParseExtraHost(e); err == nil {
-			fmt.Fprintf(&b, "%s\t%s\n", ip, name)
+			fmt.Fprintf(b, "%s\t%s\n", ip, name)
 		}
 	}
 	if self.Addr.IsValid() {
-		fmt.Fprintf(&b, "%s\t%s\n", self.Addr, strings.Join(self.names(true), " "))
+		fmt.Fprintf(b, "%s\t%s\n", self.Addr, strings.Join(self.names(true), " "))
 	}
-	for _, o := range others {
-		if o.Addr.IsValid() && o.ContainerID != self.ContainerID {
-			fmt.Fprintf(&b, "%s\t%s\n", o.Addr, strings.Join(o.names(false), " "))
-		}
+	for _, l := range others {
+		b.WriteString(l)
 	}
 	return b.Bytes()
 }
 
-// ParseExtraHost reads an --add-host value, "NAME:IP" or "NAME=IP" (an IPv6
-// address may follow the colon, and may be bracketed). "host-gateway" as
-// the address is for the caller to replace before it gets here.
-func ParseExtraHost(s string) (name string, ip netip.Addr, err error) {
-	name, addr, ok := strings.Cut(s, "=")
-	if !ok {
-		name, addr, ok = strings.Cut(s, ":")
+// line is m's line in the others' hosts files; "" without an address.
+func (m Member) line() string {
+	if !m.Addr.IsValid() {
+		return ""
 	}
-	if !ok || name == "" || strings.ContainsAny(name, " \t\n#") {
-		return "", netip.Addr{}, fmt.Errorf("invalid --add-host %q: want NAME:IP", s)
+	return m.Addr.String() + "\t" + strings.Join(m.names(false), " ") + "\n"
+}
+
+// ParseExtraHost reads an --add-host value, "NAME:IP" or "NAME=IP" (an IPv6
+// address may follow the colon, and may be bracketed). "host-gateway" is
+// replaced before (CheckExtraHosts).
+func ParseExtraHost(s string) (name string, ip netip.Addr, err error) {
+	name, addr, ok := cutExtraHost(s)
+	if !ok || !validHostName(name) {
+		return "", netip.Addr{}, refuse(ErrInvalid, "invalid --add-host %q: want NAME:IP", s)
 	}
 	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
 	ip, err = netip.ParseAddr(addr)
 	if err != nil || ip.Zone() != "" {
-		return "", netip.Addr{}, fmt.Errorf("invalid --add-host %q: %q is not an IP address", s, addr)
+		return "", netip.Addr{}, refuse(ErrInvalid, "invalid --add-host %q: %q is not an IP address", s, addr)
 	}
 	return name, ip.Unmap(), nil
+}
+
+// HostGateway is the address --add-host NAME:host-gateway stands for: the
+// host as the container reaches it, its network's gateway (Docker's
+// host-gateway-ip is docker0's address).
+const HostGateway = "host-gateway"
+
+// CheckExtraHosts validates run's --add-host values before anything is
+// made, and writes "host-gateway" as gateway's address.
+func CheckExtraHosts(list []string, gateway netip.Addr) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		if name, addr, ok := cutExtraHost(e); ok && addr == HostGateway {
+			if !gateway.IsValid() {
+				return nil, refuse(ErrInvalid, "invalid --add-host %q: host-gateway needs a bridge network", e)
+			}
+			e = name + ":" + gateway.String()
+		}
+		if _, _, err := ParseExtraHost(e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// cutExtraHost splits an --add-host value at its first "=", or else its
+// first ":".
+func cutExtraHost(s string) (name, addr string, ok bool) {
+	if name, addr, ok = strings.Cut(s, "="); !ok {
+		name, addr, ok = strings.Cut(s, ":")
+	}
+	return name, addr, ok
 }
 
 // WriteInPlace replaces the content of file path without replacing the
 // file: a bind mount of it (a container's /etc/hosts) keeps its inode and
 // so sees the new content. The new content is written in one write over the
-// old, then the file is cut to its length, so a reader meanwhile sees whole
-// old or new lines at the start of the file. Not a symlink; created (0644)
-// if missing.
+// old, then the file is cut to its length: never emptied first, so a lookup
+// meanwhile finds the localhost lines and, but for the instant of the
+// write, every name (a resolver reads the file again on each lookup). Not a
+// symlink; created (0644) if missing.
 func WriteInPlace(path string, data []byte) error {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {

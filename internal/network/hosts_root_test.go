@@ -31,12 +31,7 @@ func TestJoinLeaveBindMounted(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("bind mounts need root")
 	}
-	s := testStore(t)
-	dir := t.TempDir()
-	n, err := s.Create(CreateOptions{Name: "app", Subnet: "10.13.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, n, dir := userNetwork(t, "app", "10.13.0.0/24")
 	a := member(t, dir, idA, "a", "10.13.0.2")
 	b := member(t, dir, idB, "b", "10.13.0.3")
 	c := member(t, dir, idC, "c", "10.13.0.4")

@@ -2,10 +2,12 @@ package network
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -74,6 +76,22 @@ func TestParseExtraHost(t *testing.T) {
 	}
 }
 
+func TestCheckExtraHosts(t *testing.T) {
+	gw := netip.MustParseAddr("172.17.0.1")
+	got, err := CheckExtraHosts([]string{"a:10.0.0.1", "gw:host-gateway", "b=host-gateway", "c:fd00::1"}, gw)
+	if err != nil || strings.Join(got, " ") != "a:10.0.0.1 gw:172.17.0.1 b:172.17.0.1 c:fd00::1" {
+		t.Errorf("CheckExtraHosts = %q, %v", got, err)
+	}
+	if _, err := CheckExtraHosts([]string{"gw:host-gateway"}, netip.Addr{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("host-gateway without a gateway: %v", err)
+	}
+	for _, bad := range []string{"a", "a:b", "a b:1.2.3.4", ":1.2.3.4"} {
+		if _, err := CheckExtraHosts([]string{"ok:1.2.3.4", bad}, gw); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckExtraHosts(%q) = %v", bad, err)
+		}
+	}
+}
+
 func inode(t *testing.T, p string) uint64 {
 	t.Helper()
 	var st unix.Stat_t
@@ -121,6 +139,18 @@ func member(t *testing.T, dir, id, name string, addr string) Member {
 	return Member{ContainerID: id, Name: name, Addr: netip.MustParseAddr(addr), HostsPath: filepath.Join(cdir, "hosts")}
 }
 
+// userNetwork is a user-defined network in a store of its own, and a
+// directory for its members' container directories.
+func userNetwork(t *testing.T, name, subnet string) (*Store, *Network, string) {
+	t.Helper()
+	s := testStore(t)
+	n, err := s.Create(CreateOptions{Name: name, Subnet: subnet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, n, t.TempDir()
+}
+
 func hostsOfFile(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -131,12 +161,7 @@ func hostsOfFile(t *testing.T, p string) string {
 }
 
 func TestJoinLeave(t *testing.T) {
-	s := testStore(t)
-	dir := t.TempDir()
-	n, err := s.Create(CreateOptions{Name: "app", Subnet: "10.9.0.0/24"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, n, dir := userNetwork(t, "app", "10.9.0.0/24")
 	a := member(t, dir, idA, "a", "10.9.0.2")
 	b := member(t, dir, idB, "b", "10.9.0.3")
 	b.Aliases = []string{"bee"}
@@ -267,6 +292,96 @@ func TestJoinSeveralNetworks(t *testing.T) {
 	}
 	if _, err := os.Stat(web.HostsPath); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the hosts file of a removed container was made again: %v", err)
+	}
+}
+
+// Containers joining and leaving at once (each with its own Store, as
+// separate commands): every hosts file ends up naming exactly the members
+// that are left.
+func TestJoinLeaveConcurrent(t *testing.T) {
+	s, n, dir := userNetwork(t, "busy", "10.14.0.0/24")
+	const count = 24
+	ms := make([]Member, count)
+	for i := range ms {
+		ms[i] = member(t, dir, fmt.Sprintf("%064x", i+1), fmt.Sprintf("c%02d", i), fmt.Sprintf("10.14.0.%d", i+2))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, count)
+	for i := range ms {
+		wg.Go(func() {
+			o, err := Open(filepath.Dir(s.dir))
+			if err == nil {
+				err = o.Join(n, ms[i])
+			}
+			if err == nil && i%3 == 0 {
+				err = o.Leave(n, ms[i].ContainerID)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		got := hostsOfFile(t, m.HostsPath)
+		if i%3 == 0 {
+			if got != "" {
+				t.Errorf("%s left but resolves:\n%s", m.Name, got)
+			}
+			continue
+		}
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		if len(lines) != count-count/3 {
+			t.Errorf("%s has %d lines:\n%s", m.Name, len(lines), got)
+		}
+		for j, o := range ms {
+			has := strings.Contains(got, o.Addr.String()+"\t"+o.Name+" ")
+			if has != (j%3 != 0) {
+				t.Errorf("%s: %s named %v:\n%s", m.Name, o.Name, has, got)
+			}
+		}
+	}
+}
+
+// A member record cut short does not stop the others' joins and leaves;
+// the container it belongs to can still leave.
+func TestDamagedMember(t *testing.T) {
+	s, n, dir := userNetwork(t, "app", "10.15.0.0/24")
+	a := member(t, dir, idA, "a", "10.15.0.2")
+	b := member(t, dir, idB, "b", "10.15.0.3")
+	c := member(t, dir, idC, "c", "10.15.0.4")
+	for _, m := range []Member{a, b} {
+		if err := s.Join(n, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(s.memberPath(n.ID, idB), []byte(`{"ContainerID":"bbb`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Join(n, c); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostsOfFile(t, c.HostsPath); got != "10.15.0.4\tc cccccccccccc\n10.15.0.2\ta aaaaaaaaaaaa\n" {
+		t.Errorf("c beside a damaged b:\n%s", got)
+	}
+	if ms, err := s.Members(n); err != nil || len(ms) != 2 {
+		t.Errorf("Members = %+v, %v", ms, err)
+	}
+	if err := s.Leave(n, idB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.memberPath(n.ID, idB)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("b's damaged record stays: %v", err)
+	}
+	if err := os.WriteFile(s.memberPath(n.ID, idC), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LeaveAll(idC); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostsOfFile(t, a.HostsPath); got != "10.15.0.2\ta aaaaaaaaaaaa\n" {
+		t.Errorf("a after c left:\n%s", got)
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,11 +17,15 @@ import (
 )
 
 // The members of a network live in <root>/networks/members/<network id>/,
-// one <container id>.json each (a Member). One lock, members.lock beside
-// the directory, orders every join and leave with the rewrites of the hosts
-// files they cause: a container on two networks has one hosts file made
-// from both, so a change on one network must see the other's members as
-// they are.
+// one <container id>.json each (a memberRecord). One lock, members.lock
+// beside the directory, orders every join and leave with the rewrites of
+// the hosts files they cause: a container on two networks has one hosts
+// file made from both, so a change on one network must see the other's
+// members as they are. Records are read as needed (a view): a join to the
+// default network reads and writes the joining container's files only,
+// however many containers it has. Lock order: the store's lock, then the
+// members lock (network rm); nobody takes the store's while holding the
+// members lock.
 
 func (s *Store) membersRoot() string { return filepath.Join(s.dir, "members") }
 
@@ -67,44 +73,46 @@ func checkFileName(what, id string) error {
 type memberRecord struct {
 	Member
 	Joined time.Time `json:"Joined"`
+	netID  string    // the directory it was read from
 }
 
 // Join records m as a member of network n and rewrites, in place, the hosts
-// file of m and of every other member of n: on a user-defined network each
-// of them then resolves the others by name, alias and short id. Joining
-// again replaces m's record (e.g. a new address after a restart).
+// file of m and, on a user-defined network, of every other member of n:
+// each of them then resolves the others by name, alias and short id.
+// Joining again replaces m's record (e.g. a new address after a restart).
 func (s *Store) Join(n *Network, m Member) error {
 	if err := checkFileName("network id", n.ID); err != nil {
 		return err
 	}
-	if err := checkFileName("container id", m.ContainerID); err != nil {
-		return err
-	}
 	m.Network = n.Name
-	unlock, err := s.lockMembers()
+	unlock, err := s.lockFor(m.ContainerID)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	dir := s.membersDir(n.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
+	p := s.memberPath(n.ID, m.ContainerID)
 	rec := memberRecord{Member: m, Joined: time.Now().UTC()}
-	if old, err := readMember(s.memberPath(n.ID, m.ContainerID)); err == nil {
+	if old, err := readMember(p); err == nil {
 		rec.Joined = old.Joined
-	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode member %s: %w", m.ContainerID, err)
 	}
 	if err := touch(m.HostsPath); err != nil {
 		return err
 	}
-	if err := atomicfile.Write(s.memberPath(n.ID, m.ContainerID), b, 0o600, false); err != nil {
+	if err := os.MkdirAll(s.membersDir(n.ID), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", s.membersDir(n.ID), err)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", p, err)
+	}
+	if err := atomicfile.Write(p, b, 0o600, false); err != nil {
 		return err
 	}
-	return s.rewrite(n.ID, m.ContainerID)
+	v, err := s.view()
+	if err != nil {
+		return err
+	}
+	return v.rewrite(n, m.ContainerID)
 }
 
 // Leave removes container containerID from network n and rewrites the hosts
@@ -118,17 +126,23 @@ func (s *Store) Leave(n *Network, containerID string) error {
 	defer unlock()
 	p := s.memberPath(n.ID, containerID)
 	old, err := readMember(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, ErrDamaged):
+		old = &memberRecord{} // its hosts file is not known: left as it is
+	case err != nil:
 		return err
 	}
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("remove %s: %w", p, err)
 	}
-	err = s.rewrite(n.ID, containerID)
-	if nets, lerr := s.NetworksOf(containerID); lerr == nil && len(nets) == 0 {
+	v, err := s.view()
+	if err != nil {
+		return err
+	}
+	err = v.rewrite(n, containerID)
+	if mine, verr := v.recordsOf(containerID); verr == nil && len(mine) == 0 {
 		// On no network any more: its localhost and --add-host lines.
 		alone := Member{ContainerID: containerID, ExtraHosts: old.ExtraHosts}
 		err = errors.Join(err, writeHosts(old.HostsPath, HostsFile(alone, nil)))
@@ -145,24 +159,33 @@ func (s *Store) LeaveAll(containerID string) error {
 		return err
 	}
 	defer unlock()
-	all, err := s.readAllMembers()
+	v, err := s.view()
 	if err != nil {
 		return err
 	}
+	// Every network's record of it, a damaged one too.
+	var left []string
 	var errs []error
-	for netID, recs := range all {
-		for _, r := range recs {
-			if r.ContainerID != containerID {
-				continue
-			}
-			p := s.memberPath(netID, containerID)
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
-				continue
-			}
-			errs = append(errs, s.rewrite(netID))
+	for _, netID := range v.nets {
+		p := s.memberPath(netID, containerID)
+		if err := os.Remove(p); err == nil {
+			left = append(left, netID)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", p, err))
 		}
 	}
+	var others []string
+	for _, netID := range left {
+		recs, err := v.members(netID)
+		errs = append(errs, err)
+		if len(recs) > 0 && recs[0].Network == DefaultName {
+			continue
+		}
+		for _, o := range recs {
+			others = append(others, o.ContainerID)
+		}
+	}
+	errs = append(errs, v.rewrite(nil, others...))
 	return errors.Join(errs...)
 }
 
@@ -182,19 +205,18 @@ func (s *Store) Members(n *Network) ([]Member, error) {
 // NetworksOf lists the ids of the networks container containerID is a
 // member of.
 func (s *Store) NetworksOf(containerID string) ([]string, error) {
-	all, err := s.readAllMembers()
+	v, err := s.view()
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for netID, recs := range all {
-		for _, r := range recs {
-			if r.ContainerID == containerID {
-				out = append(out, netID)
-			}
-		}
+	mine, err := v.recordsOf(containerID)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(out)
+	out := make([]string, len(mine))
+	for i, r := range mine {
+		out[i] = r.netID
+	}
 	return out, nil
 }
 
@@ -205,8 +227,9 @@ func readMember(p string) (*memberRecord, error) {
 	}
 	var r memberRecord
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return nil, fmt.Errorf("%w member record %s: %w", ErrDamaged, p, err)
 	}
+	r.netID = filepath.Base(filepath.Dir(p))
 	return &r, nil
 }
 
@@ -226,8 +249,8 @@ func readMembers(dir string) ([]memberRecord, error) {
 			continue
 		}
 		r, err := readMember(filepath.Join(dir, e.Name()))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrDamaged) {
+			continue // gone meanwhile; or unreadable: not resolved
 		}
 		if err != nil {
 			return nil, err
@@ -243,104 +266,130 @@ func readMembers(dir string) ([]memberRecord, error) {
 	return recs, nil
 }
 
-// readAllMembers reads every network's members, by network id.
-func (s *Store) readAllMembers() (map[string][]memberRecord, error) {
+// view reads the members' records as needed, members lock held: each
+// network's whole only when one of its members' hosts file is written.
+type view struct {
+	s    *Store
+	nets []string // the networks that have members, sorted
+	recs map[string][]memberRecord
+	// lines are the others' lines of each network's members, made once.
+	lines map[string][]string
+}
+
+func (s *Store) view() (*view, error) {
 	ents, err := os.ReadDir(s.membersRoot())
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string][]memberRecord{}, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", s.membersRoot(), err)
 	}
-	all := map[string][]memberRecord{}
+	v := &view{s: s, recs: map[string][]memberRecord{}, lines: map[string][]string{}}
 	for _, e := range ents {
-		if !e.IsDir() {
+		if e.IsDir() {
+			v.nets = append(v.nets, e.Name())
+		}
+	}
+	return v, nil
+}
+
+// members are the records of network netID.
+func (v *view) members(netID string) ([]memberRecord, error) {
+	recs, ok := v.recs[netID]
+	if !ok {
+		var err error
+		if recs, err = readMembers(v.s.membersDir(netID)); err != nil {
+			return nil, err
+		}
+		v.recs[netID] = recs
+	}
+	return recs, nil
+}
+
+// recordsOf reads container id's records, one per network it is on, first
+// joined first.
+func (v *view) recordsOf(id string) ([]memberRecord, error) {
+	var mine []memberRecord
+	for _, netID := range v.nets {
+		if recs, ok := v.recs[netID]; ok {
+			if i := slices.IndexFunc(recs, func(r memberRecord) bool { return r.ContainerID == id }); i >= 0 {
+				mine = append(mine, recs[i])
+			}
 			continue
 		}
-		recs, err := readMembers(filepath.Join(s.membersRoot(), e.Name()))
+		r, err := readMember(v.s.memberPath(netID, id))
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrDamaged) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		all[e.Name()] = recs
+		mine = append(mine, *r)
 	}
-	return all, nil
+	sort.SliceStable(mine, func(i, j int) bool { return mine[i].Joined.Before(mine[j].Joined) })
+	return mine, nil
 }
 
-// rewrite writes the hosts files of the members of network netID and of
-// the containers more, from the records on disk; members lock held. A hosts
-// file that is gone (a container removed without leaving) is skipped; an
-// error does not stop the other files from being written.
-func (s *Store) rewrite(netID string, more ...string) error {
-	all, err := s.readAllMembers()
-	if err != nil {
-		return err
-	}
+// rewrite writes the hosts files of the members of network n if it is
+// user-defined (on the default network nobody resolves the others), and of
+// the containers more. A hosts file that is gone (a container removed
+// without leaving) is skipped; an error does not stop the other files from
+// being written. Each member's line is made once: a join to a network of N
+// members writes N files of N lines.
+func (v *view) rewrite(n *Network, more ...string) error {
 	targets := map[string]bool{}
-	for _, r := range all[netID] {
-		targets[r.ContainerID] = true
+	if n != nil && n.UserDefined() {
+		recs, err := v.members(n.ID)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			targets[r.ContainerID] = true
+		}
 	}
 	for _, id := range more {
 		targets[id] = true
 	}
-	ids := make([]string, 0, len(targets))
-	for id := range targets {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
 	var errs []error
-	for _, id := range ids {
-		if self, others, ok := hostsOf(all, id); ok {
-			errs = append(errs, writeHosts(self.HostsPath, HostsFile(self, others)))
+	for _, id := range slices.Sorted(maps.Keys(targets)) {
+		self, others, ok, err := v.hostsOf(id)
+		if ok {
+			err = writeHosts(self.HostsPath, hostsFile(self, others))
 		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 // hostsOf gathers what the hosts file of container id is made of: its own
-// line from the network it joined first (as Docker), and the members of
-// every user-defined network it is on. False if it is on none.
-func hostsOf(all map[string][]memberRecord, id string) (self Member, others []Member, ok bool) {
-	var mine []memberRecord
-	netIDs := make([]string, 0, len(all))
-	for netID := range all {
-		netIDs = append(netIDs, netID)
+// record on the network it joined first (as Docker), and the lines of the
+// other members of every user-defined network it is on. False if it is on
+// none.
+func (v *view) hostsOf(id string) (self Member, others []string, ok bool, err error) {
+	mine, err := v.recordsOf(id)
+	if err != nil || len(mine) == 0 {
+		return Member{}, nil, false, err
 	}
-	sort.Strings(netIDs)
-	for _, netID := range netIDs {
-		for _, r := range all[netID] {
-			if r.ContainerID == id {
-				mine = append(mine, r)
-			}
-		}
-	}
-	if len(mine) == 0 {
-		return Member{}, nil, false
-	}
-	first := mine[0]
-	for _, r := range mine[1:] {
-		if r.Joined.Before(first.Joined) {
-			first = r
-		}
-	}
-	for _, netID := range netIDs {
-		members := all[netID]
-		if len(members) == 0 || members[0].Network == DefaultName || !hasMember(members, id) {
+	for _, r := range mine {
+		if r.Network == DefaultName {
 			continue
 		}
-		for _, o := range members {
-			if o.ContainerID != id {
-				others = append(others, o.Member)
+		members, err := v.members(r.netID)
+		if err != nil {
+			return Member{}, nil, false, err
+		}
+		ls, made := v.lines[r.netID]
+		if !made {
+			ls = make([]string, len(members))
+			for j, m := range members {
+				ls[j] = m.line()
+			}
+			v.lines[r.netID] = ls
+		}
+		i := slices.IndexFunc(members, func(m memberRecord) bool { return m.ContainerID == id })
+		others = slices.Grow(others, len(ls))
+		for j, l := range ls {
+			if j != i {
+				others = append(others, l)
 			}
 		}
 	}
-	return first.Member, others, true
-}
-
-func hasMember(recs []memberRecord, id string) bool {
-	for _, r := range recs {
-		if r.ContainerID == id {
-			return true
-		}
-	}
-	return false
+	return mine[0].Member, others, true, nil
 }

@@ -24,8 +24,22 @@ func CheckAliases(n *Network, aliases []string) error {
 }
 
 // validHostName reports whether s can stand in a hosts file line as a name.
+// It is nameRe's rule, written out: it runs for every name of every line
+// of every hosts file rewritten.
 func validHostName(s string) bool {
-	return len(s) <= maxNameLen && nameRe().MatchString(s)
+	if s == "" || len(s) > maxNameLen || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '_' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func alnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // CheckIP validates run's and connect's --ip for network n: an IPv4 address

@@ -30,6 +30,7 @@ var (
 	ErrOverlap   = errors.New("subnet overlaps")
 	ErrNoSubnet  = errors.New("no free subnet")
 	ErrDefault   = errors.New("pre-defined network")
+	ErrDamaged   = errors.New("damaged")
 )
 
 // refusal is an error of one of the kinds above whose message says it
@@ -135,8 +136,13 @@ func (s *Store) read(name string) (*Network, error) {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
 	var n Network
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+	err = json.Unmarshal(b, &n)
+	if err == nil && (n.Name != name || len(n.ID) < 12 || !n.Subnet.IsValid() || !n.Gateway.IsValid() || n.Bridge == "") {
+		err = errors.New("a field is missing")
+	}
+	if err != nil {
+		// Truncated by a full disk, emptied by a crash, edited by hand.
+		return nil, fmt.Errorf("%w network definition %s: %w", ErrDamaged, p, err)
 	}
 	return &n, nil
 }
@@ -150,29 +156,57 @@ func (s *Store) write(n *Network) error {
 }
 
 // List returns every defined network, sorted by name. The default network
-// is there once it has been written (Default).
+// is there once it has been written (Default). A definition that cannot be
+// read is left out and named in the error, which is then ErrDamaged: the
+// networks returned are the others.
 func (s *Store) List() ([]*Network, error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.dir, err)
 	}
 	var nets []*Network
+	var damaged []error
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok || !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
 			continue
 		}
 		n, err := s.read(name)
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			continue // removed meanwhile
-		}
-		if err != nil {
+		case errors.Is(err, ErrDamaged):
+			damaged = append(damaged, err)
+			continue
+		case err != nil:
 			return nil, err
 		}
 		nets = append(nets, n)
 	}
 	sort.Slice(nets, func(i, j int) bool { return nets[i].Name < nets[j].Name })
+	return nets, errors.Join(damaged...)
+}
+
+// readable lists the networks that can be read (List without its
+// ErrDamaged).
+func (s *Store) readable() ([]*Network, error) {
+	nets, err := s.List()
+	if err != nil && !errors.Is(err, ErrDamaged) {
+		return nil, err
+	}
 	return nets, nil
+}
+
+// findOrDamaged is find among the readable networks; a name that is not
+// found there but is a damaged definition's gets that one's error.
+func (s *Store) findOrDamaged(nets []*Network, nameOrID string) (*Network, error) {
+	n, err := find(nets, nameOrID)
+	if errors.Is(err, ErrNotFound) && CheckName(nameOrID) == nil {
+		if _, derr := s.read(nameOrID); errors.Is(derr, ErrDamaged) {
+			return nil, derr
+		}
+	}
+	return n, err
 }
 
 // Get finds a network by name, full id or unique id prefix, as Docker:
@@ -185,11 +219,11 @@ func (s *Store) Get(nameOrID string) (*Network, error) {
 	if nameOrID == "" {
 		return nil, fmt.Errorf("%w: empty name", ErrNotFound)
 	}
-	nets, err := s.List()
+	nets, err := s.readable()
 	if err != nil {
 		return nil, err
 	}
-	return find(nets, nameOrID)
+	return s.findOrDamaged(nets, nameOrID)
 }
 
 // find picks nameOrID among nets: a full id, a name, a unique id prefix.
@@ -236,14 +270,15 @@ func (s *Store) Create(o CreateOptions) (*Network, error) {
 		return nil, err
 	}
 	defer unlock()
-	nets, err := s.List()
+	nets, err := s.readable()
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range nets {
-		if n.Name == o.Name {
-			return nil, refuse(ErrExists, "network with name %s already exists", o.Name)
+	if _, err := s.read(o.Name); !errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrDamaged) {
+			return nil, refuse(ErrExists, "network with name %s already exists, its definition damaged (network rm %s removes it): %v", o.Name, o.Name, err)
 		}
+		return nil, refuse(ErrExists, "network with name %s already exists", o.Name)
 	}
 	host, err := s.hostNets()
 	if err != nil {
@@ -434,11 +469,19 @@ func (s *Store) Remove(nameOrID string) error {
 		return err
 	}
 	defer unlock()
-	nets, err := s.List()
+	nets, err := s.readable()
 	if err != nil {
 		return err
 	}
-	n, err := find(nets, nameOrID)
+	n, err := s.findOrDamaged(nets, nameOrID)
+	if errors.Is(err, ErrDamaged) && nameOrID != DefaultName {
+		// Its id is unknown: what its members left stays until they leave.
+		p := s.path(nameOrID)
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -455,10 +498,11 @@ func (s *Store) Remove(nameOrID string) error {
 // Default returns the default network, writing its definition on first
 // use: bridge DefaultBridge on $SDOCKER_BRIDGE_SUBNET if set, else on the
 // subnet the bridge already has (another root's), else on 172.17.0.0/16,
-// else on the first free pool subnet.
+// else on the first free pool subnet. A damaged definition is written
+// again so.
 func (s *Store) Default() (*Network, error) {
 	n, err := s.read(DefaultName)
-	if !errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDamaged) {
 		return n, err
 	}
 	unlock, err := s.lock()
@@ -466,10 +510,10 @@ func (s *Store) Default() (*Network, error) {
 		return nil, err
 	}
 	defer unlock()
-	if n, err := s.read(DefaultName); !errors.Is(err, ErrNotFound) {
+	if n, err := s.read(DefaultName); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrDamaged) {
 		return n, err
 	}
-	nets, err := s.List()
+	nets, err := s.readable()
 	if err != nil {
 		return nil, err
 	}

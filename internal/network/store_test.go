@@ -245,7 +245,9 @@ func TestCreateConcurrent(t *testing.T) {
 
 func writeNet(t *testing.T, s *Store, name, id string) {
 	t.Helper()
-	if err := s.write(&Network{Name: name, ID: id, Driver: "bridge", Bridge: "sd-" + id[:12]}); err != nil {
+	n := &Network{Name: name, ID: id, Driver: "bridge", Bridge: "sd-" + id[:12],
+		Subnet: netip.MustParsePrefix("10.0.0.0/24"), Gateway: netip.MustParseAddr("10.0.0.1")}
+	if err := s.write(n); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -281,7 +283,8 @@ func TestRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(s.membersDir(n.ID), 0o700); err != nil {
+	// What a member that was never told to leave left behind.
+	if err := s.Join(n, Member{ContainerID: "x", Name: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Remove(n.ID[:5]); err != nil {
@@ -391,5 +394,54 @@ func TestHostRoutes(t *testing.T) {
 	}
 	if _, err := s.Create(CreateOptions{Name: "lo", Subnet: "127.9.0.0/16"}); !errors.Is(err, ErrOverlap) {
 		t.Errorf("a subnet on the loopback's: %v", err)
+	}
+}
+
+// A definition cut short (a full disk, a crash) or emptied: the other
+// networks work, the damaged one is named, can be removed, and its name is
+// not taken by another meanwhile; a damaged default network is written
+// again.
+func TestDamagedDefinition(t *testing.T) {
+	s := testStore(t)
+	for _, name := range []string{"good", "bad", "empty"} {
+		if _, err := s.Create(CreateOptions{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	def, err := s.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"bad": `{"Name":"bad","Id":"12`, "empty": "", "bridge": "{}"} {
+		if err := os.WriteFile(s.path(name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nets, err := s.List()
+	if !errors.Is(err, ErrDamaged) || len(nets) != 1 || nets[0].Name != "good" ||
+		!strings.Contains(err.Error(), "bad.json") || !strings.Contains(err.Error(), "empty.json") {
+		t.Fatalf("List = %v, %v", nets, err)
+	}
+	if n, err := s.Get("good"); err != nil || n.Name != "good" {
+		t.Errorf("Get(good) = %v, %v", n, err)
+	}
+	if _, err := s.Get("bad"); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "bad.json") {
+		t.Errorf("Get(bad) = %v", err)
+	}
+	if _, err := s.Create(CreateOptions{Name: "bad"}); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "network rm bad") {
+		t.Errorf("Create(bad) = %v", err)
+	}
+	if err := s.Remove("bad"); err != nil {
+		t.Errorf("Remove(bad) = %v", err)
+	}
+	if _, err := s.Create(CreateOptions{Name: "bad"}); err != nil {
+		t.Errorf("Create(bad) after rm = %v", err)
+	}
+	n, err := s.Default()
+	if err != nil || n.Name != DefaultName || n.Subnet != def.Subnet || n.Bridge != DefaultBridge {
+		t.Errorf("damaged default: %+v, %v", n, err)
+	}
+	if _, err := s.Get("empty"); !errors.Is(err, ErrDamaged) {
+		t.Errorf("Get(empty) = %v", err)
 	}
 }

@@ -226,3 +226,36 @@ func TestNetworkRmPrune(t *testing.T) {
 		t.Errorf("prune with nothing to do:\n%s", r)
 	}
 }
+
+// A network definition cut short: ls warns and lists the others, inspect
+// and create name it, rm removes it; a damaged default network is written
+// again on its next use.
+func TestNetworkDamagedDefinition(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun(0, "network", "create", "good")
+	e.mustRun(0, "network", "create", "bad")
+	e.mustRun(0, "network", "ls")
+	for name, content := range map[string]string{"bad": `{"Name":"bad","Id":"`, "bridge": ""} {
+		if err := os.WriteFile(filepath.Join(e.root, "networks", name+".json"), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.mustRun(0, "network", "ls", "--format", "{{.Name}}")
+	if r.stdout != "bridge\ngood\n" || !strings.Contains(r.stderr, "warning: damaged network definition") || !strings.Contains(r.stderr, "bad.json") {
+		t.Errorf("ls:\n%s", r)
+	}
+	r = e.run("network", "inspect", "bad")
+	if p := testutil.RefusalProblem(r.code, r.stderr, "bad.json"); p != "" || r.code != 1 {
+		t.Errorf("inspect bad: %s\n%s", p, r)
+	}
+	r = e.run("network", "create", "bad")
+	if p := testutil.RefusalProblem(r.code, r.stderr, "network rm bad"); p != "" {
+		t.Errorf("create bad: %s\n%s", p, r)
+	}
+	if r := e.mustRun(0, "network", "rm", "bad"); r.stdout != "bad\n" {
+		t.Errorf("rm bad:\n%s", r)
+	}
+	if r := e.mustRun(0, "network", "ls", "--format", "{{.Name}}"); r.stdout != "bridge\ngood\n" || r.stderr != "" {
+		t.Errorf("ls after rm:\n%s", r)
+	}
+}
