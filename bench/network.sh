@@ -154,11 +154,15 @@ iperf_pid=
 python3 - "$tmp/json" "$MANY" <<'PY'
 import glob, json, statistics, sys
 d, many = sys.argv[1], sys.argv[2]
+cpu = {}
 def times(pattern):
     out = {}
     for f in sorted(glob.glob(d + "/" + pattern)):
         for r in json.load(open(f))["results"]:
             out.setdefault(r["command"], []).extend(t * 1e3 for t in r["times"])
+            # user + system of the command and its children (the container):
+            # what the load of the machine does not inflate.
+            cpu.setdefault(r["command"], []).append((r["user"] + r["system"]) * 1e3)
     return out
 t = times("a-*.json")
 t.update(times("p-*.json"))
@@ -171,6 +175,9 @@ for k, v in list(t.items()) + list(b.items()):
 extra = med(t["bridge"]) - med(t["none"])
 print("  bridge - none: %.2f ms, mins %.2f ms (target <= 5 ms: %s)"
       % (extra, min(t["bridge"]) - min(t["none"]), "met" if extra <= 5 else "NOT met"))
+for k, v in cpu.items():
+    print("  CPU time (user + system) per run, %-22s %6.2f ms" % (k, statistics.mean(v)))
+print("  bridge - none in CPU time: %.2f ms" % (statistics.mean(cpu["bridge"]) - statistics.mean(cpu["none"])))
 if "podman" in t:
     r = med(t["bridge"]) / med(t["podman"])
     print("  sdocker bridge / podman bridge: %.3f (target <= 0.1: %s)" % (r, "met" if r <= 0.1 else "NOT met"))

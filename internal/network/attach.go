@@ -101,7 +101,7 @@ func wire(n *Network, br netlink.Link, a *Attachment, o AttachOptions) error {
 	if err != nil {
 		return fmt.Errorf("open network namespace %s: %w", o.Netns, err)
 	}
-	defer ns.Close()
+	defer func() { _ = ns.Close() }() // a descriptor only read from
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name, attrs.MasterIndex = a.HostVeth, br.Attrs().Index
 	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: a.Interface, PeerHardwareAddr: macOf(a.IP), PeerNamespace: netlink.NsFd(int(ns))}
@@ -200,8 +200,7 @@ func Detach(a *Attachment, id string) error {
 func Release(a *Attachment, id string) error {
 	var errs []error
 	if len(a.Ports) > 0 {
-		errs = append(errs, deleteRules(containerTag(id), "ports"))
-		releasePorts(a.Ports, id)
+		errs = append(errs, deleteRules(containerTag(id), "ports"), releasePorts(a.Ports, id))
 	}
 	errs = append(errs, release(a.Bridge, a.IP, id))
 	return errors.Join(errs...)
@@ -243,8 +242,7 @@ func Cleanup(id string) error {
 			}
 		}
 	}
-	errs = append(errs, deleteRules(containerTag(id), "ports"))
-	releaseAllPorts(id)
+	errs = append(errs, deleteRules(containerTag(id), "ports"), releaseOwned(portDir(), id))
 	errs = append(errs, releaseAll(id), removeNetns(NetnsPath(id)))
 	return errors.Join(errs...)
 }

@@ -78,34 +78,16 @@ func allocate(n *Network, id string, want netip.Addr) (netip.Addr, error) {
 
 // release gives back the lease of addr on bridge if container id holds it.
 func release(bridge string, addr netip.Addr, id string) error {
-	p := filepath.Join(leaseDir(bridge), addr.String())
-	if owner, err := os.Readlink(p); err != nil || owner != id {
-		return nil
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("release %s: %w", p, err)
-	}
-	return nil
+	return removeIfOwned(filepath.Join(leaseDir(bridge), addr.String()), id)
 }
 
 // releaseAll gives back every lease that container id holds, on any bridge:
 // what a killed command left.
 func releaseAll(id string) error {
-	bridges, err := os.ReadDir(filepath.Join(RunDir, "leases"))
-	if err != nil {
-		return nil
-	}
+	bridges, _ := os.ReadDir(filepath.Join(RunDir, "leases"))
 	var errs []error
 	for _, b := range bridges {
-		dir := leaseDir(b.Name())
-		ents, _ := os.ReadDir(dir)
-		for _, e := range ents {
-			if owner, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && owner == id {
-				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-					errs = append(errs, fmt.Errorf("release %s: %w", filepath.Join(dir, e.Name()), err))
-				}
-			}
-		}
+		errs = append(errs, releaseOwned(leaseDir(b.Name()), id))
 	}
 	return errors.Join(errs...)
 }

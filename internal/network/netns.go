@@ -48,8 +48,7 @@ func createNetns(path string) error {
 		done <- nil
 	}()
 	if err := <-done; err != nil {
-		os.Remove(path)
-		return err
+		return errors.Join(err, os.Remove(path))
 	}
 	return nil
 }

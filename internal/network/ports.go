@@ -151,8 +151,7 @@ func reservePorts(maps []PortMapping, id string) ([]PortMapping, error) {
 			err = reservePort(m, id)
 		}
 		if err != nil {
-			releasePorts(out, id)
-			return nil, err
+			return nil, errors.Join(err, releasePorts(out, id))
 		}
 		out = append(out, m)
 	}
@@ -189,8 +188,7 @@ func reservePort(m PortMapping, id string) error {
 		return fmt.Errorf("reserve port %s: %w", p, err)
 	}
 	if err := probePort(m.Proto, m.hostAddr(), m.HostPort); err != nil {
-		os.Remove(p)
-		return fmt.Errorf("publish %s:%d/%s: %w: %w", m.hostAddr(), m.HostPort, m.Proto, ErrPortInUse, err)
+		return errors.Join(fmt.Errorf("publish %s:%d/%s: %w: %w", m.hostAddr(), m.HostPort, m.Proto, ErrPortInUse, err), removeIfOwned(p, id))
 	}
 	return nil
 }
@@ -235,34 +233,43 @@ func freePort(proto string, addr netip.Addr) (uint16, error) {
 		if err != nil {
 			return 0, err
 		}
-		defer c.Close()
-		return uint16(c.LocalAddr().(*net.UDPAddr).Port), nil
+		return uint16(c.LocalAddr().(*net.UDPAddr).Port), c.Close()
 	}
 	l, err := net.Listen("tcp4", ap)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port), nil
+	return uint16(l.Addr().(*net.TCPAddr).Port), l.Close()
 }
 
 // releasePorts gives back the host ports of maps that container id holds.
-func releasePorts(maps []PortMapping, id string) {
+func releasePorts(maps []PortMapping, id string) error {
+	var errs []error
 	for _, m := range maps {
-		p := portPath(m.Proto, m.HostPort)
-		if owner, err := os.Readlink(p); err == nil && owner == id {
-			os.Remove(p)
-		}
+		errs = append(errs, removeIfOwned(portPath(m.Proto, m.HostPort), id))
 	}
+	return errors.Join(errs...)
 }
 
-// releaseAllPorts gives back every host port that container id holds.
-func releaseAllPorts(id string) {
-	ents, _ := os.ReadDir(portDir())
-	for _, e := range ents {
-		p := filepath.Join(portDir(), e.Name())
-		if owner, err := os.Readlink(p); err == nil && owner == id {
-			os.Remove(p)
-		}
+// removeIfOwned removes the lease or port reservation p if it points at
+// container id. What is not there is not an error.
+func removeIfOwned(p, id string) error {
+	if owner, err := os.Readlink(p); err != nil || owner != id {
+		return nil
 	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("release %s: %w", p, err)
+	}
+	return nil
+}
+
+// releaseOwned gives back every lease or reservation in dir that container
+// id holds.
+func releaseOwned(dir, id string) error {
+	ents, _ := os.ReadDir(dir)
+	var errs []error
+	for _, e := range ents {
+		errs = append(errs, removeIfOwned(filepath.Join(dir, e.Name()), id))
+	}
+	return errors.Join(errs...)
 }
