@@ -39,6 +39,19 @@ func lockHost() (func(), error) {
 // routes a 127.0.0.0/8 source out of the bridge only with it), and
 // net.ipv4.ip_forward if it is off.
 func EnsureBridge(n *Network) (netlink.Link, error) {
+	// One netlink socket for every request of this call.
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	defer func() { _ = c.CloseLasting() }() // a socket only read from
+	// The common case, without the lock: the bridge is up, its rules are
+	// there.
+	if br, err := netlink.LinkByName(n.Bridge); err == nil && br.Attrs().Flags&net.FlagUp != 0 && br.Type() == "bridge" {
+		if ok, err := hasNetworkRules(c, n); err == nil && ok {
+			return br, nil
+		}
+	}
 	unlock, err := lockHost()
 	if err != nil {
 		return nil, err
@@ -47,10 +60,6 @@ func EnsureBridge(n *Network) (netlink.Link, error) {
 	br, err := bridgeUp(n)
 	if err != nil {
 		return nil, err
-	}
-	c, err := nftables.New()
-	if err != nil {
-		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	if err := ensureNetworkRules(c, n); err != nil {
 		return nil, err

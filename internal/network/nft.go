@@ -186,14 +186,8 @@ func ensureNetworkRules(c *nftables.Conn, n *Network) error {
 	if err := ensureTable(c); err != nil {
 		return err
 	}
-	rules, err := c.GetRules(table, chain("postrouting"))
-	if err != nil {
-		return fmt.Errorf("nftables: list ip %s postrouting: %w", tableName, err)
-	}
-	for _, r := range rules {
-		if ruleTag(r) == networkTag(n.Bridge) {
-			return nil
-		}
+	if ok, err := hasNetworkRules(c, n); err != nil || ok {
+		return err
 	}
 	if err := c.SetAddElements(bridgeSet(), []nftables.SetElement{{Key: ifnameBytes(n.Bridge)}}); err != nil {
 		return fmt.Errorf("nftables: add %s to @%s: %w", n.Bridge, bridgeSet().Name, err)
@@ -205,6 +199,20 @@ func ensureNetworkRules(c *nftables.Conn, n *Network) error {
 		return fmt.Errorf("nftables: add the rules of network %s: %w", n.Name, err)
 	}
 	return nil
+}
+
+// hasNetworkRules reports whether the rules of n are in the table.
+func hasNetworkRules(c *nftables.Conn, n *Network) (bool, error) {
+	rules, err := c.GetRules(table, chain("postrouting"))
+	if err != nil {
+		return false, fmt.Errorf("nftables: list ip %s postrouting: %w", tableName, err)
+	}
+	for _, r := range rules {
+		if ruleTag(r) == networkTag(n.Bridge) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // portRules are the DNAT rules of maps to addr, for container id.
