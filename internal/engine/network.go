@@ -58,6 +58,7 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 		mode = network.DefaultName
 	}
 	var err error
+	var gateway netip.Addr
 	switch {
 	case mode == "none" || mode == "host":
 	case strings.HasPrefix(mode, containerModePrefix):
@@ -69,14 +70,14 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 		if err != nil {
 			return err
 		}
-		mode = n.Name
+		mode, gateway = n.Name, n.Gateway
 	}
-	for _, h := range o.ExtraHosts {
-		if _, _, err := network.ParseExtraHost(h); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
-		}
+	// host-gateway is the network's gateway: the host as the container
+	// reaches it.
+	if r.Host.ExtraHosts, err = network.CheckExtraHosts(o.ExtraHosts, gateway); err != nil {
+		return err
 	}
-	r.Host.ExtraHosts, r.Host.DNS = o.ExtraHosts, o.DNS
+	r.Host.DNS = o.DNS
 	r.Host.Network = mode
 	ports, err := publishedPorts(o, img)
 	if err != nil {

@@ -381,6 +381,13 @@ func TestNetworkModes(t *testing.T) {
 	if !strings.HasPrefix(got, "eth0=") {
 		t.Errorf("the default network gives %q, want eth0=ADDR", got)
 	}
+	// Its /etc files: --add-host (host-gateway is the gateway), --dns.
+	got = e.runOut(0, "--add-host", "gw:host-gateway", "--dns", "10.53.0.1", "--dns-search", "example.test", rootfsDir, "sh", "-c", "cat /etc/hosts /etc/resolv.conf")
+	for _, want := range []string{"\tgw\n", "nameserver 10.53.0.1\n", "search example.test\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("/etc/hosts and /etc/resolv.conf lack %q:\n%s", want, got)
+		}
+	}
 	srv := e.server()
 	addr := e.containerIP(srv)
 	got = e.runOut(0, e.nt([]string{"--network", "container:" + srv}, "addrs")...)
@@ -502,6 +509,8 @@ func TestNetworkBadInput(t *testing.T) {
 		{[]string{"--network", "container:nosuch"}, "nosuch"},
 		{[]string{"--ip", "172.17.0.9"}, "only on user-defined networks"},
 		{[]string{"--network-alias", "x"}, "only on user-defined networks"},
+		{[]string{"--add-host", "bad"}, "want NAME:IP"},
+		{[]string{"--network", "none", "--add-host", "h:host-gateway"}, "host-gateway needs a bridge network"},
 	} {
 		before, _ := os.ReadDir(filepath.Join(e.root, "containers"))
 		r := e.run(append(append([]string{"run", "--rm"}, c.args...), rootfsDir, "true")...)
