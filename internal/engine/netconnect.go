@@ -49,7 +49,10 @@ func (e *Engine) Connect(name, ref string, o ConnectOptions) error {
 	}
 	err = e.join(r, n, a)
 	if err == nil {
-		err = e.updateRecord(r.ID, func(x *Record) { x.Networks = append(x.Networks, *a) })
+		err = e.updateRecord(r.ID, func(x *Record) {
+			x.Networks = append(x.Networks, *a)
+			x.Host.Connected = append(x.Host.Connected, ConnectedNetwork{Name: n.Name, Aliases: o.Aliases, IP: opts.IP})
+		})
 	}
 	if err != nil {
 		return errors.Join(err, network.Detach(a, r.ID), e.leaveOne(n, r.ID))
@@ -72,6 +75,7 @@ func (e *Engine) Disconnect(name, ref string) error {
 	a := r.Networks[i]
 	err = e.updateRecord(r.ID, func(x *Record) {
 		x.Networks = slices.DeleteFunc(x.Networks, func(b network.Attachment) bool { return b.NetworkID == n.ID })
+		x.Host.Connected = slices.DeleteFunc(x.Host.Connected, func(c ConnectedNetwork) bool { return c.Name == n.Name })
 	})
 	if err != nil {
 		return err

@@ -220,7 +220,29 @@ func (e *Engine) connect(r *Record) ([]network.Attachment, error) {
 	if err := e.join(r, n, a); err != nil {
 		return nil, errors.Join(err, e.disconnect(r, atts))
 	}
+	for _, c := range r.Host.Connected {
+		if atts, err = e.reconnect(r, c, atts); err != nil {
+			return nil, errors.Join(err, e.disconnect(r, atts))
+		}
+	}
 	return atts, nil
+}
+
+// reconnect puts r, starting, on network c that `network connect` added
+// before, after atts.
+func (e *Engine) reconnect(r *Record, c ConnectedNetwork, atts []network.Attachment) ([]network.Attachment, error) {
+	n, err := e.networkOf(c.Name)
+	if err != nil {
+		return atts, err
+	}
+	a, err := network.Attach(n, network.AttachOptions{
+		ID: r.ID, Netns: network.NetnsPath(r.ID), Index: freeIndex(atts), IP: c.IP, Aliases: c.Aliases,
+	})
+	if err != nil {
+		return atts, err
+	}
+	atts = append(atts, *a)
+	return atts, e.join(r, n, a)
 }
 
 // Every container on a bridge network has its own /etc/hosts,

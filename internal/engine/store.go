@@ -112,6 +112,9 @@ type HostOptions struct {
 	NetworkAliases []string          `json:"networkAliases,omitempty"`
 	IP             netip.Addr        `json:"ip,omitzero"`
 	ExtraHosts     []string          `json:"extraHosts,omitempty"`
+	// Connected are the networks `network connect` added: a start puts
+	// the container on them again, after its own.
+	Connected []ConnectedNetwork `json:"connected,omitempty"`
 	DNS            network.DNSConfig `json:"dns,omitzero"`
 	Privileged     bool              `json:"privileged,omitempty"`
 	ReadOnly       bool              `json:"readOnly,omitempty"`
@@ -119,6 +122,13 @@ type HostOptions struct {
 	CapDrop        []string          `json:"capDrop,omitempty"`
 	User           string            `json:"user,omitempty"`
 	Tty            bool              `json:"tty,omitempty"`
+}
+
+// ConnectedNetwork is a network that `network connect` added, as given.
+type ConnectedNetwork struct {
+	Name    string     `json:"name"`
+	Aliases []string   `json:"aliases,omitempty"`
+	IP      netip.Addr `json:"ip,omitzero"`
 }
 
 // MountPoint is a volume: a host directory bind-mounted into the container.

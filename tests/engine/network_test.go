@@ -640,8 +640,18 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	if r := e.run("network", "disconnect", name, "srv"); r.code == 0 || !strings.Contains(r.stderr, "not on network") {
 		t.Errorf("disconnect twice:\n%s", r)
 	}
-	// Connected again, then removed: everything goes (see server).
+	// Connected again, it stays so across a restart; then removed,
+	// everything goes (see server).
 	e.mustRun(0, "network", "connect", name, "srv")
+	e.mustRun(0, "restart", "-t", "1", "srv")
+	waitFor(t, 10*time.Second, "the server to listen again", func() bool {
+		b, _ := os.ReadFile(e.LogPath(srv))
+		return strings.Count(string(b), "listening") == 2
+	})
+	if r := e.record(srv); len(r.Networks) != 2 || r.Networks[1].Network != name {
+		t.Errorf("networks after a restart: %+v", r.Networks)
+	}
+	answerFrom(t, e.runOut(0, e.nt([]string{"--network", name}, "get", "tcp", "srv:8080")...), srv)
 	stopped := e.runDetached(rootfsDir, "true")
 	e.waitStatus(stopped, "exited", 10*time.Second)
 	if r := e.run("network", "connect", name, stopped); r.code == 0 || !strings.Contains(r.stderr, "not running") {
