@@ -108,20 +108,20 @@ type Record struct {
 
 // HostOptions are the run options kept for inspect.
 type HostOptions struct {
-	Network        string            `json:"network,omitempty"` // see isBridgeMode
-	NetworkAliases []string          `json:"networkAliases,omitempty"`
-	IP             netip.Addr        `json:"ip,omitzero"`
-	ExtraHosts     []string          `json:"extraHosts,omitempty"`
+	Network        string     `json:"network,omitempty"` // see isBridgeMode
+	NetworkAliases []string   `json:"networkAliases,omitempty"`
+	IP             netip.Addr `json:"ip,omitzero"`
+	ExtraHosts     []string   `json:"extraHosts,omitempty"`
 	// Connected are the networks `network connect` added: a start puts
 	// the container on them again, after its own.
-	Connected []ConnectedNetwork `json:"connected,omitempty"`
-	DNS            network.DNSConfig `json:"dns,omitzero"`
-	Privileged     bool              `json:"privileged,omitempty"`
-	ReadOnly       bool              `json:"readOnly,omitempty"`
-	CapAdd         []string          `json:"capAdd,omitempty"`
-	CapDrop        []string          `json:"capDrop,omitempty"`
-	User           string            `json:"user,omitempty"`
-	Tty            bool              `json:"tty,omitempty"`
+	Connected  []ConnectedNetwork `json:"connected,omitempty"`
+	DNS        network.DNSConfig  `json:"dns,omitzero"`
+	Privileged bool               `json:"privileged,omitempty"`
+	ReadOnly   bool               `json:"readOnly,omitempty"`
+	CapAdd     []string           `json:"capAdd,omitempty"`
+	CapDrop    []string           `json:"capDrop,omitempty"`
+	User       string             `json:"user,omitempty"`
+	Tty        bool               `json:"tty,omitempty"`
 }
 
 // ConnectedNetwork is a network that `network connect` added, as given.
