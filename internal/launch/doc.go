@@ -37,10 +37,13 @@
 //     BPF filter, drops linux.resources and the seccomp profile from the
 //     spec the init gets, and writes the config into the pipe.
 //  4. place, while the init decodes its config: cgroup v1 makes the cgroups
-//     with the spec's limits but pids.max (cgroups.Manager.Create) and moves
-//     the init into them (one write per hierarchy); v2 started early writes
-//     the limits. The parent then sends "placed", with an open descriptor of
-//     the init's pids.max when the spec has a pids limit.
+//     with the spec's limits but pids.max (cgroups.Manager.Create); v2
+//     started early writes the limits. The parent then sends "placed", with
+//     (v1) an open descriptor of each hierarchy's tasks file, and one of the
+//     init's pids.max when the spec has a pids limit. The init joins its v1
+//     cgroups itself, writing 0 into each tasks file: that moves its one
+//     thread without the kernel's global threadgroup lock, whose write side
+//     (taken to move a process by its pid) waits for an RCU grace period.
 //  5. Options.WhileStarting runs (the caller's state and pid files) while
 //     the init sets the container up; then the parent follows the sync
 //     socket: "console" (a pty master), "hooks" (it runs
@@ -57,7 +60,8 @@
 // fifo of an init, a pidfd of the container's init for an exec). Its
 // descriptor 2 is the sync socket until the last step, so that a fatal
 // error of its Go runtime reaches the parent, which reports it in one line.
-// Its environment is GOMAXPROCS=1 and GOTRACEBACK=none.
+// Its environment is GOMAXPROCS=1, GOTRACEBACK=none and
+// GODEBUG=asyncpreemptoff=1 (see sealForExec).
 //
 // The config (childConfig, message.go) and the sync messages are in a
 // binary encoding of their own (wire.go), not JSON: varints, strings with
@@ -67,8 +71,9 @@
 //
 // # The init's steps (Main, childMain, setupContainer, finish)
 //
-//  1. Decode the config; when WaitPlaced, wait for "placed" (and keep the
-//     pids.max descriptor that comes with it).
+//  1. Decode the config; when WaitPlaced, wait for "placed", join the v1
+//     cgroups whose tasks files come with it, and keep the pids.max
+//     descriptor that comes last.
 //  2. Parent-death signal when the process dies with its starter; umask 0.
 //  3. Join the namespaces given by path, a new session keyring, unshare the
 //     cgroup namespace (now that it sits in its cgroups).
@@ -80,31 +85,40 @@
 //     console (its pty master goes to the parent as "console").
 //  6. The working directory, rlimits, oom_score_adj, the program looked up
 //     in the container's PATH.
-//  7. The seccomp filter when no_new_privs is off (it still needs
-//     CAP_SYS_ADMIN), the user, groups and capabilities, personality,
-//     no_new_privs, the process's umask.
-//  8. With an exec fifo: "ready", then wait until it is read (OCI start),
+//  7. Everything execve needs, made now: the capability sets, the
+//     groups, the argument and environment arrays; personality and the
+//     process's umask.
+//  8. The user, groups and capabilities (privileges.apply), no_new_privs.
+//  9. With an exec fifo: "ready", then wait until it is read (OCI start),
 //     then the startContainer hooks.
-//  9. pids.max: the limit is written into the descriptor from "placed" by
+//  10. pids.max: the limit is written into the descriptor from "placed" by
 //     a raw write (lateWrite), the last thing before execve, so that the
 //     threads of the init's own Go runtime never count against it (or
 //     before the wait on the exec fifo when there are no startContainer
 //     hooks, so that it holds from create on).
-//  10. Descriptor 2 back to the container's stderr, the seccomp filter when
-//     no_new_privs is on, every descriptor but 0-2 and the preserved ones
-//     close-on-exec, then execve.
+//  11. sealForExec: descriptor 2 back to the container's stderr, every
+//     descriptor but 0-2 and the preserved ones close-on-exec, the
+//     original RLIMIT_NOFILE back. Then the seccomp filter, on this thread
+//     only, and a raw execve, in nosplit code: with no_new_privs nothing of
+//     the init's (nor of its Go runtime's) needs a system call after the
+//     filter but execve.
+//
+// Without no_new_privs the filter needs CAP_SYS_ADMIN (filterFirst): steps
+// 9 and 10 (unless there are startContainer hooks, which run as the
+// process's user, as with runc) and 11 come first, then the filter, then
+// step 8 under it, then execve.
 //
 // # Exec
 //
 // Exec clones sdocker-exec in the container's pid namespace (the forking
 // thread joins it through a pidfd of the init) and, on cgroup v2, into the
-// container's cgroup (v1: place moves it). It receives a spec of the
-// process, the container's namespaces and its seccomp profile only; it
-// joins the other namespaces through the pidfd (setns) and goes through
-// steps 6, 7 and 10. When the container has a pids limit, the exec is
-// left out of the pids cgroup (v2: out of the cgroup) until it joins it
-// itself, by a raw write of 0 to its tasks (v1) or cgroup.procs (v2) after
-// step 6, while it still has the capabilities that moving every thread
+// container's cgroup (v1: it joins them itself, as the init does). It
+// receives a spec of the process, the container's namespaces and its seccomp
+// profile only; it joins the other namespaces through the pidfd (setns) and
+// goes through steps 6, 7, 8 and 11. When the container has a pids limit,
+// the exec is left out of the pids cgroup (v2: out of the cgroup) until it
+// joins it itself, by a raw write of 0 to its tasks (v1) or cgroup.procs
+// (v2) after step 6, while it still has the capabilities that moving every thread
 // needs; with Options.Orphan it forks the program and exits, so that the
 // container's init adopts it.
 package launch

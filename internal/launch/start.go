@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -355,21 +356,23 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 			ch.closeParentEnds()
 		}
 	}()
-	exe, err := sealedExe()
-	if err != nil {
-		return nil, err
-	}
-	defer exe.Close()
 	fds, closeNull, err := childFds(o, terminal, extra, ch)
 	if err != nil {
 		return nil, err
 	}
 	defer closeNull()
+	exe, err := sealedExe(exeFloor(fds))
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
 	attr := &syscall.ProcAttr{
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
-		// the cgroup's CPU limit to size them).
-		Env:   []string{"GOMAXPROCS=1", "GOTRACEBACK=none"},
+		// the cgroup's CPU limit to size them). No asynchronous
+		// preemption: from the seccomp filter to execve the init's thread
+		// must not get a signal from its own runtime (see sealForExec).
+		Env:   []string{"GOMAXPROCS=1", "GOTRACEBACK=none", "GODEBUG=asyncpreemptoff=1"},
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, PidFD: new(int)},
 	}
@@ -553,8 +556,9 @@ func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pid
 }
 
 // place makes or fills the child's cgroups where configure left that for
-// the time the child decodes its config, moves it into them (v1), and tells
-// it "placed", with the file for its late write if there is one.
+// the time the child decodes its config, and tells it "placed", with the
+// files through which it joins its v1 cgroups (see joinFiles) and then
+// the file for its late write if there is one.
 func (c *child) place(res *specs.LinuxResources, late string) error {
 	cg, o := c.cg, c.o
 	switch {
@@ -567,35 +571,69 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 			return err
 		}
 	}
-	if cg.Version() == 1 {
-		apply := cg.Apply
-		if o.joinPidsLate {
-			apply = func(pid int) error { return cg.ApplyExcept(pid, "pids") }
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
 		}
-		if err := apply(c.p.Pid); err != nil {
+	}()
+	if cg.Version() == 1 {
+		skip := ""
+		if o.joinPidsLate {
+			skip = cg.PidsDir()
+		}
+		var err error
+		if fds, err = joinFiles(cg, skip); err != nil {
 			return err
 		}
 	}
-	if late == "" {
-		return c.conn.send(syncMessage{Type: "placed"})
+	if late != "" {
+		name := "pids.max"
+		switch {
+		case o.joinPidsLate && cg.Version() == 1:
+			// Only the thread that writes joins (v1's "tasks"): the one that
+			// execs, or forks a detached exec's program; the runtime's
+			// other threads are never counted.
+			name = "tasks"
+		case o.joinPidsLate:
+			name = "cgroup.procs"
+		}
+		p := filepath.Join(cg.PidsDir(), name)
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", p, err)
+		}
+		fds = append(fds, fd)
 	}
-	name := "pids.max"
-	switch {
-	case o.joinPidsLate && cg.Version() == 1:
-		// Only the thread that writes joins (v1's "tasks"): the one that
-		// execs, or forks a detached exec's program; the runtime's
-		// other threads are never counted.
-		name = "tasks"
-	case o.joinPidsLate:
-		name = "cgroup.procs"
+	return c.conn.send(syncMessage{Type: "placed"}, fds...)
+}
+
+// joinFiles opens the tasks file of each of cg's v1 cgroups but skip, one
+// per hierarchy. The child writes 0 into each (joinCgroups): that moves the
+// writing thread alone, the one that execs, and it takes no write lock of
+// the kernel's cgroup_threadgroup_rwsem, as moving a process by its pid
+// does, which waits for an RCU grace period: 5 to 12 ms of every start on
+// a busy machine.
+func joinFiles(cg cgroups.Manager, skip string) (fds []int, err error) {
+	var dirs []string
+	for _, d := range cg.Paths() {
+		if d != skip && !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
 	}
-	p := filepath.Join(cg.PidsDir(), name)
-	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", p, err)
+	slices.Sort(dirs)
+	for _, d := range dirs {
+		p := filepath.Join(d, "tasks")
+		fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return nil, fmt.Errorf("open %s: %w", p, err)
+		}
+		fds = append(fds, fd)
 	}
-	defer unix.Close(fd)
-	return c.conn.send(syncMessage{Type: "placed"}, fd)
+	return fds, nil
 }
 
 // splitPidsLimit returns r without a positive pids limit, and that limit
@@ -685,6 +723,13 @@ func (c *child) fillConfig(cfg *childConfig) error {
 		if l.Seccomp != nil {
 			f, err := seccomp.Compile(l.Seccomp)
 			if err != nil {
+				return err
+			}
+			// On the thread that execs only: execve ends the others, so
+			// SECCOMP_FILTER_FLAG_TSYNC changes nothing for the program,
+			// while it would filter the Go runtime's own threads of the
+			// init until then.
+			if f, err = seccomp.FromProgram(f.Instructions(), f.Flags()&^unix.SECCOMP_FILTER_FLAG_TSYNC); err != nil {
 				return err
 			}
 			cfg.Seccomp, linux.Seccomp = f, nil

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/sdocker/sdocker/internal/network"
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // nettoolDir holds the static nettool (testdata/nettool), built once and
@@ -75,7 +76,7 @@ func (e *env) served(id string) string {
 		e.remove(id)
 		assertNetworkGone(e.t, id)
 	})
-	waitFor(e.t, 10*time.Second, "the server to listen", func() bool {
+	testutil.WaitFor(e.t, 10*time.Second, "the server to listen", func() bool {
 		b, _ := os.ReadFile(e.LogPath(id))
 		return strings.Contains(string(b), "listening")
 	})
@@ -216,7 +217,7 @@ func (o *outside) command(dir string, args ...string) *exec.Cmd {
 // background: waited for), no namespace mount, lease, port or rule.
 func assertNetworkGone(t *testing.T, id string) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "the veth of "+id[:12]+" to go", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the veth of "+id[:12]+" to go", func() bool {
 		ifs, _ := net.Interfaces()
 		for _, i := range ifs {
 			if strings.HasPrefix(i.Name, "sd"+id[:12]) {
@@ -413,7 +414,7 @@ func TestNetworkCleanupAfterKill9(t *testing.T) {
 				id = e.runDetached(e.nt([]string{"-p", p + ":8080"}, "serve", "8080")...)
 				r := e.record(id)
 				syscall.Kill(r.Monitor, syscall.SIGKILL)
-				waitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(r.Monitor) })
+				testutil.WaitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(r.Monitor) })
 			} else {
 				cmd := e.command(append([]string{"run", "--rm"}, e.nt([]string{"-p", p + ":8080"}, "serve", "8080")...)...)
 				stdout, _ := cmd.StdoutPipe()
@@ -644,7 +645,7 @@ func TestNetworkConnectDisconnect(t *testing.T) {
 	// everything goes (see server).
 	e.mustRun(0, "network", "connect", name, "srv")
 	e.mustRun(0, "restart", "-t", "1", "srv")
-	waitFor(t, 10*time.Second, "the server to listen again", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the server to listen again", func() bool {
 		b, _ := os.ReadFile(e.LogPath(srv))
 		return strings.Count(string(b), "listening") == 2
 	})
@@ -693,12 +694,8 @@ func TestNetworkSequentialNoLeak(t *testing.T) {
 		}
 	}
 	// The veths go with their namespaces, in the background.
-	after := hostNetworkState(t)
-	for end := time.Now().Add(timeout(20 * time.Second)); after != before && time.Now().Before(end); {
-		time.Sleep(50 * time.Millisecond)
-		after = hostNetworkState(t)
-	}
-	if after != before {
+	var after string
+	if !testutil.Poll(20*time.Second, func() bool { after = hostNetworkState(t); return after == before }) {
 		t.Errorf("before: %s; after: %s", before, after)
 	}
 }

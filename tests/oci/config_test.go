@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // hostEnvMarker is in the environment of every runtime command: it must
@@ -61,17 +63,17 @@ func TestProcessUser(t *testing.T) {
 	b.spec.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{10, 2000}, Umask: ptr(uint32(0o027))}
 	b.sh("cat /proc/self/status; touch /tmp/f; echo mode:$(stat -c %a /tmp/f); echo umask:$(umask)")
 	out := b.mustRun()
-	if got := strings.Fields(statusField(out, "Uid")); strings.Join(got, ",") != "1000,1000,1000,1000" {
+	if got := strings.Fields(testutil.StatusField(out, "Uid")); strings.Join(got, ",") != "1000,1000,1000,1000" {
 		t.Errorf("Uid %v, want 1000 x4", got)
 	}
-	if got := strings.Fields(statusField(out, "Gid")); strings.Join(got, ",") != "1001,1001,1001,1001" {
+	if got := strings.Fields(testutil.StatusField(out, "Gid")); strings.Join(got, ",") != "1001,1001,1001,1001" {
 		t.Errorf("Gid %v, want 1001 x4", got)
 	}
-	groups := strings.Fields(statusField(out, "Groups"))
+	groups := strings.Fields(testutil.StatusField(out, "Groups"))
 	if !contains(groups, "10") || !contains(groups, "2000") || len(groups) > 3 {
 		t.Errorf("Groups %v, want 10 and 2000", groups)
 	}
-	if got := statusField(out, "Umask"); got != "0027" {
+	if got := testutil.StatusField(out, "Umask"); got != "0027" {
 		t.Errorf("Umask %q, want 0027", got)
 	}
 	if !contains(lines(out), "mode:640") {
@@ -95,7 +97,7 @@ func TestCapabilities(t *testing.T) {
 		want := map[string]string{"CapBnd": capMask(three...), "CapEff": capMask(three...), "CapPrm": capMask(three...),
 			"CapInh": capMask(), "CapAmb": capMask()}
 		for k, v := range want {
-			if got := statusField(out, k); got != v {
+			if got := testutil.StatusField(out, k); got != v {
 				t.Errorf("%s = %s, want %s", k, got, v)
 			}
 		}
@@ -118,7 +120,7 @@ func TestCapabilities(t *testing.T) {
 			"CapInh": nbs, "CapAmb": nbs, "CapPrm": nbs, "CapEff": nbs,
 		}
 		for k, v := range want {
-			if got := statusField(out, k); got != v {
+			if got := testutil.StatusField(out, k); got != v {
 				t.Errorf("%s = %s, want %s", k, got, v)
 			}
 		}
@@ -129,7 +131,7 @@ func TestCapabilities(t *testing.T) {
 		b.sh("cat /proc/self/status; chown 1 /tmp && echo chown-worked")
 		r := b.run()
 		for _, k := range []string{"CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"} {
-			if got := statusField(r.stdout, k); got != capMask() {
+			if got := testutil.StatusField(r.stdout, k); got != capMask() {
 				t.Errorf("%s = %s with no capabilities", k, got)
 			}
 		}
@@ -173,7 +175,7 @@ func TestNoNewPrivileges(t *testing.T) {
 			if nnp {
 				want = "1"
 			}
-			if got := statusField(b.mustRun(), "NoNewPrivs"); got != want {
+			if got := testutil.StatusField(b.mustRun(), "NoNewPrivs"); got != want {
 				t.Errorf("NoNewPrivs: %q, want %s", got, want)
 			}
 		})
@@ -445,7 +447,8 @@ func TestDevices(t *testing.T) {
 	}
 }
 
-// linux.cgroupsPath: the container's processes are in that cgroup, which
+// linux.cgroupsPath: the container's processes are in that cgroup (on v1
+// in every hierarchy the runtime uses, which the init joins itself), which
 // goes away with the container.
 func TestCgroupsPath(t *testing.T) {
 	b := newBundle(t)
@@ -460,15 +463,27 @@ func TestCgroupsPath(t *testing.T) {
 	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	for _, l := range lines(string(data)) {
 		parts := strings.SplitN(l, ":", 3)
-		if len(parts) == 3 && (strings.Contains(parts[1], "memory") || strings.Contains(parts[1], "pids") || !cgroupV1() && parts[0] == "0") && parts[2] != b.cgPath {
+		if len(parts) == 3 && (usedV1Hierarchy(parts[1]) || !cgroupV1() && parts[0] == "0") && parts[2] != b.cgPath {
 			t.Errorf("/proc/%d/cgroup: %q, want %s", pid, l, b.cgPath)
 		}
 	}
 	mustRT(t, "delete", "--force", b.id)
 	waitGone(pid, pollTimeout)
-	if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 		t.Errorf("cgroups left after delete: %v", dirs)
 	}
+}
+
+// usedV1Hierarchy reports whether a /proc/PID/cgroup line's controllers
+// ("cpu,cpuacct") name one that the runtime puts every container in.
+func usedV1Hierarchy(ctrls string) bool {
+	for _, c := range strings.Split(ctrls, ",") {
+		switch c {
+		case "memory", "cpu", "cpuacct", "pids", "freezer", "blkio", "devices":
+			return true
+		}
+	}
+	return false
 }
 
 // linux.resources become the cgroup files.
