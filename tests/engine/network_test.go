@@ -687,7 +687,14 @@ func hostNetworkState(t *testing.T) string {
 func TestNetworkSequentialNoLeak(t *testing.T) {
 	e := netEnv(t)
 	e.mustRun(0, "run", "--rm", rootfsDir, "true") // the bridge and its rules exist
-	before := hostNetworkState(t)
+	// Its veth goes in the background: the state before is a settled one.
+	var before string
+	testutil.Poll(20*time.Second, func() bool {
+		prev := before
+		time.Sleep(200 * time.Millisecond)
+		before = hostNetworkState(t)
+		return before == prev
+	})
 	for i := range 100 {
 		if r := e.run("run", "--rm", "-p", "127.0.0.1::8080", rootfsDir, "true"); r.code != 0 {
 			t.Fatalf("run %d:\n%s", i, r)
