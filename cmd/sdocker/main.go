@@ -119,6 +119,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newInspectCommand(openEngine),
 		newStatsCommand(openEngine),
 		newTopCommand(openEngine),
+		newPortCommand(openEngine),
 		newRmCommand(openEngine),
 		newRootfsCommand(openEngine),
 		newStartCommand(openEngine),
@@ -135,7 +136,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newRmiCommand(openEngine),
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
-		newNetworkCommand(openEngine, nil),
+		newNetworkCommand(openEngine, nil, newNetworkConnectCommand(openEngine), newNetworkDisconnectCommand(openEngine)),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd

@@ -295,7 +295,16 @@ func removeNetwork(env networkEnv, n *network.Network) error {
 	if len(users) > 0 {
 		return fmt.Errorf("network %s is in use by container %s", n.Name, strings.Join(users, ", "))
 	}
-	return env.s.Remove(n.ID)
+	return removeNetworkAndBridge(env, n)
+}
+
+// removeNetworkAndBridge removes n's definition, then its bridge, rules and
+// leases (network.RemoveBridge).
+func removeNetworkAndBridge(env networkEnv, n *network.Network) error {
+	if err := env.s.Remove(n.ID); err != nil {
+		return err
+	}
+	return network.RemoveBridge(n)
 }
 
 func newNetworkRmCommand(open func() (networkEnv, error)) *cobra.Command {
@@ -361,7 +370,7 @@ func newNetworkPruneCommand(open func() (networkEnv, error)) *cobra.Command {
 					continue
 				}
 				if err == nil {
-					err = env.s.Remove(n.ID)
+					err = removeNetworkAndBridge(env, n)
 				}
 				if err != nil && !errors.Is(err, network.ErrNotFound) {
 					errs = append(errs, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/network"
 )
 
 // ContainerJSON is what `sdocker inspect` prints for a container: the
@@ -109,7 +110,13 @@ type ContainerConfig struct {
 
 // NetworkSettings is the NetworkSettings of ContainerJSON.
 type NetworkSettings struct {
-	SandboxKey string `json:"SandboxKey"`
+	SandboxKey  string                       `json:"SandboxKey"`
+	Ports       map[string][]PortBinding     `json:"Ports"`
+	Gateway     string                       `json:"Gateway"`
+	IPAddress   string                       `json:"IPAddress"`
+	IPPrefixLen int                          `json:"IPPrefixLen"`
+	MacAddress  string                       `json:"MacAddress"`
+	Networks    map[string]*EndpointSettings `json:"Networks"`
 }
 
 // timeJSON formats t as Docker does (RFC 3339 in UTC, the zero time for
@@ -238,7 +245,11 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	}
 	if r.Host.Network != "host" && st.Pid > 0 {
 		c.NetworkSettings.SandboxKey = fmt.Sprintf("/proc/%d/ns/net", st.Pid)
+		if len(r.Networks) > 0 {
+			c.NetworkSettings.SandboxKey = network.NetnsPath(r.ID)
+		}
 	}
+	networkSettings(&c.NetworkSettings, r)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package dockerfmt
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -61,6 +62,7 @@ func NewPsEntry(r *engine.Record, now time.Time, trunc bool) PsEntry {
 		RunningFor: HumanSince(r.Created, now),
 		Status:     StatusString(r, now),
 		Networks:   r.Host.Network,
+		Ports:      PortsString(r),
 		Pid:        "-",
 	}
 	if p.State == "" {
@@ -166,12 +168,22 @@ func ParsePsFormat(s string) (*PsFormat, error) {
 
 // WritePsTable writes entries as the default listing of `ps`.
 func WritePsTable(out io.Writer, entries []PsEntry) error {
-	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
+	// PORTS, last, is often empty: no padding is left at the ends of lines.
+	var b bytes.Buffer
+	w := tabwriter.NewWriter(&b, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED\tPORTS")
 	for _, p := range entries {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor, p.Ports)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		if _, err := fmt.Fprintln(out, strings.TrimRight(l, " ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeJSONLines writes rows as --format json does: a JSON object a line.

@@ -97,6 +97,10 @@ func (e *Engine) cleanupDead(r *Record) error {
 	if err := e.destroyCgroups(r); err != nil {
 		return err
 	}
+	if err := e.cleanupNetwork(r); err != nil {
+		return err
+	}
+	r.Networks = nil
 	if _, err := os.Stat(e.specPath(r.ID)); errors.Is(err, os.ErrNotExist) {
 		// Its creator died before it wrote the spec: it can never start,
 		// and nothing of it is kept.
@@ -148,6 +152,9 @@ func (e *Engine) leftBehind(r *Record) bool {
 	if r.ImageID != "" && isMounted(filepath.Join(e.containerDir(r.ID), "rootfs")) {
 		return true
 	}
+	if isBridgeMode(r.Host.Network) && networkLeft(r.ID) {
+		return true
+	}
 	if r.CgroupPath == "" {
 		return false
 	}
@@ -187,6 +194,11 @@ func (e *Engine) removeHalfCreated(all []*Record) error {
 		lock, err := e.holdContainer(ent.Name())
 		if err != nil {
 			continue // its creator is still at work
+		}
+		if networkLeft(ent.Name()) {
+			if err := e.releaseNetwork(ent.Name()); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if err := image.ReleaseRootfs(e.containerDir(ent.Name())); err != nil {
 			errs = append(errs, err)

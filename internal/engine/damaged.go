@@ -136,6 +136,7 @@ func (e *Engine) releaseDamaged(id string) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("clean up container %s: %w", ids.ShortID(id), err))
 	}
+	errs = append(errs, e.releaseNetwork(id))
 	return errors.Join(append(errs, image.ReleaseRootfs(e.containerDir(id)))...)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/launch"
+	"github.com/sdocker/sdocker/internal/network"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
@@ -37,16 +38,24 @@ type RunOptions struct {
 	Tty         bool
 	Interactive bool // attach stdin
 	Detach      bool
-	Network     string
-	CapAdd      []string
-	CapDrop     []string
-	Privileged  bool
-	ReadOnly    bool
-	Limits      specgen.Limits
-	Remove      bool
-	Volumes     []string // HOST:CONTAINER[:ro|rw]
-	Labels      map[string]string
-	Restart     string // no, on-failure[:N], always
+	Network     string // none, host, container:NAME_OR_ID, or a network ("" is bridge)
+	// Publish are the -p options; PublishAll (-P) publishes every port the
+	// image exposes on an ephemeral host port.
+	Publish        []string
+	PublishAll     bool
+	NetworkAliases []string
+	IP             string   // --ip on a user-defined network
+	ExtraHosts     []string // --add-host NAME:IP
+	DNS            network.DNSConfig
+	CapAdd         []string
+	CapDrop        []string
+	Privileged     bool
+	ReadOnly       bool
+	Limits         specgen.Limits
+	Remove         bool
+	Volumes        []string // HOST:CONTAINER[:ro|rw]
+	Labels         map[string]string
+	Restart        string // no, on-failure[:N], always
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -248,13 +257,14 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithReadonlyRootfs(o.ReadOnly),
 		specgen.WithHostname(o.Hostname, r.ID),
 		specgen.WithTerminal(o.Tty),
-		specgen.WithNetwork(o.Network),
+		networkSpec(r),
 		specgen.WithPrivileged(o.Privileged),
 		specgen.WithCapabilities(o.CapAdd, o.CapDrop),
 		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
 		specgen.WithMounts(volumeMounts(r.Mounts)...),
+		specgen.WithMounts(e.etcMounts(r)...),
 	)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
@@ -333,11 +343,14 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
 		Labels: o.Labels, Mounts: mounts,
 		Host: HostOptions{
-			Network: o.Network, Privileged: o.Privileged, ReadOnly: o.ReadOnly,
+			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
 		},
 	}
 	if r.ID, err = newID(); err != nil {
+		return nil, none, nil, err
+	}
+	if err := e.chooseNetwork(o, r, img); err != nil {
 		return nil, none, nil, err
 	}
 	if o.Image == "" {
@@ -412,6 +425,9 @@ func (e *Engine) populate(r *Record) error {
 	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User)); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
+	if err := e.writeEtcFiles(r); err != nil {
+		return err
+	}
 	for _, m := range r.Mounts {
 		if err := os.MkdirAll(m.Source, 0o755); err != nil {
 			return fmt.Errorf("create volume source %s: %w", m.Source, err)
@@ -448,9 +464,9 @@ func (e *Engine) removeStopped(r *Record) error {
 // its root file system mount, its directory and record, and with --rm (as
 // Docker does) its anonymous volumes.
 func (e *Engine) removeContainer(r *Record) error {
-	var err error
+	err := e.cleanupNetwork(r)
 	if r.ImageID != "" {
-		err = image.ReleaseRootfs(e.containerDir(r.ID))
+		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}
 	if r.AutoRemove {
 		err = errors.Join(err, e.removeVolumes(r))
@@ -514,13 +530,18 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		return nil, nil, err
 	}
 	o.CreateCgroups = true
-	p, err := launch.Start(r.ID, r.Spec, cg, o)
+	atts, err := e.connect(r)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy())
+	}
+	p, err := launch.Start(r.ID, r.Spec, cg, o)
+	if err != nil {
+		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
 	pidStart, monitorStart := proc.StartTime(p.Pid), proc.StartTime(os.Getpid())
 	err = e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.Pid, n.StartedAt, n.BootID = StateRunning, p.Pid, time.Now().UTC(), proc.BootID()
+		n.Networks = atts
 		n.PidStart, n.Monitor, n.MonitorStart = pidStart, os.Getpid(), monitorStart
 		n.CgroupOwnership = cg.Ownership()
 		n.Error, n.OOMKilled = "", false
@@ -531,7 +552,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		// killed init says nothing.
 		_ = p.Signal(unix.SIGKILL)
 		_, _ = p.Wait()
-		return nil, nil, errors.Join(err, cg.Destroy())
+		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
 	return p, cg, nil
 }
@@ -542,20 +563,26 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 // first, then into the record: r has it even if the record could not be
 // written (see recordExit).
 func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error {
-	if n, err := e.loadRecord(r.ID); err == nil && n.CgroupOwnership != nil {
-		if c, err := cgroups.Open(n.CgroupPath, n.CgroupOwnership); err == nil {
-			cg = c
+	atts := r.Networks
+	if n, err := e.loadRecord(r.ID); err == nil {
+		if n.CgroupOwnership != nil {
+			if c, err := cgroups.Open(n.CgroupPath, n.CgroupOwnership); err == nil {
+				cg = c
+			}
 		}
+		atts = n.Networks // with those network connect added
 	}
+	nerr := e.disconnect(r, atts)
+	r.Networks = nil
 	n, err := cg.OOMKills()
 	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}
 	x.apply(r)
 	if r.AutoRemove {
 		// The record goes next: no point writing it.
-		return cg.Destroy()
+		return errors.Join(nerr, cg.Destroy())
 	}
 	xerr := e.writeExit(r.ID, x)
-	err = cg.Destroy()
+	err = errors.Join(nerr, cg.Destroy())
 	r.CgroupOwnership = cg.Ownership() // without what is gone
 	if rerr := e.recordExit(r); rerr != nil {
 		return errors.Join(err, rerr, xerr)
@@ -569,6 +596,7 @@ func (e *Engine) recordExit(r *Record) error {
 	return e.updateRecord(r.ID, func(n *Record) {
 		n.Status, n.ExitCode, n.FinishedAt, n.OOMKilled = x.Status, x.ExitCode, x.FinishedAt, x.OOMKilled
 		n.CgroupOwnership = x.CgroupOwnership
+		n.Networks = x.Networks
 		r.adopt(n)
 	})
 }

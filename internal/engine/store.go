@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/sdocker/sdocker/internal/atomicfile"
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/network"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -62,6 +64,12 @@ type Record struct {
 	CgroupPath string            `json:"cgroupPath"`
 	Labels     map[string]string `json:"labels,omitempty"`
 	Mounts     []MountPoint      `json:"mounts,omitempty"`
+	// Ports are the published ports as asked (host port 0: picked at
+	// start); Networks where the running container is, with the ports
+	// as published. Networks is set while it may hold anything of the
+	// host's network.
+	Ports    []network.PortMapping `json:"ports,omitempty"`
+	Networks []network.Attachment  `json:"networks,omitempty"`
 	// CgroupOwnership says which of the cgroup's directories the last
 	// start made (the others existed and were joined): what cleanup may
 	// kill in and remove. Nil in a record from before it was kept, when
@@ -100,13 +108,27 @@ type Record struct {
 
 // HostOptions are the run options kept for inspect.
 type HostOptions struct {
-	Network    string   `json:"network,omitempty"`
-	Privileged bool     `json:"privileged,omitempty"`
-	ReadOnly   bool     `json:"readOnly,omitempty"`
-	CapAdd     []string `json:"capAdd,omitempty"`
-	CapDrop    []string `json:"capDrop,omitempty"`
-	User       string   `json:"user,omitempty"`
-	Tty        bool     `json:"tty,omitempty"`
+	Network        string     `json:"network,omitempty"` // see isBridgeMode
+	NetworkAliases []string   `json:"networkAliases,omitempty"`
+	IP             netip.Addr `json:"ip,omitzero"`
+	ExtraHosts     []string   `json:"extraHosts,omitempty"`
+	// Connected are the networks `network connect` added: a start puts
+	// the container on them again, after its own.
+	Connected  []ConnectedNetwork `json:"connected,omitempty"`
+	DNS        network.DNSConfig  `json:"dns,omitzero"`
+	Privileged bool               `json:"privileged,omitempty"`
+	ReadOnly   bool               `json:"readOnly,omitempty"`
+	CapAdd     []string           `json:"capAdd,omitempty"`
+	CapDrop    []string           `json:"capDrop,omitempty"`
+	User       string             `json:"user,omitempty"`
+	Tty        bool               `json:"tty,omitempty"`
+}
+
+// ConnectedNetwork is a network that `network connect` added, as given.
+type ConnectedNetwork struct {
+	Name    string     `json:"name"`
+	Aliases []string   `json:"aliases,omitempty"`
+	IP      netip.Addr `json:"ip,omitzero"`
 }
 
 // MountPoint is a volume: a host directory bind-mounted into the container.

@@ -60,7 +60,8 @@ func WithTerminal(tty bool) Opt {
 }
 
 // WithNetwork chooses the container's network: "" or "none" is a network
-// namespace of its own (with lo only), "host" the host's.
+// namespace of its own (with lo only), "host" the host's. A bridge network
+// is a namespace the engine made: see WithNetworkNamespacePath.
 func WithNetwork(mode string) Opt {
 	return func(s *specs.Spec) error {
 		switch mode {
@@ -71,6 +72,18 @@ func WithNetwork(mode string) Opt {
 		default:
 			return fmt.Errorf("network %q: not supported (use none or host)", mode)
 		}
+		return nil
+	}
+}
+
+// WithNetworkNamespacePath makes the container join the network namespace
+// at path (an absolute path: a bind-mounted namespace or /proc/PID/ns/net).
+func WithNetworkNamespacePath(path string) Opt {
+	return func(s *specs.Spec) error {
+		if !filepath.IsAbs(path) {
+			return fmt.Errorf("network namespace %q: not an absolute path", path)
+		}
+		setNamespace(s, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: path})
 		return nil
 	}
 }

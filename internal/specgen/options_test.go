@@ -134,6 +134,15 @@ func TestOptions(t *testing.T) {
 			return countNS(s, specs.NetworkNamespace) == 1 && len(s.Linux.Namespaces) == 6
 		}, ""},
 		{"network bridge", []Opt{WithNetwork("bridge")}, nil, `network "bridge": not supported (use none or host)`},
+		{"network namespace path", []Opt{WithNetworkNamespacePath("/run/sdocker/netns/x")}, func(s *specs.Spec) bool {
+			ns, ok := namespaceOf(s, specs.NetworkNamespace)
+			return ok && ns.Path == "/run/sdocker/netns/x" && countNS(s, specs.NetworkNamespace) == 1
+		}, ""},
+		{"network namespace path after host", []Opt{WithNetwork("host"), WithNetworkNamespacePath("/proc/1/ns/net")}, func(s *specs.Spec) bool {
+			ns, ok := namespaceOf(s, specs.NetworkNamespace)
+			return ok && ns.Path == "/proc/1/ns/net"
+		}, ""},
+		{"network namespace path relative", []Opt{WithNetworkNamespacePath("netns/x")}, nil, `network namespace "netns/x": not an absolute path`},
 
 		{"privileged", []Opt{WithPrivileged(true)}, func(s *specs.Spec) bool {
 			return slices.Equal(s.Process.Capabilities.Bounding, all) && slices.Equal(s.Process.Capabilities.Effective, all) &&
@@ -278,4 +287,13 @@ func TestApplyStops(t *testing.T) {
 	if err == nil || s.Process.Cwd != "/a" {
 		t.Errorf("error %v, cwd %q; want an error and /a", err, s.Process.Cwd)
 	}
+}
+
+func namespaceOf(s *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespace, bool) {
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == t {
+			return n, true
+		}
+	}
+	return specs.LinuxNamespace{}, false
 }

@@ -251,6 +251,8 @@ type imageConfig struct {
 	Entrypoint []string
 	WorkingDir string
 	User       string
+	// ExposedPorts are the image's EXPOSE ("80/tcp").
+	ExposedPorts []string
 }
 
 // configJSON is the config blob of an image with these layers (uncompressed
@@ -261,13 +263,17 @@ func configJSON(t *testing.T, c imageConfig, layers [][]byte) []byte {
 	for _, l := range layers {
 		diffIDs = append(diffIDs, "sha256:"+sha(l))
 	}
+	exposed := map[string]struct{}{}
+	for _, p := range c.ExposedPorts {
+		exposed[p] = struct{}{}
+	}
 	return mustJSON(t, map[string]any{
 		"architecture": "amd64",
 		"os":           "linux",
 		"created":      "2024-01-02T03:04:05Z",
 		"config": map[string]any{
 			"Env": c.Env, "Cmd": c.Cmd, "Entrypoint": c.Entrypoint,
-			"WorkingDir": c.WorkingDir, "User": c.User,
+			"WorkingDir": c.WorkingDir, "User": c.User, "ExposedPorts": exposed,
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": diffIDs},
 		"history": []map[string]any{{"created": "2024-01-02T03:04:05Z", "created_by": "sdocker tests"}},

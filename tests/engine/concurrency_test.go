@@ -13,19 +13,16 @@ import (
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
-// TestConcurrentRuns: 20 `run -d` at once get 20 distinct ids and names,
-// all listed by ps; rm -f of them all at once leaves nothing.
-func TestConcurrentRuns(t *testing.T) {
-	e := newEnv(t)
-	e.trackRoot()
-	const n = 20
+// runConcurrently runs n sdocker commands ARGS at once and returns what
+// each printed and its status (-1: it could not run).
+func (e *env) runConcurrently(n int, args ...string) []result {
 	results := make([]result, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := e.command("run", "-d", rootfsDir, "sleep", "100")
+			cmd := e.command(args...)
 			var out, errOut strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &errOut
 			err := cmd.Run()
@@ -39,6 +36,16 @@ func TestConcurrentRuns(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	return results
+}
+
+// TestConcurrentRuns: 20 `run -d` at once get 20 distinct ids and names,
+// all listed by ps; rm -f of them all at once leaves nothing.
+func TestConcurrentRuns(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	const n = 20
+	results := e.runConcurrently(n, "run", "-d", rootfsDir, "sleep", "100")
 	ids := map[string]bool{}
 	for _, r := range results {
 		id := strings.TrimSpace(r.stdout)
@@ -70,6 +77,7 @@ func TestConcurrentRuns(t *testing.T) {
 
 	// rm -f, all at once.
 	var rms []result
+	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for id := range ids {
 		wg.Add(1)

@@ -221,8 +221,10 @@ func TestDiskFull(t *testing.T) {
 	t.Run("before run", func(t *testing.T) {
 		f.t = t
 		f.fill()
-		f.failsFull(f.run("run", "-d", "--name", "early", rootfsDir, "true"), "container.json")
-		f.failsFull(f.run("run", "--rm", "-v", "/data", rootfsDir, "true"), "container.json")
+		// The first run on the default network writes its definition.
+		f.failsFull(f.run("run", "-d", "--name", "early", rootfsDir, "true"), "bridge.json")
+		f.failsFull(f.run("run", "-d", "--name", "early", "--network", "none", rootfsDir, "true"), "container.json")
+		f.failsFull(f.run("run", "--rm", "--network", "none", "-v", "/data", rootfsDir, "true"), "container.json")
 		if ents, _ := os.ReadDir(filepath.Join(f.root, "containers")); len(ents) != 0 {
 			t.Errorf("failed runs left %d containers", len(ents))
 		}

@@ -96,6 +96,8 @@ type env struct {
 	t    *testing.T
 	root string
 	bin  string // the sdocker binary, if not sdockerBin
+	// nettool is the directory of the network tests' nettool (netEnv).
+	nettool string
 }
 
 func newEnv(t *testing.T) *env {

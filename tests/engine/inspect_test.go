@@ -54,7 +54,7 @@ func TestInspectRunning(t *testing.T) {
 	h := c.HostConfig
 	if h.Memory != 64<<20 || h.PidsLimit == nil || *h.PidsLimit != 50 || h.MemorySwappiness != nil ||
 		h.RestartPolicy.Name != "on-failure" || h.RestartPolicy.MaximumRetryCount != 3 || h.AutoRemove ||
-		h.NetworkMode != "none" || h.Privileged || h.ReadonlyRootfs {
+		h.NetworkMode != "bridge" || h.Privileged || h.ReadonlyRootfs {
 		t.Errorf("HostConfig %+v", h)
 	}
 	if !slices.Equal(h.Binds, []string{vol + ":/data:ro"}) {

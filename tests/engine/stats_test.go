@@ -38,7 +38,8 @@ func parseStats(t *testing.T, out string) []statsRow {
 func TestStatsNoStream(t *testing.T) {
 	e := newEnv(t)
 	busy := e.runDetached("--name", "busy", "--memory", "64m", rootfsDir, "cpu-test")
-	idle := e.runDetached("--name", "idle", rootfsDir, "sh", "-c", "sleep 100; echo")
+	// No network: on a bridge it would see its neighbours' broadcasts.
+	idle := e.runDetached("--name", "idle", "--network", "none", rootfsDir, "sh", "-c", "sleep 100; echo")
 	done := e.runDetached("--name", "done", rootfsDir, "true")
 	e.waitStatus(done, "exited", 10*time.Second)
 

@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -135,9 +136,9 @@ func TestRunInside(t *testing.T) {
 			t.Errorf("touch in /sys: %s", got)
 		}
 	})
-	t.Run("network namespace has only lo, up", func(t *testing.T) {
-		if got := strings.Fields(s["net"]); !slices.Equal(got, []string{"lo"}) {
-			t.Errorf("interfaces = %q, want [lo]", got)
+	t.Run("network namespace has eth0 (the default network) and lo, up", func(t *testing.T) {
+		if got := strings.Fields(s["net"]); !slices.Equal(got, []string{"eth0", "lo"}) {
+			t.Errorf("interfaces = %q, want [eth0 lo]", got)
 		}
 		flags, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(s["loflags"]), "0x"), 16, 32)
 		if err != nil || flags&unix.IFF_UP == 0 {
@@ -173,19 +174,29 @@ func TestRunInside(t *testing.T) {
 	assertNoCgroups(t, id)
 }
 
-// checkMounts checks the mount table of a container.
+// checkMounts checks the mount table of a container on the default
+// network: its /etc/hosts, /etc/resolv.conf and /etc/hostname are files of
+// its container directory.
 func checkMounts(t *testing.T, mounts []mountInfo) {
 	t.Helper()
 	byPoint := map[string]mountInfo{}
+	etc := 0
 	for _, m := range mounts {
 		if _, dup := byPoint[m.point]; dup && m.point == "/" {
 			t.Errorf("more than one mount on /")
 		}
 		byPoint[m.point] = m
-		if m.point != "/" && !strings.HasPrefix(m.point, "/proc") && !strings.HasPrefix(m.point, "/dev") &&
-			!strings.HasPrefix(m.point, "/sys") {
+		switch {
+		case (m.point == "/etc/hosts" || m.point == "/etc/resolv.conf" || m.point == "/etc/hostname") &&
+			strings.HasSuffix(m.root, "/"+path.Base(m.point)) && strings.Contains(m.root, "/containers/"):
+			etc++
+		case m.point != "/" && !strings.HasPrefix(m.point, "/proc") && !strings.HasPrefix(m.point, "/dev") &&
+			!strings.HasPrefix(m.point, "/sys"):
 			t.Errorf("unexpected mount inside the container (host mount not detached?): %+v", m)
 		}
+	}
+	if etc != 3 {
+		t.Errorf("%d of /etc/hosts, /etc/resolv.conf, /etc/hostname are the container's files, want 3", etc)
 	}
 	root, ok := byPoint["/"]
 	if !ok {
