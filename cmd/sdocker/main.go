@@ -135,6 +135,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newRmiCommand(openEngine),
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
+		newPullCommand(openEngine),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd

@@ -13,7 +13,8 @@
 //	images/<hex>/config.json  the image config exactly as loaded; <hex> is its
 //	                          sha256, the image ID
 //	images/<hex>/manifest.json {"layers": [diffIDs, bottom first], "size"}
-//	repositories.json         {"name:tag": "sha256:<image id>"}
+//	repositories.json         {"name:tag": "sha256:<image id>"}, and digest
+//	                          references {"name@sha256:<manifest>": ...}
 //	repositories.lock         flock: held exclusively to change images/ or
 //	                          repositories.json
 //	gc.lock                   flock: shared while a layer may be added or
@@ -66,6 +67,7 @@ var (
 type Image struct {
 	ID           string    // "sha256:<64 hex>", the digest of the config JSON
 	Names        []string  // "name:tag", sorted; none for a dangling image
+	Digests      []string  // "name@sha256:<hex>": the registry manifests it was pulled by
 	Created      time.Time // from the image config
 	Size         int64     // bytes of file content in its layers
 	Layers       []string  // diffIDs, bottom layer first
@@ -244,7 +246,7 @@ func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) 
 	if err != nil {
 		return res, fmt.Errorf("rmi %s: %w", ref, err)
 	}
-	names := namesOf(repos, id)
+	names := allRefsOf(repos, id)
 	if byName != "" && len(names) > 1 {
 		delete(repos, byName)
 		if err := s.writeRepos(repos); err != nil {
@@ -316,7 +318,7 @@ func (s *Store) Prune(inUse func(imageID string) bool) ([]string, error) {
 	}
 	var deleted []string
 	for _, id := range ids {
-		if len(namesOf(repos, id)) > 0 || (inUse != nil && inUse(id)) {
+		if len(allRefsOf(repos, id)) > 0 || (inUse != nil && inUse(id)) {
 			continue
 		}
 		if err := s.deleteImage(id); err != nil {
@@ -477,6 +479,7 @@ func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
 	img := &Image{
 		ID:           id,
 		Names:        namesOf(repos, id),
+		Digests:      digestsOf(repos, id),
 		Created:      cf.Created.Time,
 		Size:         m.Size,
 		Layers:       m.Layers,
@@ -509,11 +512,17 @@ func (s *Store) resolve(repos map[string]string, ref string) (id, byName string,
 	if ref == "" {
 		return "", "", fmt.Errorf("empty image reference: %w", ErrInvalid)
 	}
-	n, nameErr := normalizeName(ref)
+	n, nameErr := normalizeRef(trimDockerHub(ref))
 	if nameErr == nil {
 		if id, ok := repos[n]; ok {
 			return id, n, nil
 		}
+	}
+	if strings.Contains(ref, "@") {
+		if nameErr != nil {
+			return "", "", nameErr
+		}
+		return "", "", fmt.Errorf("image %q: %w", ref, ErrNotFound)
 	}
 	prefix := strings.TrimPrefix(ref, "sha256:")
 	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
@@ -541,15 +550,30 @@ func (s *Store) resolve(repos map[string]string, ref string) (id, byName string,
 	return "", "", fmt.Errorf("image ID prefix %q is ambiguous: %w", ref, ErrInvalid)
 }
 
+// namesOf returns the names ("name:tag") of image id.
 func namesOf(repos map[string]string, id string) []string {
-	var names []string
-	for n, i := range repos {
-		if i == id {
-			names = append(names, n)
+	return refsOf(repos, id, func(r string) bool { return !strings.Contains(r, "@") })
+}
+
+// digestsOf returns the digest references ("name@sha256:...") of image id.
+func digestsOf(repos map[string]string, id string) []string {
+	return refsOf(repos, id, func(r string) bool { return strings.Contains(r, "@") })
+}
+
+// allRefsOf returns every reference to image id, names and digests.
+func allRefsOf(repos map[string]string, id string) []string {
+	return refsOf(repos, id, func(string) bool { return true })
+}
+
+func refsOf(repos map[string]string, id string, keep func(string) bool) []string {
+	var refs []string
+	for r, i := range repos {
+		if i == id && keep(r) {
+			refs = append(refs, r)
 		}
 	}
-	sort.Strings(names)
-	return names
+	sort.Strings(refs)
+	return refs
 }
 
 // readRepos reads the image names. None have been given while the file is
@@ -641,15 +665,20 @@ func normalizeName(s string) (string, error) {
 // `images` shows (docker.io/library/alpine:3 -> alpine:3); "" if it is not
 // a usable name (a digest reference, garbage).
 func familiarName(ref string) string {
-	ref = strings.TrimPrefix(ref, "docker.io/library/")
-	ref = strings.TrimPrefix(ref, "index.docker.io/library/")
-	ref = strings.TrimPrefix(ref, "docker.io/")
-	ref = strings.TrimPrefix(ref, "index.docker.io/")
-	n, err := normalizeName(ref)
+	n, err := normalizeName(trimDockerHub(ref))
 	if err != nil {
 		return ""
 	}
 	return n
+}
+
+// trimDockerHub drops Docker Hub's registry and library/ from a reference:
+// the store names its images as Docker shows them.
+func trimDockerHub(ref string) string {
+	ref = strings.TrimPrefix(ref, "docker.io/library/")
+	ref = strings.TrimPrefix(ref, "index.docker.io/library/")
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	return strings.TrimPrefix(ref, "index.docker.io/")
 }
 
 func hexOf(id string) string { return strings.TrimPrefix(id, "sha256:") }
