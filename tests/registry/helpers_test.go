@@ -54,6 +54,7 @@ type server struct {
 	pass    string
 	bearer  bool
 	swap    map[string]string // manifest digest -> the one served instead
+	slow    string            // blob digest served a little at a time
 }
 
 type serverOpts struct {
@@ -116,11 +117,15 @@ func (s *server) serve(reg http.Handler, w http.ResponseWriter, r *http.Request)
 	if dig != "" {
 		s.fetches[dig]++
 	}
-	tamper, drop := dig != "" && dig == s.tamper, dig != "" && dig == s.drop
+	tamper, drop, slow := dig != "" && dig == s.tamper, dig != "" && dig == s.drop, dig != "" && dig == s.slow
 	if drop {
 		s.drop = ""
 	}
 	s.mu.Unlock()
+	if slow {
+		serveSlowly(reg, w, r)
+		return
+	}
 	if !tamper && !drop {
 		reg.ServeHTTP(w, r)
 		return
@@ -142,6 +147,22 @@ func (s *server) serve(reg http.Handler, w http.ResponseWriter, r *http.Request)
 	w.Write(body[:len(body)/2])
 	w.(http.Flusher).Flush()
 	panic(http.ErrAbortHandler) // the connection drops half-way
+}
+
+// serveSlowly sends a blob 4 kB every 20 ms, until the client goes.
+func serveSlowly(reg http.Handler, w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	reg.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(rec.Code)
+	for len(body) > 0 && r.Context().Err() == nil {
+		n := min(4096, len(body))
+		w.Write(body[:n])
+		w.(http.Flusher).Flush()
+		body = body[n:]
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // authorized checks the request's credentials, if the server wants some.
@@ -175,6 +196,7 @@ func (s *server) fetchCount(digest string) int {
 
 func (s *server) setTamper(digest string) { s.mu.Lock(); s.tamper = digest; s.mu.Unlock() }
 func (s *server) setDrop(digest string)   { s.mu.Lock(); s.drop = digest; s.mu.Unlock() }
+func (s *server) setSlow(digest string)   { s.mu.Lock(); s.slow = digest; s.mu.Unlock() }
 
 // setTamperManifest serves manifest to instead of from.
 func (s *server) setTamperManifest(from, to string) {

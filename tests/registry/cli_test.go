@@ -1,0 +1,144 @@
+package registry
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/rand"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/compression"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/sdocker/sdocker/tests/testutil"
+)
+
+// busyboxLayer is a layer with the host's static busybox as /bin/sh.
+func busyboxLayer(t *testing.T) v1.Layer {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skipf("needs a static /bin/busybox (busybox-static): %v", err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "bin/", Mode: 0o755, Typeflag: tar.TypeDir})
+	tw.WriteHeader(&tar.Header{Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb)), Typeflag: tar.TypeReg})
+	tw.Write(bb)
+	tw.WriteHeader(&tar.Header{Name: "bin/sh", Linkname: "busybox", Typeflag: tar.TypeSymlink})
+	tw.Close()
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+		tarball.WithCompression(compression.GZip))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestCLIPullAndRunPull(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	c := newCLI(t, srv.host)
+	bb := busyboxLayer(t)
+	srv.push(t, "bb:1", imageOf(t, "amd64", false, bb, layerOf(t, map[string]string{"etc/greeting": "hello"}, compression.GZip, false)), nil)
+
+	// Not a terminal: plain lines, one per layer state; the name on stdout.
+	r := c.mustRun(0, "pull", srv.host+"/bb:1")
+	if strings.TrimSpace(r.stdout) != srv.host+"/bb:1" || strings.Count(r.stderr, ": Pull complete") != 2 ||
+		strings.Contains(r.stderr, "\x1b[") || !strings.Contains(r.stderr, "Status: Downloaded newer image") {
+		t.Errorf("pull output: %s", r)
+	}
+	if r := c.mustRun(0, "images"); !strings.Contains(r.stdout, srv.host+"/bb") {
+		t.Errorf("images after pull: %s", r)
+	}
+	r = c.mustRun(0, "pull", srv.host+"/bb:1")
+	if strings.Count(r.stderr, ": Already exists") != 2 || !strings.Contains(r.stderr, "Image is up to date") {
+		t.Errorf("second pull: %s", r)
+	}
+
+	// run pulls a missing image (the default), not with --pull never.
+	srv.push(t, "bb:2", imageOf(t, "amd64", false, bb, layerOf(t, map[string]string{"etc/greeting": "two"}, compression.GZip, false)), nil)
+	if r := c.run("", "run", "--rm", "--pull", "never", srv.host+"/bb:2", "/bin/sh", "-c", "cat /etc/greeting"); r.code != 125 || !strings.Contains(r.stderr, "no such image") {
+		t.Errorf("run --pull never of a missing image: %s", r)
+	}
+	r = c.mustRun(0, "run", "--rm", srv.host+"/bb:2", "/bin/sh", "-c", "cat /etc/greeting")
+	if r.stdout != "two" || strings.Count(r.stderr, ": Already exists") != 1 {
+		t.Errorf("run of a missing image: %s", r)
+	}
+	// always pulls again: a new image under the same tag is run.
+	srv.push(t, "bb:2", imageOf(t, "amd64", false, bb, layerOf(t, map[string]string{"etc/greeting": "three"}, compression.GZip, false)), nil)
+	if r = c.mustRun(0, "run", "--rm", srv.host+"/bb:2", "/bin/sh", "-c", "cat /etc/greeting"); r.stdout != "two" {
+		t.Errorf("run --pull missing of a present image pulled: %s", r)
+	}
+	if r = c.mustRun(0, "run", "--rm", "--pull", "always", srv.host+"/bb:2", "/bin/sh", "-c", "cat /etc/greeting"); r.stdout != "three" {
+		t.Errorf("run --pull always: %s", r)
+	}
+	if r := c.run("", "run", "--rm", "--pull", "sometimes", srv.host+"/bb:2", "true"); r.code != 125 || !strings.Contains(r.stderr, "--pull") {
+		t.Errorf("run --pull sometimes: %s", r)
+	}
+}
+
+func TestCLIPullBadInput(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	c := newCLI(t, srv.host, "127.0.0.1:1")
+	for _, tc := range []struct{ args, want string }{
+		{"pull " + srv.host + "/NoCaps:1", "must be lowercase"},
+		{"pull " + srv.host + "/nosuch:1", "not found"},
+		{"pull 127.0.0.1:1/x:1", "connection refused"},
+		{"pull --platform linux " + srv.host + "/x:1", "--platform"},
+		{"pull --jobs 0 " + srv.host + "/x:1", "--jobs"},
+		{"pull", "accepts 1 arg"},
+	} {
+		r := c.run("", strings.Fields(tc.args)...)
+		if r.code != 125 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("want exit 125 and one line with %q: %s", tc.want, r)
+		}
+	}
+	if ents := testutil.DirNames(filepath.Join(c.root, "image", "tmp")); len(ents) != 0 {
+		t.Errorf("tmp/ left: %v", ents)
+	}
+}
+
+func TestCLIPullInterrupted(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	c := newCLI(t, srv.host)
+	big := make([]byte, 256<<10)
+	rand.Read(big)
+	ls := []v1.Layer{uniqueLayers(t, 1, "i")[0], layerOf(t, map[string]string{"big": string(big)}, compression.GZip, false)}
+	srv.push(t, "i:1", imageOf(t, "amd64", false, ls...), nil)
+	srv.setSlow(digestOf(t, ls[1]))
+
+	cmd := c.command("pull", "--jobs", "1", srv.host+"/i:1")
+	var errOut testutil.SyncBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	deadline := time.Now().Add(timeout(20 * time.Second))
+	for strings.Count(errOut.String(), "Downloading") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if err == nil || !strings.Contains(errOut.String(), "interrupted") {
+		t.Fatalf("interrupted pull: %v\n%s", err, errOut.String())
+	}
+	if ents := testutil.DirNames(filepath.Join(c.root, "image", "tmp")); len(ents) != 0 {
+		t.Errorf("tmp/ left after SIGINT: %v", ents)
+	}
+	if r := c.mustRun(0, "images", "-q"); r.stdout != "" {
+		t.Errorf("an interrupted pull left an image: %s", r)
+	}
+	srv.setSlow("")
+	r := c.mustRun(0, "pull", srv.host+"/i:1")
+	if strings.Count(r.stderr, "Already exists") != 1 || strings.Count(r.stderr, "Pull complete") != 1 {
+		t.Errorf("the next pull did not resume: %s", r)
+	}
+}
