@@ -136,6 +136,8 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
 		newPullCommand(openEngine),
+		newLoginCommand(),
+		newLogoutCommand(),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd

@@ -246,8 +246,13 @@ func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) 
 	if err != nil {
 		return res, fmt.Errorf("rmi %s: %w", ref, err)
 	}
-	names := allRefsOf(repos, id)
-	if byName != "" && len(names) > 1 {
+	// Digest references go with the image's last name, as Docker's do.
+	names, tags := allRefsOf(repos, id), namesOf(repos, id)
+	others := len(tags) > 1
+	if strings.Contains(byName, "@") {
+		others = len(names) > 1
+	}
+	if byName != "" && others {
 		delete(repos, byName)
 		if err := s.writeRepos(repos); err != nil {
 			return res, err
@@ -255,9 +260,9 @@ func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) 
 		res.Untagged = []string{byName}
 		return res, nil
 	}
-	if byName == "" && len(names) > 1 && !force {
+	if byName == "" && len(tags) > 1 && !force {
 		return res, fmt.Errorf("rmi %s: image is referenced by %d names (%s), remove them by name or force: %w",
-			ref, len(names), strings.Join(names, ", "), ErrInvalid)
+			ref, len(tags), strings.Join(tags, ", "), ErrInvalid)
 	}
 	if inUse != nil && inUse(id) {
 		if !force || namesErr != nil {

@@ -142,3 +142,66 @@ func TestCLIPullInterrupted(t *testing.T) {
 		t.Errorf("the next pull did not resume: %s", r)
 	}
 }
+
+func TestCLILoginLogout(t *testing.T) {
+	for _, bearer := range []bool{false, true} {
+		srv := newServer(t, serverOpts{user: "bob", pass: "pw1", bearer: bearer})
+		c := newCLI(t, srv.host)
+		srv.push(t, "priv:1", imageOf(t, "amd64", false, uniqueLayers(t, 1, "l")...), nil)
+		ref := srv.host + "/priv:1"
+		configJSON := filepath.Join(c.dockerConfig, "config.json")
+
+		if r := c.run("", "pull", ref); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") {
+			t.Errorf("bearer=%v: pull before login: %s", bearer, r)
+		}
+		if r := c.run("wrong\n", "login", "-u", "bob", "--password-stdin", srv.host); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") {
+			t.Errorf("bearer=%v: login with a wrong password: %s", bearer, r)
+		}
+		if _, err := os.Stat(configJSON); err == nil {
+			t.Errorf("bearer=%v: a failed login wrote %s", bearer, configJSON)
+		}
+		if r := c.run("pw1\n", "login", "-u", "bob", "--password-stdin", srv.host); r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") {
+			t.Errorf("bearer=%v: login: %s", bearer, r)
+		}
+		if b, err := os.ReadFile(configJSON); err != nil || !strings.Contains(string(b), `"`+srv.host+`"`) {
+			t.Errorf("bearer=%v: config.json after login: %s, %v", bearer, b, err)
+		}
+		c.mustRun(0, "pull", ref)
+		if r := c.mustRun(0, "logout", srv.host); !strings.Contains(r.stdout, "Removing login credentials") {
+			t.Errorf("bearer=%v: logout: %s", bearer, r)
+		}
+		if r := c.mustRun(0, "logout", srv.host); !strings.Contains(r.stdout, "Not logged in") {
+			t.Errorf("bearer=%v: second logout: %s", bearer, r)
+		}
+		c.mustRun(0, "rmi", ref)
+		if r := c.run("", "pull", ref); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") {
+			t.Errorf("bearer=%v: pull after logout: %s", bearer, r)
+		}
+	}
+}
+
+func TestCLIRmiPulledImage(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	c := newCLI(t, srv.host)
+	dig := srv.push(t, "rm:1", imageOf(t, "amd64", false, uniqueLayers(t, 1, "q")...), nil)
+	ref, byDigest := srv.host+"/rm:1", srv.host+"/rm@"+dig
+	c.mustRun(0, "pull", ref)
+	// By digest: that reference only, while the tag stays.
+	if r := c.mustRun(0, "rmi", byDigest); r.stdout != "Untagged: "+byDigest+"\n" {
+		t.Errorf("rmi by digest: %s", r)
+	}
+	c.mustRun(0, "pull", ref)
+	// By its last tag: the digest reference goes too, and the image.
+	r := c.mustRun(0, "rmi", ref)
+	if !strings.Contains(r.stdout, "Untagged: "+ref+"\n") || !strings.Contains(r.stdout, "Untagged: "+byDigest+"\n") || !strings.Contains(r.stdout, "Deleted: sha256:") {
+		t.Errorf("rmi by tag: %s", r)
+	}
+	// Pulled by digest, removed by digest.
+	c.mustRun(0, "pull", byDigest)
+	if r := c.mustRun(0, "rmi", byDigest); !strings.Contains(r.stdout, "Deleted: sha256:") {
+		t.Errorf("rmi of an image pulled by digest: %s", r)
+	}
+	if ents := testutil.DirNames(filepath.Join(c.root, "image", "layers")); len(ents) != 0 {
+		t.Errorf("layers left: %v", ents)
+	}
+}

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -120,21 +119,12 @@ func (r result) String() string {
 func (c *cli) run(stdin string, args ...string) result {
 	c.t.Helper()
 	cmd := c.command(args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errOut
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	timer := time.AfterFunc(timeout(60*time.Second), func() { cmd.Process.Kill() })
-	err := cmd.Wait()
-	timer.Stop()
-	r := result{args: args, stdout: out.String(), stderr: errOut.String()}
-	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	cmd.Stdin = strings.NewReader(stdin)
+	out, errOut, code, err := testutil.RunCommand(cmd, timeout(60*time.Second))
+	if err != nil {
 		c.t.Fatalf("sdocker %s: %v", strings.Join(args, " "), err)
 	}
-	return r
+	return result{args: args, stdout: out, stderr: errOut, code: code}
 }
 
 func (c *cli) mustRun(code int, args ...string) result {
