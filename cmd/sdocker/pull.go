@@ -103,6 +103,9 @@ func ensureImage(openEngine func() (*engine.Engine, error), ref, policy string) 
 		}
 	}
 	res, err := pullImage(s, ref, registry.Options{})
+	if err != nil && policy == pullMissing {
+		return "", fmt.Errorf("%w %q here, and pulling it failed: %w", image.ErrNotFound, ref, err)
+	}
 	if err != nil {
 		return "", err
 	}
