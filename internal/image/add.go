@@ -14,12 +14,12 @@ import (
 )
 
 // An image comes from outside the store (a registry) in three steps:
-// BeginAdd, PutLayer for each layer HasLayer does not find, AddImage.
+// Hold, PutLayer for each layer HasLayer does not find, AddImage.
 
-// BeginAdd keeps the store from removing layers no image lists (a GC) until
+// Hold keeps the store from removing layers no image lists (a GC) until
 // done is called: the layers PutLayer adds are safe until AddImage lists
 // them.
-func (s *Store) BeginAdd() (done func(), err error) {
+func (s *Store) Hold() (done func(), err error) {
 	return s.lock("gc.lock", unix.LOCK_SH)
 }
 
@@ -31,7 +31,7 @@ func (s *Store) HasLayer(diffID string) bool { return s.hasLayer(diffID) }
 // apart by content) into the store. The blob's bytes must have the digest
 // blobDigest and its tar the digest diffID (both "sha256:<hex>"): else it is
 // refused and nothing of it stays.
-// The caller holds BeginAdd.
+// The caller holds Hold.
 func (s *Store) PutLayer(r io.Reader, blobDigest, diffID string) error {
 	for _, d := range []string{blobDigest, diffID} {
 		if !isDigest(d) {
@@ -62,7 +62,7 @@ func (s *Store) PutLayer(r io.Reader, blobDigest, diffID string) error {
 // AddImage stores the image whose config is raw, all of whose layers are in
 // the store, and gives it refs: names ("name:tag") and digest references
 // ("name@sha256:<hex>", the registry's manifest digest). A name another
-// image had moves to this one. The caller holds BeginAdd.
+// image had moves to this one. The caller holds Hold.
 func (s *Store) AddImage(raw []byte, refs []string) (*Image, error) {
 	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {

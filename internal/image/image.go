@@ -9,7 +9,8 @@
 //	                          0:0 char devices, opaque dirs carry
 //	                          trusted.overlay.opaque=y); <hex> is the sha256 of
 //	                          the uncompressed layer tar (its diffID)
-//	layers/<hex>/layer.json   {"diffID", "size"}
+//	layers/<hex>/layer.json   {"diffID", "size", "tarSize"}
+//	layers/<hex>/tar-split.json.gz  the layer tar's headers (see LayerTar)
 //	images/<hex>/config.json  the image config exactly as loaded; <hex> is its
 //	                          sha256, the image ID
 //	images/<hex>/manifest.json {"layers": [diffIDs, bottom first], "size"}
@@ -143,8 +144,9 @@ type manifest struct {
 
 // layerInfo is layers/<hex>/layer.json.
 type layerInfo struct {
-	DiffID string `json:"diffID"`
-	Size   int64  `json:"size"`
+	DiffID  string `json:"diffID"`
+	Size    int64  `json:"size"`
+	TarSize int64  `json:"tarSize,omitempty"` // bytes of the layer tar
 }
 
 // Get returns the image a reference names: "name[:tag]", a full ID

@@ -571,15 +571,31 @@ func (s *Store) unpack(r io.Reader, want string, check func() error) (diffID str
 	if err := os.Chmod(diff, 0o755); err != nil {
 		return "", 0, err
 	}
-	h := sha256.New()
-	tee := io.TeeReader(r, h)
-	unpackCount.Add(1)
-	size, entries, err := unpackLayer(tee, diff)
+	split, err := os.Create(filepath.Join(tmp, tarSplitFile))
 	if err != nil {
 		return "", 0, err
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil { // tar padding: part of the digest
+	defer split.Close()
+	h := sha256.New()
+	counted := &byteCounter{r: r}
+	rec, err := newSplitRecorder(io.TeeReader(counted, h), split)
+	if err != nil {
+		return "", 0, err
+	}
+	defer rec.finish()
+	unpackCount.Add(1)
+	size, entries, err := unpackLayer(rec, diff)
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := io.Copy(io.Discard, rec); err != nil { // tar padding: part of the digest
 		return "", 0, fmt.Errorf("read layer: %w", err)
+	}
+	if err := rec.finish(); err != nil {
+		return "", 0, err
+	}
+	if err := split.Close(); err != nil {
+		return "", 0, err
 	}
 	diffID = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if want != "" && diffID != want {
@@ -590,7 +606,7 @@ func (s *Store) unpack(r io.Reader, want string, check func() error) (diffID str
 			return "", 0, err
 		}
 	}
-	info, err := json.Marshal(layerInfo{DiffID: diffID, Size: size})
+	info, err := json.Marshal(layerInfo{DiffID: diffID, Size: size, TarSize: counted.n})
 	if err != nil {
 		return "", 0, err
 	}
@@ -711,4 +727,16 @@ func (s *Store) storeImage(id string, pi pendingImage, size int64) (bool, error)
 		return false, fmt.Errorf("store image %s: %w", shortID(id), err)
 	}
 	return true, nil
+}
+
+// byteCounter counts what is read through it.
+type byteCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (b *byteCounter) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
 }

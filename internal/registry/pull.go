@@ -142,7 +142,7 @@ func pull(ctx context.Context, store *image.Store, r Ref, o Options) (*Result, e
 	if len(layers) != len(cf.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("pull %s: the manifest has %d layers, the config %d: %w", r.Remote.Name(), len(layers), len(cf.RootFS.DiffIDs), image.ErrInvalid)
 	}
-	done, err := store.BeginAdd()
+	done, err := store.Hold()
 	if err != nil {
 		return nil, err
 	}
