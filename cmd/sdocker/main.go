@@ -136,6 +136,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
 		newPullCommand(openEngine),
+		newSaveCommand(openEngine),
 		newLoginCommand(),
 		newLogoutCommand(),
 	)

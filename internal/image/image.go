@@ -465,23 +465,34 @@ func (s *Store) readManifest(id string) (*manifest, error) {
 	return m, nil
 }
 
-func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
+// readRaw reads image id's manifest and its config as stored (checked
+// against the ID).
+func (s *Store) readRaw(id string) (*manifest, []byte, error) {
 	m, err := s.readManifest(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := filepath.Join(s.imageDir(id), "config.json")
 	raw, err := os.ReadFile(p)
 	if err != nil {
-		return nil, damagedImage(id, p, err)
-	}
-	var cf *v1.ConfigFile
-	if err := atomicfile.DecodeJSON(p, raw, &cf); err != nil {
-		return nil, damagedImage(id, p, err)
+		return nil, nil, damagedImage(id, p, err)
 	}
 	// The image ID is the digest of this file: any change is damage.
 	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hexOf(id) {
-		return nil, damagedImage(id, p, errors.New("its content does not match the image ID"))
+		return nil, nil, damagedImage(id, p, errors.New("its content does not match the image ID"))
+	}
+	return m, raw, nil
+}
+
+func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
+	m, raw, err := s.readRaw(id)
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(s.imageDir(id), "config.json")
+	var cf *v1.ConfigFile
+	if err := atomicfile.DecodeJSON(p, raw, &cf); err != nil {
+		return nil, damagedImage(id, p, err)
 	}
 	img := &Image{
 		ID:           id,

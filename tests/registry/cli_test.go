@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -203,5 +204,90 @@ func TestCLIRmiPulledImage(t *testing.T) {
 	}
 	if ents := testutil.DirNames(filepath.Join(c.root, "image", "layers")); len(ents) != 0 {
 		t.Errorf("layers left: %v", ents)
+	}
+}
+
+func TestCLISaveLoadRoundTrip(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	c := newCLI(t, srv.host)
+	srv.push(t, "rt:1", imageOf(t, "amd64", false, busyboxLayer(t), layerOf(t, map[string]string{"etc/rt": "round trip"}, compression.ZStd, true)), nil)
+	ref := srv.host + "/rt:1"
+	c.mustRun(0, "pull", ref)
+	id := strings.TrimSpace(c.mustRun(0, "images", "-q").stdout)
+	for _, format := range []string{"docker-archive", "oci"} {
+		archive := filepath.Join(c.root, "rt-"+format+".tar")
+		c.mustRun(0, "save", "--format", format, "-o", archive, ref)
+		c.mustRun(0, "rmi", ref)
+		if ents := testutil.DirNames(filepath.Join(c.root, "image", "layers")); len(ents) != 0 {
+			t.Fatalf("layers left after rmi: %v", ents)
+		}
+		r := c.mustRun(0, "load", "-i", archive)
+		if !strings.Contains(r.stdout, "Loaded image: "+ref) {
+			t.Errorf("%s: load: %s", format, r)
+		}
+		if got := strings.TrimSpace(c.mustRun(0, "images", "-q").stdout); got != id {
+			t.Errorf("%s: image %q after the round trip, want %q", format, got, id)
+		}
+		if r := c.mustRun(0, "run", "--rm", "--pull", "never", ref, "/bin/sh", "-c", "cat /etc/rt"); r.stdout != "round trip" {
+			t.Errorf("%s: run after the round trip: %s", format, r)
+		}
+	}
+	// Bad input: a clear error, no file.
+	bad := filepath.Join(c.root, "bad.tar")
+	for _, args := range [][]string{{"save", "-o", bad, "nosuch:1"}, {"save", "--format", "zip", "-o", bad, ref}, {"save", "-o", bad, ref, "nosuch:2"}} {
+		if r := c.run("", args...); r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("want exit 125 and one line: %s", r)
+		}
+	}
+	if ents := testutil.DirNames(c.root); strings.Contains(strings.Join(ents, " "), "bad.tar") {
+		t.Errorf("a failed save left a file: %v", ents)
+	}
+}
+
+// podman runs podman on a store of its own under dir.
+func podman(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		t.Skip("needs podman")
+	}
+	all := append([]string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}, args...)
+	out, errOut, code, err := testutil.RunCommand(exec.Command(bin, all...), timeout(60*time.Second))
+	if err != nil || code != 0 {
+		t.Fatalf("podman %s: exit %d, %v\n%s%s", strings.Join(args, " "), code, err, out, errOut)
+	}
+	return out
+}
+
+func TestCLISavePodmanRoundTrip(t *testing.T) {
+	c := newCLI(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "hello"), []byte("from sdocker"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustRun(0, "import", src, "pm:1")
+	id := strings.TrimSpace(c.mustRun(0, "images", "-q").stdout)
+	pdir, err := os.MkdirTemp("", "pm-") // podman wants a short runroot
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(pdir) })
+	for _, format := range []string{"docker-archive", "oci-archive"} {
+		archive := filepath.Join(c.root, format+".tar")
+		c.mustRun(0, "save", "--format", format, "-o", archive, "pm:1")
+		podman(t, pdir, "load", "-i", archive)
+	}
+	// podman sees the same image (same ID) under both names.
+	out := podman(t, pdir, "images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}")
+	if strings.Count(out, id+" ") != 2 {
+		t.Errorf("podman images after loading sdocker's archives:\n%s(want ID %s twice)", out, id)
+	}
+	// And what podman saves, sdocker loads, with the same ID.
+	c.mustRun(0, "rmi", "pm:1")
+	archive := filepath.Join(c.root, "from-podman.tar")
+	podman(t, pdir, "save", "--format", "oci-archive", "-o", archive, "docker.io/library/pm:1")
+	c.mustRun(0, "load", "-i", archive)
+	if got := strings.TrimSpace(c.mustRun(0, "images", "-q").stdout); got != id {
+		t.Errorf("image %q after podman save and sdocker load, want %q", got, id)
 	}
 }
