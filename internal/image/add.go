@@ -118,3 +118,21 @@ func normalizeRef(s string) (string, error) {
 func isDigest(d string) bool {
 	return strings.HasPrefix(d, "sha256:") && isHex64(d[len("sha256:"):])
 }
+
+// RawConfig returns the config of the image ref names exactly as stored
+// (its digest is the image ID) and the image's layers (diffIDs).
+func (s *Store) RawConfig(ref string) (raw []byte, layers []string, err error) {
+	repos, err := s.readRepos()
+	if err != nil {
+		return nil, nil, err
+	}
+	id, _, err := s.resolve(repos, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, raw, err := s.readRaw(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, m.Layers, nil
+}

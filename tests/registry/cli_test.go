@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/compression"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/sdocker/sdocker/tests/testutil"
@@ -290,4 +293,63 @@ func TestCLISavePodmanRoundTrip(t *testing.T) {
 	if got := strings.TrimSpace(c.mustRun(0, "images", "-q").stdout); got != id {
 		t.Errorf("image %q after podman save and sdocker load, want %q", got, id)
 	}
+}
+
+func TestCLIPush(t *testing.T) {
+	srv := newServer(t, serverOpts{user: "carol", pass: "pw", bearer: true})
+	c := newCLI(t, srv.host)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "pushed"), []byte("up and down"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.mustRun(0, "import", src, "local:1")
+	id := strings.TrimSpace(c.mustRun(0, "images", "-q").stdout)
+	ref := srv.host + "/team/pushed:1"
+	c.mustRun(0, "tag", "local:1", ref)
+
+	if r := c.run("", "push", ref); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") {
+		t.Errorf("push before login: %s", r)
+	}
+	for _, args := range [][]string{{"push", srv.host + "/team/pushed"}, {"push", "nosuch:1"}, {"push", "local@sha256:" + fmtHex(1)}} {
+		if r := c.run("", args...); r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("want exit 125 and one line: %s", r)
+		}
+	}
+	c.run("pw\n", "login", "-u", "carol", "--password-stdin", srv.host)
+	r := c.mustRun(0, "push", ref)
+	if !strings.HasPrefix(r.stdout, "1: digest: sha256:") {
+		t.Errorf("push: %s", r)
+	}
+	// Another client sees the same image: its config digest is our ID.
+	img, err := remote.Image(mustRef(t, ref), remote.WithAuth(&authn.Basic{Username: "carol", Password: "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cd, err := img.ConfigName(); err != nil || cd.String()[len("sha256:"):][:12] != id {
+		t.Errorf("pushed config %v (%v), want image %s", cd, err, id)
+	}
+	// Pulled into another store: the same image, the file there.
+	c2 := newCLI(t, srv.host)
+	c2.dockerConfig = c.dockerConfig
+	c2.mustRun(0, "pull", ref)
+	if got := strings.TrimSpace(c2.mustRun(0, "images", "-q").stdout); got != id {
+		t.Errorf("pulled back %q, want %q", got, id)
+	}
+	// Pushing again sends no layer.
+	before := srv.uploads()
+	if before != 2 {
+		t.Errorf("the first push uploaded %d blobs, want 2 (a layer and the config)", before)
+	}
+	c.mustRun(0, "push", ref)
+	if after := srv.uploads(); after != before {
+		t.Errorf("a second push uploaded %d blobs", after-before)
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	r, err := name.ParseReference(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -48,6 +48,7 @@ type server struct {
 
 	mu      sync.Mutex
 	fetches map[string]int // blob digest -> GETs
+	puts    int            // blob uploads completed
 	tamper  string         // blob digest served with one byte changed
 	drop    string         // blob digest whose next GET stops half-way
 	user    string         // basic auth (or the token server's, with bearer)
@@ -116,6 +117,9 @@ func (s *server) serve(reg http.Handler, w http.ResponseWriter, r *http.Request)
 	s.mu.Lock()
 	if dig != "" {
 		s.fetches[dig]++
+	}
+	if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+		s.puts++
 	}
 	tamper, drop, slow := dig != "" && dig == s.tamper, dig != "" && dig == s.drop, dig != "" && dig == s.slow
 	if drop {
@@ -192,6 +196,12 @@ func (s *server) fetchCount(digest string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.fetches[digest]
+}
+
+func (s *server) uploads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.puts
 }
 
 func (s *server) setTamper(digest string) { s.mu.Lock(); s.tamper = digest; s.mu.Unlock() }
