@@ -47,7 +47,7 @@ func (s *splitRecorder) finish() error {
 		return s.err
 	}
 	s.over = true
-	s.ReadCloser.Close()
+	s.Close()
 	s.err = <-s.done
 	if cerr := s.gz.Close(); s.err == nil {
 		s.err = cerr

@@ -52,27 +52,28 @@ func TestPullAuth(t *testing.T) {
 }
 
 func TestPullTLS(t *testing.T) {
-	tc, caPEM := testCA(t)
-	srv := newServer(t, serverOpts{tls: tc})
+	certs := testCA(t)
+	caPEM := certs.caPEM
+	srv := newServer(t, serverOpts{tls: certs.server})
 	srv.push(t, "secure:1", imageOf(t, "amd64", false, uniqueLayers(t, 1, "s")...), caClient(caPEM))
 	ref := srv.host + "/secure:1"
 	s := newStore(t)
 
 	// The CA is unknown: refused (and never retried over plain HTTP).
-	certs := t.TempDir()
-	if _, err := pull(t, s, ref, registry.Options{Config: config(t, certs)}); err == nil || !contains(err, "certificate") {
+	certsDir := t.TempDir()
+	if _, err := pull(t, s, ref, registry.Options{Config: config(t, certsDir)}); err == nil || !contains(err, "certificate") {
 		t.Errorf("pull with an unknown CA: %v", err)
 	}
 	assertStoreClean(t, s)
 
 	// The CA in certs.d/HOST:PORT/ca.crt: accepted.
-	if err := os.MkdirAll(filepath.Join(certs, srv.host), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(certsDir, srv.host), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(certs, srv.host, "ca.crt"), caPEM, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(certsDir, srv.host, "ca.crt"), caPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pull(t, s, ref, registry.Options{Config: config(t, certs)}); err != nil {
+	if _, err := pull(t, s, ref, registry.Options{Config: config(t, certsDir)}); err != nil {
 		t.Errorf("pull with the CA in certs.d: %v", err)
 	}
 }

@@ -374,9 +374,8 @@ func layerCount(t *testing.T, s *image.Store) int {
 	return len(ents)
 }
 
-// testCA makes a CA and a server certificate for 127.0.0.1 signed by it; it
-// returns the server's TLS config and the CA in PEM.
-func testCA(t *testing.T) (*tls.Config, []byte) {
+// testCA makes a CA and a server certificate for 127.0.0.1 signed by it.
+func testCA(t *testing.T) *testCerts {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -407,8 +406,23 @@ func testCA(t *testing.T) (*tls.Config, []byte) {
 		t.Fatal(err)
 	}
 	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCerts{
+		server:  &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		caPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	}
+}
+
+// testCerts are a test CA and a server certificate it signed for
+// 127.0.0.1: as a TLS config, and in PEM for servers that read files.
+type testCerts struct {
+	server                 *tls.Config
+	caPEM, certPEM, keyPEM []byte
 }
 
 // caClient trusts the CA (for pushing test images over TLS).
