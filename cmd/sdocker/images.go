@@ -90,11 +90,12 @@ func humanSize(n int64) string {
 }
 
 func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
-	var quiet bool
+	var quiet, digests bool
+	var filters []string
 	c := &cobra.Command{
 		Use:     "images [OPTIONS]",
 		Short:   "List images",
-		Example: "  sdocker images\n  sdocker images -q",
+		Example: "  sdocker images\n  sdocker images -q\n  sdocker images --digests --filter reference='team/*'",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			s, err := openImages(openEngine)
@@ -109,8 +110,15 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", err)
 			}
+			if list, err = filterImages(s, list, filters); err != nil {
+				return err
+			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			if !quiet {
+			switch {
+			case quiet:
+			case digests:
+				fmt.Fprintln(w, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+			default:
 				fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 			}
 			now := time.Now()
@@ -122,23 +130,20 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 					fmt.Fprintln(w, img.ShortID())
 					continue
 				}
-				names := img.Names
-				if len(names) == 0 {
-					names = []string{"<none>:<none>"}
-				}
 				created, size := engine.HumanSince(img.Created, now), humanSize(img.Size)
 				if img.Damage != nil {
 					created, size = "N/A", "damaged"
 				}
-				for _, n := range names {
-					i := strings.LastIndex(n, ":")
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", n[:i], n[i+1:], img.ShortID(), created, size)
+				for _, row := range imageRows(img, digests) {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", strings.Join(row, "\t"), img.ShortID(), created, size)
 				}
 			}
 			return w.Flush()
 		},
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image ids only")
+	c.Flags().BoolVar(&digests, "digests", false, "show the registry digests images were pulled by")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE")
 	return c
 }
 
@@ -211,6 +216,7 @@ func newImageCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		Short: "Manage images (see also images, import, load, rmi, tag)",
 		Args:  cobra.NoArgs,
 	}
+	c.AddCommand(newImageInspectCommand(openEngine))
 	c.AddCommand(&cobra.Command{
 		Use:     "prune",
 		Short:   "Remove unnamed images that no container uses, and layers no image uses",

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -353,3 +354,69 @@ func mustRef(t *testing.T, s string) name.Reference {
 	}
 	return r
 }
+
+func TestCLIImageInfo(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	c := newCLI(t, srv.host)
+	dig := srv.push(t, "info:1", imageOf(t, "amd64", false, uniqueLayers(t, 2, "h")...), nil)
+	ref := srv.host + "/info:1"
+	c.mustRun(0, "pull", ref)
+	c.mustRun(0, "import", t.TempDir(), "other:1")
+	id := strings.TrimSpace(c.mustRun(0, "image", "inspect", "-f", "{{.Id}}", ref).stdout)
+
+	r := c.mustRun(0, "history", ref)
+	if l := lines(r.stdout); len(l) != 3 || !strings.HasPrefix(l[1], id[len("sha256:"):][:12]) || !strings.HasPrefix(l[2], "<missing>") {
+		t.Errorf("history: %s", r)
+	}
+	r = c.mustRun(0, "image", "inspect", ref)
+	var info []struct {
+		ID          string `json:"Id"`
+		RepoTags    []string
+		RepoDigests []string
+		Os          string
+		RootFS      struct{ Layers []string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || len(info) != 1 {
+		t.Fatalf("image inspect: %v\n%s", err, r)
+	}
+	if i := info[0]; i.ID != id || len(i.RepoTags) != 1 || i.RepoTags[0] != ref || len(i.RepoDigests) != 1 ||
+		i.RepoDigests[0] != srv.host+"/info@"+dig || i.Os != "linux" || len(i.RootFS.Layers) != 2 {
+		t.Errorf("image inspect: %+v", info[0])
+	}
+	if r := c.run("", "image", "inspect", ref, "nosuch:1"); r.code != 1 || !strings.Contains(r.stderr, "nosuch") || !strings.Contains(r.stdout, id) {
+		t.Errorf("image inspect of a missing image: %s", r)
+	}
+
+	if r := c.mustRun(0, "images", "--digests"); !strings.Contains(r.stdout, "DIGEST") || !strings.Contains(r.stdout, dig) {
+		t.Errorf("images --digests: %s", r)
+	}
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{
+		{"reference=" + srv.host + "/inf*", []string{"info"}},
+		{"reference=other", []string{"other"}},
+		{"dangling=false", []string{"other", "info"}}, // newest first
+		{"dangling=true", nil},
+		{"since=" + ref, []string{"other"}},
+	} {
+		r := c.mustRun(0, "images", "--filter", tc.filter)
+		rows := lines(r.stdout)[1:]
+		if len(rows) != len(tc.want) {
+			t.Errorf("--filter %s: %s", tc.filter, r)
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(rows[i], w) {
+				t.Errorf("--filter %s: row %q, want %s", tc.filter, rows[i], w)
+			}
+		}
+	}
+	for _, bad := range []string{"dangling", "nosuch=1", "dangling=maybe", "reference=[", "before=nosuch:1"} {
+		if r := c.run("", "images", "--filter", bad); r.code != 125 || !strings.Contains(r.stderr, "--filter") && !strings.Contains(r.stderr, "nosuch") {
+			t.Errorf("images --filter %s: %s", bad, r)
+		}
+	}
+}
+
+func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
