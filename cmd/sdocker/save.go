@@ -1,9 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -26,17 +25,11 @@ so an image saved and loaded again keeps its ID.`,
 			if err != nil {
 				return err
 			}
-			if output == "" && engine.IsTerminal(os.Stdout) {
-				return errors.New("save: refusing to write an archive to a terminal: give -o FILE or redirect stdout")
-			}
 			s, err := openImages(openEngine)
 			if err != nil {
 				return err
 			}
-			if output == "" {
-				return s.Save(os.Stdout, args, f)
-			}
-			return s.SaveFile(output, args, f)
+			return writeArchive("save", output, func(w io.Writer) error { return s.Save(w, args, f) })
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "the archive to write (default: stdout)")

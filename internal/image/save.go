@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -65,33 +64,6 @@ func (s *Store) Save(w io.Writer, refs []string, format string) error {
 		return fmt.Errorf("save: %w", err)
 	}
 	return tw.Close()
-}
-
-// SaveFile writes Save's archive to path atomically: a failed save leaves
-// no file behind.
-func (s *Store) SaveFile(path string, refs []string, format string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	err = s.Save(tmp, refs, format)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	return nil
 }
 
 // savedImages resolves refs, an image given twice (by two names) once.

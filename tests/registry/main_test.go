@@ -135,3 +135,13 @@ func (c *cli) mustRun(code int, args ...string) result {
 	}
 	return r
 }
+
+// testDeadline returns a function that sleeps a little and reports whether
+// a generous bound has passed (a loop guard, not a timing assertion).
+func testDeadline() func() bool {
+	end := time.Now().Add(timeout(20 * time.Second))
+	return func() bool {
+		time.Sleep(20 * time.Millisecond)
+		return time.Now().After(end)
+	}
+}
