@@ -54,7 +54,8 @@ type Result struct {
 // A failed pull leaves no image and no name. The layers it completed stay
 // in the store, unlisted, so that pulling again fetches only the others
 // (the next GC, at rmi or prune, removes them if no pull does); after a
-// blob that does not match its digest, they are removed at once.
+// blob that does not match its digest, or on a full disk, they are removed
+// at once.
 func Pull(ctx context.Context, store *image.Store, ref string, o Options) (*Result, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
@@ -65,7 +66,7 @@ func Pull(ctx context.Context, store *image.Store, ref string, o Options) (*Resu
 	}
 	res, err := pull(ctx, store, r, o)
 	if err != nil {
-		if errors.Is(err, image.ErrInvalid) {
+		if dropAfter(err) {
 			store.DropUnused()
 		}
 		if ctx.Err() != nil {
@@ -302,16 +303,24 @@ func fetchLayer(store *image.Store, l v1.Layer, diffID string, b *board, line in
 	b.set(line, statusDownloading)
 	src := &errReader{r: rc}
 	if err := store.PutLayer(b.reader(line, src), d.String(), diffID); err != nil {
-		if interrupted(src.err) {
+		switch {
+		case interrupted(src.err):
 			return fmt.Errorf("layer %s: download stopped: %w", shortHex(d.String()), src.err)
-		}
-		if !errors.Is(err, image.ErrInvalid) {
+		case src.err != nil && !errors.Is(err, image.ErrInvalid):
+			// The registry's stream itself failed its check.
 			err = fmt.Errorf("%w: %w", err, image.ErrInvalid)
 		}
 		return fmt.Errorf("layer %s: %w", shortHex(d.String()), err)
 	}
 	b.set(line, statusComplete)
 	return nil
+}
+
+// dropAfter tells a failed pull whose completed layers go at once: after
+// content that is wrong, or when the disk is full (they would only take
+// space); after an interruption they stay for the next pull.
+func dropAfter(err error) bool {
+	return errors.Is(err, image.ErrInvalid) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 // errReader keeps the first error of r but EOF.

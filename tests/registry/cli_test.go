@@ -420,3 +420,30 @@ func TestCLIImageInfo(t *testing.T) {
 }
 
 func lines(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
+
+func TestCLIPullDiskFull(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	c := newCLI(t, srv.host)
+	big := make([]byte, 3<<20)
+	rand.Read(big)
+	srv.push(t, "full:1", imageOf(t, "amd64", false, append(uniqueLayers(t, 2, "f"),
+		layerOf(t, map[string]string{"big": string(big)}, compression.GZip, false))...), nil)
+	// The image store on a 2 MiB tmpfs: the big layer does not fit.
+	store := filepath.Join(c.root, "image")
+	if err := os.MkdirAll(store, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", store, "tmpfs", 0, "size=2m"); err != nil {
+		t.Skipf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(store, syscall.MNT_DETACH) })
+	r := c.run("", "pull", "--jobs", "1", srv.host+"/full:1")
+	if r.code != 125 || !strings.Contains(r.stderr, "no space left on device") || strings.Contains(r.stderr, "invalid") {
+		t.Errorf("pull on a full disk: %s", r)
+	}
+	for _, d := range []string{"images", "layers", "tmp"} {
+		if ents := testutil.DirNames(filepath.Join(store, d)); len(ents) != 0 {
+			t.Errorf("a pull on a full disk left %s/%v", d, ents)
+		}
+	}
+}
