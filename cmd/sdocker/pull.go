@@ -45,7 +45,7 @@ again; an interrupted pull resumes with the layers it had not finished.`,
 			if err != nil {
 				return err
 			}
-			fmt.Println(res.Ref.Remote.Name())
+			fmt.Println(res.Ref.Name())
 			return nil
 		},
 	}
@@ -68,7 +68,7 @@ func pullImage(s *image.Store, ref string, o registry.Options) (*registry.Result
 	if res.Downloaded > 0 {
 		status = "Downloaded newer image for "
 	}
-	fmt.Fprintf(os.Stderr, "Digest: %s\nStatus: %s%s\n", res.Digest, status, res.Ref.Remote.Name())
+	fmt.Fprintf(os.Stderr, "Digest: %s\nStatus: %s%s\n", res.Digest, status, res.Ref.Name())
 	return res, nil
 }
 

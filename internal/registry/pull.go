@@ -123,25 +123,25 @@ func pull(ctx context.Context, store *image.Store, r Ref, o Options) (*Result, e
 	}
 	img, err := resolveImage(desc, src, o.Platform, ropts)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", r.Remote.Name(), err)
+		return nil, fmt.Errorf("pull %s: %w", r.Name(), err)
 	}
 	raw, err := img.RawConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: image config: %w", r.Remote.Name(), describe(err))
+		return nil, fmt.Errorf("pull %s: image config: %w", r.Name(), describe(err))
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: image config: %w: %w", r.Remote.Name(), err, image.ErrInvalid)
+		return nil, fmt.Errorf("pull %s: image config: %w: %w", r.Name(), err, image.ErrInvalid)
 	}
 	if !desc.MediaType.IsIndex() && !matchesPlatform(cf, o.Platform) {
-		return nil, fmt.Errorf("pull %s: the image is for %s/%s, not %s", r.Remote.Name(), cf.OS, cf.Architecture, platformString(o.Platform))
+		return nil, fmt.Errorf("pull %s: the image is for %s/%s, not %s", r.Name(), cf.OS, cf.Architecture, platformString(o.Platform))
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: layers: %w", r.Remote.Name(), describe(err))
+		return nil, fmt.Errorf("pull %s: layers: %w", r.Name(), describe(err))
 	}
 	if len(layers) != len(cf.RootFS.DiffIDs) {
-		return nil, fmt.Errorf("pull %s: the manifest has %d layers, the config %d: %w", r.Remote.Name(), len(layers), len(cf.RootFS.DiffIDs), image.ErrInvalid)
+		return nil, fmt.Errorf("pull %s: the manifest has %d layers, the config %d: %w", r.Name(), len(layers), len(cf.RootFS.DiffIDs), image.ErrInvalid)
 	}
 	done, err := store.Hold()
 	if err != nil {
@@ -150,7 +150,7 @@ func pull(ctx context.Context, store *image.Store, r Ref, o Options) (*Result, e
 	defer done()
 	n, err := fetchLayers(ctx, store, layers, cf.RootFS.DiffIDs, o)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", r.Remote.Name(), err)
+		return nil, fmt.Errorf("pull %s: %w", r.Name(), err)
 	}
 	refs := []string{r.LocalRepo + "@" + desc.Digest.String()}
 	if r.Local != "" {
@@ -158,7 +158,7 @@ func pull(ctx context.Context, store *image.Store, r Ref, o Options) (*Result, e
 	}
 	added, err := store.AddImage(raw, refs)
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", r.Remote.Name(), err)
+		return nil, fmt.Errorf("pull %s: %w", r.Name(), err)
 	}
 	return &Result{Image: added, Ref: r, Digest: desc.Digest.String(), Downloaded: n}, nil
 }
@@ -178,7 +178,7 @@ func getManifest(ref name.Reference, cfg *Config, ropts []remote.Option) (*remot
 	}
 	d, err := remote.Get(ref, ropts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pull %s: %w", ref.Name(), describe(err))
+		return nil, nil, fmt.Errorf("pull %s: %w", displayName(ref), describe(err))
 	}
 	return d, ref, nil
 }

@@ -62,7 +62,7 @@ func Push(ctx context.Context, store *image.Store, ref string, o Options) (*Push
 	err = remote.Write(r.Remote, img, ropts...)
 	<-shown
 	if err != nil {
-		return nil, fmt.Errorf("push %s: %w", r.Remote.Name(), describe(err))
+		return nil, fmt.Errorf("push %s: %w", r.Name(), describe(err))
 	}
 	d, err := img.Digest()
 	if err != nil {

@@ -19,6 +19,17 @@ type Ref struct {
 	LocalRepo string
 }
 
+// Name is the full reference as Docker shows it: docker.io/library/busybox:latest.
+func (r Ref) Name() string { return displayName(r.Remote) }
+
+func displayName(r name.Reference) string {
+	n := r.Name()
+	if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
+		return DockerHub + "/" + rest
+	}
+	return n
+}
+
 // ParseRef expands a reference: NAME[:TAG|@sha256:DIGEST]. A name without a
 // registry (no dot, no port, not localhost in its first part) is on the
 // configured default registry; on Docker Hub a one-part name is under

@@ -43,7 +43,7 @@ func TestParseRefExpandsAsDocker(t *testing.T) {
 			t.Errorf("ParseRef(%q): %v", tc.in, err)
 			continue
 		}
-		if r.Remote.Name() != tc.remote || r.Local != tc.local {
+		if r.Remote.Name() != tc.remote || r.Local != tc.local || r.Name() != strings.Replace(tc.remote, "index.docker.io/", "docker.io/", 1) {
 			t.Errorf("ParseRef(%q) = %s, local %q; want %s, %q", tc.in, r.Remote.Name(), r.Local, tc.remote, tc.local)
 		}
 	}
