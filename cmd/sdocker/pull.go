@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,6 +17,7 @@ import (
 func newPullCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var platform string
 	var jobs int
+	var forRun string
 	c := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Pull an image from a registry",
@@ -42,8 +41,15 @@ again; an interrupted pull resumes with the layers it had not finished.`,
 				return err
 			}
 			res, err := pullImage(s, args[0], registry.Options{Platform: p, Jobs: jobs})
+			if err != nil && forRun == pullMissing {
+				return fmt.Errorf("%w %q here, and pulling it failed: %w", image.ErrNotFound, args[0], err)
+			}
 			if err != nil {
 				return err
+			}
+			if forRun != "" { // the reference run is to use
+				fmt.Println(localRef(s, args[0], res))
+				return nil
 			}
 			fmt.Println(res.Ref.Name())
 			return nil
@@ -51,7 +57,20 @@ again; an interrupted pull resumes with the layers it had not finished.`,
 	}
 	c.Flags().StringVar(&platform, "platform", "", "OS/ARCH[/VARIANT] to pull from a multi-platform image (default linux/"+registry.DefaultPlatform().Architecture+")")
 	c.Flags().IntVar(&jobs, "jobs", 0, "layers to download at once (default: max-concurrent-downloads of the registry config, or 3)")
+	c.Flags().StringVar(&forRun, pullForRunFlag, "", "for run with --pull POLICY: print the local reference to use")
+	c.Flags().MarkHidden(pullForRunFlag)
 	return c
+}
+
+// localRef is the reference by which run finds an image just pulled as ref.
+func localRef(s *image.Store, ref string, res *registry.Result) string {
+	if _, err := s.Get(ref); err == nil {
+		return ref
+	}
+	if res.Ref.Local != "" {
+		return res.Ref.Local
+	}
+	return res.Image.ID
 }
 
 // pullImage pulls ref into the store, with progress on stderr; SIGINT or
@@ -70,50 +89,4 @@ func pullImage(s *image.Store, ref string, o registry.Options) (*registry.Result
 	}
 	fmt.Fprintf(os.Stderr, "Digest: %s\nStatus: %s%s\n", res.Digest, status, res.Ref.Name())
 	return res, nil
-}
-
-// Pull policies of run.
-const (
-	pullMissing = "missing"
-	pullAlways  = "always"
-	pullNever   = "never"
-)
-
-// ensureImage pulls the image run is given, as policy says, and returns the
-// reference run should use. A rootfs directory is never pulled.
-func ensureImage(openEngine func() (*engine.Engine, error), ref, policy string) (string, error) {
-	switch policy {
-	case pullMissing, pullAlways, pullNever:
-	default:
-		return "", fmt.Errorf("--pull %q: use missing, always or never", policy)
-	}
-	if ref == "" || policy == pullNever || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, ".") {
-		return ref, nil
-	}
-	if st, err := os.Stat(ref); err == nil && st.IsDir() {
-		return ref, nil // a relative rootfs directory (run tells which)
-	}
-	s, err := openImages(openEngine)
-	if err != nil {
-		return "", err
-	}
-	if policy == pullMissing {
-		if _, err := s.Get(ref); !errors.Is(err, image.ErrNotFound) {
-			return ref, nil // there, or a reference run refuses itself
-		}
-	}
-	res, err := pullImage(s, ref, registry.Options{})
-	if err != nil && policy == pullMissing {
-		return "", fmt.Errorf("%w %q here, and pulling it failed: %w", image.ErrNotFound, ref, err)
-	}
-	if err != nil {
-		return "", err
-	}
-	if _, err := s.Get(ref); err == nil {
-		return ref, nil
-	}
-	if res.Ref.Local != "" {
-		return res.Ref.Local, nil
-	}
-	return res.Image.ID, nil
 }
