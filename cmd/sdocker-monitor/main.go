@@ -55,7 +55,7 @@ type monitor struct {
 
 func main() {
 	if err := run(os.Args); err != nil {
-		os.Stderr.WriteString("sdocker-monitor: " + err.Error() + "\n")
+		_, _ = os.Stderr.WriteString("sdocker-monitor: " + err.Error() + "\n")
 		os.Exit(1)
 	}
 }
@@ -73,7 +73,9 @@ func run(args []string) error {
 		n[i] = v
 	}
 	m := &monitor{pid: n[0], log: jsonlog.NewWriter(n[1])}
-	m.add(n[2], "stdout")
+	if err := m.add(n[2], "stdout"); err != nil {
+		return err
+	}
 	if args[4] == "pty" {
 		m.tty = true
 	} else {
@@ -81,10 +83,13 @@ func run(args []string) error {
 		if err != nil || fd < 0 {
 			return errors.New("invalid argument " + strconv.Quote(args[4]))
 		}
-		m.add(fd, "stderr")
+		if err := m.add(fd, "stderr"); err != nil {
+			return err
+		}
 	}
 	status := m.watch()
-	m.log.Flush(time.Now())
+	// What this cannot mark goes on with the count of what was lost.
+	_ = m.log.Flush(time.Now())
 	unix.Close(n[1])
 	exe := args[5]
 	argv := append(args[6:len(args):len(args)], strconv.Itoa(status))
@@ -95,9 +100,12 @@ func run(args []string) error {
 	return &os.PathError{Op: "execute", Path: exe, Err: err}
 }
 
-func (m *monitor) add(fd int, name string) {
-	unix.SetNonblock(fd, true)
+func (m *monitor) add(fd int, name string) error {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return &os.SyscallError{Syscall: "set " + name + " descriptor " + strconv.Itoa(fd) + " non-blocking", Err: err}
+	}
 	m.strms = append(m.strms, &stream{fd: fd, name: name, buf: make([]byte, 0, chunk)})
+	return nil
 }
 
 // watch copies output until the init has exited and its output is drained,
@@ -214,7 +222,7 @@ func (m *monitor) end(s *stream) {
 // entry writes one log entry in one write, so that a reader never sees two
 // entries mixed; one that cannot be written is counted as lost.
 func (m *monitor) entry(s *stream, text []byte) {
-	m.log.Write(text, s.name, time.Now())
+	_ = m.log.Write(text, s.name, time.Now())
 }
 
 func indexNL(b []byte) int {

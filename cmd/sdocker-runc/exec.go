@@ -164,6 +164,6 @@ func proxySignals(sigs <-chan os.Signal, p *launch.Process, terminal bool) {
 		if sig == unix.SIGWINCH && terminal {
 			continue
 		}
-		p.Signal(sig.(syscall.Signal))
+		_ = p.Signal(sig.(syscall.Signal)) // a process that has just ended takes none
 	}
 }

@@ -101,8 +101,14 @@ func newUpdateCommand(g *globals) *command {
 		}
 		r := specs.LinuxResources{}
 		if st.Config.Linux != nil && st.Config.Linux.Resources != nil {
-			b, _ := json.Marshal(st.Config.Linux.Resources)
-			json.Unmarshal(b, &r)
+			// A deep copy, to update.
+			b, err := json.Marshal(st.Config.Linux.Resources)
+			if err == nil {
+				err = json.Unmarshal(b, &r)
+			}
+			if err != nil {
+				return fmt.Errorf("copy the resources of %s: %w", args[0], err)
+			}
 		}
 		if resources != "" {
 			var b []byte

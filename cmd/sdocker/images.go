@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/image"
 )
@@ -77,18 +77,6 @@ func newLoadCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	return c
 }
 
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	v, i := float64(n), 0
-	for v >= 1000 && i < len(units)-1 {
-		v, i = v/1000, i+1
-	}
-	if i == 0 {
-		return fmt.Sprintf("%dB", n)
-	}
-	return fmt.Sprintf("%.3g%s", v, units[i])
-}
-
 func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var quiet, digests bool
 	var filters []string
@@ -113,32 +101,12 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 			if list, err = filterImages(s, list, filters); err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(os.Stdout, 0, 4, 3, ' ', 0)
-			switch {
-			case quiet:
-			case digests:
-				fmt.Fprintln(w, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
-			default:
-				fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-			}
-			now := time.Now()
 			for _, img := range list {
 				if img.Damage != nil {
 					fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", img.Damage)
 				}
-				if quiet {
-					fmt.Fprintln(w, img.ShortID())
-					continue
-				}
-				created, size := engine.HumanSince(img.Created, now), humanSize(img.Size)
-				if img.Damage != nil {
-					created, size = "N/A", "damaged"
-				}
-				for _, row := range imageRows(img, digests) {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", strings.Join(row, "\t"), img.ShortID(), created, size)
-				}
 			}
-			return w.Flush()
+			return dockerfmt.WriteImagesTable(os.Stdout, list, time.Now(), quiet, digests)
 		},
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image ids only")

@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 )
 
@@ -35,47 +33,30 @@ ones found are still shown) or the template fails, not 125.`,
 			if err != nil {
 				return err
 			}
-			var write func(*engine.ContainerJSON) error
+			var write func(*dockerfmt.ContainerJSON) error
 			w := bufio.NewWriter(os.Stdout)
 			if format != "" {
-				tmpl, err := engine.ParseTemplate(format)
+				tmpl, err := dockerfmt.ParseTemplate(format)
 				if err != nil {
 					return fail(err)
 				}
-				write = func(cj *engine.ContainerJSON) error {
-					// As Docker's CLI: a field the struct lacks under that
-					// name (.Id) is looked up in the JSON document instead.
-					var buf bytes.Buffer
-					if err := tmpl.Execute(&buf, cj); err != nil {
-						var doc map[string]any
-						b, _ := json.Marshal(cj)
-						buf.Reset()
-						strict, _ := tmpl.Clone()
-						if json.Unmarshal(b, &doc) != nil || strict == nil ||
-							strict.Option("missingkey=error").Execute(&buf, doc) != nil {
-							return fmt.Errorf("template: %w", err)
-						}
-					}
-					w.Write(buf.Bytes())
-					_, err := fmt.Fprintln(w)
-					return err
+				write = func(cj *dockerfmt.ContainerJSON) error {
+					return dockerfmt.WriteInspectTemplate(w, tmpl, cj)
 				}
 			}
-			list, findErr := e.Inspect(args)
+			records, findErr := e.FindAll(args)
+			list := make([]*dockerfmt.ContainerJSON, 0, len(records))
+			for _, r := range records {
+				list = append(list, dockerfmt.Inspect(e, r))
+			}
 			if write == nil {
-				if list == nil {
-					list = []*engine.ContainerJSON{}
-				}
-				enc := json.NewEncoder(w)
-				enc.SetEscapeHTML(false)
-				enc.SetIndent("", "    ")
-				if err := enc.Encode(list); err != nil {
+				if err := dockerfmt.WriteInspectJSON(w, list); err != nil {
 					return fail(err)
 				}
 			} else {
 				for _, cj := range list {
 					if err := write(cj); err != nil {
-						w.Flush()
+						_ = w.Flush() // what was written before err; err is what is reported
 						return fail(err)
 					}
 				}

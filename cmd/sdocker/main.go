@@ -143,6 +143,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newSaveCommand(openEngine),
 		newLoginCommand(),
 		newLogoutCommand(),
+		newNetworkCommand(openEngine, nil),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd

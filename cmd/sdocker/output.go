@@ -24,7 +24,7 @@ func writeArchive(verb, path string, write func(io.Writer) error) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", verb, path, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone already once renamed
 	err = write(tmp)
 	if err == nil {
 		err = tmp.Sync()

@@ -2,15 +2,13 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 )
 
@@ -34,10 +32,10 @@ object per container and line.`,
   sdocker ps --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			var pf *engine.PsFormat
+			var pf *dockerfmt.PsFormat
 			if format != "" && !quiet {
 				var err error
-				if pf, err = engine.ParsePsFormat(format); err != nil {
+				if pf, err = dockerfmt.ParsePsFormat(format); err != nil {
 					return err
 				}
 			}
@@ -53,7 +51,7 @@ object per container and line.`,
 				return err
 			}
 			now := time.Now()
-			var entries []engine.PsEntry
+			var entries []dockerfmt.PsEntry
 			for _, r := range list {
 				switch r.Status {
 				case engine.StateRunning, engine.StatePaused, engine.StateRestarting:
@@ -62,7 +60,7 @@ object per container and line.`,
 						continue
 					}
 				}
-				entries = append(entries, engine.NewPsEntry(r, now, !noTrunc))
+				entries = append(entries, dockerfmt.NewPsEntry(r, now, !noTrunc))
 			}
 			out := bufio.NewWriter(os.Stdout)
 			switch {
@@ -71,9 +69,9 @@ object per container and line.`,
 					fmt.Fprintln(out, p.ID)
 				}
 			case pf == nil:
-				err = psTable(out, entries)
+				err = dockerfmt.WritePsTable(out, entries)
 			default:
-				err = psFormat(out, pf, entries)
+				err = dockerfmt.WritePsFormat(out, pf, entries)
 			}
 			if ferr := out.Flush(); err == nil {
 				err = ferr
@@ -86,48 +84,4 @@ object per container and line.`,
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not shorten ids and commands")
 	cmd.Flags().StringVar(&format, "format", "", `a Go template, "table TEMPLATE", or "json"`)
 	return cmd
-}
-
-// psTable is the default listing.
-func psTable(out io.Writer, entries []engine.PsEntry) error {
-	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
-	for _, p := range entries {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor)
-	}
-	return w.Flush()
-}
-
-// psFormat writes entries with a --format.
-func psFormat(out io.Writer, f *engine.PsFormat, entries []engine.PsEntry) error {
-	if f.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetEscapeHTML(false)
-		for _, p := range entries {
-			if err := enc.Encode(p); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	w := out
-	var tw *tabwriter.Writer
-	if f.Table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
-		w = tw
-		if err := f.Tmpl.Execute(w, engine.PsHeader); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	for _, p := range entries {
-		if err := f.Tmpl.Execute(w, p); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
 }

@@ -58,7 +58,7 @@ again; an interrupted pull resumes with the layers it had not finished.`,
 	c.Flags().StringVar(&platform, "platform", "", "OS/ARCH[/VARIANT] to pull from a multi-platform image (default linux/"+registry.DefaultPlatform().Architecture+")")
 	c.Flags().IntVar(&jobs, "jobs", 0, "layers to download at once (default: max-concurrent-downloads of the registry config, or 3)")
 	c.Flags().StringVar(&forRun, pullForRunFlag, "", "for run with --pull POLICY: print the local reference to use")
-	c.Flags().MarkHidden(pullForRunFlag)
+	_ = c.Flags().MarkHidden(pullForRunFlag) // it is defined just above
 	return c
 }
 

@@ -1,18 +1,20 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/signal"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 )
 
 func newStatsCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var o engine.StatsOptions
-	var noStream bool
+	var noStream, noTrunc bool
 	cmd := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
 		Short: "Show the resource usage of containers",
@@ -33,8 +35,8 @@ is what the cgroup read and wrote.`,
 			if err != nil {
 				return err
 			}
-			o.Refs, o.Stream, o.Out = args, !noStream, os.Stdout
-			o.ClearScreen = o.Stream && engine.IsTerminal(os.Stdout)
+			o.Refs, o.Stream = args, !noStream
+			o.Show = statsTable(os.Stdout, o.Stream && engine.IsTerminal(os.Stdout), !noTrunc)
 			stop := make(chan struct{})
 			o.Stop = stop
 			sigs := make(chan os.Signal, 1)
@@ -51,6 +53,19 @@ is what the cgroup read and wrote.`,
 	f := cmd.Flags()
 	f.BoolVar(&noStream, "no-stream", false, "print one table and exit")
 	f.BoolVarP(&o.All, "all", "a", false, "show every container, not only running ones")
-	f.BoolVar(&o.NoTrunc, "no-trunc", false, "show full container ids")
+	f.BoolVar(&noTrunc, "no-trunc", false, "show full container ids")
 	return cmd
+}
+
+// statsTable writes each refresh of `stats` as a table, on a cleared screen
+// with clearScreen (otherwise each table follows the previous one).
+func statsTable(w io.Writer, clearScreen, trunc bool) func([]*engine.StatsSample, map[string]*engine.StatsSample) error {
+	return func(cur []*engine.StatsSample, prev map[string]*engine.StatsSample) error {
+		if clearScreen {
+			if _, err := io.WriteString(w, "\033[2J\033[H"); err != nil {
+				return err
+			}
+		}
+		return dockerfmt.WriteStatsTable(w, dockerfmt.StatsRows(cur, prev), trunc)
+	}
 }

@@ -35,8 +35,11 @@ func Write(path string, data []byte, perm os.FileMode, sync bool) error {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, step(err, "write"))
+		err = fmt.Errorf("write %s: %w", path, step(err, "write"))
+		if rerr := os.Remove(tmp); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return err
 	}
 	return nil
 }

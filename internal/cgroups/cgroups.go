@@ -36,9 +36,6 @@ type Manager interface {
 	Create(r *specs.LinuxResources) error
 	// Apply moves pid into every cgroup of the container.
 	Apply(pid int) error
-	// ApplyExcept is Apply but for the cgroup of controller ctrl; on v2,
-	// whose one cgroup holds every controller, it moves pid nowhere.
-	ApplyExcept(pid int, ctrl string) error
 	// PidsDir is the container's cgroup directory of the pids controller.
 	PidsDir() string
 	// Set changes the limits of an existing container.

@@ -1,6 +1,10 @@
 package cgroups
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // SetFrozen freezes the container's processes (or, frozen false, thaws
 // them), then records it with record. Should record fail, the processes
@@ -14,8 +18,7 @@ func SetFrozen(cg Manager, frozen bool, record func() error) error {
 		return err
 	}
 	if err := record(); err != nil {
-		undo()
-		return err
+		return errors.Join(err, undo())
 	}
 	return nil
 }

@@ -403,17 +403,8 @@ func pidsMax(limit int64) string {
 	return strconv.FormatInt(limit, 10)
 }
 
-func (m *v1) Apply(pid int) error { return m.ApplyExcept(pid, "") }
-
-func (m *v1) ApplyExcept(pid int, ctrl string) error {
-	skip := ""
-	if ctrl != "" && m.mounts[ctrl] != "" {
-		skip = m.dir(ctrl)
-	}
+func (m *v1) Apply(pid int) error {
 	for _, d := range m.dirs(m.controllers(m.hasCpuset())) {
-		if d == skip {
-			continue
-		}
 		if err := writeFile(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}

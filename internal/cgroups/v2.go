@@ -228,13 +228,6 @@ func (m *v2) setCPU(c *specs.LinuxCPU) error {
 
 func (m *v2) Apply(pid int) error { return writeFile(m.dir, "cgroup.procs", strconv.Itoa(pid)) }
 
-func (m *v2) ApplyExcept(pid int, ctrl string) error {
-	if ctrl != "" {
-		return nil
-	}
-	return m.Apply(pid)
-}
-
 func (m *v2) PidsDir() string { return m.dir }
 
 // FD opens the cgroup directory for SysProcAttr.UseCgroupFD; the caller

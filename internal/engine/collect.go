@@ -58,8 +58,7 @@ func (e *Engine) lockAndCollect() (all []*Record, unlock func(), err error) {
 
 // collect is Collect for a caller that holds the store lock.
 func (e *Engine) collect(all []*Record) error {
-	var errs []error
-	e.removeHalfCreated(all)
+	errs := []error{e.removeHalfCreated(all)}
 	for _, r := range all {
 		if r.Status == StateExited && r.exitUnsaved == nil && !e.leftBehind(r) {
 			continue
@@ -91,7 +90,9 @@ func (e *Engine) collect(all []*Record) error {
 // as a --rm container does.
 func (e *Engine) cleanupDead(r *Record) error {
 	if r.BootID == proc.BootID() {
-		proc.Signal(r.Pid, r.PidStart, unix.SIGKILL) // (ErrGone: it has ended)
+		// ErrGone: it has ended; whatever else is left of it,
+		// destroyCgroups kills.
+		_ = proc.Signal(r.Pid, r.PidStart, unix.SIGKILL)
 	}
 	if err := e.destroyCgroups(r); err != nil {
 		return err
@@ -163,16 +164,19 @@ func (e *Engine) leftBehind(r *Record) bool {
 }
 
 // removeHalfCreated removes container directories without a record that
-// nobody holds: what a command killed while creating a container left.
-func (e *Engine) removeHalfCreated(all []*Record) {
+// nobody holds: what a command killed while creating a container left. A
+// directory whose root file system stays mounted is kept (and reported):
+// removing it would reach into the mount.
+func (e *Engine) removeHalfCreated(all []*Record) error {
 	known := make(map[string]bool, len(all))
 	for _, r := range all {
 		known[r.ID] = true
 	}
 	ents, err := os.ReadDir(e.containersDir())
 	if err != nil {
-		return
+		return fmt.Errorf("read %s: %w", e.containersDir(), err)
 	}
+	var errs []error
 	for _, ent := range ents {
 		if !ent.IsDir() || known[ent.Name()] {
 			continue
@@ -184,8 +188,12 @@ func (e *Engine) removeHalfCreated(all []*Record) {
 		if err != nil {
 			continue // its creator is still at work
 		}
-		image.ReleaseRootfs(e.containerDir(ent.Name()))
-		os.RemoveAll(e.containerDir(ent.Name()))
+		if err := image.ReleaseRootfs(e.containerDir(ent.Name())); err != nil {
+			errs = append(errs, err)
+		} else if err := os.RemoveAll(e.containerDir(ent.Name())); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", e.containerDir(ent.Name()), err))
+		}
 		lock.Close()
 	}
+	return errors.Join(errs...)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
+	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // A container is damaged when one of its state files (container.json,
@@ -111,9 +112,10 @@ func (e *Engine) requireSpec(r *Record) error {
 	return nil
 }
 
-// defaultCgroupPath is the cgroup every container gets (see specgen).
+// defaultCgroupPath is the cgroup every container gets (see
+// specgen.WithCgroupsPath).
 func (e *Engine) defaultCgroupPath(id string) string {
-	return filepath.Join("/", e.CgroupParent, id)
+	return specgen.CgroupsPath(e.CgroupParent, id)
 }
 
 // releaseDamaged kills what the cgroups of container id hold, removes them

@@ -41,7 +41,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 
 // Exec runs a process in a running container and returns its exit status.
 func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
-	e.Collect()
+	_ = e.Collect() // as in refresh
 	r, err := e.running(ref)
 	if err != nil {
 		return 125, err
@@ -87,8 +87,9 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	}
 	if o.Detach {
 		// The helper exits as soon as the program runs, the container's
-		// init adopting it; reap the helper.
-		p.Wait()
+		// init adopting it; reap the helper (its status is not the
+		// program's).
+		_, _ = p.Wait()
 		return 0, nil
 	}
 	return attach(p, o.Interactive, o.Stdin, o.Stdout, sigs), nil

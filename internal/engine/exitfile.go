@@ -36,7 +36,6 @@ func (e *Engine) reserveExit(id string) error {
 	if err != nil {
 		return fmt.Errorf("reserve %s: %w", p, err)
 	}
-	defer f.Close()
 	err = unix.Fallocate(int(f.Fd()), 0, 0, exitFileSize)
 	if errors.Is(err, unix.EOPNOTSUPP) {
 		// No fallocate here: written blocks are allocated too.
@@ -44,6 +43,9 @@ func (e *Engine) reserveExit(id string) error {
 		if st, err = f.Stat(); err == nil && st.Size() < exitFileSize {
 			_, err = f.WriteAt(make([]byte, exitFileSize-st.Size()), st.Size())
 		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("reserve %s: %w", p, unwrapPath(err))
@@ -111,8 +113,11 @@ func (e *Engine) writeExit(id string, x exitStatus) error {
 	if err != nil {
 		return fmt.Errorf("record exit in %s: %w", p, err)
 	}
-	defer f.Close()
-	if _, err := f.WriteAt(x.line(), 0); err != nil {
+	_, err = f.WriteAt(x.line(), 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("record exit in %s: %w", p, unwrapPath(err))
 	}
 	return nil
@@ -162,10 +167,13 @@ func (e *Engine) markLost(r *Record) error {
 	if err != nil {
 		return fmt.Errorf("write log %s: %w", p, unwrapPath(err))
 	}
-	defer f.Close()
 	w := jsonlog.NewWriter(int(f.Fd()))
 	w.AddLost(x.Lost, x.Why)
-	if err := w.Flush(x.FinishedAt); err != nil {
+	err = w.Flush(x.FinishedAt)
+	if cerr := f.Close(); err == nil {
+		err = unwrapPath(cerr)
+	}
+	if err != nil {
 		return fmt.Errorf("write log %s: %w", p, err)
 	}
 	x.Lost, x.Why = 0, 0

@@ -35,7 +35,9 @@ func stale(r *Record) bool {
 // monitor was killed is killed and cleaned up here).
 func (e *Engine) refresh(r *Record) *Record {
 	if stale(r) {
-		e.Collect()
+		// What Collect fails on is reported by the next ps; r then stays
+		// as it was read.
+		_ = e.Collect()
 		if n, err := e.load(r.ID); err == nil {
 			return n
 		}
@@ -54,7 +56,7 @@ func (e *Engine) settled(id string, fn func(*Record) error) error {
 	defer state.Close()
 	r, err := e.load(id)
 	if err == nil && stale(r) {
-		e.Collect()
+		_ = e.Collect() // as in refresh
 		r, err = e.load(id)
 	}
 	if err != nil {
@@ -186,7 +188,9 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 			return err
 		}
 		if r.Status == StatePaused {
-			e.thaw(r)
+			if err := e.thaw(r); err != nil {
+				return err
+			}
 		}
 		if live(r) && signalInit(r, unix.SIGTERM) == nil {
 			running = r
@@ -196,11 +200,15 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	var killErr error
 	if running != nil && !e.waitExit(r.ID, timeout) {
-		signalInit(running, unix.SIGKILL)
+		// ErrWrongState: it has exited since.
+		if killErr = signalInit(running, unix.SIGKILL); errors.Is(killErr, ErrWrongState) {
+			killErr = nil
+		}
 	}
 	if !e.waitExit(r.ID, stateWait) {
-		return fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", ids.ShortID(r.ID), stateWait)
+		return errors.Join(killErr, fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", ids.ShortID(r.ID), stateWait))
 	}
 	return e.settle(r.ID)
 }
@@ -222,7 +230,8 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 			}
 		}
 		if r.Status == StatePaused && sig == unix.SIGKILL {
-			defer e.thaw(r)
+			// Thawed once the signal is pending: it then dies at once.
+			return errors.Join(signalInit(r, sig), e.thaw(r))
 		}
 		return signalInit(r, sig)
 	})
@@ -276,7 +285,7 @@ func (e *Engine) Wait(ref string) (int, error) {
 // Remove deletes a stopped container; force kills a running (or starting)
 // one first; volumes also deletes its anonymous volumes.
 func (e *Engine) Remove(ref string, force, volumes bool) error {
-	e.Collect()
+	_ = e.Collect() // as in refresh
 	r, err := e.Find(ref)
 	var d *DamagedError
 	if errors.As(err, &d) {
@@ -292,11 +301,17 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 		if !force {
 			return false, fmt.Errorf("%w: container %s is %s: stop it first or use -f", ErrWrongState, ids.ShortID(r.ID), r.Status)
 		}
-		e.markStopped(r.ID)
-		if r.Status == StatePaused {
-			e.thaw(r)
+		if err := e.markStopped(r.ID); err != nil {
+			return false, err
 		}
-		signalInit(r, unix.SIGKILL)
+		if r.Status == StatePaused {
+			if err := e.thaw(r); err != nil {
+				return false, err
+			}
+		}
+		if err := signalInit(r, unix.SIGKILL); err != nil && !errors.Is(err, ErrWrongState) {
+			return false, err // (ErrWrongState: it has exited since)
+		}
 		return false, nil
 	})
 	if force && errors.Is(err, ErrNotFound) {
@@ -312,7 +327,9 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	r = h.r
 	if r.CgroupPath != "" {
 		if cg, err := e.cgroupOf(r); err == nil {
-			cg.Destroy()
+			if err := cg.Destroy(); err != nil {
+				return err // the record stays: rm again removes what is left
+			}
 		}
 	}
 	if volumes {
@@ -365,11 +382,17 @@ func (e *Engine) freeze(r *Record, pause bool) error {
 	})
 }
 
-func (e *Engine) thaw(r *Record) {
-	if cg, err := e.cgroupOf(r); err == nil {
-		cg.Thaw()
+// thaw thaws a paused container that is to be stopped, so that it can
+// take its signal, and records it as running.
+func (e *Engine) thaw(r *Record) error {
+	cg, err := e.cgroupOf(r)
+	if err == nil {
+		err = cg.Thaw()
 	}
-	e.updateRecord(r.ID, func(n *Record) {
+	if err != nil {
+		return fmt.Errorf("thaw container %s: %w", ids.ShortID(r.ID), err)
+	}
+	return e.updateRecord(r.ID, func(n *Record) {
 		if n.Status == StatePaused {
 			n.Status = StateRunning
 		}

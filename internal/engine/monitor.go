@@ -76,7 +76,11 @@ func IsMonitor() bool {
 // state lock (see holdState), and waits until the container runs or failed
 // to start.
 func (e *Engine) startMonitor(r *Record, lock, state *os.File) error {
-	os.Remove(e.stopMarker(r.ID))
+	// A marker left from a stop would keep the restart policy from
+	// acting on this run.
+	if err := os.Remove(e.stopMarker(r.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("start container %s: %w", ids.ShortID(r.ID), err)
+	}
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("create monitor pipe: %w", err)
@@ -120,11 +124,13 @@ func MonitorMain() {
 		state = os.NewFile(stateFD, "state")
 		unix.CloseOnExec(stateFD)
 	} else {
-		// Back from sdocker-monitor: named as it, for ps and reapers.
-		os.WriteFile("/proc/self/comm", []byte(monitorArg0), 0)
+		// Back from sdocker-monitor: named as it, for ps and reapers
+		// (a name only: nothing depends on it).
+		_ = os.WriteFile("/proc/self/comm", []byte(monitorArg0), 0)
 		// What it passed on to come back here (this binary's descriptor)
-		// goes no further.
-		unix.CloseRange(lockFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+		// goes no further. (Linux 5.11; the monitor has no one to
+		// report to here, and a restart is all that would inherit it.)
+		_ = unix.CloseRange(lockFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 		exited = parseExited(os.Args[4], os.Args[5], os.Args[6:]...)
 	}
 	lock := os.NewFile(lockFD, "lock")
@@ -222,7 +228,11 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 					state.Close()
 				}
 				if err != nil || stop {
-					e.updateRecord(r.ID, func(n *Record) {
+					// Once the container has started the monitor has
+					// no one to report to: a record it could not
+					// update is corrected by Collect, which finds it
+					// unwatched.
+					_ = e.updateRecord(r.ID, func(n *Record) {
 						if n.Status = StateExited; err != nil {
 							n.Error = err.Error()
 						}
@@ -256,11 +266,9 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 					r.AutoRemove = true
 				}
 				if r.AutoRemove {
-					e.removeContainer(r)
-				} else {
-					e.release(r)
+					return errors.Join(err, e.removeContainer(r))
 				}
-				return err
+				return errors.Join(err, e.release(r))
 			}
 			if !started {
 				state.Close()
@@ -269,7 +277,7 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 		}
 		if err != nil {
 			code = launch.ExitCodeOf(err)
-			e.updateRecord(r.ID, func(n *Record) {
+			_ = e.updateRecord(r.ID, func(n *Record) {
 				n.Error, n.ExitCode = err.Error(), code
 				n.Status, n.FinishedAt = StateExited, time.Now().UTC()
 				r.adopt(n)
@@ -278,12 +286,12 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 		if !e.shouldRestart(r, code) {
 			break
 		}
-		e.updateRecord(r.ID, func(n *Record) {
+		_ = e.updateRecord(r.ID, func(n *Record) {
 			n.RestartCount++
 			n.Status = StateRestarting
 		})
 		if !e.sleepUnlessStopped(r.ID, backoff) {
-			e.updateRecord(r.ID, func(n *Record) { n.Status = StateExited; r.adopt(n) })
+			_ = e.updateRecord(r.ID, func(n *Record) { n.Status = StateExited; r.adopt(n) })
 			break
 		}
 		if backoff *= 2; backoff > time.Minute {
@@ -522,7 +530,9 @@ func (w *logWriter) copy(stream string, r io.ReadCloser) {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			w.mu.Lock()
-			w.w.Write(line, stream, time.Now())
+			// A line that cannot be written is counted as lost, and the
+			// next one that fits says so in the log.
+			_ = w.w.Write(line, stream, time.Now())
 			w.mu.Unlock()
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {

@@ -148,8 +148,7 @@ func (e *Engine) create(r *Record) (lock, state *os.File, err error) {
 		}
 	}
 	if err != nil {
-		e.remove(r.ID)
-		return nil, nil, err
+		return nil, nil, errors.Join(err, e.remove(r.ID))
 	}
 	return lock, state, nil
 }
@@ -274,7 +273,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	}
 	if err := e.populate(r); err != nil {
 		r.AutoRemove = true // nothing is left, volumes included
-		e.removeContainer(r)
+		err = errors.Join(err, e.removeContainer(r))
 		state.Close()
 		lock.Close()
 		return nil, nil, nil, err
@@ -517,8 +516,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 	o.CreateCgroups = true
 	p, err := launch.Start(r.ID, r.Spec, cg, o)
 	if err != nil {
-		cg.Destroy()
-		return nil, nil, err
+		return nil, nil, errors.Join(err, cg.Destroy())
 	}
 	pidStart, monitorStart := proc.StartTime(p.Pid), proc.StartTime(os.Getpid())
 	err = e.updateRecord(r.ID, func(n *Record) {
@@ -529,10 +527,11 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		r.adopt(n)
 	})
 	if err != nil {
-		p.Signal(unix.SIGKILL)
-		p.Wait()
-		cg.Destroy()
-		return nil, nil, err
+		// Destroy kills whatever the signal missed; the status of a
+		// killed init says nothing.
+		_ = p.Signal(unix.SIGKILL)
+		_, _ = p.Wait()
+		return nil, nil, errors.Join(err, cg.Destroy())
 	}
 	return p, cg, nil
 }
@@ -639,12 +638,14 @@ func attach(p *launch.Process, interactive bool, stdin, stdout *os.File, sigs ch
 			if restore, err := makeRaw(stdin); err == nil {
 				defer restore()
 			}
-			go io.Copy(p.Console, stdin)
+			// Either side closing ends the copy; the exit status is
+			// what is reported.
+			go func() { _, _ = io.Copy(p.Console, stdin) }()
 		}
 		resize(stdin, p.Console)
 		outDone = make(chan struct{})
 		go func() {
-			io.Copy(stdout, p.Console)
+			_, _ = io.Copy(stdout, p.Console) // EIO: the pty has closed
 			close(outDone)
 		}()
 	}
@@ -661,7 +662,8 @@ wait:
 			if sig == unix.SIGWINCH && p.Console != nil {
 				resize(stdin, p.Console)
 			} else {
-				p.Signal(sig.(syscall.Signal))
+				// An init that has just ended takes no signal.
+				_ = p.Signal(sig.(syscall.Signal))
 			}
 		case <-waited:
 			break wait

@@ -30,7 +30,7 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 	if err != nil {
 		return err
 	}
-	return e.settled(r.ID, func(r *Record) error {
+	return e.settled(r.ID, func(r *Record) (err error) {
 		s := Snapshot{ID: r.ID, ImageID: r.ImageID, Rootfs: r.Rootfs}
 		if r.ImageID == "" {
 			return fn(s)
@@ -40,7 +40,7 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 			if err := e.mountRootfs(r); err != nil {
 				return fmt.Errorf("mount the file system of container %s: %w", ids.ShortID(r.ID), err)
 			}
-			defer image.ReleaseRootfs(e.containerDir(r.ID))
+			defer func() { err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID))) }()
 		}
 		if freeze && r.Status == StateRunning && live(r) {
 			cg, err := e.cgroupOf(r)
@@ -50,7 +50,11 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 			if err := cg.Freeze(); err != nil {
 				return fmt.Errorf("freeze container %s: %w", ids.ShortID(r.ID), err)
 			}
-			defer cg.Thaw()
+			defer func() {
+				if terr := cg.Thaw(); terr != nil {
+					err = errors.Join(err, fmt.Errorf("thaw container %s: %w", ids.ShortID(r.ID), terr))
+				}
+			}()
 		}
 		return fn(s)
 	})

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
@@ -36,13 +35,6 @@ type StatsSample struct {
 	Pids               uint64
 }
 
-// StatsRow is what `stats` shows for a container: a sample with its CPU
-// share since the previous one.
-type StatsRow struct {
-	StatsSample
-	CPUPercent, MemPercent float64
-}
-
 // StatsOptions are the options of `sdocker stats`.
 type StatsOptions struct {
 	// Refs are the containers to show; none means every running one (every
@@ -50,20 +42,20 @@ type StatsOptions struct {
 	Refs []string
 	All  bool
 	// Stream refreshes every Interval (default 1s) until Stop is closed;
-	// otherwise one table is printed, from two samples FirstInterval
+	// otherwise there is one refresh, from two samples FirstInterval
 	// (default 500ms) apart.
 	Stream        bool
 	Interval      time.Duration
 	FirstInterval time.Duration
 	Stop          <-chan struct{}
-	// ClearScreen clears a terminal before each table; otherwise each
-	// table follows the previous one.
-	ClearScreen bool
-	NoTrunc     bool
-	Out         io.Writer
+	// Show is given, at each refresh, a sample of each container and the
+	// previous samples by container id (a container has none at first);
+	// its error ends Stats.
+	Show func(cur []*StatsSample, prev map[string]*StatsSample) error
 }
 
-// Stats shows the resource usage of containers as `docker stats` does.
+// Stats samples the resource usage of containers, as `docker stats` shows
+// it, and hands each refresh to o.Show.
 func (e *Engine) Stats(o StatsOptions) error {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
@@ -104,20 +96,21 @@ func (e *Engine) Stats(o StatsOptions) error {
 		return out, nil
 	}
 	prev := map[string]*StatsSample{}
-	sample := func() ([]StatsRow, error) {
+	sample := func() ([]*StatsSample, map[string]*StatsSample, error) {
 		list, err := targets()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		var rows []StatsRow
+		var cur []*StatsSample
 		next := map[string]*StatsSample{}
 		for _, r := range list {
 			s := e.SampleStats(r)
 			next[r.ID] = s
-			rows = append(rows, NewStatsRow(prev[r.ID], s))
+			cur = append(cur, s)
 		}
+		last := prev
 		prev = next
-		return rows, nil
+		return cur, last, nil
 	}
 	wait := func(d time.Duration) bool {
 		select {
@@ -127,21 +120,18 @@ func (e *Engine) Stats(o StatsOptions) error {
 			return true
 		}
 	}
-	if _, err := sample(); err != nil {
+	if _, _, err := sample(); err != nil {
 		return err
 	}
 	if !wait(o.FirstInterval) {
 		return nil
 	}
 	for {
-		rows, err := sample()
+		cur, last, err := sample()
 		if err != nil {
 			return err
 		}
-		if o.ClearScreen {
-			io.WriteString(o.Out, "\033[2J\033[H")
-		}
-		if err := WriteStatsTable(o.Out, rows, !o.NoTrunc); err != nil {
+		if err := o.Show(cur, last); err != nil {
 			return err
 		}
 		if !o.Stream || !wait(o.Interval) {
@@ -185,79 +175,6 @@ func (e *Engine) SampleStats(r *Record) *StatsSample {
 	}
 	return s
 }
-
-// NewStatsRow computes the CPU and memory shares of cur; prev is the
-// previous sample of the same container, or nil.
-func NewStatsRow(prev, cur *StatsSample) StatsRow {
-	row := StatsRow{StatsSample: *cur}
-	if !cur.Valid {
-		return row
-	}
-	if prev != nil && prev.Valid {
-		row.CPUPercent = CPUPercent(prev, cur)
-	}
-	if cur.MemLimit > 0 {
-		row.MemPercent = float64(cur.MemUsage) / float64(cur.MemLimit) * 100
-	}
-	return row
-}
-
-// CPUPercent is Docker's formula: the container's CPU time over the host's
-// total CPU time (from /proc/stat, all CPUs) between two samples, times the
-// number of online CPUs, so 100% is one CPU busy all the time. Without the
-// host's counters it falls back to CPU time over wall time.
-func CPUPercent(prev, cur *StatsSample) float64 {
-	if cur.CPUNanos < prev.CPUNanos {
-		return 0
-	}
-	cpu := float64(cur.CPUNanos - prev.CPUNanos)
-	if cur.SystemNanos > prev.SystemNanos && prev.SystemNanos > 0 && cur.OnlineCPUs > 0 {
-		return cpu / float64(cur.SystemNanos-prev.SystemNanos) * float64(cur.OnlineCPUs) * 100
-	}
-	if wall := cur.Read.Sub(prev.Read); wall > 0 {
-		return cpu / float64(wall.Nanoseconds()) * 100
-	}
-	return 0
-}
-
-// WriteStatsTable writes rows as `docker stats` does.
-func WriteStatsTable(w io.Writer, rows []StatsRow, trunc bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
-	for _, r := range rows {
-		id := r.ID
-		if trunc {
-			id = ids.ShortID(id)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", id, r.Name,
-			r.CPUPercent, BytesSize(float64(r.MemUsage)), BytesSize(float64(r.MemLimit)), r.MemPercent,
-			HumanSize(float64(r.NetRx)), HumanSize(float64(r.NetTx)),
-			HumanSize(float64(r.BlockRead)), HumanSize(float64(r.BlockWrite)), r.Pids)
-	}
-	return tw.Flush()
-}
-
-var (
-	decimalUnits = []string{"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"}
-	binaryUnits  = []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
-)
-
-func customSize(format string, size, base float64, units []string) string {
-	i := 0
-	for size >= base && i < len(units)-1 {
-		size /= base
-		i++
-	}
-	return fmt.Sprintf(format, size, units[i])
-}
-
-// HumanSize writes a size in decimal units with 3 significant digits, as
-// `docker stats` shows I/O: "12.3kB", "1.5MB", "0B".
-func HumanSize(size float64) string { return customSize("%.3g%s", size, 1000, decimalUnits) }
-
-// BytesSize writes a size in binary units with 4 significant digits, as
-// `docker stats` shows memory: "1.5MiB", "10MiB", "7.629GiB".
-func BytesSize(size float64) string { return customSize("%.4g%s", size, 1024, binaryUnits) }
 
 // ParseNetDev sums the received and sent bytes of /proc/PID/net/dev over
 // every interface but lo.

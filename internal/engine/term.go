@@ -25,7 +25,8 @@ func makeRaw(f *os.File) (restore func(), err error) {
 	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
 		return nil, err
 	}
-	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+	// Restoring fails only on a terminal that has gone away.
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }
 
 // IsTerminal reports whether f is a terminal.
@@ -40,5 +41,5 @@ func resize(from, master *os.File) {
 	if err != nil {
 		return
 	}
-	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+	_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws) // else the size stays as it was
 }

@@ -92,7 +92,7 @@ func (s *Store) AddImage(raw []byte, refs []string) (*Image, error) {
 
 // DropUnused removes the layers no image lists, and what failed work left in
 // tmp/, unless another command is adding images (then a later GC does it).
-func (s *Store) DropUnused() { s.dropUnused() }
+func (s *Store) DropUnused() error { return s.dropUnused() }
 
 // normalizeRef checks a name ("name[:tag]", default tag latest) or a digest
 // reference ("name@sha256:<hex>").

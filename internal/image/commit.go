@@ -34,8 +34,7 @@ type CommitOptions struct {
 func (s *Store) Commit(parent, upper, name string, o CommitOptions) (*Image, error) {
 	img, err := s.commitImage(parent, upper, name, o)
 	if err != nil {
-		s.dropUnused()
-		return nil, fmt.Errorf("commit: %w", err)
+		return nil, errors.Join(fmt.Errorf("commit: %w", err), s.dropUnused())
 	}
 	return img, nil
 }

@@ -301,7 +301,7 @@ func (s *Store) deleteNamed(id string, names []string, repos map[string]string) 
 	res := RemoveResult{Untagged: names, Deleted: []string{id}}
 	// The image is gone already: what is left of its files in tmp/ goes
 	// with the next GC.
-	os.RemoveAll(filepath.Dir(stashed))
+	_ = os.RemoveAll(filepath.Dir(stashed))
 	res.Warning = s.gc()
 	return res, nil
 }
@@ -363,7 +363,7 @@ func (s *Store) stash(dir string) (string, error) {
 	}
 	dst := filepath.Join(tmp, "d")
 	if err := os.Rename(dir, dst); err != nil && !errors.Is(err, os.ErrNotExist) {
-		os.Remove(tmp)
+		_ = os.Remove(tmp) // else the next GC removes it (see gc)
 		return "", fmt.Errorf("remove %s: %w", dir, err)
 	}
 	return dst, nil
@@ -374,7 +374,7 @@ func (s *Store) unstash(stashed, dir string) error {
 	if err := os.Rename(stashed, dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("restore %s: %w", dir, err)
 	}
-	os.Remove(filepath.Dir(stashed))
+	_ = os.Remove(filepath.Dir(stashed)) // else the next GC removes it
 	return nil
 }
 

@@ -40,8 +40,7 @@ var unpackCount atomic.Int64
 func (s *Store) Import(src, name string, opt Options) (*Image, error) {
 	img, err := s.importImage(src, name, opt)
 	if err != nil {
-		s.dropUnused()
-		return nil, err
+		return nil, errors.Join(err, s.dropUnused())
 	}
 	return img, nil
 }
@@ -183,8 +182,7 @@ func decompress(r *bufio.Reader) (io.ReadCloser, error) {
 func (s *Store) Load(archive string, opt Options) ([]*Image, error) {
 	imgs, err := s.load(archive, opt)
 	if err != nil {
-		s.dropUnused()
-		return nil, fmt.Errorf("load %s: %w", archive, err)
+		return nil, errors.Join(fmt.Errorf("load %s: %w", archive, err), s.dropUnused())
 	}
 	return imgs, nil
 }
@@ -193,13 +191,13 @@ func (s *Store) Load(archive string, opt Options) ([]*Image, error) {
 // layers it unpacked, that no image lists): a GC, unless another import or
 // load is at work (its own layers would not be told from ours; the next GC
 // does it).
-func (s *Store) dropUnused() {
+func (s *Store) dropUnused() error {
 	unlock, err := s.lock("repositories.lock", unix.LOCK_EX)
 	if err != nil {
-		return
+		return err
 	}
 	defer unlock()
-	s.gc()
+	return s.gc()
 }
 
 func (s *Store) load(archive string, opt Options) ([]*Image, error) {
@@ -215,7 +213,7 @@ func (s *Store) load(archive string, opt Options) ([]*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // else the next GC removes it
 
 	path, err := s.gunzipArchive(archive, tmp, p)
 	if err != nil {
@@ -563,7 +561,7 @@ func (s *Store) unpack(r io.Reader, want string, check func() error) (diffID str
 	if err != nil {
 		return "", 0, err
 	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
+	defer func() { _ = os.RemoveAll(tmp) }() // a no-op once renamed; else the next GC removes it
 	diff := filepath.Join(tmp, "diff")
 	if err := os.Mkdir(diff, 0o755); err != nil {
 		return "", 0, err
@@ -582,7 +580,7 @@ func (s *Store) unpack(r io.Reader, want string, check func() error) (diffID str
 	if err != nil {
 		return "", 0, err
 	}
-	defer rec.finish()
+	defer func() { _ = rec.finish() }() // stops the record on a failure; success checks it below
 	unpackCount.Add(1)
 	size, entries, err := unpackLayer(rec, diff)
 	if err != nil {
@@ -712,7 +710,7 @@ func (s *Store) storeImage(id string, pi pendingImage, size int64) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }() // else the next GC removes it
 	m, err := json.Marshal(manifest{Layers: pi.diffIDs, Size: size})
 	if err != nil {
 		return false, err

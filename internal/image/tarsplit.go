@@ -3,12 +3,15 @@ package image
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/vbatts/tar-split/tar/asm"
@@ -33,7 +36,7 @@ type splitRecorder struct {
 
 func newSplitRecorder(r io.Reader, w io.Writer) (*splitRecorder, error) {
 	gz := gzip.NewWriter(w)
-	rc, done, err := asm.NewInputTarStreamWithDone(r, storage.NewJSONPacker(gz), nil)
+	rc, done, err := asm.NewInputTarStreamWithDone(r, &jsonPacker{enc: json.NewEncoder(gz)}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("record layer tar: %w", err)
 	}
@@ -56,6 +59,39 @@ func (s *splitRecorder) finish() error {
 		s.err = fmt.Errorf("record layer tar: %w: %w", s.err, ErrInvalid)
 	}
 	return s.err
+}
+
+// jsonPacker writes tar-split's JSON lines as its own packer does, but
+// takes a path given twice (a directory written again, a file replaced in
+// the same layer), which real layers have: such a layer is unpacked as any
+// other; only giving back a file replaced in the same layer fails (its
+// first content is gone), when it is read.
+type jsonPacker struct {
+	enc *json.Encoder
+	pos int
+}
+
+func (p *jsonPacker) AddEntry(e storage.Entry) (int, error) {
+	if e.Name != "" && !utf8.ValidString(e.Name) {
+		e.NameRaw, e.Name = []byte(e.Name), ""
+	}
+	e.Position = p.pos
+	if err := p.enc.Encode(e); err != nil {
+		return -1, err
+	}
+	p.pos++
+	return e.Position, nil
+}
+
+// jsonUnpacker reads what jsonPacker wrote.
+type jsonUnpacker struct{ dec *json.Decoder }
+
+func (u *jsonUnpacker) Next() (*storage.Entry, error) {
+	var e storage.Entry
+	if err := u.dec.Decode(&e); err != nil {
+		return nil, err
+	}
+	return &e, nil
 }
 
 // LayerTar returns the tar of the layer diffID exactly as it was stored
@@ -83,7 +119,7 @@ func (s *Store) LayerTar(diffID string) (io.ReadCloser, error) {
 		f.Close()
 		return nil, err
 	}
-	out := asm.NewOutputTarStream(rootGetter{root}, storage.NewJSONUnpacker(zr))
+	out := asm.NewOutputTarStream(rootGetter{root}, &jsonUnpacker{dec: json.NewDecoder(zr)})
 	return &layerTar{r: out, h: sha256.New(), want: diffID, closers: []io.Closer{out, root, f}}, nil
 }
 
@@ -100,11 +136,8 @@ func (g rootGetter) Get(name string) (io.ReadCloser, error) {
 
 // layerTar checks a rebuilt tar against its diffID.
 type layerTar struct {
-	r io.Reader
-	h interface {
-		io.Writer
-		Sum([]byte) []byte
-	}
+	r       io.Reader
+	h       hash.Hash
 	want    string
 	closers []io.Closer
 }

@@ -64,3 +64,34 @@ func TestLayerTarRebuildsTheSameTar(t *testing.T) {
 		t.Errorf("LayerTar of a missing layer: %v", err)
 	}
 }
+
+// TestLayerTarDuplicatePaths: a layer that names a path twice loads; a
+// directory given twice comes back whole, a file replaced in the same
+// layer cannot (its first content is gone) and says so.
+func TestLayerTarDuplicatePaths(t *testing.T) {
+	s := newStore(t)
+	for _, tc := range []struct {
+		tar      []byte
+		readable bool
+	}{
+		{tarBytes(t, ent{name: "etc/"}, ent{name: "etc/a", body: "A"}, ent{name: "etc/"}), true},
+		{tarBytes(t, ent{name: "f", body: "one"}, ent{name: "f", body: "two"}), false},
+	} {
+		img, err := s.Import(writeFile(t, filepath.Join(t.TempDir(), "l.tar"), tc.tar), "", Options{})
+		if err != nil {
+			t.Fatalf("import: %v", err)
+		}
+		rc, err := s.LayerTar(img.Layers[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if tc.readable && (err != nil || !bytes.Equal(got, tc.tar)) {
+			t.Errorf("rebuilt: %v", err)
+		}
+		if !tc.readable && err == nil {
+			t.Error("a file replaced in its own layer was given back without an error")
+		}
+	}
+}

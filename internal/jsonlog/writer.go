@@ -123,8 +123,10 @@ func (w *Writer) write(b []byte) error {
 			err = unix.EIO
 		}
 		if err != nil {
-			if done > 0 && w.end >= 0 {
-				unix.Ftruncate(w.fd, w.end)
+			if done > 0 && (w.end < 0 || unix.Ftruncate(w.fd, w.end) != nil) {
+				// What was written stays: the next entry starts a
+				// line of its own, at an end no longer known.
+				w.cut, w.end = true, -1
 			}
 			return err
 		}

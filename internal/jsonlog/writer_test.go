@@ -133,3 +133,53 @@ func TestWriterFull(t *testing.T) {
 		t.Errorf("%d bytes still counted lost after the marker", n)
 	}
 }
+
+// TestWriterCutNotTruncated: an entry written in part to a log that cannot
+// be truncated back (here a pipe, full) stays cut off on a line of its
+// own: the marker of what was lost and the next entry start new lines, so
+// that every line after the cut one is an entry.
+func TestWriterCutNotTruncated(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	r, wfd := os.NewFile(uintptr(p[0]), "r"), p[1]
+	defer r.Close()
+	defer unix.Close(wfd)
+	size, err := unix.FcntlInt(uintptr(wfd), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := jsonlog.NewWriter(wfd)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	big := []byte(strings.Repeat("x", size) + "\n") // more than the pipe holds
+	if err := w.Write(big, "stdout", at); !errors.Is(err, unix.EAGAIN) {
+		t.Fatalf("Write of more than the pipe holds: %v; want EAGAIN", err)
+	}
+	if lost, why := w.Lost(); lost != int64(len(big)) || why != unix.EAGAIN {
+		t.Errorf("Lost() = %d, %v; want %d, EAGAIN", lost, why, len(big))
+	}
+	cut := make([]byte, size)
+	if n, err := r.Read(cut); err != nil || n != size {
+		t.Fatalf("read the cut entry: %d, %v", n, err)
+	}
+	if err := w.Write([]byte("next\n"), "stderr", at); err != nil {
+		t.Fatal(err)
+	}
+	rest := make([]byte, 4096)
+	n, err := r.Read(rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(rest[:n]), "\n")
+	if len(lines) != 4 || lines[0] != "\n" || lines[3] != "" {
+		t.Fatalf("after the cut entry: %q; want a newline, the marker and the entry", rest[:n])
+	}
+	var marker, next map[string]string
+	if err := json.Unmarshal([]byte(lines[1]), &marker); err != nil || marker["log"] != string(jsonlog.LostText(int64(len(big)), unix.EAGAIN)) || marker["stream"] != "stderr" {
+		t.Errorf("marker %q: %v; want the lost output counted", lines[1], err)
+	}
+	if err := json.Unmarshal([]byte(lines[2]), &next); err != nil || next["log"] != "next\n" || next["stream"] != "stderr" {
+		t.Errorf("entry %q: %v", lines[2], err)
+	}
+}

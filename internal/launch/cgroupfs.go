@@ -68,8 +68,11 @@ func mountCgroupFS(root int, m specs.Mount) error {
 				if err != nil {
 					return fmt.Errorf("open %s: %w", dest, err)
 				}
-				unix.Symlinkat(h.name, dir, c)
+				err = unix.Symlinkat(h.name, dir, c)
 				unix.Close(dir)
+				if err != nil {
+					return fmt.Errorf("symlink %s/%s: %w", dest, c, err)
+				}
 			}
 		}
 	}

@@ -37,10 +37,13 @@
 //     BPF filter, drops linux.resources and the seccomp profile from the
 //     spec the init gets, and writes the config into the pipe.
 //  4. place, while the init decodes its config: cgroup v1 makes the cgroups
-//     with the spec's limits but pids.max (cgroups.Manager.Create) and moves
-//     the init into them (one write per hierarchy); v2 started early writes
-//     the limits. The parent then sends "placed", with an open descriptor of
-//     the init's pids.max when the spec has a pids limit.
+//     with the spec's limits but pids.max (cgroups.Manager.Create); v2
+//     started early writes the limits. The parent then sends "placed", with
+//     (v1) an open descriptor of each hierarchy's tasks file, and one of the
+//     init's pids.max when the spec has a pids limit. The init joins its v1
+//     cgroups itself, writing 0 into each tasks file: that moves its one
+//     thread without the kernel's global threadgroup lock, whose write side
+//     (taken to move a process by its pid) waits for an RCU grace period.
 //  5. Options.WhileStarting runs (the caller's state and pid files) while
 //     the init sets the container up; then the parent follows the sync
 //     socket: "console" (a pty master), "hooks" (it runs
@@ -67,8 +70,9 @@
 //
 // # The init's steps (Main, childMain, setupContainer, finish)
 //
-//  1. Decode the config; when WaitPlaced, wait for "placed" (and keep the
-//     pids.max descriptor that comes with it).
+//  1. Decode the config; when WaitPlaced, wait for "placed", join the v1
+//     cgroups whose tasks files come with it, and keep the pids.max
+//     descriptor that comes last.
 //  2. Parent-death signal when the process dies with its starter; umask 0.
 //  3. Join the namespaces given by path, a new session keyring, unshare the
 //     cgroup namespace (now that it sits in its cgroups).
@@ -98,13 +102,13 @@
 //
 // Exec clones sdocker-exec in the container's pid namespace (the forking
 // thread joins it through a pidfd of the init) and, on cgroup v2, into the
-// container's cgroup (v1: place moves it). It receives a spec of the
-// process, the container's namespaces and its seccomp profile only; it
-// joins the other namespaces through the pidfd (setns) and goes through
-// steps 6, 7 and 10. When the container has a pids limit, the exec is
-// left out of the pids cgroup (v2: out of the cgroup) until it joins it
-// itself, by a raw write of 0 to its tasks (v1) or cgroup.procs (v2) after
-// step 6, while it still has the capabilities that moving every thread
+// container's cgroup (v1: it joins them itself, as the init does). It
+// receives a spec of the process, the container's namespaces and its seccomp
+// profile only; it joins the other namespaces through the pidfd (setns) and
+// goes through steps 6, 7 and 10. When the container has a pids limit, the
+// exec is left out of the pids cgroup (v2: out of the cgroup) until it joins
+// it itself, by a raw write of 0 to its tasks (v1) or cgroup.procs (v2)
+// after step 6, while it still has the capabilities that moving every thread
 // needs; with Options.Orphan it forks the program and exits, so that the
 // container's init adopts it.
 package launch

@@ -30,9 +30,10 @@ func initBinary() string {
 // /proc/PID/exe must never find the host file writable. The binary is
 // bind-mounted read-only on a detached mount (open_tree + mount_setattr,
 // no copy); where the kernel lacks those, it is copied into a sealed memfd.
-// The descriptor is close-on-exec and numbered above the ones a child
-// inherits, so /proc/self/fd/N names it across the fork.
-func sealedExe() (*os.File, error) {
+// The descriptor is close-on-exec and numbered from floor up: above the
+// ones a child inherits (see exeFloor), so /proc/self/fd/N names it across
+// the fork.
+func sealedExe(floor int) (*os.File, error) {
 	path := initBinary()
 	f, err := readOnlyBind(path)
 	if err != nil {
@@ -40,12 +41,31 @@ func sealedExe() (*os.File, error) {
 			return nil, err
 		}
 	}
-	high, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 1000)
+	high, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, floor)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("dup init binary descriptor: %w", err)
 	}
 	return os.NewFile(uintptr(high), path), nil
+}
+
+// exeFloor is the lowest number the init binary's descriptor may take when
+// a child inherits fds. The fork (syscall.forkAndExecInChild) puts fds on
+// 0..len(fds)-1, first moving its own error pipe and every fds[i] < i to
+// temporary numbers: at most len(fds) of them, counted up from just above
+// both len(fds) and the highest of fds. The binary's descriptor lies above
+// them all. A fixed high number would do as well, but a descriptor past the
+// fd table (64 entries at first) grows the table, and growing the table of
+// a multi-threaded process waits for an RCU grace period: milliseconds on
+// every start, tens of them on a busy machine.
+func exeFloor(fds []uintptr) int {
+	top := len(fds)
+	for _, fd := range fds {
+		if int(fd) >= top {
+			top = int(fd) + 1
+		}
+	}
+	return top + len(fds) + 1
 }
 
 // readOnlyBind opens path through a detached, read-only bind mount of it.
@@ -76,7 +96,8 @@ func sealedCopy(path string) (*os.File, error) {
 	mem := os.NewFile(uintptr(fd), "sdocker-exe")
 	if st, err := src.Stat(); err == nil {
 		// One allocation up front instead of growing page by page.
-		unix.Fallocate(fd, 0, 0, st.Size())
+		// (An optimisation only: the copy reports a full memory.)
+		_ = unix.Fallocate(fd, 0, 0, st.Size())
 	}
 	if _, err := io.Copy(mem, src); err != nil {
 		mem.Close()

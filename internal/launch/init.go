@@ -24,7 +24,8 @@ import (
 func Main() {
 	// Until execve nothing in the container may ptrace this process or
 	// open its /proc files (its exe is the runtime).
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// (It fails only on a value other than 0 or 1.)
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	if len(os.Args) > 1 {
 		if base, err := strconv.Atoi(os.Args[1]); err == nil && base >= 3 {
 			configFD, syncFD, stderrFD, extraFD = base, base+1, base+2, base+3
@@ -35,7 +36,7 @@ func Main() {
 		if sendMessage(syncFD, syncMessage{Type: "error", Error: err.Error(), Code: code}) != nil {
 			// Nobody listens any more (the runtime returned after create):
 			// the container's stderr is the one place left to say it.
-			restoreStderr()
+			_ = restoreStderr() // else there is no place left at all
 			fmt.Fprintf(os.Stderr, "%s: %v\n", InitBinaryName, err)
 		}
 	}
@@ -45,11 +46,14 @@ func Main() {
 // restoreStderr gives descriptor 2, the sync socket until now (see
 // spawnChild), back to the container's stderr (a raw system call: see
 // lateWrite).
-func restoreStderr() {
+func restoreStderr() error {
 	if stderrFD != 2 {
-		unix.RawSyscall(unix.SYS_DUP3, uintptr(stderrFD), 2, 0)
+		if _, _, e := unix.RawSyscall(unix.SYS_DUP3, uintptr(stderrFD), 2, 0); e != 0 {
+			return fmt.Errorf("restore stderr: %w", e)
+		}
 		stderrFD = 2
 	}
+	return nil
 }
 
 func childMain() (int, error) {
@@ -78,10 +82,13 @@ func childMain() (int, error) {
 			return 125, fmt.Errorf("parent did not place the container in its cgroups")
 		}
 		if cfg.LateWrite != "" {
-			if len(fds) != 1 {
+			if len(fds) == 0 {
 				return 125, fmt.Errorf("parent sent no file for the pids cgroup")
 			}
-			lateFD = fds[0]
+			lateFD, fds = fds[len(fds)-1], fds[:len(fds)-1]
+		}
+		if err := joinCgroups(fds); err != nil {
+			return 125, err
 		}
 	}
 	if cfg.KillWithParent {
@@ -295,7 +302,9 @@ func waitForStart(cfg *childConfig) error {
 		}
 	}
 	// Nobody reads the sync socket after "ready".
-	restoreStderr()
+	if err := restoreStderr(); err != nil {
+		return err
+	}
 	if err := sendMessage(syncFD, syncMessage{Type: "ready"}); err != nil {
 		return err
 	}
@@ -435,7 +444,9 @@ func dropPrivileges(cfg *childConfig) error {
 // container's, the seccomp filter (with no_new_privs) and every
 // descriptor of ours close-on-exec.
 func sealForExec(cfg *childConfig) error {
-	restoreStderr()
+	if err := restoreStderr(); err != nil {
+		return err
+	}
 	if cfg.Seccomp != nil && cfg.Spec.Process.NoNewPrivileges {
 		if err := cfg.Seccomp.Install(); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
@@ -478,6 +489,21 @@ func execProgram(orphan bool, argv0 string, proc *specs.Process) (int, error) {
 
 var errNotExecutable = errors.New("permission denied")
 
+// joinCgroups writes 0 into each of the v1 cgroup tasks files the parent
+// sent with "placed" (see joinFiles): this thread, the one that execs the
+// container's program, joins the container's cgroups. The Go runtime's other
+// threads stay behind and end with the execve.
+func joinCgroups(fds []int) error {
+	for _, fd := range fds {
+		_, err := unix.Write(fd, []byte("0"))
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("join the container's cgroups: write tasks: %w", err)
+		}
+	}
+	return nil
+}
+
 // lateFD is the file for cfg.LateWrite, from the parent's "placed".
 var lateFD = -1
 
@@ -499,7 +525,8 @@ func lateWrite(cfg *childConfig) error {
 	runtime.Gosched()
 	b := []byte(cfg.LateWrite)
 	_, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(lateFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-	unix.RawSyscall(unix.SYS_CLOSE, uintptr(lateFD), 0, 0)
+	// Closing a cgroup file reports nothing that its write did not.
+	_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(lateFD), 0, 0)
 	if e == 0 {
 		return nil
 	}

@@ -30,7 +30,7 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 5
+const protocol = 6
 
 // childConfig is everything the child needs; it crosses the config pipe in
 // the encoding of wire.go.
@@ -109,6 +109,9 @@ func IsChild() bool {
 func sendMessage(sock int, m syncMessage, fds ...int) error {
 	b := m.marshal()
 	var oob []byte
+	if len(fds) > maxMessageFDs {
+		return fmt.Errorf("send %s message: %d descriptors, at most %d fit", m.Type, len(fds), maxMessageFDs)
+	}
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
@@ -117,6 +120,10 @@ func sendMessage(sock int, m syncMessage, fds ...int) error {
 	}
 	return nil
 }
+
+// maxMessageFDs is how many descriptors one message may carry: "placed"
+// carries one per cgroup v1 hierarchy and the late write's.
+const maxMessageFDs = 16
 
 // recvMessage reads one message; io end-of-file is reported as ok=false.
 func recvMessage(sock int) (m syncMessage, fds []int, ok bool, err error) {
@@ -140,7 +147,7 @@ func wrapRecvErr(err error) error {
 // system call errors come back bare (EINTR, EAGAIN with MSG_DONTWAIT).
 func recvOnce(sock, flags int) (m syncMessage, fds []int, ok bool, err error) {
 	buf := make([]byte, 64*1024)
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	oob := make([]byte, unix.CmsgSpace(maxMessageFDs*4))
 	n, oobn, _, _, err := unix.Recvmsg(sock, buf, oob, unix.MSG_CMSG_CLOEXEC|flags)
 	if err != nil {
 		return m, nil, false, err

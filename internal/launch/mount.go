@@ -426,7 +426,7 @@ func createDevice(root int, d specs.LinuxDevice) error {
 		mode = uint32(*d.FileMode) & 0o7777
 	}
 	name := path.Base(p)
-	unix.Unlinkat(parent, name, 0)
+	_ = unix.Unlinkat(parent, name, 0) // what cannot go makes mknod fail
 	if err := unix.Mknodat(parent, name, typ|mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
 		return fmt.Errorf("linux.devices: mknod %s: %w", d.Path, err)
 	}

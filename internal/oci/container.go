@@ -134,7 +134,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *launch.Process,
 	c := &creating{s: s, id: id, o: o}
 	defer func() {
 		if err != nil {
-			c.undo()
+			err = errors.Join(err, c.undo())
 		}
 	}()
 	if err := c.runtimeOptions(); err != nil {
@@ -195,7 +195,9 @@ func (s *Store) makeDir(id string) (unlock func(), err error) {
 		return nil, fmt.Errorf("create %s: %w", s.dir(id), err)
 	}
 	if unlock, err = s.lock(id); err != nil {
-		os.RemoveAll(s.dir(id))
+		if rerr := os.RemoveAll(s.dir(id)); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove %s: %w", s.dir(id), rerr))
+		}
 		return nil, err
 	}
 	return unlock, nil
@@ -215,22 +217,34 @@ type creating struct {
 	pidFileWritten bool
 }
 
-// undo ends the init and removes what the failed Create made.
-func (c *creating) undo() {
+// undo ends the init and removes what the failed Create made. A cgroup
+// that cannot be removed keeps the container's directory, and with it the
+// note that finds the cgroup again: delete --force removes both.
+func (c *creating) undo() error {
+	var errs []error
 	if c.pidFileWritten {
-		os.Remove(c.o.PidFile)
+		if err := os.Remove(c.o.PidFile); err != nil {
+			errs = append(errs, fmt.Errorf("remove pid file: %w", err))
+		}
 	}
 	if c.starting != nil && c.p == nil {
 		c.starting.Abort()
 	}
 	if c.p != nil {
-		c.p.Signal(unix.SIGKILL)
-		c.p.Wait()
+		// Destroy kills whatever the signal missed; the status of a
+		// killed init says nothing.
+		_ = c.p.Signal(unix.SIGKILL)
+		_, _ = c.p.Wait()
 	}
 	if c.cg != nil {
-		c.cg.Destroy()
+		if err := c.cg.Destroy(); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("container %s left behind: %w", c.id, err))...)
+		}
 	}
-	os.RemoveAll(c.s.dir(c.id))
+	if err := os.RemoveAll(c.s.dir(c.id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove %s: %w", c.s.dir(c.id), err))
+	}
+	return errors.Join(errs...)
 }
 
 // runtimeOptions sets what the start needs beside the spec: stdio,
@@ -272,8 +286,10 @@ func (c *creating) startEarly(raw []byte) error {
 	}
 	c.cg = cg
 	if c.starting, err = launch.StartEarly(c.id, early, cg, c.ro); err != nil {
+		// The start is left to Start; the cgroup made for the clone
+		// (v2) goes, or undo says it could not.
 		c.starting = nil
-		cg.Destroy() // (v2: the cgroup made for the clone)
+		return cg.Destroy()
 	}
 	return nil
 }
@@ -480,7 +496,8 @@ func (s *Store) openFifo(st *State) error {
 		if !proc.Alive(st.Pid, st.InitStart) {
 			return fmt.Errorf("%w: container %s init exited before start", ErrWrongState, st.ID)
 		}
-		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
+		// Only a pause between reads: its result is the next read's.
+		_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
 	}
 	return os.Remove(s.fifo(st.ID))
 }
@@ -502,15 +519,16 @@ func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
-	if st.Status == StatusPaused && sig == unix.SIGKILL {
-		defer cg.Thaw()
-	}
 	pids, err := processes(st, cg)
 	if err != nil {
 		return err
 	}
 	for _, pid := range pids {
-		unix.Kill(pid, sig)
+		unix.Kill(pid, sig) // (ESRCH: it has ended since it was listed)
+	}
+	if st.Status == StatusPaused && sig == unix.SIGKILL {
+		// Thawed once the signal is pending: they then die at once.
+		return cg.Thaw()
 	}
 	return nil
 }
@@ -576,9 +594,12 @@ func (s *Store) Delete(id string, force bool) error {
 		if cg.Joined() {
 			killJoined(st, cg)
 		}
-		signalProcess(st.Pid, st.InitStart, unix.SIGKILL)
+		// ErrWrongState: it has ended; Destroy below kills what is left.
+		_ = signalProcess(st.Pid, st.InitStart, unix.SIGKILL)
 		if st.Status == StatusPaused {
-			cg.Thaw()
+			if err := cg.Thaw(); err != nil {
+				return err
+			}
 		}
 		for i := 0; i < 100 && proc.Alive(st.Pid, st.InitStart); i++ {
 			time.Sleep(10 * time.Millisecond)
@@ -831,14 +852,12 @@ func (s *Store) ExecIn(st *State, p *specs.Process, o ExecOptions) (*launch.Proc
 		err := sendConsole(o.ConsoleSocket, rp.Console)
 		rp.Console.Close()
 		if err != nil {
-			rp.Signal(unix.SIGKILL)
-			return nil, err
+			return nil, errors.Join(err, rp.Signal(unix.SIGKILL))
 		}
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, rp.Pid); err != nil {
-			rp.Signal(unix.SIGKILL)
-			return nil, err
+			return nil, errors.Join(err, rp.Signal(unix.SIGKILL))
 		}
 	}
 	return rp, nil

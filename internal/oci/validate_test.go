@@ -38,8 +38,7 @@ func TestValidateIDRanges(t *testing.T) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/a", Type: "c"}, {Path: "/dev/x", Type: "c", GID: u32(1 << 31)}}
 		}, "linux.devices[1].gid: 2147483648 is out of range"},
 	} {
-		s := &specs.Spec{Version: "1.0.2", Root: &specs.Root{Path: "rootfs"}, Linux: &specs.Linux{},
-			Process: &specs.Process{Args: []string{"sh"}, Cwd: "/"}}
+		s := validSpec()
 		c.mutate(s)
 		err := Validate(s)
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !errors.Is(err, ErrInvalid)) {

@@ -131,7 +131,7 @@ func (b *board) redraw() {
 		fmt.Fprintf(&sb, "\r%s\x1b[K\n", line)
 	}
 	b.drawn = len(b.layers)
-	io.WriteString(b.w, sb.String())
+	fmt.Fprint(b.w, sb.String())
 }
 
 const (

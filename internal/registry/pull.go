@@ -67,7 +67,7 @@ func Pull(ctx context.Context, store *image.Store, ref string, o Options) (*Resu
 	res, err := pull(ctx, store, r, o)
 	if err != nil {
 		if dropAfter(err) {
-			store.DropUnused()
+			err = errors.Join(err, store.DropUnused())
 		}
 		if ctx.Err() != nil {
 			err = fmt.Errorf("pull %s: interrupted (pulling again resumes): %w", ref, ctx.Err())

@@ -180,10 +180,13 @@ func inKernelOrder(set map[string]bool) []string {
 	return caps
 }
 
-// WithCgroupsPath puts the container's cgroup at /parent/id.
+// CgroupsPath is the cgroup of container id under parent: /parent/id.
+func CgroupsPath(parent, id string) string { return filepath.Join("/", parent, id) }
+
+// WithCgroupsPath puts the container's cgroup at CgroupsPath(parent, id).
 func WithCgroupsPath(parent, id string) Opt {
 	return func(s *specs.Spec) error {
-		s.Linux.CgroupsPath = filepath.Join("/", parent, id)
+		s.Linux.CgroupsPath = CgroupsPath(parent, id)
 		return nil
 	}
 }

@@ -1,7 +1,9 @@
 package specgen
 
 import (
+	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -87,5 +89,83 @@ func TestResourcesAccepted(t *testing.T) {
 	}
 	if r, err := (Limits{Swappiness: -1}).resources(4); r != nil || err != nil {
 		t.Errorf("no limits = %+v, %v; want nil", r, err)
+	}
+}
+
+// TestParseBytes: sizes as Docker's --memory takes them, units in powers
+// of 1024 with an optional b or ib, and -1 for unlimited; anything else is
+// refused with a message that says what a size is.
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "1": 1, "1b": 1, "1024": 1024, "1k": 1 << 10, "1K": 1 << 10, "1kb": 1 << 10, "1KiB": 1 << 10,
+		"64m": 64 << 20, " 64M ": 64 << 20, "64mb": 64 << 20, "1.5k": 1536, "0.5g": 512 << 20,
+		"2g": 2 << 30, "2GiB": 2 << 30, "1t": 1 << 40, "1048576t": 1 << 60, "-1": -1,
+	} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "k", "b", "abc", "1x", "1p", "-2", "-1k", "1 k", "NaN", "Inf", "1e300", "8388608t"} {
+		got, err := ParseBytes(in)
+		if err == nil || !strings.Contains(err.Error(), "invalid size") || !strings.Contains(err.Error(), "unit b, k, m, g, t") {
+			t.Errorf("ParseBytes(%q) = %d, %v; want it refused", in, got, err)
+		}
+	}
+}
+
+// TestParseCPUList: the kernel's CPU list syntax, single CPUs and ranges.
+func TestParseCPUList(t *testing.T) {
+	for in, want := range map[string][]int{
+		"0": {0}, "3": {3}, "0-2": {0, 1, 2}, "0-2,4": {0, 1, 2, 4}, "1,1": {1}, "5-5": {5},
+	} {
+		got, err := parseCPUList(in)
+		if err != nil || len(got) != len(want) {
+			t.Errorf("parseCPUList(%q) = %v, %v; want %v", in, got, err, want)
+			continue
+		}
+		for _, c := range want {
+			if !got[c] {
+				t.Errorf("parseCPUList(%q) = %v; want %v", in, got, want)
+			}
+		}
+	}
+	for in, msg := range map[string]string{
+		"": "invalid cpu", "a": "invalid cpu", "-1": "invalid cpu", "0,": "invalid cpu", " 1": "invalid cpu",
+		"3-1": "invalid cpu range", "1-": "invalid cpu range", "1-a": "invalid cpu range",
+		"0-5000": "too large",
+	} {
+		if got, err := parseCPUList(in); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("parseCPUList(%q) = %v, %v; want an error with %q", in, got, err, msg)
+		}
+	}
+}
+
+// TestCpusetCpus: --cpuset-cpus is checked against this machine's online
+// CPUs (CPU 0 is always online) and passed on as typed.
+func TestCpusetCpus(t *testing.T) {
+	r, err := Limits{CpusetCpus: "0", Swappiness: -1}.resources(1)
+	if err != nil || r == nil || r.CPU == nil || r.CPU.Cpus != "0" || r.CPU.Quota != nil {
+		t.Fatalf("--cpuset-cpus 0: %+v, %v; want cpus 0 only", r, err)
+	}
+	for list, msg := range map[string]string{
+		"99999":  `cpuset "99999": cpu 99999 is not available (online: `,
+		"0,x":    `cpuset "0,x": invalid cpu "x"`,
+		"0-9999": `cpuset "0-9999": cpu range "0-9999" too large`,
+	} {
+		if r, err := (Limits{CpusetCpus: list, Swappiness: -1}).resources(1); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("--cpuset-cpus %s: %+v, %v; want an error with %q", list, r, err, msg)
+		}
+	}
+}
+
+// TestResourcesThisMachine: Resources bounds --cpus by this machine's CPUs.
+func TestResourcesThisMachine(t *testing.T) {
+	n := runtime.NumCPU()
+	if r, err := (Limits{CPUs: float64(n), Swappiness: -1}).Resources(); err != nil || *r.CPU.Quota != int64(n)*100000 {
+		t.Errorf("--cpus %d: %+v, %v; want a quota of %d00000", n, r, err, n)
+	}
+	want := fmt.Sprintf("as there are only %d CPUs available", n)
+	if _, err := (Limits{CPUs: float64(n) + 1, Swappiness: -1}).Resources(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("--cpus %d: %v; want an error with %q", n+1, err, want)
 	}
 }

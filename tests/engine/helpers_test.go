@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 
 	"github.com/sdocker/sdocker/tests/testutil"
@@ -208,10 +209,10 @@ func (e *env) remove(id string) {
 }
 
 // inspect returns the inspect JSON of one container.
-func (e *env) inspect(ref string) engine.ContainerJSON {
+func (e *env) inspect(ref string) dockerfmt.ContainerJSON {
 	e.t.Helper()
 	r := e.mustRun(0, "inspect", ref)
-	var list []engine.ContainerJSON
+	var list []dockerfmt.ContainerJSON
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 {
 		e.t.Fatalf("inspect %s: %v (%d entries)\n%s", ref, err, len(list), r)
 	}
@@ -233,9 +234,9 @@ func (e *env) record(id string) engine.Record {
 }
 
 // waitStatus waits until inspect reports the container in state status.
-func (e *env) waitStatus(id, status string, d time.Duration) engine.ContainerJSON {
+func (e *env) waitStatus(id, status string, d time.Duration) dockerfmt.ContainerJSON {
 	e.t.Helper()
-	var c engine.ContainerJSON
+	var c dockerfmt.ContainerJSON
 	waitFor(e.t, d, "container "+id[:12]+" to be "+status, func() bool {
 		c = e.inspect(id)
 		return c.State.Status == status

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/tests/testutil"
 )
@@ -345,7 +346,7 @@ func (k *killNine) check(when string) {
 func (k *killNine) checkContainer(when, id, st string) {
 	e := k.e
 	r := e.run("inspect", id)
-	var list []engine.ContainerJSON
+	var list []dockerfmt.ContainerJSON
 	if !k.expect(r.code == 0 && json.Unmarshal([]byte(r.stdout), &list) == nil && len(list) == 1, "%s: inspect:\n%s", when, r) {
 		return
 	}

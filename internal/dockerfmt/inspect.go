@@ -1,0 +1,273 @@
+package dockerfmt
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/template"
+	"time"
+
+	"github.com/sdocker/sdocker/internal/engine"
+)
+
+// ContainerJSON is what `sdocker inspect` prints for a container: the
+// fields of Docker's `docker inspect` that sdocker has.
+type ContainerJSON struct {
+	ID              string          `json:"Id"`
+	Created         string          `json:"Created"`
+	Path            string          `json:"Path"`
+	Args            []string        `json:"Args"`
+	State           ContainerState  `json:"State"`
+	Image           string          `json:"Image"`
+	LogPath         string          `json:"LogPath"`
+	Name            string          `json:"Name"`
+	RestartCount    int             `json:"RestartCount"`
+	Driver          string          `json:"Driver"`
+	Platform        string          `json:"Platform"`
+	HostConfig      HostConfig      `json:"HostConfig"`
+	GraphDriver     GraphDriverData `json:"GraphDriver"`
+	Mounts          []MountJSON     `json:"Mounts"`
+	Config          ContainerConfig `json:"Config"`
+	NetworkSettings NetworkSettings `json:"NetworkSettings"`
+}
+
+// ContainerState is the State of ContainerJSON.
+type ContainerState struct {
+	Status     string `json:"Status"` // created, running, paused, restarting, exited
+	Running    bool   `json:"Running"`
+	Paused     bool   `json:"Paused"`
+	Restarting bool   `json:"Restarting"`
+	OOMKilled  bool   `json:"OOMKilled"`
+	Dead       bool   `json:"Dead"`
+	Pid        int    `json:"Pid"`
+	ExitCode   int    `json:"ExitCode"`
+	Error      string `json:"Error"`
+	StartedAt  string `json:"StartedAt"`
+	FinishedAt string `json:"FinishedAt"`
+}
+
+// HostConfig is the HostConfig of ContainerJSON: the run options.
+type HostConfig struct {
+	Binds            []string          `json:"Binds"`
+	NetworkMode      string            `json:"NetworkMode"`
+	RestartPolicy    RestartPolicyJSON `json:"RestartPolicy"`
+	AutoRemove       bool              `json:"AutoRemove"`
+	CapAdd           []string          `json:"CapAdd"`
+	CapDrop          []string          `json:"CapDrop"`
+	Privileged       bool              `json:"Privileged"`
+	ReadonlyRootfs   bool              `json:"ReadonlyRootfs"`
+	CPUShares        int64             `json:"CpuShares"`
+	Memory           int64             `json:"Memory"`
+	NanoCPUs         int64             `json:"NanoCpus"`
+	CPUPeriod        int64             `json:"CpuPeriod"`
+	CPUQuota         int64             `json:"CpuQuota"`
+	CpusetCpus       string            `json:"CpusetCpus"`
+	MemorySwap       int64             `json:"MemorySwap"`
+	MemorySwappiness *int64            `json:"MemorySwappiness"`
+	PidsLimit        *int64            `json:"PidsLimit"`
+}
+
+// RestartPolicyJSON is Docker's spelling of a restart policy.
+type RestartPolicyJSON struct {
+	Name              string `json:"Name"`
+	MaximumRetryCount int    `json:"MaximumRetryCount"`
+}
+
+// GraphDriverData says how the container's root file system is made.
+type GraphDriverData struct {
+	Name string            `json:"Name"`
+	Data map[string]string `json:"Data"`
+}
+
+// MountJSON is one entry of ContainerJSON.Mounts.
+type MountJSON struct {
+	Type        string `json:"Type"` // bind or volume
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	Driver      string `json:"Driver,omitempty"`
+	Mode        string `json:"Mode"`
+	RW          bool   `json:"RW"`
+	Propagation string `json:"Propagation"`
+}
+
+// ContainerConfig is the Config of ContainerJSON: what runs.
+type ContainerConfig struct {
+	Hostname   string            `json:"Hostname"`
+	User       string            `json:"User"`
+	Tty        bool              `json:"Tty"`
+	Env        []string          `json:"Env"`
+	Cmd        []string          `json:"Cmd"`
+	Image      string            `json:"Image"`
+	WorkingDir string            `json:"WorkingDir"`
+	Entrypoint []string          `json:"Entrypoint"`
+	Labels     map[string]string `json:"Labels"`
+}
+
+// NetworkSettings is the NetworkSettings of ContainerJSON.
+type NetworkSettings struct {
+	SandboxKey string `json:"SandboxKey"`
+}
+
+// timeJSON formats t as Docker does (RFC 3339 in UTC, the zero time for
+// "never").
+func timeJSON(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Inspect describes r, a container of e, as `docker inspect` does.
+func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
+	c := &ContainerJSON{
+		ID:           r.ID,
+		Name:         "/" + r.Name,
+		Created:      timeJSON(r.Created),
+		Image:        r.ImageID,
+		LogPath:      "",
+		RestartCount: r.RestartCount,
+		Platform:     "linux",
+		Args:         []string{},
+		Mounts:       []MountJSON{},
+	}
+	if c.Image == "" {
+		c.Image = r.Rootfs
+	}
+	if _, err := os.Stat(e.LogPath(r.ID)); err == nil || r.Detached {
+		c.LogPath = e.LogPath(r.ID)
+	}
+
+	// State.
+	st := &c.State
+	st.Status = r.Status
+	if st.Status == "" {
+		st.Status = engine.StateCreated
+	}
+	switch r.Status {
+	case engine.StateRunning:
+		st.Running, st.Pid = true, r.Pid
+	case engine.StatePaused:
+		st.Running, st.Paused, st.Pid = true, true, r.Pid
+	case engine.StateRestarting:
+		// Docker counts a restarting container as running.
+		st.Running, st.Restarting = true, true
+	}
+	st.OOMKilled, st.ExitCode, st.Error = r.OOMKilled, r.ExitCode, r.Error
+	st.StartedAt, st.FinishedAt = timeJSON(r.StartedAt), timeJSON(r.FinishedAt)
+
+	// Config.
+	cfg := &c.Config
+	cfg.Image, cfg.User, cfg.Tty = r.Image, r.Host.User, r.Host.Tty
+	cfg.Labels = r.Labels
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	if s := r.Spec; s != nil {
+		cfg.Hostname = s.Hostname
+		if p := s.Process; p != nil {
+			cfg.Env, cfg.Cmd, cfg.WorkingDir = p.Env, p.Args, p.Cwd
+			if len(p.Args) > 0 {
+				c.Path, c.Args = p.Args[0], append([]string{}, p.Args[1:]...)
+			}
+		}
+	}
+
+	// HostConfig.
+	h := &c.HostConfig
+	l := r.Limits
+	h.Memory, h.MemorySwap = l.Memory, l.MemorySwap
+	h.NanoCPUs = int64(l.CPUs*1e9 + 0.5)
+	h.CPUPeriod, h.CPUQuota, h.CPUShares, h.CpusetCpus = l.CPUPeriod, l.CPUQuota, l.CPUShares, l.CpusetCpus
+	if s := r.Spec; s != nil && s.Linux != nil && s.Linux.Resources != nil && s.Linux.Resources.Memory != nil {
+		if sw := s.Linux.Resources.Memory.Swappiness; sw != nil && *sw <= 100 {
+			v := int64(*sw)
+			h.MemorySwappiness = &v
+		}
+	}
+	if l.PidsLimit != 0 {
+		v := l.PidsLimit
+		h.PidsLimit = &v
+	}
+	h.RestartPolicy = RestartPolicyJSON{Name: r.Restart.Name, MaximumRetryCount: r.Restart.MaxRetries}
+	if h.RestartPolicy.Name == "" {
+		h.RestartPolicy.Name = "no"
+	}
+	h.AutoRemove = r.AutoRemove
+	h.NetworkMode = r.Host.Network
+	if h.NetworkMode == "" {
+		h.NetworkMode = "none"
+	}
+	h.Privileged, h.ReadonlyRootfs = r.Host.Privileged, r.Host.ReadOnly
+	h.CapAdd, h.CapDrop = r.Host.CapAdd, r.Host.CapDrop
+
+	// Mounts and binds.
+	for _, m := range r.Mounts {
+		mj := MountJSON{Type: "bind", Source: m.Source, Destination: m.Destination, RW: m.RW, Propagation: "rprivate"}
+		if !m.RW {
+			mj.Mode = "ro"
+		}
+		if m.Anonymous {
+			mj.Type, mj.Name, mj.Driver, mj.Propagation = "volume", filepath.Base(m.Source), "local", ""
+			if mj.Mode == "" {
+				mj.Mode = "z"
+			}
+		} else {
+			bind := m.Source + ":" + m.Destination
+			if !m.RW {
+				bind += ":ro"
+			}
+			h.Binds = append(h.Binds, bind)
+		}
+		c.Mounts = append(c.Mounts, mj)
+	}
+
+	// GraphDriver.
+	if r.ImageID != "" {
+		ov := e.Overlay(r)
+		c.Driver = "overlay"
+		c.GraphDriver = GraphDriverData{Name: "overlay", Data: map[string]string{
+			"UpperDir":  ov.Upper,
+			"WorkDir":   ov.Work,
+			"MergedDir": ov.Merged,
+		}}
+		if ov.Lower != "" {
+			c.GraphDriver.Data["LowerDir"] = ov.Lower
+		}
+	} else {
+		c.Driver = "none"
+		c.GraphDriver = GraphDriverData{Name: "none", Data: map[string]string{"MergedDir": r.Rootfs}}
+	}
+	if r.Host.Network != "host" && st.Pid > 0 {
+		c.NetworkSettings.SandboxKey = fmt.Sprintf("/proc/%d/ns/net", st.Pid)
+	}
+	return c
+}
+
+// WriteInspectJSON writes list (of containers, of networks) as `docker
+// inspect` does: a JSON array, with an indent of four spaces.
+func WriteInspectJSON(w io.Writer, list any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "    ")
+	return enc.Encode(list)
+}
+
+// WriteInspectTemplate writes cj (a container's or a network's JSON) with
+// tmpl (see ParseTemplate), then a newline. As Docker's CLI: a field the
+// struct lacks under that name (.Id) is looked up in the JSON document
+// instead.
+func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj any) error {
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, cj); err != nil {
+		var doc map[string]any
+		b, _ := json.Marshal(cj)
+		buf.Reset()
+		strict, _ := tmpl.Clone()
+		if json.Unmarshal(b, &doc) != nil || strict == nil ||
+			strict.Option("missingkey=error").Execute(&buf, doc) != nil {
+			return fmt.Errorf("template: %w", err)
+		}
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}

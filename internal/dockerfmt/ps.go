@@ -1,0 +1,216 @@
+package dockerfmt
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/ids"
+)
+
+// PsEntry is one container as `ps --format` sees it: Docker's field names,
+// every value a string.
+type PsEntry struct {
+	ID         string
+	Names      string
+	Image      string
+	Command    string
+	CreatedAt  string
+	RunningFor string
+	Status     string
+	State      string
+	Labels     string
+	Mounts     string
+	Networks   string
+	Ports      string
+	Pid        string `json:"Pid"`
+
+	labels map[string]string
+	header bool
+}
+
+// Label returns the value of label name (`{{.Label "com.example.x"}}`).
+func (p PsEntry) Label(name string) string {
+	if p.header {
+		return "LABEL"
+	}
+	return p.labels[name]
+}
+
+// PsHeader is the PsEntry whose fields are the column titles of a table.
+var PsHeader = PsEntry{
+	ID: "CONTAINER ID", Names: "NAMES", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT",
+	RunningFor: "CREATED", Status: "STATUS", State: "STATE", Labels: "LABELS", Mounts: "MOUNTS",
+	Networks: "NETWORKS", Ports: "PORTS", Pid: "PID", header: true,
+}
+
+// NewPsEntry describes r for `ps`; without trunc the id is 12 digits and
+// the command at most 20 characters, as Docker shows them.
+func NewPsEntry(r *engine.Record, now time.Time, trunc bool) PsEntry {
+	p := PsEntry{
+		ID: r.ID, Names: r.Name, Image: r.Image, State: r.Status, labels: r.Labels,
+		CreatedAt:  "N/A",
+		RunningFor: HumanSince(r.Created, now),
+		Status:     StatusString(r, now),
+		Networks:   r.Host.Network,
+		Pid:        "-",
+	}
+	if p.State == "" {
+		p.State = engine.StateCreated
+	}
+	if !r.Created.IsZero() {
+		p.CreatedAt = r.Created.Local().Format("2006-01-02 15:04:05 -0700 MST")
+	}
+	if p.Networks == "" {
+		p.Networks = "none"
+	}
+	if r.Status == engine.StateRunning || r.Status == engine.StatePaused {
+		p.Pid = strconv.Itoa(r.Pid)
+	}
+	cmd := strings.Join(r.Command, " ")
+	if trunc {
+		p.ID = ids.ShortID(r.ID)
+		cmd = Ellipsis(cmd, 20)
+	}
+	p.Command = strconv.Quote(cmd)
+	keys := make([]string, 0, len(r.Labels))
+	for k := range r.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var labels []string
+	for _, k := range keys {
+		labels = append(labels, k+"="+r.Labels[k])
+	}
+	p.Labels = strings.Join(labels, ",")
+	var mounts []string
+	for _, m := range r.Mounts {
+		name := m.Source
+		if m.Anonymous {
+			name = filepath.Base(m.Source)
+		}
+		if trunc {
+			name = Ellipsis(name, 15)
+		}
+		mounts = append(mounts, name)
+	}
+	p.Mounts = strings.Join(mounts, ",")
+	return p
+}
+
+// StatusString is the STATUS column of `ps`, as Docker writes it:
+// "Up 3 seconds", "Up 5 minutes (Paused)", "Restarting (1) 2 seconds ago",
+// "Exited (0) 3 seconds ago", "Created"; a container whose record cannot
+// be read is "Damaged (container.json: unexpected end of JSON input)".
+func StatusString(r *engine.Record, now time.Time) string {
+	up := "Up"
+	if !r.StartedAt.IsZero() {
+		up += " " + HumanDuration(now.Sub(r.StartedAt))
+	}
+	switch r.Status {
+	case engine.StateRunning:
+		return up
+	case engine.StatePaused:
+		return up + " (Paused)"
+	case engine.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s", r.ExitCode, HumanSince(r.FinishedAt, now))
+	case engine.StateExited:
+		if r.StartedAt.IsZero() { // it never ran
+			return "Created"
+		}
+		return fmt.Sprintf("Exited (%d) %s", r.ExitCode, HumanSince(r.FinishedAt, now))
+	case "", engine.StateCreated:
+		return "Created"
+	case engine.StateDamaged:
+		return "Damaged (" + r.Damaged + ")"
+	}
+	return strings.ToUpper(r.Status[:1]) + r.Status[1:]
+}
+
+// PsFormat is a parsed `ps --format`: "json", "table TEMPLATE" (a header
+// line, columns aligned) or a bare template.
+type PsFormat struct {
+	JSON  bool
+	Table bool
+	Tmpl  *template.Template
+}
+
+// ParsePsFormat reads a ps --format value; "\t" and "\n" written as two
+// characters are a tab and a newline, as in Docker.
+func ParsePsFormat(s string) (*PsFormat, error) {
+	f := &PsFormat{}
+	switch t := strings.TrimSpace(s); {
+	case t == "json":
+		f.JSON = true
+		return f, nil
+	case t == "table":
+		f.Table = true
+		s = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}`
+	case strings.HasPrefix(t, "table "):
+		f.Table = true
+		s = strings.TrimPrefix(t, "table ")
+	}
+	s = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.Trim(s, " "))
+	var err error
+	f.Tmpl, err = ParseTemplate(s)
+	return f, err
+}
+
+// WritePsTable writes entries as the default listing of `ps`.
+func WritePsTable(out io.Writer, entries []PsEntry) error {
+	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
+	for _, p := range entries {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor)
+	}
+	return w.Flush()
+}
+
+// writeJSONLines writes rows as --format json does: a JSON object a line.
+func writeJSONLines[T any](out io.Writer, rows []T) error {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WritePsFormat writes entries with a parsed --format (see ParsePsFormat):
+// a JSON object per line, a table with its header, or each entry through
+// the template.
+func WritePsFormat(out io.Writer, f *PsFormat, entries []PsEntry) error {
+	if f.JSON {
+		return writeJSONLines(out, entries)
+	}
+	w := out
+	var tw *tabwriter.Writer
+	if f.Table {
+		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		w = tw
+		if err := f.Tmpl.Execute(w, PsHeader); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, p := range entries {
+		if err := f.Tmpl.Execute(w, p); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
