@@ -126,9 +126,6 @@ func (c *Config) withDefaults() *Config {
 	}
 	if c.CertsDir == "" {
 		c.CertsDir = DefaultCertsDir
-		if d := os.Getenv("SDOCKER_CERTS_DIR"); d != "" {
-			c.CertsDir = d
-		}
 	}
 	return c
 }
