@@ -107,3 +107,44 @@ func TestPullFromMirror(t *testing.T) {
 		t.Errorf("names %v: want the registry's name, not the mirror's", res.Image.Names)
 	}
 }
+
+// TestPullCredentialHelper: config.json's credHelpers names the helper
+// that gives a registry's credentials (docker-credential-NAME get).
+func TestPullCredentialHelper(t *testing.T) {
+	srv := newServer(t, serverOpts{user: "erin", pass: "from-helper"})
+	srv.push(t, "helped:1", imageOf(t, "amd64", false, uniqueLayers(t, 1, "c")...), nil)
+	bin := t.TempDir()
+	script := "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n" +
+		"printf '{\"ServerURL\":\"%s\",\"Username\":\"erin\",\"Secret\":\"from-helper\"}' \"$server\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-sdtest"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	dir := t.TempDir()
+	cf := fmt.Sprintf(`{"credHelpers": {%q: "sdtest"}}`, srv.host)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+	s := newStore(t)
+	if _, err := registry.Pull(t.Context(), s, srv.host+"/helped:1", registry.Options{Config: config(t, "", srv.host)}); err != nil {
+		t.Errorf("pull with a credential helper: %v", err)
+	}
+}
+
+// TestPullDefaultRegistry: a short name is on the configured default
+// registry, and the store names the image without it.
+func TestPullDefaultRegistry(t *testing.T) {
+	srv := newServer(t, serverOpts{})
+	srv.push(t, "team/app:3", imageOf(t, "amd64", false, uniqueLayers(t, 1, "r")...), nil)
+	cfg := config(t, "", srv.host)
+	cfg.DefaultRegistry = srv.host
+	s := newStore(t)
+	res, err := pull(t, s, "team/app:3", registry.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ref.Name() != srv.host+"/team/app:3" || len(res.Image.Names) != 1 || res.Image.Names[0] != "team/app:3" {
+		t.Errorf("pulled %s as %v", res.Ref.Name(), res.Image.Names)
+	}
+}
