@@ -267,7 +267,7 @@ func fetchLayers(ctx context.Context, store *image.Store, layers []v1.Layer, dif
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				if err := fetchLayer(store, j.layer, j.diffID, b, j.line); err != nil {
+				if err := fetchLayer(ctx, store, j.layer, j.diffID, b, j.line); err != nil {
 					cancel(err)
 				}
 			}
@@ -289,8 +289,9 @@ send:
 	return len(jobs), nil
 }
 
-// fetchLayer streams one layer blob into the store.
-func fetchLayer(store *image.Store, l v1.Layer, diffID string, b *board, line int) error {
+// fetchLayer streams one layer blob into the store; it stops when ctx is
+// done (another layer failed).
+func fetchLayer(ctx context.Context, store *image.Store, l v1.Layer, diffID string, b *board, line int) error {
 	d, err := l.Digest()
 	if err != nil {
 		return describe(err)
@@ -301,7 +302,7 @@ func fetchLayer(store *image.Store, l v1.Layer, diffID string, b *board, line in
 	}
 	defer rc.Close()
 	b.set(line, statusDownloading)
-	src := &errReader{r: rc}
+	src := &errReader{r: rc, ctx: ctx}
 	if err := store.PutLayer(b.reader(line, src), d.String(), diffID); err != nil {
 		switch {
 		case interrupted(src.err):
@@ -323,13 +324,20 @@ func dropAfter(err error) bool {
 	return errors.Is(err, image.ErrInvalid) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-// errReader keeps the first error of r but EOF.
+// errReader keeps the first error of r but EOF, and stops when ctx is done.
 type errReader struct {
 	r   io.Reader
+	ctx context.Context
 	err error
 }
 
 func (e *errReader) Read(p []byte) (int, error) {
+	if err := e.ctx.Err(); err != nil {
+		if e.err == nil {
+			e.err = err
+		}
+		return 0, err
+	}
 	n, err := e.r.Read(p)
 	if err != nil && err != io.EOF && e.err == nil {
 		e.err = err

@@ -163,12 +163,15 @@ func TestPullTamperedBlobRefused(t *testing.T) {
 	ls := uniqueLayers(t, 3, "t")
 	srv.push(t, "t:1", imageOf(t, "amd64", false, ls...), nil)
 	srv.setTamper(digestOf(t, ls[1]))
-	s := newStore(t)
-	_, err := pull(t, s, srv.host+"/t:1", registry.Options{Config: cfg, Platform: amd64, Jobs: 1})
-	if !errors.Is(err, image.ErrInvalid) {
-		t.Fatalf("pull of a tampered blob: %v", err)
+	// One layer at a time, and all at once (the others are stopped).
+	for _, jobs := range []int{1, 3} {
+		s := newStore(t)
+		_, err := pull(t, s, srv.host+"/t:1", registry.Options{Config: cfg, Platform: amd64, Jobs: jobs})
+		if !errors.Is(err, image.ErrInvalid) {
+			t.Fatalf("pull of a tampered blob, %d jobs: %v", jobs, err)
+		}
+		assertStoreClean(t, s)
 	}
-	assertStoreClean(t, s)
 }
 
 func TestPullResumesAfterDroppedConnection(t *testing.T) {
