@@ -19,6 +19,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // Integration tests against the real kernel of the machine (v1 or v2; see
@@ -108,37 +110,8 @@ func newManager(t *testing.T) (m Manager, parent string) {
 // removeAll kills every process under parent in every hierarchy, thaws and
 // removes the cgroups, without the code under test.
 func removeAll(t *testing.T, parent string) {
-	for _, root := range hierarchies(t) {
-		top := filepath.Join(root, parent)
-		var dirs []string
-		_ = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			d := dirs[i]
-			for try := 0; ; try++ {
-				b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-				for _, f := range strings.Fields(string(b)) {
-					if pid, _ := strconv.Atoi(f); pid > 0 {
-						_ = syscall.Kill(pid, syscall.SIGKILL)
-					}
-				}
-				_ = os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
-				_ = os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
-				err := syscall.Rmdir(d)
-				if err == nil || err == syscall.ENOENT {
-					break
-				}
-				if try == 100 {
-					t.Errorf("cleanup: rmdir %s: %v", d, err)
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
+	for _, left := range testutil.RemoveCgroupTree(parent) {
+		t.Errorf("cleanup: rmdir %s", left)
 	}
 }
 

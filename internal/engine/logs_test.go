@@ -229,11 +229,8 @@ func TestLogsFollow(t *testing.T) {
 	}()
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		for end := time.Now().Add(5 * time.Second); !cond(); {
-			if time.Now().After(end) {
-				t.Fatalf("timed out waiting for %s (stdout %q, stderr %q)", what, out.String(), errOut.String())
-			}
-			time.Sleep(5 * time.Millisecond)
+		if !testutil.Poll(5*time.Second, cond) {
+			t.Fatalf("timed out waiting for %s (stdout %q, stderr %q)", what, out.String(), errOut.String())
 		}
 	}
 	waitFor("the first line", func() bool { return out.String() == "first\n" })

@@ -60,7 +60,8 @@
 // fifo of an init, a pidfd of the container's init for an exec). Its
 // descriptor 2 is the sync socket until the last step, so that a fatal
 // error of its Go runtime reaches the parent, which reports it in one line.
-// Its environment is GOMAXPROCS=1 and GOTRACEBACK=none.
+// Its environment is GOMAXPROCS=1, GOTRACEBACK=none and
+// GODEBUG=asyncpreemptoff=1 (see sealForExec).
 //
 // The config (childConfig, message.go) and the sync messages are in a
 // binary encoding of their own (wire.go), not JSON: varints, strings with
@@ -84,19 +85,28 @@
 //     console (its pty master goes to the parent as "console").
 //  6. The working directory, rlimits, oom_score_adj, the program looked up
 //     in the container's PATH.
-//  7. The seccomp filter when no_new_privs is off (it still needs
-//     CAP_SYS_ADMIN), the user, groups and capabilities, personality,
-//     no_new_privs, the process's umask.
-//  8. With an exec fifo: "ready", then wait until it is read (OCI start),
+//  7. Everything execve needs, made now: the capability sets, the
+//     groups, the argument and environment arrays; personality and the
+//     process's umask.
+//  8. The user, groups and capabilities (privileges.apply), no_new_privs.
+//  9. With an exec fifo: "ready", then wait until it is read (OCI start),
 //     then the startContainer hooks.
-//  9. pids.max: the limit is written into the descriptor from "placed" by
+//  10. pids.max: the limit is written into the descriptor from "placed" by
 //     a raw write (lateWrite), the last thing before execve, so that the
 //     threads of the init's own Go runtime never count against it (or
 //     before the wait on the exec fifo when there are no startContainer
 //     hooks, so that it holds from create on).
-//  10. Descriptor 2 back to the container's stderr, the seccomp filter when
-//     no_new_privs is on, every descriptor but 0-2 and the preserved ones
-//     close-on-exec, then execve.
+//  11. sealForExec: descriptor 2 back to the container's stderr, every
+//     descriptor but 0-2 and the preserved ones close-on-exec, the
+//     original RLIMIT_NOFILE back. Then the seccomp filter, on this thread
+//     only, and a raw execve, in nosplit code: with no_new_privs nothing of
+//     the init's (nor of its Go runtime's) needs a system call after the
+//     filter but execve.
+//
+// Without no_new_privs the filter needs CAP_SYS_ADMIN (filterFirst): steps
+// 9 and 10 (unless there are startContainer hooks, which run as the
+// process's user, as with runc) and 11 come first, then the filter, then
+// step 8 under it, then execve.
 //
 // # Exec
 //
@@ -105,10 +115,10 @@
 // container's cgroup (v1: it joins them itself, as the init does). It
 // receives a spec of the process, the container's namespaces and its seccomp
 // profile only; it joins the other namespaces through the pidfd (setns) and
-// goes through steps 6, 7 and 10. When the container has a pids limit, the
-// exec is left out of the pids cgroup (v2: out of the cgroup) until it joins
-// it itself, by a raw write of 0 to its tasks (v1) or cgroup.procs (v2)
-// after step 6, while it still has the capabilities that moving every thread
+// goes through steps 6, 7, 8 and 11. When the container has a pids limit,
+// the exec is left out of the pids cgroup (v2: out of the cgroup) until it
+// joins it itself, by a raw write of 0 to its tasks (v1) or cgroup.procs
+// (v2) after step 6, while it still has the capabilities that moving every thread
 // needs; with Options.Orphan it forks the program and exits, so that the
 // container's init adopts it.
 package launch

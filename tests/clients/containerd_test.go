@@ -168,7 +168,7 @@ func (c *containerdEnv) removeOnCleanup(t *testing.T, id string) {
 			return // gone already
 		}
 		c.ctr(timeout(time.Minute), "task", "kill", "-s", "SIGKILL", id)
-		waitFor(timeout(30*time.Second), func() bool { return c.taskStatus(id) != "RUNNING" })
+		testutil.Poll(30*time.Second, func() bool { return c.taskStatus(id) != "RUNNING" })
 		c.ctr(timeout(time.Minute), "task", "rm", "-f", id)
 		if r := c.ctr(timeout(time.Minute), "container", "rm", id); !r.ok() {
 			t.Errorf("cleanup: %s", r)
@@ -216,7 +216,7 @@ func (c *containerdEnv) stop() error {
 		errs = append(errs, "containerd did not stop on SIGTERM (killed)")
 	}
 	// Shims outlive containerd: ours name our socket in their argv.
-	if !waitFor(timeout(10*time.Second), func() bool { return len(processesMatching("containerd-shim", c.sock)) == 0 }) {
+	if !testutil.Poll(10*time.Second, func() bool { return len(processesMatching("containerd-shim", c.sock)) == 0 }) {
 		left := processesMatching("containerd-shim", c.sock)
 		errs = append(errs, fmt.Sprintf("shims left (killed): %v", pids(left)))
 		killProcesses(left)
@@ -236,7 +236,7 @@ func (c *containerdEnv) stop() error {
 	if left := cgroupDirsNamed("/"+c.ns, ""); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("container cgroups left: %q", left))
 	}
-	if left := removeCgroupTree("/" + c.ns); len(left) > 0 {
+	if left := testutil.RemoveCgroupTree("/" + c.ns); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("cannot remove cgroups: %q", left))
 	}
 	if len(errs) > 0 {
@@ -289,7 +289,7 @@ func TestContainerdLifecycle(t *testing.T) {
 	}
 
 	c.mustCtr(t, "task", "kill", "-s", "SIGKILL", id)
-	if !waitFor(timeout(time.Minute), func() bool { return c.taskStatus(id) == "STOPPED" }) {
+	if !testutil.Poll(time.Minute, func() bool { return c.taskStatus(id) == "STOPPED" }) {
 		t.Fatalf("task not STOPPED a minute after SIGKILL: %q", c.taskStatus(id))
 	}
 	c.mustCtr(t, "task", "rm", id)
@@ -338,4 +338,33 @@ func TestContainerdExecExitCodes(t *testing.T) {
 			t.Fatalf("round %d: want exit 3: %s", i, r)
 		}
 	}
+}
+
+// TestContainerdKillExitedTask: a task whose process has exited is killed
+// (signal, SIGKILL, --all) and deleted as with runc: the shim recognises a
+// stopped container by the runtime's words ("container not running") and
+// reports the process as finished instead of failing.
+func TestContainerdKillExitedTask(t *testing.T) {
+	c := requireContainerd(t)
+	id := uniqueID("killexited")
+	c.removeOnCleanup(t, id)
+	c.mustCtr(t, append(append([]string{"run", "-d"}, c.runArgs()...), ctrImage, id, "sh", "-c", "exit 3")...)
+	if !testutil.Poll(time.Minute, func() bool { return c.taskStatus(id) == "STOPPED" }) {
+		t.Fatalf("task not STOPPED a minute after it exited: %q", c.taskStatus(id))
+	}
+	// With runc: "process already finished: not found" (containerd's
+	// errdefs.ErrNotFound), never "unknown error after kill".
+	for _, sig := range []string{"SIGTERM", "SIGKILL"} {
+		r := c.ctr(timeout(time.Minute), "task", "kill", "-s", sig, id)
+		if !r.ok() && !strings.Contains(r.stderr, "process already finished: not found") {
+			t.Errorf("want success or containerd's \"process already finished: not found\": %s", r)
+		}
+	}
+	// runc signals what a stopped container left: nothing, no error.
+	c.mustCtr(t, "task", "kill", "--all", "-s", "SIGKILL", id)
+	if r := c.mustCtr(t, "task", "rm", id); !strings.Contains(r.stderr, "exit code 3") {
+		t.Errorf("ctr task rm: want the exit code 3 in its warning: %s", r)
+	}
+	c.mustCtr(t, "container", "rm", id)
+	c.checkGone(t, id)
 }

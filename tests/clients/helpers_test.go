@@ -1,15 +1,14 @@
 package clients
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -67,34 +66,11 @@ type procInfo struct {
 
 // processes lists the processes of the machine (pid, ppid, state, argv).
 func processes() []procInfo {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var out []procInfo
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	for _, pid := range testutil.Pids() {
+		if st, ok := testutil.ReadProcStat(pid); ok {
+			out = append(out, procInfo{pid: pid, ppid: st.PPid, state: st.State, argv: testutil.Argv(pid)})
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) {
-			continue
-		}
-		f := strings.Fields(string(b[i+2:]))
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		p := procInfo{pid: pid, ppid: ppid, state: f[0][0]}
-		if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-			p.argv = strings.Split(strings.TrimRight(string(cl), "\x00"), "\x00")
-		}
-		out = append(out, p)
 	}
 	return out
 }
@@ -231,35 +207,18 @@ func startDaemon(logPath string, env []string, name string, args ...string) (*ex
 	return cmd, done, nil
 }
 
-// waitFor polls cond every 100ms until it is true or d passed.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // killProcesses SIGKILLs the given processes (by pid, each checked to still
 // run the same argv) and waits for them to go.
 func killProcesses(ps []procInfo) {
 	for _, p := range ps {
-		if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid)); err == nil &&
-			strings.Join(strings.Split(strings.TrimRight(string(cl), "\x00"), "\x00"), " ") == strings.Join(p.argv, " ") {
+		if slices.Equal(testutil.Argv(p.pid), p.argv) {
 			unix.Kill(p.pid, unix.SIGKILL)
 		}
 	}
-	waitFor(10*time.Second, func() bool {
+	testutil.Poll(10*time.Second, func() bool {
 		for _, p := range ps {
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid)); err == nil {
-				if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] != 'Z' {
-					return false
-				}
+			if testutil.ProcessRunning(p.pid) {
+				return false
 			}
 		}
 		return true
@@ -285,37 +244,11 @@ func unmountAll(dir string) {
 
 // --- cgroups ------------------------------------------------------------------
 
-// cgroupHierarchies lists the mounted hierarchies under /sys/fs/cgroup
-// (v1 controllers, name=systemd, the unified cgroup2), or /sys/fs/cgroup
-// itself on a cgroup2-only host.
-func cgroupHierarchies() []string {
-	var st unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return []string{"/sys/fs/cgroup"}
-	}
-	ents, err := os.ReadDir("/sys/fs/cgroup")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, e := range ents {
-		p := filepath.Join("/sys/fs/cgroup", e.Name())
-		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
-			continue // cpu,cpuacct style symlinks
-		}
-		if unix.Statfs(p, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // cgroupDirsNamed lists the cgroup directories below parent (a cgroup path
 // like /sdclients-123) in every hierarchy whose name contains word.
 func cgroupDirsNamed(parent, word string) []string {
 	var out []string
-	for _, h := range cgroupHierarchies() {
-		base := filepath.Join(h, parent)
+	for _, base := range testutil.CgroupDirs(parent) {
 		filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || !d.IsDir() || p == base {
 				return nil
@@ -329,80 +262,7 @@ func cgroupDirsNamed(parent, word string) []string {
 	return out
 }
 
-// removeCgroupTree removes the (empty) cgroup directory parent in every
-// hierarchy, children first; it returns what could not be removed.
-func removeCgroupTree(parent string) []string {
-	var left []string
-	for _, h := range cgroupHierarchies() {
-		base := filepath.Join(h, parent)
-		var dirs []string
-		filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		sort.Slice(dirs, func(a, b int) bool { return len(dirs[a]) > len(dirs[b]) })
-		for _, d := range dirs {
-			var err error
-			for i := 0; i < 50; i++ { // a just-killed task may linger a moment
-				if err = unix.Rmdir(d); err == nil || err == unix.ENOENT {
-					err = nil
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			if err != nil {
-				left = append(left, fmt.Sprintf("%s (%v)", d, err))
-			}
-		}
-	}
-	return left
-}
-
 // --- the busybox rootfs -----------------------------------------------------
-
-// makeBusyboxRootfs makes dir a minimal rootfs: /bin/busybox (a static
-// binary) with a link per applet, and the usual empty mount points.
-func makeBusyboxRootfs(busybox, dir string) error {
-	for _, d := range []string{"bin", "dev", "proc", "sys", "etc", "tmp", "root", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(busybox)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), b, 0o755); err != nil {
-		return err
-	}
-	out, err := exec.Command(busybox, "--list").Output()
-	if err != nil {
-		return fmt.Errorf("%s --list: %w", busybox, err)
-	}
-	for _, a := range strings.Fields(string(out)) {
-		if a == "busybox" || strings.Contains(a, "/") {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil && !os.IsExist(err) {
-			return err
-		}
-	}
-	files := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // writeRootfsTar writes dir as a tar, as `sdocker import` of a directory
 // makes one (entries relative, owned by root, reproducible).

@@ -12,7 +12,7 @@
 //
 //	CLIENT_RUNTIME  the runtime under test: sdocker-runc (default), runc, or a path
 //	SDOCKER_RUNC    a prebuilt sdocker-runc (else it is built from this module)
-//	CLIENTS_SLOW    multiply every timeout by this (default 1)
+//	CLIENTS_SLOW    multiply every timeout by this (default $SDOCKER_TEST_SLOW, else 1)
 package clients
 
 import (
@@ -51,11 +51,8 @@ var (
 	rootfsDir string
 	// rootfsTar is rootfsDir as a plain tar (for podman import).
 	rootfsTar string
-	// slow scales every timeout.
-	slow = 1.0
-
-	skipMu  sync.Mutex
-	skipped []string
+	skipMu    sync.Mutex
+	skipped   []string
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -64,8 +61,12 @@ func testMain(m *testing.M) (code int) {
 	if skipAll = testutil.RootSkipReason("client tests need root (podman and containerd as root drive the runtime)"); skipAll != "" {
 		return m.Run()
 	}
-	var err error
-	if slow, err = testutil.SlowFactor("CLIENTS_SLOW", slow); err != nil {
+	// CLIENTS_SLOW, else the other suites' SDOCKER_TEST_SLOW.
+	slow, err := testutil.SlowFactor("SDOCKER_TEST_SLOW", 1)
+	if err == nil {
+		err = testutil.SetSlowFactor("CLIENTS_SLOW", slow)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -192,7 +193,10 @@ func setup() error {
 		return skipError(fmt.Sprintf("%s is not static (apt-get install busybox-static): %v", busybox, err))
 	}
 	rootfsDir = filepath.Join(workDir, "rootfs")
-	if err := makeBusyboxRootfs(busybox, rootfsDir); err != nil {
+	if err := testutil.MakeBusyboxRootfs(busybox, rootfsDir, map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+	}); err != nil {
 		return err
 	}
 	rootfsTar = filepath.Join(workDir, "rootfs.tar")
@@ -313,8 +317,8 @@ func skip(t *testing.T, why string) {
 	t.Skip(why)
 }
 
-// timeout scales d for slow machines.
-func timeout(d time.Duration) time.Duration { return time.Duration(float64(d) * slow) }
+// timeout scales d for slow machines (testutil.Timeout).
+func timeout(d time.Duration) time.Duration { return testutil.Timeout(d) }
 
 // runtimeCalls returns the runtime calls logged since offset.
 func runtimeCalls(offset int64) string {

@@ -167,7 +167,7 @@ func (p *podmanEnv) teardown() error {
 	}
 	// conmon and podman's cleanup processes outlive the commands: wait,
 	// then kill what is left of ours (argv names our temp dir).
-	if !waitFor(timeout(30*time.Second), func() bool { return len(processesMatching(p.dir)) == 0 }) {
+	if !testutil.Poll(30*time.Second, func() bool { return len(processesMatching(p.dir)) == 0 }) {
 		left := processesMatching(p.dir)
 		errs = append(errs, fmt.Sprintf("processes left (killed): %v", pids(left)))
 		killProcesses(left)
@@ -183,7 +183,7 @@ func (p *podmanEnv) teardown() error {
 		errs = append(errs, fmt.Sprintf("container cgroups left: %q", left))
 	}
 	// What podman itself leaves (the conmon cgroup, the parent): ours to remove.
-	if left := removeCgroupTree(p.cgParent); len(left) > 0 {
+	if left := testutil.RemoveCgroupTree(p.cgParent); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("cannot remove cgroups: %q", left))
 	}
 	if len(errs) > 0 {
@@ -295,7 +295,7 @@ func TestPodmanExecExitCode(t *testing.T) {
 func TestPodmanMemoryLimit(t *testing.T) {
 	p := requirePodman(t)
 	const want = "33554432"
-	v2 := len(cgroupHierarchies()) == 1 && cgroupHierarchies()[0] == "/sys/fs/cgroup"
+	v2 := testutil.CgroupV2()
 
 	t.Run("host", func(t *testing.T) {
 		name := uniqueID("mem")

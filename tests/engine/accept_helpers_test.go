@@ -23,16 +23,9 @@ import (
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
-// cgroupDirs lists the cgroup directories of container id, in every
-// hierarchy mounted under /sys/fs/cgroup.
-func cgroupDirs(id string) []string {
-	var out []string
-	for _, pat := range []string{"/sys/fs/cgroup/*/sdocker/" + id, "/sys/fs/cgroup/sdocker/" + id} {
-		m, _ := filepath.Glob(pat)
-		out = append(out, m...)
-	}
-	return out
-}
+// cgroupDirs lists the cgroup directories of container id (a pattern:
+// "ID*" for every id that starts with ID), in every hierarchy.
+func cgroupDirs(id string) []string { return testutil.CgroupDirs("/sdocker/" + id) }
 
 // assertGone checks that container id left no record, cgroup or mount.
 func (e *env) assertGone(id string) {
@@ -108,7 +101,7 @@ func (e *env) state(ref, format string) string {
 func (e *env) waitLog(id string, n int, d time.Duration) []string {
 	e.t.Helper()
 	var got []string
-	waitFor(e.t, d, "the container's log to have "+strconv.Itoa(n)+" lines", func() bool {
+	testutil.WaitFor(e.t, d, "the container's log to have "+strconv.Itoa(n)+" lines", func() bool {
 		got = lines(e.mustRun(0, "logs", id).stdout)
 		return len(got) >= n
 	})

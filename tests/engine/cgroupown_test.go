@@ -52,7 +52,7 @@ func TestCgroupExisting(t *testing.T) {
 
 	pid := started()
 	e.mustRun(0, "stop", "-t", "0", id)
-	waitFor(t, 10*time.Second, "the container's init to end", func() bool { return processGone(pid) })
+	testutil.WaitFor(t, 10*time.Second, "the container's init to end", func() bool { return processGone(pid) })
 	check("stop")
 
 	pid = started() // over what the previous run made (nothing)
@@ -60,15 +60,15 @@ func TestCgroupExisting(t *testing.T) {
 	if err := syscall.Kill(rec.Monitor, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(rec.Monitor) })
+	testutil.WaitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(rec.Monitor) })
 	if c := e.inspect(id); c.State.Status != "exited" {
 		t.Errorf("after the monitor died: %+v", c.State)
 	}
-	waitFor(t, 10*time.Second, "the container's init to be killed", func() bool { return processGone(pid) })
+	testutil.WaitFor(t, 10*time.Second, "the container's init to be killed", func() bool { return processGone(pid) })
 	check("the collection of a container whose monitor died")
 
 	pid = started()
 	e.mustRun(0, "rm", "-f", id)
-	waitFor(t, 10*time.Second, "the container's init to end", func() bool { return processGone(pid) })
+	testutil.WaitFor(t, 10*time.Second, "the container's init to end", func() bool { return processGone(pid) })
 	check("rm -f")
 }

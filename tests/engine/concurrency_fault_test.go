@@ -10,11 +10,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // runWithin runs sdocker with args, killed when ctx ends; it returns what
@@ -53,18 +56,9 @@ func (e *env) importRootfs(ref string) {
 // processesWithArg lists the processes one of whose arguments is arg.
 func processesWithArg(arg string) []int {
 	var out []int
-	files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, a := range strings.Split(string(b), "\x00") {
-			if a == arg {
-				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-				out = append(out, pid)
-				break
-			}
+	for _, pid := range testutil.Pids() {
+		if slices.Contains(testutil.Argv(pid), arg) {
+			out = append(out, pid)
 		}
 	}
 	return out
@@ -317,20 +311,18 @@ func (e *env) checkRaceOutcome(what, id, token, want string, rm, async bool) {
 	}
 	wait := time.Duration(0)
 	if async {
-		wait = timeout(20 * time.Second)
+		wait = 20 * time.Second
 	}
 	var got string
 	var r result
-	for deadline := time.Now().Add(wait); ; time.Sleep(20 * time.Millisecond) {
+	testutil.Poll(wait, func() bool {
 		r, _ = e.runWithin(context.Background(), "inspect", "-f", "{{.State.Status}}", id)
 		got = strings.TrimSpace(r.stdout)
 		if r.code != 0 && strings.Contains(r.stderr, "no such container") {
 			got = "gone"
 		}
-		if got == want || time.Now().After(deadline) {
-			break
-		}
-	}
+		return got == want
+	})
 	if got != want {
 		e.t.Errorf("%s: the container is %q, want %q\n%s", what, got, want, r)
 	}
@@ -357,11 +349,10 @@ func (e *env) checkRaceOutcome(what, id, token, want string, rm, async bool) {
 // container id is gone: the record goes first when its monitor removes it.
 func (e *env) waitDirGone(id string) {
 	dir := filepath.Join(e.root, "containers", id)
-	for deadline := time.Now().Add(timeout(20 * time.Second)); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(dir); err != nil {
-			return
-		}
-	}
+	testutil.Poll(20*time.Second, func() bool {
+		_, err := os.Stat(dir)
+		return err != nil
+	})
 }
 
 // TestForegroundStartRaces: a foreground `run --name N` (with --rm or

@@ -189,7 +189,7 @@ func TestRunKilledForeground(t *testing.T) {
 		}
 		var id string
 		var pid int
-		waitFor(t, 20*time.Second, "the foreground container to run", func() bool {
+		testutil.WaitFor(t, 20*time.Second, "the foreground container to run", func() bool {
 			for _, l := range lines(e.mustRun(0, "ps", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.Pid}}").stdout) {
 				if f := strings.Fields(l); len(f) == 3 && f[1] == "fg" {
 					id = f[0]
@@ -202,7 +202,7 @@ func TestRunKilledForeground(t *testing.T) {
 		trackPid(pid)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
-		waitFor(t, 10*time.Second, "the container's init to die with sdocker run", func() bool { return processGone(pid) })
+		testutil.WaitFor(t, 10*time.Second, "the container's init to die with sdocker run", func() bool { return processGone(pid) })
 		if got := e.state("fg", "{{.State.Status}} {{.State.Running}}"); got != "exited false" {
 			t.Errorf("after its run was killed: %q", got)
 		}

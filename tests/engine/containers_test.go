@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +69,7 @@ func TestRunRm(t *testing.T) {
 		t.Errorf("run --rm left a container: %q", r.stdout)
 	}
 	id := e.runDetached("--rm", "rmbox:1", "sh", "-c", "sleep 0.5")
-	waitFor(t, 30*time.Second, "the --rm container to go", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the --rm container to go", func() bool {
 		_, err := os.Stat(filepath.Join(e.root, "containers", id))
 		return os.IsNotExist(err)
 	})
@@ -122,7 +121,7 @@ func TestRunVolumes(t *testing.T) {
 	if sa == sb || !strings.HasPrefix(sa, e.root+"/") {
 		t.Errorf("anonymous volumes %s and %s: want two, under the root", sa, sb)
 	}
-	waitFor(t, 10*time.Second, "the containers to write their volumes", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the containers to write their volumes", func() bool {
 		_, e1 := os.Stat(filepath.Join(sa, "f"))
 		_, e2 := os.Stat(filepath.Join(sb, "f"))
 		return e1 == nil && e2 == nil
@@ -165,7 +164,7 @@ func TestRunRmVolumes(t *testing.T) {
 	}
 	noVolumes("run --rm")
 	id := e.runDetached("--rm", "-v", "/data", rootfsDir, "sh", "-c", "echo x > /data/f")
-	waitFor(t, 30*time.Second, "the --rm container to go", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the --rm container to go", func() bool {
 		_, err := os.Stat(filepath.Join(e.root, "containers", id))
 		return os.IsNotExist(err)
 	})
@@ -275,7 +274,7 @@ func TestExecOptions(t *testing.T) {
 	if _, err := os.Stat(flag); err == nil && returned < 1500*time.Millisecond {
 		t.Errorf("exec -d returned after %s, the flag written after 2s is already there", returned)
 	}
-	waitFor(t, 20*time.Second, "the exec -d process to write its flag", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the exec -d process to write its flag", func() bool {
 		b, _ := os.ReadFile(flag)
 		return string(b) == "done\n"
 	})
@@ -433,7 +432,7 @@ func TestExecDetachedParent(t *testing.T) {
 func waitContainerProcess(t *testing.T, id, cmdline string) int {
 	t.Helper()
 	var pid int
-	waitFor(t, 10*time.Second, fmt.Sprintf("the process %q in the container", cmdline), func() bool {
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("the process %q in the container", cmdline), func() bool {
 		for _, p := range containerPids(id) {
 			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); string(b) == cmdline {
 				pid = p
@@ -446,17 +445,8 @@ func waitContainerProcess(t *testing.T, id, cmdline string) int {
 	return pid
 }
 
-// containerPids lists the processes of a container's pids cgroup.
-func containerPids(id string) []int {
-	b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/sdocker", id, "cgroup.procs"))
-	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
+// containerPids lists the processes of a container's cgroups.
+func containerPids(id string) []int { return testutil.CgroupProcs("/sdocker/" + id) }
 
 func comm(pid int) string {
 	if pid == os.Getpid() {

@@ -69,7 +69,7 @@ func TestCorruptContainerState(t *testing.T) {
 					ref = id[:7]
 				}
 				e.mustRun(0, "rm", "-f", ref)
-				waitFor(t, 10*time.Second, "the container's process to end", func() bool { return processGone(pid) })
+				testutil.WaitFor(t, 10*time.Second, "the container's process to end", func() bool { return processGone(pid) })
 				e.assertGone(id)
 				cases++
 			})
@@ -103,7 +103,7 @@ func TestCorruptStateMonitor(t *testing.T) {
 		}
 	}
 	for _, v := range victims {
-		waitFor(t, 30*time.Second, "container "+v.id[:12]+" to end and be released", func() bool {
+		testutil.WaitFor(t, 30*time.Second, "container "+v.id[:12]+" to end and be released", func() bool {
 			dir := filepath.Join(e.root, "containers", v.id)
 			return processGone(v.pid) && len(cgroupDirs(v.id)) == 0 && len(testutil.MountsUnder(dir)) == 0
 		})

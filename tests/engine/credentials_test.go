@@ -86,19 +86,15 @@ func sdockerCgroups() map[string]bool {
 func checkNoNewCgroups(t *testing.T, before map[string]bool) {
 	t.Helper()
 	var left []string
-	deadline := time.Now().Add(timeout(5 * time.Second))
-	for {
+	testutil.Poll(5*time.Second, func() bool {
 		left = left[:0]
 		for d := range sdockerCgroups() {
-			if b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs")); !before[d] && len(b) == 0 {
+			if !before[d] && len(testutil.CgroupDirProcs(d)) == 0 {
 				left = append(left, d)
 			}
 		}
-		if len(left) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(left) == 0
+	})
 	if len(left) > 0 {
 		t.Errorf("refused commands left cgroups: %q", left)
 	}

@@ -19,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/engine"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // The disk-full faults: SDOCKER_ROOT is a small tmpfs, filled (a filler
@@ -235,16 +237,16 @@ func TestDiskFull(t *testing.T) {
 	t.Run("while it logs", func(t *testing.T) {
 		f.t = t
 		id := f.loggingContainer("stop1")
-		waitFor(t, 30*time.Second, "output", func() bool { return f.ctlCount("stop1") > 20 })
+		testutil.WaitFor(t, 30*time.Second, "output", func() bool { return f.ctlCount("stop1") > 20 })
 		f.fill()
 		n := f.ctlCount("stop1")
-		waitFor(t, 30*time.Second, "output while full", func() bool { return f.ctlCount("stop1") > n+100 })
+		testutil.WaitFor(t, 30*time.Second, "output while full", func() bool { return f.ctlCount("stop1") > n+100 })
 		// While full: ps and inspect still work, logs shows what was kept.
 		f.mustRun(0, "ps", "-a")
 		f.mustRun(0, "logs", id)
 		recovery := f.free()
 		n = f.ctlCount("stop1")
-		waitFor(t, 30*time.Second, "output after recovery", func() bool { return f.ctlCount("stop1") > n+20 })
+		testutil.WaitFor(t, 30*time.Second, "output after recovery", func() bool { return f.ctlCount("stop1") > n+20 })
 		f.touch("stop1")
 		if r := f.mustRun(0, "wait", id); strings.TrimSpace(r.stdout) != "7" {
 			t.Errorf("wait: %q, want 7", r.stdout)
@@ -271,11 +273,11 @@ func TestDiskFull(t *testing.T) {
 	t.Run("before it exits, freed soon", func(t *testing.T) {
 		f.t = t
 		id := f.loggingContainer("stop2")
-		waitFor(t, 30*time.Second, "output", func() bool { return f.ctlCount("stop2") > 5 })
+		testutil.WaitFor(t, 30*time.Second, "output", func() bool { return f.ctlCount("stop2") > 5 })
 		f.fill()
 		// More than what the log's last block has room for.
 		n := f.ctlCount("stop2")
-		waitFor(t, 30*time.Second, "output while full", func() bool { return f.ctlCount("stop2") > n+100 })
+		testutil.WaitFor(t, 30*time.Second, "output while full", func() bool { return f.ctlCount("stop2") > n+100 })
 		f.touch("stop2")
 		// inspect and ps show the exit that is only in the exit file.
 		if c := f.waitStatus(id, "exited", 30*time.Second); c.State.ExitCode != 7 {
@@ -288,7 +290,7 @@ func TestDiskFull(t *testing.T) {
 			t.Errorf("ps while full: %q", r.stdout)
 		}
 		recovery := f.free()
-		waitFor(t, 30*time.Second, "the monitor to record the exit", func() bool { return f.record(id).Status == "exited" })
+		testutil.WaitFor(t, 30*time.Second, "the monitor to record the exit", func() bool { return f.record(id).Status == "exited" })
 		f.checkExit(id, 7, recovery)
 		l, m := lostAndMarked(t, f.logLines(id), f.ctlCount("stop2"), "done\n")
 		if m == 0 {
@@ -303,10 +305,10 @@ func TestDiskFull(t *testing.T) {
 	t.Run("before it exits, freed late", func(t *testing.T) {
 		f.t = t
 		id := f.loggingContainer("stop3")
-		waitFor(t, 30*time.Second, "output", func() bool { return f.ctlCount("stop3") > 5 })
+		testutil.WaitFor(t, 30*time.Second, "output", func() bool { return f.ctlCount("stop3") > 5 })
 		f.fill()
 		n := f.ctlCount("stop3")
-		waitFor(t, 30*time.Second, "output while full", func() bool { return f.ctlCount("stop3") > n+100 })
+		testutil.WaitFor(t, 30*time.Second, "output while full", func() bool { return f.ctlCount("stop3") > n+100 })
 		// stop: SIGTERM while the disk is full; it waits for the monitor.
 		f.failsFull(f.run("stop", id), "container.json", "container-json.log")
 		if r := f.mustRun(0, "wait", id); strings.TrimSpace(r.stdout) != "9" {
@@ -342,7 +344,7 @@ func TestDiskFull(t *testing.T) {
 		id := f.runDetached("--rm", "-v", "/data", "-v", f.ctl+":/ctl", rootfsDir, "sh", "-c", "echo x > /data/f; until [ -e /ctl/rm ]; do echo tick; sleep 0.01; done; exit 3")
 		f.fill()
 		f.touch("rm")
-		waitFor(t, 30*time.Second, "the --rm container to go", func() bool {
+		testutil.WaitFor(t, 30*time.Second, "the --rm container to go", func() bool {
 			_, err := os.Stat(filepath.Join(f.root, "containers", id))
 			return os.IsNotExist(err)
 		})
@@ -363,7 +365,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cmd.Process.Kill(); f.run("rm", "-f", "fg") })
-		waitFor(t, 30*time.Second, "the foreground container to run", func() bool {
+		testutil.WaitFor(t, 30*time.Second, "the foreground container to run", func() bool {
 			r := f.run("inspect", "--format", "{{.State.Status}}", "fg")
 			return strings.TrimSpace(r.stdout) == "running"
 		})

@@ -86,24 +86,10 @@ func trackPid(pid int) {
 }
 
 // processGone reports whether pid has ended (a zombie counts as ended).
-func processGone(pid int) bool {
-	st, ok := testutil.ReadProcStat(pid)
-	return !ok || st.State == 'Z' || st.State == 'X'
-}
+func processGone(pid int) bool { return !testutil.ProcessRunning(pid) }
 
-func timeout(d time.Duration) time.Duration { return time.Duration(float64(d) * slow) }
-
-// waitFor polls cond every 20ms until it holds, at most d (scaled).
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout(d))
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout(d), what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// timeout scales d for slow machines (testutil.Timeout).
+func timeout(d time.Duration) time.Duration { return testutil.Timeout(d) }
 
 // env is one test's sdocker: its own SDOCKER_ROOT.
 type env struct {
@@ -200,11 +186,8 @@ func (e *env) remove(id string) {
 	if r := e.run("rm", "-f", id); r.code != 0 && !strings.Contains(r.stderr, "no such container") {
 		e.t.Errorf("cleanup: %s", r)
 	}
-	for _, ctrl := range []string{"memory", "pids", "cpu,cpuacct", "unified", ""} {
-		d := filepath.Join("/sys/fs/cgroup", ctrl, "sdocker", id)
-		if _, err := os.Stat(d); err == nil {
-			e.t.Errorf("cleanup: cgroup %s left after rm -f", d)
-		}
+	for _, d := range cgroupDirs(id) {
+		e.t.Errorf("cleanup: cgroup %s left after rm -f", d)
 	}
 }
 
@@ -237,7 +220,7 @@ func (e *env) record(id string) engine.Record {
 func (e *env) waitStatus(id, status string, d time.Duration) dockerfmt.ContainerJSON {
 	e.t.Helper()
 	var c dockerfmt.ContainerJSON
-	waitFor(e.t, d, "container "+id[:12]+" to be "+status, func() bool {
+	testutil.WaitFor(e.t, d, "container "+id[:12]+" to be "+status, func() bool {
 		c = e.inspect(id)
 		return c.State.Status == status
 	})

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 func TestInspectRunning(t *testing.T) {
@@ -163,12 +165,12 @@ func TestInspectStale(t *testing.T) {
 	if err := syscall.Kill(rec.Monitor, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(rec.Monitor) })
+	testutil.WaitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(rec.Monitor) })
 	c := e.inspect(id)
 	if c.State.Status != "exited" || c.State.Running || c.State.Pid != 0 || c.State.ExitCode != 137 {
 		t.Errorf("after the monitor died: State %+v", c.State)
 	}
-	waitFor(t, 10*time.Second, "the container's init to be killed", func() bool { return processGone(rec.Pid) })
+	testutil.WaitFor(t, 10*time.Second, "the container's init to be killed", func() bool { return processGone(rec.Pid) })
 	if d := cgroupDirs(id); len(d) > 0 {
 		t.Errorf("cgroups left after the monitor died: %q", d)
 	}

@@ -244,7 +244,7 @@ func (k *killNine) killMonitor(before map[string]bool, done chan struct{}) bool 
 			if k.tr.verb == "run -d" && !before[id] || k.tr.verb != "run -d" && id == k.id(k.tr.name) {
 				unix.Kill(pid, unix.SIGKILL)
 				// Its lock goes only once it has exited.
-				waitFor(k.e.t, 10*time.Second, "the killed monitor to end", func() bool { return processGone(pid) })
+				testutil.WaitFor(k.e.t, 10*time.Second, "the killed monitor to end", func() bool { return processGone(pid) })
 				return true
 			}
 		}
@@ -363,8 +363,8 @@ func (k *killNine) checkContainer(when, id, st string) {
 		if k.knownExecExit(when, id, rec) {
 			return
 		}
-		k.expect(alive(rec.Pid, rec.PidStart), "%s: %s is %s but its init %d is not alive", when, short, rec.Status, rec.Pid)
-		k.expect(alive(rec.Monitor, rec.MonitorStart), "%s: %s is %s but its watcher %d is not alive (%s); its lock is held by %v",
+		k.expect(testutil.ProcessAlive(rec.Pid, rec.PidStart), "%s: %s is %s but its init %d is not alive", when, short, rec.Status, rec.Pid)
+		k.expect(testutil.ProcessAlive(rec.Monitor, rec.MonitorStart), "%s: %s is %s but its watcher %d is not alive (%s); its lock is held by %v",
 			when, short, rec.Status, rec.Monitor, procDescription(rec.Monitor), lockHolders(dir))
 		k.expect(!lockFreeNow(dir), "%s: %s is %s but nobody holds its lock", when, short, rec.Status)
 		k.expect(c.State.Running && c.State.Pid == rec.Pid, "%s: %s: inspect says Running=%v Pid=%d", when, short, c.State.Running, c.State.Pid)
@@ -375,7 +375,7 @@ func (k *killNine) checkContainer(when, id, st string) {
 		k.expect(lockFree(dir), "%s: %s is created but its lock is held", when, short)
 		k.expect(len(cgroupProcs(id)) == 0, "%s: %s is created but has processes %v", when, short, cgroupProcs(id))
 	case engine.StateExited:
-		k.expect(!alive(rec.Pid, rec.PidStart), "%s: %s exited but its init %d lives", when, short, rec.Pid)
+		k.expect(!testutil.ProcessAlive(rec.Pid, rec.PidStart), "%s: %s exited but its init %d lives", when, short, rec.Pid)
 		k.expect(lockFree(dir), "%s: %s exited but its lock is held", when, short)
 		k.expect(len(cgroupDirs(id)) == 0, "%s: %s exited but has cgroups %v", when, short, cgroupDirs(id))
 		k.expect(len(testutil.MountsUnder(dir)) == 0, "%s: %s exited but has mounts %v", when, short, testutil.MountsUnder(dir))
@@ -393,11 +393,11 @@ func (k *killNine) checkContainer(when, id, st string) {
 // exec was killed, and is so recorded by its monitor. It is reported, and
 // fails the test with SDOCKER_KILLNINE_STRICT=1.
 func (k *killNine) knownExecExit(when, id string, rec engine.Record) bool {
-	if k.tr.verb != "exec" || k.tr.monitor || alive(rec.Pid, rec.PidStart) || os.Getenv(killStrictEnv) != "" {
+	if k.tr.verb != "exec" || k.tr.monitor || testutil.ProcessAlive(rec.Pid, rec.PidStart) || os.Getenv(killStrictEnv) != "" {
 		return false
 	}
 	dir := filepath.Join(k.e.root, "containers", id)
-	waitFor(k.e.t, 10*time.Second, "the monitor to record the exit", func() bool { return lockFreeNow(dir) })
+	testutil.WaitFor(k.e.t, 10*time.Second, "the monitor to record the exit", func() bool { return lockFreeNow(dir) })
 	now := k.e.record(id)
 	if now.Status != engine.StateExited || now.ExitCode != 0 {
 		return false
@@ -485,13 +485,7 @@ func (k *killNine) removeAll() {
 		e.run("rm", "-f", id)
 		testutil.RemoveWorkDir(filepath.Join(e.root, "containers", id))
 	}
-	reapZombies()
-}
-
-// alive reports whether pid is the live process that started at start.
-func alive(pid int, start uint64) bool {
-	st, ok := testutil.ReadProcStat(pid)
-	return pid > 0 && ok && st.Start == start && st.State != 'Z' && st.State != 'X'
+	testutil.ReapAll() // orphaned inits and monitors; no command runs now
 }
 
 // lockFree reports whether nobody holds the flock of path (a monitor may
@@ -515,15 +509,11 @@ func lockFree(path string) bool {
 // cgroupProcs lists the live processes in container id's cgroups.
 func cgroupProcs(id string) []int {
 	var out []int
-	for _, d := range cgroupDirs(id) {
-		b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil && !slices.Contains(out, pid) && !processGone(pid) {
-				out = append(out, pid)
-			}
+	for _, pid := range containerPids(id) {
+		if !processGone(pid) {
+			out = append(out, pid)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 
@@ -615,7 +605,7 @@ func (k *killNine) settle() {
 			if err != nil || json.Unmarshal(b, &r) != nil {
 				continue
 			}
-			settled := (r.Status == engine.StateRunning || r.Status == engine.StatePaused) && alive(r.Pid, r.PidStart)
+			settled := (r.Status == engine.StateRunning || r.Status == engine.StatePaused) && testutil.ProcessAlive(r.Pid, r.PidStart)
 			if !settled && !lockFreeNow(dir) {
 				busy = true
 			}
@@ -635,16 +625,4 @@ func lockFreeNow(path string) bool {
 	}
 	defer unix.Close(fd)
 	return unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil
-}
-
-// reapZombies reaps our zombie children (orphaned inits and monitors); no
-// command of the test runs meanwhile.
-func reapZombies() {
-	self := os.Getpid()
-	for _, pid := range children() {
-		if st, ok := testutil.ReadProcStat(pid); ok && st.PPid == self && st.State == 'Z' {
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		}
-	}
 }

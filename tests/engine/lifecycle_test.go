@@ -191,7 +191,7 @@ func TestPause(t *testing.T) {
 		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 		return n
 	}
-	waitFor(t, 10*time.Second, "the counter to count", func() bool { return read() > 3 })
+	testutil.WaitFor(t, 10*time.Second, "the counter to count", func() bool { return read() > 3 })
 	e.mustRun(0, "pause", "counter")
 	if got := e.state(id, "{{.State.Status}} {{.State.Paused}} {{.State.Running}}"); got != "paused true true" {
 		t.Errorf("inspect after pause: %q", got)
@@ -222,7 +222,7 @@ func TestPause(t *testing.T) {
 	if got := e.state(id, "{{.State.Status}} {{.State.Paused}}"); got != "running false" {
 		t.Errorf("inspect after unpause: %q", got)
 	}
-	waitFor(t, 10*time.Second, "the counter to count again", func() bool { return read() > n1+3 })
+	testutil.WaitFor(t, 10*time.Second, "the counter to count again", func() bool { return read() > n1+3 })
 	if r := e.run("unpause", "counter"); r.code != 125 || !strings.Contains(r.stderr, "running") {
 		t.Errorf("unpause of a running container:\n%s", r)
 	}
@@ -319,7 +319,7 @@ func TestRestartAlways(t *testing.T) {
 	e := newEnv(t)
 	e.trackRoot()
 	id := e.runDetached("--restart", "always", rootfsDir, "sh", "-c", "echo up; sleep 0.2")
-	waitFor(t, 30*time.Second, "two restarts", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "two restarts", func() bool {
 		n, _ := strconv.Atoi(e.state(id, "{{.RestartCount}}"))
 		return n >= 2
 	})

@@ -15,7 +15,7 @@ import (
 func (e *env) waitLogLines(id string, want int) result {
 	e.t.Helper()
 	var r result
-	waitFor(e.t, 10*time.Second, "the container's output in its log", func() bool {
+	testutil.WaitFor(e.t, 10*time.Second, "the container's output in its log", func() bool {
 		r = e.mustRun(0, "logs", id)
 		return len(lines(r.stdout))+len(lines(r.stderr)) >= want
 	})
@@ -151,12 +151,12 @@ func TestLogsFollow(t *testing.T) {
 	id := e.runDetached(rootfsDir, "sh", "-c", "echo start; sleep 1; echo later; sleep 0.5; echo bye >&2; sleep 0.5; echo last")
 	e.waitLogLines(id, 1)
 	f := e.follow(id)
-	waitFor(t, 5*time.Second, "logs -f to print the first line", func() bool { return f.out.String() == "start\n" })
+	testutil.WaitFor(t, 5*time.Second, "logs -f to print the first line", func() bool { return f.out.String() == "start\n" })
 	if !f.running() {
 		t.Fatalf("logs -f returned while the container runs: out %q", f.out.String())
 	}
-	waitFor(t, 5*time.Second, "logs -f to print a later line", func() bool { return f.out.String() == "start\nlater\n" })
-	waitFor(t, 5*time.Second, "logs -f to print a later stderr line", func() bool { return f.errOut.String() == "bye\n" })
+	testutil.WaitFor(t, 5*time.Second, "logs -f to print a later line", func() bool { return f.out.String() == "start\nlater\n" })
+	testutil.WaitFor(t, 5*time.Second, "logs -f to print a later stderr line", func() bool { return f.errOut.String() == "bye\n" })
 	f.wait(t, 10*time.Second, "after the container ended")
 	if got := f.out.String(); got != "start\nlater\nlast\n" {
 		t.Errorf("logs -f stdout %q, want start, later, last", got)
@@ -172,7 +172,7 @@ func TestLogsFollowStop(t *testing.T) {
 	id := e.runDetached(rootfsDir, "sh", "-c", "echo up; exec sleep 100")
 	e.waitLogLines(id, 1)
 	f := e.follow("--tail", "1", id)
-	waitFor(t, 5*time.Second, "logs -f to print the line", func() bool { return f.out.String() == "up\n" })
+	testutil.WaitFor(t, 5*time.Second, "logs -f to print the line", func() bool { return f.out.String() == "up\n" })
 	time.Sleep(300 * time.Millisecond)
 	if !f.running() {
 		t.Fatal("logs -f returned while the container runs")

@@ -30,7 +30,6 @@ var (
 	binDir     string
 	sdockerBin string
 	rootfsDir  string
-	slow       = 1.0
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -39,15 +38,10 @@ func testMain(m *testing.M) int {
 	if skipReason = testutil.RootSkipReason("sdocker engine tests need root"); skipReason != "" {
 		return m.Run()
 	}
-	var err error
-	if slow, err = testutil.SlowFactor("SDOCKER_TEST_SLOW", slow); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
 	// This machine's PID 1 never reaps orphans, and a detached container's
 	// monitor is one as soon as `sdocker run -d` returns: become their
 	// reaper (see reaper in helpers_test.go).
-	if err := testutil.BecomeSubreaper(); err != nil {
+	if err := testutil.StartSuite(1); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}

@@ -104,7 +104,7 @@ func TestMonitorSmall(t *testing.T) {
 	if got := e.state(id, "{{.State.Status}} {{.State.ExitCode}}"); got != "exited 137" {
 		t.Errorf("after stop: %s", got)
 	}
-	waitFor(t, 10*time.Second, "the monitor to end", func() bool { return processGone(mon) })
+	testutil.WaitFor(t, 10*time.Second, "the monitor to end", func() bool { return processGone(mon) })
 	if d := cgroupDirs(id); len(d) > 0 {
 		t.Errorf("cgroups left after stop: %q", d)
 	}
@@ -203,7 +203,7 @@ func TestMonitorRestart(t *testing.T) {
 	e.trackRoot()
 	id := e.runDetached("--restart", "on-failure", rootfsDir, "sh", "-c", "echo run; sleep 1; exit 1")
 	mon := e.checkSmallMonitor(id)
-	waitFor(t, 30*time.Second, "a restart watched by sdocker-monitor", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "a restart watched by sdocker-monitor", func() bool {
 		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", mon))
 		return e.state(id, "{{.RestartCount}} {{.State.Status}}") == "1 running" && exe == filepath.Join(binDir, "sdocker-monitor")
 	})
@@ -214,7 +214,7 @@ func TestMonitorRestart(t *testing.T) {
 	if got := e.state(id, "{{.State.Status}}"); got != "exited" {
 		t.Errorf("after stop: %s", got)
 	}
-	waitFor(t, 10*time.Second, "the monitor to end", func() bool { return processGone(mon) })
+	testutil.WaitFor(t, 10*time.Second, "the monitor to end", func() bool { return processGone(mon) })
 }
 
 // TestMonitorKilled: a container whose monitor was killed is found by the
@@ -238,12 +238,12 @@ func TestMonitorKilled(t *testing.T) {
 	if err := syscall.Kill(e.checkSmallMonitor(id), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(rec.Monitor) })
+	testutil.WaitFor(t, 10*time.Second, "the monitor to die", func() bool { return processGone(rec.Monitor) })
 	if r := e.mustRun(0, "ps", "-a", "--format", "{{.ID}} {{.Status}}"); !strings.HasPrefix(r.stdout, id[:12]+" Exited (137)") {
 		t.Errorf("ps -a after the monitor was killed: %q", r.stdout)
 	}
 	for _, p := range pids {
-		waitFor(t, 10*time.Second, fmt.Sprintf("container process %d to be killed", p), func() bool { return processGone(p) })
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("container process %d to be killed", p), func() bool { return processGone(p) })
 	}
 	if d := cgroupDirs(id); len(d) > 0 {
 		t.Errorf("cgroups left: %q", d)

@@ -95,7 +95,7 @@ func TestStatsStream(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "three tables", func() bool { return strings.Count(out.String(), "CONTAINER ID") >= 3 })
+	testutil.WaitFor(t, 10*time.Second, "three tables", func() bool { return strings.Count(out.String(), "CONTAINER ID") >= 3 })
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("stats after SIGINT: %v\n%s", err, out.String())
@@ -115,7 +115,7 @@ func TestTop(t *testing.T) {
 	id := e.runDetached("--name", "topme", rootfsDir, "sh", "-c", "sleep 100; echo")
 	rec := e.record(id)
 	var r result
-	waitFor(t, 10*time.Second, "the container's sleep", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "the container's sleep", func() bool {
 		r = e.mustRun(0, "top", "topme")
 		return len(lines(r.stdout)) >= 3
 	})

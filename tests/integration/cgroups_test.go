@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // TestCgroupsJoinedBeforeUserCode checks that a container is in cgroups
@@ -31,7 +33,7 @@ func TestCgroupsJoinedBeforeUserCode(t *testing.T) {
 			args := append(append([]string{"run", "--name", name}, tc.flags...), rootfsDir,
 				"sh", "-c", "cat /proc/self/cgroup; echo ready; exec sleep 1000")
 			b := e.start(args...)
-			b.waitOutput("ready\n", timeout(30*time.Second))
+			b.waitOutput("ready\n", 30*time.Second)
 			c := e.waitRunning(b, name)
 			if len(c.id) != 64 {
 				t.Errorf("full id %q: want 64 hex digits", c.id)
@@ -179,7 +181,7 @@ func TestCPUTest(t *testing.T) {
 	e := newEnv(t)
 	name := uniqueName(t, "cpu")
 	b := e.start("run", "-c", "--cpu-quota", "20000", "--name", name, rootfsDir)
-	b.waitOutput("[+] cpu-test: burning one cpu\n", timeout(30*time.Second))
+	b.waitOutput("[+] cpu-test: burning one cpu\n", 30*time.Second)
 	c := e.waitRunning(b, name)
 	if cgroupMode == 1 {
 		if got := cgroupFile(t, c.id, "cpu", "cpu.cfs_quota_us"); got != "20000" {
@@ -304,7 +306,7 @@ func TestPidsLimitCountsTheContainer(t *testing.T) {
 			name := uniqueName(t, "pidsdetached")
 			b, c := e.runBg(name, "--pids-limit", "3", rootfsDir, "sleep", "1000")
 			e.mustRun(0, "exec", "-d", name, "sleep", "1000")
-			waitFor(t, timeout(30*time.Second), "the detached exec's helper to go", func() bool {
+			testutil.WaitFor(t, 30*time.Second, "the detached exec's helper to go", func() bool {
 				return cgroupFile(t, c.id, "pids", "pids.current") == "2"
 			})
 			e.mustRun(0, "rm", "-f", name)

@@ -78,7 +78,7 @@ func TestExec(t *testing.T) {
 		e := e.sub(t)
 		x := e.start("exec", name, "sleep", "999")
 		var pid int
-		waitFor(t, timeout(30*time.Second), "the exec'd sleep 999 in the container's cgroup", func() bool {
+		testutil.WaitFor(t, 30*time.Second, "the exec'd sleep 999 in the container's cgroup", func() bool {
 			if x.exited() {
 				t.Fatalf("exec ended early: %s", x)
 			}

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,7 +98,10 @@ func (e *env) cleanup() {
 		// The pid may name another process by now: only the one that
 		// started at start is waited for (and reaped if it is our child).
 		deadline := time.Now().Add(timeout(5 * time.Second))
-		for startTime(pid) == start {
+		for {
+			if st, ok := testutil.ReadProcStat(pid); !ok || st.Start != start {
+				break
+			}
 			if !testutil.ProcessRunning(pid) {
 				reapPid(pid, 0)
 				break
@@ -116,7 +118,7 @@ func (e *env) cleanup() {
 	for id := range e.shortIDs {
 		if dirs := cgroupDirs(id); len(dirs) > 0 {
 			t.Errorf("cleanup: cgroups of container %s left behind: %q", id, dirs)
-			removeCgroups(dirs)
+			testutil.RemoveCgroups(dirs...)
 		}
 	}
 	for i := len(e.after) - 1; i >= 0; i-- {
@@ -334,27 +336,16 @@ func (b *bgProc) stop(d time.Duration) {
 	<-b.done
 }
 
-// waitOutput waits until the command's stdout contains s.
+// waitOutput waits until the command's stdout contains s, at most d
+// (scaled).
 func (b *bgProc) waitOutput(s string, d time.Duration) {
 	b.e.t.Helper()
-	waitFor(b.e.t, d, fmt.Sprintf("%q on stdout of %s", s, b), func() bool {
+	testutil.WaitFor(b.e.t, d, fmt.Sprintf("%q on stdout of %s", s, b), func() bool {
 		if b.exited() {
 			b.e.t.Fatalf("exited before printing %q:\n%s", s, b)
 		}
 		return strings.Contains(b.stdout.String(), s)
 	})
-}
-
-// waitFor polls cond every 20 ms until it holds, or fails t after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // psEntry is one line of `sdocker ps -a --no-trunc`.
@@ -416,7 +407,7 @@ func (c container) short() string { return c.id[:12] }
 func (e *env) waitRunning(b *bgProc, name string) container {
 	e.t.Helper()
 	var c container
-	waitFor(e.t, timeout(30*time.Second), fmt.Sprintf("container %s to run", name), func() bool {
+	testutil.WaitFor(e.t, 30*time.Second, fmt.Sprintf("container %s to run", name), func() bool {
 		if b != nil && b.exited() {
 			e.t.Fatalf("sdocker ended before the container %s ran:\n%s", name, b)
 		}
@@ -429,7 +420,8 @@ func (e *env) waitRunning(b *bgProc, name string) container {
 		return false
 	})
 	e.mu.Lock()
-	e.pids[c.pid] = startTime(c.pid)
+	st, _ := testutil.ReadProcStat(c.pid)
+	e.pids[c.pid] = st.Start
 	e.shortIDs[c.short()] = true
 	e.mu.Unlock()
 	return c
@@ -512,30 +504,7 @@ func cgroupFile(t *testing.T, id, ctrl, file string) string {
 
 // cgroupDirs lists every cgroup directory of the container whose id
 // starts with prefix, in every hierarchy.
-func cgroupDirs(prefix string) []string {
-	var pats []string
-	if cgroupMode == 2 {
-		pats = []string{"/sys/fs/cgroup/sdocker/" + prefix + "*"}
-	} else {
-		for _, mnt := range v1Mounts() {
-			pats = append(pats, filepath.Join(mnt, "sdocker", prefix+"*"))
-		}
-		pats = append(pats, "/sys/fs/cgroup/unified/sdocker/"+prefix+"*")
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, p := range pats {
-		m, _ := filepath.Glob(p)
-		for _, d := range m {
-			if !seen[d] {
-				seen[d] = true
-				out = append(out, d)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func cgroupDirs(prefix string) []string { return testutil.CgroupDirs("/sdocker/" + prefix + "*") }
 
 // allSdockerCgroups lists every container cgroup directory under the
 // sdocker parents (any store's, as others may run sdocker too).
@@ -545,25 +514,6 @@ func allSdockerCgroups() map[string]bool {
 		out[d] = true
 	}
 	return out
-}
-
-// removeCgroups kills what is left in dirs and removes them.
-func removeCgroups(dirs []string) {
-	for _, d := range dirs {
-		for try := 0; try < 100; try++ {
-			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-			for _, f := range strings.Fields(string(b)) {
-				if pid, _ := strconv.Atoi(f); pid > 0 {
-					unix.Kill(pid, unix.SIGKILL)
-				}
-			}
-			os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
-			if err := unix.Rmdir(d); err == nil || err == unix.ENOENT {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 }
 
 // assertNoCgroups fails t if a cgroup directory of the container is left.
@@ -668,10 +618,7 @@ func cgroupPids(t *testing.T, id string) []int {
 }
 
 // cmdline reads /proc/PID/cmdline with spaces between the arguments.
-func cmdline(pid int) string {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
-}
+func cmdline(pid int) string { return strings.Join(testutil.Argv(pid), " ") }
 
 // uniqueName is a container name unique within the suite run.
 func uniqueName(t *testing.T, base string) string {
@@ -684,35 +631,4 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// capsOf parses the Cap* lines of a /proc/PID/status text.
-func capsOf(status string) map[string]string {
-	out := map[string]string{}
-	for _, l := range strings.Split(status, "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if ok && strings.HasPrefix(k, "Cap") {
-			out[k] = strings.TrimSpace(v)
-		}
-	}
-	return out
-}
-
-// startTime reads the start time of pid (field 22 of /proc/PID/stat), 0
-// when it is gone: with the pid, it names one process over time.
-func startTime(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0
-	}
-	n, _ := strconv.ParseUint(f[19], 10, 64)
-	return n
 }

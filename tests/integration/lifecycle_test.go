@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // TestExitStatus checks Docker's exit statuses: the container's own, 126
@@ -69,7 +71,7 @@ func TestSignalsForwarded(t *testing.T) {
 			e := e.sub(t)
 			script := fmt.Sprintf(`trap "exit %d" %s; echo ready; while :; do sleep 0.1; done`, tc.code, tc.name)
 			b := e.start("run", rootfsDir, "sh", "-c", script)
-			b.waitOutput("ready\n", timeout(30*time.Second))
+			b.waitOutput("ready\n", 30*time.Second)
 			if err := b.cmd.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
@@ -106,12 +108,12 @@ func TestEverySignalForwarded(t *testing.T) {
 	}
 	script := strings.Join(traps, " ") + ` trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.1; done`
 	check := func(t *testing.T, b *bgProc) {
-		b.waitOutput("ready\n", timeout(30*time.Second))
+		b.waitOutput("ready\n", 30*time.Second)
 		for _, s := range sigs {
 			if err := b.cmd.Process.Signal(s.sig); err != nil {
 				t.Fatal(err)
 			}
-			b.waitOutput("got "+s.trap+"\n", timeout(30*time.Second))
+			b.waitOutput("got "+s.trap+"\n", 30*time.Second)
 		}
 		if err := b.cmd.Process.Signal(unix.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -142,7 +144,7 @@ func TestEverySignalForwarded(t *testing.T) {
 func TestQuitEndsQuietly(t *testing.T) {
 	e := newEnv(t)
 	b := e.start("stats")
-	waitFor(t, timeout(30*time.Second), "stats to print its header", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "stats to print its header", func() bool {
 		return strings.Contains(b.stdout.String(), "CONTAINER")
 	})
 	if err := b.cmd.Process.Signal(unix.SIGQUIT); err != nil {

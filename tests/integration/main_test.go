@@ -43,8 +43,6 @@ var (
 	cgroupMode int
 	// inVM is true inside the cgroup2-vm of scripts/cgroup2-vm-test.sh.
 	inVM bool
-	// slow scales every timeout (emulated CPUs are much slower).
-	slow = 1.0
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
@@ -54,22 +52,18 @@ func testMain(m *testing.M) int {
 		return m.Run()
 	}
 	inVM = os.Getenv("CGROUP2_VM") != ""
+	cgroupMode = 1
+	if testutil.CgroupV2() {
+		cgroupMode = 2
+	}
+	// Emulated CPUs are much slower: every timeout is 5 times as long in
+	// the VM. This machine's PID 1 may never reap orphans: a container
+	// whose sdocker process was killed comes to us instead, and we reap it.
+	slow := 1.0
 	if inVM {
 		slow = 5
 	}
-	var err error
-	if slow, err = testutil.SlowFactor("SDOCKER_TEST_SLOW", slow); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	cgroupMode = 1
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		cgroupMode = 2
-	}
-	// This machine's PID 1 may never reap orphans: a container whose
-	// sdocker process was killed comes to us instead, and we reap it.
-	if err := testutil.BecomeSubreaper(); err != nil {
+	if err := testutil.StartSuite(slow); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -175,5 +169,5 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-// timeout scales d for slow machines.
-func timeout(d time.Duration) time.Duration { return time.Duration(float64(d) * slow) }
+// timeout scales d for slow machines (testutil.Timeout).
+func timeout(d time.Duration) time.Duration { return testutil.Timeout(d) }

@@ -49,7 +49,7 @@ func TestMountsStayInside(t *testing.T) {
 		if mount -t tmpfs none /mnt; then echo mnt-mounted; fi
 		echo ready; exec sleep 1000`
 	b := e.start("run", "--name", name, "--cap-add", "SYS_ADMIN", shared, "sh", "-c", script)
-	b.waitOutput("ready\n", timeout(30*time.Second))
+	b.waitOutput("ready\n", 30*time.Second)
 	c := e.waitRunning(b, name)
 
 	// The container's own table has them all.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // sections splits the output of a script that prints "== NAME" lines
@@ -116,14 +118,14 @@ func TestRunInside(t *testing.T) {
 		}
 	})
 	t.Run("docker default capabilities", func(t *testing.T) {
-		caps := capsOf(s["caps"])
+		caps := func(k string) string { return testutil.StatusField(s["caps"], k) }
 		for _, k := range []string{"CapEff", "CapPrm", "CapBnd"} {
-			if caps[k] != "00000000a80425fb" {
-				t.Errorf("%s = %q, want 00000000a80425fb (Docker's default set)", k, caps[k])
+			if caps(k) != "00000000a80425fb" {
+				t.Errorf("%s = %q, want 00000000a80425fb (Docker's default set)", k, caps(k))
 			}
 		}
-		if caps["CapInh"] != "0000000000000000" || caps["CapAmb"] != "0000000000000000" {
-			t.Errorf("CapInh = %q, CapAmb = %q, want none", caps["CapInh"], caps["CapAmb"])
+		if caps("CapInh") != "0000000000000000" || caps("CapAmb") != "0000000000000000" {
+			t.Errorf("CapInh = %q, CapAmb = %q, want none", caps("CapInh"), caps("CapAmb"))
 		}
 	})
 	t.Run("mounts", func(t *testing.T) { checkMounts(t, parseMountinfo(s["mountinfo"])) })
@@ -425,7 +427,7 @@ func TestCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hostBnd := capsOf(string(hostStatus))["CapBnd"]
+	hostBnd := testutil.StatusField(string(hostStatus), "CapBnd")
 	for _, tc := range []struct {
 		flags []string
 		want  string
@@ -447,10 +449,9 @@ func TestCapabilities(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("want exit 0 (CapEff %s), got:\n%s", tc.want, r)
 			}
-			caps := capsOf(r.stdout)
 			for _, k := range []string{"CapEff", "CapPrm", "CapBnd"} {
-				if caps[k] != tc.want {
-					t.Errorf("%s = %q, want %q", k, caps[k], tc.want)
+				if got := testutil.StatusField(r.stdout, k); got != tc.want {
+					t.Errorf("%s = %q, want %q", k, got, tc.want)
 				}
 			}
 		})

@@ -53,12 +53,12 @@ func (f *foreignCgroup) check(t *testing.T, after string) {
 }
 
 // in reports whether pid is in the cgroup.
-func (f *foreignCgroup) in(pid int) bool { return slices.Contains(cgroupPids(f.path), pid) }
+func (f *foreignCgroup) in(pid int) bool { return slices.Contains(testutil.CgroupProcs(f.path), pid) }
 
 // containerPids are the processes in the cgroup but its own.
 func (f *foreignCgroup) containerPids() []int {
 	var out []int
-	for _, p := range cgroupPids(f.path) {
+	for _, p := range testutil.CgroupProcs(f.path) {
 		if p != f.Sleep.Process.Pid {
 			out = append(out, p)
 		}
@@ -71,7 +71,7 @@ func (f *foreignCgroup) containerPids() []int {
 func (f *foreignCgroup) waitContainerPids(b *bundle, n int) []int {
 	b.t.Helper()
 	var pids []int
-	waitFor(b.t, pollTimeout, fmt.Sprintf("%d processes of container %s in the cgroup", n, b.id), func() bool {
+	testutil.WaitFor(b.t, pollTimeout, fmt.Sprintf("%d processes of container %s in the cgroup", n, b.id), func() bool {
 		pids = f.containerPids()
 		return len(pids) >= n
 	})
@@ -111,7 +111,7 @@ func (f *foreignCgroup) killAll(b *bundle, sig string, pids []int) {
 // waitAllGone waits until none of pids runs.
 func waitAllGone(t *testing.T, what string, pids []int) {
 	t.Helper()
-	waitFor(t, pollTimeout, what, func() bool {
+	testutil.WaitFor(t, pollTimeout, what, func() bool {
 		for _, p := range pids {
 			if !waitGone(p, 0) {
 				return false
@@ -161,7 +161,7 @@ func TestCgroupsPathExisting(t *testing.T) {
 		b.createStart()
 		pid := b.state().Pid
 		mustRT(t, "update", "--cpuset-cpus", "0", b.id)
-		made := cgroupExists(f.path)
+		made := testutil.CgroupDirs(f.path)
 		if !contains(made, cgroupFile("cpuset", f.path, "")) || !contains(made, cgroupFile("cpu", f.path, "")) {
 			t.Errorf("no cpu or cpuset cgroup for the container: %q", made)
 		}
@@ -170,7 +170,7 @@ func TestCgroupsPathExisting(t *testing.T) {
 			t.Errorf("the container's init %d survived delete --force", pid)
 		}
 		f.check(t, "delete --force")
-		for _, d := range cgroupExists(f.path) {
+		for _, d := range testutil.CgroupDirs(f.path) {
 			if !contains(f.Dirs, d) {
 				t.Errorf("the container's own cgroup %s is left after delete --force", d)
 			}
@@ -264,7 +264,7 @@ func TestCgroupsPathExisting(t *testing.T) {
 func TestCgroupsPathParentOfOthers(t *testing.T) {
 	requireRoot(t)
 	parent := fmt.Sprintf("%s/parent-%d", cgroupParent, idCounter.Add(1))
-	t.Cleanup(func() { removeCgroupTree(parent) }) // after the containers'
+	t.Cleanup(func() { testutil.RemoveCgroupTree(parent) }) // after the containers'
 	a := newBundle(t)
 	a.cgPath = parent + "/" + a.id
 	a.spec.Linux.CgroupsPath = a.cgPath
@@ -279,7 +279,7 @@ func TestCgroupsPathParentOfOthers(t *testing.T) {
 		if st := a.state(); st.Status != "running" {
 			t.Errorf("after %s: the other container is %s", after, st.Status)
 		}
-		if dirs := cgroupExists(a.cgPath); len(dirs) == 0 {
+		if dirs := testutil.CgroupDirs(a.cgPath); len(dirs) == 0 {
 			t.Errorf("after %s: the other container's cgroup %s is gone", after, a.cgPath)
 		}
 	}

@@ -99,13 +99,13 @@ func TestExec(t *testing.T) {
 	t.Run("user", func(t *testing.T) {
 		b := b.sub(t)
 		out := b.mustExec("--user", "1000:1001", "--", "cat", "/proc/self/status")
-		if uid := strings.Fields(statusField(out, "Uid")); len(uid) != 4 || uid[0] != "1000" || uid[1] != "1000" {
+		if uid := strings.Fields(testutil.StatusField(out, "Uid")); len(uid) != 4 || uid[0] != "1000" || uid[1] != "1000" {
 			t.Errorf("--user 1000:1001: Uid %v", uid)
 		}
-		if gid := strings.Fields(statusField(out, "Gid")); len(gid) != 4 || gid[0] != "1001" {
+		if gid := strings.Fields(testutil.StatusField(out, "Gid")); len(gid) != 4 || gid[0] != "1001" {
 			t.Errorf("--user 1000:1001: Gid %v", gid)
 		}
-		if eff := statusField(out, "CapEff"); eff != "0000000000000000" {
+		if eff := testutil.StatusField(out, "CapEff"); eff != "0000000000000000" {
 			t.Errorf("a non-root exec has effective capabilities %s", eff)
 		}
 	})
@@ -113,18 +113,18 @@ func TestExec(t *testing.T) {
 		b := b.sub(t)
 		out := b.mustExec("--cap", "CAP_SYS_ADMIN", "--", "cat", "/proc/self/status")
 		bit := uint64(1) << 21
-		eff, _ := strconv.ParseUint(statusField(out, "CapEff"), 16, 64)
-		bnd, _ := strconv.ParseUint(statusField(out, "CapBnd"), 16, 64)
+		eff, _ := strconv.ParseUint(testutil.StatusField(out, "CapEff"), 16, 64)
+		bnd, _ := strconv.ParseUint(testutil.StatusField(out, "CapBnd"), 16, 64)
 		if eff&bit == 0 || bnd&bit == 0 {
-			t.Errorf("--cap CAP_SYS_ADMIN: CapEff %s CapBnd %s lack it", statusField(out, "CapEff"), statusField(out, "CapBnd"))
+			t.Errorf("--cap CAP_SYS_ADMIN: CapEff %s CapBnd %s lack it", testutil.StatusField(out, "CapEff"), testutil.StatusField(out, "CapBnd"))
 		}
 		// CVE-2022-29162: --cap must not reach the inheritable set.
-		if inh := statusField(out, "CapInh"); inh != "0000000000000000" {
+		if inh := testutil.StatusField(out, "CapInh"); inh != "0000000000000000" {
 			t.Errorf("--cap CAP_SYS_ADMIN set inheritable capabilities: CapInh %s", inh)
 		}
 		// The container's own processes keep their set.
 		init, _ := os.ReadFile("/proc/" + strconv.Itoa(initPid) + "/status")
-		ieff, _ := strconv.ParseUint(statusField(string(init), "CapEff"), 16, 64)
+		ieff, _ := strconv.ParseUint(testutil.StatusField(string(init), "CapEff"), 16, 64)
 		if ieff&bit != 0 {
 			t.Errorf("the init has CAP_SYS_ADMIN after an exec --cap")
 		}
@@ -295,7 +295,7 @@ func TestPauseResume(t *testing.T) {
 		return n
 	}
 	start := counter()
-	waitFor(t, pollTimeout, "the counter to advance", func() bool { return counter() > start })
+	testutil.WaitFor(t, pollTimeout, "the counter to advance", func() bool { return counter() > start })
 
 	mustRT(t, "pause", b.id)
 	if st := b.state(); st.Status != "paused" {
@@ -320,7 +320,7 @@ func TestPauseResume(t *testing.T) {
 		t.Errorf("status after resume = %q, want running", st.Status)
 	}
 	c3 := counter()
-	waitFor(t, pollTimeout, "the counter to advance after resume", func() bool { return counter() > c3 })
+	testutil.WaitFor(t, pollTimeout, "the counter to advance after resume", func() bool { return counter() > c3 })
 	if r := rt(t, "resume", b.id); r.code == 0 {
 		t.Errorf("resume of a running container succeeded")
 	}
@@ -329,7 +329,7 @@ func TestPauseResume(t *testing.T) {
 	mustRT(t, "pause", b.id)
 	mustRT(t, "delete", "--force", b.id)
 	waitGone(pid, 10*time.Second)
-	if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 		t.Errorf("cgroups left after delete --force of a paused container: %v", dirs)
 	}
 }
@@ -391,10 +391,10 @@ func TestUpdate(t *testing.T) {
 	}
 	// The new limit holds for the container: 33 processes at most.
 	r = b.withFiles(runOpts{}, "exec", b.id, "sh", "-c", "for i in $(seq 1 40); do sleep 30 </dev/null >/dev/null 2>&1 & done; echo spawned")
-	if n := len(cgroupPids(b.cgPath)); n > 33 {
+	if n := len(testutil.CgroupProcs(b.cgPath)); n > 33 {
 		t.Errorf("%d processes in the container's cgroup with pids.max 33", n)
 	}
-	b.addPids(cgroupPids(b.cgPath)...)
+	b.addPids(testutil.CgroupProcs(b.cgPath)...)
 }
 
 // events --stats prints one JSON stats event with cpu, memory and pids.

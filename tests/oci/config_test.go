@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // hostEnvMarker is in the environment of every runtime command: it must
@@ -61,17 +63,17 @@ func TestProcessUser(t *testing.T) {
 	b.spec.Process.User = specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{10, 2000}, Umask: ptr(uint32(0o027))}
 	b.sh("cat /proc/self/status; touch /tmp/f; echo mode:$(stat -c %a /tmp/f); echo umask:$(umask)")
 	out := b.mustRun()
-	if got := strings.Fields(statusField(out, "Uid")); strings.Join(got, ",") != "1000,1000,1000,1000" {
+	if got := strings.Fields(testutil.StatusField(out, "Uid")); strings.Join(got, ",") != "1000,1000,1000,1000" {
 		t.Errorf("Uid %v, want 1000 x4", got)
 	}
-	if got := strings.Fields(statusField(out, "Gid")); strings.Join(got, ",") != "1001,1001,1001,1001" {
+	if got := strings.Fields(testutil.StatusField(out, "Gid")); strings.Join(got, ",") != "1001,1001,1001,1001" {
 		t.Errorf("Gid %v, want 1001 x4", got)
 	}
-	groups := strings.Fields(statusField(out, "Groups"))
+	groups := strings.Fields(testutil.StatusField(out, "Groups"))
 	if !contains(groups, "10") || !contains(groups, "2000") || len(groups) > 3 {
 		t.Errorf("Groups %v, want 10 and 2000", groups)
 	}
-	if got := statusField(out, "Umask"); got != "0027" {
+	if got := testutil.StatusField(out, "Umask"); got != "0027" {
 		t.Errorf("Umask %q, want 0027", got)
 	}
 	if !contains(lines(out), "mode:640") {
@@ -95,7 +97,7 @@ func TestCapabilities(t *testing.T) {
 		want := map[string]string{"CapBnd": capMask(three...), "CapEff": capMask(three...), "CapPrm": capMask(three...),
 			"CapInh": capMask(), "CapAmb": capMask()}
 		for k, v := range want {
-			if got := statusField(out, k); got != v {
+			if got := testutil.StatusField(out, k); got != v {
 				t.Errorf("%s = %s, want %s", k, got, v)
 			}
 		}
@@ -118,7 +120,7 @@ func TestCapabilities(t *testing.T) {
 			"CapInh": nbs, "CapAmb": nbs, "CapPrm": nbs, "CapEff": nbs,
 		}
 		for k, v := range want {
-			if got := statusField(out, k); got != v {
+			if got := testutil.StatusField(out, k); got != v {
 				t.Errorf("%s = %s, want %s", k, got, v)
 			}
 		}
@@ -129,7 +131,7 @@ func TestCapabilities(t *testing.T) {
 		b.sh("cat /proc/self/status; chown 1 /tmp && echo chown-worked")
 		r := b.run()
 		for _, k := range []string{"CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"} {
-			if got := statusField(r.stdout, k); got != capMask() {
+			if got := testutil.StatusField(r.stdout, k); got != capMask() {
 				t.Errorf("%s = %s with no capabilities", k, got)
 			}
 		}
@@ -173,7 +175,7 @@ func TestNoNewPrivileges(t *testing.T) {
 			if nnp {
 				want = "1"
 			}
-			if got := statusField(b.mustRun(), "NoNewPrivs"); got != want {
+			if got := testutil.StatusField(b.mustRun(), "NoNewPrivs"); got != want {
 				t.Errorf("NoNewPrivs: %q, want %s", got, want)
 			}
 		})
@@ -467,7 +469,7 @@ func TestCgroupsPath(t *testing.T) {
 	}
 	mustRT(t, "delete", "--force", b.id)
 	waitGone(pid, pollTimeout)
-	if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 		t.Errorf("cgroups left after delete: %v", dirs)
 	}
 }

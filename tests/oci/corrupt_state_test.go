@@ -68,8 +68,8 @@ func TestCorruptState(t *testing.T) {
 				// Without --force, a container that still has processes stays.
 				r = rt(t, "delete", b.id)
 				checkStateRefusal(t, r, reason)
-				if _, err := os.Stat(filepath.Join(stateRoot, b.id)); err != nil || len(cgroupPids(b.cgPath)) == 0 {
-					t.Errorf("delete without --force removed a container that runs: %v, pids %v", err, cgroupPids(b.cgPath))
+				if _, err := os.Stat(filepath.Join(stateRoot, b.id)); err != nil || len(testutil.CgroupProcs(b.cgPath)) == 0 {
+					t.Errorf("delete without --force removed a container that runs: %v, pids %v", err, testutil.CgroupProcs(b.cgPath))
 				}
 				cases++
 				// --force cleans up whatever the state says.
@@ -80,10 +80,10 @@ func TestCorruptState(t *testing.T) {
 				if !waitGone(init, 10*time.Second) {
 					t.Errorf("init %d still runs after delete --force", init)
 				}
-				if pids := cgroupPids(b.cgPath); len(pids) > 0 {
+				if pids := testutil.CgroupProcs(b.cgPath); len(pids) > 0 {
 					t.Errorf("processes left in the cgroup: %v", pids)
 				}
-				if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+				if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 					t.Errorf("cgroups left: %v", dirs)
 				}
 				if _, err := os.Stat(filepath.Join(stateRoot, b.id)); !os.IsNotExist(err) {

@@ -63,7 +63,7 @@ func (b *bundle) checkNothingLeft() {
 	if st, err := b.stateErr(); err == nil {
 		b.t.Errorf("the refused container exists (%s)", st.Status)
 	}
-	if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 		b.t.Errorf("cgroups left: %v", dirs)
 	}
 	if kids := childProcesses(); len(kids) > 0 {
@@ -179,7 +179,7 @@ func TestCredentialBoundsExec(t *testing.T) {
 	b.sh("echo ready; exec sleep 100000")
 	b.createStart()
 	kids := childProcesses()
-	pids := cgroupPids(b.cgPath)
+	pids := testutil.CgroupProcs(b.cgPath)
 	processFile := func(user string) string {
 		pf := filepath.Join(b.dir, "process.json")
 		data := `{"args":["id"],"env":["PATH=/bin"],"cwd":"/","user":` + user + `}`
@@ -230,7 +230,7 @@ func TestCredentialBoundsExec(t *testing.T) {
 			if st := b.state(); st.Status != "running" {
 				t.Errorf("the container is %s", st.Status)
 			}
-			if got := cgroupPids(b.cgPath); !slices.Equal(got, pids) {
+			if got := testutil.CgroupProcs(b.cgPath); !slices.Equal(got, pids) {
 				t.Errorf("the container's processes: %v, before %v", got, pids)
 			}
 			if got := childProcesses(); !slices.Equal(got, kids) {
@@ -300,7 +300,7 @@ func TestCredentialCheckBeforeExec(t *testing.T) {
 	b.spec.Process.NoNewPrivileges = false
 	b.spec.Linux.Seccomp = fakeSuccess(append(append(uidCalls, gidCalls...), "setgroups")...)
 	b.createStart() // as root: the faked calls change nothing, nothing to change
-	kids, pids := childProcesses(), cgroupPids(b.cgPath)
+	kids, pids := childProcesses(), testutil.CgroupProcs(b.cgPath)
 	for _, user := range []string{"1000:0", "0:1000"} {
 		t.Run("exec --user "+user, func(t *testing.T) {
 			r := b.exec("--user", user, "--", "id")
@@ -313,7 +313,7 @@ func TestCredentialCheckBeforeExec(t *testing.T) {
 			if strings.Contains(r.stdout, "uid=") {
 				t.Errorf("the process ran: %q", r.stdout)
 			}
-			if got := cgroupPids(b.cgPath); !slices.Equal(got, pids) {
+			if got := testutil.CgroupProcs(b.cgPath); !slices.Equal(got, pids) {
 				t.Errorf("the container's processes: %v, before %v", got, pids)
 			}
 			if got := childProcesses(); !slices.Equal(got, kids) {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // Timeouts are generous: the machine has 2 cores and other work on them.
@@ -32,6 +33,16 @@ func requireRoot(t *testing.T) {
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
+}
+
+// tool is the path of a program a test needs; the test skips without it.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed", name)
+	}
+	return p
 }
 
 // result is what one runtime command did.
@@ -54,6 +65,7 @@ type runOpts struct {
 	timeout        time.Duration
 	noRoot         bool   // leave out --root (for spec, features, --version)
 	dir            string // working directory
+	bin, root      string // another runtime and its --root (to compare with)
 }
 
 // rt runs the runtime with --root stateRoot and args.
@@ -74,9 +86,12 @@ func mustRT(t *testing.T, args ...string) result {
 
 func rtWith(t *testing.T, o runOpts, args ...string) result {
 	t.Helper()
-	full := args
+	full, bin, root := args, runtimeBin, stateRoot
+	if o.bin != "" {
+		bin, root = o.bin, o.root
+	}
 	if !o.noRoot {
-		full = append([]string{"--root", stateRoot}, args...)
+		full = append([]string{"--root", root}, args...)
 	}
 	timeout := o.timeout
 	if timeout == 0 {
@@ -84,7 +99,7 @@ func rtWith(t *testing.T, o runOpts, args ...string) result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, runtimeBin, full...)
+	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Stdin = o.stdin
 	cmd.Dir = o.dir
 	var stdout, stderr bytes.Buffer
@@ -118,7 +133,7 @@ func rtWith(t *testing.T, o runOpts, args ...string) result {
 		r.code = -1
 		r.stderr += fmt.Sprintf("\n[test: %v]", err)
 	}
-	t.Logf("%s %s -> %d (%s)", runtimeName, shorten(strings.Join(args, " ")), r.code, r.dur.Round(time.Millisecond))
+	t.Logf("%s %s -> %d (%s)", filepath.Base(bin), shorten(strings.Join(args, " ")), r.code, r.dur.Round(time.Millisecond))
 	return r
 }
 
@@ -214,7 +229,7 @@ func (b *bundle) cleanup() {
 	if existed && st.Pid > 0 {
 		pids = append(pids, st.Pid)
 	}
-	pids = append(pids, cgroupPids(b.cgPath)...)
+	pids = append(pids, testutil.CgroupProcs(b.cgPath)...)
 	for _, pid := range pids {
 		trackPid(pid)
 	}
@@ -222,7 +237,7 @@ func (b *bundle) cleanup() {
 	if r.code != 0 {
 		b.t.Errorf("cleanup: %v", r)
 	}
-	for _, pid := range cgroupPids(b.cgPath) {
+	for _, pid := range testutil.CgroupProcs(b.cgPath) {
 		b.t.Errorf("cleanup: process %d still in the container's cgroup after delete --force", pid)
 		trackPid(pid)
 		unix.Kill(pid, unix.SIGKILL)
@@ -235,10 +250,10 @@ func (b *bundle) cleanup() {
 			b.t.Errorf("cleanup: process %d did not end: %q %s", pid, cmdline, stat)
 		}
 	}
-	if dirs := cgroupExists(b.cgPath); existed && r.code == 0 && len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); existed && r.code == 0 && len(dirs) > 0 {
 		b.t.Errorf("cleanup: cgroups left after delete --force: %v", dirs)
 	}
-	removeCgroupTree(b.cgPath)
+	testutil.RemoveCgroupTree(b.cgPath)
 }
 
 // save writes config.json.
@@ -389,7 +404,7 @@ func (b *bundle) output() string {
 
 func (b *bundle) waitOutput(s string) {
 	b.t.Helper()
-	waitFor(b.t, pollTimeout, fmt.Sprintf("%q in the output of container %s", s, b.id), func() bool {
+	testutil.WaitFor(b.t, pollTimeout, fmt.Sprintf("%q in the output of container %s", s, b.id), func() bool {
 		return strings.Contains(b.output(), s)
 	})
 }
@@ -427,7 +442,7 @@ func (b *bundle) state() ociState {
 func (b *bundle) waitStatus(status string) ociState {
 	b.t.Helper()
 	var st ociState
-	waitFor(b.t, pollTimeout, fmt.Sprintf("container %s %s", b.id, status), func() bool {
+	testutil.WaitFor(b.t, pollTimeout, fmt.Sprintf("container %s %s", b.id, status), func() bool {
 		var err error
 		st, err = b.stateErr()
 		return err == nil && st.Status == status
@@ -465,36 +480,7 @@ func (b *bundle) mustExec(flagsAndArgs ...string) string {
 	return r.stdout
 }
 
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// ---- cgroups (v1 hierarchies of this hybrid machine, or v2) ----
-
-// cgroupMounts lists the mount points of the cgroup hierarchies (v1 and v2).
-func cgroupMounts() []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		f, tail := strings.Fields(pre), strings.Fields(post)
-		if ok && len(f) >= 5 && len(tail) >= 1 && (tail[0] == "cgroup" || tail[0] == "cgroup2") {
-			out = append(out, f[4])
-		}
-	}
-	return out
-}
+// ---- cgroup files (v1 hierarchies of this hybrid machine, or v2) ----
 
 // cgroupV1 reports whether the controllers are v1 hierarchies here.
 func cgroupV1() bool {
@@ -520,69 +506,7 @@ func readCgroupFile(t *testing.T, ctrl, cg, file string) string {
 	return strings.TrimSpace(string(data))
 }
 
-// cgroupPids lists the processes in cgroup cg (pids hierarchy, or v2).
-func cgroupPids(cg string) []int {
-	var out []int
-	seen := map[int]bool{}
-	for _, mnt := range cgroupMounts() {
-		data, err := os.ReadFile(filepath.Join(mnt, cg, "cgroup.procs"))
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
-				seen[pid] = true
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
-}
-
-// removeCgroupTree removes cgroup cg and what is below it in every hierarchy.
-func removeCgroupTree(cg string) {
-	for _, mnt := range cgroupMounts() {
-		root := filepath.Join(mnt, cg)
-		var dirs []string
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, p)
-			}
-			return nil
-		})
-		for i := len(dirs) - 1; i >= 0; i-- {
-			for try := 0; try < 50; try++ {
-				if err := unix.Rmdir(dirs[i]); err == nil || errors.Is(err, unix.ENOENT) {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}
-}
-
-// cgroupExists reports whether cgroup cg exists in some hierarchy.
-func cgroupExists(cg string) []string {
-	var out []string
-	for _, mnt := range cgroupMounts() {
-		if st, err := os.Stat(filepath.Join(mnt, cg)); err == nil && st.IsDir() {
-			out = append(out, filepath.Join(mnt, cg))
-		}
-	}
-	return out
-}
-
-// ---- /proc/self/status ----
-
-// statusField returns field name (e.g. "CapEff") of a /proc/PID/status text.
-func statusField(status, name string) string {
-	for _, line := range strings.Split(status, "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && k == name {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
+// ---- capabilities ----
 
 // capMask is the capability bit mask of names, as /proc/PID/status prints it.
 func capMask(names ...string) string {

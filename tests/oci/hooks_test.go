@@ -10,6 +10,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // Every hook gets the container's state on stdin; they run in the order of
@@ -54,7 +56,7 @@ func TestHooks(t *testing.T) {
 	}
 	b.start()
 	b.waitOutput("ready")
-	waitFor(t, pollTimeout, "the startContainer and poststart hooks", func() bool { return len(order()) >= 5 })
+	testutil.WaitFor(t, pollTimeout, "the startContainer and poststart hooks", func() bool { return len(order()) >= 5 })
 	mustRT(t, "kill", b.id, "KILL")
 	b.waitStatus("stopped")
 	waitGone(initPid, pollTimeout)

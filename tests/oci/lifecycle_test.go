@@ -99,7 +99,7 @@ func TestLifecycle(t *testing.T) {
 	if r := rt(t, "state", b.id); r.code == 0 {
 		t.Errorf("state after delete succeeded:\n%v", r)
 	}
-	if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 		t.Errorf("cgroups left after delete: %v", dirs)
 	}
 }
@@ -170,13 +170,13 @@ func TestKillAll(t *testing.T) {
 	b := newBundle(t)
 	b.sh("sleep 1000 & sleep 1001 & echo ready; while :; do sleep 1; done")
 	b.createStart()
-	pids := cgroupPids(b.cgPath)
+	pids := testutil.CgroupProcs(b.cgPath)
 	if len(pids) < 3 {
 		t.Fatalf("want init and two sleeps in the cgroup, got %v", pids)
 	}
 	b.addPids(pids...)
 	mustRT(t, "kill", "--all", b.id, "KILL")
-	waitFor(t, pollTimeout, "every process of the container to end", func() bool {
+	testutil.WaitFor(t, pollTimeout, "every process of the container to end", func() bool {
 		for _, p := range pids {
 			if !waitGone(p, 0) {
 				return false
@@ -202,7 +202,7 @@ func TestRunForeground(t *testing.T) {
 	if rr := rt(t, "state", b.id); rr.code == 0 {
 		t.Errorf("container still exists after run:\n%v", rr)
 	}
-	if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 		t.Errorf("cgroups left after run: %v", dirs)
 	}
 }
@@ -363,7 +363,7 @@ func TestCreatedContainer(t *testing.T) {
 		if r := rt(t, "state", b.id); r.code == 0 {
 			t.Errorf("state after delete succeeded")
 		}
-		if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+		if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 			t.Errorf("cgroups left after delete: %v", dirs)
 		}
 	})
@@ -382,7 +382,7 @@ func TestContainerExits(t *testing.T) {
 		t.Errorf("the process did not run: %q", b.output())
 	}
 	mustRT(t, "delete", b.id)
-	if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+	if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 		t.Errorf("cgroups left after delete: %v", dirs)
 	}
 }
@@ -505,7 +505,7 @@ func TestRunForwardsSignals(t *testing.T) {
 			}
 		}()
 		wait := func(s string) {
-			waitFor(t, pollTimeout, fmt.Sprintf("%q from the container", s), func() bool {
+			testutil.WaitFor(t, pollTimeout, fmt.Sprintf("%q from the container", s), func() bool {
 				return strings.Contains(output(), s)
 			})
 		}

@@ -18,7 +18,8 @@
 // 1.1 lacks), the assertion says so and depends on isRunc.
 //
 // The tests need root (namespaces, cgroups, mounts). As another user every
-// test skips with a message.
+// test skips with a message. SDOCKER_TEST_SLOW multiplies the time every
+// condition polled from the host is given (default 1).
 package oci
 
 import (
@@ -38,7 +39,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/tests/testutil"
 )
@@ -83,7 +83,7 @@ func testMain(m *testing.M) int {
 	// made by `create` outlives the runtime process that started it and
 	// comes to us. Each test reaps the pids it knows (never wait4(-1)
 	// while exec.Cmd's may be waiting).
-	if err := testutil.BecomeSubreaper(); err != nil {
+	if err := testutil.StartSuite(1); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -104,7 +104,7 @@ func setupAndRun(m *testing.M) (code int, err error) {
 		return 2, err
 	}
 	defer func() {
-		removeCgroupTree(cgroupParent)
+		testutil.RemoveCgroupTree(cgroupParent)
 		err = errors.Join(err, testutil.RemoveWorkDir(workDir))
 	}()
 	binDir = filepath.Join(workDir, "bin")
@@ -186,32 +186,17 @@ func collectStale() {
 		return err == nil && strings.HasSuffix(strings.TrimSpace(string(comm)), ".test")
 	}
 	re := regexp.MustCompile(`^ocitest-(\d+)$`)
-	for _, mnt := range cgroupMounts() {
-		ents, _ := os.ReadDir(mnt)
-		for _, e := range ents {
-			m := re.FindStringSubmatch(e.Name())
-			if m == nil {
-				continue
-			}
-			pid, _ := strconv.Atoi(m[1])
-			if pid == os.Getpid() || running(pid) {
-				continue
-			}
-			cg := "/" + e.Name()
-			filepath.WalkDir(filepath.Join(mnt, cg), func(p string, d os.DirEntry, err error) error {
-				if err == nil && d.IsDir() {
-					data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-					for _, f := range strings.Fields(string(data)) {
-						if n, err := strconv.Atoi(f); err == nil {
-							unix.Kill(n, unix.SIGKILL)
-						}
-					}
-				}
-				return nil
-			})
-			removeCgroupTree(cg)
-			fmt.Fprintf(os.Stderr, "oci: removed cgroup %s left by an interrupted run\n", filepath.Join(mnt, cg))
+	for _, d := range testutil.CgroupDirs("/ocitest-*") {
+		m := re.FindStringSubmatch(filepath.Base(d))
+		if m == nil {
+			continue
 		}
+		pid, _ := strconv.Atoi(m[1])
+		if pid == os.Getpid() || running(pid) {
+			continue
+		}
+		testutil.RemoveCgroups(d)
+		fmt.Fprintf(os.Stderr, "oci: removed cgroup %s left by an interrupted run\n", d)
 	}
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "sdocker-oci-*-*"))
 	for _, d := range dirs {
@@ -241,40 +226,11 @@ func makeRootfs(dir string) error {
 	if err != nil {
 		return fmt.Errorf("busybox (busybox-static) is needed for the rootfs: %w", err)
 	}
-	for _, d := range []string{"bin", "dev", "etc", "proc", "sys", "tmp", "root", "mnt", "run", "var", "home"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	if err := copyFile(bb, filepath.Join(dir, "bin", "busybox"), 0o755); err != nil {
-		return err
-	}
-	out, err := exec.Command(bb, "--list").Output()
-	if err != nil {
-		return fmt.Errorf("busybox --list: %w", err)
-	}
-	for _, name := range strings.Fields(string(out)) {
-		if name == "busybox" {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", name)); err != nil && !os.IsExist(err) {
-			return err
-		}
-	}
-	files := map[string]string{
+	return testutil.MakeBusyboxRootfs(bb, dir, map[string]string{
 		"etc/passwd":   "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
 		"etc/group":    "root:x:0:\ntty:x:5:\nnobody:x:65534:\n",
 		"etc/hostname": "template\n",
-	}
-	for p, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // copyTree copies a tree of directories, regular files and symlinks.

@@ -3,8 +3,6 @@ package oci
 import (
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -52,14 +50,10 @@ func trackPid(pid int) {
 
 func reapScan() {
 	// Everything in the tests' cgroups is a container process.
-	for _, mnt := range cgroupMounts() {
-		filepath.WalkDir(filepath.Join(mnt, cgroupParent), func(p string, d os.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil {
+	for _, d := range testutil.CgroupDirs(cgroupParent) {
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				for _, pid := range testutil.CgroupDirProcs(p) {
 					trackPid(pid)
 				}
 			}
@@ -83,26 +77,7 @@ func reapScan() {
 	}
 }
 
-// reapZombieChildren reaps every child of ours that is a zombie. Only for a
-// moment when no runtime command of the test runs (its exec.Cmd would lose
-// its exit status): the init of a create killed before it placed the init
-// in a cgroup is ours once it dies, and the cgroup scan never sees it.
-func reapZombieChildren() {
-	self := os.Getpid()
-	ents, _ := os.ReadDir("/proc")
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := testutil.ReadProcStat(pid); ok && st.State == 'Z' && st.PPid == self {
-			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		}
-	}
-}
-
-// waitGone waits up to d for pid (a container process) to end and be
+// waitGone waits up to d (scaled) for pid (a container process) to end and be
 // reaped; it reports whether it did. A zombie whose parent is not us
 // counts as ended.
 func waitGone(pid int, d time.Duration) bool {
@@ -110,20 +85,14 @@ func waitGone(pid int, d time.Duration) bool {
 		return true
 	}
 	trackPid(pid)
-	deadline := time.Now().Add(d)
-	for {
+	return testutil.Poll(d, func() bool {
 		reaper.Lock()
 		_, tracked := reaper.pids[pid]
 		reaper.Unlock()
 		if !tracked {
 			return true
 		}
-		if st, ok := testutil.ReadProcStat(pid); ok && st.State == 'Z' && st.PPid != os.Getpid() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		st, ok := testutil.ReadProcStat(pid)
+		return ok && st.State == 'Z' && st.PPid != os.Getpid()
+	})
 }

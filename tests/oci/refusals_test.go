@@ -1,13 +1,14 @@
 package oci
 
 import (
+	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 func apparmorEnabled() bool {
@@ -69,7 +70,7 @@ func TestRefusals(t *testing.T) {
 			if st, err := b.stateErr(); err == nil && st.Status != "stopped" {
 				t.Errorf("a refused create left a container %q", st.Status)
 			}
-			if dirs := cgroupExists(b.cgPath); len(dirs) > 0 {
+			if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
 				t.Errorf("a refused create left cgroups: %v", dirs)
 			}
 			// (sdocker-runc may have started the init before it read the
@@ -86,22 +87,9 @@ func TestRefusals(t *testing.T) {
 // adopted by the test binary (a subreaper) when the command exits.
 func childProcesses() []string {
 	var kids []string
-	entries, _ := os.ReadDir("/proc")
-	self := strconv.Itoa(os.Getpid())
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == self {
-			kids = append(kids, s[:i+1]+" "+f[0])
+	for _, pid := range testutil.Pids() {
+		if st, ok := testutil.ReadProcStat(pid); ok && st.PPid == os.Getpid() {
+			kids = append(kids, fmt.Sprintf("%d (%s) %c", pid, st.Comm, st.State))
 		}
 	}
 	return kids

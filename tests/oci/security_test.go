@@ -102,10 +102,7 @@ func cve20195736(t *testing.T, b *bundle, trigger []string) string {
 	}
 	found := filepath.Join(out, "found")
 	done := filepath.Join(out, "done")
-	deadline := time.Now().Add(90 * time.Second)
-	for !fileExists(found) && !fileExists(done) && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Poll(90*time.Second, func() bool { return fileExists(found) || fileExists(done) })
 	what, _ := os.ReadFile(found)
 	t.Logf("attacker: %s", strings.TrimSpace(string(what)))
 
@@ -130,7 +127,7 @@ func cve20195736(t *testing.T, b *bundle, trigger []string) string {
 	}
 	t.Logf("trigger: exit %d, wrote %q", tr.code, <-drained)
 	os.WriteFile(filepath.Join(out, "go"), nil, 0o644)
-	waitFor(t, 2*time.Minute, "the attacker to finish", func() bool { return fileExists(done) })
+	testutil.WaitFor(t, 2*time.Minute, "the attacker to finish", func() bool { return fileExists(done) })
 	res, _ := os.ReadFile(filepath.Join(out, "result"))
 	t.Logf("attack result: %s", strings.TrimSpace(string(res)))
 	if len(what) == 0 {
@@ -511,11 +508,11 @@ func TestNoInheritableCapabilities(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inh, amb := statusField(string(status), "CapInh"), statusField(string(status), "CapAmb"); inh != capMask() || amb != capMask() {
+	if inh, amb := testutil.StatusField(string(status), "CapInh"), testutil.StatusField(string(status), "CapAmb"); inh != capMask() || amb != capMask() {
 		t.Errorf("the init: CapInh %s CapAmb %s, want none", inh, amb)
 	}
 	out := b.mustExec("--cap", "CAP_SYS_ADMIN", "--cap", "CAP_NET_ADMIN", "--", "cat", "/proc/self/status")
-	if inh, amb := statusField(out, "CapInh"), statusField(out, "CapAmb"); inh != capMask() || amb != capMask() {
+	if inh, amb := testutil.StatusField(out, "CapInh"), testutil.StatusField(out, "CapAmb"); inh != capMask() || amb != capMask() {
 		t.Errorf("exec --cap: CapInh %s CapAmb %s, want none", inh, amb)
 	}
 }

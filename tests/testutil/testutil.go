@@ -1,8 +1,10 @@
 // Package testutil holds what the real-kernel test suites (tests/integration,
 // tests/engine, tests/oci, tests/clients) share in their TestMain and
 // harness: building the module's static binaries, the root check, making
-// the test binary a child subreaper, reading /proc/PID/stat, reaping and
-// the checks of the suite's work directory. It is imported only by tests.
+// the test binary a child subreaper, reading /proc/PID/stat, reaping, the
+// checks of the suite's work directory, polling with the suite's slow
+// factor (poll.go), the cgroups as the host sees them (cgroup.go) and a
+// busybox rootfs (rootfs.go). It is imported only by tests.
 package testutil
 
 import (
@@ -161,6 +163,17 @@ func ProcIDs(pid int) (string, error) {
 	return strings.Join(out, "\n"), nil
 }
 
+// StatusField returns the value of field name (e.g. "CapEff") of a
+// /proc/PID/status text, "" when it has none.
+func StatusField(status, name string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // ProcessRunning reports whether pid exists and is not a zombie.
 func ProcessRunning(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -172,6 +185,36 @@ func ProcessRunning(pid int) bool {
 		return false
 	}
 	return b[i+2] != 'Z' && b[i+2] != 'X'
+}
+
+// Pids lists the processes of the machine (the numbered entries of /proc).
+func Pids() []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// ProcessAlive reports whether pid is the live process (not a zombie)
+// that started at start, in clock ticks since boot (ProcStat.Start); any
+// start when start is 0.
+func ProcessAlive(pid int, start uint64) bool {
+	st, ok := ReadProcStat(pid)
+	return pid > 0 && ok && (start == 0 || st.Start == start) && st.State != 'Z' && st.State != 'X'
+}
+
+// Argv is the command line of pid (/proc/PID/cmdline), nil when it has
+// none (gone, a zombie, a kernel thread).
+func Argv(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 }
 
 // ReapAll reaps every child left (orphans re-parented to us). Only to be
@@ -337,8 +380,7 @@ func NewForeignCgroup(path string, controllers ...string) (*ForeignCgroup, error
 	if err := f.Sleep.Start(); err != nil {
 		return nil, err
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+	if CgroupV2() {
 		f.Dirs = []string{filepath.Join("/sys/fs/cgroup", path)}
 	} else {
 		if len(controllers) == 0 {
@@ -380,11 +422,7 @@ func (f *ForeignCgroup) Check(after string) string {
 func (f *ForeignCgroup) Close() {
 	f.Sleep.Process.Kill()
 	f.Sleep.Wait()
-	for _, d := range f.Dirs {
-		for try := 0; try < 50 && unix.Rmdir(d) == unix.EBUSY; try++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	RemoveCgroups(f.Dirs...)
 }
 
 // The kill -9 suites (tests/engine and tests/oci) share one random seed and
