@@ -126,10 +126,9 @@ func TestCLIPullInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	deadline := time.Now().Add(timeout(20 * time.Second))
-	for strings.Count(errOut.String(), "Downloading") < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 20*time.Second, "the pull to download its second layer", func() bool {
+		return strings.Count(errOut.String(), "Downloading") >= 2
+	})
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	if err == nil || !strings.Contains(errOut.String(), "interrupted") {
@@ -256,7 +255,7 @@ func podman(t *testing.T, dir string, args ...string) string {
 		t.Skip("needs podman")
 	}
 	all := append([]string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}, args...)
-	out, errOut, code, err := testutil.RunCommand(exec.Command(bin, all...), timeout(60*time.Second))
+	out, errOut, code, err := testutil.RunCommand(exec.Command(bin, all...), testutil.Timeout(60*time.Second))
 	if err != nil || code != 0 {
 		t.Fatalf("podman %s: exit %d, %v\n%s%s", strings.Join(args, " "), code, err, out, errOut)
 	}

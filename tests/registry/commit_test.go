@@ -9,30 +9,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
-// busyboxDir is a rootfs directory with the host's static busybox as
-// /bin/sh and the given files.
+// busyboxDir is a rootfs directory of the host's static busybox (an
+// applet a symlink) and files.
 func busyboxDir(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
+	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skipf("needs a static /bin/busybox (busybox-static): %v", err)
 	}
-	files["bin/busybox"] = string(bb)
-	for p, c := range files {
-		full := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o755); err != nil {
+	dir := t.TempDir()
+	for p := range files {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink("busybox", filepath.Join(dir, "bin/sh")); err != nil {
+	if err := testutil.MakeBusyboxRootfs("/bin/busybox", dir, files); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -95,9 +90,9 @@ func TestCLICommitAndExport(t *testing.T) {
 
 	// A running container: frozen while read, running again after.
 	c.mustRun(0, "run", "-d", "--name", "c2", "snap:1", "/bin/sh", "-c", "echo live > /live; exec sleep 1000")
-	deadline := testDeadline()
-	for !strings.Contains(c.run("", "exec", "c2", "/bin/sh", "-c", "cat /live").stdout, "live") && !deadline() {
-	}
+	testutil.WaitFor(t, 20*time.Second, "the container to write /live", func() bool {
+		return strings.Contains(c.run("", "exec", "c2", "/bin/sh", "-c", "cat /live").stdout, "live")
+	})
 	c.mustRun(0, "commit", "c2", "snap:2")
 	if r := c.mustRun(0, "run", "--rm", "snap:2", "/bin/sh", "-c", "cat /live"); r.stdout != "live\n" {
 		t.Errorf("commit of a running container: %s", r)

@@ -68,11 +68,7 @@ func startDistribution(t *testing.T, certs *testCerts, user, pass string) *distr
 		resp.Body.Close()
 		return true
 	}
-	deadline := time.Now().Add(timeout(20 * time.Second))
-	for !answered() && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !answered() {
+	if !testutil.Poll(20*time.Second, answered) {
 		t.Fatalf("docker-registry did not answer on %s:\n%s", d.host, out.String())
 	}
 	return d
@@ -101,7 +97,7 @@ func skopeo(t *testing.T, args ...string) string {
 	if err != nil {
 		t.Skip("needs skopeo")
 	}
-	out, errOut, code, err := testutil.RunCommand(exec.Command(bin, args...), timeout(60*time.Second))
+	out, errOut, code, err := testutil.RunCommand(exec.Command(bin, args...), testutil.Timeout(60*time.Second))
 	if err != nil || code != 0 {
 		t.Fatalf("skopeo %s: exit %d, %v\n%s%s", strings.Join(args, " "), code, err, out, errOut)
 	}

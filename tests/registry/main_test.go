@@ -19,21 +19,19 @@ var (
 	cliSkip    string
 	workDir    string
 	sdockerBin string
-	slow       = 1.0
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	var err error
-	if slow, err = testutil.SlowFactor("SDOCKER_TEST_SLOW", slow); err != nil {
+	if err := testutil.SetSlowFactor("SDOCKER_TEST_SLOW", 1); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	if cliSkip = testutil.RootSkipReason("the sdocker command tests need root"); cliSkip != "" {
 		return m.Run()
 	}
-	if err := testutil.BecomeSubreaper(); err != nil {
+	if err := testutil.StartSuite(1); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -62,8 +60,6 @@ func buildAndRun(m *testing.M) (code int, err error) {
 	sdockerBin = filepath.Join(binDir, "sdocker")
 	return m.Run(), nil
 }
-
-func timeout(d time.Duration) time.Duration { return time.Duration(float64(d) * slow) }
 
 // cli runs sdocker with a store, a registry config and a Docker config of
 // its own.
@@ -120,7 +116,7 @@ func (c *cli) run(stdin string, args ...string) result {
 	c.t.Helper()
 	cmd := c.command(args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	out, errOut, code, err := testutil.RunCommand(cmd, timeout(60*time.Second))
+	out, errOut, code, err := testutil.RunCommand(cmd, testutil.Timeout(60*time.Second))
 	if err != nil {
 		c.t.Fatalf("sdocker %s: %v", strings.Join(args, " "), err)
 	}
@@ -134,14 +130,4 @@ func (c *cli) mustRun(code int, args ...string) result {
 		c.t.Fatalf("want exit %d: %s", code, r)
 	}
 	return r
-}
-
-// testDeadline returns a function that sleeps a little and reports whether
-// a generous bound has passed (a loop guard, not a timing assertion).
-func testDeadline() func() bool {
-	end := time.Now().Add(timeout(20 * time.Second))
-	return func() bool {
-		time.Sleep(20 * time.Millisecond)
-		return time.Now().After(end)
-	}
 }
