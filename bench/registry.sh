@@ -11,7 +11,7 @@
 #   save     save + load of a ~500 MB image, sdocker vs podman (target: <= 1.0x)
 #
 # Environment:
-#   SDOCKER_BIN   use this sdocker binary instead of building one
+#   SDOCKER_BIN   use this sdocker binary (sdocker-registry beside it) instead of building one
 #   RUNS          runs of each timed step (default 3; the median is shown)
 #   KEEP_TMP=1    keep the temp dir
 set -euo pipefail
@@ -47,7 +47,7 @@ trap cleanup EXIT
 
 sdocker=${SDOCKER_BIN:-}
 if [ -z "$sdocker" ]; then
-	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/bin/" ./cmd/sdocker ./cmd/sdocker-monitor)
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/bin/" ./cmd/sdocker ./cmd/sdocker-registry ./cmd/sdocker-monitor)
 	sdocker=$tmp/bin/sdocker
 fi
 (cd "$repo" && go build -o "$tmp/bin/mkimage" ./bench/mkimage)

@@ -135,16 +135,13 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newRmiCommand(openEngine),
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
-		newPullCommand(openEngine),
-		newPushCommand(openEngine),
 		newHistoryCommand(openEngine),
 		newCommitCommand(openEngine),
 		newExportCommand(openEngine),
 		newSaveCommand(openEngine),
-		newLoginCommand(),
-		newLogoutCommand(),
 		newNetworkCommand(openEngine, nil),
 	)
+	cmd.AddCommand(registryCommands()...)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd
 }

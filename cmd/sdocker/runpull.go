@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"runtime"
 	"strings"
-	"syscall"
 
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/image"
@@ -54,30 +51,20 @@ func ensureImage(openEngine func() (*engine.Engine, error), ref, policy string) 
 	return pullForRun(e.Root, ref, policy)
 }
 
-// pullForRun pulls ref with `sdocker pull`, in a process of its own: the
-// registry client stays out of run's own start, and costs only when an
-// image is pulled. Its progress and its error go to stderr; a failure is
-// then an exit status 125 without another line.
+// pullForRun pulls ref with the registry client (sdocker-registry pull):
+// its progress and its error go to stderr; a failure is then an exit
+// status 125 without another line.
 func pullForRun(root, ref, policy string) (string, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", fmt.Errorf("pull %s: %w", ref, err)
-	}
 	var out bytes.Buffer
-	cmd := exec.Command(exe, "--root", root, "pull", "--"+pullForRunFlag+"="+policy, ref)
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	// If run is killed, the pull stops as on SIGINT (and is resumed later).
-	// The death signal follows the thread that forks: it stays.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	runtime.LockOSThread()
-	err = cmd.Run()
-	runtime.UnlockOSThread()
+	code, err := runRegistryClient([]string{"--root", root, "pull", "--" + pullForRunFlag + "=" + policy, ref}, &out)
+	if err != nil && policy == pullMissing {
+		return "", fmt.Errorf("%w %q here, and pulling it failed: %w", image.ErrNotFound, ref, err)
+	}
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", &exitError{code: 125}
-		}
-		return "", fmt.Errorf("pull %s: %w", ref, err)
+		return "", err
+	}
+	if code != 0 {
+		return "", &exitError{code: 125}
 	}
 	return strings.TrimSpace(out.String()), nil
 }

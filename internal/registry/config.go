@@ -1,7 +1,8 @@
 // Package registry is sdocker's registry client: it pulls images into the
-// image store (and, in time, pushes them), through go-containerregistry's
-// remote package. Nothing on the container start path imports it: `run`
-// calls it only when an image has to be pulled.
+// image store and pushes them, through go-containerregistry's remote
+// package, and logs in. Only cmd/sdocker-registry imports it: the sdocker
+// binary runs that for pull, push, login, logout and `run --pull`, so its
+// HTTP, TLS and registry libraries cost no other command's start anything.
 package registry
 
 import (

@@ -49,7 +49,7 @@ func buildAndRun(m *testing.M) (code int, err error) {
 	binDir := os.Getenv("SDOCKER_TEST_BIN_DIR")
 	if binDir == "" {
 		binDir = filepath.Join(workDir, "bin")
-		pkgs := []string{"./cmd/sdocker", "./cmd/sdocker-monitor"}
+		pkgs := []string{"./cmd/sdocker", "./cmd/sdocker-registry", "./cmd/sdocker-monitor"}
 		if testutil.HasPackage("./cmd/sdocker-init") {
 			pkgs = append(pkgs, "./cmd/sdocker-init")
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/sdocker/sdocker/internal/registry"
 )
 
-func newPullCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+func newPullCommand(openImages func() (*image.Store, error)) *cobra.Command {
 	var platform string
 	var jobs int
 	var forRun string
@@ -36,7 +36,7 @@ again; an interrupted pull resumes with the layers it had not finished.`,
 			if c.Flags().Changed("jobs") && jobs < 1 {
 				return fmt.Errorf("--jobs %d: must be 1 or more", jobs)
 			}
-			s, err := openImages(openEngine)
+			s, err := openImages()
 			if err != nil {
 				return err
 			}

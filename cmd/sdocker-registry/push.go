@@ -10,10 +10,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/registry"
 )
 
-func newPushCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+func newPushCommand(openImages func() (*image.Store, error)) *cobra.Command {
 	var jobs int
 	c := &cobra.Command{
 		Use:   "push [OPTIONS] NAME:TAG",
@@ -27,7 +28,7 @@ in the registry has the same ID as here.`,
 			if c.Flags().Changed("jobs") && jobs < 1 {
 				return fmt.Errorf("--jobs %d: must be 1 or more", jobs)
 			}
-			s, err := openImages(openEngine)
+			s, err := openImages()
 			if err != nil {
 				return err
 			}
