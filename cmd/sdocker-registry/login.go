@@ -11,7 +11,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/registry"
 )
 
@@ -25,18 +27,28 @@ func newLoginCommand() *cobra.Command {
 in Docker's config.json ($DOCKER_CONFIG or ~/.docker), or in the credential
 helper config.json names for the registry. SERVER is HOST[:PORT]; without it,
 the default registry.`,
-		Example: "  echo \"$TOKEN\" | sdocker login -u ci --password-stdin registry.example.com:5000",
-		Args:    cobra.MaximumNArgs(1),
+		Example: "  sdocker login registry.example.com:5000     # asks for the user and password\n" +
+			"  echo \"$TOKEN\" | sdocker login -u ci --password-stdin registry.example.com:5000",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if passStdin {
-				if pass != "" {
-					return errors.New("--password and --password-stdin cannot be combined")
-				}
-				line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			in := bufio.NewReader(os.Stdin)
+			switch {
+			case passStdin && pass != "":
+				return errors.New("--password and --password-stdin cannot be combined")
+			case passStdin:
+				line, err := in.ReadString('\n')
 				if err != nil && line == "" {
 					return fmt.Errorf("read the password from stdin: %w", err)
 				}
 				pass = strings.TrimRight(line, "\r\n")
+			case engine.IsTerminal(os.Stdin):
+				// As docker login: ask for what is not given.
+				if err := prompt(in, "Username: ", &user, true); err != nil {
+					return err
+				}
+				if err := prompt(in, "Password: ", &pass, false); err != nil {
+					return err
+				}
 			}
 			cfg, err := registry.LoadConfig("")
 			if err != nil {
@@ -88,4 +100,35 @@ func serverArg(args []string) string {
 		return ""
 	}
 	return args[0]
+}
+
+// prompt asks on the terminal for *v unless it is set; without echo, the
+// typed text is not shown.
+func prompt(in *bufio.Reader, label string, v *string, echo bool) error {
+	if *v != "" {
+		return nil
+	}
+	fmt.Fprint(os.Stderr, label)
+	if !echo {
+		fd := int(os.Stdin.Fd())
+		t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+		if err != nil {
+			return fmt.Errorf("read the terminal: %w", err)
+		}
+		quiet := *t
+		quiet.Lflag &^= unix.ECHO
+		if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+			return fmt.Errorf("set the terminal: %w", err)
+		}
+		defer func() {
+			_ = unix.IoctlSetTermios(fd, unix.TCSETS, t) // best effort: the old settings back
+			fmt.Fprintln(os.Stderr)
+		}()
+	}
+	line, err := in.ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("read %s%w", strings.ToLower(label), err)
+	}
+	*v = strings.TrimRight(line, "\r\n")
+	return nil
 }
