@@ -37,7 +37,7 @@ bench: build
 	SDOCKER_BIN=$(CURDIR)/$(BIN)/sdocker bench/run.sh
 
 install: build
-	install -m 0755 $(BIN)/sdocker $(BIN)/sdocker-monitor $(BIN)/sdocker-runc $(BIN)/sdocker-init $(BIN)/cpu-test $(BIN)/memory-test /usr/local/bin/
+	install -m 0755 $(BIN)/sdocker $(BIN)/sdocker-registry $(BIN)/sdocker-monitor $(BIN)/sdocker-runc $(BIN)/sdocker-init $(BIN)/cpu-test $(BIN)/memory-test /usr/local/bin/
 
 clean:
 	rm -rf $(BIN)

@@ -78,11 +78,12 @@ func newLoadCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 }
 
 func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
-	var quiet bool
+	var quiet, digests bool
+	var filters []string
 	c := &cobra.Command{
 		Use:     "images [OPTIONS]",
 		Short:   "List images",
-		Example: "  sdocker images\n  sdocker images -q",
+		Example: "  sdocker images\n  sdocker images -q\n  sdocker images --digests --filter reference='team/*'",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			s, err := openImages(openEngine)
@@ -97,15 +98,20 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", err)
 			}
+			if list, err = filterImages(s, list, filters); err != nil {
+				return err
+			}
 			for _, img := range list {
 				if img.Damage != nil {
 					fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", img.Damage)
 				}
 			}
-			return dockerfmt.WriteImagesTable(os.Stdout, list, time.Now(), quiet)
+			return dockerfmt.WriteImagesTable(os.Stdout, list, time.Now(), quiet, digests)
 		},
 	}
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image ids only")
+	c.Flags().BoolVar(&digests, "digests", false, "show the registry digests images were pulled by")
+	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE")
 	return c
 }
 
@@ -178,6 +184,7 @@ func newImageCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 		Short: "Manage images (see also images, import, load, rmi, tag)",
 		Args:  cobra.NoArgs,
 	}
+	c.AddCommand(newImageInspectCommand(openEngine))
 	c.AddCommand(&cobra.Command{
 		Use:     "prune",
 		Short:   "Remove unnamed images that no container uses, and layers no image uses",

@@ -136,8 +136,13 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newRmiCommand(openEngine),
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
+		newHistoryCommand(openEngine),
+		newCommitCommand(openEngine),
+		newExportCommand(openEngine),
+		newSaveCommand(openEngine),
 		newNetworkCommand(openEngine, nil, newNetworkConnectCommand(openEngine), newNetworkDisconnectCommand(openEngine)),
 	)
+	cmd.AddCommand(registryCommands()...)
 	cmd.CompletionOptions.DisableDefaultCmd = true
 	return cmd
 }

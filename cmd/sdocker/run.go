@@ -25,6 +25,7 @@ func newRunCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var memoryLimit int64
 	var entrypoint string
 	var envFiles, labels []string
+	var pull string
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
@@ -104,6 +105,11 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				o.Tty = c.Flags().Changed("tty") && o.Tty
 			}
 			o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+			img, err := ensureImage(openEngine, o.Image, pull)
+			if err != nil {
+				return err
+			}
+			o.Image = img
 			e, err := openEngine()
 			if err != nil {
 				return err
@@ -156,6 +162,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringArrayVar(&envFiles, "env-file", nil, "read KEY=VALUE lines from a file")
 	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always")
 	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
+	f.StringVar(&pull, "pull", pullMissing, "pull the image from its registry: missing, always or never")
 	return cmd
 }
 

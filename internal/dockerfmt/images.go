@@ -12,11 +12,16 @@ import (
 
 // WriteImagesTable writes list as `docker images` does: a row per name of
 // each image (<none>:<none> for an unnamed one), or with quiet the short
-// ids alone. An image that cannot be read (Damage) shows its size as
-// "damaged".
-func WriteImagesTable(w io.Writer, list []*image.Image, now time.Time, quiet bool) error {
+// ids alone; with digests a DIGEST column too, and a row per digest
+// reference of a repository without a name. An image that cannot be read
+// (Damage) shows its size as "damaged".
+func WriteImagesTable(w io.Writer, list []*image.Image, now time.Time, quiet, digests bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	if !quiet {
+	switch {
+	case quiet:
+	case digests:
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tIMAGE ID\tCREATED\tSIZE")
+	default:
 		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	}
 	for _, img := range list {
@@ -24,18 +29,56 @@ func WriteImagesTable(w io.Writer, list []*image.Image, now time.Time, quiet boo
 			fmt.Fprintln(tw, img.ShortID())
 			continue
 		}
-		names := img.Names
-		if len(names) == 0 {
-			names = []string{"<none>:<none>"}
-		}
 		created, size := HumanSince(img.Created, now), HumanSize(float64(img.Size))
 		if img.Damage != nil {
 			created, size = "N/A", "damaged"
 		}
-		for _, n := range names {
-			i := strings.LastIndex(n, ":")
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n[:i], n[i+1:], img.ShortID(), created, size)
+		for _, row := range imageRows(img, digests) {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strings.Join(row, "\t"), img.ShortID(), created, size)
 		}
 	}
 	return tw.Flush()
+}
+
+// imageRows are the REPOSITORY, TAG (and DIGEST) cells of an image's rows.
+// The tag is after the last colon: a registry's port is not one.
+func imageRows(img *image.Image, digests bool) [][]string {
+	byRepo := map[string]string{}
+	for _, d := range img.Digests {
+		repo, dig, _ := strings.Cut(d, "@")
+		byRepo[repo] = dig
+	}
+	var rows [][]string
+	for _, n := range img.Names {
+		i := strings.LastIndexByte(n, ':')
+		row := []string{n[:i], n[i+1:]}
+		if digests {
+			row = append(row, orNone(byRepo[n[:i]]))
+			delete(byRepo, n[:i])
+		}
+		rows = append(rows, row)
+	}
+	if digests {
+		for _, d := range img.Digests {
+			repo, dig, _ := strings.Cut(d, "@")
+			if _, left := byRepo[repo]; left {
+				rows = append(rows, []string{repo, "<none>", dig})
+			}
+		}
+	}
+	if len(rows) == 0 {
+		row := []string{"<none>", "<none>"}
+		if digests {
+			row = append(row, "<none>")
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
 }

@@ -18,7 +18,7 @@ func TestWriteImagesTable(t *testing.T) {
 		{ID: "sha256:" + strings.Repeat("c", 64), Names: []string{"broken:x"}, Damage: errors.New("bad manifest")},
 	}
 	var b strings.Builder
-	if err := WriteImagesTable(&b, list, now, false); err != nil {
+	if err := WriteImagesTable(&b, list, now, false, false); err != nil {
 		t.Fatal(err)
 	}
 	var rows []string
@@ -37,10 +37,39 @@ func TestWriteImagesTable(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 	b.Reset()
-	if err := WriteImagesTable(&b, list, now, true); err != nil {
+	if err := WriteImagesTable(&b, list, now, true, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.String(); got != "aaaaaaaaaaaa\nbbbbbbbbbbbb\ncccccccccccc\n" {
 		t.Errorf("quiet: %q", got)
+	}
+}
+
+func TestWriteImagesTableDigests(t *testing.T) {
+	now := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	dig := "sha256:" + strings.Repeat("d", 64)
+	list := []*image.Image{
+		{ID: "sha256:" + strings.Repeat("a", 64), Names: []string{"box:1", "other:2"}, Digests: []string{"box@" + dig}, Created: now},
+		{ID: "sha256:" + strings.Repeat("b", 64), Digests: []string{"reg:5000/app@" + dig}, Created: now},
+		{ID: "sha256:" + strings.Repeat("c", 64), Created: now},
+	}
+	var b strings.Builder
+	if err := WriteImagesTable(&b, list, now, false, true); err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		rows = append(rows, strings.Join(strings.Fields(l), " "))
+	}
+	want := []string{
+		"REPOSITORY TAG DIGEST IMAGE ID CREATED SIZE",
+		"box 1 " + dig + " aaaaaaaaaaaa Less than a second ago 0B",
+		"other 2 <none> aaaaaaaaaaaa Less than a second ago 0B",
+		// Pulled by digest only: the repository, no tag.
+		"reg:5000/app <none> " + dig + " bbbbbbbbbbbb Less than a second ago 0B",
+		"<none> <none> <none> cccccccccccc Less than a second ago 0B",
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("table:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -110,7 +110,7 @@ func (e *Engine) resolveImage(ref string) (dir string, img *image.Image, err err
 			return e.resolveImage("./" + ref) // a relative rootfs directory
 		}
 		if errors.Is(err, image.ErrNotFound) {
-			return "", nil, fmt.Errorf("%w %q (no registry is reachable: use sdocker import or load; a rootfs directory is a path, e.g. ./%s)", image.ErrNotFound, ref, ref)
+			return "", nil, fmt.Errorf("%w %q (pull it, or use sdocker import or load; a rootfs directory is a path, e.g. ./%s)", image.ErrNotFound, ref, ref)
 		}
 		return "", nil, err
 	}

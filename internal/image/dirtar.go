@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,7 +19,15 @@ import (
 // stream (sorted, no user names, no atime/ctime) so importing the same tree
 // twice yields the same diffID. Hardlinks inside the tree stay hardlinks;
 // sockets are skipped.
-func WriteDirTar(w io.Writer, src string) error {
+func WriteDirTar(w io.Writer, src string) error { return writeTree(w, src, false) }
+
+// WriteDiffTar writes a container's upper directory (overlayfs format) as a
+// layer tar: its whiteouts (0:0 character devices) become .wh.NAME entries,
+// its opaque directories get a .wh..wh..opq entry, overlayfs's own xattrs
+// stay out, and so does the directory itself.
+func WriteDiffTar(w io.Writer, upper string) error { return writeTree(w, upper, true) }
+
+func writeTree(w io.Writer, src string, diff bool) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -47,6 +56,12 @@ func WriteDirTar(w io.Writer, src string) error {
 			return err
 		}
 		name := filepath.ToSlash(rel)
+		if diff && name == "." {
+			return nil
+		}
+		if diff && isWhiteout(fi) {
+			return tw.WriteHeader(whiteoutHeader(name))
+		}
 		switch {
 		case name == ".":
 			name = "./"
@@ -68,7 +83,12 @@ func WriteDirTar(w io.Writer, src string) error {
 				}
 			}
 		}
+		opaque := false
 		for k, v := range readXattrs(p) {
+			if diff && strings.HasPrefix(k, "trusted.overlay.") {
+				opaque = opaque || k == opaqueXattr && v == "y"
+				continue
+			}
 			if hdr.PAXRecords == nil {
 				hdr.PAXRecords = map[string]string{}
 			}
@@ -76,6 +96,11 @@ func WriteDirTar(w io.Writer, src string) error {
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
+		}
+		if opaque && fi.IsDir() {
+			if err := tw.WriteHeader(whiteoutHeader(name + opaqueMarker)); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			return nil
@@ -94,6 +119,23 @@ func WriteDirTar(w io.Writer, src string) error {
 		return err
 	}
 	return tw.Close()
+}
+
+// isWhiteout reports whether fi is an overlayfs whiteout: a 0:0 character
+// device.
+func isWhiteout(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && fi.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0
+}
+
+// whiteoutHeader is the tar entry that deletes name's last element: an
+// empty file .wh.NAME beside it (or name itself when it is a marker).
+func whiteoutHeader(name string) *tar.Header {
+	dir, base := path.Split(strings.TrimSuffix(name, "/"))
+	if !strings.HasPrefix(base, whiteoutPrefix) {
+		base = whiteoutPrefix + base
+	}
+	return &tar.Header{Name: dir + base, Typeflag: tar.TypeReg, Mode: 0o600, Format: tar.FormatPAX}
 }
 
 // readXattrs returns p's extended attributes (not following a symlink),

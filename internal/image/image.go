@@ -9,11 +9,13 @@
 //	                          0:0 char devices, opaque dirs carry
 //	                          trusted.overlay.opaque=y); <hex> is the sha256 of
 //	                          the uncompressed layer tar (its diffID)
-//	layers/<hex>/layer.json   {"diffID", "size"}
+//	layers/<hex>/layer.json   {"diffID", "size", "tarSize"}
+//	layers/<hex>/tar-split.json.gz  the layer tar's headers (see LayerTar)
 //	images/<hex>/config.json  the image config exactly as loaded; <hex> is its
 //	                          sha256, the image ID
 //	images/<hex>/manifest.json {"layers": [diffIDs, bottom first], "size"}
-//	repositories.json         {"name:tag": "sha256:<image id>"}
+//	repositories.json         {"name:tag": "sha256:<image id>"}, and digest
+//	                          references {"name@sha256:<manifest>": ...}
 //	repositories.lock         flock: held exclusively to change images/ or
 //	                          repositories.json
 //	gc.lock                   flock: shared while a layer may be added or
@@ -66,6 +68,7 @@ var (
 type Image struct {
 	ID           string    // "sha256:<64 hex>", the digest of the config JSON
 	Names        []string  // "name:tag", sorted; none for a dangling image
+	Digests      []string  // "name@sha256:<hex>": the registry manifests it was pulled by
 	Created      time.Time // from the image config
 	Size         int64     // bytes of file content in its layers
 	Layers       []string  // diffIDs, bottom layer first
@@ -141,8 +144,9 @@ type manifest struct {
 
 // layerInfo is layers/<hex>/layer.json.
 type layerInfo struct {
-	DiffID string `json:"diffID"`
-	Size   int64  `json:"size"`
+	DiffID  string `json:"diffID"`
+	Size    int64  `json:"size"`
+	TarSize int64  `json:"tarSize,omitempty"` // bytes of the layer tar
 }
 
 // Get returns the image a reference names: "name[:tag]", a full ID
@@ -244,8 +248,13 @@ func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) 
 	if err != nil {
 		return res, fmt.Errorf("rmi %s: %w", ref, err)
 	}
-	names := namesOf(repos, id)
-	if byName != "" && len(names) > 1 {
+	// Digest references go with the image's last name, as Docker's do.
+	names, tags := allRefsOf(repos, id), namesOf(repos, id)
+	others := len(tags) > 1
+	if strings.Contains(byName, "@") {
+		others = len(names) > 1
+	}
+	if byName != "" && others {
 		delete(repos, byName)
 		if err := s.writeRepos(repos); err != nil {
 			return res, err
@@ -253,9 +262,9 @@ func (s *Store) Remove(ref string, force bool, inUse func(imageID string) bool) 
 		res.Untagged = []string{byName}
 		return res, nil
 	}
-	if byName == "" && len(names) > 1 && !force {
+	if byName == "" && len(tags) > 1 && !force {
 		return res, fmt.Errorf("rmi %s: image is referenced by %d names (%s), remove them by name or force: %w",
-			ref, len(names), strings.Join(names, ", "), ErrInvalid)
+			ref, len(tags), strings.Join(tags, ", "), ErrInvalid)
 	}
 	if inUse != nil && inUse(id) {
 		if !force || namesErr != nil {
@@ -316,7 +325,7 @@ func (s *Store) Prune(inUse func(imageID string) bool) ([]string, error) {
 	}
 	var deleted []string
 	for _, id := range ids {
-		if len(namesOf(repos, id)) > 0 || (inUse != nil && inUse(id)) {
+		if len(allRefsOf(repos, id)) > 0 || (inUse != nil && inUse(id)) {
 			continue
 		}
 		if err := s.deleteImage(id); err != nil {
@@ -456,27 +465,39 @@ func (s *Store) readManifest(id string) (*manifest, error) {
 	return m, nil
 }
 
-func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
+// readRaw reads image id's manifest and its config as stored (checked
+// against the ID).
+func (s *Store) readRaw(id string) (*manifest, []byte, error) {
 	m, err := s.readManifest(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p := filepath.Join(s.imageDir(id), "config.json")
 	raw, err := os.ReadFile(p)
 	if err != nil {
-		return nil, damagedImage(id, p, err)
+		return nil, nil, damagedImage(id, p, err)
 	}
+	// The image ID is the digest of this file: any change is damage.
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hexOf(id) {
+		return nil, nil, damagedImage(id, p, errors.New("its content does not match the image ID"))
+	}
+	return m, raw, nil
+}
+
+func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
+	m, raw, err := s.readRaw(id)
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(s.imageDir(id), "config.json")
 	var cf *v1.ConfigFile
 	if err := atomicfile.DecodeJSON(p, raw, &cf); err != nil {
 		return nil, damagedImage(id, p, err)
 	}
-	// The image ID is the digest of this file: any change is damage.
-	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != hexOf(id) {
-		return nil, damagedImage(id, p, errors.New("its content does not match the image ID"))
-	}
 	img := &Image{
 		ID:           id,
 		Names:        namesOf(repos, id),
+		Digests:      digestsOf(repos, id),
 		Created:      cf.Created.Time,
 		Size:         m.Size,
 		Layers:       m.Layers,
@@ -509,11 +530,17 @@ func (s *Store) resolve(repos map[string]string, ref string) (id, byName string,
 	if ref == "" {
 		return "", "", fmt.Errorf("empty image reference: %w", ErrInvalid)
 	}
-	n, nameErr := normalizeName(ref)
+	n, nameErr := normalizeRef(trimDockerHub(ref))
 	if nameErr == nil {
 		if id, ok := repos[n]; ok {
 			return id, n, nil
 		}
+	}
+	if strings.Contains(ref, "@") {
+		if nameErr != nil {
+			return "", "", nameErr
+		}
+		return "", "", fmt.Errorf("image %q: %w", ref, ErrNotFound)
 	}
 	prefix := strings.TrimPrefix(ref, "sha256:")
 	if prefix == "" || len(prefix) > 64 || strings.Trim(prefix, "0123456789abcdef") != "" {
@@ -541,15 +568,30 @@ func (s *Store) resolve(repos map[string]string, ref string) (id, byName string,
 	return "", "", fmt.Errorf("image ID prefix %q is ambiguous: %w", ref, ErrInvalid)
 }
 
+// namesOf returns the names ("name:tag") of image id.
 func namesOf(repos map[string]string, id string) []string {
-	var names []string
-	for n, i := range repos {
-		if i == id {
-			names = append(names, n)
+	return refsOf(repos, id, func(r string) bool { return !strings.Contains(r, "@") })
+}
+
+// digestsOf returns the digest references ("name@sha256:...") of image id.
+func digestsOf(repos map[string]string, id string) []string {
+	return refsOf(repos, id, func(r string) bool { return strings.Contains(r, "@") })
+}
+
+// allRefsOf returns every reference to image id, names and digests.
+func allRefsOf(repos map[string]string, id string) []string {
+	return refsOf(repos, id, func(string) bool { return true })
+}
+
+func refsOf(repos map[string]string, id string, keep func(string) bool) []string {
+	var refs []string
+	for r, i := range repos {
+		if i == id && keep(r) {
+			refs = append(refs, r)
 		}
 	}
-	sort.Strings(names)
-	return names
+	sort.Strings(refs)
+	return refs
 }
 
 // readRepos reads the image names. None have been given while the file is
@@ -641,15 +683,20 @@ func normalizeName(s string) (string, error) {
 // `images` shows (docker.io/library/alpine:3 -> alpine:3); "" if it is not
 // a usable name (a digest reference, garbage).
 func familiarName(ref string) string {
-	ref = strings.TrimPrefix(ref, "docker.io/library/")
-	ref = strings.TrimPrefix(ref, "index.docker.io/library/")
-	ref = strings.TrimPrefix(ref, "docker.io/")
-	ref = strings.TrimPrefix(ref, "index.docker.io/")
-	n, err := normalizeName(ref)
+	n, err := normalizeName(trimDockerHub(ref))
 	if err != nil {
 		return ""
 	}
 	return n
+}
+
+// trimDockerHub drops Docker Hub's registry and library/ from a reference:
+// the store names its images as Docker shows them.
+func trimDockerHub(ref string) string {
+	ref = strings.TrimPrefix(ref, "docker.io/library/")
+	ref = strings.TrimPrefix(ref, "index.docker.io/library/")
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	return strings.TrimPrefix(ref, "index.docker.io/")
 }
 
 func hexOf(id string) string { return strings.TrimPrefix(id, "sha256:") }

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,6 +22,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/atomicfile"
@@ -81,7 +82,7 @@ func (s *Store) importImage(src, name string, opt Options) (*Image, error) {
 		if p != nil {
 			p.phase("importing "+filepath.Base(src), dirTarSize(src))
 		}
-		diffID, _, err = s.unpack(bufio.NewReaderSize(countingReader{pr, p}, 1<<20), "")
+		diffID, _, err = s.unpack(bufio.NewReaderSize(countingReader{pr, p}, 1<<20), "", nil)
 		pr.CloseWithError(errImportStopped)
 		if werr := <-done; werr != nil && !errors.Is(werr, errImportStopped) {
 			err = werr // reading the directory failed: the cause
@@ -131,7 +132,8 @@ func (s *Store) importFile(src string, size int64, p *progress) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	diffID, entries, err := s.unpack(r, "")
+	defer r.Close()
+	diffID, entries, err := s.unpack(r, "", nil)
 	if err == nil && entries == 0 {
 		err = fmt.Errorf("not a tar archive, or an empty one: %w", ErrInvalid)
 	}
@@ -145,9 +147,13 @@ var (
 	bzip2Magic = []byte{'B', 'Z', 'h'}
 )
 
-// decompress returns the tar stream of r: gunzipped if r starts with the
-// gzip magic, else r itself.
-func decompress(r *bufio.Reader) (io.Reader, error) {
+// zstdMaxWindow bounds the memory a zstd stream may ask for (zstd's own
+// command line refuses more by default).
+const zstdMaxWindow = 1 << 27
+
+// decompress returns the tar stream of r, told apart by content: gunzipped,
+// zstd-decoded or r itself. Close the result when done.
+func decompress(r *bufio.Reader) (io.ReadCloser, error) {
 	head, _ := r.Peek(6)
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
@@ -156,10 +162,17 @@ func decompress(r *bufio.Reader) (io.Reader, error) {
 			return nil, fmt.Errorf("gzip: %w: %w", err, ErrInvalid)
 		}
 		return zr, nil
-	case bytes.HasPrefix(head, zstdMagic), bytes.HasPrefix(head, xzMagic), bytes.HasPrefix(head, bzip2Magic):
-		return nil, fmt.Errorf("unsupported compression (gzip or plain tar only): %w", ErrInvalid)
+	case bytes.HasPrefix(head, zstdMagic):
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w: %w", err, ErrInvalid)
+		}
+		return zr.IOReadCloser(), nil
+	case bytes.HasPrefix(head, xzMagic), bytes.HasPrefix(head, bzip2Magic):
+		return nil, fmt.Errorf("unsupported compression (gzip, zstd or plain tar only): %w", ErrInvalid)
 	}
-	return r, nil
+	return io.NopCloser(r), nil
 }
 
 // Load loads every image of a `docker save` archive or an OCI image-layout
@@ -524,7 +537,7 @@ func (s *Store) addImage(img v1.Image, names []string, p *progress) (*pendingIma
 		}
 		p.phase("unpacking "+shortID(diffIDs[i]), -1)
 		p.setStep(i, len(layers))
-		_, _, err = s.unpack(countingReader{rc, p}, diffIDs[i])
+		_, _, err = s.unpack(countingReader{rc, p}, diffIDs[i], nil)
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", shortID(diffIDs[i]), err)
@@ -540,9 +553,10 @@ func (s *Store) hasLayer(diffID string) bool {
 
 // unpack unpacks the layer tar r into the store, unless a layer with the
 // same content is there already, and returns its diffID; want, if set, is
-// the diffID r must have. It is unpacked under tmp/ and renamed into
-// layers/ only when complete. The caller holds gc.lock shared.
-func (s *Store) unpack(r io.Reader, want string) (diffID string, entries int, err error) {
+// the diffID r must have, and check, if set, is a last test of the whole
+// stream (its compressed form). It is unpacked under tmp/ and renamed into
+// layers/ only when complete and checked. The caller holds gc.lock shared.
+func (s *Store) unpack(r io.Reader, want string, check func() error) (diffID string, entries int, err error) {
 	tmp, err := os.MkdirTemp(s.path("tmp"), "layer-")
 	if err != nil {
 		return "", 0, err
@@ -555,21 +569,42 @@ func (s *Store) unpack(r io.Reader, want string) (diffID string, entries int, er
 	if err := os.Chmod(diff, 0o755); err != nil {
 		return "", 0, err
 	}
-	h := sha256.New()
-	tee := io.TeeReader(r, h)
-	unpackCount.Add(1)
-	size, entries, err := unpackLayer(tee, diff)
+	split, err := os.Create(filepath.Join(tmp, tarSplitFile))
 	if err != nil {
 		return "", 0, err
 	}
-	if _, err := io.Copy(io.Discard, tee); err != nil { // tar padding: part of the digest
+	defer split.Close()
+	h := sha256.New()
+	counted := &byteCounter{r: r}
+	rec, err := newSplitRecorder(io.TeeReader(counted, h), split)
+	if err != nil {
+		return "", 0, err
+	}
+	defer func() { _ = rec.finish() }() // stops the record on a failure; success checks it below
+	unpackCount.Add(1)
+	size, entries, err := unpackLayer(rec, diff)
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := io.Copy(io.Discard, rec); err != nil { // tar padding: part of the digest
 		return "", 0, fmt.Errorf("read layer: %w", err)
+	}
+	if err := rec.finish(); err != nil {
+		return "", 0, err
+	}
+	if err := split.Close(); err != nil {
+		return "", 0, err
 	}
 	diffID = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if want != "" && diffID != want {
 		return "", 0, fmt.Errorf("layer %s: content has digest %s: %w", want, diffID, ErrInvalid)
 	}
-	info, err := json.Marshal(layerInfo{DiffID: diffID, Size: size})
+	if check != nil {
+		if err := check(); err != nil {
+			return "", 0, err
+		}
+	}
+	info, err := json.Marshal(layerInfo{DiffID: diffID, Size: size, TarSize: counted.n})
 	if err != nil {
 		return "", 0, err
 	}
@@ -690,4 +725,16 @@ func (s *Store) storeImage(id string, pi pendingImage, size int64) (bool, error)
 		return false, fmt.Errorf("store image %s: %w", shortID(id), err)
 	}
 	return true, nil
+}
+
+// byteCounter counts what is read through it.
+type byteCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (b *byteCounter) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
 }

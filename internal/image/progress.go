@@ -93,8 +93,8 @@ func (p *progress) render() {
 	var count string
 	switch {
 	case p.total > 0:
-		frac = float64(p.done) / float64(p.total)
-		count = humanBytes(p.done) + "/" + humanBytes(p.total)
+		fmt.Fprintf(p.w, "\r%-24s %s\x1b[K", p.label, ProgressBar(p.done, p.total))
+		return
 	case p.steps > 0:
 		frac = float64(p.step) / float64(p.steps)
 		count = fmt.Sprintf("%d/%d %s", min(p.step+1, p.steps), p.steps, humanBytes(p.done))
@@ -102,15 +102,29 @@ func (p *progress) render() {
 		fmt.Fprintf(p.w, "\r%-24s %s\x1b[K", p.label, humanBytes(p.done))
 		return
 	}
-	const width = 30
-	frac = min(frac, 1)
-	n := int(frac * width)
-	bar := strings.Repeat("=", n)
-	if n < width {
-		bar += ">" + strings.Repeat(" ", width-n-1)
-	}
-	fmt.Fprintf(p.w, "\r%-24s [%s] %3d%% %s\x1b[K", p.label, bar, int(frac*100), count)
+	fmt.Fprintf(p.w, "\r%-24s %s %s\x1b[K", p.label, bar(frac), count)
 }
+
+// ProgressBar draws done of total bytes: "[=====>     ]  42% 1.2MB/2.9MB".
+func ProgressBar(done, total int64) string {
+	frac := float64(done) / float64(max(total, 1))
+	return bar(frac) + " " + HumanBytes(done) + "/" + HumanBytes(total)
+}
+
+// bar is a 30-character bar and a percentage for frac (0..1).
+func bar(frac float64) string {
+	const width = 30
+	frac = min(max(frac, 0), 1)
+	n := int(frac * width)
+	b := strings.Repeat("=", n)
+	if n < width {
+		b += ">" + strings.Repeat(" ", width-n-1)
+	}
+	return fmt.Sprintf("[%s] %3d%%", b, int(frac*100))
+}
+
+// HumanBytes is n in B, kB, MB or GB (powers of 1024), for progress.
+func HumanBytes(n int64) string { return humanBytes(n) }
 
 func humanBytes(n int64) string {
 	switch {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -279,15 +280,24 @@ func RemoveWorkDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// SdockerEnv is our environment with root as SDOCKER_ROOT.
+// SdockerEnv is our environment with root as SDOCKER_ROOT, and a registry
+// configuration whose default registry is a closed port of 127.0.0.1: a
+// test that runs an image it does not have never reaches the network.
 func SdockerEnv(root string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SDOCKER_ROOT=") {
+		if !strings.HasPrefix(kv, "SDOCKER_ROOT=") && !strings.HasPrefix(kv, "SDOCKER_REGISTRY_CONFIG=") {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "SDOCKER_ROOT="+root)
+	return append(env, "SDOCKER_ROOT="+root, "SDOCKER_REGISTRY_CONFIG="+offlineRegistryConfig())
+}
+
+// offlineRegistryConfig is the path of registries-offline.json, beside
+// this file.
+func offlineRegistryConfig() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "registries-offline.json")
 }
 
 // PrepareSdocker provides the sdocker suites' binaries and rootfs under

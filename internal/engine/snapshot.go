@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/image"
+)
+
+// Snapshot is a container's file system held still for commit and export.
+type Snapshot struct {
+	ID      string // the container's
+	ImageID string // "" for a container on a rootfs directory
+	// Rootfs is the container's whole file system (its image's layers and
+	// its changes, merged).
+	Rootfs string
+	// Upper holds the changes to the image (overlayfs format), "" without
+	// an image.
+	Upper string
+}
+
+// WithSnapshot calls fn with container ref's file system. No start of the
+// container begins before fn returns, and a running container is frozen
+// meanwhile (as Docker's commit does) when freeze is set. The file system
+// of a container that does not run is mounted for fn, and unmounted after.
+func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) error {
+	r, err := e.Find(ref)
+	if err != nil {
+		return err
+	}
+	return e.settled(r.ID, func(r *Record) (err error) {
+		s := Snapshot{ID: r.ID, ImageID: r.ImageID, Rootfs: r.Rootfs}
+		if r.ImageID == "" {
+			return fn(s)
+		}
+		s.Upper = filepath.Join(e.containerDir(r.ID), "upper")
+		if !isMounted(r.Rootfs) {
+			if err := e.mountRootfs(r); err != nil {
+				return fmt.Errorf("mount the file system of container %s: %w", ids.ShortID(r.ID), err)
+			}
+			defer func() { err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID))) }()
+		}
+		if freeze && r.Status == StateRunning && live(r) {
+			cg, err := e.cgroupOf(r)
+			if err != nil {
+				return err
+			}
+			if err := cg.Freeze(); err != nil {
+				return fmt.Errorf("freeze container %s: %w", ids.ShortID(r.ID), err)
+			}
+			defer func() {
+				if terr := cg.Thaw(); terr != nil {
+					err = errors.Join(err, fmt.Errorf("thaw container %s: %w", ids.ShortID(r.ID), terr))
+				}
+			}()
+		}
+		return fn(s)
+	})
+}
+
+// ErrNoImage is matched by the error of a commit of a container that runs
+// on a rootfs directory (it has no image to add a layer to).
+var ErrNoImage = errors.New("the container runs on a rootfs directory, not an image")

@@ -1,0 +1,206 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// CommitOptions tune Commit.
+type CommitOptions struct {
+	// Changes are Dockerfile instructions applied to the new image's
+	// config: CMD, ENTRYPOINT (JSON array, or a shell form run by
+	// /bin/sh -c), ENV K=V, WORKDIR /dir, EXPOSE PORT[/PROTO]..., LABEL
+	// K=V, USER NAME.
+	Changes []string
+	Comment string
+	Author  string
+}
+
+// Commit makes a new image of the image parent with one more layer: the
+// container changes in upper (an overlayfs upper directory; deletions are
+// written as whiteouts). name ("name[:tag]", may be empty) is given to it.
+// When it fails, the store is as it was.
+func (s *Store) Commit(parent, upper, name string, o CommitOptions) (*Image, error) {
+	img, err := s.commitImage(parent, upper, name, o)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("commit: %w", err), s.dropUnused())
+	}
+	return img, nil
+}
+
+func (s *Store) commitImage(parent, upper, name string, o CommitOptions) (*Image, error) {
+	var names []string
+	if name != "" {
+		n, err := normalizeName(name)
+		if err != nil {
+			return nil, err
+		}
+		names = []string{n}
+	}
+	done, err := s.Hold()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	raw, _, err := s.RawConfig(parent)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("image %s config: %w: %w", parent, err, ErrDamaged)
+	}
+	if err := applyChanges(&cf.Config, o.Changes); err != nil {
+		return nil, err
+	}
+	diffID, err := s.unpackDiff(upper)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(diffID)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	cf.Created = v1.Time{Time: now}
+	cf.Author = o.Author
+	cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, h)
+	cf.History = append(cf.History, v1.History{Created: v1.Time{Time: now}, CreatedBy: "sdocker commit", Comment: o.Comment, Author: o.Author})
+	out, err := json.Marshal(cf)
+	if err != nil {
+		return nil, err
+	}
+	var layers []string
+	for _, d := range cf.RootFS.DiffIDs {
+		layers = append(layers, d.String())
+	}
+	imgs, err := s.commit([]pendingImage{{raw: out, diffIDs: layers, names: names}})
+	if err != nil {
+		return nil, err
+	}
+	return imgs[0], nil
+}
+
+// unpackDiff stores upper as a layer and returns its diffID.
+func (s *Store) unpackDiff(upper string) (string, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		err := WriteDiffTar(bw, upper)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	diffID, _, err := s.unpack(bufio.NewReaderSize(pr, 1<<20), "", nil)
+	pr.CloseWithError(errImportStopped)
+	if err != nil {
+		return "", fmt.Errorf("the container's changes: %w", err)
+	}
+	return diffID, nil
+}
+
+// applyChanges applies --change instructions to c.
+func applyChanges(c *v1.Config, changes []string) error {
+	for _, ch := range changes {
+		if err := applyChange(c, ch); err != nil {
+			return fmt.Errorf("--change %q: %w: %w", ch, err, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func applyChange(c *v1.Config, ch string) error {
+	instr, arg, _ := strings.Cut(strings.TrimSpace(ch), " ")
+	arg = strings.TrimSpace(arg)
+	if arg == "" {
+		return errors.New("give the instruction's argument")
+	}
+	switch strings.ToUpper(instr) {
+	case "CMD":
+		v, err := commandForm(arg)
+		c.Cmd = v
+		return err
+	case "ENTRYPOINT":
+		v, err := commandForm(arg)
+		c.Entrypoint = v
+		return err
+	case "ENV":
+		k, v, ok := strings.Cut(arg, "=")
+		if !ok {
+			k, v, _ = strings.Cut(arg, " ")
+		}
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return errors.New("use ENV KEY=VALUE")
+		}
+		c.Env = slices.DeleteFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		c.Env = append(c.Env, k+"="+unquote(strings.TrimSpace(v)))
+	case "WORKDIR":
+		if !strings.HasPrefix(arg, "/") {
+			return errors.New("WORKDIR must be an absolute path")
+		}
+		c.WorkingDir = arg
+	case "USER":
+		c.User = arg
+	case "EXPOSE":
+		for _, p := range strings.Fields(arg) {
+			port, proto, _ := strings.Cut(p, "/")
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				return fmt.Errorf("port %q: use PORT[/tcp|/udp]", p)
+			}
+			if proto == "" {
+				proto = "tcp"
+			}
+			if proto != "tcp" && proto != "udp" && proto != "sctp" {
+				return fmt.Errorf("port %q: protocol tcp, udp or sctp", p)
+			}
+			if c.ExposedPorts == nil {
+				c.ExposedPorts = map[string]struct{}{}
+			}
+			c.ExposedPorts[port+"/"+proto] = struct{}{}
+		}
+	case "LABEL":
+		k, v, ok := strings.Cut(arg, "=")
+		if !ok || k == "" {
+			return errors.New("use LABEL KEY=VALUE")
+		}
+		c.Labels = maps.Clone(c.Labels)
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		c.Labels[unquote(k)] = unquote(v)
+	default:
+		return fmt.Errorf("unknown instruction %q (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL)", instr)
+	}
+	return nil
+}
+
+// commandForm reads a JSON array, or a shell form run by /bin/sh -c.
+func commandForm(arg string) ([]string, error) {
+	if strings.HasPrefix(arg, "[") {
+		var v []string
+		if err := json.Unmarshal([]byte(arg), &v); err != nil {
+			return nil, fmt.Errorf("not a JSON array of strings: %w", err)
+		}
+		return v, nil
+	}
+	return []string{"/bin/sh", "-c", arg}, nil
+}
+
+func unquote(s string) string {
+	if u, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
+		return u
+	}
+	return s
+}

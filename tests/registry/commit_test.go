@@ -1,0 +1,150 @@
+package registry
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
+)
+
+// busyboxDir is a rootfs directory of the host's static busybox (an
+// applet a symlink) and files.
+func busyboxDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skipf("needs a static /bin/busybox (busybox-static): %v", err)
+	}
+	dir := t.TempDir()
+	for p := range files {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := testutil.MakeBusyboxRootfs("/bin/busybox", dir, files); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func (c *cli) storeCounts() (images, layers int) {
+	return len(testutil.DirNames(filepath.Join(c.root, "image", "images"))), len(testutil.DirNames(filepath.Join(c.root, "image", "layers")))
+}
+
+func TestCLICommitAndExport(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun(0, "import", busyboxDir(t, map[string]string{"etc/keep": "k", "etc/gone": "g", "data/old/x": "x"}), "base:1")
+	t.Cleanup(func() { c.run("", "rm", "-f", "c1", "c2") })
+
+	// A container that changed files, added some and deleted others.
+	c.mustRun(0, "run", "--name", "c1", "base:1", "/bin/sh", "-c",
+		"echo new > /etc/new; rm /etc/gone; rm -r /data/old; mkdir /data/old; echo fresh > /data/old/y")
+	id := strings.TrimSpace(c.mustRun(0, "commit", "-m", "first commit",
+		"-c", `CMD ["/bin/sh", "-c", "echo from-cmd $GREETING; pwd"]`, "-c", "ENV GREETING=hi", "-c", "WORKDIR /data",
+		"-c", "LABEL team=blue", "-c", "EXPOSE 8080", "c1", "snap:1").stdout)
+	if !strings.HasPrefix(id, "sha256:") {
+		t.Fatalf("commit printed %q", id)
+	}
+	r := c.mustRun(0, "run", "--rm", "snap:1", "/bin/sh", "-c", "ls /etc; echo --; ls /data/old")
+	if r.stdout != "keep\nnew\n--\ny\n" {
+		t.Errorf("deletions were not committed as whiteouts (or the opaque dir): %q", r.stdout)
+	}
+	if r := c.mustRun(0, "run", "--rm", "snap:1"); r.stdout != "from-cmd hi\n/data\n" {
+		t.Errorf("the committed CMD, ENV, WORKDIR: %s", r)
+	}
+	var info []struct {
+		Config struct {
+			Labels       map[string]string
+			ExposedPorts map[string]any
+		}
+		RootFS struct{ Layers []string }
+	}
+	if err := json.Unmarshal([]byte(c.mustRun(0, "image", "inspect", "snap:1").stdout), &info); err != nil ||
+		info[0].Config.Labels["team"] != "blue" || info[0].Config.ExposedPorts["8080/tcp"] == nil || len(info[0].RootFS.Layers) != 2 {
+		t.Errorf("the committed config: %+v, %v", info, err)
+	}
+	if r := c.mustRun(0, "history", "snap:1"); !strings.Contains(r.stdout, "first commit") || len(lines(r.stdout)) != 3 {
+		t.Errorf("history: %s", r)
+	}
+
+	// export: the whole file system of the container.
+	out := filepath.Join(c.root, "c1.tar")
+	c.mustRun(0, "export", "-o", out, "c1")
+	names := tarNames(t, out)
+	for _, want := range []string{"etc/new", "etc/keep", "data/old/y", "bin/busybox"} {
+		if !names[want] {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	for _, gone := range []string{"etc/gone", "data/old/x"} {
+		if names[gone] {
+			t.Errorf("export has the deleted %s", gone)
+		}
+	}
+
+	// A running container: frozen while read, running again after.
+	c.mustRun(0, "run", "-d", "--name", "c2", "snap:1", "/bin/sh", "-c", "echo live > /live; exec sleep 1000")
+	testutil.WaitFor(t, 20*time.Second, "the container to write /live", func() bool {
+		return strings.Contains(c.run("", "exec", "c2", "/bin/sh", "-c", "cat /live").stdout, "live")
+	})
+	c.mustRun(0, "commit", "c2", "snap:2")
+	if r := c.mustRun(0, "run", "--rm", "snap:2", "/bin/sh", "-c", "cat /live"); r.stdout != "live\n" {
+		t.Errorf("commit of a running container: %s", r)
+	}
+	if r := c.mustRun(0, "inspect", "-f", "{{.State.Status}}", "c2"); strings.TrimSpace(r.stdout) != "running" {
+		t.Errorf("after commit the container is %s", r.stdout)
+	}
+
+	// Bad input: one line, exit 125, the store as it was.
+	images, layers := c.storeCounts()
+	for _, args := range [][]string{
+		{"commit", "nosuch", "x:1"},
+		{"commit", "c1", "Bad:Name"},
+		{"commit", "-c", "FROM scratch", "c1", "x:1"},
+		{"commit", "-c", "CMD [not json", "c1", "x:1"},
+		{"commit", "-c", "EXPOSE 99999", "c1", "x:1"},
+		{"export", "-o", filepath.Join(c.root, "bad.tar"), "nosuch"},
+	} {
+		if r := c.run("", args...); r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("want exit 125 and one line: %s", r)
+		}
+	}
+	if i, l := c.storeCounts(); i != images || l != layers {
+		t.Errorf("failed commits changed the store: %d images, %d layers (were %d, %d)", i, l, images, layers)
+	}
+	if _, err := os.Stat(filepath.Join(c.root, "bad.tar")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed export left its file: %v", err)
+	}
+	// A container on a rootfs directory has no image to commit onto.
+	c.mustRun(0, "run", "--name", "c3", busyboxDir(t, map[string]string{}), "/bin/sh", "-c", "true")
+	t.Cleanup(func() { c.run("", "rm", "-f", "c3") })
+	if r := c.run("", "commit", "c3", "x:1"); r.code != 125 || !strings.Contains(r.stderr, "rootfs directory") {
+		t.Errorf("commit of a rootfs-directory container: %s", r)
+	}
+}
+
+func tarNames(t *testing.T, path string) map[string]bool {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = true
+	}
+}
