@@ -40,7 +40,10 @@
 //     with the spec's limits but pids.max (cgroups.Manager.Create) and moves
 //     the init into them (one write per hierarchy); v2 started early writes
 //     the limits. The parent then sends "placed", with an open descriptor of
-//     the init's pids.max when the spec has a pids limit.
+//     the init's pids.max when the spec has a pids limit; when the process
+//     dies with its starter, only after the child said "armed" (its
+//     parent-death signal is set), so that "placed" proves the parent
+//     still lived once the signal was armed.
 //  5. Options.WhileStarting runs (the caller's state and pid files) while
 //     the init sets the container up; then the parent follows the sync
 //     socket: "console" (a pty master), "hooks" (it runs
@@ -57,7 +60,8 @@
 // fifo of an init, a pidfd of the container's init for an exec). Its
 // descriptor 2 is the sync socket until the last step, so that a fatal
 // error of its Go runtime reaches the parent, which reports it in one line.
-// Its environment is GOMAXPROCS=1 and GOTRACEBACK=none.
+// Its environment is GOMAXPROCS=1 and GOTRACEBACK=none (and ArmDelayEnv,
+// a fault injection for tests, when the starting command has it).
 //
 // The config (childConfig, message.go) and the sync messages are in a
 // binary encoding of their own (wire.go), not JSON: varints, strings with
@@ -67,9 +71,13 @@
 //
 // # The init's steps (Main, childMain, setupContainer, finish)
 //
-//  1. Decode the config; when WaitPlaced, wait for "placed" (and keep the
-//     pids.max descriptor that comes with it).
-//  2. Parent-death signal when the process dies with its starter; umask 0.
+//  1. Decode the config. When the process dies with its starter: the
+//     parent-death signal (SIGKILL), then "armed". A parent that died
+//     before the prctl never answers (getppid cannot tell: a parent
+//     outside the pid namespace reads as 0, as does whoever adopts the
+//     orphan), so the child never runs the user's program without it.
+//  2. When WaitPlaced, wait for "placed" (and keep the pids.max descriptor
+//     that comes with it); umask 0.
 //  3. Join the namespaces given by path, a new session keyring, unshare the
 //     cgroup namespace (now that it sits in its cgroups).
 //  4. The rootfs (mount.go): / private, the rootfs bind-mounted, the spec's

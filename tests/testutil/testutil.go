@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 // ModuleRoot returns the directory of the sdocker module's go.mod.
@@ -158,6 +161,62 @@ func ProcIDs(pid int) (string, error) {
 		}
 	}
 	return strings.Join(out, "\n"), nil
+}
+
+// KillExecBeforeArmed starts cmd, an exec (of either face) into the
+// container whose init is initPid, with the fault injection of
+// launch.ArmDelayEnv holding the process it starts there for delay before
+// that arms its parent-death signal; once that process sits in the
+// container's cgroups (listed by pids), where it has been placed, it kills
+// cmd and waits for it. It returns the process, before its execve then.
+func KillExecBeforeArmed(cmd *exec.Cmd, delay time.Duration, initPid int, pids func() []int) (int, error) {
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, launch.ArmDelayEnv+"="+delay.String())
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	for deadline := time.Now().Add(delay); ; time.Sleep(10 * time.Millisecond) {
+		if pid := placedExecHelper(initPid, pids()); pid != 0 {
+			return pid, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: no process placed in the container's cgroups after %s", strings.Join(cmd.Args, " "), delay)
+		}
+	}
+}
+
+// placedExecHelper returns the one of pids that is an exec's process
+// before its execve (argv "sdocker-exec 3") and already sits in the
+// cgroups of the container's init, initPid (every hierarchy but pids,
+// which an exec into a pids-limited container joins only right before its
+// execve); 0 when there is none.
+func placedExecHelper(initPid int, pids []int) int {
+	want := cgroupsBut(initPid, "pids")
+	for _, pid := range pids {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if string(b) == "sdocker-exec\x003\x00" && want != "" && cgroupsBut(pid, "pids") == want {
+			return pid
+		}
+	}
+	return 0
+}
+
+// cgroupsBut is /proc/PID/cgroup without the lines of controller ctrl.
+func cgroupsBut(pid int, ctrl string) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 && !slices.Contains(strings.Split(f[1], ","), ctrl) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // ProcessRunning reports whether pid exists and is not a zombie.
