@@ -104,16 +104,17 @@ func childMain() (int, error) {
 
 // armParentDeath makes this process die (SIGKILL) with the thread that
 // started it, and says "armed" to the parent, which answers with "placed"
-// (a KillWithParent child always waits for it). The signal comes only
-// with a death after the prctl: the parent's answer, sent after "armed"
-// by a thread that was not exiting yet, proves that the parent was still
-// alive then; a parent that died before leaves the socket closed instead.
+// (a KillWithParent child always waits for it). The kernel sends the
+// signal only for a death after the prctl: the parent's answer, sent
+// after "armed" by a thread that was not exiting yet, proves that the
+// parent was alive then; a parent that died before leaves the socket
+// closed instead.
 // (Asking getppid cannot tell: with a parent outside the pid namespace,
 // joined by an exec or new for an init, the parent and whoever adopts
 // the orphan both read as 0.)
 func armParentDeath() error {
-	if d, err := time.ParseDuration(os.Getenv(ArmDelayEnv)); err == nil {
-		time.Sleep(d)
+	if ms, err := strconv.Atoi(os.Getenv(ArmDelayEnv)); err == nil {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("set parent death signal: %w", err)

@@ -32,10 +32,11 @@ var (
 // an init binary from different builds refuse each other.
 const protocol = 6
 
-// ArmDelayEnv, a duration in the starting command's environment, delays
-// every child it starts right before it arms its parent-death signal: a
-// fault injection for tests, which can then kill the command before the
-// child is armed. The child gets it in its environment.
+// ArmDelayEnv, a number of milliseconds in the starting command's
+// environment, delays every child it starts right before it arms its
+// parent-death signal: a fault injection for tests, which can then kill
+// the command before the child is armed. The child gets it in its
+// environment.
 const ArmDelayEnv = "SDOCKER_TEST_ARM_DELAY"
 
 // childConfig is everything the child needs; it crosses the config pipe in

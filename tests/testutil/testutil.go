@@ -173,7 +173,7 @@ func KillExecBeforeArmed(cmd *exec.Cmd, delay time.Duration, initPid int, pids f
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(cmd.Env, launch.ArmDelayEnv+"="+delay.String())
+	cmd.Env = append(cmd.Env, launch.ArmDelayEnv+"="+strconv.FormatInt(delay.Milliseconds(), 10))
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
