@@ -40,10 +40,13 @@
 //     with the spec's limits but pids.max (cgroups.Manager.Create); v2
 //     started early writes the limits. The parent then sends "placed", with
 //     (v1) an open descriptor of each hierarchy's tasks file, and one of the
-//     init's pids.max when the spec has a pids limit. The init joins its v1
-//     cgroups itself, writing 0 into each tasks file: that moves its one
-//     thread without the kernel's global threadgroup lock, whose write side
-//     (taken to move a process by its pid) waits for an RCU grace period.
+//     init's pids.max when the spec has a pids limit; when the process dies
+//     with its starter, only after the child said "armed" (its parent-death
+//     signal is set), so that "placed" proves the parent still lived once
+//     the signal was armed. The init joins its v1 cgroups itself, writing 0
+//     into each tasks file: that moves its one thread without the kernel's
+//     global threadgroup lock, whose write side (taken to move a process by
+//     its pid) waits for an RCU grace period.
 //  5. Options.WhileStarting runs (the caller's state and pid files) while
 //     the init sets the container up; then the parent follows the sync
 //     socket: "console" (a pty master), "hooks" (it runs
@@ -61,7 +64,8 @@
 // descriptor 2 is the sync socket until the last step, so that a fatal
 // error of its Go runtime reaches the parent, which reports it in one line.
 // Its environment is GOMAXPROCS=1, GOTRACEBACK=none and
-// GODEBUG=asyncpreemptoff=1 (see sealForExec).
+// GODEBUG=asyncpreemptoff=1 (see sealForExec), and ArmDelayEnv, a fault
+// injection for tests, when the starting command has it.
 //
 // The config (childConfig, message.go) and the sync messages are in a
 // binary encoding of their own (wire.go), not JSON: varints, strings with
@@ -71,10 +75,14 @@
 //
 // # The init's steps (Main, childMain, setupContainer, finish)
 //
-//  1. Decode the config; when WaitPlaced, wait for "placed", join the v1
-//     cgroups whose tasks files come with it, and keep the pids.max
-//     descriptor that comes last.
-//  2. Parent-death signal when the process dies with its starter; umask 0.
+//  1. Decode the config. When the process dies with its starter: the
+//     parent-death signal (SIGKILL), then "armed". A parent that died
+//     before the prctl never answers (getppid cannot tell: a parent
+//     outside the pid namespace reads as 0, as does whoever adopts the
+//     orphan), so the child never runs the user's program without it.
+//  2. When WaitPlaced, wait for "placed", join the v1 cgroups whose tasks
+//     files come with it, and keep the pids.max descriptor that comes
+//     last; umask 0.
 //  3. Join the namespaces given by path, a new session keyring, unshare the
 //     cgroup namespace (now that it sits in its cgroups).
 //  4. The rootfs (mount.go): / private, the rootfs bind-mounted, the spec's

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -75,6 +76,11 @@ func childMain() (int, error) {
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return 125, fmt.Errorf("config without a process")
 	}
+	if cfg.KillWithParent {
+		if err := armParentDeath(); err != nil {
+			return 125, err
+		}
+	}
 	if cfg.WaitPlaced {
 		m, fds, ok, err := recvMessage(syncFD)
 		if err != nil {
@@ -93,11 +99,6 @@ func childMain() (int, error) {
 			return 125, err
 		}
 	}
-	if cfg.KillWithParent {
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return 125, fmt.Errorf("set parent death signal: %w", err)
-		}
-	}
 	unix.Umask(0)
 	if os.Args[0] == execArg0 {
 		err = enterContainer(cfg)
@@ -108,6 +109,26 @@ func childMain() (int, error) {
 		return 125, err
 	}
 	return finish(cfg)
+}
+
+// armParentDeath makes this process die (SIGKILL) with the thread that
+// started it, and says "armed" to the parent, which answers with "placed"
+// (a KillWithParent child always waits for it). The kernel sends the
+// signal only for a death after the prctl: the parent's answer, sent
+// after "armed" by a thread that was not exiting yet, proves that the
+// parent was alive then; a parent that died before leaves the socket
+// closed instead.
+// (Asking getppid cannot tell: with a parent outside the pid namespace,
+// joined by an exec or new for an init, the parent and whoever adopts
+// the orphan both read as 0.)
+func armParentDeath() error {
+	if ms, err := strconv.Atoi(os.Getenv(ArmDelayEnv)); err == nil {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent death signal: %w", err)
+	}
+	return sendMessage(syncFD, syncMessage{Type: "armed"})
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {

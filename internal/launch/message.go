@@ -30,7 +30,14 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 6
+const protocol = 7
+
+// ArmDelayEnv, a number of milliseconds in the starting command's
+// environment, delays every child it starts right before it arms its
+// parent-death signal: a fault injection for tests, which can then kill
+// the command before the child is armed. The child gets it in its
+// environment.
+const ArmDelayEnv = "SDOCKER_TEST_ARM_DELAY"
 
 // childConfig is everything the child needs; it crosses the config pipe in
 // the encoding of wire.go.
@@ -56,7 +63,8 @@ type childConfig struct {
 	// Orphan: start the program as a child and exit (see Options.Orphan).
 	Orphan bool
 	// WaitPlaced: the parent puts the child in its cgroups after sending
-	// the config, and says "placed" when done.
+	// the config, and says "placed" when done (and, with KillWithParent,
+	// once the child said "armed").
 	WaitPlaced bool
 	// NewKeyring: join a new session keyring named after the container.
 	NewKeyring bool
@@ -72,9 +80,10 @@ type childConfig struct {
 
 // syncMessage travels between child and parent on the sync socket.
 type syncMessage struct {
-	// "console" (with a pty master fd), "hooks" (the parent may run its
-	// createRuntime hooks; it answers "continue"), "ready" (waiting on the
-	// exec fifo) or "error"; from the parent: "placed", "continue".
+	// "armed" (its parent-death signal is set; the parent answers
+	// "placed"), "console" (with a pty master fd), "hooks" (the parent may
+	// run its createRuntime hooks; it answers "continue"), "ready" (waiting
+	// on the exec fifo) or "error"; from the parent: "placed", "continue".
 	Type  string
 	Error string
 	Code  int // exit status the failure maps to

@@ -372,13 +372,16 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		// the cgroup's CPU limit to size them). No asynchronous
 		// preemption: from the seccomp filter to execve the init's thread
 		// must not get a signal from its own runtime (see sealForExec).
-		Env:   []string{"GOMAXPROCS=1", "GOTRACEBACK=none", "GODEBUG=asyncpreemptoff=1"},
+		Env:   childEnv(),
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, PidFD: new(int)},
 	}
 	if o.KillWithParent && pidns == nil {
-		// (Go's own parent check misreads a parent outside a joined pid
-		// namespace: an exec helper sets its parent-death signal itself.)
+		// Armed from the clone on. Go's check that the parent still
+		// lives reads getppid, 0 for a parent outside the child's pid
+		// namespace: in a joined one (an exec's) it would kill every
+		// child, in a new one its kill is ignored (pid 1). The child arms
+		// the signal again and proves its parent alive: armParentDeath.
 		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
 	limitsLater = limitsLater && cg.Version() == 2 && o.CreateCgroups
@@ -401,6 +404,17 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		return nil, err
 	}
 	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: ch.conn, configW: ch.configW, limitsLater: limitsLater}, nil
+}
+
+// childEnv is the environment of a child: one P (see spawnChild), no
+// stack on a fatal error, no asynchronous preemption (see sealForExec),
+// and the fault injection of tests if given.
+func childEnv() []string {
+	env := []string{"GOMAXPROCS=1", "GOTRACEBACK=none", "GODEBUG=asyncpreemptoff=1"}
+	if d, ok := os.LookupEnv(ArmDelayEnv); ok {
+		env = append(env, ArmDelayEnv+"="+d)
+	}
+	return env
 }
 
 // resourcesOf is spec's linux.resources, nil when it has none.
@@ -605,6 +619,17 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 		}
 		fds = append(fds, fd)
 	}
+	if o.KillWithParent {
+		// "placed" is also the proof that the child's parent-death
+		// signal was armed while this process lived.
+		armed, err := c.await("armed")
+		if err != nil {
+			return err
+		}
+		if !armed {
+			return fmt.Errorf("container process %d ended before it was placed", c.p.Pid)
+		}
+	}
 	return c.conn.send(syncMessage{Type: "placed"}, fds...)
 }
 
@@ -677,8 +702,9 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	cfg.LateWrite = late
 	// The child decodes its config while its cgroups are joined (cgroup v1:
 	// one write per hierarchy) or get their limits (v2, started early); it
-	// waits for "placed" before anything else.
-	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != ""
+	// waits for "placed" before anything else but arming its parent-death
+	// signal.
+	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent
 	if _, err := c.configW.Write(cfg.marshal()); err != nil {
 		return c.fail(fmt.Errorf("send config to container init: %w", err))
 	}
@@ -763,6 +789,16 @@ func (c *child) lateWrite(res *specs.LinuxResources) (*specs.LinuxResources, str
 
 // follow reads the child's messages until it runs the user's program.
 func (c *child) follow() (*Process, error) {
+	if _, err := c.await(""); err != nil {
+		return c.fail(err)
+	}
+	return c.p, nil
+}
+
+// await reads the child's messages and acts on them until one of type
+// want comes (got), the child waits on the exec fifo ("ready"), or the
+// socket's end of file.
+func (c *child) await(want string) (got bool, err error) {
 	var output strings.Builder
 	reset := false
 	for {
@@ -774,7 +810,7 @@ func (c *child) follow() (*Process, error) {
 			continue
 		}
 		if err != nil {
-			return c.fail(err)
+			return false, err
 		}
 		if !ok {
 			// End of file: the user's program replaced the runtime (the
@@ -782,16 +818,19 @@ func (c *child) follow() (*Process, error) {
 			// of a fatal error of its Go runtime when it said something,
 			// else of a signal, which Wait reports.
 			if output.Len() > 0 {
-				return c.fail(&StartError{Code: 125, Msg: initDied(output.String())})
+				return false, &StartError{Code: 125, Msg: initDied(output.String())}
 			}
-			return c.p, nil
+			return false, nil
+		}
+		if want != "" && m.Type == want {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return true, nil
 		}
 		ready, err := c.handle(m, fds, &output)
-		if err != nil {
-			return c.fail(err)
-		}
-		if ready {
-			return c.p, nil
+		if err != nil || ready {
+			return false, err
 		}
 	}
 }

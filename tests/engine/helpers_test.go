@@ -63,9 +63,13 @@ func reapScan() {
 			continue
 		}
 		if tracked, isTracked := reaper.pids[pid]; st.Comm == "exe" || st.Comm == "sdocker-monitor" || (isTracked && tracked == st.Start) {
+			// The leader of a multi-threaded process shows Z once it has
+			// exited, but wait4 reaps it only after its other threads
+			// (an exec's process, a Go program): it stays followed.
 			var ws unix.WaitStatus
-			unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-			delete(reaper.pids, pid)
+			if got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); got == pid || err == unix.ECHILD {
+				delete(reaper.pids, pid)
+			}
 		}
 	}
 	for pid, start := range reaper.pids {

@@ -32,9 +32,6 @@ var killVerbs = []string{"run", "run -d", "start", "stop", "rm -f", "exec"}
 // one failure.
 const killVerbEnv = "SDOCKER_KILLNINE_VERB"
 
-// killStrictEnv makes the known issues failures.
-const killStrictEnv = "SDOCKER_KILLNINE_STRICT"
-
 // killTrial is one command killed.
 type killTrial struct {
 	n       int
@@ -69,7 +66,6 @@ type killNine struct {
 	failures int
 	monitors int // trials that killed a monitor
 	midway   int // commands killed before they ended
-	known    int // known issues seen (failures with SDOCKER_KILLNINE_STRICT=1)
 	tr       *killTrial
 }
 
@@ -120,8 +116,8 @@ func TestKillNine(t *testing.T) {
 	for _, v := range killVerbs {
 		counts = append(counts, fmt.Sprintf("%s %d", v, k.perVerb[v]))
 	}
-	summary := fmt.Sprintf("killnine engine: seed %d, %d trials (%s; %d commands killed before they ended, %d monitors killed), %d invariant checks, %d failures, %d known issues, %s",
-		seed, trials, strings.Join(counts, ", "), k.midway, k.monitors, k.checks, k.failures, k.known, time.Since(start).Round(time.Second))
+	summary := fmt.Sprintf("killnine engine: seed %d, %d trials (%s; %d commands killed before they ended, %d monitors killed), %d invariant checks, %d failures, %s",
+		seed, trials, strings.Join(counts, ", "), k.midway, k.monitors, k.checks, k.failures, time.Since(start).Round(time.Second))
 	t.Log(summary)
 	fmt.Println(summary)
 }
@@ -360,9 +356,6 @@ func (k *killNine) checkContainer(when, id, st string) {
 	dir := filepath.Join(e.root, "containers", id)
 	switch rec.Status {
 	case engine.StateRunning, engine.StatePaused:
-		if k.knownExecExit(when, id, rec) {
-			return
-		}
 		k.expect(testutil.ProcessAlive(rec.Pid, rec.PidStart), "%s: %s is %s but its init %d is not alive", when, short, rec.Status, rec.Pid)
 		k.expect(testutil.ProcessAlive(rec.Monitor, rec.MonitorStart), "%s: %s is %s but its watcher %d is not alive (%s); its lock is held by %v",
 			when, short, rec.Status, rec.Monitor, procDescription(rec.Monitor), lockHolders(dir))
@@ -387,27 +380,6 @@ func (k *killNine) checkContainer(when, id, st string) {
 	}
 }
 
-// knownExecExit tells a known issue of exec, not of what this suite
-// fixes: now and then (about 1 trial in 60 that kill a foreground exec),
-// the init of the container (sleep 100) ends with status 0 just after the
-// exec was killed, and is so recorded by its monitor. It is reported, and
-// fails the test with SDOCKER_KILLNINE_STRICT=1.
-func (k *killNine) knownExecExit(when, id string, rec engine.Record) bool {
-	if k.tr.verb != "exec" || k.tr.monitor || testutil.ProcessAlive(rec.Pid, rec.PidStart) || os.Getenv(killStrictEnv) != "" {
-		return false
-	}
-	dir := filepath.Join(k.e.root, "containers", id)
-	testutil.WaitFor(k.e.t, 10*time.Second, "the monitor to record the exit", func() bool { return lockFreeNow(dir) })
-	now := k.e.record(id)
-	if now.Status != engine.StateExited || now.ExitCode != 0 {
-		return false
-	}
-	k.known++
-	k.e.t.Logf("KNOWN ISSUE (fails with %s=1): %s, %s=%d: %s: the init of %s (%q) ended with status 0 after the exec was killed",
-		killStrictEnv, k.tr, testutil.KillNineSeedEnv, k.seed, when, id[:12], now.Command)
-	return true
-}
-
 // checkProcs checks that a running container holds its init and, after a
 // foreground exec was killed, nothing else (an exec -d'd process may stay).
 func (k *killNine) checkProcs(when, id string, rec engine.Record) {
@@ -422,9 +394,6 @@ func (k *killNine) checkProcs(when, id string, rec engine.Record) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-	if len(procs) == 0 && k.knownExecExit(when, id, rec) {
-		return // (its init ended meanwhile)
 	}
 	now := k.e.record(id)
 	k.expect(slices.Equal(procs, []int{rec.Pid}), "%s: %s runs %v, want only its init %d (now %s; its record: %s, exit code %d, watcher %d: %s; log %q)",

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 // ModuleRoot returns the directory of the sdocker module's go.mod.
@@ -172,6 +174,46 @@ func StatusField(status, name string) string {
 		}
 	}
 	return ""
+}
+
+// KillExecBeforeArmed starts cmd, an exec (of either face) into a
+// running container, with the fault injection of launch.ArmDelayEnv
+// holding the process it starts there for delay before that arms its
+// parent-death signal; once that process exists (a child of cmd), it kills
+// cmd and waits for it. It returns the process, before its execve then.
+func KillExecBeforeArmed(cmd *exec.Cmd, delay time.Duration) (int, error) {
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, launch.ArmDelayEnv+"="+strconv.FormatInt(delay.Milliseconds(), 10))
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	for deadline := time.Now().Add(delay); ; time.Sleep(10 * time.Millisecond) {
+		if pid := execHelperOf(cmd.Process.Pid); pid != 0 {
+			return pid, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: no exec process started after %s", strings.Join(cmd.Args, " "), delay)
+		}
+	}
+}
+
+// execHelperOf is the exec process (sdocker-init as "sdocker-exec") that
+// parent started, 0 while there is none.
+func execHelperOf(parent int) int {
+	for _, pid := range Pids() {
+		if st, ok := ReadProcStat(pid); ok && st.PPid == parent {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); string(b) == "sdocker-exec\x003\x00" {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // ProcessRunning reports whether pid exists and is not a zombie.
