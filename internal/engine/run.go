@@ -413,11 +413,25 @@ func (e *Engine) populate(r *Record) error {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	for _, m := range r.Mounts {
-		if err := os.MkdirAll(m.Source, 0o755); err != nil {
-			return fmt.Errorf("create volume source %s: %w", m.Source, err)
+		if err := makeVolumeSource(m.Source); err != nil {
+			return err
 		}
 	}
 	return e.saveSpec(r)
+}
+
+// makeVolumeSource creates the host side of a volume when it is missing,
+// as a directory (as Docker does for -v). One that exists, a file or a
+// symlink to one included, is bind-mounted as it is: the runtime makes a
+// file mount point for a file.
+func makeVolumeSource(p string) error {
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("create volume source %s: %w", p, err)
+	}
+	return nil
 }
 
 // mountRootfs mounts the root file system of a container of an image,
