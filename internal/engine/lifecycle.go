@@ -194,6 +194,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 		}
 		if live(r) && signalInit(r, unix.SIGTERM) == nil {
 			running = r
+			e.event(r, "kill", signalAttr(unix.SIGTERM)...)
 		}
 		return nil
 	})
@@ -205,12 +206,18 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 		// ErrWrongState: it has exited since.
 		if killErr = signalInit(running, unix.SIGKILL); errors.Is(killErr, ErrWrongState) {
 			killErr = nil
+		} else if killErr == nil {
+			e.event(running, "kill", signalAttr(unix.SIGKILL)...)
 		}
 	}
 	if !e.waitExit(r.ID, stateWait) {
 		return errors.Join(killErr, fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", ids.ShortID(r.ID), stateWait))
 	}
-	return e.settle(r.ID)
+	err = e.settle(r.ID)
+	if err == nil && running != nil {
+		e.event(running, "stop")
+	}
+	return err
 }
 
 // Kill sends sig to a running container's init; a starting container's
@@ -229,11 +236,17 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 				return err
 			}
 		}
+		var err error
 		if r.Status == StatePaused && sig == unix.SIGKILL {
 			// Thawed once the signal is pending: it then dies at once.
-			return errors.Join(signalInit(r, sig), e.thaw(r))
+			err = errors.Join(signalInit(r, sig), e.thaw(r))
+		} else {
+			err = signalInit(r, sig)
 		}
-		return signalInit(r, sig)
+		if err == nil {
+			e.event(r, "kill", signalAttr(sig)...)
+		}
+		return err
 	})
 }
 
@@ -373,13 +386,17 @@ func (e *Engine) freeze(r *Record, pause bool) error {
 	if err != nil {
 		return err
 	}
-	return cgroups.SetFrozen(cg, pause, func() error {
+	err = cgroups.SetFrozen(cg, pause, func() error {
 		return e.updateRecord(r.ID, func(n *Record) {
 			if n.Status == StateRunning || n.Status == StatePaused {
 				n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
 			}
 		})
 	})
+	if err == nil {
+		e.event(r, verb)
+	}
+	return err
 }
 
 // thaw thaws a paused container that is to be stopped, so that it can

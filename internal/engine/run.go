@@ -150,6 +150,7 @@ func (e *Engine) create(r *Record) (lock, state *os.File, err error) {
 	if err != nil {
 		return nil, nil, errors.Join(err, e.remove(r.ID))
 	}
+	e.event(r, "create")
 	return lock, state, nil
 }
 
@@ -469,7 +470,10 @@ func (e *Engine) removeContainer(r *Record) error {
 	if r.AutoRemove {
 		err = errors.Join(err, e.removeVolumes(r))
 	}
-	return errors.Join(err, e.remove(r.ID))
+	if err = errors.Join(err, e.remove(r.ID)); err == nil {
+		e.event(r, "destroy")
+	}
+	return err
 }
 
 // removeVolumes deletes the anonymous volumes of r.
@@ -547,6 +551,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		_, _ = p.Wait()
 		return nil, nil, errors.Join(err, cg.Destroy())
 	}
+	e.event(r, "start")
 	return p, cg, nil
 }
 
@@ -564,6 +569,10 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 	n, err := cg.OOMKills()
 	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}
 	x.apply(r)
+	if r.OOMKilled {
+		e.event(r, "oom")
+	}
+	e.event(r, "die", exitAttr(code)...)
 	if r.AutoRemove {
 		// The record goes next: no point writing it.
 		return cg.Destroy()

@@ -91,7 +91,7 @@ func (x *extractor) entry(hdr *tar.Header, name string, body io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return x.mkdir(pfd, base, full, hdr)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg:
 		return x.file(pfd, base, full, hdr, body)
 	case tar.TypeSymlink:
 		if err := x.replace(pfd, base, full); err != nil {

@@ -40,7 +40,7 @@ func OpenRoot(dir, name string) (*Root, error) {
 }
 
 // Close releases the root's descriptor.
-func (r *Root) Close() error { return unix.Close(r.fd) }
+func (r *Root) Close() { unix.Close(r.fd) }
 
 // relative is p as openat2 takes it below the root.
 func relative(p string) string { return "./" + strings.TrimLeft(path.Clean("/"+p), "/") }
