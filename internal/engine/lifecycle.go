@@ -192,9 +192,12 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 				return err
 			}
 		}
-		if live(r) && signalInit(r, unix.SIGTERM) == nil {
-			running = r
+		if live(r) {
+			// Told before it is sent: the die it causes comes after.
 			e.event(r, "kill", signalAttr(unix.SIGTERM)...)
+			if signalInit(r, unix.SIGTERM) == nil {
+				running = r
+			}
 		}
 		return nil
 	})
@@ -203,11 +206,10 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 	}
 	var killErr error
 	if running != nil && !e.waitExit(r.ID, timeout) {
+		e.event(running, "kill", signalAttr(unix.SIGKILL)...)
 		// ErrWrongState: it has exited since.
 		if killErr = signalInit(running, unix.SIGKILL); errors.Is(killErr, ErrWrongState) {
 			killErr = nil
-		} else if killErr == nil {
-			e.event(running, "kill", signalAttr(unix.SIGKILL)...)
 		}
 	}
 	if !e.waitExit(r.ID, stateWait) {
@@ -236,17 +238,13 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 				return err
 			}
 		}
-		var err error
+		// Told before it is sent: the die it causes comes after.
+		e.event(r, "kill", signalAttr(sig)...)
 		if r.Status == StatePaused && sig == unix.SIGKILL {
 			// Thawed once the signal is pending: it then dies at once.
-			err = errors.Join(signalInit(r, sig), e.thaw(r))
-		} else {
-			err = signalInit(r, sig)
+			return errors.Join(signalInit(r, sig), e.thaw(r))
 		}
-		if err == nil {
-			e.event(r, "kill", signalAttr(sig)...)
-		}
-		return err
+		return signalInit(r, sig)
 	})
 }
 
@@ -322,6 +320,7 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 				return false, err
 			}
 		}
+		e.event(r, "kill", signalAttr(unix.SIGKILL)...)
 		if err := signalInit(r, unix.SIGKILL); err != nil && !errors.Is(err, ErrWrongState) {
 			return false, err // (ErrWrongState: it has exited since)
 		}
