@@ -110,14 +110,18 @@ func (e *Engine) appendEvent(ev Event) error {
 }
 
 // rotateEvents renames the event log (open as fd) to events.log.1, unless
-// another writer has done so already.
+// another writer has done so already. Its lock is its own (events are told
+// under the store lock too).
 func (e *Engine) rotateEvents(fd int) error {
-	unlock, err := e.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	p := e.eventLogPath()
+	lock, err := unix.Open(p+".lock", unix.O_CREAT|unix.O_RDONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s.lock: %w", p, err)
+	}
+	defer unix.Close(lock)
+	if err := unix.Flock(lock, unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s.lock: %w", p, err)
+	}
 	var mine, cur unix.Stat_t
 	if unix.Fstat(fd, &mine) != nil || unix.Stat(p, &cur) != nil || mine.Ino != cur.Ino || mine.Dev != cur.Dev {
 		return nil

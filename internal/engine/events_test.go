@@ -21,21 +21,37 @@ func collectEvents(t *testing.T, e *Engine, since time.Time, f EventFilter) []Ev
 	return got
 }
 
-// TestEventLogRotation: past eventLogMax the log is rotated to events.log.1,
-// and a reader from --since sees every event once, in order, across it.
+// TestEventLogRotation: past eventLogMax the log is rotated to events.log.1
+// (also by a writer that holds the store lock, as collect does), and a
+// reader from --since sees every event once, in order, across it.
 func TestEventLogRotation(t *testing.T) {
 	e := &Engine{Root: t.TempDir()}
 	start := time.Now()
 	n := 0
-	for ; ; n++ {
-		e.event(&Record{ID: strconv.Itoa(n), Name: "c", Image: "img"}, "start")
-		if _, err := os.Stat(e.eventLogPath() + ".1"); err == nil {
-			break
+	unlock, err := e.lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := make(chan bool, 1)
+	go func() {
+		for ; n <= 100000; n++ {
+			e.event(&Record{ID: strconv.Itoa(n), Name: "c", Image: "img"}, "start")
+			if _, err := os.Stat(e.eventLogPath() + ".1"); err == nil {
+				rotated <- true
+				return
+			}
 		}
-		if n > 100000 {
+		rotated <- false
+	}()
+	select {
+	case ok := <-rotated:
+		if !ok {
 			t.Fatal("the event log was never rotated")
 		}
+	case <-time.After(time.Minute):
+		t.Fatal("rotating the event log under the store lock hangs")
 	}
+	unlock()
 	for i := n + 1; i <= n+10; i++ {
 		e.event(&Record{ID: strconv.Itoa(i), Name: "c", Image: "img"}, "start")
 	}
