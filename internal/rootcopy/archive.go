@@ -29,7 +29,7 @@ func TopName(src string) string {
 // WriteArchive writes src (a file or a directory and all below it) from the
 // root to w as a tar stream, its entries named under TopName(src). A last
 // component that is a symlink is copied as a symlink, or followed (inside
-// the root) if follow. Hard links are copied as separate files.
+// the root) if follow. Hard links within src stay hard links.
 func (r *Root) WriteArchive(w io.Writer, src string, follow bool) error {
 	flags := unix.O_PATH
 	if !follow && !ContentOnly(src) {
@@ -41,7 +41,7 @@ func (r *Root) WriteArchive(w io.Writer, src string, follow bool) error {
 	}
 	defer unix.Close(fd)
 	tw := tar.NewWriter(w)
-	a := &archiver{tw: tw, buf: make([]byte, 128*1024), root: r}
+	a := &archiver{tw: tw, buf: make([]byte, 128*1024), root: r, links: map[[2]uint64]string{}}
 	if err := a.entry(fd, "", TopName(src)); err != nil {
 		return err
 	}
@@ -55,6 +55,9 @@ type archiver struct {
 	tw   *tar.Writer
 	buf  []byte
 	root *Root
+	// links names the first entry of each file with more than one link
+	// (by device and inode): the others are hard links to it.
+	links map[[2]uint64]string
 }
 
 // entry archives the file at name in dirfd ("" : dirfd itself, an O_PATH
@@ -82,6 +85,14 @@ func (a *archiver) entry(dirfd int, name, tarName string) error {
 	case unix.S_IFDIR:
 		return a.dir(fd, hdr)
 	case unix.S_IFREG:
+		if st.Nlink > 1 {
+			key := [2]uint64{st.Dev, st.Ino}
+			if first, ok := a.links[key]; ok {
+				hdr.Typeflag, hdr.Linkname = tar.TypeLink, first
+				return a.write(hdr)
+			}
+			a.links[key] = tarName
+		}
 		return a.file(fd, hdr)
 	case unix.S_IFLNK:
 		buf := make([]byte, unix.PathMax)

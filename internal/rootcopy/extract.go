@@ -40,11 +40,11 @@ func (rn Rename) apply(name string) (string, bool) {
 // the owner the archive gives it; else it is root's, as the writer's.
 func (r *Root) Extract(rd io.Reader, dir string, rn Rename, archive bool) error {
 	tr := tar.NewReader(rd)
-	x := &extractor{root: r, dir: dir, archive: archive}
+	x := &extractor{root: r, dir: dir, rn: rn, archive: archive}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return x.dirTimes()
 		}
 		if err != nil {
 			return fmt.Errorf("read archive: %w", err)
@@ -73,7 +73,34 @@ func entryName(name string) (string, error) {
 type extractor struct {
 	root    *Root
 	dir     string
+	rn      Rename
 	archive bool
+	// dirs are the directories made, whose times are set at the end
+	// (what is extracted into them changes them meanwhile).
+	dirs []dirTime
+}
+
+type dirTime struct {
+	path string
+	hdr  *tar.Header
+}
+
+// dirTimes sets the times of the directories extracted, each reached anew
+// inside the root.
+func (x *extractor) dirTimes() error {
+	for i := len(x.dirs) - 1; i >= 0; i-- {
+		d := x.dirs[i]
+		fd, err := x.root.open(d.path, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW)
+		if err != nil {
+			continue // gone or replaced since
+		}
+		err = setTimes(fd, d.hdr)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("set times of %s in %s: %w", d.path, x.root.Name, err)
+		}
+	}
+	return nil
 }
 
 func (x *extractor) entry(hdr *tar.Header, name string, body io.Reader) error {
@@ -150,6 +177,7 @@ func (x *extractor) mkdir(pfd int, base, full string, hdr *tar.Header) error {
 		return fmt.Errorf("open directory %s in %s: %w", full, x.root.Name, err)
 	}
 	defer unix.Close(fd)
+	x.dirs = append(x.dirs, dirTime{full, hdr})
 	return x.meta(fd, full, hdr)
 }
 
@@ -174,11 +202,15 @@ func (x *extractor) file(pfd int, base, full string, hdr *tar.Header, body io.Re
 type onlyWriter struct{ io.Writer }
 
 // link makes a hard link to an earlier entry (named as the archive names
-// it, mapped like every name below the destination).
+// it, mapped as every name is).
 func (x *extractor) link(pfd int, base, full string, hdr *tar.Header) error {
 	target, err := entryName(hdr.Linkname)
 	if err != nil {
 		return err
+	}
+	target, ok := x.rn.apply(target)
+	if !ok {
+		return fmt.Errorf("archive entry %q: a link to %q, outside what is copied", hdr.Name, hdr.Linkname)
 	}
 	tfd, err := x.root.open(path.Join(x.dir, target), unix.O_PATH|unix.O_NOFOLLOW)
 	if err != nil {
@@ -205,11 +237,16 @@ func (x *extractor) meta(fd int, full string, hdr *tar.Header) error {
 	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
 		return fmt.Errorf("chmod %s in %s: %w", full, x.root.Name, err)
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, fdPath(fd), ts, 0); err != nil {
+	if err := setTimes(fd, hdr); err != nil {
 		return fmt.Errorf("set times of %s in %s: %w", full, x.root.Name, err)
 	}
 	return nil
+}
+
+// setTimes gives the file of fd (any descriptor, O_PATH too) hdr's times.
+func setTimes(fd int, hdr *tar.Header) error {
+	ts := unix.NsecToTimespec(hdr.ModTime.UnixNano())
+	return unix.UtimesNanoAt(unix.AT_FDCWD, fdPath(fd), []unix.Timespec{ts, ts}, 0)
 }
 
 // owner gives a file that cannot be opened (symlink, device) its owner.

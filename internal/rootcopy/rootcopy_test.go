@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, p, s string) {
@@ -111,5 +113,36 @@ func TestRootEscapes(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
 		t.Errorf("the outside directory holds %d entries", len(ents))
+	}
+}
+
+// TestCopyLinksAndTimes: hard links within what is copied stay links, and
+// files and directories keep their modification times.
+func TestCopyLinksAndTimes(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(src, "d", "a"), "a")
+	if err := os.Link(filepath.Join(src, "d", "a"), filepath.Join(src, "d", "b")); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, p := range []string{"d/a", "d"} {
+		if err := os.Chtimes(filepath.Join(src, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Copy(open(t, src), "/d", open(t, dst), "/copy", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err1 := os.Stat(filepath.Join(dst, "copy", "a"))
+	b, err2 := os.Stat(filepath.Join(dst, "copy", "b"))
+	d, err3 := os.Stat(filepath.Join(dst, "copy"))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		t.Fatal(err)
+	}
+	if a.Sys().(*syscall.Stat_t).Ino != b.Sys().(*syscall.Stat_t).Ino {
+		t.Error("a hard link was copied as another file")
+	}
+	if !a.ModTime().Equal(old) || !d.ModTime().Equal(old) {
+		t.Errorf("times: file %s, directory %s, want %s", a.ModTime(), d.ModTime(), old)
 	}
 }
