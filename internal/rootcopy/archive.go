@@ -14,8 +14,11 @@ import (
 )
 
 // ContentOnly reports whether src names a directory's content, not the
-// directory: it ends with "/." (as Docker reads cp's SRC_PATH).
-func ContentOnly(src string) bool { return src == "." || strings.HasSuffix(src, "/.") }
+// directory: it ends with "/." (as Docker reads cp's SRC_PATH), or is the
+// root, which has no name of its own.
+func ContentOnly(src string) bool {
+	return src == "." || strings.HasSuffix(src, "/.") || path.Clean("/"+src) == "/"
+}
 
 // TopName is the name src's archive has at its top: its base name, or "."
 // for a directory's content.
@@ -133,6 +136,10 @@ func (a *archiver) dir(fd int, hdr *tar.Header) error {
 	if err := a.write(hdr); err != nil {
 		return err
 	}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(fd, &fs) == nil && kernelFS[fs.Type] {
+		return nil // the kernel's files, not the container's
+	}
 	d, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s in %s: %w", hdr.Name, a.root.Name, err)
@@ -182,6 +189,16 @@ func (a *archiver) file(fd int, hdr *tar.Header) error {
 	}
 	return nil
 }
+
+// kernelFS are the file systems whose content a copy leaves out (a running
+// container's /proc, /sys and cgroups): only their mount point is copied.
+var kernelFS = map[int64]bool{
+	unix.PROC_SUPER_MAGIC: true, unix.SYSFS_MAGIC: true, unix.CGROUP_SUPER_MAGIC: true,
+	unix.CGROUP2_SUPER_MAGIC: true, unix.DEVPTS_SUPER_MAGIC: true, mqueueMagic: true,
+}
+
+// mqueueMagic is the mqueue file system's (not in x/sys/unix).
+const mqueueMagic = 0x19800202
 
 // onlyReader hides every method but Read (io.CopyBuffer would otherwise
 // use the file's WriterTo and a buffer of its own).

@@ -151,6 +151,13 @@ func TestCp(t *testing.T) {
 		if got := tarNames(t, []byte(tarOut.stdout)); !slices.Equal(got, []string{"sub/", "sub/f"}) {
 			t.Errorf("%s: cp CONTAINER:/data/sub - names %q", state, got)
 		}
+		// The whole root: its content, without the kernel's /proc and /sys.
+		all := tarNames(t, []byte(e.mustRun(0, "cp", "cpbox:/", "-").stdout))
+		if !slices.Contains(all, "etc/passwd") || !slices.Contains(all, "data/sub/f") || slices.ContainsFunc(all, func(n string) bool {
+			return strings.HasPrefix(n, "proc/") && n != "proc/" || strings.HasPrefix(n, "sys/") && n != "sys/"
+		}) {
+			t.Errorf("%s: cp CONTAINER:/ -: %d names, %q...", state, len(all), all[:min(len(all), 20)])
+		}
 		if r := e.cpWith([]byte(tarOut.stdout), "-", "cpbox:"+dst); r.code != 0 {
 			t.Errorf("%s: cp - CONTAINER:DIR:\n%s", state, r)
 		}
