@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/rootcopy"
 )
@@ -26,15 +28,17 @@ type CopyOptions struct {
 // CopyFrom copies src of container ref to dst on the host; dst "-" writes a
 // tar stream to o.Stdout.
 func (e *Engine) CopyFrom(ref, src, dst string, o CopyOptions) error {
-	return e.withRoot(ref, func(root *rootcopy.Root) error {
-		if dst == "-" {
+	if dst == "-" {
+		return e.withRoot(ref, func(root *rootcopy.Root) error {
 			return root.WriteArchive(o.Stdout, src, o.Follow)
-		}
-		host, dst, err := hostRoot(dst)
-		if err != nil {
-			return err
-		}
-		defer host.Close()
+		})
+	}
+	host, dst, err := hostRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	return e.withRoot(ref, func(root *rootcopy.Root) error {
 		return rootcopy.Copy(root, src, host, dst, o.Options)
 	})
 }
@@ -42,15 +46,17 @@ func (e *Engine) CopyFrom(ref, src, dst string, o CopyOptions) error {
 // CopyTo copies src on the host to dst in container ref; src "-" extracts a
 // tar stream from o.Stdin into the directory dst.
 func (e *Engine) CopyTo(src, ref, dst string, o CopyOptions) error {
-	return e.withRoot(ref, func(root *rootcopy.Root) error {
-		if src == "-" {
+	if src == "-" {
+		return e.withRoot(ref, func(root *rootcopy.Root) error {
 			return rootcopy.ExtractInto(o.Stdin, root, dst, o.Archive)
-		}
-		host, src, err := hostRoot(src)
-		if err != nil {
-			return err
-		}
-		defer host.Close()
+		})
+	}
+	host, src, err := hostRoot(src)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	return e.withRoot(ref, func(root *rootcopy.Root) error {
 		return rootcopy.Copy(host, src, root, dst, o.Options)
 	})
 }
@@ -114,7 +120,8 @@ func (e *Engine) withRoot(ref string, fn func(*rootcopy.Root) error) error {
 }
 
 // withStoppedRoot calls fn with the root file system of container id, which
-// does not run (the caller holds its lock); its volumes are not there.
+// does not run (the caller holds its lock), its volumes mounted on it as
+// they are when it runs.
 func (e *Engine) withStoppedRoot(id, name string, fn func(*rootcopy.Root) error) (err error) {
 	r, err := e.load(id)
 	if err != nil {
@@ -126,10 +133,48 @@ func (e *Engine) withStoppedRoot(id, name string, fn func(*rootcopy.Root) error)
 		}
 		defer func() { err = errors.Join(err, image.ReleaseRootfs(e.containerDir(id))) }()
 	}
+	if len(r.Mounts) > 0 {
+		return withVolumes(r, name, fn)
+	}
 	root, err := rootcopy.OpenRoot(r.Rootfs, name)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
+	return fn(root)
+}
+
+// withVolumes calls fn with the root file system of r and its volumes
+// mounted on it, in a mount namespace of one thread of ours: neither the
+// host nor the container ever sees these mounts, and they end with fn.
+// (Paths are resolved from the root's descriptor, so the copy's other
+// threads see them too.)
+func withVolumes(r *Record, name string, fn func(*rootcopy.Root) error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends, and its namespace with it.
+		runtime.LockOSThread()
+		errc <- inVolumeNamespace(r, name, fn)
+	}()
+	return <-errc
+}
+
+func inVolumeNamespace(r *Record, name string, fn func(*rootcopy.Root) error) error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("cp: new mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("cp: make mounts private: %w", err)
+	}
+	root, err := rootcopy.OpenRoot(r.Rootfs, name)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, m := range volumeMounts(r.Mounts) {
+		if err := launch.MountInRoot(root.Fd(), m); err != nil {
+			return fmt.Errorf("cp: %w", err)
+		}
+	}
 	return fn(root)
 }

@@ -151,6 +151,11 @@ func parseMountOptions(opts []string) (flags, prop uintptr, data string) {
 // Destinations that must be the real thing, never a symlink in the rootfs.
 var noSymlinkDests = map[string]bool{"/proc": true, "/sys": true, "/dev": true}
 
+// MountInRoot makes mount m inside the directory root (a descriptor): its
+// mount point is resolved inside it and created if missing, as for a
+// container's mounts (the engine's view of a stopped container's volumes).
+func MountInRoot(root int, m specs.Mount) error { return mountInRoot(root, m) }
+
 func mountInRoot(root int, m specs.Mount) error {
 	if m.Type == "cgroup" {
 		return mountCgroupFS(root, m)

@@ -155,6 +155,11 @@ func (x *extractor) replace(pfd int, base, full string) error {
 	if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return fmt.Errorf("cannot overwrite directory %s in %s with a file", full, x.root.Name)
 	}
+	if err == nil && mountPoint(pfd, base) {
+		// Unlinking it would unmount it where it is mounted (in a
+		// container's namespace the kernel lets that happen silently).
+		err = unix.EBUSY
+	}
 	if err == nil {
 		err = unix.Unlinkat(pfd, base, 0)
 	}
@@ -162,6 +167,17 @@ func (x *extractor) replace(pfd int, base, full string) error {
 		return fmt.Errorf("replace %s in %s: %w", full, x.root.Name, err)
 	}
 	return nil
+}
+
+// mountPoint reports whether something is mounted on base in pfd (its
+// mount differs from its parent's).
+func mountPoint(pfd int, base string) bool {
+	var parent, st unix.Statx_t
+	if unix.Statx(pfd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &parent) != nil ||
+		unix.Statx(pfd, base, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st) != nil {
+		return false
+	}
+	return parent.Mask&st.Mask&unix.STATX_MNT_ID != 0 && parent.Mnt_id != st.Mnt_id
 }
 
 func (x *extractor) mkdir(pfd int, base, full string, hdr *tar.Header) error {
@@ -182,13 +198,9 @@ func (x *extractor) mkdir(pfd int, base, full string, hdr *tar.Header) error {
 }
 
 func (x *extractor) file(pfd int, base, full string, hdr *tar.Header, body io.Reader) error {
-	if err := x.replace(pfd, base, full); err != nil {
-		return err
-	}
-	// O_EXCL with O_NOFOLLOW: whatever appeared since is not written through.
-	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	fd, err := x.create(pfd, base, full)
 	if err != nil {
-		return fmt.Errorf("create %s in %s: %w", full, x.root.Name, err)
+		return err
 	}
 	f := os.NewFile(uintptr(fd), full)
 	defer f.Close()
@@ -196,6 +208,45 @@ func (x *extractor) file(pfd int, base, full string, hdr *tar.Header, body io.Re
 		return fmt.Errorf("write %s in %s: %w", full, x.root.Name, err)
 	}
 	return x.meta(fd, full, hdr)
+}
+
+// create makes a new regular file base in pfd, in place of what is there;
+// a file that something is mounted on (a file volume) is written over
+// instead.
+func (x *extractor) create(pfd int, base, full string) (int, error) {
+	err := x.replace(pfd, base, full)
+	if errors.Is(err, unix.EBUSY) {
+		return x.overwrite(pfd, base, full)
+	}
+	if err != nil {
+		return -1, err
+	}
+	// O_EXCL with O_NOFOLLOW: whatever appeared since is not written through.
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return -1, fmt.Errorf("create %s in %s: %w", full, x.root.Name, err)
+	}
+	return fd, nil
+}
+
+// overwrite opens the regular file base in pfd for writing, emptied: seen
+// (never through a symlink) before it is opened again through /proc, so
+// that nothing else is opened for writing.
+func (x *extractor) overwrite(pfd int, base, full string) (int, error) {
+	pathFd, err := unix.Openat(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s in %s: %w", full, x.root.Name, err)
+	}
+	defer unix.Close(pathFd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pathFd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return -1, fmt.Errorf("replace %s in %s: %w", full, x.root.Name, unix.EBUSY)
+	}
+	fd, err := unix.Open(fdPath(pathFd), unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("write %s in %s: %w", full, x.root.Name, err)
+	}
+	return fd, nil
 }
 
 // onlyWriter hides the file's ReadFrom (io.Copy would splice through a pipe).

@@ -39,6 +39,9 @@ func OpenRoot(dir, name string) (*Root, error) {
 	return &Root{fd: fd, Name: name}, nil
 }
 
+// Fd is the root's descriptor (O_PATH), valid until Close.
+func (r *Root) Fd() int { return r.fd }
+
 // Close releases the root's descriptor.
 func (r *Root) Close() { unix.Close(r.fd) }
 

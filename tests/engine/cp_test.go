@@ -188,3 +188,59 @@ func TestCp(t *testing.T) {
 	}
 	e.rmf(id)
 }
+
+// TestCpVolumes: cp sees a container's volumes, running or stopped (a
+// stopped one's mounted for cp alone, in a namespace of its own: nothing
+// is left mounted): a file written into a volume lands in its host
+// directory, one over a file volume is written in place (refused clearly
+// for a :ro one), and the volumes' files are read.
+func TestCpVolumes(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	e.cleanupImage("cpvol:1")
+	e.mustRun(0, "import", rootfsDir, "cpvol:1")
+	host := t.TempDir()
+	vol, conf, roConf, payload := filepath.Join(host, "vol"), filepath.Join(host, "app.conf"), filepath.Join(host, "ro.conf"), filepath.Join(host, "payload")
+	writeFile(t, filepath.Join(vol, "given"), "given\n")
+	writeFile(t, conf, "conf\n")
+	writeFile(t, roConf, "ro\n")
+	writeFile(t, payload, "payload\n")
+	e.runDetached("--name", "volbox", "-v", vol+":/vol", "-v", conf+":/etc/app.conf", "-v", roConf+":/etc/ro.conf:ro", "cpvol:1", "sleep", "1000")
+	for _, state := range []string{"running", "stopped"} {
+		if state == "stopped" {
+			e.mustRun(0, "stop", "-t", "0", "volbox")
+		}
+		writeFile(t, payload, state+"\n")
+		e.mustRun(0, "cp", payload, "volbox:/vol/"+state)
+		if got := readFile(t, filepath.Join(vol, state)); got != state+"\n" {
+			t.Errorf("%s: cp into a volume: the host directory has %q", state, got)
+		}
+		e.mustRun(0, "cp", payload, "volbox:/etc/app.conf")
+		if got := readFile(t, conf); got != state+"\n" {
+			t.Errorf("%s: cp over a file volume: the host file has %q", state, got)
+		}
+		if state == "running" {
+			// Still mounted in the container.
+			if got := e.mustRun(0, "exec", "volbox", "cat", "/etc/app.conf").stdout; got != "running\n" {
+				t.Errorf("after cp over a file volume, the container sees %q", got)
+			}
+		}
+		if r := e.run("cp", payload, "volbox:/etc/ro.conf"); r.code != 125 || !strings.Contains(r.stderr, "read-only file system") {
+			t.Errorf("%s: cp over a read-only file volume:\n%s", state, r)
+		}
+		if got := readFile(t, roConf); got != "ro\n" {
+			t.Errorf("%s: a read-only file volume was written: %q", state, got)
+		}
+		out := filepath.Join(host, "out-"+state)
+		e.mustRun(0, "cp", "volbox:/vol/given", out)
+		if got := readFile(t, out); got != "given\n" {
+			t.Errorf("%s: cp out of a volume: %q", state, got)
+		}
+		for _, p := range []string{vol, conf, roConf} {
+			if m := testutil.MountsUnder(p); len(m) > 0 {
+				t.Errorf("%s: mounts left on the host: %q", state, m)
+			}
+		}
+	}
+	e.checkNoMounts()
+}
