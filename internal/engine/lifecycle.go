@@ -305,6 +305,7 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	if err != nil {
 		return err
 	}
+	told := false
 	h, err := e.holdIdle(r.ID, func(r *Record) (bool, error) {
 		if !live(r) && r.Status != StateRestarting {
 			return false, nil // its watcher lets go in a moment
@@ -320,7 +321,10 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 				return false, err
 			}
 		}
-		e.event(r, "kill", signalAttr(unix.SIGKILL)...)
+		if !told { // (busy is asked again until the container has ended)
+			e.event(r, "kill", signalAttr(unix.SIGKILL)...)
+			told = true
+		}
 		if err := signalInit(r, unix.SIGKILL); err != nil && !errors.Is(err, ErrWrongState) {
 			return false, err // (ErrWrongState: it has exited since)
 		}

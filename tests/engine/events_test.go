@@ -74,6 +74,8 @@ func TestEvents(t *testing.T) {
 	e.waitStatus(bg, "exited", 30*time.Second)
 	e.mustRun(0, "rm", "evbox")
 	e.mustRun(3, "run", "--rm", "--name", "evfg", rootfsDir, "sh", "-c", "exit 3")
+	forced := e.runDetached("--name", "evforced", rootfsDir, "sleep", "1000")
+	e.mustRun(0, "rm", "-f", "evforced")
 	until := time.Now()
 	since, upto := "--since="+unixTime(start), "--until="+unixTime(until)
 
@@ -100,6 +102,9 @@ func TestEvents(t *testing.T) {
 	if got := actionsOf(all, fg); !slices.Equal(got, []string{"create", "start", "die", "destroy"}) {
 		t.Errorf("events of run --rm: %q", got)
 	}
+	if got := actionsOf(all, forced); !slices.Equal(got, []string{"create", "start", "kill", "die", "destroy"}) {
+		t.Errorf("events of rm -f: %q", got)
+	}
 	if c := eventOf(t, all, fg, "die").Actor.Attributes["exitCode"]; c != "3" {
 		t.Errorf("die of run --rm: exitCode %q, want 3", c)
 	}
@@ -114,14 +119,14 @@ func TestEvents(t *testing.T) {
 		filters []string
 		want    int
 	}{
-		{[]string{"event=die"}, 2},
+		{[]string{"event=die"}, 3},
 		{[]string{"container=evbox"}, 7},
 		{[]string{"container=" + bg[:12]}, 7},
 		{[]string{"label=tier=web"}, 7},
 		{[]string{"label=tier"}, 7},
 		{[]string{"label=tier=db"}, 0},
-		{[]string{"type=container", "event=kill"}, 1},
-		{[]string{"event=start", "event=die"}, 4},
+		{[]string{"type=container", "event=kill"}, 2},
+		{[]string{"event=start", "event=die"}, 6},
 		{[]string{"container=evfg", "event=destroy"}, 1},
 	} {
 		args := []string{since, upto}
