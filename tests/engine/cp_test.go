@@ -79,9 +79,9 @@ func TestCp(t *testing.T) {
 	e.cleanupImage("cpimg:1")
 	e.mustRun(0, "import", rootfsDir, "cpimg:1")
 	id := e.runDetached("--name", "cpbox", "cpimg:1", "sh", "-c",
-		"[ -d /data ] || { mkdir -p /data/sub && echo one > /data/sub/f && echo top > /data/t && echo old > /data/o && ln -s /data/t /data/link; }; sleep 1000")
-	testutil.WaitFor(t, timeout(10*time.Second), "the container to fill /data", func() bool {
-		return e.run("exec", "cpbox", "test", "-L", "/data/link").code == 0
+		"[ -L /cpdata/link ] || { mkdir -p /cpdata/sub && echo one > /cpdata/sub/f && echo top > /cpdata/t && echo old > /cpdata/o && ln -s /cpdata/t /cpdata/link; }; sleep 1000")
+	testutil.WaitFor(t, timeout(10*time.Second), "the container to fill /cpdata", func() bool {
+		return e.run("exec", "cpbox", "test", "-L", "/cpdata/link").code == 0
 	})
 	host := t.TempDir()
 	src := filepath.Join(host, "src")
@@ -99,17 +99,17 @@ func TestCp(t *testing.T) {
 		}
 		// Container to host: a directory into a directory, onto a missing
 		// path, its content; a file; a symlink, and -L.
-		e.mustRun(0, "cp", "cpbox:/data", out)
-		e.mustRun(0, "cp", "cpbox:/data", filepath.Join(out, "renamed"))
-		e.mustRun(0, "cp", "cpbox:/data/sub/.", out)
-		e.mustRun(0, "cp", "cpbox:/data/link", filepath.Join(out, "link"))
-		e.mustRun(0, "cp", "-L", "cpbox:/data/link", filepath.Join(out, "followed"))
-		for p, want := range map[string]string{"data/sub/f": "one\n", "renamed/t": "top\n", "f": "one\n", "followed": "top\n"} {
+		e.mustRun(0, "cp", "cpbox:/cpdata", out)
+		e.mustRun(0, "cp", "cpbox:/cpdata", filepath.Join(out, "renamed"))
+		e.mustRun(0, "cp", "cpbox:/cpdata/sub/.", out)
+		e.mustRun(0, "cp", "cpbox:/cpdata/link", filepath.Join(out, "link"))
+		e.mustRun(0, "cp", "-L", "cpbox:/cpdata/link", filepath.Join(out, "followed"))
+		for p, want := range map[string]string{"cpdata/sub/f": "one\n", "renamed/t": "top\n", "f": "one\n", "followed": "top\n"} {
 			if got := readFile(t, filepath.Join(out, p)); got != want {
 				t.Errorf("%s: cp out: %s is %q, want %q", state, p, got, want)
 			}
 		}
-		if l, err := os.Readlink(filepath.Join(out, "link")); err != nil || l != "/data/t" {
+		if l, err := os.Readlink(filepath.Join(out, "link")); err != nil || l != "/cpdata/t" {
 			t.Errorf("%s: cp of a symlink: %q %v", state, l, err)
 		}
 		var st = func(p string) (uid, gid int) {
@@ -130,10 +130,10 @@ func TestCp(t *testing.T) {
 			tw.Write([]byte("o\n"))
 		}
 		tw.Close()
-		e.cpWith(owned.Bytes(), "-a", "-", "cpbox:/data")
+		e.cpWith(owned.Bytes(), "-a", "-", "cpbox:/cpdata")
 		e.cpWith(owned.Bytes(), "-", "cpbox:/")
-		e.mustRun(0, "cp", "-a", "cpbox:/data/owned-"+state, filepath.Join(out, "archived"))
-		e.mustRun(0, "cp", "cpbox:/data/owned-"+state, filepath.Join(out, "unarchived"))
+		e.mustRun(0, "cp", "-a", "cpbox:/cpdata/owned-"+state, filepath.Join(out, "archived"))
+		e.mustRun(0, "cp", "cpbox:/cpdata/owned-"+state, filepath.Join(out, "unarchived"))
 		e.mustRun(0, "cp", "-a", "cpbox:/plain-"+state, filepath.Join(out, "plain"))
 		for p, want := range map[string][2]int{"archived": {1234, 5678}, "unarchived": {0, 0}, "plain": {0, 0}} {
 			if u, g := st(p); u != want[0] || g != want[1] {
@@ -145,15 +145,15 @@ func TestCp(t *testing.T) {
 		dst := "/in-" + state
 		e.mustRun(0, "cp", src, "cpbox:"+dst)                        // created as dst
 		e.mustRun(0, "cp", src, "cpbox:"+dst)                        // now into it, as dst/src
-		e.mustRun(0, "cp", filepath.Join(src, "a"), "cpbox:/data/o") // overwrites a file
+		e.mustRun(0, "cp", filepath.Join(src, "a"), "cpbox:/cpdata/o") // overwrites a file
 		// A tar stream out and back in.
-		tarOut := e.mustRun(0, "cp", "cpbox:/data/sub", "-")
+		tarOut := e.mustRun(0, "cp", "cpbox:/cpdata/sub", "-")
 		if got := tarNames(t, []byte(tarOut.stdout)); !slices.Equal(got, []string{"sub/", "sub/f"}) {
-			t.Errorf("%s: cp CONTAINER:/data/sub - names %q", state, got)
+			t.Errorf("%s: cp CONTAINER:/cpdata/sub - names %q", state, got)
 		}
 		// The whole root: its content, without the kernel's /proc and /sys.
 		all := tarNames(t, []byte(e.mustRun(0, "cp", "cpbox:/", "-").stdout))
-		if !slices.Contains(all, "etc/passwd") || !slices.Contains(all, "data/sub/f") || slices.ContainsFunc(all, func(n string) bool {
+		if !slices.Contains(all, "etc/passwd") || !slices.Contains(all, "cpdata/sub/f") || slices.ContainsFunc(all, func(n string) bool {
 			return strings.HasPrefix(n, "proc/") && n != "proc/" || strings.HasPrefix(n, "sys/") && n != "sys/"
 		}) {
 			t.Errorf("%s: cp CONTAINER:/ -: %d names, %q...", state, len(all), all[:min(len(all), 20)])
@@ -169,9 +169,9 @@ func TestCp(t *testing.T) {
 			{[]string{src, "cpbox:/no/such/dir"}, "could not find the file /no/such in container cpbox"},
 			{[]string{"cpbox:/no/such", out}, "could not find the file /no/such in container cpbox"},
 			{[]string{filepath.Join(src, "a"), "cpbox:/no-such-dir/"}, "must exist"},
-			{[]string{src, "cpbox:/data/t"}, "cannot copy a directory to a file"},
-			{[]string{"cpbox:/data", filepath.Join(host, "missing", "x")}, "could not find the file " + filepath.Join(host, "missing")},
-			{[]string{"-", "cpbox:/data/t"}, "must be a directory"},
+			{[]string{src, "cpbox:/cpdata/t"}, "cannot copy a directory to a file"},
+			{[]string{"cpbox:/cpdata", filepath.Join(host, "missing", "x")}, "could not find the file " + filepath.Join(host, "missing")},
+			{[]string{"-", "cpbox:/cpdata/t"}, "must be a directory"},
 		} {
 			if r := e.run(append([]string{"cp"}, c.args...)...); r.code != 125 || !strings.Contains(r.stderr, c.want) || strings.Count(r.stderr, "\n") != 1 {
 				t.Errorf("%s: want 125 and %q:\n%s", state, c.want, r)
@@ -181,7 +181,7 @@ func TestCp(t *testing.T) {
 			e.checkNoMounts()
 			e.mustRun(0, "start", "cpbox")
 		}
-		check := "cat " + dst + "/a " + dst + "/d/b " + dst + "/src/a " + dst + "/sub/f /data/o"
+		check := "cat " + dst + "/a " + dst + "/d/b " + dst + "/src/a " + dst + "/sub/f /cpdata/o"
 		if got := e.mustRun(0, "exec", "cpbox", "sh", "-c", check).stdout; got != "a\nb\na\none\na\n" {
 			t.Errorf("%s: cp in: %q", state, got)
 		}
