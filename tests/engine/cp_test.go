@@ -143,8 +143,8 @@ func TestCp(t *testing.T) {
 
 		// Host to container.
 		dst := "/in-" + state
-		e.mustRun(0, "cp", src, "cpbox:"+dst)                        // created as dst
-		e.mustRun(0, "cp", src, "cpbox:"+dst)                        // now into it, as dst/src
+		e.mustRun(0, "cp", src, "cpbox:"+dst)                          // created as dst
+		e.mustRun(0, "cp", src, "cpbox:"+dst)                          // now into it, as dst/src
 		e.mustRun(0, "cp", filepath.Join(src, "a"), "cpbox:/cpdata/o") // overwrites a file
 		// A tar stream out and back in.
 		tarOut := e.mustRun(0, "cp", "cpbox:/cpdata/sub", "-")
