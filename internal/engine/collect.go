@@ -120,6 +120,7 @@ func (e *Engine) cleanupDead(r *Record) error {
 		r.Status = StateExited
 		r.ExitCode = 128 + int(unix.SIGKILL)
 		r.FinishedAt = time.Now().UTC()
+		e.event(r, "die", exitAttr(r.ExitCode)...)
 	} else if err := e.markLost(r); err != nil { // its watcher recorded the exit
 		return err
 	}

@@ -192,8 +192,12 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 				return err
 			}
 		}
-		if live(r) && signalInit(r, unix.SIGTERM) == nil {
-			running = r
+		if live(r) {
+			// Told before it is sent: the die it causes comes after.
+			e.event(r, "kill", signalAttr(unix.SIGTERM)...)
+			if signalInit(r, unix.SIGTERM) == nil {
+				running = r
+			}
 		}
 		return nil
 	})
@@ -202,6 +206,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 	}
 	var killErr error
 	if running != nil && !e.waitExit(r.ID, timeout) {
+		e.event(running, "kill", signalAttr(unix.SIGKILL)...)
 		// ErrWrongState: it has exited since.
 		if killErr = signalInit(running, unix.SIGKILL); errors.Is(killErr, ErrWrongState) {
 			killErr = nil
@@ -210,7 +215,11 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 	if !e.waitExit(r.ID, stateWait) {
 		return errors.Join(killErr, fmt.Errorf("stop container %s: it has not exited %s after SIGKILL", ids.ShortID(r.ID), stateWait))
 	}
-	return e.settle(r.ID)
+	err = e.settle(r.ID)
+	if err == nil && running != nil {
+		e.event(running, "stop")
+	}
+	return err
 }
 
 // Kill sends sig to a running container's init; a starting container's
@@ -229,6 +238,8 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 				return err
 			}
 		}
+		// Told before it is sent: the die it causes comes after.
+		e.event(r, "kill", signalAttr(sig)...)
 		if r.Status == StatePaused && sig == unix.SIGKILL {
 			// Thawed once the signal is pending: it then dies at once.
 			return errors.Join(signalInit(r, sig), e.thaw(r))
@@ -294,6 +305,7 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 	if err != nil {
 		return err
 	}
+	told := false
 	h, err := e.holdIdle(r.ID, func(r *Record) (bool, error) {
 		if !live(r) && r.Status != StateRestarting {
 			return false, nil // its watcher lets go in a moment
@@ -308,6 +320,10 @@ func (e *Engine) Remove(ref string, force, volumes bool) error {
 			if err := e.thaw(r); err != nil {
 				return false, err
 			}
+		}
+		if !told { // (busy is asked again until the container has ended)
+			e.event(r, "kill", signalAttr(unix.SIGKILL)...)
+			told = true
 		}
 		if err := signalInit(r, unix.SIGKILL); err != nil && !errors.Is(err, ErrWrongState) {
 			return false, err // (ErrWrongState: it has exited since)
@@ -373,13 +389,17 @@ func (e *Engine) freeze(r *Record, pause bool) error {
 	if err != nil {
 		return err
 	}
-	return cgroups.SetFrozen(cg, pause, func() error {
+	err = cgroups.SetFrozen(cg, pause, func() error {
 		return e.updateRecord(r.ID, func(n *Record) {
 			if n.Status == StateRunning || n.Status == StatePaused {
 				n.Status = map[bool]string{true: StatePaused, false: StateRunning}[pause]
 			}
 		})
 	})
+	if err == nil {
+		e.event(r, verb)
+	}
+	return err
 }
 
 // thaw thaws a paused container that is to be stopped, so that it can

@@ -159,6 +159,7 @@ func (e *Engine) create(r *Record) (lock, state *os.File, err error) {
 	if err != nil {
 		return nil, nil, errors.Join(err, e.remove(r.ID))
 	}
+	e.event(r, "create")
 	return lock, state, nil
 }
 
@@ -429,11 +430,25 @@ func (e *Engine) populate(r *Record) error {
 		return err
 	}
 	for _, m := range r.Mounts {
-		if err := os.MkdirAll(m.Source, 0o755); err != nil {
-			return fmt.Errorf("create volume source %s: %w", m.Source, err)
+		if err := makeVolumeSource(m.Source); err != nil {
+			return err
 		}
 	}
 	return e.saveSpec(r)
+}
+
+// makeVolumeSource creates the host side of a volume when it is missing,
+// as a directory (as Docker does for -v). One that exists, a file or a
+// symlink to one included, is bind-mounted as it is: the runtime makes a
+// file mount point for a file.
+func makeVolumeSource(p string) error {
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("create volume source %s: %w", p, err)
+	}
+	return nil
 }
 
 // mountRootfs mounts the root file system of a container of an image,
@@ -471,7 +486,10 @@ func (e *Engine) removeContainer(r *Record) error {
 	if r.AutoRemove {
 		err = errors.Join(err, e.removeVolumes(r))
 	}
-	return errors.Join(err, e.remove(r.ID))
+	if err = errors.Join(err, e.remove(r.ID)); err == nil {
+		e.event(r, "destroy")
+	}
+	return err
 }
 
 // removeVolumes deletes the anonymous volumes of r.
@@ -554,6 +572,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		_, _ = p.Wait()
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
+	e.event(r, "start")
 	return p, cg, nil
 }
 
@@ -577,6 +596,10 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 	n, err := cg.OOMKills()
 	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}
 	x.apply(r)
+	if r.OOMKilled {
+		e.event(r, "oom")
+	}
+	e.event(r, "die", exitAttr(code)...)
 	if r.AutoRemove {
 		// The record goes next: no point writing it.
 		return errors.Join(nerr, cg.Destroy())

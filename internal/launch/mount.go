@@ -151,6 +151,11 @@ func parseMountOptions(opts []string) (flags, prop uintptr, data string) {
 // Destinations that must be the real thing, never a symlink in the rootfs.
 var noSymlinkDests = map[string]bool{"/proc": true, "/sys": true, "/dev": true}
 
+// MountInRoot makes mount m inside the directory root (a descriptor): its
+// mount point is resolved inside it and created if missing, as for a
+// container's mounts (the engine's view of a stopped container's volumes).
+func MountInRoot(root int, m specs.Mount) error { return mountInRoot(root, m) }
+
 func mountInRoot(root int, m specs.Mount) error {
 	if m.Type == "cgroup" {
 		return mountCgroupFS(root, m)
@@ -185,6 +190,9 @@ func mountInRoot(root int, m specs.Mount) error {
 	}
 	defer unix.Close(fd)
 	if bind {
+		if err := checkBindKind(m.Source, fd, dest); err != nil {
+			return err
+		}
 		if err := unix.Mount(m.Source, fdPath(fd), "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
 			return fmt.Errorf("bind mount %s on %s: %w", m.Source, dest, err)
 		}
@@ -204,6 +212,24 @@ func mountInRoot(root int, m specs.Mount) error {
 		if err := remountPropagation(root, dest, resolve, prop); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkBindKind refuses a bind mount of a file on a directory or of a
+// directory on a file (fd, the mount point), which mount(2) tells only as
+// "not a directory".
+func checkBindKind(source string, fd int, dest string) error {
+	var src, dst unix.Stat_t
+	if unix.Stat(source, &src) != nil || unix.Fstat(fd, &dst) != nil {
+		return nil // mount(2) says what is wrong
+	}
+	srcDir, dstDir := src.Mode&unix.S_IFMT == unix.S_IFDIR, dst.Mode&unix.S_IFMT == unix.S_IFDIR
+	switch {
+	case srcDir && !dstDir:
+		return fmt.Errorf("bind mount %s on %s: the source is a directory and the destination is not in the rootfs", source, dest)
+	case !srcDir && dstDir:
+		return fmt.Errorf("bind mount %s on %s: the source is a file and the destination is a directory in the rootfs", source, dest)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
@@ -20,6 +21,9 @@ import (
 func TestExecKilledBeforeArmed(t *testing.T) {
 	if isRunc {
 		t.Skip("a fault injection of sdocker-runc")
+	}
+	if testutil.ArmDelayEnv != launch.ArmDelayEnv {
+		t.Fatalf("testutil.ArmDelayEnv %q, launch's %q", testutil.ArmDelayEnv, launch.ArmDelayEnv)
 	}
 	b := newBundle(t)
 	b.sh("echo ready; exec sleep 1000")

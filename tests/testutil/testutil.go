@@ -21,7 +21,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sdocker/sdocker/internal/launch"
 )
 
 // ModuleRoot returns the directory of the sdocker module's go.mod.
@@ -176,6 +175,11 @@ func StatusField(status, name string) string {
 	return ""
 }
 
+// ArmDelayEnv is launch.ArmDelayEnv, named again here: testutil is
+// imported by internal packages' tests, which launch (importing cgroups)
+// would turn into an import cycle. tests/oci checks that the two agree.
+const ArmDelayEnv = "SDOCKER_TEST_ARM_DELAY"
+
 // KillExecBeforeArmed starts cmd, an exec (of either face) into a
 // running container, with the fault injection of launch.ArmDelayEnv
 // holding the process it starts there for delay before that arms its
@@ -185,7 +189,7 @@ func KillExecBeforeArmed(cmd *exec.Cmd, delay time.Duration) (int, error) {
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
-	cmd.Env = append(cmd.Env, launch.ArmDelayEnv+"="+strconv.FormatInt(delay.Milliseconds(), 10))
+	cmd.Env = append(cmd.Env, ArmDelayEnv+"="+strconv.FormatInt(delay.Milliseconds(), 10))
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
