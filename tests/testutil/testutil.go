@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
 )
 
 // ModuleRoot returns the directory of the sdocker module's go.mod.
