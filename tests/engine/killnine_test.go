@@ -350,10 +350,20 @@ func (k *killNine) checkContainer(when, id, st string) {
 	rec := e.record(id)
 	short := id[:12]
 	// (It may have ended between two of these looks.)
-	k.expect((c.State.Status == st || c.State.Status == engine.StateExited) && (rec.Status == c.State.Status || rec.Status == engine.StateExited),
+	k.expect((c.State.Status == st || st == "recheck" || c.State.Status == engine.StateExited) && (rec.Status == c.State.Status || rec.Status == engine.StateExited),
 		"%s: %s: ps -a says %s, inspect %s, its record %s", when, short, st, c.State.Status, rec.Status)
 	program := k.programs[rec.Name]
 	dir := filepath.Join(e.root, "containers", id)
+	if (rec.Status == engine.StateRunning || rec.Status == engine.StatePaused) && !testutil.ProcessAlive(rec.Pid, rec.PidStart) &&
+		(k.tr.verb == "rm -f" || k.tr.verb == "stop") && st != "recheck" {
+		// The killed command may have signalled the init before it
+		// died: the init ends meanwhile, and its monitor must then
+		// record the exit (checked as any exit, once it has).
+		k.expect(testutil.Poll(timeout(10*time.Second), func() bool { return e.record(id).Status == engine.StateExited }),
+			"%s: %s is %s but its init %d is not alive, and no exit was recorded", when, short, rec.Status, rec.Pid)
+		k.checkContainer(when, id, "recheck")
+		return
+	}
 	switch rec.Status {
 	case engine.StateRunning, engine.StatePaused:
 		k.expect(testutil.ProcessAlive(rec.Pid, rec.PidStart), "%s: %s is %s but its init %d is not alive", when, short, rec.Status, rec.Pid)
@@ -396,6 +406,13 @@ func (k *killNine) checkProcs(when, id string, rec engine.Record) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	now := k.e.record(id)
+	if len(procs) == 0 && (k.tr.verb == "rm -f" || k.tr.verb == "stop") {
+		// Signalled by the killed command, the init ended meanwhile: its
+		// monitor must record that.
+		k.expect(testutil.Poll(timeout(10*time.Second), func() bool { now = k.e.record(id); return now.Status == engine.StateExited }) &&
+			slices.Contains([]int{137, 143}, now.ExitCode), "%s: %s ended after the check began, recorded as %s with %d", when, id[:12], now.Status, now.ExitCode)
+		return
+	}
 	k.expect(slices.Equal(procs, []int{rec.Pid}), "%s: %s runs %v, want only its init %d (now %s; its record: %s, exit code %d, watcher %d: %s; log %q)",
 		when, id[:12], procs, rec.Pid, procDescription(rec.Pid), now.Status, now.ExitCode, now.Monitor, procDescription(now.Monitor),
 		k.e.run("logs", id).String())
