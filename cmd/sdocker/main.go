@@ -136,6 +136,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newRmiCommand(openEngine),
 		newTagCommand(openEngine),
 		newImageCommand(openEngine),
+		newVolumeCommand(openEngine),
 		newNetworkCommand(openEngine, nil, newNetworkConnectCommand(openEngine), newNetworkDisconnectCommand(openEngine)),
 	)
 	cmd.CompletionOptions.DisableDefaultCmd = true
