@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -73,6 +75,9 @@ func (e *Engine) runMounts(o MountOptions, readonlyRootfs bool) ([]MountPoint, e
 	}
 	seen := map[string]bool{}
 	for _, m := range mounts {
+		if err := checkPropagation(m); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
 		if seen[m.Destination] {
 			return nil, fmt.Errorf("%w: duplicate mount point: %s", ErrInvalidInput, m.Destination)
 		}
@@ -411,4 +416,58 @@ func (e *Engine) makeVolume(r *Record, m MountPoint) error {
 		return nil
 	}
 	return copyUp(r.Rootfs, m.Destination, m.Source)
+}
+
+// checkPropagation refuses a bind whose propagation cannot be: as in
+// Docker, a shared one needs its source on a shared mount of the host, a
+// slave one on a shared or slave mount (else it would receive nothing).
+func checkPropagation(m MountPoint) error {
+	var need string
+	switch m.Propagation {
+	case "shared", "rshared":
+		need = "shared"
+	case "slave", "rslave":
+		need = "shared or slave"
+	default:
+		return nil
+	}
+	src, err := filepath.EvalSymlinks(m.Source)
+	if err != nil {
+		return fmt.Errorf("bind source %s: %w", m.Source, err)
+	}
+	mnt, fields, err := mountOf(src)
+	if err != nil {
+		return err
+	}
+	shared := strings.Contains(fields, "shared:")
+	if shared || need != "shared" && strings.Contains(fields, "master:") {
+		return nil
+	}
+	return fmt.Errorf("bind-propagation %s of %s: it is on mount %s, which is not a %s mount (mount --make-rshared %s)", m.Propagation, m.Source, mnt, need, mnt)
+}
+
+// mountOf finds the mount that holds path p (absolute, without symlinks)
+// in /proc/self/mountinfo: its mount point and optional fields.
+func mountOf(p string) (mnt, fields string, err error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", "", fmt.Errorf("read /proc/self/mountinfo: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		sep := slices.Index(f, "-")
+		if len(f) < 7 || sep < 6 {
+			continue
+		}
+		point := cgroups.UnescapeMount(f[4])
+		if point == p || point == "/" || strings.HasPrefix(p, point+"/") {
+			if len(point) >= len(mnt) { // the last of the longest: the one on top
+				mnt, fields = point, strings.Join(f[6:sep], " ")
+			}
+		}
+	}
+	if mnt == "" {
+		return "", "", fmt.Errorf("no mount holds %s in /proc/self/mountinfo", p)
+	}
+	return mnt, fields, nil
 }

@@ -220,6 +220,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
 		specgen.WithMounts(mountSpecs(r.Mounts)...),
+		specgen.WithBindPropagation(),
 		specgen.WithMounts(e.etcMounts(r)...),
 	)
 	if err != nil {

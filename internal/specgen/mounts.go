@@ -109,3 +109,28 @@ func CheckDestination(p string) error {
 	}
 	return nil
 }
+
+// WithBindPropagation sets the rootfs propagation that the bind mounts of
+// the spec need, as Docker does: rshared if one is shared, else rslave if
+// one is a slave. Without it the container's mounts are private, and a
+// bind's own propagation would see nothing of the host.
+func WithBindPropagation() Opt {
+	return func(s *specs.Spec) error {
+		for _, m := range s.Mounts {
+			if m.Type != "bind" {
+				continue
+			}
+			for _, o := range m.Options {
+				switch o {
+				case "shared", "rshared":
+					s.Linux.RootfsPropagation = "rshared"
+				case "slave", "rslave":
+					if s.Linux.RootfsPropagation != "rshared" {
+						s.Linux.RootfsPropagation = "rslave"
+					}
+				}
+			}
+		}
+		return nil
+	}
+}

@@ -115,13 +115,15 @@ type tarEntry struct {
 	body string // regular file content
 	dir  bool
 	link string // symlink target
+	uid  int    // owner (root when 0)
+	gid  int
 }
 
-// writeEntries writes entries into tw (root-owned).
+// writeEntries writes entries into tw (root-owned unless they say).
 func writeEntries(t *testing.T, tw *tar.Writer, entries []tarEntry) {
 	t.Helper()
 	for _, en := range entries {
-		h := &tar.Header{Name: en.name, Mode: en.mode, ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
+		h := &tar.Header{Name: en.name, Mode: en.mode, Uid: en.uid, Gid: en.gid, ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
 		switch {
 		case en.dir:
 			h.Typeflag = tar.TypeDir
