@@ -220,3 +220,19 @@ func TestVolumeFilters(t *testing.T) {
 		}
 	}
 }
+
+func TestMountOf(t *testing.T) {
+	mnt, _, err := mountOf("/proc/self")
+	if err != nil || mnt != "/proc" {
+		t.Errorf("mountOf(/proc/self) = %q, %v", mnt, err)
+	}
+	if mnt, _, err := mountOf("/"); err != nil || mnt != "/" {
+		t.Errorf("mountOf(/) = %q, %v", mnt, err)
+	}
+	if err := checkPropagation(MountPoint{Type: "bind", Source: "/proc/self", Propagation: "rprivate"}); err != nil {
+		t.Errorf("rprivate needs nothing of its source: %v", err)
+	}
+	if err := checkPropagation(MountPoint{Type: "bind", Source: "/no/such/dir", Propagation: "rslave"}); err == nil {
+		t.Error("a missing source: accepted")
+	}
+}

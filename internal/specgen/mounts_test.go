@@ -47,3 +47,28 @@ func TestBindMountAndTmpfs(t *testing.T) {
 		}
 	}
 }
+
+func TestWithBindPropagation(t *testing.T) {
+	for _, c := range []struct {
+		props []string
+		want  string
+	}{
+		{nil, ""},
+		{[]string{"", "rprivate"}, ""},
+		{[]string{"rslave"}, "rslave"},
+		{[]string{"slave", "shared"}, "rshared"},
+		{[]string{"rshared", "rslave"}, "rshared"},
+	} {
+		s, err := New(WithRootfs("/r"), WithArgs("true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range c.props {
+			s.Mounts = append(s.Mounts, BindMount("/h", "/c", false, p))
+		}
+		s.Mounts = append(s.Mounts, Tmpfs("/t", false, []string{"shared"}))
+		if err := Apply(s, WithBindPropagation()); err != nil || s.Linux.RootfsPropagation != c.want {
+			t.Errorf("binds %q: rootfs propagation %q, %v; want %q", c.props, s.Linux.RootfsPropagation, err, c.want)
+		}
+	}
+}
