@@ -157,19 +157,7 @@ func newVolumeRmCommand(openEngine func() (*engine.Engine, error)) *cobra.Comman
 		Example: "  sdocker volume rm data",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			e, err := openEngine()
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, name := range args {
-				if err := e.RemoveVolume(name, force); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Println(name)
-			}
-			return failed(errors.Join(errs...))
+			return failed(eachContainer(openEngine, args, func(e *engine.Engine, name string) error { return e.RemoveVolume(name, force) }))
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "no error for a volume that does not exist")
