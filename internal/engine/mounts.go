@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/specgen"
@@ -415,7 +416,27 @@ func (e *Engine) makeVolume(r *Record, m MountPoint) error {
 	if m.NoCopy {
 		return nil
 	}
+	// Two containers that mount a new volume at once: one fills it.
+	unlock, err := lockDir(e.volumeDir(name))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return copyUp(r.Rootfs, m.Destination, m.Source)
+}
+
+// lockDir takes an exclusive flock of directory dir until the returned
+// function is called.
+func lockDir(dir string) (func(), error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { unix.Close(fd) }, nil
 }
 
 // checkPropagation refuses a bind whose propagation cannot be: as in

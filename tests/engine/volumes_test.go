@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -76,6 +77,23 @@ func TestNamedVolumes(t *testing.T) {
 	if out := e.runOut(0, "-v", "empty:/data:nocopy", "vol:1", "ls", "-A", "/data"); out != "" {
 		t.Errorf("nocopy: %q", out)
 	}
+	// Containers that mount a new volume at once: one fills it, each sees it full.
+	var wg sync.WaitGroup
+	outs := make([]result, 4)
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i] = e.run("run", "--rm", "-v", "race:/data", "vol:1", "cat", "/data/hello")
+		}()
+	}
+	wg.Wait()
+	for _, r := range outs {
+		if r.code != 0 || r.stdout != "from the image\n" {
+			t.Errorf("concurrent first mounts of a volume:\n%s", r)
+		}
+	}
+	e.mustRun(0, "volume", "rm", "race")
 	// In use by a container that is not running: refused, exit 1.
 	id := strings.TrimSpace(e.mustRun(0, "run", "-d", "-v", "web:/data", "vol:1", "true").stdout)
 	t.Cleanup(func() { e.remove(id) })
