@@ -135,7 +135,10 @@ func TestNamedVolumes(t *testing.T) {
 	if r := e.mustRun(0, "volume", "prune", "-af"); r.stdout != "Deleted Volumes:\nempty\nmade\n" {
 		t.Errorf("prune -af:\n%s", r)
 	}
-	e.mustRun(0, "rm", id)
+	e.mustRun(0, "rm", "-v", id) // -v removes anonymous volumes only
+	if _, err := os.Stat(filepath.Join(data, "new")); err != nil {
+		t.Errorf("rm -v removed a named volume: %v", err)
+	}
 	if r := e.mustRun(0, "volume", "rm", "web"); r.stdout != "web\n" {
 		t.Errorf("volume rm:\n%s", r)
 	}
@@ -250,8 +253,20 @@ func TestMountFlag(t *testing.T) {
 		{"type=volume,src=v,dst=/", "absolute path other than /"},
 		// The test's temporary directory is on a private mount.
 		{"type=bind,src=" + host + ",dst=/h,bind-propagation=rslave", "not a shared or slave mount"},
+		{"type=volume,src=new,dst=/v,tmpfs-size=1m", "does not apply to a volume mount"},
 	} {
 		e.assertRefused(e.run("run", "--rm", "--mount", c.mount, rootfsDir, "true"), c.want)
+	}
+	for _, c := range []struct{ v, want string }{
+		{"../x:/c", "neither an absolute host path nor a volume name"},
+		{"new:/c:rshared", `unknown option "rshared"`},
+		{host + ":/c:nocopy", `unknown option "nocopy"`},
+		{"new:c", "absolute path other than /"},
+	} {
+		e.assertRefused(e.run("run", "--rm", "-v", c.v, rootfsDir, "true"), c.want)
+	}
+	if q := e.mustRun(0, "volume", "ls", "-q").stdout; q != "v\n" {
+		t.Errorf("refused runs left volumes: %q", q)
 	}
 	if _, err := os.Stat(filepath.Join(host, "nope")); err == nil {
 		t.Error("a refused --mount made its bind source")
