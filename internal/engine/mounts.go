@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/cgroups"
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -100,6 +101,35 @@ func (e *Engine) runMounts(o MountOptions, readonlyRootfs bool) ([]MountPoint, e
 				mounts = append(mounts, MountPoint{Type: mountTmpfs, Destination: t.Destination, RW: true, TmpfsOptions: t.Options[3:]})
 			}
 		}
+	}
+	return mounts, nil
+}
+
+// imageVolumes adds to mounts an anonymous volume at each VOLUME of the
+// image that no mount covers, as Docker does: filled from the image, and
+// removed with the container by --rm or rm -v.
+func (e *Engine) imageVolumes(mounts []MountPoint, img *image.Image) ([]MountPoint, error) {
+	if img == nil {
+		return mounts, nil
+	}
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		seen[m.Destination] = true
+	}
+	for _, v := range img.Config.Volumes {
+		if err := specgen.CheckDestination(v); err != nil {
+			return nil, fmt.Errorf("%w: VOLUME of image %s: %w", ErrInvalidInput, img.ID, err)
+		}
+		dst := filepath.Clean(v)
+		if seen[dst] {
+			continue
+		}
+		seen[dst] = true
+		m, err := e.anonymousVolume(dst)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, m)
 	}
 	return mounts, nil
 }

@@ -291,6 +291,9 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	if err != nil {
 		return nil, none, nil, err
 	}
+	if mounts, err = e.imageVolumes(mounts, img); err != nil {
+		return nil, none, nil, err
+	}
 	process, err := processOf(o, img)
 	if err != nil {
 		return nil, none, nil, err

@@ -16,7 +16,8 @@ import (
 )
 
 // volImage loads vol:1, the test rootfs with /data (owned 33:33, setgid,
-// 2775) holding hello (1000:1001, 0640) and a symlink out of it.
+// 2775) holding hello (1000:1001, 0640) and a symlink out of it, and
+// vol:declared, the same with VOLUME /data.
 func volImage(e *env) {
 	e.t.Helper()
 	layers := [][]byte{layerTar(e.t, rootfsDir, nil), layerTar(e.t, "", []tarEntry{
@@ -25,8 +26,12 @@ func volImage(e *env) {
 		{name: "data/shadow", link: "/etc/shadow"},
 	})}
 	archive := filepath.Join(e.t.TempDir(), "vol.tar")
-	writeDockerArchive(e.t, archive, []dockerImage{{tags: []string{"vol:1"}, config: imageConfig{Cmd: []string{"true"}}, layers: layers}})
+	writeDockerArchive(e.t, archive, []dockerImage{
+		{tags: []string{"vol:1"}, config: imageConfig{Cmd: []string{"true"}}, layers: layers},
+		{tags: []string{"vol:declared"}, config: imageConfig{Cmd: []string{"true"}, Volumes: []string{"/data"}}, layers: layers},
+	})
 	e.cleanupImage("vol:1")
+	e.cleanupImage("vol:declared")
 	e.mustRun(0, "load", "-i", archive)
 }
 
@@ -154,10 +159,10 @@ func TestNamedVolumes(t *testing.T) {
 	}
 }
 
-// TestAnonymousVolumes: -v /path and --mount type=volume without a source
-// are volumes like the named ones (listed, filled from the image), owned
-// by their container: --rm and rm -v remove them, not a volume that
-// --volumes-from shares with another.
+// TestAnonymousVolumes: -v /path, --mount type=volume without a source and
+// an image's VOLUME are volumes like the named ones (listed, filled from
+// the image), owned by their container: --rm and rm -v remove them, not a
+// volume that --volumes-from shares with another.
 func TestAnonymousVolumes(t *testing.T) {
 	e := newEnv(t)
 	e.trackRoot()
@@ -205,6 +210,31 @@ func TestAnonymousVolumes(t *testing.T) {
 	}
 	r := e.run("run", "--rm", "--volumes-from", "nope", "vol:1", "true")
 	e.assertRefused(r, "no such container")
+
+	// The image's VOLUME /data: an anonymous volume, filled from the
+	// image, unless a mount of the run is there.
+	if out := e.runOut(0, "vol:declared", "sh", "-c", "cat /data/hello; grep ' /data ' /proc/self/mounts | wc -l"); out != "from the image\n1\n" {
+		t.Errorf("VOLUME /data: %q", out)
+	}
+	if q := e.mustRun(0, "volume", "ls", "-q").stdout; q != "" {
+		t.Errorf("--rm left the volume of the image's VOLUME: %q", q)
+	}
+	d := strings.TrimSpace(e.mustRun(0, "run", "-d", "vol:declared", "sh", "-c", "echo kept > /data/f").stdout)
+	t.Cleanup(func() { e.remove(d) })
+	e.waitStatus(d, "exited", timeout(30e9))
+	vols = lines(e.mustRun(0, "volume", "ls", "-q").stdout)
+	if len(vols) != 1 {
+		t.Fatalf("volumes of VOLUME /data: %q", vols)
+	}
+	if b, err := os.ReadFile(filepath.Join(e.root, "volumes", vols[0], "_data", "f")); err != nil || string(b) != "kept\n" {
+		t.Errorf("the VOLUME's anonymous volume: %q %v", b, err)
+	}
+	e.mustRun(0, "rm", "-v", d)
+	e.runOut(0, "-v", "named:/data", "vol:declared", "true")
+	e.runOut(0, "--tmpfs", "/data", "vol:declared", "true")
+	if q := e.mustRun(0, "volume", "ls", "-q").stdout; q != "named\n" {
+		t.Errorf("volumes after rm -v, and runs with a mount at the VOLUME: %q", q)
+	}
 }
 
 // mountLine is the line of /proc/self/mounts (as the container's sh
