@@ -426,6 +426,9 @@ func (e *Engine) removeContainer(r *Record) error {
 // removeVolumes deletes the anonymous volumes of r that no other
 // container mounts (--volumes-from shares them).
 func (e *Engine) removeVolumes(r *Record) error {
+	if !slices.ContainsFunc(r.Mounts, func(m MountPoint) bool { return m.Anonymous }) {
+		return nil // no need to read every record
+	}
 	users, err := e.VolumeUsers()
 	if err != nil {
 		return err
