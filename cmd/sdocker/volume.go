@@ -119,12 +119,16 @@ match.`,
 }
 
 func newVolumeInspectCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:   "inspect VOLUME [VOLUME...]",
+	var format string
+	c := &cobra.Command{
+		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
 		Short: "Show volumes (JSON)",
-		Long: `Show volumes as a JSON array in the shape of 'docker volume inspect'. The exit
-status is 1 when a volume is not found (the ones found are still shown).`,
-		Example: "  sdocker volume inspect data",
+		Long: `Show volumes as a JSON array in the shape of 'docker volume inspect': Name,
+Driver, Mountpoint, CreatedAt, Labels, Scope, Options. With --format, a Go
+template over those fields is applied to each volume instead. The exit status
+is 1 when a volume is not found (the ones found are still shown) or the
+template fails.`,
+		Example: "  sdocker volume inspect data\n  sdocker volume inspect -f '{{.Mountpoint}}' data",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			e, err := openEngine()
@@ -141,11 +145,31 @@ status is 1 when a volume is not found (the ones found are still shown).`,
 				}
 				list = append(list, dockerfmt.InspectVolume(v))
 			}
-			w := bufio.NewWriter(os.Stdout)
-			err = errors.Join(dockerfmt.WriteInspectJSON(w, list), w.Flush())
-			return failed(errors.Join(append(errs, err)...))
+			err = writeInspected(list, format)
+			return failed(errors.Join(append([]error{err}, errs...)...))
 		},
 	}
+	c.Flags().StringVarP(&format, "format", "f", "", "format each volume with a Go template")
+	return c
+}
+
+// writeInspected writes list as a JSON array, or each of its elements
+// through the Go template format.
+func writeInspected[T any](list []T, format string) error {
+	w := bufio.NewWriter(os.Stdout)
+	if format == "" {
+		return errors.Join(dockerfmt.WriteInspectJSON(w, list), w.Flush())
+	}
+	tmpl, err := dockerfmt.ParseTemplate(format)
+	if err != nil {
+		return err
+	}
+	for _, v := range list {
+		if err := dockerfmt.WriteInspectTemplate(w, tmpl, v); err != nil {
+			return errors.Join(err, w.Flush())
+		}
+	}
+	return w.Flush()
 }
 
 func newVolumeRmCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {

@@ -126,6 +126,10 @@ func TestNamedVolumes(t *testing.T) {
 		len(vs) != 2 || vs[0].Mountpoint != data || vs[0].Driver != "local" || vs[1].Labels["env"] != "test" {
 		t.Errorf("volume inspect: %+v %v", vs, err)
 	}
+	if out := e.mustRun(0, "volume", "inspect", "-f", "{{.Name}} {{.Labels.env}} {{.Mountpoint}}", "made").stdout; out != "made test "+filepath.Join(e.root, "volumes", "made", "_data")+"\n" {
+		t.Errorf("volume inspect -f: %q", out)
+	}
+	e.mustRun(1, "volume", "inspect", "-f", "{{.Nope", "made")
 	if r := e.mustRun(1, "volume", "inspect", "web", "nope"); !strings.Contains(r.stderr, "no such volume") || !strings.Contains(r.stdout, data) {
 		t.Errorf("volume inspect of a missing one:\n%s", r)
 	}
