@@ -218,6 +218,13 @@ var mountKeys = map[string]string{
 	"volume-nocopy": "volume-nocopy", "tmpfs-size": "tmpfs-size", "tmpfs-mode": "tmpfs-mode",
 }
 
+// unsupportedKeys are keys of Docker's --mount that this engine does not
+// implement: refused by name rather than as unknown.
+var unsupportedKeys = map[string]bool{
+	"bind-nonrecursive": true, "bind-recursive": true, "consistency": true, "volume-subpath": true,
+	"volume-label": true, "volume-opt": true, "image-path": true,
+}
+
 // boolKeys may come without a value (true).
 var boolKeys = map[string]bool{"readonly": true, "volume-nocopy": true}
 
@@ -227,6 +234,13 @@ func parseMountFields(s string) (mountFields, error) {
 		k, v, hasValue := strings.Cut(field, "=")
 		key, ok := mountKeys[strings.ToLower(strings.TrimSpace(k))]
 		switch {
+		case unsupportedKeys[strings.ToLower(k)]:
+			return nil, fmt.Errorf("%s is not supported", k)
+		case strings.EqualFold(k, "volume-driver"):
+			if v != "local" {
+				return nil, fmt.Errorf("volume-driver %q: only local is supported", v)
+			}
+			continue
 		case !ok:
 			return nil, fmt.Errorf("unknown key %q", k)
 		case !hasValue && !boolKeys[key]:

@@ -63,6 +63,7 @@ func TestParseMount(t *testing.T) {
 		{"src=v1,dst=/c,ro=1", MountPoint{Type: "volume", Name: "v1", Source: e.volumeData("v1"), Destination: "/c"}},
 		{"type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=1777", MountPoint{Type: "tmpfs", Destination: "/t", RW: true, TmpfsOptions: []string{"size=67108864", "mode=1777"}}},
 		{"TYPE=tmpfs,DST=/t,readonly=true", MountPoint{Type: "tmpfs", Destination: "/t"}},
+		{"type=volume,src=v1,dst=/c,volume-driver=local", MountPoint{Type: "volume", Name: "v1", Source: e.volumeData("v1"), Destination: "/c", RW: true}},
 	} {
 		got, err := e.parseMount(c.in)
 		if err != nil || !equalMount(got, c.want) {
@@ -93,6 +94,8 @@ func TestParseMount(t *testing.T) {
 		"type=tmpfs,dst=/c,readonly=maybe":                         "not a boolean",
 		"type=tmpfs,dst":                                           "needs a value",
 		"":                                                         "unknown key",
+		"type=volume,src=v,dst=/c,volume-opt=o=size":               "volume-opt is not supported",
+		"type=volume,src=v,dst=/c,volume-driver=nfs":               "only local",
 	} {
 		if m, err := e.parseMount(bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseMount(%q) = %+v, %v; want an error with %q", bad, m, err, want)
