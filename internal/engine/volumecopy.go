@@ -16,14 +16,11 @@ import (
 // owners, modes and symlinks as they are: Docker's first mount of a new
 // volume. p is resolved inside rootfs by descriptor, and nothing of the
 // image is followed out of it: its symlinks are copied, not read through.
+// The copy is made beside dst and renamed over it: a copy cut short (a
+// kill, a full disk) leaves dst empty, to be filled by the next mount.
 func copyUp(rootfs, p, dst string) error {
-	d, err := os.Open(dst)
-	if err != nil {
-		return fmt.Errorf("open volume %s: %w", dst, err)
-	}
-	defer d.Close()
-	if names, err := d.Readdirnames(1); len(names) > 0 || err != nil && !errors.Is(err, io.EOF) {
-		return err // not empty (or unreadable): kept as it is
+	if empty, err := isEmptyDir(dst); err != nil || !empty {
+		return err // not empty: kept as it is
 	}
 	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -41,10 +38,53 @@ func copyUp(rootfs, p, dst string) error {
 		return fmt.Errorf("open %s in %s: %w", p, rootfs, err)
 	}
 	defer unix.Close(src)
-	if err := copyDir(src, int(d.Fd())); err != nil {
-		return fmt.Errorf("copy %s of the image into volume %s: %w", p, dst, err)
+	tmp := dst + ".new"
+	if err := copyTree(src, tmp); err != nil {
+		return errors.Join(fmt.Errorf("copy %s of the image into volume %s: %w", p, dst, err), os.RemoveAll(tmp))
 	}
-	return copyAttrs(src, int(d.Fd()))
+	// rename(2) replaces an empty directory (os.Rename refuses any); one
+	// that was filled meanwhile (ENOTEMPTY, EEXIST) is kept.
+	if err := unix.Rename(tmp, dst); err != nil {
+		rerr := os.RemoveAll(tmp)
+		if errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+			return rerr
+		}
+		return errors.Join(fmt.Errorf("fill volume %s: %w", dst, err), rerr)
+	}
+	return nil
+}
+
+func isEmptyDir(dir string) (bool, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return false, fmt.Errorf("open volume %s: %w", dir, err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read volume %s: %w", dir, err)
+	}
+	return len(names) == 0, nil
+}
+
+// copyTree makes directory tmp (after what a copy cut short left there), a
+// copy of directory src with its owner and mode.
+func copyTree(src int, tmp string) error {
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return err
+	}
+	d, err := unix.Open(tmp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", tmp, err)
+	}
+	defer unix.Close(d)
+	if err := copyDir(src, d); err != nil {
+		return err
+	}
+	return copyAttrs(src, d)
 }
 
 // copyDir copies the entries of directory src into directory dst.

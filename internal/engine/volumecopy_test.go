@@ -29,8 +29,17 @@ func TestCopyUp(t *testing.T) {
 	must(os.Symlink(host, filepath.Join(rootfs, "escape")))
 	must(os.Symlink("../../../../"+host, filepath.Join(rootfs, "escape2")))
 
-	dst := t.TempDir()
+	dst := filepath.Join(t.TempDir(), "_data")
+	must(os.Mkdir(dst, 0o755))
+	// What a copy cut short left goes.
+	must(os.MkdirAll(dst+".new/stale", 0o755))
 	must(copyUp(rootfs, "/data", dst))
+	if _, err := os.Stat(dst + ".new"); !os.IsNotExist(err) {
+		t.Errorf("the copy's temporary directory is left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "stale")); err == nil {
+		t.Error("what a copy cut short left came into the volume")
+	}
 	if b, err := os.ReadFile(filepath.Join(dst, "sub/f")); err != nil || string(b) != "content" {
 		t.Errorf("sub/f: %q, %v", b, err)
 	}
