@@ -54,9 +54,10 @@ type RunOptions struct {
 	ReadOnly       bool
 	Limits         specgen.Limits
 	Remove         bool
-	MountOptions
-	Labels  map[string]string
-	Restart string // no, on-failure[:N], always
+	Labels         map[string]string
+	Restart        string // no, on-failure[:N], always
+
+	MountOptions // -v, --mount, --tmpfs, --read-only-tmpfs, --volumes-from
 
 	Stdin, Stdout, Stderr *os.File
 }
