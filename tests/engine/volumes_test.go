@@ -326,6 +326,10 @@ func TestTmpfsAndReadOnly(t *testing.T) {
 	if out := e.runOut(0, "--read-only", "--read-only-tmpfs", rootfsDir, "sh", "-c", write); out != "/ refused\n/tmp ok\n/var/tmp ok\n/run ok\n" {
 		t.Errorf("--read-only --read-only-tmpfs: %q", out)
 	}
+	volImage(e) // an image's overlay rootfs, as a directory's
+	if out := e.runOut(0, "--read-only", "--read-only-tmpfs", "vol:1", "sh", "-c", write+"; touch /data/w 2>/dev/null || echo /data refused"); out != "/ refused\n/tmp ok\n/var/tmp ok\n/run ok\n/data refused\n" {
+		t.Errorf("--read-only --read-only-tmpfs of an image: %q", out)
+	}
 	if out := e.runOut(0, "--read-only", "--tmpfs", "/tmp:ro", rootfsDir, "sh", "-c", write); out != "/ refused\n/tmp refused\n/var/tmp refused\n/run refused\n" {
 		t.Errorf("--read-only --tmpfs /tmp:ro: %q", out)
 	}
