@@ -42,12 +42,16 @@ filled from the image's content at /PATH the first time a container mounts it.`,
 
 func newVolumeCreateCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var labels []string
+	var driver string
 	c := &cobra.Command{
 		Use:     "create [OPTIONS] [NAME]",
 		Short:   "Create a volume (a random name without NAME) and print its name",
 		Example: "  sdocker volume create data\n  sdocker volume create --label env=test",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if driver != "local" {
+				return fmt.Errorf("--driver %q: only local is supported", driver)
+			}
 			l, err := parseLabels(labels)
 			if err != nil {
 				return err
@@ -69,6 +73,7 @@ func newVolumeCreateCommand(openEngine func() (*engine.Engine, error)) *cobra.Co
 		},
 	}
 	c.Flags().StringArrayVar(&labels, "label", nil, "set a label, KEY=VALUE or KEY (repeatable)")
+	c.Flags().StringVarP(&driver, "driver", "d", "local", "the volume driver (local only)")
 	return c
 }
 

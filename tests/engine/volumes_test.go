@@ -75,7 +75,8 @@ func TestNamedVolumes(t *testing.T) {
 		t.Errorf("second mount, :ro: %q", out)
 	}
 	// A volume that volume create made empty is filled too; nocopy keeps one empty.
-	e.mustRun(0, "volume", "create", "--label", "env=test", "made")
+	e.mustRun(0, "volume", "create", "--label", "env=test", "-d", "local", "made")
+	e.mustRun(125, "volume", "create", "--driver", "nfs", "other")
 	if out := e.runOut(0, "-v", "made:/data", "vol:1", "cat", "/data/hello"); out != "from the image\n" {
 		t.Errorf("volume create, then a first mount: %q", out)
 	}
