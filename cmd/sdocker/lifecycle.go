@@ -12,7 +12,8 @@ import (
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
-// eachContainer runs fn for every reference and prints the ones that worked.
+// eachContainer runs fn for every reference (of a container, or of a
+// volume) and prints the ones that worked.
 func eachContainer(openEngine func() (*engine.Engine, error), refs []string, fn func(*engine.Engine, string) error) error {
 	e, err := openEngine()
 	if err != nil {

@@ -142,6 +142,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newCommitCommand(openEngine),
 		newExportCommand(openEngine),
 		newSaveCommand(openEngine),
+		newVolumeCommand(openEngine),
 		newNetworkCommand(openEngine, nil, newNetworkConnectCommand(openEngine), newNetworkDisconnectCommand(openEngine)),
 	)
 	cmd.AddCommand(registryCommands()...)

@@ -156,7 +156,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.BoolVar(&o.Privileged, "privileged", false, "all capabilities, no masked or read-only /proc paths")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the root file system read-only")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run in the background and print the container's id")
-	f.StringArrayVarP(&o.Volumes, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro], HOST a file or a directory (a directory is created if missing)")
+	addMountFlags(f, &o.MountOptions)
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP] of the container's /etc/passwd")
 	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
 	f.StringArrayVar(&envFiles, "env-file", nil, "read KEY=VALUE lines from a file")

@@ -351,6 +351,9 @@ func parseMountinfo(r io.Reader) (map[string]string, error) {
 	return mounts, nil
 }
 
+// UnescapeMount is unescapeMount, for the other readers of mountinfo.
+func UnescapeMount(s string) string { return unescapeMount(s) }
+
 // unescapeMount undoes mountinfo's octal escapes (\040 for a space, ...).
 func unescapeMount(s string) string {
 	if !strings.Contains(s, `\`) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/template"
 	"time"
 
@@ -53,6 +54,7 @@ type ContainerState struct {
 // HostConfig is the HostConfig of ContainerJSON: the run options.
 type HostConfig struct {
 	Binds            []string          `json:"Binds"`
+	Tmpfs            map[string]string `json:"Tmpfs,omitempty"`
 	NetworkMode      string            `json:"NetworkMode"`
 	RestartPolicy    RestartPolicyJSON `json:"RestartPolicy"`
 	AutoRemove       bool              `json:"AutoRemove"`
@@ -208,23 +210,18 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 
 	// Mounts and binds.
 	for _, m := range r.Mounts {
-		mj := MountJSON{Type: "bind", Source: m.Source, Destination: m.Destination, RW: m.RW, Propagation: "rprivate"}
-		if !m.RW {
-			mj.Mode = "ro"
-		}
-		if m.Anonymous {
-			mj.Type, mj.Name, mj.Driver, mj.Propagation = "volume", filepath.Base(m.Source), "local", ""
-			if mj.Mode == "" {
-				mj.Mode = "z"
+		c.Mounts = append(c.Mounts, mountJSON(m))
+		switch {
+		case m.Type == "tmpfs":
+			if h.Tmpfs == nil {
+				h.Tmpfs = map[string]string{}
 			}
-		} else {
-			bind := m.Source + ":" + m.Destination
-			if !m.RW {
-				bind += ":ro"
-			}
-			h.Binds = append(h.Binds, bind)
+			h.Tmpfs[m.Destination] = strings.Join(m.TmpfsOptions, ",")
+		case m.Type == "volume" && !m.Anonymous:
+			h.Binds = append(h.Binds, bindOf(m.Name, m))
+		case m.Type == "bind" || m.Type == "" && !m.Anonymous:
+			h.Binds = append(h.Binds, bindOf(m.Source, m))
 		}
-		c.Mounts = append(c.Mounts, mj)
 	}
 
 	// GraphDriver.
@@ -281,4 +278,37 @@ func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj any) error {
 	buf.WriteByte('\n')
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// mountJSON is m as Docker shows a mount.
+func mountJSON(m engine.MountPoint) MountJSON {
+	mj := MountJSON{Type: "bind", Source: m.Source, Destination: m.Destination, RW: m.RW, Propagation: "rprivate"}
+	if m.Propagation != "" {
+		mj.Propagation = m.Propagation
+	}
+	if !m.RW {
+		mj.Mode = "ro"
+	}
+	switch {
+	case m.Type == "tmpfs":
+		mj.Type, mj.Source, mj.Propagation = "tmpfs", "", ""
+	case m.Type == "volume" || m.Type == "" && m.Anonymous:
+		mj.Type, mj.Name, mj.Driver, mj.Propagation = "volume", m.Name, "local", ""
+		if mj.Name == "" {
+			mj.Name = filepath.Base(m.Source)
+		}
+		if mj.Mode == "" {
+			mj.Mode = "z"
+		}
+	}
+	return mj
+}
+
+// bindOf is m as a -v of HostConfig.Binds, from source.
+func bindOf(source string, m engine.MountPoint) string {
+	b := source + ":" + m.Destination
+	if !m.RW {
+		b += ":ro"
+	}
+	return b
 }

@@ -171,7 +171,14 @@ func inVolumeNamespace(r *Record, name string, fn func(*rootcopy.Root) error) er
 		return err
 	}
 	defer root.Close()
-	for _, m := range volumeMounts(r.Mounts) {
+	// Its volumes and binds; a tmpfs of a stopped container holds nothing.
+	var mounts []MountPoint
+	for _, m := range r.Mounts {
+		if typeOf(m) != mountTmpfs {
+			mounts = append(mounts, m)
+		}
+	}
+	for _, m := range mountSpecs(mounts) {
 		if err := launch.MountInRoot(root.Fd(), m); err != nil {
 			return fmt.Errorf("cp: %w", err)
 		}

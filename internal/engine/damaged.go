@@ -196,15 +196,15 @@ func (e *Engine) removeDamaged(d *DamagedError, force, volumes bool) error {
 	return e.remove(id)
 }
 
-// ownedVolumes lists the anonymous volumes of container id that its record
-// names, or if that cannot be read, its spec (mounts of a directory in
-// ROOT/volumes).
+// ownedVolumes lists the directories of the anonymous volumes of container
+// id that its record names, or if that cannot be read, its spec (mounts of
+// a volume's data directory whose volume is anonymous).
 func (e *Engine) ownedVolumes(id string) []string {
 	var out []string
 	if r, err := e.loadRecord(id); err == nil {
 		for _, m := range r.Mounts {
-			if m.Anonymous {
-				out = append(out, m.Source)
+			if name := e.volumeOf(m); m.Anonymous && name != "" {
+				out = append(out, e.volumeDir(name))
 			}
 		}
 		return out
@@ -213,10 +213,16 @@ func (e *Engine) ownedVolumes(id string) []string {
 	if err != nil {
 		return nil
 	}
-	dir := filepath.Join(e.Root, "volumes")
 	for _, m := range s.Mounts {
-		if m.Type == "bind" && filepath.Dir(filepath.Clean(m.Source)) == dir {
-			out = append(out, filepath.Clean(m.Source))
+		if m.Type != "bind" {
+			continue
+		}
+		if dir, ok := e.volumeDirOf(m.Source); ok {
+			if v, err := e.Volume(filepath.Base(dir)); err == nil && v.Anonymous {
+				out = append(out, dir)
+			}
+		} else if filepath.Dir(filepath.Clean(m.Source)) == e.volumesDir() {
+			out = append(out, filepath.Clean(m.Source)) // of before named volumes
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,9 +54,10 @@ type RunOptions struct {
 	ReadOnly       bool
 	Limits         specgen.Limits
 	Remove         bool
-	Volumes        []string // HOST:CONTAINER[:ro|rw]
 	Labels         map[string]string
 	Restart        string // no, on-failure[:N], always
+
+	MountOptions // -v, --mount, --tmpfs, --read-only-tmpfs, --volumes-from
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -196,51 +198,6 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, on-failure or on-failure:N", ErrInvalidInput, s)
 }
 
-// parseVolumes reads the -v options of run.
-func (e *Engine) parseVolumes(volumes []string) ([]MountPoint, error) {
-	var mounts []MountPoint
-	for _, v := range volumes {
-		m, err := e.parseVolume(v)
-		if err != nil {
-			return nil, err
-		}
-		mounts = append(mounts, m)
-	}
-	return mounts, nil
-}
-
-func (e *Engine) parseVolume(v string) (MountPoint, error) {
-	if filepath.IsAbs(v) && !strings.Contains(v, ":") {
-		if filepath.Clean(v) == "/" {
-			return MountPoint{}, fmt.Errorf("%w: volume %q: the container path must not be /", ErrInvalidInput, v)
-		}
-		id, err := newID()
-		if err != nil {
-			return MountPoint{}, err
-		}
-		src := filepath.Join(e.Root, "volumes", id)
-		return MountPoint{Source: src, Destination: filepath.Clean(v), RW: true, Anonymous: true}, nil
-	}
-	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return MountPoint{}, fmt.Errorf("%w: volume %q: use HOST:CONTAINER[:ro|rw] or /CONTAINER", ErrInvalidInput, v)
-	}
-	m := MountPoint{Source: parts[0], Destination: filepath.Clean(parts[1]), RW: true}
-	if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Destination) || m.Destination == "/" {
-		return MountPoint{}, fmt.Errorf("%w: volume %q: both paths must be absolute, and the container path not /", ErrInvalidInput, v)
-	}
-	if len(parts) == 3 {
-		switch parts[2] {
-		case "ro":
-			m.RW = false
-		case "rw":
-		default:
-			return MountPoint{}, fmt.Errorf("%w: volume %q: mode must be ro or rw", ErrInvalidInput, v)
-		}
-	}
-	return m, nil
-}
-
 // prepare validates o, creates the container's root file system, spec and
 // record. The caller holds the container's lock and its state lock until it
 // closes lock and state.
@@ -264,7 +221,8 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
-		specgen.WithMounts(volumeMounts(r.Mounts)...),
+		specgen.WithMounts(mountSpecs(r.Mounts)...),
+		specgen.WithBindPropagation(),
 		specgen.WithMounts(e.etcMounts(r)...),
 	)
 	if err != nil {
@@ -323,7 +281,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	if err != nil {
 		return nil, none, nil, err
 	}
-	mounts, err := e.parseVolumes(o.Volumes)
+	mounts, err := e.runMounts(o.MountOptions, o.ReadOnly)
 	if err != nil {
 		return nil, none, nil, err
 	}
@@ -333,6 +291,9 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	}
 	dir, img, err := e.resolveImage(o.Image)
 	if err != nil {
+		return nil, none, nil, err
+	}
+	if mounts, err = e.imageVolumes(mounts, img); err != nil {
 		return nil, none, nil, err
 	}
 	process, err := processOf(o, img)
@@ -406,15 +367,6 @@ func hostValues(env []string) []string {
 	return out
 }
 
-// volumeMounts are the bind mounts of a container's volumes.
-func volumeMounts(mounts []MountPoint) []specs.Mount {
-	var out []specs.Mount
-	for _, m := range mounts {
-		out = append(out, specgen.Bind(m.Source, m.Destination, !m.RW))
-	}
-	return out
-}
-
 // populate puts in place what the spec of a container just created needs
 // on disk, completes the spec from its root file system and writes it:
 // the root file system of an image is mounted, the user looked up in its
@@ -429,26 +381,10 @@ func (e *Engine) populate(r *Record) error {
 	if err := e.writeEtcFiles(r); err != nil {
 		return err
 	}
-	for _, m := range r.Mounts {
-		if err := makeVolumeSource(m.Source); err != nil {
-			return err
-		}
+	if err := e.makeMountSources(r); err != nil {
+		return err
 	}
 	return e.saveSpec(r)
-}
-
-// makeVolumeSource creates the host side of a volume when it is missing,
-// as a directory (as Docker does for -v). One that exists, a file or a
-// symlink to one included, is bind-mounted as it is: the runtime makes a
-// file mount point for a file.
-func makeVolumeSource(p string) error {
-	if _, err := os.Stat(p); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		return fmt.Errorf("create volume source %s: %w", p, err)
-	}
-	return nil
 }
 
 // mountRootfs mounts the root file system of a container of an image,
@@ -492,14 +428,24 @@ func (e *Engine) removeContainer(r *Record) error {
 	return err
 }
 
-// removeVolumes deletes the anonymous volumes of r.
+// removeVolumes deletes the anonymous volumes of r that no other
+// container mounts (--volumes-from shares them).
 func (e *Engine) removeVolumes(r *Record) error {
+	if !slices.ContainsFunc(r.Mounts, func(m MountPoint) bool { return m.Anonymous }) {
+		return nil // no need to read every record
+	}
+	users, err := e.VolumeUsers()
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, m := range r.Mounts {
-		if m.Anonymous {
-			if err := os.RemoveAll(m.Source); err != nil {
-				errs = append(errs, fmt.Errorf("remove volume %s: %w", m.Source, err))
-			}
+		name := e.volumeOf(m)
+		if !m.Anonymous || name == "" || slices.ContainsFunc(users[name], func(id string) bool { return id != r.ID }) {
+			continue
+		}
+		if err := e.deleteVolume(name); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

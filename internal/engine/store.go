@@ -131,13 +131,25 @@ type ConnectedNetwork struct {
 	IP      netip.Addr `json:"ip,omitzero"`
 }
 
-// MountPoint is a volume: a host directory bind-mounted into the container.
+// MountPoint is a mount of the container's own choosing: a host directory
+// or file (bind), a volume of the engine, or a tmpfs.
 type MountPoint struct {
+	// Type is bind, volume or tmpfs; "" is bind, or volume when Anonymous
+	// (the records of before named volumes).
+	Type        string `json:"type,omitempty"`
+	Name        string `json:"name,omitempty"` // the volume's
 	Source      string `json:"source"`
 	Destination string `json:"destination"`
 	RW          bool   `json:"rw"`
 	// Anonymous volumes (-v /path) live under ROOT/volumes; rm -v deletes them.
 	Anonymous bool `json:"anonymous,omitempty"`
+	// Propagation is the bind propagation (rprivate when "").
+	Propagation string `json:"propagation,omitempty"`
+	// NoCopy keeps a new volume empty (volume-nocopy): the image's content
+	// at Destination is not copied into it.
+	NoCopy bool `json:"noCopy,omitempty"`
+	// TmpfsOptions are a tmpfs's options (size=, mode=, exec...).
+	TmpfsOptions []string `json:"tmpfsOptions,omitempty"`
 }
 
 // RestartPolicy says when the monitor starts an exited container again:

@@ -259,8 +259,10 @@ func remountPropagation(root int, dest string, resolve uint64, prop uintptr) err
 // beforePivot runs once every mount is made, before pivot_root;
 // afterPivot right after it, before paths are masked or made read-only.
 func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
-	// Nothing mounted from here on may propagate back to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	// Nothing mounted from here on may propagate back to the host; with a
+	// slave or shared rootfs propagation, what the host mounts still comes
+	// in (a bind mount of propagation rslave or rshared needs it).
+	if err := unix.Mount("", "/", "", unix.MS_REC|initialPropagation(spec), ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
 	rootfs := spec.Root.Path
@@ -319,6 +321,19 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		}
 	}
 	return nil
+}
+
+// initialPropagation is what the container's copy of the host's mounts
+// gets: slave when the spec's rootfs propagation is slave or shared, as
+// runc does, else private.
+func initialPropagation(spec *specs.Spec) uintptr {
+	if spec.Linux != nil {
+		switch spec.Linux.RootfsPropagation {
+		case "slave", "rslave", "shared", "rshared":
+			return unix.MS_SLAVE
+		}
+	}
+	return unix.MS_PRIVATE
 }
 
 // verifyFS checks that p, when mounted, is the file system it claims to be.

@@ -115,13 +115,15 @@ type tarEntry struct {
 	body string // regular file content
 	dir  bool
 	link string // symlink target
+	uid  int    // owner (root when 0)
+	gid  int
 }
 
-// writeEntries writes entries into tw (root-owned).
+// writeEntries writes entries into tw (root-owned unless they say).
 func writeEntries(t *testing.T, tw *tar.Writer, entries []tarEntry) {
 	t.Helper()
 	for _, en := range entries {
-		h := &tar.Header{Name: en.name, Mode: en.mode, ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
+		h := &tar.Header{Name: en.name, Mode: en.mode, Uid: en.uid, Gid: en.gid, ModTime: time.Unix(1700000000, 0), Format: tar.FormatPAX}
 		switch {
 		case en.dir:
 			h.Typeflag = tar.TypeDir
@@ -253,6 +255,7 @@ type imageConfig struct {
 	User       string
 	// ExposedPorts are the image's EXPOSE ("80/tcp").
 	ExposedPorts []string
+	Volumes      []string // VOLUME
 }
 
 // configJSON is the config blob of an image with these layers (uncompressed
@@ -263,9 +266,12 @@ func configJSON(t *testing.T, c imageConfig, layers [][]byte) []byte {
 	for _, l := range layers {
 		diffIDs = append(diffIDs, "sha256:"+sha(l))
 	}
-	exposed := map[string]struct{}{}
+	exposed, volumes := map[string]struct{}{}, map[string]struct{}{}
 	for _, p := range c.ExposedPorts {
 		exposed[p] = struct{}{}
+	}
+	for _, v := range c.Volumes {
+		volumes[v] = struct{}{}
 	}
 	return mustJSON(t, map[string]any{
 		"architecture": "amd64",
@@ -273,7 +279,7 @@ func configJSON(t *testing.T, c imageConfig, layers [][]byte) []byte {
 		"created":      "2024-01-02T03:04:05Z",
 		"config": map[string]any{
 			"Env": c.Env, "Cmd": c.Cmd, "Entrypoint": c.Entrypoint,
-			"WorkingDir": c.WorkingDir, "User": c.User, "ExposedPorts": exposed,
+			"WorkingDir": c.WorkingDir, "User": c.User, "ExposedPorts": exposed, "Volumes": volumes,
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": diffIDs},
 		"history": []map[string]any{{"created": "2024-01-02T03:04:05Z", "created_by": "sdocker tests"}},

@@ -441,6 +441,9 @@ func (k *killNine) checkVolumes(when string) {
 		if err == nil && json.Unmarshal(b, &r) == nil {
 			for _, m := range r.Mounts {
 				used[m.Source] = true
+				if filepath.Base(m.Source) == "_data" {
+					used[filepath.Dir(m.Source)] = true // ROOT/volumes/NAME/_data
+				}
 			}
 		}
 	}
