@@ -41,6 +41,7 @@ WORKDIR, USER, EXPOSE, LABEL.`,
 				if snap.ImageID == "" {
 					return fmt.Errorf("commit %s: %w", args[0], engine.ErrNoImage)
 				}
+				o.MountPoints = snap.MountPoints
 				img, err = s.Commit(snap.ImageID, snap.Upper, name, o)
 				return err
 			})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
@@ -19,6 +20,10 @@ type Snapshot struct {
 	// Upper holds the changes to the image (overlayfs format), "" without
 	// an image.
 	Upper string
+	// MountPoints are the files the engine mounts over in the container
+	// (etc/hosts, etc/resolv.conf, etc/hostname), relative to its root:
+	// an empty one in Upper is a mount point, not a change.
+	MountPoints []string
 }
 
 // WithSnapshot calls fn with container ref's file system. No start of the
@@ -32,6 +37,9 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 	}
 	return e.settled(r.ID, func(r *Record) (err error) {
 		s := Snapshot{ID: r.ID, ImageID: r.ImageID, Rootfs: r.Rootfs}
+		for _, m := range e.etcMounts(r) {
+			s.MountPoints = append(s.MountPoints, strings.TrimPrefix(m.Destination, "/"))
+		}
 		if r.ImageID == "" {
 			return fn(s)
 		}

@@ -25,6 +25,9 @@ type CommitOptions struct {
 	Changes []string
 	Comment string
 	Author  string
+	// MountPoints are the container's own file mount points (etc/hosts,
+	// ...), left out of the layer while they are empty files.
+	MountPoints []string
 }
 
 // Commit makes a new image of the image parent with one more layer: the
@@ -64,7 +67,7 @@ func (s *Store) commitImage(parent, upper, name string, o CommitOptions) (*Image
 	if err := applyChanges(&cf.Config, o.Changes); err != nil {
 		return nil, err
 	}
-	diffID, err := s.unpackDiff(upper)
+	diffID, err := s.unpackDiff(upper, o.MountPoints)
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +96,11 @@ func (s *Store) commitImage(parent, upper, name string, o CommitOptions) (*Image
 }
 
 // unpackDiff stores upper as a layer and returns its diffID.
-func (s *Store) unpackDiff(upper string) (string, error) {
+func (s *Store) unpackDiff(upper string, mountPoints []string) (string, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		err := WriteDiffTar(bw, upper)
+		err := WriteDiffTar(bw, upper, mountPoints)
 		if err == nil {
 			err = bw.Flush()
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,15 +20,21 @@ import (
 // stream (sorted, no user names, no atime/ctime) so importing the same tree
 // twice yields the same diffID. Hardlinks inside the tree stay hardlinks;
 // sockets are skipped.
-func WriteDirTar(w io.Writer, src string) error { return writeTree(w, src, false) }
+func WriteDirTar(w io.Writer, src string) error { return writeTree(w, src, false, nil) }
 
 // WriteDiffTar writes a container's upper directory (overlayfs format) as a
 // layer tar: its whiteouts (0:0 character devices) become .wh.NAME entries,
 // its opaque directories get a .wh..wh..opq entry, overlayfs's own xattrs
 // stay out, and so does the directory itself.
-func WriteDiffTar(w io.Writer, upper string) error { return writeTree(w, upper, true) }
+func WriteDiffTar(w io.Writer, upper string, mountPoints []string) error {
+	return writeTree(w, upper, true, mountPoints)
+}
 
-func writeTree(w io.Writer, src string, diff bool) error {
+// writeTree writes the tree src as a tar; diff: as an overlayfs upper
+// directory, whose whiteouts become the layer format's. An empty regular
+// file at one of mountPoints (slash-separated, relative to src) is left
+// out: a mount point made for a file mount, not content.
+func writeTree(w io.Writer, src string, diff bool, mountPoints []string) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -57,6 +64,9 @@ func writeTree(w io.Writer, src string, diff bool) error {
 		}
 		name := filepath.ToSlash(rel)
 		if diff && name == "." {
+			return nil
+		}
+		if fi.Mode().IsRegular() && fi.Size() == 0 && slices.Contains(mountPoints, name) {
 			return nil
 		}
 		if diff && isWhiteout(fi) {

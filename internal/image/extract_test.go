@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -354,5 +355,41 @@ func TestDirTarRoundTrip(t *testing.T) {
 	buf := make([]byte, 8)
 	if n, err := unix.Lgetxattr(filepath.Join(dst, "a/file"), "user.x", buf); err != nil || string(buf[:n]) != "y" {
 		t.Errorf("xattr: %v", err)
+	}
+}
+
+// A file mount point the engine made (an empty etc/hosts) is left out of a
+// committed layer; the same file with content is a change, and kept.
+func TestDiffTarMountPoints(t *testing.T) {
+	for _, content := range []string{"", "127.0.0.1 mine\n"} {
+		upper := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(upper, "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, data := range map[string]string{"etc/hosts": content, "etc/keep": ""} {
+			if err := os.WriteFile(filepath.Join(upper, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if err := WriteDiffTar(&buf, upper, []string{"etc/hosts"}); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		tr := tar.NewReader(&buf)
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				break
+			}
+			names = append(names, strings.TrimSuffix(h.Name, "/"))
+		}
+		want := []string{"etc", "etc/keep"}
+		if content != "" {
+			want = []string{"etc", "etc/hosts", "etc/keep"}
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("etc/hosts %q: the layer holds %v, want %v", content, names, want)
+		}
 	}
 }
