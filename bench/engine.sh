@@ -129,9 +129,11 @@ podman_ready=1
 "${P[@]}" import "$img/small.tar" localhost/bb:bench >/dev/null 2>"$tmp/podman-import.log" \
 	|| { cat "$tmp/podman-import.log" >&2; die "podman import failed"; }
 
-cmd_sd="$sdocker run --rm bb:bench true"
-cmd_sd_dir="$sdocker run --rm $rootfs/ true"
-cmd_sd_big="$sdocker run --rm bbbig:bench true"
+# Both without a network (sdocker's default is its bridge; bench/network.sh
+# times that against podman's).
+cmd_sd="$sdocker run --rm --network none bb:bench true"
+cmd_sd_dir="$sdocker run --rm --network none $rootfs/ true"
+cmd_sd_big="$sdocker run --rm --network none bbbig:bench true"
 cmd_pm="${P[*]} --runtime $PODMAN_RUNTIME run --rm --network none localhost/bb:bench true"
 cmd_pm_sd="${P[*]} --runtime $bin/sdocker-runc run --rm --network none localhost/bb:bench true"
 
@@ -170,7 +172,7 @@ ids=()
 tb0=$EPOCHREALTIME
 for i in $(seq 1 "$DETACHED"); do
 	s=$EPOCHREALTIME
-	id=$("$sdocker" run -d bb:bench sleep 1000 </dev/null) || die "sdocker run -d failed (container $i)"
+	id=$("$sdocker" run -d --network none bb:bench sleep 1000 </dev/null) || die "sdocker run -d failed (container $i)"
 	e=$EPOCHREALTIME
 	ids+=("$id")
 	echo "$s $e" >>"$tmp/detached.txt"
