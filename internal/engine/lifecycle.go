@@ -174,7 +174,8 @@ func (e *Engine) waitExit(id string, timeout time.Duration) bool {
 	}
 }
 
-// Stop sends SIGTERM, and SIGKILL after timeout, and waits until the
+// Stop sends its stop signal (SIGTERM unless --stop-signal), and SIGKILL
+// after timeout (ContainerStopTimeout: its own), and waits until the
 // container has exited; its restart policy no longer applies. A starting
 // container is stopped once it runs.
 func (e *Engine) Stop(ref string, timeout time.Duration) error {
@@ -192,7 +193,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 				return err
 			}
 		}
-		if live(r) && signalInit(r, unix.SIGTERM) == nil {
+		if live(r) && signalInit(r, stopSignal(r)) == nil {
 			running = r
 		}
 		return nil
@@ -201,7 +202,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 		return err
 	}
 	var killErr error
-	if running != nil && !e.waitExit(r.ID, timeout) {
+	if running != nil && !e.waitExit(r.ID, stopTimeout(r, timeout)) {
 		// ErrWrongState: it has exited since.
 		if killErr = signalInit(running, unix.SIGKILL); errors.Is(killErr, ErrWrongState) {
 			killErr = nil

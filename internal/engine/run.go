@@ -56,6 +56,7 @@ type RunOptions struct {
 	Volumes        []string // HOST:CONTAINER[:ro|rw]
 	Labels         map[string]string
 	Restart        string // no, on-failure[:N], always
+	Process        ProcessOptions
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -248,6 +249,10 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	processOpts, err := processSpec(o.Process)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	// The record is written whole, with what it keeps of the spec: the
 	// spec is made first, all but what needs the container's root file
 	// system in place (see populate). The process comes after HOSTNAME
@@ -263,6 +268,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
+		processOpts,
 		specgen.WithMounts(volumeMounts(r.Mounts)...),
 		specgen.WithMounts(e.etcMounts(r)...),
 	)
@@ -281,7 +287,10 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := e.populate(r); err != nil {
+	if err = e.populate(r); err == nil {
+		err = writeCIDFile(o.Process.CIDFile, r.ID)
+	}
+	if err != nil {
 		r.AutoRemove = true // nothing is left, volumes included
 		err = errors.Join(err, e.removeContainer(r))
 		state.Close()
@@ -345,6 +354,8 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
+			Init: o.Process.Init, StopSignal: o.Process.StopSignal, StopTimeout: o.Process.StopTimeout,
+			GroupAdd: o.Process.GroupAdd,
 		},
 	}
 	if r.ID, err = newID(); err != nil {
@@ -422,7 +433,7 @@ func (e *Engine) populate(r *Record) error {
 	if err := e.mountRootfs(r); err != nil {
 		return err
 	}
-	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User)); err != nil {
+	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User), specgen.WithGroupAdd(r.Host.GroupAdd)); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	if err := e.writeEtcFiles(r); err != nil {
@@ -620,7 +631,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	if o.Detach {
 		defer state.Close()
 		if err := e.startMonitor(r, lock, state); err != nil {
-			return launch.ExitCodeOf(err), err
+			return launch.ExitCodeOf(err), errors.Join(err, removeCIDFile(o.Process.CIDFile))
 		}
 		fmt.Fprintln(o.Stdout, r.ID)
 		return 0, nil
@@ -638,7 +649,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		// A container that could not even start leaves nothing.
 		r.AutoRemove = true
 		code := launch.ExitCodeOf(err)
-		err = errors.Join(err, e.removeContainer(r))
+		err = errors.Join(err, e.removeContainer(r), removeCIDFile(o.Process.CIDFile))
 		state.Close()
 		return code, err
 	}

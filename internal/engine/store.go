@@ -122,6 +122,12 @@ type HostOptions struct {
 	CapDrop    []string           `json:"capDrop,omitempty"`
 	User       string             `json:"user,omitempty"`
 	Tty        bool               `json:"tty,omitempty"`
+	// Init, StopSignal, StopTimeout and GroupAdd are those of
+	// ProcessOptions.
+	Init        bool     `json:"init,omitempty"`
+	StopSignal  string   `json:"stopSignal,omitempty"`
+	StopTimeout *int     `json:"stopTimeout,omitempty"`
+	GroupAdd    []string `json:"groupAdd,omitempty"`
 }
 
 // ConnectedNetwork is a network that `network connect` added, as given.
