@@ -96,6 +96,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				return err
 			}
 			o.Process = process
+			if err := checkIsolationFlags(c, o.Isolation); err != nil {
+				return err
+			}
 			if all := append(fileLabels, labels...); len(all) > 0 {
 				o.Labels = map[string]string{}
 				for _, l := range all {
@@ -163,6 +166,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always")
 	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
 	pf.add(f)
+	addIsolationFlags(f, &o.Isolation)
 	return cmd
 }
 

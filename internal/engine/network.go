@@ -184,7 +184,7 @@ func (e *Engine) joinNetworkOf(r *Record) error {
 	default:
 		opt = specgen.WithNetworkNamespacePath("/proc/" + strconv.Itoa(other.Pid) + "/ns/net")
 	}
-	return specgen.Apply(r.Spec, opt)
+	return specgen.Apply(r.Spec, opt, specgen.CheckSysctls)
 }
 
 // connect makes r's network namespace and puts it on its network, before

@@ -57,6 +57,7 @@ type RunOptions struct {
 	Labels         map[string]string
 	Restart        string // no, on-failure[:N], always
 	Process        ProcessOptions
+	Isolation      IsolationOptions
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -253,6 +254,11 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	isolationOpts, modes, err := e.isolationSpec(o.Isolation, o.Name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r.Host.Namespaces = modes
 	// The record is written whole, with what it keeps of the spec: the
 	// spec is made first, all but what needs the container's root file
 	// system in place (see populate). The process comes after HOSTNAME
@@ -269,6 +275,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
 		processOpts,
+		isolationOpts,
 		specgen.WithMounts(volumeMounts(r.Mounts)...),
 		specgen.WithMounts(e.etcMounts(r)...),
 	)
@@ -535,6 +542,9 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		if err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := e.joinNamespacesOf(r); err != nil {
+		return nil, nil, err
 	}
 	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err != nil {

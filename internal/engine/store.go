@@ -128,6 +128,9 @@ type HostOptions struct {
 	StopSignal  string   `json:"stopSignal,omitempty"`
 	StopTimeout *int     `json:"stopTimeout,omitempty"`
 	GroupAdd    []string `json:"groupAdd,omitempty"`
+	// Namespaces are the namespaces shared with the host or another
+	// container (--ipc, --pid, --uts).
+	Namespaces namespaceModes `json:"namespaces,omitzero"`
 }
 
 // ConnectedNetwork is a network that `network connect` added, as given.
