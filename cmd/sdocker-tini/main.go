@@ -119,6 +119,6 @@ func lookPath(name string) (string, error) {
 }
 
 func fail(msg string) {
-	os.Stderr.WriteString(msg + "\n")
+	_, _ = os.Stderr.WriteString(msg + "\n") // nothing to do if stderr is gone
 	os.Exit(127)
 }
