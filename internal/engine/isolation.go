@@ -28,9 +28,9 @@ type IsolationOptions struct {
 	ShmSize                 string // --shm-size with a unit, e.g. 64m
 }
 
-// namespaceModes are the modes of the namespaces a container may share,
+// NamespaceModes are the modes of the namespaces a container may share,
 // as the record keeps them ("container:ID" for another container's).
-type namespaceModes struct {
+type NamespaceModes struct {
 	IPC string `json:"ipc,omitempty"`
 	PID string `json:"pid,omitempty"`
 	UTS string `json:"uts,omitempty"`
@@ -38,8 +38,8 @@ type namespaceModes struct {
 
 // isolationSpec checks o for a container named self and is the spec
 // option of what it asks, with the modes the record keeps.
-func (e *Engine) isolationSpec(o IsolationOptions, self string) (specgen.Opt, namespaceModes, error) {
-	var modes namespaceModes
+func (e *Engine) isolationSpec(o IsolationOptions, self string) (specgen.Opt, NamespaceModes, error) {
+	var modes NamespaceModes
 	sec, err := specgen.ParseSecurityOpts(o.SecurityOpts, os.ReadFile)
 	if err != nil {
 		return nil, modes, fmt.Errorf("%w: %w", ErrInvalidInput, err)
@@ -133,8 +133,8 @@ func hostDevices(devices []string) (specgen.Opt, error) {
 }
 
 // namespaceSpec reads the namespace modes of o.
-func (e *Engine) namespaceSpec(o IsolationOptions, self string) ([]specgen.Opt, namespaceModes, error) {
-	var modes namespaceModes
+func (e *Engine) namespaceSpec(o IsolationOptions, self string) ([]specgen.Opt, NamespaceModes, error) {
+	var modes NamespaceModes
 	var opts []specgen.Opt
 	for _, n := range []struct {
 		flag, mode string

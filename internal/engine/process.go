@@ -202,3 +202,20 @@ func removeCIDFile(path string) error {
 	}
 	return nil
 }
+
+// userCommand is the command of r's process args as the user gave it:
+// without the --init in front (as Docker shows it).
+func userCommand(r *Record, args []string) []string {
+	if r.Host.Init && len(args) >= 2 && args[0] == specgen.InitPath && args[1] == "--" {
+		return args[2:]
+	}
+	return args
+}
+
+// UserCommand is the command of r as the user gave it (see userCommand).
+func (r *Record) UserCommand() []string {
+	if r.Spec == nil || r.Spec.Process == nil {
+		return r.Command
+	}
+	return userCommand(r, r.Spec.Process.Args)
+}

@@ -282,7 +282,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	r.Spec, r.Command, r.CgroupPath = spec, spec.Process.Args, spec.Linux.CgroupsPath
+	r.Spec, r.Command, r.CgroupPath = spec, userCommand(r, spec.Process.Args), spec.Linux.CgroupsPath
 	// What its first start will make of its cgroup (see startContainer).
 	if r.CgroupOwnership, err = cgroups.ToMake(r.CgroupPath); err != nil {
 		return nil, nil, nil, err

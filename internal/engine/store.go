@@ -130,7 +130,7 @@ type HostOptions struct {
 	GroupAdd    []string `json:"groupAdd,omitempty"`
 	// Namespaces are the namespaces shared with the host or another
 	// container (--ipc, --pid, --uts).
-	Namespaces namespaceModes `json:"namespaces,omitzero"`
+	Namespaces NamespaceModes `json:"namespaces,omitzero"`
 }
 
 // ConnectedNetwork is a network that `network connect` added, as given.

@@ -164,6 +164,11 @@ func TestRunNamespaceModes(t *testing.T) {
 
 	id := e.runDetached("--name", "donor", "--network", "none", rootfsDir, "sleep", "100")
 	pid := e.state(id, "{{.State.Pid}}")
+	joiner := e.runDetached("--ipc", "container:donor", "--pid", "host", "--cgroupns", "host", "--sysctl", "net.core.somaxconn=99", "--network", "none", rootfsDir, "sleep", "100")
+	if got := e.state(joiner, "{{.HostConfig.IpcMode}} {{.HostConfig.PidMode}} {{.HostConfig.UTSMode}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.Sysctls}}"); got != "container:"+id+" host private host map[net.core.somaxconn:99]" {
+		t.Errorf("inspect of the namespace modes: %q", got)
+	}
+	e.remove(joiner)
 	got = lines(e.runNoNet("--ipc", "container:donor", "--pid", "container:"+id[:12], "--uts", "container:donor", rootfsDir, "sh", "-c",
 		"readlink /proc/self/ns/ipc /proc/self/ns/pid /proc/self/ns/uts; hostname; cat /proc/1/comm"))
 	donorName := strings.TrimSpace(e.mustRun(0, "exec", "donor", "hostname").stdout)

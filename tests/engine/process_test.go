@@ -28,6 +28,16 @@ func TestRunInitExitStatus(t *testing.T) {
 	// The init is read-only in the container.
 	e.mustRun(0, "run", "--rm", "--init", "--network", "none", rootfsDir,
 		"sh", "-c", "! sh -c ': > /sbin/docker-init' 2>/dev/null")
+	// inspect and ps show the command as given, and the init apart.
+	id := e.runDetached("--init", "--network", "none", "--ulimit", "nofile=100:200", "--stop-signal", "HUP", "--stop-timeout", "3",
+		"--oom-score-adj", "10", "--group-add", "20", rootfsDir, "sleep", "100")
+	want := "sleep [sleep 100] true [20] 10 [{nofile 100 200}] HUP 3"
+	if got := e.state(id, "{{.Path}} {{.Config.Cmd}} {{.HostConfig.Init}} {{.HostConfig.GroupAdd}} {{.HostConfig.OomScoreAdj}} {{.HostConfig.Ulimits}} {{.Config.StopSignal}} {{.Config.StopTimeout}}"); got != want {
+		t.Errorf("inspect of a container with --init and process options: %q, want %q", got, want)
+	}
+	if r := e.mustRun(0, "ps"); !strings.Contains(r.stdout, "sleep 100") || strings.Contains(r.stdout, "docker-init") {
+		t.Errorf("ps of a container with --init:\n%s", r.stdout)
+	}
 	r = e.mustRun(127, "run", "--rm", "--init", "--network", "none", rootfsDir, "no-such-command")
 	if !strings.Contains(r.stderr, "no-such-command") {
 		t.Errorf("--init of a missing command: %s", r)
