@@ -162,7 +162,7 @@ func (e *Engine) namespaceSpec(o IsolationOptions, self string) ([]specgen.Opt, 
 			}
 		case n.keep != nil && strings.HasPrefix(n.mode, containerModePrefix):
 			ref := strings.TrimPrefix(n.mode, containerModePrefix)
-			other, err := e.namespaceOwner(n.flag, ref, self)
+			other, err := e.namespaceOwner(n.flag, n.t, ref, self)
 			if err != nil {
 				return nil, modes, err
 			}
@@ -203,11 +203,11 @@ func namespaceUsage(flag string) string {
 	return "host or container:NAME"
 }
 
-// namespaceOwner finds the running container REF whose namespace a
-// container named self joins.
-func (e *Engine) namespaceOwner(flag, ref, self string) (*Record, error) {
+// namespaceOwner finds the running container REF whose namespace of
+// type ns a container named self joins (flag container:REF).
+func (e *Engine) namespaceOwner(flag string, ns specs.LinuxNamespaceType, ref, self string) (*Record, error) {
 	if ref == "" || self != "" && ref == self {
-		return nil, fmt.Errorf("%w: %s container:%s: a container cannot join its own namespace", ErrInvalidInput, flag, ref)
+		return nil, fmt.Errorf("%w: %s container:%s: a container cannot join its own %s namespace", ErrInvalidInput, flag, ref, ns)
 	}
 	other, err := e.Find(ref)
 	if err != nil {
