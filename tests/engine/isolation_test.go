@@ -168,6 +168,13 @@ func TestRunNamespaceModes(t *testing.T) {
 	if got := e.state(joiner, "{{.HostConfig.IpcMode}} {{.HostConfig.PidMode}} {{.HostConfig.UTSMode}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.Sysctls}}"); got != "container:"+id+" host private host map[net.core.somaxconn:99]" {
 		t.Errorf("inspect of the namespace modes: %q", got)
 	}
+	// A start joins the donor's namespace of now: after the donor's restart, its new one.
+	e.mustRun(0, "restart", "-t", "0", "donor")
+	e.mustRun(0, "restart", "-t", "0", joiner)
+	pid = e.state(id, "{{.State.Pid}}")
+	if got := nsOf(e.state(joiner, "{{.State.Pid}}"), "ipc"); got != nsOf(pid, "ipc") {
+		t.Errorf("after restarts, the joiner's IPC namespace is %s, the donor's %s", got, nsOf(pid, "ipc"))
+	}
 	e.remove(joiner)
 	got = lines(e.runNoNet("--ipc", "container:donor", "--pid", "container:"+id[:12], "--uts", "container:donor", rootfsDir, "sh", "-c",
 		"readlink /proc/self/ns/ipc /proc/self/ns/pid /proc/self/ns/uts; hostname; cat /proc/1/comm"))
