@@ -16,7 +16,7 @@ func addIsolationFlags(f *pflag.FlagSet, o *engine.IsolationOptions) {
 	f.StringArrayVar(&o.Devices, "device", nil, "give the container a host device: HOST[:CONTAINER][:PERMISSIONS] (PERMISSIONS letters of rwm)")
 	f.StringArrayVar(&o.DeviceCgroupRules, "device-cgroup-rule", nil, "allow devices in the device cgroup: 'TYPE MAJOR:MINOR ACCESS', e.g. 'c 1:3 rwm'")
 	f.StringArrayVar(&o.Sysctls, "sysctl", nil, "set a namespaced sysctl KEY=VALUE (net.*, fs.mqueue.*, kernel.shm*, kernel.msg*, kernel.sem)")
-	f.StringVar(&o.IPC, "ipc", "", "IPC namespace: private (default), shareable, none, host or container:NAME")
+	f.StringVar(&o.IPC, "ipc", "", "IPC namespace: private (default), shareable (others may join it), none, host or container:NAME (of a shareable one)")
 	f.StringVar(&o.PID, "pid", "", "PID namespace: private (default), host or container:NAME")
 	f.StringVar(&o.UTS, "uts", "", "UTS namespace: private (default), host or container:NAME")
 	f.StringVar(&o.CgroupNS, "cgroupns", "", "cgroup namespace: private (default) or host")

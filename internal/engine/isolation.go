@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -22,8 +24,9 @@ type IsolationOptions struct {
 	DeviceCgroupRules []string // --device-cgroup-rule
 	Sysctls           []string // --sysctl KEY=VALUE
 	// IPC, PID and UTS are "" (the container's own), host, or
-	// container:NAME_OR_ID; IPC also private, shareable (its own) or none
-	// (its own, without /dev/shm). CgroupNS is private ("") or host.
+	// container:NAME_OR_ID; IPC also private, shareable (its own, which
+	// others may join: see shmPath) or none (its own, without /dev/shm).
+	// CgroupNS is private ("") or host.
 	IPC, PID, UTS, CgroupNS string
 	ShmSize                 string // --shm-size with a unit, e.g. 64m
 }
@@ -31,14 +34,16 @@ type IsolationOptions struct {
 // NamespaceModes are the modes of the namespaces a container may share,
 // as the record keeps them ("container:ID" for another container's).
 type NamespaceModes struct {
-	IPC string `json:"ipc,omitempty"`
-	PID string `json:"pid,omitempty"`
-	UTS string `json:"uts,omitempty"`
+	IPC string `json:"ipc,omitempty"` // also shareable: see shmPath
+	// ShmSize is the size of a shareable IPC namespace's /dev/shm (0: 64 MiB).
+	ShmSize int64  `json:"shmSize,omitempty"`
+	PID     string `json:"pid,omitempty"`
+	UTS     string `json:"uts,omitempty"`
 }
 
 // isolationSpec checks o for a container named self and is the spec
 // option of what it asks, with the modes the record keeps.
-func (e *Engine) isolationSpec(o IsolationOptions, self string) (specgen.Opt, NamespaceModes, error) {
+func (e *Engine) isolationSpec(o IsolationOptions, self, id string) (specgen.Opt, NamespaceModes, error) {
 	var modes NamespaceModes
 	sec, err := specgen.ParseSecurityOpts(o.SecurityOpts, os.ReadFile)
 	if err != nil {
@@ -62,9 +67,12 @@ func (e *Engine) isolationSpec(o IsolationOptions, self string) (specgen.Opt, Na
 			return nil, modes, fmt.Errorf("%w: --shm-size %q: a positive size with a unit, e.g. 64m", ErrInvalidInput, o.ShmSize)
 		}
 	}
-	nsOpts, modes, err := e.namespaceSpec(o, self)
+	nsOpts, modes, err := e.namespaceSpec(o, self, id)
 	if err != nil {
 		return nil, modes, err
+	}
+	if modes.IPC == "shareable" {
+		modes.ShmSize, shm = shm, 0 // the size of the tmpfs mounted at start
 	}
 	kernel := kernelRelease()
 	opts := append(nsOpts,
@@ -133,7 +141,7 @@ func hostDevices(devices []string) (specgen.Opt, error) {
 }
 
 // namespaceSpec reads the namespace modes of o.
-func (e *Engine) namespaceSpec(o IsolationOptions, self string) ([]specgen.Opt, NamespaceModes, error) {
+func (e *Engine) namespaceSpec(o IsolationOptions, self, id string) ([]specgen.Opt, NamespaceModes, error) {
 	var modes NamespaceModes
 	var opts []specgen.Opt
 	for _, n := range []struct {
@@ -142,7 +150,7 @@ func (e *Engine) namespaceSpec(o IsolationOptions, self string) ([]specgen.Opt, 
 		keep       *string
 		own        []string
 	}{
-		{"--ipc", o.IPC, specs.IPCNamespace, &modes.IPC, []string{"", "private", "shareable", "none"}},
+		{"--ipc", o.IPC, specs.IPCNamespace, &modes.IPC, []string{"", "private", "none"}},
 		{"--pid", o.PID, specs.PIDNamespace, &modes.PID, []string{"", "private"}},
 		{"--uts", o.UTS, specs.UTSNamespace, &modes.UTS, []string{"", "private"}},
 		{"--cgroupns", o.CgroupNS, specs.CgroupNamespace, nil, []string{"", "private"}},
@@ -150,6 +158,9 @@ func (e *Engine) namespaceSpec(o IsolationOptions, self string) ([]specgen.Opt, 
 		switch {
 		case n.mode == "none" && n.t == specs.IPCNamespace:
 			opts = append(opts, specgen.WithShm(specs.Mount{}))
+		case n.mode == "shareable" && n.t == specs.IPCNamespace:
+			modes.IPC = "shareable"
+			opts = append(opts, specgen.WithShm(specgen.Bind(e.shmPath(id), "/dev/shm", false)))
 		case containsString(n.own, n.mode):
 		case n.mode == "host":
 			host, err := os.Hostname()
@@ -166,7 +177,13 @@ func (e *Engine) namespaceSpec(o IsolationOptions, self string) ([]specgen.Opt, 
 			if err != nil {
 				return nil, modes, err
 			}
+			if n.t == specs.IPCNamespace && other.Host.Namespaces.IPC != "shareable" {
+				return nil, modes, fmt.Errorf("%w: --ipc container:%s: its IPC namespace is not shareable: run it with --ipc shareable", ErrInvalidInput, ref)
+			}
 			*n.keep = containerModePrefix + other.ID
+			if n.t == specs.IPCNamespace {
+				opts = append(opts, specgen.WithShm(specgen.Bind(e.shmPath(other.ID), "/dev/shm", false)))
+			}
 			// A namespace of the container's own until it starts (see
 			// joinNamespacesOf), so that the options after see one; the
 			// hostname is the other's.
@@ -220,11 +237,15 @@ func (e *Engine) namespaceOwner(flag string, ns specs.LinuxNamespaceType, ref, s
 }
 
 // joinNamespacesOf points r's spec at the IPC, PID and UTS namespaces of
-// the containers its modes name, which must run (the hostname came along
-// at create). The /dev/shm of a container that joins another's IPC
-// namespace stays its own tmpfs: the other's is a mount of another mount
-// namespace, which the kernel does not bind elsewhere.
+// the containers its modes name, which must run (the hostname and the
+// /dev/shm of a shareable IPC namespace came along at create); the
+// /dev/shm of r's own shareable IPC namespace is mounted.
 func (e *Engine) joinNamespacesOf(r *Record) error {
+	if r.Host.Namespaces.IPC == "shareable" {
+		if err := mountShm(e.shmPath(r.ID), r.Host.Namespaces.ShmSize); err != nil {
+			return err
+		}
+	}
 	for _, n := range []struct {
 		mode string
 		t    specs.LinuxNamespaceType
@@ -251,4 +272,42 @@ func (e *Engine) joinNamespacesOf(r *Record) error {
 		}
 	}
 	return nil
+}
+
+// shmPath is where the /dev/shm of container id's shareable IPC namespace
+// is mounted: a tmpfs of the host's mount namespace, which the containers
+// that join that IPC namespace bind too (the container's own /dev/shm is
+// a mount of its mount namespace, which the kernel binds nowhere else).
+// It stays until the container is removed (releaseShm).
+func (e *Engine) shmPath(id string) string { return filepath.Join(e.containerDir(id), "shm") }
+
+// mountShm mounts the tmpfs of a shareable /dev/shm at dir unless it is
+// there (size 0: 64 MiB).
+func mountShm(dir string, size int64) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	var st, parent unix.Stat_t
+	if unix.Stat(dir, &st) == nil && unix.Stat(filepath.Dir(dir), &parent) == nil && st.Dev != parent.Dev {
+		return nil // mounted by an earlier start
+	}
+	if size == 0 {
+		size = 64 << 20
+	}
+	opts := "mode=1777,size=" + strconv.FormatInt(size, 10)
+	if err := unix.Mount("shm", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
+// releaseShm unmounts the shareable /dev/shm of the container directory
+// dir, if it has one.
+func releaseShm(dir string) error {
+	p := filepath.Join(dir, "shm")
+	err := unix.Unmount(p, unix.MNT_DETACH)
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil // not mounted
+	}
+	return fmt.Errorf("unmount %s: %w", p, err)
 }

@@ -254,7 +254,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	isolationOpts, modes, err := e.isolationSpec(o.Isolation, o.Name)
+	isolationOpts, modes, err := e.isolationSpec(o.Isolation, o.Name, r.ID)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -402,6 +402,9 @@ func (e *Engine) remove(id string) error {
 			return fmt.Errorf("remove container %s: %w", id, err)
 		}
 	}
+	if err := releaseShm(dir); err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}

@@ -136,8 +136,9 @@ func TestRunSysctl(t *testing.T) {
 }
 
 // TestRunNamespaceModes: --ipc, --pid, --uts as host and as another
-// container's (the same namespace, by inode), --cgroupns host, --ipc none,
-// --shm-size; and what is refused.
+// container's (the same namespace, by inode; the same /dev/shm, of a
+// shareable IPC namespace), --cgroupns host, --ipc none, --shm-size; and
+// what is refused.
 func TestRunNamespaceModes(t *testing.T) {
 	e := newEnv(t)
 	e.trackRoot()
@@ -162,8 +163,9 @@ func TestRunNamespaceModes(t *testing.T) {
 		}
 	}
 
-	id := e.runDetached("--name", "donor", "--network", "none", rootfsDir, "sleep", "100")
-	pid := e.state(id, "{{.State.Pid}}")
+	id := e.runDetached("--name", "donor", "--network", "none", "--ipc", "shareable", "--shm-size", "3m", rootfsDir,
+		"sh", "-c", "echo shared > /dev/shm/x; exec sleep 100")
+	private := e.runDetached("--network", "none", rootfsDir, "sleep", "100")
 	joiner := e.runDetached("--ipc", "container:donor", "--pid", "host", "--cgroupns", "host", "--sysctl", "net.core.somaxconn=99", "--network", "none", rootfsDir, "sleep", "100")
 	if got := e.state(joiner, "{{.HostConfig.IpcMode}} {{.HostConfig.PidMode}} {{.HostConfig.UTSMode}} {{.HostConfig.CgroupnsMode}} {{.HostConfig.Sysctls}}"); got != "container:"+id+" host private host map[net.core.somaxconn:99]" {
 		t.Errorf("inspect of the namespace modes: %q", got)
@@ -171,15 +173,18 @@ func TestRunNamespaceModes(t *testing.T) {
 	// A start joins the donor's namespace of now: after the donor's restart, its new one.
 	e.mustRun(0, "restart", "-t", "0", "donor")
 	e.mustRun(0, "restart", "-t", "0", joiner)
-	pid = e.state(id, "{{.State.Pid}}")
+	pid := e.state(id, "{{.State.Pid}}")
 	if got := nsOf(e.state(joiner, "{{.State.Pid}}"), "ipc"); got != nsOf(pid, "ipc") {
 		t.Errorf("after restarts, the joiner's IPC namespace is %s, the donor's %s", got, nsOf(pid, "ipc"))
 	}
 	e.remove(joiner)
 	got = lines(e.runNoNet("--ipc", "container:donor", "--pid", "container:"+id[:12], "--uts", "container:donor", rootfsDir, "sh", "-c",
-		"readlink /proc/self/ns/ipc /proc/self/ns/pid /proc/self/ns/uts; hostname; cat /proc/1/comm"))
+		"readlink /proc/self/ns/ipc /proc/self/ns/pid /proc/self/ns/uts; hostname; cat /proc/1/comm /dev/shm/x; df -k /dev/shm | tail -1"))
 	donorName := strings.TrimSpace(e.mustRun(0, "exec", "donor", "hostname").stdout)
-	want = []string{nsOf(pid, "ipc"), nsOf(pid, "pid"), nsOf(pid, "uts"), donorName, "sleep"}
+	if len(got) == 7 {
+		got[6] = strings.Fields(got[6])[1] // df's size in KiB
+	}
+	want = []string{nsOf(pid, "ipc"), nsOf(pid, "pid"), nsOf(pid, "uts"), donorName, "sleep", "shared", "3072"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("namespaces of container donor: %q, want %q", got, want)
 	}
@@ -192,7 +197,7 @@ func TestRunNamespaceModes(t *testing.T) {
 	}
 	for _, a := range [][]string{
 		{"--ipc", "bogus"}, {"--pid", "private:x"}, {"--uts", "none"}, {"--cgroupns", "container:donor"},
-		{"--ipc", "container:no-such"}, {"--pid", "container:"},
+		{"--ipc", "container:no-such"}, {"--pid", "container:"}, {"--ipc", "container:" + private},
 		{"--shm-size", "-1"}, {"--shm-size", "abc"}, {"--ipc", "host", "--shm-size", "1m"},
 		{"--uts", "host", "--hostname", "x"},
 	} {
@@ -201,7 +206,14 @@ func TestRunNamespaceModes(t *testing.T) {
 			t.Errorf("%q: want an error naming the flag\n%s", a, r)
 		}
 	}
+	e.remove(private)
 	if r := e.mustRun(0, "ps", "-aq", "--no-trunc"); strings.TrimSpace(r.stdout) != id {
 		t.Errorf("containers after the refused runs: %q, want the donor only", r.stdout)
+	}
+	// The shareable /dev/shm goes with the donor.
+	shm := filepath.Join(e.root, "containers", id, "shm")
+	e.remove(id)
+	if _, err := os.Stat(shm); !os.IsNotExist(err) {
+		t.Errorf("the donor's /dev/shm after rm: %v", err)
 	}
 }
