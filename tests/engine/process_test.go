@@ -72,6 +72,16 @@ func TestRunInitStop(t *testing.T) {
 			t.Errorf("init %v, %s: stopped with %s, want %s", c.init, c.cmd, got, c.want)
 		}
 	}
+	// Any signal goes to the command's process group: kill -s USR1
+	// reaches the shell's trap, whose status the init passes on.
+	id := e.runDetached("--init", "--network", "none", rootfsDir, "sh", "-c", `trap "exit 9" USR1; touch /ready; while :; do sleep 0.1; done`)
+	testutil.WaitFor(t, 20*time.Second, "the trap to be set", func() bool {
+		return e.run("exec", id, "test", "-e", "/ready").code == 0
+	})
+	e.mustRun(0, "kill", "-s", "USR1", id)
+	if got := e.mustRun(0, "wait", id).stdout; got != "9\n" {
+		t.Errorf("kill -s USR1 behind --init: exit %q, want 9", got)
+	}
 }
 
 // TestRunInitReapsOrphans: an orphan ends up the child of PID 1; without
