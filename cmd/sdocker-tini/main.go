@@ -38,15 +38,17 @@ func main() {
 		s := sig.(syscall.Signal)
 		switch s {
 		case syscall.SIGCHLD:
-			if status, done := reap(child); done {
-				os.Exit(exitStatus(status))
-			}
 		case syscall.SIGURG: // the Go runtime's own preemption signal
 		default:
 			// The group first; a child that left it still gets the signal.
 			if syscall.Kill(-child, s) != nil {
-				_ = syscall.Kill(child, s) // it may have exited already: reaped on SIGCHLD
+				_ = syscall.Kill(child, s) // it may have exited already: reaped below
 			}
+		}
+		// After every signal, not only SIGCHLD: a flood of signals that
+		// fills the channel may drop the SIGCHLD.
+		if status, done := reap(child); done {
+			os.Exit(exitStatus(status))
 		}
 	}
 }
