@@ -7,7 +7,7 @@ export CGO_ENABLED := 0
 
 all: build
 
-# The engine, its detached containers' monitor, the runtime, the init, and the
+# The engine, its detached containers' monitor, the runtime, the init, --init's init, and the
 # two workloads the default rootfs ships (all found beside sdocker).
 build:
 	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/ ./cmd/...
@@ -37,7 +37,7 @@ bench: build
 	SDOCKER_BIN=$(CURDIR)/$(BIN)/sdocker bench/run.sh
 
 install: build
-	install -m 0755 $(BIN)/sdocker $(BIN)/sdocker-registry $(BIN)/sdocker-monitor $(BIN)/sdocker-runc $(BIN)/sdocker-init $(BIN)/cpu-test $(BIN)/memory-test /usr/local/bin/
+	install -m 0755 $(BIN)/sdocker $(BIN)/sdocker-registry $(BIN)/sdocker-monitor $(BIN)/sdocker-runc $(BIN)/sdocker-init $(BIN)/sdocker-tini $(BIN)/cpu-test $(BIN)/memory-test /usr/local/bin/
 
 clean:
 	rm -rf $(BIN)

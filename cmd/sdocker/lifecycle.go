@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,7 +45,7 @@ func newStopCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var seconds int
 	c := &cobra.Command{
 		Use:     "stop [OPTIONS] CONTAINER...",
-		Short:   "Stop containers: SIGTERM, then SIGKILL after a timeout",
+		Short:   "Stop containers: their stop signal (SIGTERM), then SIGKILL after a timeout",
 		Example: "  sdocker stop -t 2 web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -54,11 +53,11 @@ func newStopCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 				return fmt.Errorf("--time %d: must not be negative", seconds)
 			}
 			return eachContainer(openEngine, args, func(e *engine.Engine, ref string) error {
-				return e.Stop(ref, time.Duration(seconds)*time.Second)
+				return e.Stop(ref, stopTimeout(c, seconds))
 			})
 		},
 	}
-	c.Flags().IntVarP(&seconds, "time", "t", 10, "seconds to wait before SIGKILL")
+	c.Flags().IntVarP(&seconds, "time", "t", 10, "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)")
 	return c
 }
 
@@ -74,11 +73,11 @@ func newRestartCommand(openEngine func() (*engine.Engine, error)) *cobra.Command
 				return fmt.Errorf("--time %d: must not be negative", seconds)
 			}
 			return eachContainer(openEngine, args, func(e *engine.Engine, ref string) error {
-				return e.Restart(ref, time.Duration(seconds)*time.Second)
+				return e.Restart(ref, stopTimeout(c, seconds))
 			})
 		},
 	}
-	c.Flags().IntVarP(&seconds, "time", "t", 10, "seconds to wait before SIGKILL")
+	c.Flags().IntVarP(&seconds, "time", "t", 10, "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)")
 	return c
 }
 

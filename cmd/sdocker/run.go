@@ -26,6 +26,7 @@ func newRunCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var entrypoint string
 	var envFiles, labels []string
 	var pull string
+	var pf processFlags
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
@@ -91,9 +92,17 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				}
 				o.Env = append(env, o.Env...)
 			}
-			if len(labels) > 0 {
+			process, fileLabels, err := pf.options(c)
+			if err != nil {
+				return err
+			}
+			o.Process = process
+			if err := checkIsolationFlags(c, o.Isolation); err != nil {
+				return err
+			}
+			if all := append(fileLabels, labels...); len(all) > 0 {
 				o.Labels = map[string]string{}
-				for _, l := range labels {
+				for _, l := range all {
 					k, v, _ := strings.Cut(l, "=")
 					if k == "" {
 						return fmt.Errorf("--label %q: use KEY=VALUE", l)
@@ -163,16 +172,22 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always")
 	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
 	f.StringVar(&pull, "pull", pullMissing, "pull the image from its registry: missing, always or never")
+	pf.add(f)
+	addIsolationFlags(f, &o.Isolation)
 	return cmd
 }
 
 // readEnvFile reads KEY=VALUE lines; blank lines and # comments are
 // skipped. A KEY alone is kept as it is: the run options resolve it from
 // the host's environment, as they do for -e KEY.
-func readEnvFile(path string) ([]string, error) {
+func readEnvFile(path string) ([]string, error) { return readKeyValueFile("--env-file", path) }
+
+// readKeyValueFile reads the KEY=VALUE lines of the file of option flag
+// (--env-file, --label-file); blank lines and # comments are skipped.
+func readKeyValueFile(flag, path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("--env-file: %w", err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	defer f.Close()
 	var env []string
@@ -184,12 +199,12 @@ func readEnvFile(path string) ([]string, error) {
 		}
 		k, _, _ := strings.Cut(line, "=")
 		if k == "" || strings.ContainsAny(k, " \t") {
-			return nil, fmt.Errorf("--env-file %s: invalid line %q", path, line)
+			return nil, fmt.Errorf("%s %s: invalid line %q", flag, path, line)
 		}
 		env = append(env, line)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--env-file %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	return env, nil
 }

@@ -71,6 +71,7 @@ type HostConfig struct {
 	MemorySwap       int64             `json:"MemorySwap"`
 	MemorySwappiness *int64            `json:"MemorySwappiness"`
 	PidsLimit        *int64            `json:"PidsLimit"`
+	ProcessHostConfig
 }
 
 // RestartPolicyJSON is Docker's spelling of a restart policy.
@@ -99,15 +100,17 @@ type MountJSON struct {
 
 // ContainerConfig is the Config of ContainerJSON: what runs.
 type ContainerConfig struct {
-	Hostname   string            `json:"Hostname"`
-	User       string            `json:"User"`
-	Tty        bool              `json:"Tty"`
-	Env        []string          `json:"Env"`
-	Cmd        []string          `json:"Cmd"`
-	Image      string            `json:"Image"`
-	WorkingDir string            `json:"WorkingDir"`
-	Entrypoint []string          `json:"Entrypoint"`
-	Labels     map[string]string `json:"Labels"`
+	Hostname    string            `json:"Hostname"`
+	User        string            `json:"User"`
+	Tty         bool              `json:"Tty"`
+	Env         []string          `json:"Env"`
+	Cmd         []string          `json:"Cmd"`
+	Image       string            `json:"Image"`
+	WorkingDir  string            `json:"WorkingDir"`
+	Entrypoint  []string          `json:"Entrypoint"`
+	Labels      map[string]string `json:"Labels"`
+	StopSignal  string            `json:"StopSignal,omitempty"`
+	StopTimeout *int              `json:"StopTimeout,omitempty"`
 }
 
 // NetworkSettings is the NetworkSettings of ContainerJSON.
@@ -173,9 +176,10 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	if s := r.Spec; s != nil {
 		cfg.Hostname = s.Hostname
 		if p := s.Process; p != nil {
-			cfg.Env, cfg.Cmd, cfg.WorkingDir = p.Env, p.Args, p.Cwd
-			if len(p.Args) > 0 {
-				c.Path, c.Args = p.Args[0], append([]string{}, p.Args[1:]...)
+			args := r.UserCommand()
+			cfg.Env, cfg.Cmd, cfg.WorkingDir = p.Env, args, p.Cwd
+			if len(args) > 0 {
+				c.Path, c.Args = args[0], append([]string{}, args[1:]...)
 			}
 		}
 	}
@@ -207,6 +211,7 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	}
 	h.Privileged, h.ReadonlyRootfs = r.Host.Privileged, r.Host.ReadOnly
 	h.CapAdd, h.CapDrop = r.Host.CapAdd, r.Host.CapDrop
+	inspectProcess(c, r)
 
 	// Mounts and binds.
 	for _, m := range r.Mounts {

@@ -201,7 +201,7 @@ func (e *Engine) removeHalfCreated(all []*Record) error {
 				errs = append(errs, err)
 			}
 		}
-		if err := image.ReleaseRootfs(e.containerDir(ent.Name())); err != nil {
+		if err := errors.Join(image.ReleaseRootfs(e.containerDir(ent.Name())), releaseShm(e.containerDir(ent.Name()))); err != nil {
 			errs = append(errs, err)
 		} else if err := os.RemoveAll(e.containerDir(ent.Name())); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", e.containerDir(ent.Name()), err))

@@ -174,7 +174,8 @@ func (e *Engine) waitExit(id string, timeout time.Duration) bool {
 	}
 }
 
-// Stop sends SIGTERM, and SIGKILL after timeout, and waits until the
+// Stop sends its stop signal (SIGTERM unless --stop-signal), and SIGKILL
+// after timeout (ContainerStopTimeout: its own), and waits until the
 // container has exited; its restart policy no longer applies. A starting
 // container is stopped once it runs.
 func (e *Engine) Stop(ref string, timeout time.Duration) error {
@@ -194,8 +195,9 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 		}
 		if live(r) {
 			// Told before it is sent: the die it causes comes after.
-			e.event(r, "kill", signalAttr(unix.SIGTERM)...)
-			if signalInit(r, unix.SIGTERM) == nil {
+			sig := stopSignal(r)
+			e.event(r, "kill", signalAttr(sig)...)
+			if signalInit(r, sig) == nil {
 				running = r
 			}
 		}
@@ -205,7 +207,7 @@ func (e *Engine) Stop(ref string, timeout time.Duration) error {
 		return err
 	}
 	var killErr error
-	if running != nil && !e.waitExit(r.ID, timeout) {
+	if running != nil && !e.waitExit(r.ID, stopTimeout(r, timeout)) {
 		e.event(running, "kill", signalAttr(unix.SIGKILL)...)
 		// ErrWrongState: it has exited since.
 		if killErr = signalInit(running, unix.SIGKILL); errors.Is(killErr, ErrWrongState) {

@@ -117,15 +117,9 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 // containerMode checks --network container:REF for a container named self:
 // REF must run and not be the container itself.
 func (e *Engine) containerMode(ref, self string) (string, error) {
-	if ref == "" || self != "" && ref == self {
-		return "", fmt.Errorf("%w: --network container:%s: a container cannot join its own network namespace", ErrInvalidInput, ref)
-	}
-	other, err := e.Find(ref)
+	other, err := e.namespaceOwner("--network", specs.NetworkNamespace, ref, self)
 	if err != nil {
-		return "", fmt.Errorf("%w: --network container:%s: %w", ErrInvalidInput, ref, err)
-	}
-	if !live(other) {
-		return "", fmt.Errorf("%w: --network container:%s: container %s is %s, not running", ErrInvalidInput, ref, ids.ShortID(other.ID), other.Status)
+		return "", err
 	}
 	return containerModePrefix + other.ID, nil
 }
@@ -184,7 +178,7 @@ func (e *Engine) joinNetworkOf(r *Record) error {
 	default:
 		opt = specgen.WithNetworkNamespacePath("/proc/" + strconv.Itoa(other.Pid) + "/ns/net")
 	}
-	return specgen.Apply(r.Spec, opt)
+	return specgen.Apply(r.Spec, opt, specgen.CheckSysctls)
 }
 
 // connect makes r's network namespace and puts it on its network, before

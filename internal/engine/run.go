@@ -56,6 +56,8 @@ type RunOptions struct {
 	Remove         bool
 	Labels         map[string]string
 	Restart        string // no, on-failure[:N], always
+	Process        ProcessOptions
+	Isolation      IsolationOptions
 
 	MountOptions // -v, --mount, --tmpfs, --read-only-tmpfs, --volumes-from
 
@@ -206,6 +208,15 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	processOpts, err := processSpec(o.Process)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	isolationOpts, modes, err := e.isolationSpec(o.Isolation, o.Name, r.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r.Host.Namespaces = modes
 	// The record is written whole, with what it keeps of the spec: the
 	// spec is made first, all but what needs the container's root file
 	// system in place (see populate). The process comes after HOSTNAME
@@ -221,6 +232,8 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
+		processOpts,
+		isolationOpts,
 		specgen.WithMounts(mountSpecs(r.Mounts)...),
 		specgen.WithBindPropagation(),
 		specgen.WithMounts(e.etcMounts(r)...),
@@ -228,7 +241,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	r.Spec, r.Command, r.CgroupPath = spec, spec.Process.Args, spec.Linux.CgroupsPath
+	r.Spec, r.Command, r.CgroupPath = spec, userCommand(r, spec.Process.Args), spec.Linux.CgroupsPath
 	// What its first start will make of its cgroup (see startContainer).
 	if r.CgroupOwnership, err = cgroups.ToMake(r.CgroupPath); err != nil {
 		return nil, nil, nil, err
@@ -240,7 +253,10 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := e.populate(r); err != nil {
+	if err = e.populate(r); err == nil {
+		err = writeCIDFile(o.Process.CIDFile, r.ID)
+	}
+	if err != nil {
 		r.AutoRemove = true // nothing is left, volumes included
 		err = errors.Join(err, e.removeContainer(r))
 		state.Close()
@@ -307,6 +323,8 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
+			Init: o.Process.Init, StopSignal: o.Process.StopSignal, StopTimeout: o.Process.StopTimeout,
+			GroupAdd: o.Process.GroupAdd,
 		},
 	}
 	if r.ID, err = newID(); err != nil {
@@ -375,7 +393,7 @@ func (e *Engine) populate(r *Record) error {
 	if err := e.mountRootfs(r); err != nil {
 		return err
 	}
-	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User)); err != nil {
+	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User), specgen.WithGroupAdd(r.Host.GroupAdd)); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	if err := e.writeEtcFiles(r); err != nil {
@@ -489,6 +507,9 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 			return nil, nil, err
 		}
 	}
+	if err := e.joinNamespacesOf(r); err != nil {
+		return nil, nil, err
+	}
 	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err != nil {
 		return nil, nil, err
@@ -589,7 +610,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	if o.Detach {
 		defer state.Close()
 		if err := e.startMonitor(r, lock, state); err != nil {
-			return launch.ExitCodeOf(err), err
+			return launch.ExitCodeOf(err), errors.Join(err, removeCIDFile(o.Process.CIDFile))
 		}
 		fmt.Fprintln(o.Stdout, r.ID)
 		return 0, nil
@@ -607,7 +628,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		// A container that could not even start leaves nothing.
 		r.AutoRemove = true
 		code := launch.ExitCodeOf(err)
-		err = errors.Join(err, e.removeContainer(r))
+		err = errors.Join(err, e.removeContainer(r), removeCIDFile(o.Process.CIDFile))
 		state.Close()
 		return code, err
 	}

@@ -122,6 +122,15 @@ type HostOptions struct {
 	CapDrop    []string           `json:"capDrop,omitempty"`
 	User       string             `json:"user,omitempty"`
 	Tty        bool               `json:"tty,omitempty"`
+	// Init, StopSignal, StopTimeout and GroupAdd are those of
+	// ProcessOptions.
+	Init        bool     `json:"init,omitempty"`
+	StopSignal  string   `json:"stopSignal,omitempty"`
+	StopTimeout *int     `json:"stopTimeout,omitempty"`
+	GroupAdd    []string `json:"groupAdd,omitempty"`
+	// Namespaces are the namespaces shared with the host or another
+	// container (--ipc, --pid, --uts).
+	Namespaces NamespaceModes `json:"namespaces,omitzero"`
 }
 
 // ConnectedNetwork is a network that `network connect` added, as given.
@@ -404,6 +413,9 @@ func (e *Engine) remove(id string) error {
 		if err := os.Remove(e.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove container %s: %w", id, err)
 		}
+	}
+	if err := releaseShm(dir); err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)

@@ -769,6 +769,12 @@ var rlimitTypes = map[string]int{
 	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
+// RlimitResource is the resource number of an rlimit type (RLIMIT_NOFILE).
+func RlimitResource(typ string) (int, bool) {
+	res, ok := rlimitTypes[typ]
+	return res, ok
+}
+
 func setRlimit(rl specs.POSIXRlimit) error {
 	res, ok := rlimitTypes[rl.Type]
 	if !ok {

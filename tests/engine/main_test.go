@@ -59,7 +59,7 @@ func setupAndRun(m *testing.M) (code int, err error) {
 		return 2, err
 	}
 	defer func() { err = errors.Join(err, testutil.RemoveWorkDir(workDir)) }()
-	pkgs := []string{"./cmd/sdocker", "./cmd/sdocker-monitor", "./cmd/cpu-test", "./cmd/memory-test"}
+	pkgs := []string{"./cmd/sdocker", "./cmd/sdocker-monitor", "./cmd/sdocker-tini", "./cmd/cpu-test", "./cmd/memory-test"}
 	if testutil.HasPackage("./cmd/sdocker-init") {
 		pkgs = append(pkgs, "./cmd/sdocker-init")
 	}
