@@ -3,6 +3,7 @@ package launch
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,11 +88,20 @@ func toCapSet(names []string) (capSet, error) {
 	return s, nil
 }
 
+//go:nosplit
 func (s capSet) has(c uint) bool { return s[c/32]&(1<<(c%32)) != 0 }
 
-// setUserAndCapabilities drops the bounding set, switches to the process's
-// user and sets the remaining capability sets, in runc's order.
-func setUserAndCapabilities(proc *specs.Process) error {
+// privileges are the process's user and capability sets, prepared so that
+// applying them allocates nothing and makes raw system calls only: without
+// no_new_privs they follow the seccomp filter (see finish), and a call of
+// the Go runtime's own (a heap growing, a thread parked) must not.
+type privileges struct {
+	bounding, effective, permitted, inheritable, ambient capSet
+	last                                                 uint
+	user                                                 userSwitch
+}
+
+func newPrivileges(proc *specs.Process) (*privileges, error) {
 	caps := proc.Capabilities
 	if caps == nil {
 		caps = &specs.LinuxCapabilities{}
@@ -100,71 +110,207 @@ func setUserAndCapabilities(proc *specs.Process) error {
 	for i, names := range [][]string{caps.Bounding, caps.Effective, caps.Permitted, caps.Inheritable, caps.Ambient} {
 		s, err := toCapSet(names)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sets[i] = s
 	}
-	bounding, effective, permitted, inheritable, ambient := sets[0], sets[1], sets[2], sets[3], sets[4]
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("set keepcaps: %w", err)
+	return &privileges{
+		bounding: sets[0], effective: sets[1], permitted: sets[2], inheritable: sets[3], ambient: sets[4],
+		last: lastCap(), user: newUserSwitch(proc.User),
+	}, nil
+}
+
+// prctl is a raw prctl(2) (see privileges).
+//
+//go:nosplit
+func prctl(option int, arg2, arg3 uintptr) unix.Errno {
+	_, _, e := unix.RawSyscall6(unix.SYS_PRCTL, uintptr(option), arg2, arg3, 0, 0, 0)
+	return e
+}
+
+// privStep names the system call of privileges.applyRaw that failed.
+type privStep uint8
+
+const (
+	privDone privStep = iota
+	privKeepcaps
+	privBounding
+	privSetgroups
+	privSetgid
+	privSetuid
+	privReadBack
+	privMismatch
+	privClearKeepcaps
+	privCapset
+	privClearAmbient
+	privAmbient
+)
+
+// apply drops the bounding set, switches to the process's user and sets the
+// remaining capability sets, in runc's order.
+func (p *privileges) apply() error {
+	return p.failure(p.applyRaw())
+}
+
+// failure is the error of applyRaw's result.
+func (p *privileges) failure(step privStep, c uint, e unix.Errno) error {
+	switch step {
+	case privDone:
+		return nil
+	case privKeepcaps:
+		return fmt.Errorf("set keepcaps: %w", e)
+	case privBounding:
+		return fmt.Errorf("drop capability %d from the bounding set: %w", c, e)
+	case privSetgroups:
+		return fmt.Errorf("setgroups %v: %w", p.user.groups, e)
+	case privSetgid:
+		return fmt.Errorf("setgid %d: %w", p.user.u.GID, e)
+	case privSetuid:
+		return fmt.Errorf("setuid %d: %w", p.user.u.UID, e)
+	case privReadBack:
+		return fmt.Errorf("read back the process's credentials: %w", e)
+	case privMismatch:
+		return p.user.mismatch()
+	case privClearKeepcaps:
+		return fmt.Errorf("clear keepcaps: %w", e)
+	case privCapset:
+		return fmt.Errorf("set capabilities: %w", e)
+	case privClearAmbient:
+		return fmt.Errorf("clear ambient capabilities: %w", e)
+	default:
+		return fmt.Errorf("raise ambient capability %d: %w", c, e)
 	}
-	last := lastCap()
-	for c := uint(0); c <= last; c++ {
-		if !bounding.has(c) {
-			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-				return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+}
+
+// applyRaw is apply's work. Without no_new_privs it runs under the seccomp
+// filter, so it only makes the system calls the README lists (prctl,
+// setgroups, setresgid, setresuid, getresuid, getresgid, setfsuid,
+// setfsgid, getgroups, capset), raw, and neither allocates nor calls a
+// function that the scheduler could preempt (nosplit, all the way down).
+//
+//go:nosplit
+func (p *privileges) applyRaw() (privStep, uint, unix.Errno) {
+	if e := prctl(unix.PR_SET_KEEPCAPS, 1, 0); e != 0 {
+		return privKeepcaps, 0, e
+	}
+	for c := uint(0); c <= p.last; c++ {
+		if !p.bounding.has(c) {
+			if e := prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 && e != unix.EINVAL {
+				return privBounding, c, e
 			}
 		}
 	}
-	if err := setUser(proc.User); err != nil {
-		return err
+	if step, e := p.user.applyRaw(); step != privDone {
+		return step, 0, e
 	}
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear keepcaps: %w", err)
+	if e := prctl(unix.PR_SET_KEEPCAPS, 0, 0); e != 0 {
+		return privClearKeepcaps, 0, e
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	for i := 0; i < 2; i++ {
-		data[i] = unix.CapUserData{Effective: effective[i], Permitted: permitted[i], Inheritable: inheritable[i]}
+		data[i] = unix.CapUserData{Effective: p.effective[i], Permitted: p.permitted[i], Inheritable: p.inheritable[i]}
 	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("set capabilities: %w", err)
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return privCapset, 0, e
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
+	if e := prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); e != 0 {
+		return privClearAmbient, 0, e
 	}
-	for c := uint(0); c <= last; c++ {
-		if ambient.has(c) {
+	for c := uint(0); c <= p.last; c++ {
+		if p.ambient.has(c) {
 			// As runc: an ambient capability needs the same one in the
 			// inheritable and permitted sets; without them it is skipped.
-			err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0)
-			if err != nil && err != unix.EPERM {
-				return fmt.Errorf("raise ambient capability %d: %w", c, err)
+			if e := prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c)); e != 0 && e != unix.EPERM {
+				return privAmbient, c, e
 			}
 		}
 	}
-	return nil
+	return privDone, 0, 0
+}
+
+// userSwitch is a process user, prepared for setUser's system calls.
+type userSwitch struct {
+	u      specs.User
+	groups []uint32 // the additional gids, sorted
+	read   []uint32 // room for the groups read back: one more than wanted
+}
+
+func newUserSwitch(u specs.User) userSwitch {
+	groups := slices.Clone(u.AdditionalGids)
+	slices.Sort(groups)
+	return userSwitch{u: u, groups: groups, read: make([]uint32, len(groups)+1)}
 }
 
 // setUser switches this thread to the process's uid, gid and groups, and
-// checks that it has them. Raw system calls: Go's wrappers change every
-// thread of the process, which costs a signal round to each; only this
-// thread goes on to execve.
+// checks that it has them.
 func setUser(u specs.User) error {
-	groups := make([]uint32, len(u.AdditionalGids))
-	copy(groups, u.AdditionalGids)
-	var p unsafe.Pointer
-	if len(groups) > 0 {
-		p = unsafe.Pointer(&groups[0])
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
-		return fmt.Errorf("setgroups %v: %w", groups, e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+	s := newUserSwitch(u)
+	switch step, e := s.applyRaw(); step {
+	case privDone:
+		return nil
+	case privSetgroups:
+		return fmt.Errorf("setgroups %v: %w", s.groups, e)
+	case privSetgid:
 		return fmt.Errorf("setgid %d: %w", u.GID, e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+	case privSetuid:
 		return fmt.Errorf("setuid %d: %w", u.UID, e)
+	case privReadBack:
+		return fmt.Errorf("read back the process's credentials: %w", e)
+	default:
+		return s.mismatch()
 	}
-	return checkCredentials(u)
+}
+
+// applyRaw makes the switch, with the constraints of
+// privileges.applyRaw. Raw system calls also because Go's wrappers change
+// every thread of the process, which costs a signal round to each; only
+// this thread goes on to execve. set*id calls read some values as "leave
+// unchanged" (-1), and a filter can fake them: the ids are read back, and
+// a process that should not be root must never run as root.
+//
+//go:nosplit
+func (s *userSwitch) applyRaw() (privStep, unix.Errno) {
+	var p unsafe.Pointer
+	if len(s.groups) > 0 {
+		p = unsafe.Pointer(&s.groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(s.groups)), uintptr(p), 0); e != 0 {
+		return privSetgroups, e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(s.u.GID), uintptr(s.u.GID), uintptr(s.u.GID)); e != 0 {
+		return privSetgid, e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(s.u.UID), uintptr(s.u.UID), uintptr(s.u.UID)); e != 0 {
+		return privSetuid, e
+	}
+	var c credentials
+	n, e := readIDs(&c, s.read)
+	if e == unix.EINVAL {
+		return privMismatch, 0 // more groups than asked for
+	}
+	if e != 0 {
+		return privReadBack, e
+	}
+	if !sameIDs(c.uid, s.u.UID) || !sameIDs(c.gid, s.u.GID) || n != len(s.groups) {
+		return privMismatch, 0
+	}
+	for i := 0; i < n; i++ { // both sorted: the kernel sorts a group list
+		if s.read[i] != s.groups[i] {
+			return privMismatch, 0
+		}
+	}
+	return privDone, 0
+}
+
+// mismatch reads the ids back again and says how they differ.
+func (s *userSwitch) mismatch() error {
+	c, err := readCredentials()
+	if err != nil {
+		return fmt.Errorf("read back the process's credentials: %w", err)
+	}
+	if err := c.mismatch(s.u); err != nil {
+		return err
+	}
+	return fmt.Errorf("process.user: the credentials changed while they were read back: refused to run it")
 }

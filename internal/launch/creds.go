@@ -18,17 +18,9 @@ type credentials struct {
 // readCredentials reads this thread's ids back from the kernel.
 func readCredentials() (credentials, error) {
 	var c credentials
-	if _, _, e := unix.RawSyscall(unix.SYS_GETRESUID, uintptr(unsafe.Pointer(&c.uid[0])), uintptr(unsafe.Pointer(&c.uid[1])), uintptr(unsafe.Pointer(&c.uid[2]))); e != 0 {
-		return c, fmt.Errorf("getresuid: %w", e)
+	if _, e := readIDs(&c, nil); e != 0 {
+		return c, fmt.Errorf("read the ids: %w", e)
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_GETRESGID, uintptr(unsafe.Pointer(&c.gid[0])), uintptr(unsafe.Pointer(&c.gid[1])), uintptr(unsafe.Pointer(&c.gid[2]))); e != 0 {
-		return c, fmt.Errorf("getresgid: %w", e)
-	}
-	// setfsuid and setfsgid of an invalid id (-1) change nothing and
-	// return the current one.
-	fsuid, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0)
-	fsgid, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0)
-	c.uid[3], c.gid[3] = uint32(fsuid), uint32(fsgid)
 	n, _, e := unix.RawSyscall(unix.SYS_GETGROUPS, 0, 0, 0)
 	if e != 0 {
 		return c, fmt.Errorf("getgroups: %w", e)
@@ -41,6 +33,45 @@ func readCredentials() (credentials, error) {
 		c.groups = c.groups[:n]
 	}
 	return c, nil
+}
+
+// readIDs reads this thread's uids and gids into c and its groups into
+// buf, and returns how many there are (EINVAL: more than buf holds; an
+// empty buf only counts them). It allocates nothing and is never
+// preempted (see privileges.applyRaw).
+//
+//go:nosplit
+func readIDs(c *credentials, buf []uint32) (int, unix.Errno) {
+	if _, _, e := unix.RawSyscall(unix.SYS_GETRESUID, uintptr(unsafe.Pointer(&c.uid[0])), uintptr(unsafe.Pointer(&c.uid[1])), uintptr(unsafe.Pointer(&c.uid[2]))); e != 0 {
+		return 0, e
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_GETRESGID, uintptr(unsafe.Pointer(&c.gid[0])), uintptr(unsafe.Pointer(&c.gid[1])), uintptr(unsafe.Pointer(&c.gid[2]))); e != 0 {
+		return 0, e
+	}
+	// setfsuid and setfsgid of an invalid id (-1) change nothing and
+	// return the current one.
+	fsuid, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0)
+	fsgid, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0)
+	c.uid[3], c.gid[3] = uint32(fsuid), uint32(fsgid)
+	var p unsafe.Pointer
+	if len(buf) > 0 {
+		p = unsafe.Pointer(&buf[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_GETGROUPS, uintptr(len(buf)), uintptr(p), 0)
+	return int(n), e
+}
+
+// sameIDs reports whether the real, effective, saved and file system ids
+// are all want.
+//
+//go:nosplit
+func sameIDs(ids [4]uint32, want uint32) bool {
+	for i := 0; i < 4; i++ {
+		if ids[i] != want {
+			return false
+		}
+	}
+	return true
 }
 
 // mismatch says how c differs from the user a process was asked to run
@@ -63,15 +94,4 @@ func (c credentials) mismatch(u specs.User) error {
 		return fmt.Errorf("process.user.additionalGids: asked for %v, the process has the groups %v: refused to run it", u.AdditionalGids, c.groups)
 	}
 	return nil
-}
-
-// checkCredentials refuses to go on unless this thread has exactly the ids
-// u asks for: set*id calls read some values as "leave unchanged" (-1), and
-// a process that should not be root must never run as root.
-func checkCredentials(u specs.User) error {
-	c, err := readCredentials()
-	if err != nil {
-		return fmt.Errorf("read back the process's credentials: %w", err)
-	}
-	return c.mismatch(u)
 }

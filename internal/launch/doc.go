@@ -80,19 +80,28 @@
 //     console (its pty master goes to the parent as "console").
 //  6. The working directory, rlimits, oom_score_adj, the program looked up
 //     in the container's PATH.
-//  7. The seccomp filter when no_new_privs is off (it still needs
-//     CAP_SYS_ADMIN), the user, groups and capabilities, personality,
-//     no_new_privs, the process's umask.
-//  8. With an exec fifo: "ready", then wait until it is read (OCI start),
+//  7. Everything execve needs, made now: the capability sets, the
+//     groups, the argument and environment arrays; personality and the
+//     process's umask.
+//  8. The user, groups and capabilities (privileges.apply), no_new_privs.
+//  9. With an exec fifo: "ready", then wait until it is read (OCI start),
 //     then the startContainer hooks.
-//  9. pids.max: the limit is written into the descriptor from "placed" by
+//  10. pids.max: the limit is written into the descriptor from "placed" by
 //     a raw write (lateWrite), the last thing before execve, so that the
 //     threads of the init's own Go runtime never count against it (or
 //     before the wait on the exec fifo when there are no startContainer
 //     hooks, so that it holds from create on).
-//  10. Descriptor 2 back to the container's stderr, the seccomp filter when
-//     no_new_privs is on, every descriptor but 0-2 and the preserved ones
-//     close-on-exec, then execve.
+//  11. sealForExec: descriptor 2 back to the container's stderr, every
+//     descriptor but 0-2 and the preserved ones close-on-exec, the
+//     original RLIMIT_NOFILE back, the collector off, the preemption clock
+//     restarted. Then the seccomp filter, on this thread only, and a raw
+//     execve: with no_new_privs nothing of the init's needs a system call
+//     after the filter but execve.
+//
+// Without no_new_privs the filter needs CAP_SYS_ADMIN (filterFirst): steps
+// 9 and 10 (unless there are startContainer hooks, which run as the
+// process's user, as with runc) and 11 come first, then the filter, then
+// step 8 under it, then execve.
 //
 // # Exec
 //
@@ -101,7 +110,7 @@
 // container's cgroup (v1: place moves it). It receives a spec of the
 // process, the container's namespaces and its seccomp profile only; it
 // joins the other namespaces through the pidfd (setns) and goes through
-// steps 6, 7 and 10. When the container has a pids limit, the exec is
+// steps 6, 7, 8 and 11. When the container has a pids limit, the exec is
 // left out of the pids cgroup (v2: out of the cgroup) until it joins it
 // itself, by a raw write of 0 to its tasks (v1) or cgroup.procs (v2) after
 // step 6, while it still has the capabilities that moving every thread

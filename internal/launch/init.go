@@ -15,6 +15,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/seccomp"
 )
 
 // Main is the in-namespace side of Start and Exec. It prepares the process
@@ -345,8 +347,33 @@ func finish(cfg *childConfig) (int, error) {
 			return 125, err
 		}
 	}
-	if err := dropPrivileges(cfg); err != nil {
+	priv, err := newPrivileges(proc)
+	if err != nil {
 		return 125, err
+	}
+	prog, err := newExecArgs(argv0, proc)
+	if err != nil {
+		return 126, err
+	}
+	if err := setPersonality(cfg.Spec); err != nil {
+		return 125, err
+	}
+	umask := 0o022
+	if proc.User.Umask != nil {
+		umask = int(*proc.User.Umask)
+	}
+	unix.Umask(umask)
+	filter := newFilterProg(cfg.Seccomp)
+	if filter != nil && !proc.NoNewPrivileges {
+		return filterFirst(cfg, filter, priv, prog)
+	}
+	if err := priv.apply(); err != nil {
+		return 125, err
+	}
+	if proc.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return 125, fmt.Errorf("set no_new_privs: %w", err)
+		}
 	}
 	if err := waitForStart(cfg); err != nil {
 		return 125, err
@@ -357,7 +384,93 @@ func finish(cfg *childConfig) (int, error) {
 	if err := sealForExec(cfg); err != nil {
 		return 125, err
 	}
-	return execProgram(cfg.Orphan, argv0, proc)
+	if filter != nil {
+		// From here on, execve is the one system call this thread makes
+		// on success, and nothing the scheduler can preempt runs
+		// (nosplit functions only, see sealForExec).
+		if e := filter.install(); e != 0 {
+			return 125, filterError(e)
+		}
+	}
+	if cfg.Orphan {
+		return forkProgram(prog, proc)
+	}
+	return execFailed(prog.execve(), proc)
+}
+
+// filterError is the error of a failed install.
+func filterError(e unix.Errno) error {
+	if e == unix.EACCES {
+		return fmt.Errorf("linux.seccomp: install seccomp filter: %w (the thread needs no_new_privs or CAP_SYS_ADMIN)", e)
+	}
+	return fmt.Errorf("linux.seccomp: install seccomp filter: %w", e)
+}
+
+// filterProg is the seccomp filter in the form seccomp(2) takes, made before
+// it goes in.
+type filterProg struct {
+	insns []unix.SockFilter
+	fprog unix.SockFprog
+	flags uintptr
+}
+
+func newFilterProg(f *seccomp.Filter) *filterProg {
+	if f == nil {
+		return nil
+	}
+	p := &filterProg{insns: f.Instructions(), flags: f.Flags()}
+	p.fprog = unix.SockFprog{Len: uint16(len(p.insns)), Filter: &p.insns[0]}
+	return p
+}
+
+// install applies the filter to this thread (the config has no TSYNC, see
+// fillConfig). The thread must have no_new_privs set or hold
+// CAP_SYS_ADMIN.
+//
+//go:nosplit
+func (f *filterProg) install() unix.Errno {
+	_, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, f.flags, uintptr(unsafe.Pointer(&f.fprog)))
+	return e
+}
+
+// filterFirst is finish without no_new_privs: the filter needs
+// CAP_SYS_ADMIN, so it goes in before the user and capabilities, and the
+// system calls of privileges.apply follow it (the README lists them). What
+// needs no privilege comes before it: the wait for start too, unless
+// startContainer hooks are to run as the process's user (runc's order,
+// under the filter as with runc).
+func filterFirst(cfg *childConfig, filter *filterProg, priv *privileges, prog *execArgs) (int, error) {
+	hooks := cfg.Spec.Hooks != nil && len(cfg.Spec.Hooks.StartContainer) > 0
+	if !hooks {
+		if err := waitForStart(cfg); err != nil {
+			return 125, err
+		}
+		if err := lateWrite(cfg); err != nil {
+			return 125, err
+		}
+	}
+	if err := sealForExec(cfg); err != nil {
+		return 125, err
+	}
+	if e := filter.install(); e != 0 {
+		return 125, filterError(e)
+	}
+	// Only nosplit functions on the way to execve (see sealForExec).
+	if step, c, e := priv.applyRaw(); step != privDone {
+		return 125, priv.failure(step, c, e)
+	}
+	if hooks {
+		if err := waitForStart(cfg); err != nil {
+			return 125, err
+		}
+		if err := lateWrite(cfg); err != nil {
+			return 125, err
+		}
+	}
+	if cfg.Orphan {
+		return forkProgram(prog, cfg.Spec.Process)
+	}
+	return execFailed(prog.execve(), cfg.Spec.Process)
 }
 
 // enterCwd changes to the process's working directory (an init makes it).
@@ -400,54 +513,36 @@ func setProcessLimits(proc *specs.Process) error {
 	return nil
 }
 
-// dropPrivileges becomes the process's user with its capabilities,
-// personality, no_new_privs and umask.
-func dropPrivileges(cfg *childConfig) error {
-	proc := cfg.Spec.Process
-	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it
-	// before the capabilities go (runc's order); otherwise as late as
-	// possible (sealForExec).
-	if cfg.Seccomp != nil && !proc.NoNewPrivileges {
-		if err := cfg.Seccomp.Install(); err != nil {
-			return fmt.Errorf("linux.seccomp: %w", err)
-		}
+// setPersonality sets linux.personality.
+func setPersonality(spec *specs.Spec) error {
+	p := spec.Linux
+	if p == nil || p.Personality == nil {
+		return nil
 	}
-	if err := setUserAndCapabilities(proc); err != nil {
-		return err
+	dom := uintptr(0) // PER_LINUX
+	if p.Personality.Domain == specs.PerLinux32 {
+		dom = 0x0008 // PER_LINUX32
 	}
-	if p := cfg.Spec.Linux; p != nil && p.Personality != nil {
-		dom := uintptr(0) // PER_LINUX
-		if p.Personality.Domain == specs.PerLinux32 {
-			dom = 0x0008 // PER_LINUX32
-		}
-		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
-			return fmt.Errorf("linux.personality: %w", e)
-		}
+	if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
+		return fmt.Errorf("linux.personality: %w", e)
 	}
-	if proc.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("set no_new_privs: %w", err)
-		}
-	}
-	umask := 0o022
-	if proc.User.Umask != nil {
-		umask = int(*proc.User.Umask)
-	}
-	unix.Umask(umask)
 	return nil
 }
 
-// sealForExec is the last step before execve: stderr back to the
-// container's, the seccomp filter (with no_new_privs) and every
-// descriptor of ours close-on-exec.
+// sealForExec readies this process for execve before the seccomp filter
+// goes in: stderr back to the container's, every descriptor of ours
+// close-on-exec, the original RLIMIT_NOFILE back. From the filter on, the
+// init's thread must make no system call of its own but those named (execve;
+// without no_new_privs privileges.applyRaw's), and the Go runtime none for
+// it: so only nosplit functions run there, which the scheduler cannot
+// preempt (a preempted goroutine that is locked to its thread parks that
+// thread on a futex), nothing allocates (a growing heap maps memory), the
+// runtime sends the init no preemption signal (asyncpreemptoff, see
+// spawnChild) and the filter is on this thread only (the runtime's other
+// threads go on unfiltered until execve ends them).
 func sealForExec(cfg *childConfig) error {
 	if err := restoreStderr(); err != nil {
 		return err
-	}
-	if cfg.Seccomp != nil && cfg.Spec.Process.NoNewPrivileges {
-		if err := cfg.Seccomp.Install(); err != nil {
-			return fmt.Errorf("linux.seccomp: %w", err)
-		}
 	}
 	// Nothing of ours may reach the user's program: every descriptor but
 	// 0, 1, 2 and the preserved ones is closed by execve. (A raw system
@@ -455,33 +550,77 @@ func sealForExec(cfg *childConfig) error {
 	if _, _, e := unix.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(3+cfg.PreserveFDs), ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
 		return fmt.Errorf("mark descriptors close-on-exec: %w", e)
 	}
+	restoreFileLimit()
 	return nil
 }
 
-// execProgram replaces this program with the user's (argv0, resolved), or
-// with orphan starts it and returns 0.
-func execProgram(orphan bool, argv0 string, proc *specs.Process) (int, error) {
-	if orphan {
-		// Forked from this thread, the program keeps its credentials,
-		// capabilities and filter; this helper's exit hands it to the
-		// container's init.
-		_, err := syscall.ForkExec(argv0, proc.Args, &syscall.ProcAttr{
-			Env: dedupEnv(proc.Env), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true},
-		})
-		if errors.Is(err, unix.EAGAIN) {
-			return 126, fmt.Errorf("exec %s: %w (the container's pids limit is reached)", proc.Args[0], err)
-		}
-		if err != nil {
-			return 126, fmt.Errorf("exec %s: %w", proc.Args[0], err)
-		}
-		return 0, nil
+// restoreFileLimit gives the process the soft RLIMIT_NOFILE it started
+// with. Go raises it at start and puts it back in syscall.Exec, which the
+// init does not use for the program (see execProgram); a syscall.Exec that
+// fails at once (no file has the empty name) puts it back now. After
+// process.rlimits set RLIMIT_NOFILE it changes nothing.
+func restoreFileLimit() {
+	_ = syscall.Exec("", []string{""}, nil)
+}
+
+// execArgs are execve's arguments, made before the filter goes in: a raw
+// execve of them allocates nothing (syscall.Exec allocates, and would put
+// back RLIMIT_NOFILE, which sealForExec did).
+type execArgs struct {
+	name       string // the program found on PATH
+	path       *byte
+	argv, envv []*byte
+}
+
+// execve replaces this program with the user's.
+//
+//go:nosplit
+func (a *execArgs) execve() unix.Errno {
+	_, _, e := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)),
+		uintptr(unsafe.Pointer(&a.argv[0])), uintptr(unsafe.Pointer(&a.envv[0])))
+	return e
+}
+
+func newExecArgs(argv0 string, proc *specs.Process) (*execArgs, error) {
+	path, err := unix.BytePtrFromString(argv0)
+	if err != nil {
+		return nil, fmt.Errorf("exec %s: %w", proc.Args[0], err)
 	}
-	err := unix.Exec(argv0, proc.Args, dedupEnv(proc.Env))
+	argv, err := syscall.SlicePtrFromStrings(proc.Args)
+	if err != nil {
+		return nil, fmt.Errorf("process.args: %w", err)
+	}
+	envv, err := syscall.SlicePtrFromStrings(dedupEnv(proc.Env))
+	if err != nil {
+		return nil, fmt.Errorf("process.env: %w", err)
+	}
+	return &execArgs{name: argv0, path: path, argv: argv, envv: envv}, nil
+}
+
+// forkProgram starts the user's program (exec with Options.Orphan) and
+// returns 0. Forked from this thread, the program keeps its credentials,
+// capabilities and filter; this helper's exit hands it to the container's
+// init. (syscall.ForkExec makes its system calls under the filter.)
+func forkProgram(prog *execArgs, proc *specs.Process) (int, error) {
+	_, err := syscall.ForkExec(prog.name, proc.Args, &syscall.ProcAttr{
+		Env: dedupEnv(proc.Env), Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+	if errors.Is(err, unix.EAGAIN) {
+		return 126, fmt.Errorf("exec %s: %w (the container's pids limit is reached)", proc.Args[0], err)
+	}
+	if err != nil {
+		return 126, fmt.Errorf("exec %s: %w", proc.Args[0], err)
+	}
+	return 0, nil
+}
+
+// execFailed is the exit status and error of an execve that returned e.
+func execFailed(e unix.Errno, proc *specs.Process) (int, error) {
 	code := 126
-	if errors.Is(err, unix.ENOENT) {
+	if e == unix.ENOENT {
 		code = 127
 	}
-	return code, fmt.Errorf("exec %s: %w", proc.Args[0], err)
+	return code, fmt.Errorf("exec %s: %w", proc.Args[0], e)
 }
 
 var errNotExecutable = errors.New("permission denied")

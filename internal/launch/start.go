@@ -368,8 +368,10 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 	attr := &syscall.ProcAttr{
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
-		// the cgroup's CPU limit to size them).
-		Env:   []string{"GOMAXPROCS=1", "GOTRACEBACK=none"},
+		// the cgroup's CPU limit to size them). No asynchronous
+		// preemption: from the seccomp filter to execve the init's thread
+		// must not get a signal from its own runtime (see sealForExec).
+		Env:   []string{"GOMAXPROCS=1", "GOTRACEBACK=none", "GODEBUG=asyncpreemptoff=1"},
 		Files: fds,
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, PidFD: new(int)},
 	}
@@ -685,6 +687,13 @@ func (c *child) fillConfig(cfg *childConfig) error {
 		if l.Seccomp != nil {
 			f, err := seccomp.Compile(l.Seccomp)
 			if err != nil {
+				return err
+			}
+			// On the thread that execs only: execve ends the others, so
+			// SECCOMP_FILTER_FLAG_TSYNC changes nothing for the program,
+			// while it would filter the Go runtime's own threads of the
+			// init until then.
+			if f, err = seccomp.FromProgram(f.Instructions(), f.Flags()&^unix.SECCOMP_FILTER_FLAG_TSYNC); err != nil {
 				return err
 			}
 			cfg.Seccomp, linux.Seccomp = f, nil

@@ -452,7 +452,7 @@ func (s *Store) Start(id string) error {
 	}
 	defer unlock()
 	if st.Status != specs.StateCreated {
-		return fmt.Errorf("%w: cannot start container %s: it is %s", ErrWrongState, id, st.Status)
+		return startRefused(id, st.Status)
 	}
 	if err := s.openFifo(st); err != nil {
 		return err
@@ -494,7 +494,7 @@ func (s *Store) openFifo(st *State) error {
 			return fmt.Errorf("read exec fifo: %w", err)
 		}
 		if !proc.Alive(st.Pid, st.InitStart) {
-			return fmt.Errorf("%w: container %s init exited before start", ErrWrongState, st.ID)
+			return fmt.Errorf("%w (its init exited before start)", startRefused(st.ID, specs.StateStopped))
 		}
 		// Only a pause between reads: its result is the next read's.
 		_, _ = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 100)
@@ -503,17 +503,22 @@ func (s *Store) openFifo(st *State) error {
 }
 
 // Kill sends sig to the container's init, or with all to every process in
-// its cgroups.
+// its cgroups (of a stopped container too, as runc: what it left).
 func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
 	st, err := s.Load(id)
 	if err != nil {
 		return err
 	}
-	if st.Status == specs.StateStopped {
-		return fmt.Errorf("%w: container %s is not running", ErrWrongState, id)
+	if st.Status == specs.StateStopped && !all {
+		return cannot("signal", id, ErrNotRunning, st.Status)
 	}
 	if !all {
-		return signalProcess(st.Pid, st.InitStart, sig)
+		err := proc.Signal(st.Pid, st.InitStart, sig)
+		if errors.Is(err, proc.ErrGone) {
+			// It stopped since its state was read.
+			return fmt.Errorf("cannot signal container %s: %w (%w)", id, ErrNotRunning, err)
+		}
+		return err
 	}
 	cg, err := cgroupOf(st)
 	if err != nil {
@@ -521,6 +526,9 @@ func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
 	}
 	pids, err := processes(st, cg)
 	if err != nil {
+		if st.Status == specs.StateStopped && errors.Is(err, fs.ErrNotExist) {
+			return nil // as runc: nothing is left to signal
+		}
 		return err
 	}
 	for _, pid := range pids {
@@ -550,16 +558,6 @@ func processes(st *State, cg cgroups.Manager) ([]int, error) {
 	return proc.Family(pids, st.Pid, st.InitStart), nil
 }
 
-// signalProcess signals pid after checking it is still the process that
-// started at start (proc.Signal).
-func signalProcess(pid int, start uint64, sig syscall.Signal) error {
-	err := proc.Signal(pid, start, sig)
-	if errors.Is(err, proc.ErrGone) {
-		return fmt.Errorf("%w: %w", ErrWrongState, err)
-	}
-	return err
-}
-
 // Delete removes a stopped (or created) container; force kills a running one.
 func (s *Store) Delete(id string, force bool) error {
 	if !validID(id) {
@@ -584,7 +582,7 @@ func (s *Store) Delete(id string, force bool) error {
 	switch st.Status {
 	case specs.StateRunning, StatusPaused:
 		if !force {
-			return fmt.Errorf("%w: cannot delete container %s: it is %s (use --force)", ErrWrongState, id, st.Status)
+			return fmt.Errorf("%w (use --force)", stateError(fmt.Sprintf("cannot delete container %s that is not stopped: %s", id, st.Status)))
 		}
 		fallthrough
 	case specs.StateCreated:
@@ -595,7 +593,7 @@ func (s *Store) Delete(id string, force bool) error {
 			killJoined(st, cg)
 		}
 		// ErrWrongState: it has ended; Destroy below kills what is left.
-		_ = signalProcess(st.Pid, st.InitStart, unix.SIGKILL)
+		_ = proc.Signal(st.Pid, st.InitStart, unix.SIGKILL)
 		if st.Status == StatusPaused {
 			if err := cg.Thaw(); err != nil {
 				return err
@@ -738,12 +736,12 @@ func (s *Store) freeze(id string, freeze bool) error {
 		return err
 	}
 	defer unlock()
-	want, verb := specs.StateRunning, "pause"
+	want, verb, why := specs.StateRunning, "pause", ErrNotRunning
 	if !freeze {
-		want, verb = StatusPaused, "resume"
+		want, verb, why = StatusPaused, "resume", ErrNotPaused
 	}
 	if st.Status != want {
-		return fmt.Errorf("%w: cannot %s container %s: it is %s", ErrWrongState, verb, id, st.Status)
+		return cannot(verb, id, why, st.Status)
 	}
 	cg, err := cgroupOf(st)
 	if err != nil {
@@ -766,7 +764,7 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 	}
 	defer unlock()
 	if st.Status == specs.StateStopped {
-		return fmt.Errorf("%w: container %s is stopped", ErrWrongState, id)
+		return cannot("update", id, ErrNotRunning, st.Status)
 	}
 	cg, err := cgroupOf(st)
 	if err != nil {
@@ -805,7 +803,7 @@ func (s *Store) Stats(id string) (*cgroups.Stats, error) {
 		return nil, err
 	}
 	if st.Status == specs.StateStopped {
-		return nil, fmt.Errorf("%w: container %s is stopped", ErrWrongState, id)
+		return nil, cannot("read the stats of", id, ErrNotRunning, st.Status)
 	}
 	cg, err := cgroupOf(st)
 	if err != nil {
@@ -828,7 +826,7 @@ type ExecOptions struct {
 func (s *Store) ExecIn(st *State, p *specs.Process, o ExecOptions) (*launch.Process, error) {
 	id := st.ID
 	if st.Status != specs.StateRunning {
-		return nil, fmt.Errorf("%w: cannot exec in container %s: it is %s", ErrWrongState, id, st.Status)
+		return nil, fmt.Errorf("%w: %s", stateError("cannot exec in a "+string(st.Status)+" container"), id)
 	}
 	if p.Terminal && o.ConsoleSocket == "" {
 		return nil, fmt.Errorf("%w: a terminal needs --console-socket", ErrInvalid)

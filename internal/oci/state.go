@@ -31,6 +31,40 @@ var (
 	ErrDamaged = errors.New("damaged container")
 )
 
+// A container in the wrong state for a command is said in runc's words:
+// containerd's shim, podman and cri-o recognise a container that has
+// already stopped, or is gone, by these phrases in the runtime's error
+// ("container not running", "does not exist"). Each matches ErrWrongState.
+var (
+	ErrNotRunning = stateError("container not running")
+	ErrNotPaused  = stateError("container not paused")
+)
+
+// stateError is a wrong state, in runc's words.
+type stateError string
+
+func (e stateError) Error() string        { return string(e) }
+func (e stateError) Is(target error) bool { return target == ErrWrongState }
+
+// cannot is the error of a command that a container's status refuses:
+// "cannot VERB container ID: container not running (it is stopped)".
+func cannot(verb, id string, why error, status specs.ContainerState) error {
+	return fmt.Errorf("cannot %s container %s: %w (it is %s)", verb, id, why, status)
+}
+
+// startRefused is start's error for a container that is not created,
+// in runc's words.
+func startRefused(id string, status specs.ContainerState) error {
+	why := stateError("cannot start a container in the " + string(status) + " state")
+	switch status {
+	case specs.StateStopped:
+		why = "cannot start a container that has stopped"
+	case specs.StateRunning:
+		why = "cannot start an already running container"
+	}
+	return fmt.Errorf("%w: %s", why, id)
+}
+
 // StatusDamaged is the status list shows for a container whose state
 // cannot be read.
 const StatusDamaged specs.ContainerState = "damaged"

@@ -339,3 +339,32 @@ func TestContainerdExecExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestContainerdKillExitedTask: a task whose process has exited is killed
+// (signal, SIGKILL, --all) and deleted as with runc: the shim recognises a
+// stopped container by the runtime's words ("container not running") and
+// reports the process as finished instead of failing.
+func TestContainerdKillExitedTask(t *testing.T) {
+	c := requireContainerd(t)
+	id := uniqueID("killexited")
+	c.removeOnCleanup(t, id)
+	c.mustCtr(t, append(append([]string{"run", "-d"}, c.runArgs()...), ctrImage, id, "sh", "-c", "exit 3")...)
+	if !waitFor(timeout(time.Minute), func() bool { return c.taskStatus(id) == "STOPPED" }) {
+		t.Fatalf("task not STOPPED a minute after it exited: %q", c.taskStatus(id))
+	}
+	// With runc: "process already finished: not found" (containerd's
+	// errdefs.ErrNotFound), never "unknown error after kill".
+	for _, sig := range []string{"SIGTERM", "SIGKILL"} {
+		r := c.ctr(timeout(time.Minute), "task", "kill", "-s", sig, id)
+		if !r.ok() && !strings.Contains(r.stderr, "process already finished: not found") {
+			t.Errorf("want success or containerd's \"process already finished: not found\": %s", r)
+		}
+	}
+	// runc signals what a stopped container left: nothing, no error.
+	c.mustCtr(t, "task", "kill", "--all", "-s", "SIGKILL", id)
+	if r := c.mustCtr(t, "task", "rm", id); !strings.Contains(r.stderr, "exit code 3") {
+		t.Errorf("ctr task rm: want the exit code 3 in its warning: %s", r)
+	}
+	c.mustCtr(t, "container", "rm", id)
+	c.checkGone(t, id)
+}

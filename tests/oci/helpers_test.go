@@ -54,6 +54,7 @@ type runOpts struct {
 	timeout        time.Duration
 	noRoot         bool   // leave out --root (for spec, features, --version)
 	dir            string // working directory
+	bin, root      string // another runtime and its --root (to compare with)
 }
 
 // rt runs the runtime with --root stateRoot and args.
@@ -74,9 +75,12 @@ func mustRT(t *testing.T, args ...string) result {
 
 func rtWith(t *testing.T, o runOpts, args ...string) result {
 	t.Helper()
-	full := args
+	full, bin, root := args, runtimeBin, stateRoot
+	if o.bin != "" {
+		bin, root = o.bin, o.root
+	}
 	if !o.noRoot {
-		full = append([]string{"--root", stateRoot}, args...)
+		full = append([]string{"--root", root}, args...)
 	}
 	timeout := o.timeout
 	if timeout == 0 {
@@ -84,7 +88,7 @@ func rtWith(t *testing.T, o runOpts, args ...string) result {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, runtimeBin, full...)
+	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Stdin = o.stdin
 	cmd.Dir = o.dir
 	var stdout, stderr bytes.Buffer
@@ -118,7 +122,7 @@ func rtWith(t *testing.T, o runOpts, args ...string) result {
 		r.code = -1
 		r.stderr += fmt.Sprintf("\n[test: %v]", err)
 	}
-	t.Logf("%s %s -> %d (%s)", runtimeName, shorten(strings.Join(args, " ")), r.code, r.dur.Round(time.Millisecond))
+	t.Logf("%s %s -> %d (%s)", filepath.Base(bin), shorten(strings.Join(args, " ")), r.code, r.dur.Round(time.Millisecond))
 	return r
 }
 
