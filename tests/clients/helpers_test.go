@@ -362,48 +362,6 @@ func removeCgroupTree(parent string) []string {
 
 // --- the busybox rootfs -----------------------------------------------------
 
-// makeBusyboxRootfs makes dir a minimal rootfs: /bin/busybox (a static
-// binary) with a link per applet, and the usual empty mount points.
-func makeBusyboxRootfs(busybox, dir string) error {
-	for _, d := range []string{"bin", "dev", "proc", "sys", "etc", "tmp", "root", "run"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(busybox)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), b, 0o755); err != nil {
-		return err
-	}
-	out, err := exec.Command(busybox, "--list").Output()
-	if err != nil {
-		return fmt.Errorf("%s --list: %w", busybox, err)
-	}
-	for _, a := range strings.Fields(string(out)) {
-		if a == "busybox" || strings.Contains(a, "/") {
-			continue
-		}
-		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil && !os.IsExist(err) {
-			return err
-		}
-	}
-	files := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
-		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // writeRootfsTar writes dir as a tar, as `sdocker import` of a directory
 // makes one (entries relative, owned by root, reproducible).
 func writeRootfsTar(dir, out string) error {

@@ -16,7 +16,6 @@
 package clients
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -188,11 +187,11 @@ func setup() error {
 	if err != nil {
 		return skipError("busybox not installed (apt-get install busybox-static): no image to run")
 	}
-	if err := checkStatic(busybox); err != nil {
+	if err := testutil.CheckStatic(busybox); err != nil {
 		return skipError(fmt.Sprintf("%s is not static (apt-get install busybox-static): %v", busybox, err))
 	}
 	rootfsDir = filepath.Join(workDir, "rootfs")
-	if err := makeBusyboxRootfs(busybox, rootfsDir); err != nil {
+	if err := testutil.MakeBusyboxRootfs(busybox, rootfsDir); err != nil {
 		return err
 	}
 	rootfsTar = filepath.Join(workDir, "rootfs.tar")
@@ -209,21 +208,6 @@ func setup() error {
 // buildRuntime builds a static sdocker-runc from this module.
 func buildRuntime(out string) error {
 	return testutil.BuildBinaries(filepath.Dir(out), "./cmd/sdocker-runc")
-}
-
-// checkStatic fails for an ELF file with a program interpreter.
-func checkStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("dynamically linked")
-		}
-	}
-	return nil
 }
 
 // writeWrapper writes the runtime wrapper: it logs "pid time argv" to log,
