@@ -92,7 +92,7 @@ func testMain(m *testing.M) (code int) {
 	defer func() {
 		if left := testutil.MountsUnder(workDir); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "clients: mounts left under %s (unmounting): %q\n", workDir, left)
-			unmountAll(workDir)
+			testutil.UnmountAll(workDir)
 			code = failCode(code)
 		}
 		if left := testutil.MountsUnder(workDir); len(left) > 0 {

@@ -177,13 +177,13 @@ func (p *podmanEnv) teardown() error {
 	}
 	if m := testutil.MountsUnder(p.dir); len(m) > 0 {
 		errs = append(errs, fmt.Sprintf("mounts left under %s (unmounted): %q", p.dir, m))
-		unmountAll(p.dir)
+		testutil.UnmountAll(p.dir)
 	}
 	if left := cgroupDirsNamed(p.cgParent, "libpod-"); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("container cgroups left: %q", left))
 	}
 	// What podman itself leaves (the conmon cgroup, the parent): ours to remove.
-	if left := removeCgroupTree(p.cgParent); len(left) > 0 {
+	if left := testutil.RemoveCgroupTree(p.cgParent); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("cannot remove cgroups: %q", left))
 	}
 	if len(errs) > 0 {
@@ -295,7 +295,7 @@ func TestPodmanExecExitCode(t *testing.T) {
 func TestPodmanMemoryLimit(t *testing.T) {
 	p := requirePodman(t)
 	const want = "33554432"
-	v2 := len(cgroupHierarchies()) == 1 && cgroupHierarchies()[0] == "/sys/fs/cgroup"
+	v2 := len(testutil.CgroupHierarchies()) == 1 && testutil.CgroupHierarchies()[0] == "/sys/fs/cgroup"
 
 	t.Run("host", func(t *testing.T) {
 		name := uniqueID("mem")
