@@ -46,7 +46,12 @@ const (
 	// Images the suite imports into containerd's k8s.io namespace.
 	pauseImage   = "localhost/sdcri-pause:test"
 	busyboxImage = "localhost/sdcri-busybox:test"
+	// webImage serves a page on port 80 with busybox's httpd, saying
+	// "httpd" in its log first (critest's httpd and nginx).
+	webImage = "localhost/sdcri-web:test"
 )
+
+const webServer = `echo httpd; mkdir -p /tmp/www && echo '<html>It works!</html>' > /tmp/www/index.html && exec httpd -f -p 80 -h /tmp/www`
 
 var (
 	// skipAll is why no test can run here ("" when they can).

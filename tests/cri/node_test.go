@@ -35,6 +35,7 @@ type criNode struct {
 	netnsBefore  map[string]bool // /var/run/netns before containerd ran
 	cmd          *exec.Cmd
 	done         chan error
+	registry     *localRegistry
 }
 
 // newNode builds the runtime, the tools and the images, writes the
@@ -54,7 +55,7 @@ func newNode() (*criNode, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return n, err
 	}
-	steps := []func() error{n.buildTools, n.writeConfigs, n.start, n.importImages}
+	steps := []func() error{n.buildTools, n.startRegistry, n.writeConfigs, n.start, n.importImages}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return n, err
@@ -183,13 +184,15 @@ disabled_plugins = [
       snapshotter = "overlayfs"
       default_runtime_name = "runc"
 %[6]s%[7]s
+    [plugins."io.containerd.grpc.v1.cri".registry.mirrors."%[10]s"]
+      endpoint = ["http://%[10]s"]
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = %[8]q
       conf_dir = %[9]q
       max_conf_num = 1
 `, filepath.Join(n.dir, "root"), filepath.Join(n.dir, "state"), n.sock, filepath.Join(n.dir, "opt"),
 		pauseImage, handler("sdocker", n.sdockerRunc), handler("runc", runcBin),
-		cniBinDir, filepath.Join(n.dir, "cni"))
+		cniBinDir, filepath.Join(n.dir, "cni"), n.registry.addr)
 }
 
 // cniConfig is the pods' network: a bridge of the suite's own with
@@ -283,10 +286,15 @@ func (n *criNode) importImages() error {
 	}{
 		{pauseImage, pauseDir, v1.Config{Entrypoint: []string{"/pause"}}},
 		{busyboxImage, bbDir, v1.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}},
+		{webImage, bbDir, v1.Config{Cmd: []string{"sh", "-c", webServer}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}},
 	}
 	for i, im := range images {
+		img, err := buildImage(im.dir, im.cfg)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", im.ref, err)
+		}
 		tarPath := filepath.Join(n.dir, fmt.Sprintf("image-%d.tar", i))
-		if err := writeImageTar(im.dir, im.ref, im.cfg, tarPath); err != nil {
+		if err := writeImageTar(img, im.ref, tarPath); err != nil {
 			return fmt.Errorf("image %s: %w", im.ref, err)
 		}
 		r := run(timeout(2*time.Minute), "ctr", "--address", n.sock, "-n", "k8s.io", "images", "import", tarPath)
@@ -297,32 +305,33 @@ func (n *criNode) importImages() error {
 	return nil
 }
 
-// writeImageTar writes the rootfs dir as a one-layer image ref with config
-// cfg, as a docker-archive tar at out.
-func writeImageTar(dir, ref string, cfg v1.Config, out string) error {
+// buildImage makes the rootfs dir a one-layer image with config cfg.
+func buildImage(dir string, cfg v1.Config) (v1.Image, error) {
 	var layerTar bytes.Buffer
 	if err := image.WriteDirTar(&layerTar, dir); err != nil {
-		return err
+		return nil, err
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerTar.Bytes())), nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	img, err := mutate.AppendLayers(empty.Image, layer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cf = cf.DeepCopy()
 	cf.Architecture, cf.OS, cf.Config = runtime.GOARCH, "linux", cfg
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		return err
-	}
+	return mutate.ConfigFile(img, cf)
+}
+
+// writeImageTar writes img, named ref, as a docker-archive tar at out.
+func writeImageTar(img v1.Image, ref, out string) error {
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return err
@@ -365,6 +374,9 @@ func (n *criNode) teardown() error {
 		}
 	}
 	killShims(n.sock)
+	if n.registry != nil {
+		n.registry.close()
+	}
 	testutil.UnmountAll(n.dir)
 	for _, p := range testutil.DirNames("/var/run/netns") {
 		if !n.netnsBefore[p] && strings.HasPrefix(p, "cni-") {

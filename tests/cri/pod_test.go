@@ -279,3 +279,76 @@ func mountsNamed(word string) []string {
 	}
 	return out
 }
+
+// TestContainerLimitsAndOOMReason gives a container of a pod on the
+// sdocker handler a memory and a CPU limit through the CRI: they are in
+// the container's cgroup under the pod's cgroup parent, and a program that
+// outgrows the memory limit is OOM-killed, which reaches the CRI status as
+// reason OOMKilled with exit code 137.
+func TestContainerLimitsAndOOMReason(t *testing.T) {
+	n := requireNode(t)
+	p := runPod(t, n, "sdocker")
+	const limit = 32 << 20
+	res := map[string]any{"linux": map[string]any{"resources": map[string]any{
+		"memory_limit_in_bytes": limit, "cpu_period": 100000, "cpu_quota": 50000,
+	}}}
+	// It waits for /tmp/go before it eats memory: its limits are read first.
+	id := p.container(t, "oom", []string{"sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; tail /dev/zero"}, res)
+	n.mustCrictl(t, "start", id)
+	p.waitState(t, id, "CONTAINER_RUNNING")
+
+	want := map[string]string{
+		"memory/memory.limit_in_bytes": fmt.Sprint(limit),
+		"cpu/cpu.cfs_quota_us":         "50000",
+	}
+	if v2 := testutil.CgroupHierarchies(); len(v2) == 1 && v2[0] == "/sys/fs/cgroup" {
+		want = map[string]string{"memory.max": fmt.Sprint(limit), "cpu.max": "50000 100000"}
+	}
+	for file, value := range want {
+		dir, name := filepath.Split(file)
+		path := filepath.Join("/sys/fs/cgroup", dir, n.cgroupParent, id, name)
+		if dir == "" {
+			path = filepath.Join("/sys/fs/cgroup", n.cgroupParent, id, name)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || strings.TrimSpace(string(b)) != value {
+			t.Errorf("%s = %q (%v), want %s", path, strings.TrimSpace(string(b)), err, value)
+		}
+	}
+
+	n.mustCrictl(t, "exec", "-s", id, "touch", "/tmp/go")
+	st := p.waitState(t, id, "CONTAINER_EXITED")
+	if st.Status.Reason != "OOMKilled" || st.Status.ExitCode != 137 {
+		t.Errorf("OOM-killed container: reason %q exit code %d, want OOMKilled and 137", st.Status.Reason, st.Status.ExitCode)
+	}
+}
+
+// TestExecTTY runs an exec with a terminal (crictl exec -t, the streaming
+// exec a kubectl exec -t makes) in a container on the sdocker handler: the
+// process gets a pty as its stdin and stdout; without -t it has none.
+func TestExecTTY(t *testing.T) {
+	n := requireNode(t)
+	p := runPod(t, n, "sdocker")
+	id := p.container(t, "tty", []string{"sleep", "1000"}, nil)
+	n.mustCrictl(t, "start", id)
+	p.waitState(t, id, "CONTAINER_RUNNING")
+
+	// crictl wants a terminal of its own for -it: script(1) gives it one.
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script (util-linux) not installed: no terminal for crictl exec -it")
+	}
+	line := fmt.Sprintf("%s --config %s exec -it %s sh -c 'tty; [ -t 1 ] && echo stdout-is-a-tty'",
+		n.crictlBin, filepath.Join(n.dir, "crictl.yaml"), id)
+	r := run(timeout(time.Minute), "script", "-qec", line, "/dev/null")
+	if r.err != nil {
+		t.Fatalf("%s", r)
+	}
+	out := r.stdout
+	if !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "stdout-is-a-tty") {
+		t.Errorf("exec -t: %q, want a /dev/pts/N terminal on stdin and stdout", out)
+	}
+	out = n.mustCrictl(t, "exec", id, "sh", "-c", "tty; [ -t 1 ] || echo stdout-is-no-tty")
+	if !strings.Contains(out, "not a tty") || !strings.Contains(out, "stdout-is-no-tty") {
+		t.Errorf("exec without -t: %q, want no terminal", out)
+	}
+}
