@@ -8,10 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/sdocker/sdocker/tests/testutil"
 )
@@ -21,23 +25,26 @@ import (
 const critestSubset = `PodSandbox|Runtime info|Container runtime should support (basic operations|starting|stopping|removing|listing|execSync)|` +
 	`Streaming|Container OOM|Multiple Containers`
 
-// critestImages are the images critest pulls (paths under its registry
-// prefix; critest 1.37 drops the tag when it adds the prefix, so all are
-// :latest), all served by the suite's registry: the web servers as
-// webImage, the rest as the busybox image.
+// critestImages are the images critest asks for, by the names its specs
+// use, each made from one of ours: the web servers from webImage, the rest
+// from the busybox image. critest pulls them from its registry prefix (the
+// suite's registry) with the tag dropped (critest 1.37 loses it when it
+// adds the prefix) but creates containers with the names as they are here:
+// both are made.
 var critestImages = map[string]string{
-	"e2e-test-images/busybox":                   busyboxImage,
-	"e2e-test-images/nonewprivs":                busyboxImage,
-	"e2e-test-images/httpd":                     webImage,
-	"e2e-test-images/nginx":                     webImage,
-	"pause":                                     pauseImage,
-	"k8s-staging-cri-tools/test-image-latest":   busyboxImage,
-	"k8s-staging-cri-tools/test-image-tag":      busyboxImage,
-	"k8s-staging-cri-tools/test-image-1":        busyboxImage,
-	"k8s-staging-cri-tools/test-image-2":        busyboxImage,
-	"k8s-staging-cri-tools/test-image-3":        busyboxImage,
-	"k8s-staging-cri-tools/test-image-tags":     busyboxImage,
-	"k8s-staging-cri-tools/hostnet-nginx-amd64": webImage,
+	"registry.k8s.io/e2e-test-images/busybox:1.29-2":                           busyboxImage,
+	"registry.k8s.io/e2e-test-images/nonewprivs:1.3":                           busyboxImage,
+	"registry.k8s.io/e2e-test-images/httpd:2.4.39-4":                           webImage,
+	"registry.k8s.io/e2e-test-images/nginx:1.14-2":                             webImage,
+	"registry.k8s.io/pause:3.9":                                                pauseImage,
+	"gcr.io/k8s-staging-cri-tools/test-image-latest:latest":                    busyboxImage,
+	"gcr.io/k8s-staging-cri-tools/test-image-tag:test":                         busyboxImage,
+	"gcr.io/k8s-staging-cri-tools/test-image-tag:all":                          busyboxImage,
+	"gcr.io/k8s-staging-cri-tools/test-image-1:latest":                         busyboxImage,
+	"gcr.io/k8s-staging-cri-tools/test-image-2:latest":                         busyboxImage,
+	"gcr.io/k8s-staging-cri-tools/test-image-3:latest":                         busyboxImage,
+	"gcr.io/k8s-staging-cri-tools/test-image-tags:1":                           busyboxImage,
+	"gcr.io/k8s-staging-cri-tools/hostnet-nginx-" + runtime.GOARCH + ":latest": webImage,
 }
 
 // TestCritest runs critest (cri-tools' validation suite) on the sdocker
@@ -51,8 +58,22 @@ func TestCritest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, src := range critestImages {
-		if err := n.registry.push(n, src, path+":latest"); err != nil {
+	// Each name is an image of its own (a label tells them apart): critest
+	// removes some, and a removal takes every name of the image.
+	images := map[string]v1.Image{}
+	for ref, src := range critestImages {
+		img, err := withLabel(n.images[src], "org.sdocker.critest.ref", ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		images[ref] = img
+	}
+	if err := n.importImageSet(images, filepath.Join(t.TempDir(), "critest-images.tar")); err != nil {
+		t.Fatal(err)
+	}
+	for ref := range critestImages {
+		path := ref[strings.Index(ref, "/")+1 : strings.LastIndex(ref, ":")]
+		if err := n.registry.push(n, ref, path+":latest"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -83,6 +104,21 @@ func TestCritest(t *testing.T) {
 	if full {
 		writeReport(t, results)
 	}
+}
+
+// withLabel is img with the label key=value added to its config.
+func withLabel(img v1.Image, key, value string) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg := *cf.Config.DeepCopy()
+	labels := map[string]string{key: value}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	cfg.Labels = labels
+	return mutate.Config(img, cfg)
 }
 
 // critestSpec is one spec's result in critest's ginkgo JSON report.

@@ -36,6 +36,7 @@ type criNode struct {
 	cmd          *exec.Cmd
 	done         chan error
 	registry     *localRegistry
+	images       map[string]v1.Image // the images imported, by name
 }
 
 // newNode builds the runtime, the tools and the images, writes the
@@ -51,6 +52,7 @@ func newNode() (*criNode, error) {
 		sock:         filepath.Join(dir, "containerd.sock"),
 		cgroupParent: fmt.Sprintf("/sdcri-%d", os.Getpid()),
 		netnsBefore:  dirSet("/var/run/netns"),
+		images:       map[string]v1.Image{},
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return n, err
@@ -288,21 +290,14 @@ func (n *criNode) importImages() error {
 		{busyboxImage, bbDir, v1.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}},
 		{webImage, bbDir, v1.Config{Cmd: []string{"sh", "-c", webServer}, Env: []string{"PATH=/bin"}, WorkingDir: "/"}},
 	}
-	for i, im := range images {
+	for _, im := range images {
 		img, err := buildImage(im.dir, im.cfg)
 		if err != nil {
 			return fmt.Errorf("image %s: %w", im.ref, err)
 		}
-		tarPath := filepath.Join(n.dir, fmt.Sprintf("image-%d.tar", i))
-		if err := writeImageTar(img, im.ref, tarPath); err != nil {
-			return fmt.Errorf("image %s: %w", im.ref, err)
-		}
-		r := run(timeout(2*time.Minute), "ctr", "--address", n.sock, "-n", "k8s.io", "images", "import", tarPath)
-		if r.err != nil {
-			return fmt.Errorf("import %s: %s", im.ref, r)
-		}
+		n.images[im.ref] = img
 	}
-	return nil
+	return n.importImageSet(n.images, filepath.Join(n.dir, "images.tar"))
 }
 
 // buildImage makes the rootfs dir a one-layer image with config cfg.
@@ -330,13 +325,29 @@ func buildImage(dir string, cfg v1.Config) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// writeImageTar writes img, named ref, as a docker-archive tar at out.
-func writeImageTar(img v1.Image, ref, out string) error {
-	tag, err := name.NewTag(ref)
-	if err != nil {
+// writeImageTar writes the images, by name, as a docker-archive tar at out.
+func writeImageTar(images map[string]v1.Image, out string) error {
+	refs := map[name.Reference]v1.Image{}
+	for ref, img := range images {
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			return err
+		}
+		refs[tag] = img
+	}
+	return tarball.MultiRefWriteToFile(out, refs)
+}
+
+// importImageSet imports the images, by name, into containerd's k8s.io
+// namespace.
+func (n *criNode) importImageSet(images map[string]v1.Image, tarPath string) error {
+	if err := writeImageTar(images, tarPath); err != nil {
 		return err
 	}
-	return tarball.WriteToFile(out, tag, img)
+	if r := n.ctrImages("import", tarPath); r.err != nil {
+		return fmt.Errorf("import %s: %s", tarPath, r)
+	}
+	return nil
 }
 
 // crictl runs crictl against the node.

@@ -38,14 +38,24 @@ func (r *localRegistry) close() { _ = r.srv.Shutdown(context.Background()) }
 // registry as ref (a path without the host), with ctr.
 func (r *localRegistry) push(n *criNode, src, ref string) error {
 	dst := r.addr + "/" + ref
-	ctr := func(args ...string) *result {
-		return run(timeout(2*time.Minute), "ctr", append([]string{"--address", n.sock, "-n", "k8s.io", "images"}, args...)...)
+	if err := n.tagImage(src, dst); err != nil {
+		return err
 	}
-	if res := ctr("tag", "--force", src, dst); res.err != nil {
-		return fmt.Errorf("tag %s: %s", dst, res)
-	}
-	if res := ctr("push", "--plain-http", dst); res.err != nil {
+	if res := n.ctrImages("push", "--plain-http", dst); res.err != nil {
 		return fmt.Errorf("push %s: %s", dst, res)
+	}
+	return nil
+}
+
+// ctrImages runs ctr images in containerd's k8s.io namespace.
+func (n *criNode) ctrImages(args ...string) *result {
+	return run(timeout(2*time.Minute), "ctr", append([]string{"--address", n.sock, "-n", "k8s.io", "images"}, args...)...)
+}
+
+// tagImage names the image src also dst.
+func (n *criNode) tagImage(src, dst string) error {
+	if res := n.ctrImages("tag", "--force", src, dst); res.err != nil {
+		return fmt.Errorf("tag %s: %s", dst, res)
 	}
 	return nil
 }
