@@ -233,11 +233,32 @@ func remountPropagation(root int, dest string, resolve uint64, prop uintptr) err
 // beforePivot runs once every mount is made, before pivot_root;
 // afterPivot right after it, before paths are masked or made read-only.
 func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
-	// Nothing mounted from here on may propagate back to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make / private: %w", err)
+	// As runc: the host's mounts go on reaching the container's (so a
+	// bind mount of a shared host path with rslave or rshared sees what
+	// the host mounts there later), nothing of ours propagates back unless
+	// linux.rootfsPropagation asks for it (rshared).
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
+		flags, ok := propagationFlags[spec.Linux.RootfsPropagation]
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
+		}
+		prop = flags
+	}
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set the propagation of /: %w", err)
 	}
 	rootfs := spec.Root.Path
+	// The mount holding the rootfs becomes private: the rootfs's bind
+	// mount below is then private too (pivot_root refuses a shared one)
+	// and propagates nowhere.
+	parent, err := mountPointOf(rootfs)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("", parent, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", parent, err)
+	}
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %s: %w", rootfs, err)
 	}
@@ -293,6 +314,25 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		}
 	}
 	return nil
+}
+
+// mountPointOf is the mount point that holds the absolute path p: p or
+// its nearest parent that is the root of a mount (statx's
+// STATX_ATTR_MOUNT_ROOT, Linux 5.8; "/" on older kernels).
+func mountPointOf(p string) (string, error) {
+	for dir := path.Clean(p); dir != "/"; dir = path.Dir(dir) {
+		var st unix.Statx_t
+		if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, 0, &st); err != nil {
+			return "", fmt.Errorf("statx %s: %w", dir, err)
+		}
+		if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+			break
+		}
+		if st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+			return dir, nil
+		}
+	}
+	return "/", nil
 }
 
 // verifyFS checks that p, when mounted, is the file system it claims to be.

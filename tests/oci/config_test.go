@@ -745,3 +745,47 @@ func TestPidsLimitCountsTheContainer(t *testing.T) {
 		noRuntimeNoise(t, r.stderr)
 	})
 }
+
+// A bind mount of a shared host directory with rslave or rshared sees what
+// the host mounts there after the container started (the container's
+// mounts are slaves of the host's, as with runc, not private copies); with
+// rprivate it does not. A CRI pod's HostToContainer and Bidirectional
+// volumes are such mounts.
+func TestBindMountPropagationFromHost(t *testing.T) {
+	for _, c := range []struct {
+		prop string
+		sees bool
+	}{{"rslave", true}, {"rshared", true}, {"rprivate", false}} {
+		t.Run(c.prop, func(t *testing.T) {
+			src := t.TempDir()
+			if err := unix.Mount(src, src, "", unix.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
+			if err := unix.Mount("", src, "", unix.MS_SHARED, ""); err != nil {
+				t.Fatal(err)
+			}
+			sub := filepath.Join(src, "sub")
+			if err := os.Mkdir(sub, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b := newBundle(t)
+			b.addMount(specs.Mount{Destination: "/shared", Type: "bind", Source: src, Options: []string{"rbind", c.prop}})
+			b.long()
+			b.createStart()
+			b.waitOutput("ready")
+
+			if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=64k"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = unix.Unmount(sub, unix.MNT_DETACH) })
+			if err := os.WriteFile(filepath.Join(sub, "flag"), []byte("from-host\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := b.mustExec("sh", "-c", "cat /shared/sub/flag 2>/dev/null || echo none")
+			if got := strings.TrimSpace(out); (got == "from-host") != c.sees {
+				t.Errorf("%s bind mount: the container reads %q in the host's new mount, want it seen: %v", c.prop, got, c.sees)
+			}
+		})
+	}
+}
