@@ -3,6 +3,7 @@ package cri
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,7 +98,8 @@ func criTool(tool string) (string, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
 		return "", fmt.Errorf("go tool -modfile=tools/cri/go.mod -n %s: %w\n%s", tool, err, stderr)

@@ -20,7 +20,7 @@ func UnmountAll(dir string) {
 		}
 		sort.Slice(ms, func(a, b int) bool { return len(ms[a]) > len(ms[b]) })
 		for _, m := range ms {
-			unix.Unmount(m, unix.MNT_DETACH)
+			_ = unix.Unmount(m, unix.MNT_DETACH)
 		}
 	}
 }
@@ -57,7 +57,7 @@ func RemoveCgroupTree(parent string) []string {
 	for _, h := range CgroupHierarchies() {
 		base := filepath.Join(h, parent)
 		var dirs []string
-		filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
 				dirs = append(dirs, p)
 			}
