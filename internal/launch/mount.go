@@ -356,13 +356,23 @@ func verifyFS(root int, p string, magic int64) error {
 }
 
 func pivotRoot(root int) error {
+	oldRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the old root: %w", err)
+	}
+	defer unix.Close(oldRoot)
 	if err := unix.Fchdir(root); err != nil {
 		return fmt.Errorf("change to rootfs: %w", err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
 	}
-	// The old root is now stacked on "."; detach it.
+	// The old root is now stacked on the new one; detach it, from within
+	// it: "." in the new root would be the new root's tree, whose mounts
+	// (a shared volume's) must keep their propagation.
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return fmt.Errorf("change to the old root: %w", err)
+	}
 	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make old root a slave: %w", err)
 	}
