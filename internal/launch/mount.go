@@ -259,13 +259,32 @@ func remountPropagation(root int, dest string, resolve uint64, prop uintptr) err
 // beforePivot runs once every mount is made, before pivot_root;
 // afterPivot right after it, before paths are masked or made read-only.
 func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
-	// Nothing mounted from here on may propagate back to the host; with a
-	// slave or shared rootfs propagation, what the host mounts still comes
-	// in (a bind mount of propagation rslave or rshared needs it).
-	if err := unix.Mount("", "/", "", unix.MS_REC|initialPropagation(spec), ""); err != nil {
-		return fmt.Errorf("make / private: %w", err)
+	// As runc: the host's mounts go on reaching the container's (so a
+	// bind mount of a shared host path with rslave or rshared sees what
+	// the host mounts there later), nothing of ours propagates back unless
+	// linux.rootfsPropagation asks for it (rshared).
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
+		flags, ok := propagationFlags[spec.Linux.RootfsPropagation]
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
+		}
+		prop = flags
+	}
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set the propagation of /: %w", err)
 	}
 	rootfs := spec.Root.Path
+	// The mount holding the rootfs becomes private: the rootfs's bind
+	// mount below is then private too (pivot_root refuses a shared one)
+	// and propagates nowhere.
+	parent, err := mountPointOf(rootfs)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("", parent, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", parent, err)
+	}
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %s: %w", rootfs, err)
 	}
@@ -323,17 +342,23 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 	return nil
 }
 
-// initialPropagation is what the container's copy of the host's mounts
-// gets: slave when the spec's rootfs propagation is slave or shared, as
-// runc does, else private.
-func initialPropagation(spec *specs.Spec) uintptr {
-	if spec.Linux != nil {
-		switch spec.Linux.RootfsPropagation {
-		case "slave", "rslave", "shared", "rshared":
-			return unix.MS_SLAVE
+// mountPointOf is the mount point that holds the absolute path p: p or
+// its nearest parent that is the root of a mount (statx's
+// STATX_ATTR_MOUNT_ROOT, Linux 5.8; "/" on older kernels).
+func mountPointOf(p string) (string, error) {
+	for dir := path.Clean(p); dir != "/"; dir = path.Dir(dir) {
+		var st unix.Statx_t
+		if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, 0, &st); err != nil {
+			return "", fmt.Errorf("statx %s: %w", dir, err)
+		}
+		if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+			break
+		}
+		if st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0 {
+			return dir, nil
 		}
 	}
-	return unix.MS_PRIVATE
+	return "/", nil
 }
 
 // verifyFS checks that p, when mounted, is the file system it claims to be.
@@ -357,13 +382,23 @@ func verifyFS(root int, p string, magic int64) error {
 }
 
 func pivotRoot(root int) error {
+	oldRoot, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the old root: %w", err)
+	}
+	defer unix.Close(oldRoot)
 	if err := unix.Fchdir(root); err != nil {
 		return fmt.Errorf("change to rootfs: %w", err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
 	}
-	// The old root is now stacked on "."; detach it.
+	// The old root is now stacked on the new one; detach it, from within
+	// it: "." in the new root would be the new root's tree, whose mounts
+	// (a shared volume's) must keep their propagation.
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return fmt.Errorf("change to the old root: %w", err)
+	}
 	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make old root a slave: %w", err)
 	}

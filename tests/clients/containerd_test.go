@@ -228,7 +228,7 @@ func (c *containerdEnv) stop() error {
 	}
 	if m := testutil.MountsUnder(c.dir); len(m) > 0 {
 		errs = append(errs, fmt.Sprintf("mounts left under %s (unmounted): %q", c.dir, m))
-		unmountAll(c.dir)
+		testutil.UnmountAll(c.dir)
 	}
 	if left := stateLeft(filepath.Join(c.runcRoot, c.ns)); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("runtime state left in %s: %q", filepath.Join(c.runcRoot, c.ns), left))

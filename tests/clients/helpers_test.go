@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -227,20 +226,6 @@ func killProcesses(ps []procInfo) {
 }
 
 // --- mounts -------------------------------------------------------------------
-
-// unmountAll detaches every mount at or below dir, deepest first.
-func unmountAll(dir string) {
-	for i := 0; i < 5; i++ {
-		ms := testutil.MountsUnder(dir)
-		if len(ms) == 0 {
-			return
-		}
-		sort.Slice(ms, func(a, b int) bool { return len(ms[a]) > len(ms[b]) })
-		for _, m := range ms {
-			unix.Unmount(m, unix.MNT_DETACH)
-		}
-	}
-}
 
 // --- cgroups ------------------------------------------------------------------
 

@@ -16,7 +16,6 @@
 package clients
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
@@ -94,7 +93,7 @@ func testMain(m *testing.M) (code int) {
 	defer func() {
 		if left := testutil.MountsUnder(workDir); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "clients: mounts left under %s (unmounting): %q\n", workDir, left)
-			unmountAll(workDir)
+			testutil.UnmountAll(workDir)
 			code = failCode(code)
 		}
 		if left := testutil.MountsUnder(workDir); len(left) > 0 {
@@ -189,7 +188,7 @@ func setup() error {
 	if err != nil {
 		return skipError("busybox not installed (apt-get install busybox-static): no image to run")
 	}
-	if err := checkStatic(busybox); err != nil {
+	if err := testutil.CheckStatic(busybox); err != nil {
 		return skipError(fmt.Sprintf("%s is not static (apt-get install busybox-static): %v", busybox, err))
 	}
 	rootfsDir = filepath.Join(workDir, "rootfs")
@@ -213,21 +212,6 @@ func setup() error {
 // buildRuntime builds a static sdocker-runc from this module.
 func buildRuntime(out string) error {
 	return testutil.BuildBinaries(filepath.Dir(out), "./cmd/sdocker-runc")
-}
-
-// checkStatic fails for an ELF file with a program interpreter.
-func checkStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("dynamically linked")
-		}
-	}
-	return nil
 }
 
 // writeWrapper writes the runtime wrapper: it logs "pid time argv" to log,

@@ -177,7 +177,7 @@ func (p *podmanEnv) teardown() error {
 	}
 	if m := testutil.MountsUnder(p.dir); len(m) > 0 {
 		errs = append(errs, fmt.Sprintf("mounts left under %s (unmounted): %q", p.dir, m))
-		unmountAll(p.dir)
+		testutil.UnmountAll(p.dir)
 	}
 	if left := cgroupDirsNamed(p.cgParent, "libpod-"); len(left) > 0 {
 		errs = append(errs, fmt.Sprintf("container cgroups left: %q", left))

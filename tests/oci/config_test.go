@@ -760,3 +760,66 @@ func TestPidsLimitCountsTheContainer(t *testing.T) {
 		noRuntimeNoise(t, r.stderr)
 	})
 }
+
+// A bind mount of a shared host directory with rslave or rshared sees what
+// the host mounts there after the container started (the container's
+// mounts are slaves of the host's, as with runc, not private copies); with
+// rprivate it does not. What the container mounts there reaches the host
+// with rshared only, and a shared rootfsPropagation (the mount stays in the
+// host's peer group). A CRI
+// pod's HostToContainer and Bidirectional volumes are such mounts.
+func TestBindMountPropagation(t *testing.T) {
+	for _, c := range []struct {
+		prop       string
+		seen, back bool
+	}{{"rslave", true, false}, {"rshared", true, true}, {"rprivate", false, false}} {
+		t.Run(c.prop, func(t *testing.T) {
+			src := t.TempDir()
+			if err := unix.Mount(src, src, "", unix.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = unix.Unmount(src, unix.MNT_DETACH) })
+			if err := unix.Mount("", src, "", unix.MS_SHARED, ""); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []string{"fromhost", "fromctr"} {
+				if err := os.Mkdir(filepath.Join(src, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b := newBundle(t)
+			b.addMount(specs.Mount{Destination: "/shared", Type: "bind", Source: src, Options: []string{"rbind", c.prop}})
+			if c.prop == "rshared" {
+				b.spec.Linux.RootfsPropagation = "rshared" // as containerd sets it for such a volume
+			}
+			caps := b.spec.Process.Capabilities // to mount in the container
+			caps.Bounding = append(caps.Bounding, "CAP_SYS_ADMIN")
+			caps.Effective = append(caps.Effective, "CAP_SYS_ADMIN")
+			caps.Permitted = append(caps.Permitted, "CAP_SYS_ADMIN")
+			b.long()
+			b.createStart()
+			b.waitOutput("ready")
+
+			fromHost := filepath.Join(src, "fromhost")
+			if err := unix.Mount("tmpfs", fromHost, "tmpfs", 0, "size=64k"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = unix.Unmount(fromHost, unix.MNT_DETACH) })
+			if err := os.WriteFile(filepath.Join(fromHost, "flag"), []byte("from-host\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := b.mustExec("sh", "-c", "cat /shared/fromhost/flag 2>/dev/null || echo none")
+			if got := strings.TrimSpace(out); (got == "from-host") != c.seen {
+				t.Errorf("%s bind mount: the container reads %q in the host's new mount, want it seen: %v", c.prop, got, c.seen)
+			}
+
+			b.mustExec("sh", "-c", "mount -t tmpfs -o size=64k tmpfs /shared/fromctr && echo x > /shared/fromctr/flag")
+			fromCtr := filepath.Join(src, "fromctr")
+			t.Cleanup(func() { _ = unix.Unmount(fromCtr, unix.MNT_DETACH) })
+			_, err := os.Stat(filepath.Join(fromCtr, "flag"))
+			if (err == nil) != c.back {
+				t.Errorf("%s bind mount: the container's mount reached the host: %v, want %v", c.prop, err == nil, c.back)
+			}
+		})
+	}
+}
