@@ -21,7 +21,8 @@
 # glibc programs to build one from), and the tests get SDOCKER_TEST_BIN_DIR,
 # SDOCKER_TEST_ROOTFS, OCI_RUNTIME (tests/oci: the runtime under test, since
 # the guest has no Go to build one) and SDOCKER_TEST_SECCOMP_PROFILE (a
-# profile from internal/seccomp/testdata) pointing at them.
+# profile from internal/seccomp/testdata) and SDOCKER_TEST_SECCOMP_DIR (all of
+# them) pointing at them.
 # Building the rootfs needs root.
 # Exit status: 0 if every package passed, 1 if one failed, else the tool's
 # (124 timeout, 125 VM failure), 2 on bad usage or a failed build.
@@ -73,8 +74,8 @@ if [ "$ship_sdocker" = 1 ]; then
 	echo 'export SDOCKER_TEST_BIN_DIR=/payload/sdocker-bin SDOCKER_TEST_ROOTFS=/payload/sdocker-rootfs' >>"$runner"
 	echo 'export OCI_RUNTIME=/payload/sdocker-bin/sdocker-runc' >>"$runner"
 	mkdir -p "$payload/seccomp"
-	cp internal/seccomp/testdata/docker-default-amd64.json "$payload/seccomp/"
-	echo 'export SDOCKER_TEST_SECCOMP_PROFILE=/payload/seccomp/docker-default-amd64.json' >>"$runner"
+	cp internal/seccomp/testdata/*.json "$payload/seccomp/"
+	echo 'export SDOCKER_TEST_SECCOMP_PROFILE=/payload/seccomp/docker-default-amd64.json SDOCKER_TEST_SECCOMP_DIR=/payload/seccomp' >>"$runner"
 	case " ${CGROUP2_VM_ARGS:-} " in
 	*" --timeout"*) ;;
 	*) CGROUP2_VM_ARGS="--timeout 1800 ${CGROUP2_VM_ARGS:-}" ;;

@@ -40,7 +40,7 @@ func lockHost() (func(), error) {
 // net.ipv4.ip_forward if it is off.
 func EnsureBridge(n *Network) (netlink.Link, error) {
 	// One netlink socket for every request of this call.
-	c, err := nftables.New(nftables.AsLasting())
+	c, err := newNFT(nftables.AsLasting())
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	mdnetlink "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,7 +77,7 @@ func ensureTable(c *nftables.Conn) error {
 			&expr.Verdict{Kind: expr.VerdictJump, Chain: "ports"},
 		}})
 	}
-	if err := c.Flush(); err != nil {
+	if err := flushNFT(c); err != nil {
 		return fmt.Errorf("nftables: create table ip %s: %w", tableName, err)
 	}
 	return nil
@@ -195,7 +197,7 @@ func ensureNetworkRules(c *nftables.Conn, n *Network) error {
 	for _, r := range networkRules(n) {
 		c.AddRule(r)
 	}
-	if err := c.Flush(); err != nil {
+	if err := flushNFT(c); err != nil {
 		return fmt.Errorf("nftables: add the rules of network %s: %w", n.Name, err)
 	}
 	return nil
@@ -248,14 +250,14 @@ func addPortRules(maps []PortMapping, addr netip.Addr, id string) error {
 	if len(maps) == 0 {
 		return nil
 	}
-	c, err := nftables.New()
+	c, err := newNFT()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	for _, r := range portRules(maps, addr, id) {
 		c.AddRule(r)
 	}
-	if err := c.Flush(); err != nil {
+	if err := flushNFT(c); err != nil {
 		return fmt.Errorf("nftables: publish the ports of container %.12s: %w", id, err)
 	}
 	return nil
@@ -264,7 +266,7 @@ func addPortRules(maps []PortMapping, addr netip.Addr, id string) error {
 // deleteRules deletes the rules of chains carrying tag. A missing table has
 // none.
 func deleteRules(tag string, chains ...string) error {
-	c, err := nftables.New()
+	c, err := newNFT()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
@@ -289,7 +291,7 @@ func deleteRules(tag string, chains ...string) error {
 	if n == 0 {
 		return nil
 	}
-	if err := c.Flush(); err != nil {
+	if err := flushNFT(c); err != nil {
 		return fmt.Errorf("nftables: delete the rules of %s: %w", tag, err)
 	}
 	return nil
@@ -298,7 +300,7 @@ func deleteRules(tag string, chains ...string) error {
 // RuleCount counts the rules of sdocker's table that carry the tag of
 // container id ("" for every rule): what a test checks is gone.
 func RuleCount(id string) (int, error) {
-	c, err := nftables.New()
+	c, err := newNFT()
 	if err != nil {
 		return 0, fmt.Errorf("nftables: %w", err)
 	}
@@ -322,7 +324,7 @@ const ipsDstNAT = 1 << 5
 
 // deleteBridgeElement takes bridge out of @bridges.
 func deleteBridgeElement(bridge string) error {
-	c, err := nftables.New()
+	c, err := newNFT()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
@@ -333,8 +335,31 @@ func deleteBridgeElement(bridge string) error {
 	if err := c.SetDeleteElements(set, []nftables.SetElement{{Key: ifnameBytes(bridge)}}); err != nil {
 		return fmt.Errorf("nftables: delete %s from @%s: %w", bridge, set.Name, err)
 	}
-	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
+	if err := flushNFT(c); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("nftables: delete %s from @%s: %w", bridge, set.Name, err)
 	}
 	return nil
+}
+
+// nftTimeout bounds every wait for the kernel's answer to an nftables
+// request: a kernel that cannot load a netfilter module it needs has been
+// seen to never answer, and a command must not hang on it.
+const nftTimeout = 10 * time.Second
+
+// newNFT is an nftables connection whose every netlink socket gives up
+// waiting for the kernel after nftTimeout.
+func newNFT(opts ...nftables.ConnOption) (*nftables.Conn, error) {
+	deadline := nftables.WithSockOptions(func(c *mdnetlink.Conn) error {
+		return c.SetReadDeadline(time.Now().Add(nftTimeout))
+	})
+	return nftables.New(append(opts, deadline)...)
+}
+
+// flushNFT sends c's batch; a kernel that did not answer is named.
+func flushNFT(c *nftables.Conn) error {
+	err := c.Flush()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("nftables: no answer from the kernel within %s (a netfilter module it cannot load?): %w", nftTimeout, err)
+	}
+	return err
 }
