@@ -51,11 +51,11 @@ func (e *Engine) Overlay(r *Record) Overlay {
 
 // lowerDirs lists the image's layer directories as Overlay.Lower.
 func (e *Engine) lowerDirs(imageID string) string {
-	store, err := e.Images()
-	if err != nil {
+	img := e.lookupImage(imageID)
+	if img == nil {
 		return ""
 	}
-	img, err := store.Get(imageID)
+	store, err := e.Images()
 	if err != nil {
 		return ""
 	}
