@@ -36,7 +36,7 @@ func ParsePsFilters(list []string) (*PsFilter, error) {
 			return nil, fmt.Errorf("%w: --filter %q: want KEY=VALUE", ErrInvalidInput, s)
 		}
 		if err := f.add(k, v); err != nil {
-			return nil, fmt.Errorf("%w: --filter %q: %v", ErrInvalidInput, s, err)
+			return nil, fmt.Errorf("%w: --filter %q: %w", ErrInvalidInput, s, err)
 		}
 	}
 	return f, nil
@@ -55,7 +55,7 @@ func (f *PsFilter) add(k, v string) error {
 	case "name":
 		re, err := regexp.Compile(v)
 		if err != nil {
-			return fmt.Errorf("name: %v", err)
+			return fmt.Errorf("name: %w", err)
 		}
 		f.names = append(f.names, re)
 	default:
