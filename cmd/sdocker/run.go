@@ -19,6 +19,12 @@ const (
 )
 
 func newRunCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	return newRunLikeCommand(openEngine, false)
+}
+
+// newRunLikeCommand is run, or with create the create command: the same
+// options, a container made but not started.
+func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *cobra.Command {
 	var o engine.RunOptions
 	var cpuTest, memoryTest bool
 	var memory, memorySwap string
@@ -44,6 +50,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				o.Image, args = args[0], args[1:]
 			}
 			o.Args = args
+			o.Detach = o.Detach || create
 			if cpuTest && memoryTest {
 				return fmt.Errorf("--cpu-test and --memory-test cannot be combined")
 			}
@@ -122,6 +129,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 			e, err := openEngine()
 			if err != nil {
 				return err
+			}
+			if create {
+				return createContainer(e, o)
 			}
 			code, err := e.Run(o)
 			if err != nil {
