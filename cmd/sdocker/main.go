@@ -114,6 +114,7 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 	cmd.AddCommand(
 		newRunCommand(openEngine),
 		newCreateCommand(openEngine),
+		newAttachCommand(openEngine),
 		newExecCommand(openEngine),
 		newPsCommand(openEngine),
 		newLogsCommand(openEngine),
