@@ -33,6 +33,7 @@ func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *
 	var envFiles, labels []string
 	var pull string
 	var pf processFlags
+	var af attachFlags
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
@@ -121,6 +122,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				o.Tty = c.Flags().Changed("tty") && o.Tty
 			}
 			o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+			if err := af.apply(&o); err != nil {
+				return err
+			}
 			img, err := ensureImage(openEngine, o.Image, pull)
 			if err != nil {
 				return err
@@ -183,6 +187,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
 	f.StringVar(&pull, "pull", pullMissing, "pull the image from its registry: missing, always or never")
 	pf.add(f)
+	af.add(f)
 	addIsolationFlags(f, &o.Isolation)
 	return cmd
 }

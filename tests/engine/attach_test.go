@@ -35,13 +35,7 @@ func (e *env) startAttach(args ...string) *attachment {
 		e.t.Fatal(err)
 	}
 	go func() {
-		err := a.cmd.Wait()
-		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-			a.code = ee.ExitCode()
-			if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
-				a.code = 128 + int(ws.Signal())
-			}
-		}
+		a.code = statusOf(a.cmd.Wait())
 		close(a.done)
 	}()
 	e.t.Cleanup(func() {
@@ -57,6 +51,19 @@ func (e *env) startAttach(args ...string) *attachment {
 		return len(lines(a.stdout.String())) >= 2
 	})
 	return a
+}
+
+// statusOf is the exit status of a command whose Wait returned err, as a
+// shell reports it (128+N when signal N ended it).
+func statusOf(err error) int {
+	ee := (*exec.ExitError)(nil)
+	if !errors.As(err, &ee) {
+		return 0
+	}
+	if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ee.ExitCode()
 }
 
 // wait waits for attach to end and returns its exit status.
