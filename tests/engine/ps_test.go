@@ -103,7 +103,7 @@ func TestPsSize(t *testing.T) {
 	if rw0 > 100e3 || virt0 < 100e3 {
 		t.Errorf("a new container: %v bytes written, %v virtual", rw0, virt0)
 	}
-	e.mustRun(0, "exec", "w", "dd", "if=/dev/zero", "of=/data", "bs=100000", "count=20")
+	e.mustRun(0, "exec", "w", "dd", "if=/dev/zero", "of=/ps-size-data", "bs=100000", "count=20")
 	rw, virt := size()
 	if rw < 2e6 || rw > 2e6+100e3 || virt-rw < virt0-rw0-10e3 || virt-rw > virt0-rw0+10e3 {
 		t.Errorf("after writing 2MB: %v written (%v before), virtual %v (%v before)", rw, rw0, virt, virt0)
