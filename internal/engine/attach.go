@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 
 	"golang.org/x/sys/unix"
 
@@ -19,7 +20,8 @@ type AttachOptions struct {
 	// none (run -d -i is refused).
 	Keys       *os.File
 	DetachKeys []byte
-	// SigProxy passes the signals this command gets on to the container.
+	// SigProxy passes the signals this command gets on to the container;
+	// without it SIGINT, SIGTERM and SIGHUP end attach (128+N).
 	SigProxy bool
 }
 
@@ -53,11 +55,19 @@ func (e *Engine) Attach(ref string, o AttachOptions) (int, error) {
 	sigs := make(chan os.Signal, 64)
 	if o.SigProxy {
 		defer launch.NotifyProxied(sigs)()
+	} else {
+		// They end attach only, with the terminal put back.
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+		defer signal.Stop(sigs)
 	}
 	for {
 		select {
 		case sig := <-sigs:
-			if s := sig.(unix.Signal); s != unix.SIGWINCH {
+			s := sig.(unix.Signal)
+			if !o.SigProxy {
+				return 128 + int(s), nil
+			}
+			if s != unix.SIGWINCH {
 				// One that ends as the signal comes takes none.
 				_ = e.Kill(r.ID, s)
 			}
