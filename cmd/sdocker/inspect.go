@@ -1,75 +1,61 @@
 package main
 
 import (
-	"bufio"
-	"os"
+	"errors"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
 )
 
 func newInspectCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
-	var format string
+	var format, kind string
 	cmd := &cobra.Command{
-		Use:   "inspect [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Show low-level information on containers (JSON)",
-		Long: `Show containers as a JSON array in the shape of 'docker inspect': Id, Name,
-State, Config, HostConfig, Mounts, GraphDriver, ... With --format, a Go
-template is applied to each container instead, e.g. '{{.State.Status}}' or
-'{{json .Config}}' (functions: json, join, split, lower, upper, title, pad,
-truncate, println).
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Show low-level information on containers, images, networks or volumes (JSON)",
+		Long: `Show objects as a JSON array in the shape of 'docker inspect'. Each name is
+looked up as Docker does: a container first (Id, Name, State, Config,
+HostConfig, Mounts, GraphDriver, ...), then an image, a network, a volume
+(the shapes of 'image inspect', 'network inspect' and 'volume inspect');
+--type container|image|network|volume looks for that kind only. With
+--format, a Go template is applied to each object instead, e.g.
+'{{.State.Status}}' or '{{json .Config}}' (functions: json, join, split,
+lower, upper, title, pad, truncate, println).
 
-As with Docker, the exit status is 1 when a container is not found (the
-ones found are still shown) or the template fails, not 125.`,
+As with Docker, the exit status is 1 when a name is not found (the objects
+found are still shown) or the template fails, not 125.`,
 		Example: `  sdocker inspect web
   sdocker inspect -f '{{.State.Status}} {{.State.ExitCode}}' web
-  sdocker inspect -f '{{json .HostConfig}}' web`,
+  sdocker inspect -f '{{json .HostConfig}}' web
+  sdocker inspect alpine
+  sdocker inspect --type network bridge
+  sdocker inspect --type volume -f '{{.Mountpoint}}' data`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			fail := func(err error) error { return &exitError{code: 1, err: err} }
+			if err := checkInspectType(kind); err != nil {
+				return err
+			}
 			e, err := openEngine()
 			if err != nil {
 				return err
 			}
-			var write func(*dockerfmt.ContainerJSON) error
-			w := bufio.NewWriter(os.Stdout)
-			if format != "" {
-				tmpl, err := dockerfmt.ParseTemplate(format)
+			// A failed collection leaves states stale; the records can still be shown.
+			_ = e.Collect()
+			list := make([]any, 0, len(args))
+			var errs []error
+			for _, ref := range args {
+				v, err := inspectObject(e, kind, ref)
 				if err != nil {
-					return fail(err)
+					errs = append(errs, err)
+					continue
 				}
-				write = func(cj *dockerfmt.ContainerJSON) error {
-					return dockerfmt.WriteInspectTemplate(w, tmpl, cj)
-				}
+				list = append(list, v)
 			}
-			records, findErr := e.FindAll(args)
-			list := make([]*dockerfmt.ContainerJSON, 0, len(records))
-			for _, r := range records {
-				list = append(list, dockerfmt.Inspect(e, r))
-			}
-			if write == nil {
-				if err := dockerfmt.WriteInspectJSON(w, list); err != nil {
-					return fail(err)
-				}
-			} else {
-				for _, cj := range list {
-					if err := write(cj); err != nil {
-						_ = w.Flush() // what was written before err; err is what is reported
-						return fail(err)
-					}
-				}
-			}
-			if err := w.Flush(); err != nil {
-				return fail(err)
-			}
-			if findErr != nil {
-				return fail(findErr)
-			}
-			return nil
+			err = writeInspected(list, format)
+			return failed(errors.Join(append([]error{err}, errs...)...))
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", "format each container with a Go template")
+	cmd.Flags().StringVarP(&format, "format", "f", "", "format each object with a Go template")
+	cmd.Flags().StringVar(&kind, "type", "", "look for a container, image, network or volume only")
 	return cmd
 }

@@ -113,6 +113,8 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 	openEngine := func() (*engine.Engine, error) { return engine.New(root) }
 	cmd.AddCommand(
 		newRunCommand(openEngine),
+		newCreateCommand(openEngine),
+		newAttachCommand(openEngine),
 		newExecCommand(openEngine),
 		newPsCommand(openEngine),
 		newLogsCommand(openEngine),

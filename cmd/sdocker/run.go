@@ -19,6 +19,12 @@ const (
 )
 
 func newRunCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	return newRunLikeCommand(openEngine, false)
+}
+
+// newRunLikeCommand is run, or with create the create command: the same
+// options, a container made but not started.
+func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *cobra.Command {
 	var o engine.RunOptions
 	var cpuTest, memoryTest bool
 	var memory, memorySwap string
@@ -27,6 +33,7 @@ func newRunCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var envFiles, labels []string
 	var pull string
 	var pf processFlags
+	var af attachFlags
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
@@ -44,6 +51,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				o.Image, args = args[0], args[1:]
 			}
 			o.Args = args
+			o.Detach = o.Detach || create
 			if cpuTest && memoryTest {
 				return fmt.Errorf("--cpu-test and --memory-test cannot be combined")
 			}
@@ -114,6 +122,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				o.Tty = c.Flags().Changed("tty") && o.Tty
 			}
 			o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+			if err := af.apply(&o); err != nil {
+				return err
+			}
 			img, err := ensureImage(openEngine, o.Image, pull)
 			if err != nil {
 				return err
@@ -122,6 +133,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 			e, err := openEngine()
 			if err != nil {
 				return err
+			}
+			if create {
+				return createContainer(e, o)
 			}
 			code, err := e.Run(o)
 			if err != nil {
@@ -173,6 +187,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
 	f.StringVar(&pull, "pull", pullMissing, "pull the image from its registry: missing, always or never")
 	pf.add(f)
+	af.add(f)
 	addIsolationFlags(f, &o.Isolation)
 	return cmd
 }

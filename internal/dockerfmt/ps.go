@@ -33,6 +33,8 @@ type PsEntry struct {
 	Networks   string
 	Ports      string
 	Pid        string `json:"Pid"`
+	// Size is set by ps --size (see SizeString).
+	Size string `json:",omitempty"`
 
 	labels map[string]string
 	header bool
@@ -50,7 +52,7 @@ func (p PsEntry) Label(name string) string {
 var PsHeader = PsEntry{
 	ID: "CONTAINER ID", Names: "NAMES", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT",
 	RunningFor: "CREATED", Status: "STATUS", State: "STATE", Labels: "LABELS", Mounts: "MOUNTS",
-	Networks: "NETWORKS", Ports: "PORTS", Pid: "PID", header: true,
+	Networks: "NETWORKS", Ports: "PORTS", Pid: "PID", Size: "SIZE", header: true,
 }
 
 // NewPsEntry describes r for `ps`; without trunc the id is 12 digits and
@@ -137,6 +139,12 @@ func StatusString(r *engine.Record, now time.Time) string {
 	return strings.ToUpper(r.Status[:1]) + r.Status[1:]
 }
 
+// SizeString is the SIZE column of ps --size, as Docker writes it: the
+// bytes the container wrote, and with its image's ("2B (virtual 1.2MB)").
+func SizeString(rw, image int64) string {
+	return HumanSize(float64(rw)) + " (virtual " + HumanSize(float64(rw+image)) + ")"
+}
+
 // PsFormat is a parsed `ps --format`: "json", "table TEMPLATE" (a header
 // line, columns aligned) or a bare template.
 type PsFormat struct {
@@ -171,9 +179,19 @@ func WritePsTable(out io.Writer, entries []PsEntry) error {
 	// PORTS, last, is often empty: no padding is left at the ends of lines.
 	var b bytes.Buffer
 	w := tabwriter.NewWriter(&b, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED\tPORTS")
+	// With ps --size, SIZE follows PORTS as in Docker.
+	sized := len(entries) > 0 && entries[0].Size != ""
+	header := "CONTAINER ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED\tPORTS"
+	if sized {
+		header += "\tSIZE"
+	}
+	fmt.Fprintln(w, header)
 	for _, p := range entries {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor, p.Ports)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s", p.ID, p.Names, p.Pid, p.Command, p.Status, p.RunningFor, p.Ports)
+		if sized {
+			fmt.Fprintf(w, "\t%s", p.Size)
+		}
+		fmt.Fprintln(w)
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -169,3 +169,29 @@ func TestWritePs(t *testing.T) {
 		t.Errorf("failing template: %v", err)
 	}
 }
+
+func TestSizeString(t *testing.T) {
+	for _, tc := range []struct {
+		rw, img int64
+		want    string
+	}{
+		{2, 1234567, "2B (virtual 1.23MB)"},
+		{0, 0, "0B (virtual 0B)"},
+		{12345, 5000000, "12.3kB (virtual 5.01MB)"},
+	} {
+		if got := SizeString(tc.rw, tc.img); got != tc.want {
+			t.Errorf("SizeString(%d, %d) = %q, want %q", tc.rw, tc.img, got, tc.want)
+		}
+	}
+}
+
+func TestWritePsTableSize(t *testing.T) {
+	var b strings.Builder
+	if err := WritePsTable(&b, []PsEntry{{ID: "abc", Names: "web", Pid: "1", Size: "2B (virtual 1.23MB)"}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if !strings.HasSuffix(lines[0], "PORTS   SIZE") || !strings.HasSuffix(lines[1], "2B (virtual 1.23MB)") {
+		t.Errorf("table with sizes:\n%s", b.String())
+	}
+}

@@ -1,31 +1,11 @@
 package engine
 
 import (
-	"errors"
 	"path/filepath"
 	"strings"
 
 	"github.com/sdocker/sdocker/internal/image"
 )
-
-// FindAll resolves each of refs to a record, with states made current first
-// (a container whose watcher died is collected). It returns what it found
-// and an error naming the references it did not.
-func (e *Engine) FindAll(refs []string) ([]*Record, error) {
-	// A failed collection leaves states stale; the records can still be shown.
-	_ = e.Collect()
-	var out []*Record
-	var errs []error
-	for _, ref := range refs {
-		r, err := e.Find(ref)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out, errors.Join(errs...)
-}
 
 // Overlay says where the overlayfs root file system of a container made
 // from an image lives.
@@ -51,11 +31,11 @@ func (e *Engine) Overlay(r *Record) Overlay {
 
 // lowerDirs lists the image's layer directories as Overlay.Lower.
 func (e *Engine) lowerDirs(imageID string) string {
-	store, err := e.Images()
-	if err != nil {
+	img := e.lookupImage(imageID)
+	if img == nil {
 		return ""
 	}
-	img, err := store.Get(imageID)
+	store, err := e.Images()
 	if err != nil {
 		return ""
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,6 +63,10 @@ type RunOptions struct {
 	MountOptions // -v, --mount, --tmpfs, --read-only-tmpfs, --volumes-from
 
 	Stdin, Stdout, Stderr *os.File
+	// NoSigProxy keeps the signals a foreground run gets from its
+	// container (--sig-proxy=false): they end sdocker, and the container
+	// with it.
+	NoSigProxy bool
 }
 
 // DefaultRootfs is the rootfs `sdocker run` uses without an image.
@@ -622,7 +627,11 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	}
 	// Signals that arrive while the container starts are delivered once it runs.
 	sigs := make(chan os.Signal, 64)
-	defer launch.NotifyProxied(sigs)()
+	if o.NoSigProxy {
+		signal.Notify(sigs, unix.SIGWINCH) // the terminal's size still
+	} else {
+		defer launch.NotifyProxied(sigs)()
+	}
 	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true})
 	if err != nil {
 		// A container that could not even start leaves nothing.

@@ -316,7 +316,7 @@ func (e *env) checkRaceOutcome(what, id, token, want string, rm, async bool) {
 	var got string
 	var r result
 	testutil.Poll(wait, func() bool {
-		r, _ = e.runWithin(context.Background(), "inspect", "-f", "{{.State.Status}}", id)
+		r, _ = e.runWithin(context.Background(), "inspect", "--type", "container", "-f", "{{.State.Status}}", id)
 		got = strings.TrimSpace(r.stdout)
 		if r.code != 0 && strings.Contains(r.stderr, "no such container") {
 			got = "gone"

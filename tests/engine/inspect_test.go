@@ -104,8 +104,8 @@ func TestInspectErrors(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 2 {
 		t.Errorf("inspect a nope a: want 2 entries: %v\n%s", err, r)
 	}
-	if r.code != 1 || !strings.Contains(r.stderr, "no such container: nope") {
-		t.Errorf("inspect with a missing container: want exit 1 and \"no such container: nope\":\n%s", r)
+	if r.code != 1 || !strings.Contains(r.stderr, "no such object: nope") { // as Docker: not a container, image, network or volume
+		t.Errorf("inspect with a missing name: want exit 1 and \"no such object: nope\":\n%s", r)
 	}
 	r = e.run("inspect", "-f", "{{.State.Status}}", "nope", "a")
 	if r.code != 1 || r.stdout != "running\n" {

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdocker/sdocker/internal/engine"
+)
+
+func newCreateCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
+	cmd := newRunLikeCommand(openEngine, true)
+	cmd.Use = "create [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]"
+	cmd.Short = "Create a container without starting it ('start' starts it)"
+	cmd.Long = `Create a container as 'run -d' does, with the same options, and print its id
+without starting it: 'ps -a' shows it as Created until 'start' starts it
+(detached, watched by its monitor). --rm and -i are refused: a created
+container is started detached, and its stdin cannot be attached.`
+	cmd.Example = `  sdocker create --name web -p 8080:80 app:1
+  sdocker start web
+  sdocker create --name job alpine sh -c 'echo done' && sdocker start job && sdocker wait job`
+	_ = cmd.Flags().MarkHidden("detach") // always
+	return cmd
+}
+
+// createContainer creates the container of o and prints its id.
+func createContainer(e *engine.Engine, o engine.RunOptions) error {
+	id, err := e.Create(o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Stdout, id)
+	return nil
+}
