@@ -96,12 +96,16 @@ func (w *Writer) start() []byte {
 
 // LostText is the text of the marker entry for n bytes lost through err.
 func LostText(n int64, err unix.Errno) []byte {
-	b := append([]byte("[sdocker] "), strconv.FormatInt(n, 10)...)
-	b = append(b, " bytes of output lost: "...)
 	if err == 0 {
 		err = unix.EIO
 	}
-	b = append(b, err.Error()...)
+	return NoteText(strconv.FormatInt(n, 10) + " bytes of output lost: " + err.Error())
+}
+
+// NoteText is the text of a marker entry, on stderr, that sdocker writes
+// into a container's log: "[sdocker] " and what it says, as one line.
+func NoteText(s string) []byte {
+	b := append([]byte("[sdocker] "), s...)
 	return append(b, '\n')
 }
 
