@@ -58,6 +58,7 @@ type RunOptions struct {
 	Restart        string // no, on-failure[:N], always
 	Process        ProcessOptions
 	Isolation      IsolationOptions
+	Log            LogConfig // --log-opt, see ParseLogOpts
 
 	MountOptions // -v, --mount, --tmpfs, --read-only-tmpfs, --volumes-from
 
@@ -318,7 +319,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	}
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
-		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
+		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
 		Labels: o.Labels, Mounts: mounts,
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,

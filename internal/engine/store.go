@@ -81,6 +81,8 @@ type Record struct {
 	// Limits are the resource options as given, for inspect and update.
 	Limits   specgen.Limits `json:"limits"`
 	Detached bool           `json:"detached,omitempty"`
+	// Log is how the monitor rotates the log (--log-opt).
+	Log LogConfig `json:"log,omitzero"`
 	// Host are the other options the container was created with.
 	Host HostOptions `json:"host"`
 
