@@ -198,3 +198,35 @@ func memoryCgroup(t *testing.T, limit int64) string {
 	}
 	return dir
 }
+
+// TestMonitorSmallRotating: sdocker-monitor stays within its memory budget
+// while it logs a chatty container and rotates its log.
+func TestMonitorSmallRotating(t *testing.T) {
+	e := newEnv(t)
+	script := `while :; do ` + countScript(200) + `; sleep 0.05; done`
+	id := e.runDetached("--log-opt", "max-size=16k", "--log-opt", "max-file=2", rootfsDir, "sh", "-c", script)
+	mon := e.checkSmallMonitor(id)
+	rotated := filepath.Join(e.root, "containers", id, "container-json.log.1")
+	var first os.FileInfo
+	testutil.WaitFor(t, 30*time.Second, "the log to be rotated twice", func() bool {
+		st, err := os.Stat(rotated)
+		if err != nil {
+			return false
+		}
+		if first == nil {
+			first = st
+		}
+		return !os.SameFile(first, st)
+	})
+	rss, err := procKB(fmt.Sprintf("/proc/%d/status", mon), "VmRSS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("monitor %d, rotating a chatty log: VmRSS %d KiB", mon, rss>>10)
+	if rss > maxMonitorRSS {
+		t.Errorf("monitor VmRSS %d KiB, want at most %d KiB", rss>>10, maxMonitorRSS>>10)
+	}
+	if got := lines(e.mustRun(0, "logs", "--tail", "3", id).stdout); len(got) != 3 || !strings.HasPrefix(got[0], "line") {
+		t.Errorf("logs --tail 3: %q", got)
+	}
+}
