@@ -102,7 +102,7 @@ func (e *Engine) Logs(ref string, o LogsOptions) error {
 			}
 			continue
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read log %s: %w", path, err)
 		}
 		partial = append(partial, line...)
@@ -220,7 +220,7 @@ func printRotated(out *logPrinter, f *os.File, off int64) error {
 				return perr
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
