@@ -54,9 +54,9 @@ func ParseLogOpts(opts []string) (LogConfig, error) {
 	return c, nil
 }
 
-// limits are the size and number of files of the log, defaults filled in;
+// Limits are the size and number of files of the log, defaults filled in;
 // size 0: no rotation.
-func (c LogConfig) limits() (int64, int) {
+func (c LogConfig) Limits() (int64, int) {
 	size, files := c.MaxSize, c.MaxFile
 	if size == 0 {
 		size = DefaultLogMaxSize
@@ -72,14 +72,14 @@ func (c LogConfig) limits() (int64, int) {
 
 // rotate makes w rotate the log of r as r says.
 func (e *Engine) rotate(w *jsonlog.Writer, r *Record) {
-	size, files := r.Log.limits()
+	size, files := r.Log.Limits()
 	w.Rotate(e.LogPath(r.ID), size, files)
 }
 
 // rotateArg is the option that makes sdocker-monitor rotate the log of r
 // ("" when it grows without bound).
 func (e *Engine) rotateArg(r *Record) string {
-	size, files := r.Log.limits()
+	size, files := r.Log.Limits()
 	if size == 0 {
 		return ""
 	}

@@ -41,7 +41,7 @@ func TestLogConfigLimits(t *testing.T) {
 		{LogConfig{-1, 3}, 0, 3},
 		{LogConfig{5, 1}, 5, 1},
 	} {
-		if size, files := tc.c.limits(); size != tc.size || files != tc.files {
+		if size, files := tc.c.Limits(); size != tc.size || files != tc.files {
 			t.Errorf("%+v: limits %d %d, want %d %d", tc.c, size, files, tc.size, tc.files)
 		}
 	}

@@ -44,6 +44,9 @@ func TestLogRotation(t *testing.T) {
 	if got := e.record(id).Log; got != (engine.LogConfig{MaxSize: 1024, MaxFile: 3}) {
 		t.Errorf("record's log config %+v", got)
 	}
+	if got := e.state(id, `{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}} {{index .HostConfig.LogConfig.Config "max-file"}}`); got != "json-file 1024 3" {
+		t.Errorf("inspect HostConfig.LogConfig: %q", got)
+	}
 	dir := filepath.Join(e.root, "containers", id)
 	total := 0
 	for _, name := range []string{"container-json.log", "container-json.log.1", "container-json.log.2"} {
