@@ -172,7 +172,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP] of the container's /etc/passwd")
 	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
 	f.StringArrayVar(&envFiles, "env-file", nil, "read KEY=VALUE lines from a file")
-	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always")
+	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always, unless-stopped")
 	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
 	f.StringArrayVar(&logOpts, "log-opt", nil, "rotate the log of a detached container: max-size=SIZE (default 20m, -1: none), max-file=N (default 2)")
 	f.StringVar(&pull, "pull", pullMissing, "pull the image from its registry: missing, always or never")

@@ -481,7 +481,7 @@ func (e *Engine) shouldRestart(r *Record, code int) bool {
 		return false
 	}
 	switch r.Restart.Name {
-	case "always":
+	case "always", "unless-stopped":
 		return true
 	case "on-failure":
 		return code != 0 && (r.Restart.MaxRetries == 0 || r.RestartCount < r.Restart.MaxRetries)

@@ -182,14 +182,15 @@ func validName(s string) bool {
 	return true
 }
 
-// ParseRestartPolicy reads no, always, on-failure or on-failure:N.
+// ParseRestartPolicy reads no, always, unless-stopped, on-failure or
+// on-failure:N.
 func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	name, n, hasN := strings.Cut(s, ":")
 	switch {
 	case s == "" || s == "no":
 		return RestartPolicy{Name: "no"}, nil
-	case name == "always" && !hasN:
-		return RestartPolicy{Name: "always"}, nil
+	case (name == "always" || name == "unless-stopped") && !hasN:
+		return RestartPolicy{Name: name}, nil
 	case name == "on-failure" && !hasN:
 		return RestartPolicy{Name: "on-failure"}, nil
 	case name == "on-failure":
@@ -198,7 +199,7 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 			return RestartPolicy{Name: "on-failure", MaxRetries: v}, nil
 		}
 	}
-	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, on-failure or on-failure:N", ErrInvalidInput, s)
+	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, unless-stopped, on-failure or on-failure:N", ErrInvalidInput, s)
 }
 
 // prepare validates o, creates the container's root file system, spec and

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,4 +110,27 @@ func TestExitCauseCommandKilled(t *testing.T) {
 	}
 	cmd.Wait()
 	checkState(t, "after the command died", e.inspect(name).State, 137, false, "killed: the sdocker command that ran it died")
+}
+
+// TestRestartUnlessStopped: --restart unless-stopped starts a container
+// again whatever its exit code, until it is stopped.
+func TestRestartUnlessStopped(t *testing.T) {
+	e := newEnv(t)
+	id := e.runDetached("--restart", "unless-stopped", rootfsDir, "sh", "-c", "sleep 0.2; exit 0")
+	testutil.WaitFor(t, 30*time.Second, "two restarts", func() bool {
+		n, _ := strconv.Atoi(e.state(id, "{{.RestartCount}}"))
+		return n >= 2
+	})
+	if got := e.state(id, "{{.HostConfig.RestartPolicy.Name}}"); got != "unless-stopped" {
+		t.Errorf("RestartPolicy.Name %q", got)
+	}
+	e.mustRun(0, "stop", "-t", "1", id)
+	n := e.state(id, "{{.State.Status}} {{.RestartCount}}")
+	if !strings.HasPrefix(n, "exited ") {
+		t.Fatalf("after stop: %q", n)
+	}
+	time.Sleep(time.Second) // more than the first back-off: no restart comes
+	if got := e.state(id, "{{.State.Status}} {{.RestartCount}}"); got != n {
+		t.Errorf("after stop %q, a second later %q", n, got)
+	}
 }
