@@ -7,8 +7,10 @@
 // same pid, so it stays the init's parent and reaper, and the container's
 // lock, an inherited descriptor, stays held):
 //
-//	sdocker-monitor PID LOGFD OUTFD ERRFD|pty EXE ARG...
+//	sdocker-monitor [--log-rotate=SIZE,FILES,PATH] PID LOGFD OUTFD ERRFD|pty EXE ARG...
 //
+// With --log-rotate the log, at PATH, is rotated before it grows past SIZE
+// bytes, FILES files in all (see jsonlog.Writer.Rotate).
 // PID is the container's init, LOGFD the log (append-only), OUTFD and ERRFD
 // the read ends of the init's stdout and stderr pipes, or OUTFD the pty
 // master and "pty". Once the init has exited and its output is drained, it
@@ -60,7 +62,40 @@ func main() {
 	}
 }
 
+// rotateOpt is the prefix of the option that rotates the log.
+const rotateOpt = "--log-rotate="
+
+// parseRotate reads the value of --log-rotate: SIZE,FILES,PATH.
+func parseRotate(v string) (size int64, files int, path string, err error) {
+	var f [2]string
+	for i := range f {
+		j := 0
+		for j < len(v) && v[j] != ',' {
+			j++
+		}
+		if j == len(v) {
+			return 0, 0, "", errors.New("invalid argument " + strconv.Quote(rotateOpt+v))
+		}
+		f[i], v = v[:j], v[j+1:]
+	}
+	size, err1 := strconv.ParseInt(f[0], 10, 64)
+	files, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || size <= 0 || files <= 0 || v == "" {
+		return 0, 0, "", errors.New("invalid argument " + strconv.Quote(rotateOpt+f[0]+","+f[1]+","+v))
+	}
+	return size, files, v, nil
+}
+
 func run(args []string) error {
+	var rotate func(*jsonlog.Writer)
+	if len(args) > 1 && len(args[1]) > len(rotateOpt) && args[1][:len(rotateOpt)] == rotateOpt {
+		size, files, path, err := parseRotate(args[1][len(rotateOpt):])
+		if err != nil {
+			return err
+		}
+		rotate = func(w *jsonlog.Writer) { w.Rotate(path, size, files) }
+		args = append(args[:1:1], args[2:]...)
+	}
 	if len(args) < 7 {
 		return errors.New("usage: sdocker-monitor PID LOGFD OUTFD ERRFD|pty EXE ARG...") //nolint:staticcheck // ST1005: a usage line ends in ARG...
 	}
@@ -73,6 +108,9 @@ func run(args []string) error {
 		n[i] = v
 	}
 	m := &monitor{pid: n[0], log: jsonlog.NewWriter(n[1])}
+	if rotate != nil {
+		rotate(m.log)
+	}
 	if err := m.add(n[2], "stdout"); err != nil {
 		return err
 	}

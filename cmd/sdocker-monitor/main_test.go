@@ -97,3 +97,18 @@ func TestRunBadArguments(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRotate(t *testing.T) {
+	size, files, path, err := parseRotate("10485760,3,/var/lib/a,b/container-json.log")
+	if err != nil || size != 10485760 || files != 3 || path != "/var/lib/a,b/container-json.log" {
+		t.Errorf("parseRotate: %d %d %q %v", size, files, path, err)
+	}
+	for _, bad := range []string{"", "1", "1,2", "1,2,", "x,2,/p", "1,x,/p", "0,2,/p", "1,0,/p", "-1,2,/p"} {
+		if _, _, _, err := parseRotate(bad); err == nil {
+			t.Errorf("parseRotate(%q) accepted", bad)
+		}
+	}
+	if err := run([]string{"sdocker-monitor", "--log-rotate=abc"}); err == nil || !strings.Contains(err.Error(), "--log-rotate=abc") {
+		t.Errorf("run with a bad --log-rotate: %v", err)
+	}
+}

@@ -30,7 +30,7 @@ func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *
 	var memory, memorySwap string
 	var memoryLimit int64
 	var entrypoint string
-	var envFiles, labels []string
+	var envFiles, labels, logOpts []string
 	var pull string
 	var pf processFlags
 	var af attachFlags
@@ -105,6 +105,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				return err
 			}
 			o.Process = process
+			if o.Log, err = engine.ParseLogOpts(logOpts); err != nil {
+				return err
+			}
 			if err := checkIsolationFlags(c, o.Isolation); err != nil {
 				return err
 			}
@@ -183,8 +186,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP] of the container's /etc/passwd")
 	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
 	f.StringArrayVar(&envFiles, "env-file", nil, "read KEY=VALUE lines from a file")
-	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always")
+	f.StringVar(&o.Restart, "restart", "no", "restart policy with -d: no, on-failure[:N], always, unless-stopped")
 	f.StringArrayVarP(&labels, "label", "l", nil, "set a label KEY=VALUE")
+	f.StringArrayVar(&logOpts, "log-opt", nil, "rotate the log of a detached container: max-size=SIZE (default 20m, -1: none), max-file=N (default 2)")
 	f.StringVar(&pull, "pull", pullMissing, "pull the image from its registry: missing, always or never")
 	pf.add(f)
 	af.add(f)

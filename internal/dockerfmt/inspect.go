@@ -71,6 +71,7 @@ type HostConfig struct {
 	MemorySwap       int64             `json:"MemorySwap"`
 	MemorySwappiness *int64            `json:"MemorySwappiness"`
 	PidsLimit        *int64            `json:"PidsLimit"`
+	LogConfig        LogConfigJSON     `json:"LogConfig"`
 	ProcessHostConfig
 }
 
@@ -212,6 +213,7 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	h.Privileged, h.ReadonlyRootfs = r.Host.Privileged, r.Host.ReadOnly
 	h.CapAdd, h.CapDrop = r.Host.CapAdd, r.Host.CapDrop
 	inspectProcess(c, r)
+	inspectLog(c, r)
 
 	// Mounts and binds.
 	for _, m := range r.Mounts {

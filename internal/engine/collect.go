@@ -12,6 +12,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
+	"github.com/sdocker/sdocker/internal/jsonlog"
 	"github.com/sdocker/sdocker/internal/proc"
 )
 
@@ -89,10 +90,11 @@ func (e *Engine) collect(all []*Record) error {
 // keeps its state; a record its creator did not finish (no spec yet) goes,
 // as a --rm container does.
 func (e *Engine) cleanupDead(r *Record) error {
+	why := "ended: the host restarted while it ran"
 	if r.BootID == proc.BootID() {
 		// ErrGone: it has ended; whatever else is left of it,
 		// destroyCgroups kills.
-		_ = proc.Signal(r.Pid, r.PidStart, unix.SIGKILL)
+		why = unwatchedCause(r.Detached, proc.Signal(r.Pid, r.PidStart, unix.SIGKILL) == nil)
 	}
 	if err := e.destroyCgroups(r); err != nil {
 		return err
@@ -120,6 +122,10 @@ func (e *Engine) cleanupDead(r *Record) error {
 		r.Status = StateExited
 		r.ExitCode = 128 + int(unix.SIGKILL)
 		r.FinishedAt = time.Now().UTC()
+		r.Error = why
+		if err := e.markUnwatched(r, why); err != nil {
+			fmt.Fprintf(os.Stderr, "sdocker: container %s: %v\n", ids.ShortID(r.ID), err)
+		}
 		e.event(r, "die", exitAttr(r.ExitCode)...)
 	} else if err := e.markLost(r); err != nil { // its watcher recorded the exit
 		return err
@@ -128,6 +134,38 @@ func (e *Engine) cleanupDead(r *Record) error {
 		return nil
 	}
 	return errors.Join(err, e.save(r))
+}
+
+// unwatchedCause says why a container that nobody watches any more ended
+// (State.Error). One run in the foreground is killed with the command that
+// ran it; a detached one still ran when it was collected (killed), or
+// ended with no one left to record how.
+func unwatchedCause(detached, killed bool) string {
+	switch {
+	case !detached:
+		return "killed: the sdocker command that ran it died"
+	case killed:
+		return "killed: its monitor died"
+	}
+	return "exit status lost: its monitor died before it could record it"
+}
+
+// markUnwatched ends the log of r, if it has one, with a marker line that
+// says why its output stops there.
+func (e *Engine) markUnwatched(r *Record, why string) error {
+	p := e.LogPath(r.ID)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_APPEND|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write log %s: %w", p, unwrapPath(err))
+	}
+	defer f.Close()
+	if err := jsonlog.NewWriter(int(f.Fd())).Write(jsonlog.NoteText(why), "stderr", r.FinishedAt); err != nil {
+		return fmt.Errorf("write log %s: %w", p, err)
+	}
+	return nil
 }
 
 // destroyCgroups kills what is left in r's cgroups and removes them (a

@@ -91,3 +91,19 @@ func TestCollect(t *testing.T) {
 		}
 	}
 }
+
+func TestUnwatchedCause(t *testing.T) {
+	for _, c := range []struct {
+		detached, killed bool
+		want             string
+	}{
+		{true, true, "killed: its monitor died"},
+		{true, false, "exit status lost: its monitor died before it could record it"},
+		{false, true, "killed: the sdocker command that ran it died"},
+		{false, false, "killed: the sdocker command that ran it died"},
+	} {
+		if got := unwatchedCause(c.detached, c.killed); got != c.want {
+			t.Errorf("unwatchedCause(%v, %v) = %q, want %q", c.detached, c.killed, got, c.want)
+		}
+	}
+}

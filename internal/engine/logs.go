@@ -66,15 +66,27 @@ func (e *Engine) Logs(ref string, o LogsOptions) error {
 	if err != nil {
 		return fmt.Errorf("open log %s: %w", path, err)
 	}
-	defer f.Close()
-	if o.Tail >= 0 {
-		off, err := TailOffset(f, o.Tail)
-		if err != nil {
-			return fmt.Errorf("read log %s: %w", path, err)
+	defer func() { f.Close() }()
+	older, err := openRotated(path, f)
+	defer func() {
+		for _, of := range older {
+			of.Close()
 		}
-		if _, err := f.Seek(off, io.SeekStart); err != nil {
-			return fmt.Errorf("read log %s: %w", path, err)
+	}()
+	if err != nil {
+		return err
+	}
+	starts, err := tailStarts(append(older, f), o.Tail)
+	if err != nil {
+		return err
+	}
+	for i, of := range older {
+		if err := printRotated(out, of, starts[i]); err != nil {
+			return err
 		}
+	}
+	if _, err := f.Seek(starts[len(older)], io.SeekStart); err != nil {
+		return fmt.Errorf("read log %s: %w", path, err)
 	}
 	br := bufio.NewReaderSize(f, 64*1024)
 	var partial []byte // a line the monitor has not finished writing
@@ -90,7 +102,7 @@ func (e *Engine) Logs(ref string, o LogsOptions) error {
 			}
 			continue
 		}
-		if err != nil && err != io.EOF {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read log %s: %w", path, err)
 		}
 		partial = append(partial, line...)
@@ -98,31 +110,189 @@ func (e *Engine) Logs(ref string, o LogsOptions) error {
 			return out.finish(partial)
 		}
 		// At the end: wait for more, unless nobody will write any. The
-		// check comes first, then one more read, so that nothing written
-		// just before the container ended is lost.
+		// check comes first, then one more read (of every file the log
+		// was rotated to meanwhile), so that nothing written just before
+		// the container ended is lost.
 		if !e.mayWriteLog(r.ID) {
-			rest, err := io.ReadAll(br)
-			if err != nil {
-				return fmt.Errorf("read log %s: %w", path, err)
-			}
-			rest = append(partial, rest...)
-			for len(rest) > 0 {
-				l, tail, ok := bytes.Cut(rest, []byte{'\n'})
-				if !ok {
-					return out.finish(l)
+			for {
+				rest, err := io.ReadAll(br)
+				if err != nil {
+					return fmt.Errorf("read log %s: %w", path, err)
 				}
-				if err := out.print(append(l, '\n')); err != nil {
+				tail, err := out.printLines(append(partial, rest...))
+				if err != nil {
 					return err
 				}
-				rest = tail
+				nf, err := followRotation(path, f)
+				if err != nil || nf == nil {
+					return errors.Join(err, out.finish(tail))
+				}
+				f.Close()
+				f, partial = nf, nil
+				br.Reset(f)
 			}
-			return out.finish(nil)
 		}
 		if err := out.flushStreams(); err != nil {
 			return err
 		}
 		time.Sleep(o.PollInterval)
+		// The monitor may have rotated the log meanwhile: what the old
+		// file has left comes first, then the next one from its start.
+		nf, err := followRotation(path, f)
+		if err != nil {
+			return err
+		}
+		if nf != nil {
+			rest, err := io.ReadAll(br)
+			if err == nil {
+				_, err = out.printLines(append(partial, rest...))
+			}
+			if err != nil {
+				nf.Close()
+				return err
+			}
+			f.Close()
+			f, partial = nf, nil
+			br.Reset(f)
+		}
 	}
+}
+
+// openRotated opens the rotated files of the log at path, the oldest
+// first; cur is the log itself, open. A file that is cur (rotated since it
+// was opened) is not taken twice.
+func openRotated(path string, cur *os.File) ([]*os.File, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(cur.Fd()), &st); err != nil {
+		return nil, fmt.Errorf("stat log %s: %w", path, err)
+	}
+	var files []*os.File
+	for i := 1; ; i++ {
+		p := path + "." + strconv.Itoa(i)
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return files, fmt.Errorf("open log %s: %w", p, err)
+		}
+		var fst unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &fst) == nil && fst.Ino == st.Ino && fst.Dev == st.Dev {
+			f.Close()
+			continue
+		}
+		files = append([]*os.File{f}, files...)
+	}
+	return files, nil
+}
+
+// tailStarts returns where to start reading each of files (the oldest
+// first) to print their last tail lines in all (every line for a negative
+// tail); a file none of whose lines is printed starts at its end.
+func tailStarts(files []*os.File, tail int) ([]int64, error) {
+	starts := make([]int64, len(files))
+	if tail < 0 {
+		return starts, nil
+	}
+	need := tail
+	for i := len(files) - 1; i >= 0; i-- {
+		off, got, err := tailLines(files[i], need)
+		if err != nil {
+			return nil, fmt.Errorf("read log %s: %w", files[i].Name(), err)
+		}
+		starts[i] = off
+		need -= got
+	}
+	return starts, nil
+}
+
+// printRotated prints the entries of a log file that no one writes any
+// more, from off.
+func printRotated(out *logPrinter, f *os.File, off int64) error {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return fmt.Errorf("read log %s: %w", f.Name(), err)
+	}
+	br := bufio.NewReaderSize(f, 64*1024)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			if perr := out.print(line); perr != nil {
+				return perr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read log %s: %w", f.Name(), err)
+		}
+	}
+}
+
+// printLines prints the whole lines of b and returns what follows the
+// last of them.
+func (p *logPrinter) printLines(b []byte) ([]byte, error) {
+	for len(b) > 0 {
+		l, rest, ok := bytes.Cut(b, []byte{'\n'})
+		if !ok {
+			return l, nil
+		}
+		if err := p.print(append(l, '\n')); err != nil {
+			return nil, err
+		}
+		b = rest
+	}
+	return nil, nil
+}
+
+// followRotation returns the log file that follows cur once the monitor
+// has rotated cur away from path: the next newer of the rotated files, or
+// the log itself (nil while cur is still the log). When cur is gone from
+// them all (rotated out), the oldest is next. A log emptied in place (one
+// file) is read again from its start.
+func followRotation(path string, cur *os.File) (*os.File, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(cur.Fd()), &a); err != nil {
+		return nil, fmt.Errorf("stat log %s: %w", path, err)
+	}
+	same := func(p string) (bool, bool) {
+		err := unix.Stat(p, &b)
+		return err == nil, err == nil && a.Ino == b.Ino && a.Dev == b.Dev
+	}
+	if _, ok := same(path); ok {
+		if pos, err := cur.Seek(0, io.SeekCurrent); err == nil && a.Size < pos {
+			return openNext(path)
+		}
+		return nil, nil
+	}
+	next := path
+	for i := 1; ; i++ {
+		p := path + "." + strconv.Itoa(i)
+		exists, ok := same(p)
+		if ok {
+			return openNext(next)
+		}
+		if !exists {
+			if i == 1 {
+				return openNext(path)
+			}
+			return openNext(next)
+		}
+		next = p
+	}
+}
+
+// openNext opens the log file p, or returns nil if it is not there (the
+// monitor is between two steps of a rotation: the next poll tries again).
+func openNext(p string) (*os.File, error) {
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open log %s: %w", p, err)
+	}
+	return f, nil
 }
 
 // mayWriteLog reports whether a monitor may still append to the log of
@@ -225,12 +395,19 @@ func (p *logPrinter) finish(rest []byte) error {
 // from its end in blocks, so a large log is not read whole. A last line
 // without its newline counts as a line.
 func TailOffset(f io.ReaderAt, n int) (int64, error) {
+	off, _, err := tailLines(f, n)
+	return off, err
+}
+
+// tailLines is TailOffset, and how many lines there are from there: n,
+// or fewer when f has fewer.
+func tailLines(f io.ReaderAt, n int) (int64, int, error) {
 	size, err := sizeOf(f)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if n <= 0 {
-		return size, nil
+		return size, 0, nil
 	}
 	const block = 64 * 1024
 	buf := make([]byte, block)
@@ -242,7 +419,7 @@ func TailOffset(f io.ReaderAt, n int) (int64, error) {
 		start := max(end-block, 0)
 		b := buf[:end-start]
 		if _, err := f.ReadAt(b, start); err != nil && err != io.EOF {
-			return 0, err
+			return 0, 0, err
 		}
 		for i := len(b) - 1; i >= 0; i-- {
 			if b[i] != '\n' {
@@ -254,12 +431,15 @@ func TailOffset(f io.ReaderAt, n int) (int64, error) {
 				continue
 			}
 			if found++; found == n {
-				return start + int64(i) + 1, nil
+				return start + int64(i) + 1, n, nil
 			}
 		}
 		end = start
 	}
-	return 0, nil
+	if size > 0 && !skipLast {
+		found++ // the first line
+	}
+	return 0, found, nil
 }
 
 func sizeOf(f io.ReaderAt) (int64, error) {

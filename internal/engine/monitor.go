@@ -207,6 +207,7 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 	}
 	defer logf.Close()
 	log := newLogWriter(logf)
+	e.rotate(log.w, r)
 	backoff := 100 * time.Millisecond
 	for {
 		var code int
@@ -246,7 +247,7 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 				return errors.Join(err, e.releaseDamaged(id))
 			}
 			started := false
-			w := &watch{exe: e.watcher(), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
+			w := &watch{exe: e.watcher(), rotate: e.rotateArg(r), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
 			code, err = e.runOnce(r, log, w, func() {
 				started = true
 				state.Close() // sdocker-monitor's execve closes it too
@@ -316,11 +317,13 @@ func (e *Engine) watcher() string {
 }
 
 // watch is how a running container is handed to sdocker-monitor: its path
-// ("" to watch in this process) and the arguments it runs this binary with
-// once the init has exited (the wait status is appended).
+// ("" to watch in this process), its option that rotates the log (if any)
+// and the arguments it runs this binary with once the init has exited (the
+// wait status is appended).
 type watch struct {
-	exe  string
-	next []string
+	exe    string
+	rotate string
+	next   []string
 }
 
 // handOver executes sdocker-monitor to watch p, whose output comes from
@@ -341,7 +344,11 @@ func (w *watch) handOver(p *launch.Process, out, errOut, log *os.File) error {
 		fds = append(fds, fd)
 		return strconv.Itoa(fd)
 	}
-	args := []string{watcherName, strconv.Itoa(p.Pid), fdArg(log)}
+	args := []string{watcherName}
+	if w.rotate != "" {
+		args = append(args, w.rotate)
+	}
+	args = append(args, strconv.Itoa(p.Pid), fdArg(log))
 	if p.Console != nil {
 		args = append(args, fdArg(p.Console), "pty")
 	} else {
@@ -474,7 +481,7 @@ func (e *Engine) shouldRestart(r *Record, code int) bool {
 		return false
 	}
 	switch r.Restart.Name {
-	case "always":
+	case "always", "unless-stopped":
 		return true
 	case "on-failure":
 		return code != 0 && (r.Restart.MaxRetries == 0 || r.RestartCount < r.Restart.MaxRetries)

@@ -59,6 +59,7 @@ type RunOptions struct {
 	Restart        string // no, on-failure[:N], always
 	Process        ProcessOptions
 	Isolation      IsolationOptions
+	Log            LogConfig // --log-opt, see ParseLogOpts
 
 	MountOptions // -v, --mount, --tmpfs, --read-only-tmpfs, --volumes-from
 
@@ -186,14 +187,15 @@ func validName(s string) bool {
 	return true
 }
 
-// ParseRestartPolicy reads no, always, on-failure or on-failure:N.
+// ParseRestartPolicy reads no, always, unless-stopped, on-failure or
+// on-failure:N.
 func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	name, n, hasN := strings.Cut(s, ":")
 	switch {
 	case s == "" || s == "no":
 		return RestartPolicy{Name: "no"}, nil
-	case name == "always" && !hasN:
-		return RestartPolicy{Name: "always"}, nil
+	case (name == "always" || name == "unless-stopped") && !hasN:
+		return RestartPolicy{Name: name}, nil
 	case name == "on-failure" && !hasN:
 		return RestartPolicy{Name: "on-failure"}, nil
 	case name == "on-failure":
@@ -202,7 +204,7 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 			return RestartPolicy{Name: "on-failure", MaxRetries: v}, nil
 		}
 	}
-	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, on-failure or on-failure:N", ErrInvalidInput, s)
+	return RestartPolicy{}, fmt.Errorf("%w: restart policy %q: use no, always, unless-stopped, on-failure or on-failure:N", ErrInvalidInput, s)
 }
 
 // prepare validates o, creates the container's root file system, spec and
@@ -323,7 +325,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	}
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
-		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach,
+		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
 		Labels: o.Labels, Mounts: mounts,
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,

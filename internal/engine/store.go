@@ -81,6 +81,8 @@ type Record struct {
 	// Limits are the resource options as given, for inspect and update.
 	Limits   specgen.Limits `json:"limits"`
 	Detached bool           `json:"detached,omitempty"`
+	// Log is how the monitor rotates the log (--log-opt).
+	Log LogConfig `json:"log,omitzero"`
 	// Host are the other options the container was created with.
 	Host HostOptions `json:"host"`
 
@@ -162,7 +164,9 @@ type MountPoint struct {
 }
 
 // RestartPolicy says when the monitor starts an exited container again:
-// "no", "on-failure" (at most MaxRetries times if MaxRetries > 0) or "always".
+// "no", "on-failure" (at most MaxRetries times if MaxRetries > 0), "always" or
+// "unless-stopped" (the same as always: with no daemon, a stopped container
+// is never started again by anyone but a command).
 type RestartPolicy struct {
 	Name       string `json:"name"`
 	MaxRetries int    `json:"maxRetries,omitempty"`

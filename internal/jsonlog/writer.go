@@ -20,6 +20,14 @@ type Writer struct {
 	buf  []byte
 	lost int64      // bytes of output dropped and not yet marked
 	why  unix.Errno // the error that dropped the first of them
+	rot  *rotation  // nil: the log grows without bound
+}
+
+// rotation is where and when a Writer rotates its log.
+type rotation struct {
+	path  string
+	max   int64 // the most a file holds (a longer entry goes alone)
+	files int   // path, path.1, ... path.files-1
 }
 
 // NewWriter writes to the log open (append-only) as fd; if fd is open for
@@ -39,6 +47,16 @@ func NewWriter(fd int) *Writer {
 		}
 	}
 	return w
+}
+
+// Rotate makes w keep the log, at path, at most max bytes long: before an
+// entry would take it past max, the log is renamed path.1 (path.1 becomes
+// path.2, and so on; the oldest of files in all goes) and a new one is
+// started, on the same descriptor. With files 1 the log is emptied instead.
+func (w *Writer) Rotate(path string, max int64, files int) {
+	if max > 0 && files > 0 {
+		w.rot = &rotation{path: path, max: max, files: files}
+	}
 }
 
 // Lost is how many bytes of output were dropped and not yet marked, and
@@ -65,6 +83,8 @@ func (w *Writer) Write(text []byte, stream string, t time.Time) error {
 		return err
 	}
 	w.buf = Append(w.start(), text, stream, t)
+	// A log that cannot be rotated grows on: better than losing output.
+	_ = w.rotate(len(w.buf))
 	if err := w.write(w.buf); err != nil {
 		w.AddLost(int64(len(text)), errnoOf(err))
 		return err
@@ -85,6 +105,51 @@ func (w *Writer) Flush(t time.Time) error {
 	return nil
 }
 
+// rotate starts a new log file if an entry of n more bytes would take the
+// log past its size.
+func (w *Writer) rotate(n int) error {
+	r := w.rot
+	if r == nil || w.end <= 0 || w.end+int64(n) <= r.max {
+		return nil
+	}
+	if r.files == 1 {
+		if err := unix.Ftruncate(w.fd, 0); err != nil {
+			return err
+		}
+		w.end, w.cut = 0, false
+		return nil
+	}
+	for i := r.files - 1; i > 0; i-- {
+		old := r.path
+		if i > 1 {
+			old += "." + strconv.Itoa(i-1)
+		}
+		if err := unix.Rename(old, r.path+"."+strconv.Itoa(i)); err != nil && err != unix.ENOENT {
+			return err
+		}
+	}
+	fd, err := unix.Open(r.path, unix.O_RDWR|unix.O_APPEND|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	// The same descriptor from now on (close-on-exec as it was): whoever
+	// holds it writes on.
+	flags, err := unix.FcntlInt(uintptr(w.fd), unix.F_GETFD, 0)
+	if err == nil {
+		cloexec := 0
+		if flags&unix.FD_CLOEXEC != 0 {
+			cloexec = unix.O_CLOEXEC
+		}
+		err = unix.Dup3(fd, w.fd, cloexec)
+	}
+	unix.Close(fd)
+	if err != nil {
+		return err
+	}
+	w.end, w.cut = 0, false
+	return nil
+}
+
 // start empties the buffer for the next entry: a newline first when the
 // log ends in an unfinished line.
 func (w *Writer) start() []byte {
@@ -96,12 +161,16 @@ func (w *Writer) start() []byte {
 
 // LostText is the text of the marker entry for n bytes lost through err.
 func LostText(n int64, err unix.Errno) []byte {
-	b := append([]byte("[sdocker] "), strconv.FormatInt(n, 10)...)
-	b = append(b, " bytes of output lost: "...)
 	if err == 0 {
 		err = unix.EIO
 	}
-	b = append(b, err.Error()...)
+	return NoteText(strconv.FormatInt(n, 10) + " bytes of output lost: " + err.Error())
+}
+
+// NoteText is the text of a marker entry, on stderr, that sdocker writes
+// into a container's log: "[sdocker] " and what it says, as one line.
+func NoteText(s string) []byte {
+	b := append([]byte("[sdocker] "), s...)
 	return append(b, '\n')
 }
 
