@@ -286,17 +286,12 @@ func warnings(mode int, swapAccounting bool, r *specs.LinuxResources) []string {
 		if u64(c.Burst) != 0 {
 			ignored("cpu burst", "is not supported")
 		}
-		if i64(c.RealtimeRuntime) != 0 || u64(c.RealtimePeriod) != 0 {
-			ignored("cpu realtime limits", "are not supported")
-		}
 		if i64(c.Idle) != 0 {
 			ignored("cpu idle", "is not supported")
 		}
 	}
-	if b := r.BlockIO; b != nil && (b.LeafWeight != nil || len(b.WeightDevice) > 0 ||
-		len(b.ThrottleReadBpsDevice) > 0 || len(b.ThrottleWriteBpsDevice) > 0 ||
-		len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0) {
-		ignored("blkio per-device and leaf settings", "are not supported")
+	if b := r.BlockIO; b != nil && (b.LeafWeight != nil || len(b.WeightDevice) > 0) {
+		ignored("blkio per-device weights and leaf weights", "are not supported")
 	}
 	if len(r.HugepageLimits) > 0 {
 		ignored("hugepage limits", "are not supported")
