@@ -135,10 +135,10 @@ func hasRealtime(c *specs.LinuxCPU) bool {
 // of its parent's, and new cgroups get none: each ancestor below root is
 // first raised to what its children then need (never lowered).
 func setRealtimeV1(root, path string, c *specs.LinuxCPU) error {
-	dir := filepath.Join(root, path)
-	if !exists(filepath.Join(dir, "cpu.rt_runtime_us")) {
-		return fmt.Errorf("cpu real-time limits: %s has no cpu.rt_runtime_us (the kernel lacks CONFIG_RT_GROUP_SCHED): %w", dir, ErrUnsupported)
+	if err := unsupportedV1(map[string]string{"cpu": root}, &specs.LinuxResources{CPU: c}); err != nil {
+		return err
 	}
+	dir := filepath.Join(root, path)
 	if p := u64(c.RealtimePeriod); p != 0 {
 		if err := writeFile(dir, "cpu.rt_period_us", strconv.FormatUint(p, 10)); err != nil {
 			return err

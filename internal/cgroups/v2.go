@@ -95,7 +95,7 @@ func (m *v2) validate(r *specs.LinuxResources) error {
 		}
 	}
 	if r != nil && hasRealtime(r.CPU) {
-		return fmt.Errorf("cpu real-time limits (--cpu-rt-period, --cpu-rt-runtime): cgroup v2 has no real-time budget: %w", ErrUnsupported)
+		return unsupportedV2(&specs.LinuxResources{CPU: r.CPU})
 	}
 	return nil
 }

@@ -72,6 +72,7 @@ type HostConfig struct {
 	MemorySwappiness *int64            `json:"MemorySwappiness"`
 	PidsLimit        *int64            `json:"PidsLimit"`
 	ProcessHostConfig
+	ResourceHostConfig
 }
 
 // RestartPolicyJSON is Docker's spelling of a restart policy.
@@ -212,6 +213,7 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	h.Privileged, h.ReadonlyRootfs = r.Host.Privileged, r.Host.ReadOnly
 	h.CapAdd, h.CapDrop = r.Host.CapAdd, r.Host.CapDrop
 	inspectProcess(c, r)
+	inspectResources(c, r)
 
 	// Mounts and binds.
 	for _, m := range r.Mounts {

@@ -25,6 +25,9 @@ type MoreLimits struct {
 	// operations per second.
 	DeviceReadBps, DeviceWriteBps   []ThrottleDevice `json:",omitempty"`
 	DeviceReadIOps, DeviceWriteIOps []ThrottleDevice `json:",omitempty"`
+	// CgroupParent is not a limit but where the container's cgroup goes
+	// (--cgroup-parent, see ParseCgroupParent); "" is sdocker's own.
+	CgroupParent string `json:",omitempty"`
 }
 
 // ThrottleDevice is a DEVICE:RATE as given: a block device's path and a
@@ -196,4 +199,16 @@ func ParseCgroupParent(p, parent string) (string, error) {
 		return strings.Trim(p, "/"), nil
 	}
 	return parent + "/" + strings.TrimSuffix(p, "/"), nil
+}
+
+// WithCgroupParent puts the container's cgroup under the --cgroup-parent p
+// (ParseCgroupParent, relative ones below def): /PARENT/id.
+func WithCgroupParent(p, def, id string) Opt {
+	return func(s *specs.Spec) error {
+		parent, err := ParseCgroupParent(p, def)
+		if err != nil {
+			return err
+		}
+		return WithCgroupsPath(parent, id)(s)
+	}
 }
