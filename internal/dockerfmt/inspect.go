@@ -277,7 +277,9 @@ func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj any) error {
 		b, _ := json.Marshal(cj)
 		buf.Reset()
 		strict, _ := tmpl.Clone()
-		if json.Unmarshal(b, &doc) != nil || strict == nil ||
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber() // 33554432, not 3.3554432e+07
+		if dec.Decode(&doc) != nil || strict == nil ||
 			strict.Option("missingkey=error").Execute(&buf, doc) != nil {
 			return fmt.Errorf("template: %w", err)
 		}

@@ -113,7 +113,7 @@ func (l Limits) resources(ncpu int) (*specs.LinuxResources, error) {
 		}
 		r.Pids = &specs.LinuxPids{Limit: &l.PidsLimit}
 	}
-	if err := l.MoreLimits.apply(r, &mem, &cpu); err != nil {
+	if err := l.apply(r, &mem, &cpu); err != nil {
 		return nil, err
 	}
 	if mem != (specs.LinuxMemory{}) {
