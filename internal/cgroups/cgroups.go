@@ -275,6 +275,9 @@ func warnings(mode int, swapAccounting bool, r *specs.LinuxResources) []string {
 		if mode == 2 && m.DisableOOMKiller != nil && *m.DisableOOMKiller {
 			ignored("disabling the oom killer", "is not supported on cgroup v2")
 		}
+		if mode == 1 && m.DisableOOMKiller != nil && *m.DisableOOMKiller && i64(m.Limit) <= 0 {
+			w = append(w, "disabling the oom killer without a memory limit may leave the host out of memory")
+		}
 		if mode == 1 && !swapAccounting && i64(m.Swap) != 0 {
 			ignored("memory+swap limit", "is not supported: the kernel has no swap accounting")
 		}
