@@ -152,6 +152,7 @@ func newUpdateCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 	var cpus float64
 	var cpuQuota, cpuPeriod, cpuShares, pids int64
 	var cpuset string
+	var rf resourceFlags
 	c := &cobra.Command{
 		Use:     "update [OPTIONS] CONTAINER...",
 		Short:   "Change the memory, CPU and pids limits of containers",
@@ -195,7 +196,7 @@ func newUpdateCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 				if f.Changed("cpuset-cpus") {
 					l.CpusetCpus = cpuset
 				}
-				return nil
+				return rf.apply(c, &l.MoreLimits)
 			}
 			return eachContainer(openEngine, args, func(e *engine.Engine, ref string) error { return e.Update(ref, change) })
 		},
@@ -209,5 +210,6 @@ func newUpdateCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 	f.Int64Var(&cpuShares, "cpu-shares", 0, "CPU shares")
 	f.Int64Var(&pids, "pids-limit", 0, "maximum number of processes, -1 unlimited")
 	f.StringVar(&cpuset, "cpuset-cpus", "", "CPUs to use")
+	rf.addUpdate(f)
 	return c
 }

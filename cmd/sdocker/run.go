@@ -34,6 +34,7 @@ func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *
 	var pull string
 	var pf processFlags
 	var af attachFlags
+	var rf resourceFlags
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
@@ -85,6 +86,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 					return fmt.Errorf("--memory-swap: %w", err)
 				}
 				o.Limits.MemorySwap = v
+			}
+			if err := rf.apply(c, &o.Limits.MoreLimits); err != nil {
+				return err
 			}
 			if !o.Detach && !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
 				engine.IsTerminal(os.Stdin) && engine.IsTerminal(os.Stdout) {
@@ -162,6 +166,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.Int64Var(&o.Limits.CPUShares, "cpu-shares", 0, "CPU shares (relative weight, 2..262144)")
 	f.Int64Var(&o.Limits.PidsLimit, "pids-limit", 0, "maximum number of processes, -1 for none")
 	f.StringVar(&o.Limits.CpusetCpus, "cpuset-cpus", "", "CPUs the container may use, e.g. 0-1 or 0,2")
+	rf.add(f)
 	f.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable KEY=VALUE (or KEY to copy the host's)")
 	f.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container (created if missing)")
 	f.StringVar(&o.Network, "network", "bridge", "network: bridge (the default network), a network's name, none (lo only), host, or container:NAME_OR_ID")

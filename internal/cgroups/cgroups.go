@@ -275,6 +275,9 @@ func warnings(mode int, swapAccounting bool, r *specs.LinuxResources) []string {
 		if mode == 2 && m.DisableOOMKiller != nil && *m.DisableOOMKiller {
 			ignored("disabling the oom killer", "is not supported on cgroup v2")
 		}
+		if mode == 1 && m.DisableOOMKiller != nil && *m.DisableOOMKiller && i64(m.Limit) <= 0 {
+			w = append(w, "disabling the oom killer without a memory limit may leave the host out of memory")
+		}
 		if mode == 1 && !swapAccounting && i64(m.Swap) != 0 {
 			ignored("memory+swap limit", "is not supported: the kernel has no swap accounting")
 		}
@@ -286,17 +289,12 @@ func warnings(mode int, swapAccounting bool, r *specs.LinuxResources) []string {
 		if u64(c.Burst) != 0 {
 			ignored("cpu burst", "is not supported")
 		}
-		if i64(c.RealtimeRuntime) != 0 || u64(c.RealtimePeriod) != 0 {
-			ignored("cpu realtime limits", "are not supported")
-		}
 		if i64(c.Idle) != 0 {
 			ignored("cpu idle", "is not supported")
 		}
 	}
-	if b := r.BlockIO; b != nil && (b.LeafWeight != nil || len(b.WeightDevice) > 0 ||
-		len(b.ThrottleReadBpsDevice) > 0 || len(b.ThrottleWriteBpsDevice) > 0 ||
-		len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0) {
-		ignored("blkio per-device and leaf settings", "are not supported")
+	if b := r.BlockIO; b != nil && (b.LeafWeight != nil || len(b.WeightDevice) > 0) {
+		ignored("blkio per-device weights and leaf weights", "are not supported")
 	}
 	if len(r.HugepageLimits) > 0 {
 		ignored("hugepage limits", "are not supported")

@@ -133,6 +133,10 @@ func TestWarnings(t *testing.T) {
 	if w := warnings(1, false, r); len(w) != 1 || !strings.Contains(w[0], "swap") {
 		t.Errorf("v1 warnings without swap accounting = %q", w)
 	}
+	if w := warnings(1, true, &specs.LinuxResources{Memory: &specs.LinuxMemory{DisableOOMKiller: &yes}}); len(w) != 1 ||
+		!strings.Contains(w[0], "without a memory limit") {
+		t.Errorf("v1 warnings for no oom killer and no limit = %q", w)
+	}
 	r.Memory.Swappiness = u(math.MaxUint64) // -1: unset
 	r.Memory.DisableOOMKiller = nil
 	if w := warnings(2, true, r); len(w) != 0 {

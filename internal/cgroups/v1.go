@@ -225,13 +225,16 @@ func (m *v1) set(r *specs.LinuxResources) error {
 			return err
 		}
 	}
-	if b := r.BlockIO; b != nil && b.Weight != nil && *b.Weight != 0 && m.mounts["blkio"] != "" {
-		// blkio.weight is CFQ's, gone with it in 5.0; BFQ's takes the same values.
-		for _, f := range []string{"blkio.weight", "blkio.bfq.weight"} {
-			if exists(filepath.Join(m.dir("blkio"), f)) {
-				return writeFile(m.dir("blkio"), f, strconv.FormatUint(uint64(*b.Weight), 10))
-			}
+	if hasRealtime(r.CPU) {
+		if err := setRealtimeV1(m.mounts["cpu"], m.path, r.CPU); err != nil {
+			return err
 		}
+	}
+	if hasBlockIO(r.BlockIO) {
+		if m.mounts["blkio"] == "" {
+			return fmt.Errorf("blkio limits: cgroup v1 controller blkio is not mounted: %w", ErrUnsupported)
+		}
+		return setBlockIOV1(m.dir("blkio"), r.BlockIO)
 	}
 	return nil
 }

@@ -83,8 +83,8 @@ func enableControllers(dir string) error {
 	return writeFile(dir, "cgroup.subtree_control", strings.Join(add, " "))
 }
 
-// validate adds to the common checks the one v2 needs: swap needs a
-// memory limit to be converted.
+// validate adds to the common checks those of v2: swap needs a memory
+// limit to be converted, and there is no real-time budget.
 func (m *v2) validate(r *specs.LinuxResources) error {
 	if err := validate(r); err != nil {
 		return err
@@ -93,6 +93,9 @@ func (m *v2) validate(r *specs.LinuxResources) error {
 		if _, err := swapToV2(i64(r.Memory.Swap), i64(r.Memory.Limit)); err != nil {
 			return err
 		}
+	}
+	if r != nil && hasRealtime(r.CPU) {
+		return unsupportedV2(&specs.LinuxResources{CPU: r.CPU})
 	}
 	return nil
 }
@@ -143,12 +146,8 @@ func (m *v2) set(r *specs.LinuxResources) error {
 			return err
 		}
 	}
-	if b := r.BlockIO; b != nil && b.Weight != nil && *b.Weight != 0 {
-		// BFQ takes the v1 value; io.weight (iocost) its own range.
-		if exists(filepath.Join(d, "io.bfq.weight")) {
-			return writeFile(d, "io.bfq.weight", strconv.FormatUint(uint64(*b.Weight), 10))
-		}
-		return writeFile(d, "io.weight", strconv.FormatUint(blkioToIOWeight(*b.Weight), 10))
+	if hasBlockIO(r.BlockIO) {
+		return setBlockIOV2(d, r.BlockIO)
 	}
 	return nil
 }

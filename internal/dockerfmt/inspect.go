@@ -73,6 +73,7 @@ type HostConfig struct {
 	PidsLimit        *int64            `json:"PidsLimit"`
 	LogConfig        LogConfigJSON     `json:"LogConfig"`
 	ProcessHostConfig
+	ResourceHostConfig
 }
 
 // RestartPolicyJSON is Docker's spelling of a restart policy.
@@ -214,6 +215,7 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	h.CapAdd, h.CapDrop = r.Host.CapAdd, r.Host.CapDrop
 	inspectProcess(c, r)
 	inspectLog(c, r)
+	inspectResources(c, r)
 
 	// Mounts and binds.
 	for _, m := range r.Mounts {
@@ -277,7 +279,9 @@ func WriteInspectTemplate(w io.Writer, tmpl *template.Template, cj any) error {
 		b, _ := json.Marshal(cj)
 		buf.Reset()
 		strict, _ := tmpl.Clone()
-		if json.Unmarshal(b, &doc) != nil || strict == nil ||
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber() // 33554432, not 3.3554432e+07
+		if dec.Decode(&doc) != nil || strict == nil ||
 			strict.Option("missingkey=error").Execute(&buf, doc) != nil {
 			return fmt.Errorf("template: %w", err)
 		}

@@ -461,6 +461,9 @@ func (e *Engine) Update(ref string, l func(*specgen.Limits) error) error {
 			return err
 		}
 		res, err := limits.Resources()
+		if err == nil {
+			err = cgroups.Unsupported(res)
+		}
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 		}

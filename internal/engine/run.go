@@ -236,7 +236,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		networkSpec(r),
 		specgen.WithPrivileged(o.Privileged),
 		specgen.WithCapabilities(o.CapAdd, o.CapDrop),
-		specgen.WithCgroupsPath(e.CgroupParent, r.ID),
+		specgen.WithCgroupParent(o.Limits.CgroupParent, e.CgroupParent, r.ID),
 		specgen.WithResources(res),
 		specgen.WithImageConfig(process),
 		processOpts,
@@ -309,6 +309,9 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 		return nil, none, nil, err
 	}
 	res, err := o.Limits.Resources()
+	if err == nil {
+		err = cgroups.Unsupported(res)
+	}
 	if err != nil {
 		return nil, none, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}

@@ -23,6 +23,7 @@ type Limits struct {
 	CPUShares  int64
 	PidsLimit  int64 // -1 unlimited
 	CpusetCpus string
+	MoreLimits
 }
 
 // MinMemory is the lowest memory limit, Docker's: a container's runtime
@@ -112,13 +113,16 @@ func (l Limits) resources(ncpu int) (*specs.LinuxResources, error) {
 		}
 		r.Pids = &specs.LinuxPids{Limit: &l.PidsLimit}
 	}
+	if err := l.apply(r, &mem, &cpu); err != nil {
+		return nil, err
+	}
 	if mem != (specs.LinuxMemory{}) {
 		r.Memory = &mem
 	}
 	if cpu != (specs.LinuxCPU{}) {
 		r.CPU = &cpu
 	}
-	if r.Memory == nil && r.CPU == nil && r.Pids == nil {
+	if r.Memory == nil && r.CPU == nil && r.Pids == nil && r.BlockIO == nil {
 		return nil, nil
 	}
 	return r, nil
