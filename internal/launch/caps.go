@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -313,4 +314,55 @@ func (s *userSwitch) mismatch() error {
 		return err
 	}
 	return fmt.Errorf("process.user: the credentials changed while they were read back: refused to run it")
+}
+
+// sealedFailures are the error messages of privileges.applyRaw's steps,
+// encoded for the sync socket before the seccomp filter goes in. Once it
+// is in, a step that fails must end the init without the Go runtime: an
+// error built by fmt may grow the stack, and a goroutine preempted there
+// hands its thread over with a futex call, which the filter may refuse
+// (the runtime then dies with a stack trace).
+type sealedFailures struct {
+	steps   [16][]byte // by privStep, for EPERM (what a filter's refusal returns by default)
+	generic []byte     // any other errno
+}
+
+func newSealedFailures(p *privileges) *sealedFailures {
+	f := &sealedFailures{}
+	encode := func(err error) []byte {
+		m := syncMessage{Type: "error", Error: err.Error(), Code: 125}
+		return m.marshal()
+	}
+	for s := privKeepcaps; s <= privAmbient; s++ {
+		var err error
+		switch s {
+		case privBounding:
+			err = fmt.Errorf("drop a capability from the bounding set: %w", unix.EPERM)
+		case privMismatch:
+			continue // reported by Go code: see filterFirst
+		case privAmbient:
+			err = fmt.Errorf("raise an ambient capability: %w", unix.EPERM)
+		default:
+			err = p.failure(s, 0, unix.EPERM)
+		}
+		f.steps[s&15] = encode(fmt.Errorf("linux.seccomp: after the filter: %w", err))
+	}
+	f.generic = encode(errors.New("linux.seccomp: after the filter: a call that dropping privileges needs failed (see the README's list of the calls made after the filter)"))
+	return f
+}
+
+// exit reports the failed step on the sync socket and ends the init with
+// 125, in raw system calls only (nosplit, see applyRaw).
+//
+//go:nosplit
+func (f *sealedFailures) exit(step privStep, e unix.Errno) {
+	msg := f.generic
+	if e == unix.EPERM {
+		msg = f.steps[step&15]
+	}
+	if len(msg) > 0 {
+		// Nothing else can be done if the parent cannot be told.
+		_, _, _ = unix.RawSyscall(unix.SYS_WRITE, uintptr(syncFD), uintptr(unsafe.Pointer(&msg[0])), uintptr(len(msg)))
+	}
+	_, _, _ = unix.RawSyscall(unix.SYS_EXIT_GROUP, 125, 0, 0)
 }

@@ -476,12 +476,16 @@ func filterFirst(cfg *childConfig, filter *filterProg, priv *privileges, prog *e
 	if err := sealForExec(cfg); err != nil {
 		return 125, err
 	}
+	fails := newSealedFailures(priv)
 	if e := filter.install(); e != 0 {
 		return 125, filterError(e)
 	}
 	// Only nosplit functions on the way to execve (see sealForExec).
-	if step, c, e := priv.applyRaw(); step != privDone {
+	if step, c, e := priv.applyRaw(); step == privMismatch {
+		// The ids read back, which only Go code can put in words.
 		return 125, priv.failure(step, c, e)
+	} else if step != privDone {
+		fails.exit(step, e)
 	}
 	if hooks {
 		if err := waitForStart(cfg); err != nil {

@@ -23,7 +23,7 @@ func TestSealedCallsNothingPreemptible(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	funcs := `launch\.(\(\*privileges\)\.applyRaw|\(\*userSwitch\)\.applyRaw|readIDs|sameIDs|prctl|capSet\.has|\(\*filterProg\)\.install|\(\*execArgs\)\.execve)$`
+	funcs := `launch\.(\(\*privileges\)\.applyRaw|\(\*userSwitch\)\.applyRaw|readIDs|sameIDs|prctl|capSet\.has|\(\*filterProg\)\.install|\(\*execArgs\)\.execve|\(\*sealedFailures\)\.exit)$`
 	out, err := exec.Command("go", "tool", "objdump", "-s", funcs, exe).CombinedOutput()
 	if err != nil {
 		t.Skipf("go tool objdump: %v\n%s", err, out)
