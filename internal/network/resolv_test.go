@@ -51,7 +51,7 @@ func TestResolvConfWith(t *testing.T) {
 		{Search: []string{"a b"}},
 		{Search: []string{""}},
 		{Search: []string{".", "x"}},
-		{Options: []string{"ndots:1\nnameserver 1.1.1.1"}},
+		{Options: []string{"ndots:1\nnameserver 127.0.0.53"}}, // a line smuggled in
 		{Options: []string{""}},
 	} {
 		if _, err := ResolvConfWith([]byte(host), bad); !errors.Is(err, ErrInvalid) {
