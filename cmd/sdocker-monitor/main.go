@@ -7,10 +7,11 @@
 // same pid, so it stays the init's parent and reaper, and the container's
 // lock, an inherited descriptor, stays held):
 //
-//	sdocker-monitor [--log-rotate=SIZE,FILES,PATH] PID LOGFD OUTFD ERRFD|pty EXE ARG...
+//	sdocker-monitor [--log-rotate=SIZE,FILES,PATH] [--health=MS,ID,ROOT] PID LOGFD OUTFD ERRFD|pty EXE ARG...
 //
 // With --log-rotate the log, at PATH, is rotated before it grows past SIZE
-// bytes, FILES files in all (see jsonlog.Writer.Rotate).
+// bytes, FILES files in all (see jsonlog.Writer.Rotate). With --health it
+// runs the container's healthcheck every MS milliseconds (see checker).
 // PID is the container's init, LOGFD the log (append-only), OUTFD and ERRFD
 // the read ends of the init's stdout and stderr pipes, or OUTFD the pty
 // master and "pty". Once the init has exited and its output is drained, it
@@ -53,6 +54,7 @@ type monitor struct {
 	log   *jsonlog.Writer
 	tty   bool
 	strms []*stream
+	check *checker // nil: no healthcheck
 }
 
 func main() {
@@ -86,14 +88,25 @@ func parseRotate(v string) (size int64, files int, path string, err error) {
 	return size, files, v, nil
 }
 
+// hasPrefix reports whether s begins with prefix and has more.
+func hasPrefix(s, prefix string) bool { return len(s) > len(prefix) && s[:len(prefix)] == prefix }
+
 func run(args []string) error {
 	var rotate func(*jsonlog.Writer)
-	if len(args) > 1 && len(args[1]) > len(rotateOpt) && args[1][:len(rotateOpt)] == rotateOpt {
-		size, files, path, err := parseRotate(args[1][len(rotateOpt):])
-		if err != nil {
-			return err
+	var check *checker
+	for len(args) > 1 && (hasPrefix(args[1], rotateOpt) || hasPrefix(args[1], healthOpt)) {
+		if v := args[1]; hasPrefix(v, rotateOpt) {
+			size, files, path, err := parseRotate(v[len(rotateOpt):])
+			if err != nil {
+				return err
+			}
+			rotate = func(w *jsonlog.Writer) { w.Rotate(path, size, files) }
+		} else {
+			var err error
+			if check, err = parseHealth(v[len(healthOpt):]); err != nil {
+				return err
+			}
 		}
-		rotate = func(w *jsonlog.Writer) { w.Rotate(path, size, files) }
 		args = append(args[:1:1], args[2:]...)
 	}
 	if len(args) < 7 {
@@ -107,7 +120,11 @@ func run(args []string) error {
 		}
 		n[i] = v
 	}
-	m := &monitor{pid: n[0], log: jsonlog.NewWriter(n[1])}
+	m := &monitor{pid: n[0], log: jsonlog.NewWriter(n[1]), check: check}
+	if check != nil {
+		check.exe = args[5]
+		check.hold()
+	}
 	if rotate != nil {
 		rotate(m.log)
 	}
@@ -129,6 +146,9 @@ func run(args []string) error {
 	// What this cannot mark goes on with the count of what was lost.
 	_ = m.log.Flush(time.Now())
 	unix.Close(n[1])
+	if check != nil {
+		check.release()
+	}
 	exe := args[5]
 	argv := append(args[6:len(args):len(args)], strconv.Itoa(status))
 	if lost, why := m.log.Lost(); lost > 0 {
@@ -157,16 +177,22 @@ func (m *monitor) watch() int {
 	}
 	exited := pidfd < 0
 	var deadline time.Time // when a pty is given up after the init exited
-	fds := make([]unix.PollFd, 0, 3)
+	fds := make([]unix.PollFd, 0, 4)
 	for {
 		fds = fds[:0]
 		for _, s := range m.strms {
 			fds = append(fds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
 		}
+		initAt, checkAt := -1, -1
 		if !exited {
+			initAt = len(fds)
 			fds = append(fds, unix.PollFd{Fd: int32(pidfd), Events: unix.POLLIN})
 		}
-		if len(fds) == 0 {
+		if m.check != nil && m.check.pid > 0 {
+			checkAt = len(fds)
+			fds = append(fds, unix.PollFd{Fd: int32(m.check.pidfd), Events: unix.POLLIN})
+		}
+		if len(m.strms) == 0 && initAt < 0 {
 			return status
 		}
 		timeout := -1
@@ -181,6 +207,9 @@ func (m *monitor) watch() int {
 			}
 			timeout = int(left/time.Millisecond) + 1
 		}
+		if m.check != nil && !exited && m.check.pid == 0 {
+			timeout = m.check.timeout(timeout)
+		}
 		if _, err := unix.Poll(fds, timeout); err != nil && err != unix.EINTR {
 			return status
 		}
@@ -191,7 +220,13 @@ func (m *monitor) watch() int {
 			}
 		}
 		m.strms = open
-		if !exited && fds[len(fds)-1].Revents != 0 {
+		if checkAt >= 0 && fds[checkAt].Revents != 0 {
+			m.check.reap()
+		}
+		if m.check != nil && !exited && m.check.due() {
+			m.check.start()
+		}
+		if initAt >= 0 && fds[initAt].Revents != 0 {
 			var ws unix.WaitStatus
 			pid, err := unix.Wait4(m.pid, &ws, unix.WNOHANG, nil)
 			if pid == m.pid && err == nil {

@@ -21,13 +21,13 @@ func newEventsCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 		Use:   "events [OPTIONS]",
 		Short: "Show the engine's container events as they happen",
 		Long: `Show container events (create, start, die, oom, kill, stop, pause, unpause,
-destroy) as they happen, until --until or until interrupted. With --since, the
+health_status: healthy|unhealthy, destroy) as they happen, until --until or until interrupted. With --since, the
 recorded events since then come first. Commands and container monitors append
 the events to ROOT/events.log (rotated to events.log.1 at 1 MiB).
 
 --since and --until take an RFC 3339 timestamp, Unix seconds, or a duration
-counted back from now (10m). --filter takes container=NAME|ID, event=ACTION,
-type=container, label=KEY or label=KEY=VALUE; repeated keys are alternatives.
+counted back from now (10m). --filter takes container=NAME|ID, event=ACTION
+(event=health_status: each health status), type=container, label=KEY or label=KEY=VALUE; repeated keys are alternatives.
 --format json prints each event as Docker's JSON; any other value is a Go
 template on it (e.g. '{{.Action}} {{.Actor.Attributes.name}}').`,
 		Example: `  sdocker events

@@ -31,7 +31,8 @@ one JSON object per container and line.
 --filter KEY=VALUE keeps the containers that match: status (created,
 restarting, running, removing, paused, exited, dead; shows stopped ones
 too), name (a regular expression), label (KEY or KEY=VALUE), ancestor (an
-image name, name:tag or id), exited (an exit code, with -a) and id (an id
+image name, name:tag or id), exited (an exit code, with -a), health
+(starting, healthy, unhealthy, or none: no healthcheck) and id (an id
 prefix). Several values of one key are alternatives; different keys must
 all match.
 
@@ -46,6 +47,7 @@ image, and with the image's size ("2B (virtual 1.2MB)").`,
   sdocker ps -a --filter status=exited --filter status=created
   sdocker ps --filter label=tier=web --filter ancestor=alpine
   sdocker ps -a --filter exited=137
+  sdocker ps --filter health=unhealthy
   sdocker ps -l
   sdocker ps -n 3 --size`,
 		Args: cobra.NoArgs,
@@ -75,6 +77,9 @@ image, and with the image's size ("2B (virtual 1.2MB)").`,
 			list, err := e.List()
 			if err != nil {
 				return err
+			}
+			for _, r := range list {
+				e.LoadHealth(r)
 			}
 			// As in Docker: a status filter or --last shows every state.
 			list = selectContainers(list, flt, all || last >= 0 || flt.Has("status"), last)
@@ -110,7 +115,7 @@ image, and with the image's size ("2B (virtual 1.2MB)").`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print ids only")
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not shorten ids and commands")
 	cmd.Flags().StringVar(&format, "format", "", `a Go template, "table TEMPLATE", or "json"`)
-	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers that match KEY=VALUE (status, name, label, ancestor, exited, id)")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers that match KEY=VALUE (status, name, label, ancestor, exited, health, id)")
 	cmd.Flags().IntVarP(&last, "last", "n", -1, "show the N containers created last (any state)")
 	cmd.Flags().BoolVarP(&latest, "latest", "l", false, "show the container created last (any state)")
 	cmd.Flags().BoolVarP(&size, "size", "s", false, "show the size each container wrote, and with its image")

@@ -35,6 +35,7 @@ func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *
 	var pf processFlags
 	var af attachFlags
 	var rf resourceFlags
+	var hf healthFlags
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [IMAGE|ROOTFS] [COMMAND [ARG...]]",
 		Short: "Run a command in a new container",
@@ -109,6 +110,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				return err
 			}
 			o.Process = process
+			o.Health = hf.options(c)
 			if o.Log, err = engine.ParseLogOpts(logOpts); err != nil {
 				return err
 			}
@@ -196,6 +198,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringArrayVar(&logOpts, "log-opt", nil, "rotate the log of a detached container: max-size=SIZE (default 20m, -1: none), max-file=N (default 2)")
 	f.StringVar(&pull, "pull", pullMissing, "pull the image from its registry: missing, always or never")
 	pf.add(f)
+	hf.add(f)
 	af.add(f)
 	addIsolationFlags(f, &o.Isolation)
 	return cmd

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/network"
 )
 
@@ -49,6 +50,8 @@ type ContainerState struct {
 	Error      string `json:"Error"`
 	StartedAt  string `json:"StartedAt"`
 	FinishedAt string `json:"FinishedAt"`
+	// Health is there when the container has a healthcheck and ran.
+	Health *HealthJSON `json:"Health,omitempty"`
 }
 
 // HostConfig is the HostConfig of ContainerJSON: the run options.
@@ -102,17 +105,20 @@ type MountJSON struct {
 
 // ContainerConfig is the Config of ContainerJSON: what runs.
 type ContainerConfig struct {
-	Hostname    string            `json:"Hostname"`
-	User        string            `json:"User"`
-	Tty         bool              `json:"Tty"`
-	Env         []string          `json:"Env"`
-	Cmd         []string          `json:"Cmd"`
-	Image       string            `json:"Image"`
-	WorkingDir  string            `json:"WorkingDir"`
-	Entrypoint  []string          `json:"Entrypoint"`
-	Labels      map[string]string `json:"Labels"`
-	StopSignal  string            `json:"StopSignal,omitempty"`
-	StopTimeout *int              `json:"StopTimeout,omitempty"`
+	Hostname    string              `json:"Hostname"`
+	User        string              `json:"User"`
+	Tty         bool                `json:"Tty"`
+	Env         []string            `json:"Env"`
+	Cmd         []string            `json:"Cmd"`
+	Image       string              `json:"Image"`
+	WorkingDir  string              `json:"WorkingDir"`
+	Entrypoint  []string            `json:"Entrypoint"`
+	Labels      map[string]string   `json:"Labels"`
+	StopSignal  string              `json:"StopSignal,omitempty"`
+	StopTimeout *int                `json:"StopTimeout,omitempty"`
+	Healthcheck *image.HealthConfig `json:"Healthcheck,omitempty"`
+	// HealthcheckOnFailureAction is podman's --health-on-failure.
+	HealthcheckOnFailureAction string `json:"HealthcheckOnFailureAction,omitempty"`
 }
 
 // NetworkSettings is the NetworkSettings of ContainerJSON.
@@ -214,6 +220,8 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	h.Privileged, h.ReadonlyRootfs = r.Host.Privileged, r.Host.ReadOnly
 	h.CapAdd, h.CapDrop = r.Host.CapAdd, r.Host.CapDrop
 	inspectProcess(c, r)
+	e.LoadHealth(r)
+	inspectHealth(c, r)
 	inspectLog(c, r)
 	inspectResources(c, r)
 

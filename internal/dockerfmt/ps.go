@@ -111,7 +111,8 @@ func NewPsEntry(r *engine.Record, now time.Time, trunc bool) PsEntry {
 }
 
 // StatusString is the STATUS column of `ps`, as Docker writes it:
-// "Up 3 seconds", "Up 5 minutes (Paused)", "Restarting (1) 2 seconds ago",
+// "Up 3 seconds", "Up 4 seconds (healthy)" (with the health that
+// engine.LoadHealth read), "Up 5 minutes (Paused)", "Restarting (1) 2 seconds ago",
 // "Exited (0) 3 seconds ago", "Created"; a container whose record cannot
 // be read is "Damaged (container.json: unexpected end of JSON input)".
 func StatusString(r *engine.Record, now time.Time) string {
@@ -121,7 +122,7 @@ func StatusString(r *engine.Record, now time.Time) string {
 	}
 	switch r.Status {
 	case engine.StateRunning:
-		return up
+		return up + healthSuffix(r)
 	case engine.StatePaused:
 		return up + " (Paused)"
 	case engine.StateRestarting:
@@ -137,6 +138,20 @@ func StatusString(r *engine.Record, now time.Time) string {
 		return "Damaged (" + r.Damaged + ")"
 	}
 	return strings.ToUpper(r.Status[:1]) + r.Status[1:]
+}
+
+// healthSuffix is the health of a running container in its STATUS:
+// " (health: starting)", " (healthy)", " (unhealthy)", or "" without a
+// healthcheck.
+func healthSuffix(r *engine.Record) string {
+	switch h := r.HealthStatus(); h {
+	case engine.HealthNone:
+		return ""
+	case engine.HealthStarting:
+		return " (health: starting)"
+	default:
+		return " (" + h + ")"
+	}
 }
 
 // SizeString is the SIZE column of ps --size, as Docker writes it: the

@@ -137,8 +137,8 @@ func (e *Engine) rotateEvents(fd int) error {
 type EventFilter map[string][]string
 
 // ParseEventFilters reads --filter KEY=VALUE options: container (id, id
-// prefix or name), event (action), type (container) and label (KEY or
-// KEY=VALUE).
+// prefix or name), event (action; health_status is any health_status:
+// STATUS), type (container) and label (KEY or KEY=VALUE).
 func ParseEventFilters(args []string) (EventFilter, error) {
 	f := EventFilter{}
 	for _, a := range args {
@@ -169,7 +169,10 @@ func (f EventFilter) Match(ev *Event) bool {
 		return false
 	}
 	return any("type", func(v string) bool { return v == ev.Type }) &&
-		any("event", func(v string) bool { return v == ev.Action }) &&
+		any("event", func(v string) bool {
+			// As Docker: health_status stands for each of its statuses.
+			return v == ev.Action || v == "health_status" && strings.HasPrefix(ev.Action, "health_status: ")
+		}) &&
 		any("container", func(v string) bool {
 			return v == ev.Actor.Attributes["name"] || strings.HasPrefix(ev.Actor.ID, v)
 		}) &&

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/launch"
@@ -46,24 +48,9 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 125, err
 	}
-	pr := *r.Spec.Process
-	pr.Args = o.Args
-	if len(pr.Args) == 0 {
-		pr.Args = []string{"bash"}
-	}
-	pr.Terminal = o.Tty
-	pr.Env = append([]string{}, pr.Env...)
-	if o.Tty {
-		pr.Env = append(pr.Env, "TERM=xterm")
-	}
-	pr.Env = append(pr.Env, o.Env...)
-	if o.Workdir != "" {
-		pr.Cwd = o.Workdir
-	}
-	if o.User != "" {
-		if pr.User, err = specgen.ResolveUser(r.Rootfs, o.User); err != nil {
-			return 125, fmt.Errorf("%w: %w", ErrInvalidInput, err)
-		}
+	pr, err := execProcess(r, o)
+	if err != nil {
+		return 125, err
 	}
 	if o.Detach && (o.Interactive || o.Tty) {
 		return 125, fmt.Errorf("%w: -d cannot be combined with -i or -t", ErrInvalidInput)
@@ -81,7 +68,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Detach {
 		stdio = launch.Stdio{}
 	}
-	p, err := launch.Exec(r.Pid, r.Spec, &pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach})
+	p, err := launch.Exec(r.Pid, r.Spec, pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach})
 	if err != nil {
 		return launch.ExitCodeOf(err), err
 	}
@@ -93,4 +80,30 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 		return 0, nil
 	}
 	return attach(p, o.Interactive, o.Stdin, o.Stdout, sigs), nil
+}
+
+// execProcess is the process that exec o runs in r: the container's own,
+// with o's command (bash if none), environment, directory and user.
+func execProcess(r *Record, o ExecOptions) (*specs.Process, error) {
+	pr := *r.Spec.Process
+	pr.Args = o.Args
+	if len(pr.Args) == 0 {
+		pr.Args = []string{"bash"}
+	}
+	pr.Terminal = o.Tty
+	pr.Env = append([]string{}, pr.Env...)
+	if o.Tty {
+		pr.Env = append(pr.Env, "TERM=xterm")
+	}
+	pr.Env = append(pr.Env, o.Env...)
+	if o.Workdir != "" {
+		pr.Cwd = o.Workdir
+	}
+	if o.User != "" {
+		var err error
+		if pr.User, err = specgen.ResolveUser(r.Rootfs, o.User); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+		}
+	}
+	return &pr, nil
 }

@@ -131,6 +131,7 @@ func MonitorMain() {
 		// goes no further. (Linux 5.11; the monitor has no one to
 		// report to here, and a restart is all that would inherit it.)
 		_ = unix.CloseRange(lockFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+		reapChecks()
 		exited = parseExited(os.Args[4], os.Args[5], os.Args[6:]...)
 	}
 	lock := os.NewFile(lockFD, "lock")
@@ -144,6 +145,19 @@ func MonitorMain() {
 	}
 	lock.Close()
 	os.Exit(0)
+}
+
+// reapChecks reaps the healthchecks that sdocker-monitor started and that
+// have ended since (the init it reaped itself): the only children this
+// process has when it comes back. One that still runs (it may be
+// restarting the container) is left to end on its own.
+func reapChecks() {
+	for {
+		pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil)
+		if pid <= 0 && err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // safeMonitor is monitor, a panic turned into its error: the command that
@@ -247,7 +261,7 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 				return errors.Join(err, e.releaseDamaged(id))
 			}
 			started := false
-			w := &watch{exe: e.watcher(), rotate: e.rotateArg(r), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
+			w := &watch{exe: e.watcher(), rotate: e.rotateArg(r), health: e.healthArg(r), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
 			code, err = e.runOnce(r, log, w, func() {
 				started = true
 				state.Close() // sdocker-monitor's execve closes it too
@@ -317,12 +331,13 @@ func (e *Engine) watcher() string {
 }
 
 // watch is how a running container is handed to sdocker-monitor: its path
-// ("" to watch in this process), its option that rotates the log (if any)
-// and the arguments it runs this binary with once the init has exited (the
-// wait status is appended).
+// ("" to watch in this process), its options that rotate the log and run
+// the healthcheck (if any) and the arguments it runs this binary with once
+// the init has exited (the wait status is appended).
 type watch struct {
 	exe    string
 	rotate string
+	health string
 	next   []string
 }
 
@@ -345,8 +360,10 @@ func (w *watch) handOver(p *launch.Process, out, errOut, log *os.File) error {
 		return strconv.Itoa(fd)
 	}
 	args := []string{watcherName}
-	if w.rotate != "" {
-		args = append(args, w.rotate)
+	for _, opt := range []string{w.rotate, w.health} {
+		if opt != "" {
+			args = append(args, opt)
+		}
 	}
 	args = append(args, strconv.Itoa(p.Pid), fdArg(log))
 	if p.Console != nil {

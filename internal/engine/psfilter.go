@@ -8,7 +8,10 @@ import (
 	"strings"
 )
 
-var psFilterKeys = []string{"ancestor", "exited", "id", "label", "name", "status"}
+var psFilterKeys = []string{"ancestor", "exited", "health", "id", "label", "name", "status"}
+
+// psHealth are the values of ps --filter health=.
+var psHealth = []string{HealthStarting, HealthHealthy, HealthUnhealthy, HealthNone}
 
 // psStatuses are the values of ps --filter status=, as Docker has them.
 var psStatuses = []string{"created", "restarting", "running", "removing", "paused", "exited", "dead"}
@@ -26,7 +29,8 @@ type PsFilter struct {
 // ParsePsFilters reads the --filter options of ps: status (created,
 // restarting, running, removing, paused, exited, dead), name (a regular
 // expression on the name), label (KEY or KEY=VALUE), ancestor (an image
-// name, name:tag or id), exited (an exit code; containers that ran) and
+// name, name:tag or id), exited (an exit code; containers that ran), health
+// (starting, healthy, unhealthy, none: of the health LoadHealth read) and
 // id (an id prefix).
 func ParsePsFilters(list []string) (*PsFilter, error) {
 	f := &PsFilter{byKey: map[string][]string{}}
@@ -47,6 +51,10 @@ func (f *PsFilter) add(k, v string) error {
 	case "status":
 		if !slices.Contains(psStatuses, v) {
 			return fmt.Errorf("unknown status %s (%s)", v, strings.Join(psStatuses, ", "))
+		}
+	case "health":
+		if !slices.Contains(psHealth, v) {
+			return fmt.Errorf("unknown health status %s (%s)", v, strings.Join(psHealth, ", "))
 		}
 	case "exited":
 		if _, err := strconv.Atoi(v); err != nil {
@@ -87,6 +95,8 @@ func (f *PsFilter) matches(r *Record, key, value string) bool {
 	case "exited":
 		code, _ := strconv.Atoi(value)
 		return r.Status == StateExited && !r.StartedAt.IsZero() && r.ExitCode == code
+	case "health":
+		return r.HealthStatus() == value
 	case "id":
 		return strings.HasPrefix(r.ID, value)
 	case "name":

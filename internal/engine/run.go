@@ -60,6 +60,7 @@ type RunOptions struct {
 	Process        ProcessOptions
 	Isolation      IsolationOptions
 	Log            LogConfig // --log-opt, see ParseLogOpts
+	Health         HealthOptions
 
 	MountOptions // -v, --mount, --tmpfs, --read-only-tmpfs, --volumes-from
 
@@ -326,10 +327,18 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	if err != nil {
 		return nil, none, nil, err
 	}
+	var imageHealth *image.HealthConfig
+	if img != nil {
+		imageHealth = img.Config.Healthcheck
+	}
+	health, onFailure, err := healthConfig(o.Health, imageHealth)
+	if err != nil {
+		return nil, none, nil, err
+	}
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
 		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
-		Labels: o.Labels, Mounts: mounts,
+		Labels: o.Labels, Mounts: mounts, Healthcheck: health, HealthOnFailure: onFailure,
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
@@ -549,6 +558,9 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		_, _ = p.Wait()
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
+	// What a check of an earlier run said no longer holds (a state
+	// that cannot be written is corrected by the first check).
+	_ = e.resetHealth(r)
 	e.event(r, "start")
 	return p, cg, nil
 }

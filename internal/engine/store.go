@@ -23,6 +23,7 @@ import (
 	"github.com/sdocker/sdocker/internal/atomicfile"
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/network"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
@@ -85,6 +86,12 @@ type Record struct {
 	Log LogConfig `json:"log,omitzero"`
 	// Host are the other options the container was created with.
 	Host HostOptions `json:"host"`
+	// Healthcheck is the container's healthcheck (see healthConfig), and
+	// HealthOnFailure what is done when it is unhealthy ("" is nothing).
+	Healthcheck     *image.HealthConfig `json:"healthcheck,omitempty"`
+	HealthOnFailure string              `json:"healthOnFailure,omitempty"`
+	// Health is its health state, read by LoadHealth only.
+	Health *Health `json:"-"`
 
 	Status string `json:"status"`
 	// Pid and PidStart (from /proc/PID/stat) identify the container's
@@ -205,8 +212,11 @@ func (e *Engine) stopMarker(id string) string { return filepath.Join(e.container
 
 // lock takes the store-wide lock: held while names are assigned and while
 // dead containers are collected. The returned function releases it.
-func (e *Engine) lock() (func(), error) {
-	p := filepath.Join(e.Root, "lock")
+func (e *Engine) lock() (func(), error) { return flockFile(filepath.Join(e.Root, "lock")) }
+
+// flockFile takes the lock of file p (flock'ed, created if missing); the
+// returned function releases it.
+func flockFile(p string) (func(), error) {
 	fd, err := unix.Open(p, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", p, err)

@@ -94,7 +94,14 @@ type Config struct {
 	StopSignal   string
 	ExposedPorts []string // "80/tcp"
 	Volumes      []string
+	// Healthcheck is the image's HEALTHCHECK (nil: none given).
+	Healthcheck *HealthConfig
 }
+
+// HealthConfig is a HEALTHCHECK as an image config (and Docker's
+// Config.Healthcheck) has it: Test is {} (inherit), {"NONE"}, {"CMD",
+// args...} or {"CMD-SHELL", command}; zero durations and retries inherit.
+type HealthConfig = v1.HealthConfig
 
 // RemoveResult says what Remove did.
 type RemoveResult struct {
@@ -504,13 +511,14 @@ func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
 		OS:           cf.OS,
 		Architecture: cf.Architecture,
 		Config: Config{
-			Env:        cf.Config.Env,
-			Entrypoint: cf.Config.Entrypoint,
-			Cmd:        cf.Config.Cmd,
-			WorkingDir: cf.Config.WorkingDir,
-			User:       cf.Config.User,
-			Labels:     cf.Config.Labels,
-			StopSignal: cf.Config.StopSignal,
+			Env:         cf.Config.Env,
+			Entrypoint:  cf.Config.Entrypoint,
+			Cmd:         cf.Config.Cmd,
+			WorkingDir:  cf.Config.WorkingDir,
+			User:        cf.Config.User,
+			Labels:      cf.Config.Labels,
+			StopSignal:  cf.Config.StopSignal,
+			Healthcheck: cf.Config.Healthcheck,
 		},
 	}
 	for p := range cf.Config.ExposedPorts {
