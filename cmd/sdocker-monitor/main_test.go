@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -111,4 +115,92 @@ func TestParseRotate(t *testing.T) {
 	if err := run([]string{"sdocker-monitor", "--log-rotate=abc"}); err == nil || !strings.Contains(err.Error(), "--log-rotate=abc") {
 		t.Errorf("run with a bad --log-rotate: %v", err)
 	}
+}
+
+func TestParseHealth(t *testing.T) {
+	c, err := parseHealth("250,abc123,/var/lib/a,b")
+	if err != nil || c.every != 250*time.Millisecond {
+		t.Fatalf("parseHealth: %+v %v", c, err)
+	}
+	if want := []string{"sdocker", "--root", "/var/lib/a,b", "healthcheck", "run", "abc123"}; !slices.Equal(c.argv, want) {
+		t.Errorf("argv %q, want %q", c.argv, want)
+	}
+	for _, bad := range []string{"", "1", "1,id", "1,id,", "x,id,/r", "0,id,/r", "-5,id,/r", "1,,/r"} {
+		if _, err := parseHealth(bad); err == nil {
+			t.Errorf("parseHealth(%q) accepted", bad)
+		}
+	}
+	if err := run([]string{"sdocker-monitor", "--health=abc"}); err == nil || !strings.Contains(err.Error(), "--health=abc") {
+		t.Errorf("run with a bad --health: %v", err)
+	}
+}
+
+// TestWatchHealth: while the "init" runs, the checks start one at a time,
+// an interval apart, are reaped, and get none of the descriptors the
+// monitor inherited (the container's lock); those go on to the next
+// execve again.
+func TestWatchHealth(t *testing.T) {
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	inherited, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inherited.Close()
+	// A number no shell or ls of a check uses by itself, inheritable.
+	const lockFD = 100
+	if err := unix.Dup3(int(inherited.Fd()), lockFD, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lockFD)
+	cmd := exec.Command("sleep", "1.2")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sleep: ", err)
+	}
+	// Each check notes whether it runs alone and which descriptors it has.
+	script := `exec 9>>"$0.lock"; flock -n 9 || echo overlap >> "$0"; ls /proc/self/fd | tr '\n' ' ' >> "$0"; echo >> "$0"; sleep 0.05`
+	c := &checker{every: 100 * time.Millisecond, next: time.Now().Add(100 * time.Millisecond),
+		exe: "/bin/sh", argv: []string{"sh", "-c", script, runs}}
+	c.hold()
+	m := &monitor{pid: cmd.Process.Pid, log: jsonlog.NewWriter(int(os.Stderr.Fd())), check: c}
+	if ws := unix.WaitStatus(m.watch()); !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Errorf("wait status %#x, want exit 0", int(ws))
+	}
+	c.release()
+	b, _ := os.ReadFile(runs)
+	got := lines(string(b))
+	// 1.2 s, a check every 100 ms plus its 50 ms: about 8.
+	if len(got) < 3 {
+		t.Fatalf("%d checks ran in 1.2 s with an interval of 100 ms:\n%s", len(got), b)
+	}
+	for _, l := range got {
+		if strings.Contains(l, "overlap") {
+			t.Errorf("checks overlapped:\n%s", b)
+		}
+		for _, fd := range strings.Fields(l) {
+			if fd == strconv.Itoa(lockFD) {
+				t.Errorf("a check inherited descriptor %d: %s", lockFD, l)
+			}
+		}
+	}
+	if flags, err := unix.FcntlInt(uintptr(lockFD), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC != 0 {
+		t.Errorf("descriptor %d after release: flags %d, %v; want inheritable", lockFD, flags, err)
+	}
+	if c.pid != 0 {
+		t.Errorf("a check still runs after release")
+	}
+	var ws unix.WaitStatus
+	if pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil); err != unix.ECHILD && pid != 0 {
+		t.Errorf("a check was left unreaped: %d %v", pid, err)
+	}
+}
+
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -27,6 +27,12 @@ func TestStatusString(t *testing.T) {
 	}{
 		{engine.Record{Status: engine.StateRunning, StartedAt: now.Add(-3 * time.Second)}, "Up 3 seconds"},
 		{engine.Record{Status: engine.StatePaused, StartedAt: now.Add(-5 * time.Minute)}, "Up 5 minutes (Paused)"},
+		{engine.Record{Status: engine.StateRunning, StartedAt: now.Add(-5 * time.Second), Health: &engine.Health{Status: engine.HealthHealthy}}, "Up 5 seconds (healthy)"},
+		{engine.Record{Status: engine.StateRunning, StartedAt: now.Add(-1 * time.Second), Health: &engine.Health{Status: engine.HealthStarting}}, "Up 1 second (health: starting)"},
+		{engine.Record{Status: engine.StateRunning, StartedAt: now.Add(-time.Minute), Health: &engine.Health{Status: engine.HealthUnhealthy}}, "Up About a minute (unhealthy)"},
+		// As Docker: a paused or exited container shows no health.
+		{engine.Record{Status: engine.StatePaused, StartedAt: now.Add(-5 * time.Minute), Health: &engine.Health{Status: engine.HealthHealthy}}, "Up 5 minutes (Paused)"},
+		{engine.Record{Status: engine.StateExited, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-3 * time.Second), Health: &engine.Health{Status: engine.HealthUnhealthy}}, "Exited (0) 3 seconds ago"},
 		{engine.Record{Status: engine.StateRestarting, ExitCode: 1, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-2 * time.Second)}, "Restarting (1) 2 seconds ago"},
 		{engine.Record{Status: engine.StateExited, ExitCode: 0, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-3 * time.Second)}, "Exited (0) 3 seconds ago"},
 		{engine.Record{Status: engine.StateExited, ExitCode: 137, StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-90 * time.Second)}, "Exited (137) About a minute ago"},
