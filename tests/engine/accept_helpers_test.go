@@ -256,6 +256,9 @@ type imageConfig struct {
 	// ExposedPorts are the image's EXPOSE ("80/tcp").
 	ExposedPorts []string
 	Volumes      []string // VOLUME
+	// Healthcheck is the image's HEALTHCHECK (Docker's JSON: Test,
+	// Interval in nanoseconds, ...), if any.
+	Healthcheck map[string]any
 }
 
 // configJSON is the config blob of an image with these layers (uncompressed
@@ -273,16 +276,20 @@ func configJSON(t *testing.T, c imageConfig, layers [][]byte) []byte {
 	for _, v := range c.Volumes {
 		volumes[v] = struct{}{}
 	}
+	config := map[string]any{
+		"Env": c.Env, "Cmd": c.Cmd, "Entrypoint": c.Entrypoint,
+		"WorkingDir": c.WorkingDir, "User": c.User, "ExposedPorts": exposed, "Volumes": volumes,
+	}
+	if c.Healthcheck != nil {
+		config["Healthcheck"] = c.Healthcheck
+	}
 	return mustJSON(t, map[string]any{
 		"architecture": "amd64",
 		"os":           "linux",
 		"created":      "2024-01-02T03:04:05Z",
-		"config": map[string]any{
-			"Env": c.Env, "Cmd": c.Cmd, "Entrypoint": c.Entrypoint,
-			"WorkingDir": c.WorkingDir, "User": c.User, "ExposedPorts": exposed, "Volumes": volumes,
-		},
-		"rootfs":  map[string]any{"type": "layers", "diff_ids": diffIDs},
-		"history": []map[string]any{{"created": "2024-01-02T03:04:05Z", "created_by": "sdocker tests"}},
+		"config":       config,
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
+		"history":      []map[string]any{{"created": "2024-01-02T03:04:05Z", "created_by": "sdocker tests"}},
 	})
 }
 
