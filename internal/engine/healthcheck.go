@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -172,4 +173,33 @@ func (e *Engine) healthArg(r *Record) string {
 	}
 	interval, _, _, _ := healthTimings(r.Healthcheck)
 	return "--health=" + strconv.FormatInt(max(interval.Milliseconds(), 1), 10) + "," + r.ID + "," + e.Root
+}
+
+// checkInProcess runs r's healthcheck every interval, one check at a time,
+// as sdocker-monitor does for a detached container: for a container that
+// runs in the foreground, or is watched in this process. The returned
+// function ends it; a check that runs then goes on by itself (it may be
+// stopping the container, which waits for this process).
+func (e *Engine) checkInProcess(r *Record) (stop func()) {
+	if !r.HasHealthcheck() {
+		return func() {}
+	}
+	interval, _, _, _ := healthTimings(r.Healthcheck)
+	done := make(chan struct{})
+	go func() {
+		timer := time.NewTimer(interval)
+		defer timer.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-timer.C:
+			}
+			cmd := exec.Command("/proc/self/exe", "--root", e.Root, "healthcheck", "run", r.ID)
+			cmd.Args[0] = "sdocker"
+			_ = cmd.Run() // its result is in the health state
+			timer.Reset(interval)
+		}
+	}()
+	return func() { close(done) }
 }

@@ -432,6 +432,7 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 		fmt.Fprintf(os.Stderr, "sdocker-monitor: %v; watching in process\n", err)
 	}
 	started()
+	stopChecks := e.checkInProcess(r)
 	var wg sync.WaitGroup
 	if p.Console != nil {
 		outR.Close()
@@ -444,6 +445,7 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 		go func() { defer wg.Done(); log.copy("stderr", errR) }()
 	}
 	state, _ := p.Wait()
+	stopChecks()
 	if p.Console != nil {
 		// The pty reports EIO once every holder of the slave is gone.
 		go func() { time.Sleep(2 * time.Second); p.Console.Close() }()

@@ -290,6 +290,9 @@ func checkRunOptions(o RunOptions) (RestartPolicy, error) {
 	if policy.Name != "no" && !o.Detach {
 		return RestartPolicy{}, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
 	}
+	if o.Health.OnFailure == "restart" && !o.Detach {
+		return RestartPolicy{}, fmt.Errorf("%w: --health-on-failure restart needs -d (a restarted container runs detached)", ErrInvalidInput)
+	}
 	if o.Detach && o.Interactive {
 		return RestartPolicy{}, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
 	}
@@ -659,7 +662,9 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		return code, err
 	}
 	state.Close()
+	stopChecks := e.checkInProcess(r)
 	code := attach(p, o.Interactive, o.Stdin, o.Stdout, sigs)
+	stopChecks()
 	err = e.finishContainer(r, cg, code)
 	if r.OOMKilled {
 		fmt.Fprintf(o.Stderr, "[+] container %s was killed: out of memory\n", ids.ShortID(r.ID))

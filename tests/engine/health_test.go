@@ -396,3 +396,25 @@ func TestMonitorSmallHealth(t *testing.T) {
 		t.Errorf("the monitor changed: %d, then %d", mon, mon2)
 	}
 }
+
+// TestHealthForeground: a container in the foreground is checked too (by
+// its sdocker), and keeps its last health once it has exited.
+func TestHealthForeground(t *testing.T) {
+	e := newEnv(t)
+	start := time.Now()
+	r := e.mustRun(0, "run", "--name", "fg", "--health-cmd", "echo ok", "--health-interval", healthEvery, rootfsDir, "sh", "-c", "sleep 1.5; echo done")
+	if r.stdout != "done\n" {
+		t.Errorf("run: %s", r)
+	}
+	id := e.inspect("fg").ID
+	t.Cleanup(func() { e.remove(id) })
+	if h := e.health("fg"); h == nil || h.Status != "healthy" || len(h.Log) < 2 || h.Log[0].Output != "ok\n" {
+		t.Errorf("health after a foreground run of 1.5 s, checked every %s: %+v", healthEvery, h)
+	}
+	if got := e.healthEvents(id, start); !slices.Equal(got, []string{"health_status: healthy"}) {
+		t.Errorf("health events %q", got)
+	}
+	if r := e.run("run", "--health-cmd", "true", "--health-on-failure", "restart", rootfsDir, "true"); r.code != 125 || !strings.Contains(r.stderr, "needs -d") {
+		t.Errorf("--health-on-failure restart in the foreground: %s", r)
+	}
+}
