@@ -21,7 +21,8 @@ import (
 // one O_APPEND write, and `sdocker events` reads and follows it. No daemon
 // is needed: the writers are the short-lived commands, and the sdocker
 // binary in its monitor phases (start, exit, restart); sdocker-monitor,
-// which only watches a running container, writes none.
+// which only watches a running container, writes none (the healthchecks it
+// starts are this binary, and write theirs).
 //
 // The log is bounded: once it passes eventLogMax, the writer that notices
 // renames it to events.log.1 (replacing the one before), so at most about

@@ -35,7 +35,8 @@ import (
 // While the container runs, the monitor is the small sdocker-monitor binary
 // found beside this one: once the init runs, this process executes it (same
 // pid: it stays the init's parent, and keeps the lock), handing it the
-// init's pid, its output pipes (or pty) and the log. When the init has
+// init's pid, its output pipes (or pty), the log and the healthcheck's
+// interval (it starts the checks, see healthArg). When the init has
 // exited it executes this binary again as
 // "sdocker-monitor ROOT ID exited BACKOFF STATUS [LOST:ERRNO]", which
 // records the exit (and marks in the log the output that sdocker-monitor
