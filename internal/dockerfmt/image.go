@@ -34,6 +34,7 @@ type ImageConfigJSON struct {
 	Entrypoint   []string            `json:"Entrypoint"`
 	Labels       map[string]string   `json:"Labels"`
 	StopSignal   string              `json:"StopSignal,omitempty"`
+	Healthcheck  *image.HealthConfig `json:"Healthcheck,omitempty"`
 }
 
 // RootFSJSON lists an image's layers (diffIDs, bottom first).
@@ -51,6 +52,7 @@ func InspectImage(img *image.Image) *ImageJSON {
 			User: img.Config.User, ExposedPorts: set(img.Config.ExposedPorts), Env: img.Config.Env,
 			Cmd: img.Config.Cmd, Volumes: set(img.Config.Volumes), WorkingDir: img.Config.WorkingDir,
 			Entrypoint: img.Config.Entrypoint, Labels: img.Config.Labels, StopSignal: img.Config.StopSignal,
+			Healthcheck: img.Config.Healthcheck,
 		},
 		RootFS: RootFSJSON{Type: "layers", Layers: img.Layers},
 	}

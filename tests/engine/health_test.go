@@ -267,6 +267,9 @@ func TestHealthImage(t *testing.T) {
 	e.trackRoot()
 	e.healthImage("hc:probe", map[string]any{"Test": []string{"CMD", "sh", "-c", "echo image check; exit 1"}, "Interval": int64(200 * time.Millisecond), "Retries": 2})
 	e.healthImage("hc:none", map[string]any{"Test": []string{"NONE"}})
+	if got := e.mustRun(0, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", "hc:probe").stdout; got != `{"Test":["CMD","sh","-c","echo image check; exit 1"],"Interval":200000000,"Retries":2}`+"\n" {
+		t.Errorf("image inspect: Config.Healthcheck %s", got)
+	}
 	id := e.runDetached("hc:probe")
 	h := e.waitHealth(id, "unhealthy")
 	if h.FailingStreak != 2 || h.Log[0].Output != "image check\n" {
