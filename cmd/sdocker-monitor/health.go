@@ -18,8 +18,8 @@ const healthOpt = "--health="
 // one at a time, it starts "EXE --root ROOT healthcheck run ID", EXE being
 // the sdocker binary the monitor goes back to, which runs the test in the
 // container, records it and acts on it. A check that still runs when the
-// init exits goes on (it may be restarting the container); sdocker reaps
-// it.
+// init exits goes on (it may be restarting the container): sdocker reaps it,
+// or, once the container runs again, this process (see sweep).
 type checker struct {
 	every time.Duration
 	exe   string
@@ -132,6 +132,24 @@ func (c *checker) start() {
 		return
 	}
 	c.pid, c.pidfd = pid, pidfd
+}
+
+// sweep reaps the children that have ended, no check running: checks that
+// this process started before it went back to sdocker, which restarted the
+// container, and that ended since. It stops at the init (its wait status
+// and true).
+func (c *checker) sweep(init int) (int, bool) {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+		case pid <= 0 || err != nil:
+			return 0, false
+		case pid == init:
+			return int(ws), true
+		}
+	}
 }
 
 // reap collects the check that has ended; the next is due an interval

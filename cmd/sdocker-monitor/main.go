@@ -223,8 +223,12 @@ func (m *monitor) watch() int {
 		if checkAt >= 0 && fds[checkAt].Revents != 0 {
 			m.check.reap()
 		}
-		if m.check != nil && !exited && m.check.due() {
-			m.check.start()
+		initEnded := func() {
+			exited = true
+			unix.Close(pidfd)
+			if m.tty {
+				deadline = time.Now().Add(ptyGrace)
+			}
 		}
 		if initAt >= 0 && fds[initAt].Revents != 0 {
 			var ws unix.WaitStatus
@@ -234,11 +238,15 @@ func (m *monitor) watch() int {
 			}
 			// (An error other than EINTR: nothing to wait for, ever.)
 			if pid == m.pid || err != nil && err != unix.EINTR {
-				exited = true
-				unix.Close(pidfd)
-				if m.tty {
-					deadline = time.Now().Add(ptyGrace)
-				}
+				initEnded()
+			}
+		}
+		if m.check != nil && !exited && m.check.due() {
+			if ws, isInit := m.check.sweep(m.pid); isInit {
+				status = ws
+				initEnded()
+			} else {
+				m.check.start()
 			}
 		}
 	}

@@ -136,9 +136,10 @@ func TestParseHealth(t *testing.T) {
 }
 
 // TestWatchHealth: while the "init" runs, the checks start one at a time,
-// an interval apart, are reaped, and get none of the descriptors the
-// monitor inherited (the container's lock); those go on to the next
-// execve again.
+// an interval apart, are reaped (and so is a child left from before), and
+// get none of the descriptors the monitor inherited (the container's
+// lock); those go on to the next execve again. The init's status comes
+// back whoever reaps it.
 func TestWatchHealth(t *testing.T) {
 	dir := t.TempDir()
 	runs := filepath.Join(dir, "runs")
@@ -153,9 +154,15 @@ func TestWatchHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(lockFD)
-	cmd := exec.Command("sleep", "1.2")
-	if err := cmd.Start(); err != nil {
+	// A check left by the monitor before the container was restarted: a
+	// child that ends while the new init runs.
+	stray := exec.Command("sleep", "0.3")
+	if err := stray.Start(); err != nil {
 		t.Skip("no sleep: ", err)
+	}
+	cmd := exec.Command("sh", "-c", "sleep 1.2; exit 3")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no sh: ", err)
 	}
 	// Each check notes whether it runs alone and which descriptors it has.
 	script := `exec 9>>"$0.lock"; flock -n 9 || echo overlap >> "$0"; ls /proc/self/fd | tr '\n' ' ' >> "$0"; echo >> "$0"; sleep 0.05`
@@ -163,10 +170,13 @@ func TestWatchHealth(t *testing.T) {
 		exe: "/bin/sh", argv: []string{"sh", "-c", script, runs}}
 	c.hold()
 	m := &monitor{pid: cmd.Process.Pid, log: jsonlog.NewWriter(int(os.Stderr.Fd())), check: c}
-	if ws := unix.WaitStatus(m.watch()); !ws.Exited() || ws.ExitStatus() != 0 {
-		t.Errorf("wait status %#x, want exit 0", int(ws))
+	if ws := unix.WaitStatus(m.watch()); !ws.Exited() || ws.ExitStatus() != 3 {
+		t.Errorf("wait status %#x, want exit 3", int(ws))
 	}
 	c.release()
+	if pid, err := unix.Wait4(stray.Process.Pid, nil, unix.WNOHANG, nil); err != unix.ECHILD {
+		t.Errorf("the stray child was not reaped: wait4 %d, %v", pid, err)
+	}
 	b, _ := os.ReadFile(runs)
 	got := lines(string(b))
 	// 1.2 s, a check every 100 ms plus its 50 ms: about 8.

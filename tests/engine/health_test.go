@@ -421,3 +421,76 @@ func TestHealthForeground(t *testing.T) {
 		t.Errorf("--health-on-failure restart in the foreground: %s", r)
 	}
 }
+
+// TestHealthRestartAndPause: a restart by its policy starts the health
+// over (starting, then healthy again) under the new monitor, which leaves
+// no check unreaped; a paused container is not checked.
+func TestHealthRestartAndPause(t *testing.T) {
+	e := newEnv(t)
+	// It fails once, then runs on.
+	state := t.TempDir()
+	id := e.runDetached("--restart", "on-failure:1", "--health-cmd", "echo up", "--health-interval", healthEvery, "-v", state+":/state",
+		rootfsDir, "sh", "-c", "[ -e /state/once ] && exec sleep 100; touch /state/once; sleep 1; exit 3")
+	e.waitHealth(id, "healthy")
+	first := e.inspect(id).State.StartedAt
+	testutil.WaitFor(t, timeout(20*time.Second), "the restart", func() bool {
+		c := e.inspect(id)
+		return c.RestartCount == 1 && c.State.Running && c.State.StartedAt != first
+	})
+	if h := e.health(id); h.Status != "starting" && h.Status != "healthy" {
+		t.Errorf("health right after the restart: %+v", h)
+	}
+	testutil.WaitFor(t, timeout(10*time.Second), "a check of the new run", func() bool {
+		h := e.health(id)
+		return h.Status == "healthy" && h.Log[len(h.Log)-1].Start.After(mustTime(t, e.inspect(id).State.StartedAt))
+	})
+	mon := e.checkSmallMonitor(id)
+	time.Sleep(500 * time.Millisecond)
+	if z := zombieChildren(mon); len(z) > 0 {
+		t.Errorf("monitor %d has zombie children %v", mon, z)
+	}
+	// Paused: no checks.
+	e.mustRun(0, "pause", id)
+	n := len(e.health(id).Log)
+	before := e.health(id).Log[n-1].Start
+	time.Sleep(800 * time.Millisecond)
+	if h := e.health(id); !h.Log[len(h.Log)-1].Start.Equal(before) {
+		t.Errorf("a paused container was checked: %+v", h.Log[len(h.Log)-1])
+	}
+	if got := e.psStatus(id); !strings.HasSuffix(got, "(Paused)") {
+		t.Errorf("ps STATUS of a paused container %q", got)
+	}
+	e.mustRun(0, "unpause", id)
+	testutil.WaitFor(t, timeout(10*time.Second), "a check after unpause", func() bool {
+		h := e.health(id)
+		return h.Log[len(h.Log)-1].Start.After(before)
+	})
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// zombieChildren lists the children of pid that have ended unreaped.
+func zombieChildren(pid int) []int {
+	var out []int
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			var child int
+			if _, err := fmt.Sscan(s, &child); err != nil {
+				continue
+			}
+			if st, ok := testutil.ReadProcStat(child); ok && st.State == 'Z' {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
+}
