@@ -24,6 +24,7 @@ type checker struct {
 	every time.Duration
 	exe   string
 	argv  []string
+	env   []string
 	pid   int // the check that runs, 0 if none
 	pidfd int
 	next  time.Time
@@ -46,6 +47,7 @@ func parseHealth(v string) (*checker, error) {
 	return &checker{
 		every: every, next: time.Now().Add(every),
 		argv: []string{"sdocker", "--root", root, "healthcheck", "run", id},
+		env:  os.Environ(),
 	}, nil
 }
 
@@ -120,7 +122,7 @@ func (c *checker) timeout(ms int) int {
 // later.
 func (c *checker) start() {
 	c.next = time.Now().Add(c.every)
-	pid, err := syscall.ForkExec(c.exe, c.argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+	pid, err := syscall.ForkExec(c.exe, c.argv, &syscall.ProcAttr{Env: c.env, Files: []uintptr{0, 1, 2}})
 	if err != nil {
 		return
 	}

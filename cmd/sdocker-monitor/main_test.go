@@ -167,7 +167,7 @@ func TestWatchHealth(t *testing.T) {
 	// Each check notes whether it runs alone and which descriptors it has.
 	script := `exec 9>>"$0.lock"; flock -n 9 || echo overlap >> "$0"; ls /proc/self/fd | tr '\n' ' ' >> "$0"; echo >> "$0"; sleep 0.05`
 	c := &checker{every: 100 * time.Millisecond, next: time.Now().Add(100 * time.Millisecond),
-		exe: "/bin/sh", argv: []string{"sh", "-c", script, runs}}
+		exe: "/bin/sh", argv: []string{"sh", "-c", script, runs}, env: os.Environ()}
 	c.hold()
 	m := &monitor{pid: cmd.Process.Pid, log: jsonlog.NewWriter(int(os.Stderr.Fd())), check: c}
 	if ws := unix.WaitStatus(m.watch()); !ws.Exited() || ws.ExitStatus() != 3 {
