@@ -43,6 +43,7 @@ the container. CONTAINER is an id, a unique id prefix or a name.`,
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached")
 	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal (default when stdin and stdout are terminals)")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
+	f.BoolVar(&o.Trace, "trace", false, "print each step of the start with its duration to stderr")
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP]")
 	return cmd
 }

@@ -187,6 +187,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.BoolVar(&o.Privileged, "privileged", false, "all capabilities, no masked or read-only /proc paths")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the root file system read-only")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run in the background and print the container's id")
+	if !create {
+		f.BoolVar(&o.Trace, "trace", false, "print each step of the start with its duration to stderr")
+	}
 	addMountFlags(f, &o.MountOptions)
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP] of the container's /etc/passwd")
 	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")
