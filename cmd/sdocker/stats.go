@@ -171,7 +171,9 @@ func (r *statsRecord) run(e *engine.Engine, o engine.StatsOptions, end func()) (
 	defer func() {
 		if err != nil {
 			r.tmp.Close()
-			os.Remove(r.tmp.Name())
+			if rerr := os.Remove(r.tmp.Name()); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove %s: %w", r.tmp.Name(), rerr))
+			}
 		}
 	}()
 	o.Interval = min(max(r.d/30, 200*time.Millisecond), time.Second)
