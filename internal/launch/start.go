@@ -405,7 +405,11 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 			return nil, err
 		}
 		defer unix.Close(fd)
-		o.Trace.Mark("cgroup writes: create, limits, open")
+		if o.CreateCgroups {
+			o.Trace.Mark("cgroup writes: create, limits")
+		} else {
+			o.Trace.Mark("cgroup: open")
+		}
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
