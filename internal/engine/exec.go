@@ -20,7 +20,9 @@ type ExecOptions struct {
 	Tty         bool
 	Interactive bool
 	Detach      bool // do not wait for the process
-	Trace       bool // print each step of the start with its duration to Stderr
+	// Trace, if not nil, gets each step of the start, which Exec prints
+	// with its duration to Stderr once the process runs.
+	Trace *trace.Trace
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -43,10 +45,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 
 // Exec runs a process in a running container and returns its exit status.
 func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
-	var tr *trace.Trace
-	if o.Trace {
-		tr = trace.New()
-	}
+	tr := o.Trace
 	_ = e.Collect() // as in refresh
 	r, err := e.running(ref)
 	if err != nil {

@@ -69,10 +69,9 @@ type RunOptions struct {
 	// container (--sig-proxy=false): they end sdocker, and the container
 	// with it.
 	NoSigProxy bool
-	// Trace prints each step of the start with its duration to Stderr.
-	Trace bool
-
-	trace *trace.Trace // of the start, with Trace
+	// Trace, if not nil, gets each step of the start, which Run prints
+	// with its duration to Stderr once the container runs.
+	Trace *trace.Trace
 }
 
 // DefaultRootfs is the rootfs `sdocker run` uses without an image.
@@ -220,7 +219,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	o.trace.Mark("image resolve, volumes, record")
+	o.Trace.Mark("image resolve, volumes, record")
 	processOpts, err := processSpec(o.Process)
 	if err != nil {
 		return nil, nil, nil, err
@@ -254,7 +253,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	o.trace.Mark("spec build")
+	o.Trace.Mark("spec build")
 	r.Spec, r.Command, r.CgroupPath = spec, userCommand(r, spec.Process.Args), spec.Linux.CgroupsPath
 	// What its first start will make of its cgroup (see startContainer).
 	if r.CgroupOwnership, err = cgroups.ToMake(r.CgroupPath); err != nil {
@@ -267,11 +266,11 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	o.trace.Mark("container directory, record")
-	if o.trace != nil {
+	o.Trace.Mark("container directory, record")
+	if o.Trace != nil {
 		// Timed apart (populate finds it mounted).
 		err = e.mountRootfs(r)
-		o.trace.Mark("rootfs prepare")
+		o.Trace.Mark("rootfs prepare")
 	}
 	if err == nil {
 		err = e.populate(r)
@@ -279,7 +278,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err == nil {
 		err = writeCIDFile(o.Process.CIDFile, r.ID)
 	}
-	o.trace.Mark("user, /etc files, mount sources, spec write")
+	o.Trace.Mark("user, /etc files, mount sources, spec write")
 	if err != nil {
 		r.AutoRemove = true // nothing is left, volumes included
 		err = errors.Join(err, e.removeContainer(r))
@@ -632,9 +631,6 @@ func isMounted(dir string) bool {
 // Run runs a container in the foreground and returns its exit status; with
 // o.Detach it starts a monitor for it and returns at once.
 func (e *Engine) Run(o RunOptions) (int, error) {
-	if o.Trace {
-		o.trace = trace.New()
-	}
 	r, lock, state, err := e.prepare(o)
 	if err != nil {
 		return 125, err
@@ -643,8 +639,8 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	if o.Detach {
 		defer state.Close()
 		err := e.startMonitor(r, lock, state)
-		o.trace.Mark("monitor start (the container's start in it)")
-		writeTrace(o.trace, o.Stderr)
+		o.Trace.Mark("monitor start (the container's start in it)")
+		writeTrace(o.Trace, o.Stderr)
 		if err != nil {
 			return launch.ExitCodeOf(err), errors.Join(err, removeCIDFile(o.Process.CIDFile))
 		}
@@ -663,8 +659,8 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	} else {
 		defer launch.NotifyProxied(sigs)()
 	}
-	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true, Trace: o.trace})
-	writeTrace(o.trace, o.Stderr)
+	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true, Trace: o.Trace})
+	writeTrace(o.Trace, o.Stderr)
 	if err != nil {
 		// A container that could not even start leaves nothing.
 		r.AutoRemove = true

@@ -104,7 +104,7 @@ func TestRunTrace(t *testing.T) {
 	e := newEnv(t)
 	r := e.mustRun(0, "run", "--rm", "--network", "none", "--trace", "--pids-limit", "50", rootfsDir, "true")
 	steps, total := parseTrace(t, r.stderr)
-	wantSteps(t, steps, r.stderr, "image resolve, volumes, record", "spec build", "rootfs prepare", "network",
+	wantSteps(t, steps, r.stderr, "options, image lookup", "image resolve, volumes, record", "spec build", "rootfs prepare", "network",
 		"clone", "init start (exec, Go runtime)", "read config", "wait for placed", "namespaces, keyring",
 		"mount proc /proc", "mount tmpfs /dev", "mount sysfs /sys", "devices", "pivot_root", "masked paths",
 		"look up true", "user, groups, capabilities", "cgroup write: pids.max", "seal descriptors", "execve", "record: running")
@@ -162,7 +162,7 @@ func TestExecTrace(t *testing.T) {
 	id := e.runDetached("--network", "none", "--pids-limit", "50", rootfsDir, "sleep", "100")
 	r := e.mustRun(0, "exec", "--trace", id, "true")
 	steps, _ := parseTrace(t, r.stderr)
-	wantSteps(t, steps, r.stderr, "find container, process spec", "clone", "init start (exec, Go runtime)",
+	wantSteps(t, steps, r.stderr, "engine open", "find container, process spec", "clone", "init start (exec, Go runtime)",
 		"read config", "join namespaces", "look up true", "cgroup write: join pids cgroup", "user, groups, capabilities",
 		"seal descriptors", "execve")
 	r = e.mustRun(0, "exec", "--trace", "-d", id, "true")
