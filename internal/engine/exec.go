@@ -10,6 +10,7 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/specgen"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // ExecOptions are the options of `sdocker exec`.
@@ -21,6 +22,9 @@ type ExecOptions struct {
 	Tty         bool
 	Interactive bool
 	Detach      bool // do not wait for the process
+	// Trace, if not nil, gets each step of the start, which Exec prints
+	// with its duration to Stderr once the process runs.
+	Trace *trace.Trace
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -43,6 +47,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 
 // Exec runs a process in a running container and returns its exit status.
 func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
+	tr := o.Trace
 	_ = e.Collect() // as in refresh
 	r, err := e.running(ref)
 	if err != nil {
@@ -59,6 +64,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	tr.Mark("find container, process spec")
 	stdio := launch.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Interactive {
 		stdio.Stdin = o.Stdin
@@ -68,7 +74,8 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Detach {
 		stdio = launch.Stdio{}
 	}
-	p, err := launch.Exec(r.Pid, r.Spec, pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach})
+	p, err := launch.Exec(r.Pid, r.Spec, pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach, Trace: tr})
+	writeTrace(tr, o.Stderr)
 	if err != nil {
 		return launch.ExitCodeOf(err), err
 	}
