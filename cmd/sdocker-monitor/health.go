@@ -47,8 +47,19 @@ func parseHealth(v string) (*checker, error) {
 	return &checker{
 		every: every, next: time.Now().Add(every),
 		argv: []string{"sdocker", "--root", root, "healthcheck", "run", id},
-		env:  os.Environ(),
+		env:  pathOnly(os.Environ()),
 	}, nil
+}
+
+// pathOnly is the PATH of env, all a check needs: each start copies the
+// environment it is given, and the monitor's heap stays small.
+func pathOnly(env []string) []string {
+	for _, kv := range env {
+		if len(kv) > 5 && kv[:5] == "PATH=" {
+			return []string{kv}
+		}
+	}
+	return nil
 }
 
 // cut splits s at its first comma.
