@@ -18,11 +18,11 @@ type healthFlags struct {
 }
 
 func (h *healthFlags) add(f *pflag.FlagSet) {
-	f.StringVar(&h.cmd, "health-cmd", "", "a command that tells whether the container is healthy (exit 0), run with /bin/sh -c in it")
-	f.StringVar(&h.interval, "health-interval", "", "time between two checks (default 30s)")
-	f.StringVar(&h.timeout, "health-timeout", "", "time a check may take, else it fails (default 30s)")
-	f.StringVar(&h.startPeriod, "health-start-period", "", "time after the start during which failures do not count (default 0s)")
-	f.IntVar(&h.retries, "health-retries", 0, "failures in a row that make the container unhealthy (default 3)")
+	f.StringVar(&h.cmd, "health-cmd", "", "a command that tells whether the container is healthy (exit 0), run with /bin/sh -c in it (over the image's HEALTHCHECK)")
+	f.StringVar(&h.interval, "health-interval", "", "time between two checks (default: the image's, else 30s)")
+	f.StringVar(&h.timeout, "health-timeout", "", "time a check may take, else it fails (default: the image's, else 30s)")
+	f.StringVar(&h.startPeriod, "health-start-period", "", "time after the start during which failures do not count (default: the image's, else 0s)")
+	f.IntVar(&h.retries, "health-retries", 0, "failures in a row that make the container unhealthy (default: the image's, else 3)")
 	f.BoolVar(&h.o.None, "no-healthcheck", false, "run without the image's HEALTHCHECK")
 	f.StringVar(&h.o.OnFailure, "health-on-failure", "none", "what is done once the container is unhealthy: none, kill, restart or stop")
 }
