@@ -15,6 +15,8 @@ import (
 
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/launch"
+	"github.com/sdocker/sdocker/internal/network"
+	"github.com/sdocker/sdocker/internal/rootless"
 )
 
 func init() {
@@ -45,6 +47,23 @@ func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) 
 func main() {
 	if launch.IsChild() {
 		launch.Main()
+	}
+	if rootless.IsPause() {
+		rootless.PauseMain()
+	}
+	if os.Geteuid() != 0 {
+		// An unprivileged user's command runs in the user's namespaces.
+		err := rootless.Enter(os.Args[1:])
+		fmt.Fprintf(os.Stderr, "sdocker: %v\n", err)
+		os.Exit(125)
+	}
+	if rootless.Active() {
+		rootless.Inside()
+		network.RunDir = rootless.RunDir()
+		if os.Getenv("SDOCKER_ROOT") == "" {
+			// For the registry client and the monitor too.
+			os.Setenv("SDOCKER_ROOT", rootless.DataDir())
+		}
 	}
 	if engine.IsMonitor() {
 		engine.MonitorMain()

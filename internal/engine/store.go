@@ -24,6 +24,7 @@ import (
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/network"
+	"github.com/sdocker/sdocker/internal/rootless"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -185,6 +186,9 @@ func New(root string) (*Engine, error) {
 		return nil, fmt.Errorf("root %q: not an absolute path", root)
 	}
 	e := &Engine{Root: root, CgroupParent: "sdocker"}
+	if rootless.Active() {
+		e.setupRootless()
+	}
 	if err := os.MkdirAll(e.containersDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", e.containersDir(), err)
 	}

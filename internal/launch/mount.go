@@ -455,6 +455,10 @@ func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
 	if devIsTmpfs {
 		for _, d := range defaultDevices {
 			err := unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+			if errors.Is(err, unix.EPERM) {
+				// In a user namespace: the host's node, bind-mounted.
+				err = bindHostDevice(root, d.name)
+			}
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("mknod /dev/%s: %w", d.name, err)
 			}
@@ -472,6 +476,20 @@ func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
 		if err := createDevice(root, d); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// bindHostDevice bind-mounts the host's /dev/name at the rootfs's
+// /dev/name, for a container in a user namespace, where mknod fails.
+func bindHostDevice(root int, name string) error {
+	fd, err := fileInRoot(root, "/dev/"+name, unix.RESOLVE_NO_SYMLINKS)
+	if err != nil {
+		return fmt.Errorf("create /dev/%s: %w", name, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount("/dev/"+name, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mount /dev/%s: %w", name, err)
 	}
 	return nil
 }
