@@ -191,7 +191,7 @@ func (e *Engine) leftBehind(r *Record) bool {
 	if r.ImageID != "" && isMounted(filepath.Join(e.containerDir(r.ID), "rootfs")) {
 		return true
 	}
-	if isBridgeMode(r.Host.Network) && networkLeft(r.ID) {
+	if ownsNetns(r.Host.Network) && networkLeft(r.ID) {
 		return true
 	}
 	if r.CgroupPath == "" {

@@ -244,6 +244,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		specgen.WithMounts(mountSpecs(r.Mounts)...),
 		specgen.WithBindPropagation(),
 		specgen.WithMounts(e.etcMounts(r)...),
+		rootlessSpec(r),
 	)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
