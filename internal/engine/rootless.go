@@ -44,7 +44,9 @@ func rootlessNetwork(mode string) (string, error) {
 }
 
 // pastaPidFile is where the pasta of container id writes its pid.
-func (e *Engine) pastaPidFile(id string) string { return filepath.Join(e.containerDir(id), "pasta.pid") }
+func (e *Engine) pastaPidFile(id string) string {
+	return filepath.Join(e.containerDir(id), "pasta.pid")
+}
 
 // connectPasta makes r's network namespace and connects it through pasta,
 // before its init starts.
