@@ -22,6 +22,7 @@ import (
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/jsonlog"
 	"github.com/sdocker/sdocker/internal/launch"
+	"github.com/sdocker/sdocker/internal/rootless"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -89,7 +90,7 @@ func (e *Engine) startMonitor(r *Record, lock, state *os.File) error {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{monitorArg0, e.Root, r.ID},
-		Env:         []string{"PATH=" + os.Getenv("PATH"), "GOGC=50", "GOMAXPROCS=1"},
+		Env:         append([]string{"PATH=" + os.Getenv("PATH"), "GOGC=50", "GOMAXPROCS=1"}, rootless.Env()...),
 		ExtraFiles:  []*os.File{reportW, lock, state},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}

@@ -92,3 +92,16 @@ func rootlessSpec(r *Record) specgen.Opt {
 		return nil
 	}
 }
+
+// withoutCgroupLimits is spec for the runtime core: without its resources
+// when this process may not use cgroups (see cgroups.Disable), so that
+// nothing tries to write a limit that no cgroup holds.
+func withoutCgroupLimits(spec *specs.Spec) *specs.Spec {
+	if !cgroups.Disabled() || spec.Linux == nil || spec.Linux.Resources == nil {
+		return spec
+	}
+	s, l := *spec, *spec.Linux
+	l.Resources = nil
+	s.Linux = &l
+	return &s
+}

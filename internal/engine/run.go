@@ -530,7 +530,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy())
 	}
-	p, err := launch.Start(r.ID, r.Spec, cg, o)
+	p, err := launch.Start(r.ID, withoutCgroupLimits(r.Spec), cg, o)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}

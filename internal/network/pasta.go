@@ -78,15 +78,37 @@ func StopPasta(pidFile string) error {
 		return fmt.Errorf("read %s: %w", pidFile, err)
 	}
 	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-		// Only a pasta: the pid may have been reused since.
-		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.HasPrefix(string(comm), "pasta") {
-			_ = unix.Kill(pid, unix.SIGTERM)
-		}
+		stopPasta(pid)
 	}
 	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", pidFile, err)
 	}
 	return nil
+}
+
+// stopPasta ends pasta pid and waits until it has (its ports are closed
+// then), for at most 5 s.
+func stopPasta(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return // gone
+	}
+	defer unix.Close(fd)
+	// Only a pasta: the pid may have been reused since it was written.
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	// (pasta is passt's other name; passt runs passt.avx2 where it can.)
+	if err != nil || !strings.HasPrefix(string(comm), "pasta") && !strings.HasPrefix(string(comm), "passt") {
+		return
+	}
+	if unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0) != nil {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, 5000); !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 func lastLine(b []byte) string {

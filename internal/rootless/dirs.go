@@ -81,3 +81,12 @@ func makePrivateDir(dir string, uid int) error {
 	}
 	return nil
 }
+
+// Env is what a process that sdocker starts with an environment of its
+// own (its monitor) needs to be rootless as it is: nil outside.
+func Env() []string {
+	if !Active() {
+		return nil
+	}
+	return []string{envUID + "=" + os.Getenv(envUID), envDataDir + "=" + DataDir(), envRunDir + "=" + RunDir()}
+}
