@@ -59,7 +59,7 @@ func newUser(t *testing.T, ranges bool) *testUser {
 	})
 	u.home = filepath.Join(base, "home")
 	// No subordinate ranges of useradd's: the test says which.
-	out, err := exec.Command("useradd", "-M", "-d", u.home, "-s", "/bin/sh", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", u.name).CombinedOutput()
+	out, err := exec.Command("useradd", "-M", "-U", "-d", u.home, "-s", "/bin/sh", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", u.name).CombinedOutput()
 	if err != nil {
 		t.Fatalf("useradd %s: %v: %s", u.name, err, out)
 	}
