@@ -62,7 +62,7 @@ func main() {
 		network.RunDir = rootless.RunDir()
 		if os.Getenv("SDOCKER_ROOT") == "" {
 			// For the registry client and the monitor too.
-			os.Setenv("SDOCKER_ROOT", rootless.DataDir())
+			_ = os.Setenv("SDOCKER_ROOT", rootless.DataDir())
 		}
 	}
 	if engine.IsMonitor() {

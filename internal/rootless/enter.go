@@ -244,5 +244,5 @@ func Inside() {
 			unix.Close(fd)
 		}
 	}
-	os.Unsetenv(envFDs)
+	_ = os.Unsetenv(envFDs)
 }
