@@ -95,13 +95,22 @@ func rootlessSpec(r *Record) specgen.Opt {
 
 // withoutCgroupLimits is spec for the runtime core: without its resources
 // when this process may not use cgroups (see cgroups.Disable), so that
-// nothing tries to write a limit that no cgroup holds.
+// nothing tries to write a limit that no cgroup holds; a rootless engine's
+// without device rules (a cgroup v2 device filter needs privilege; the user
+// namespace is the bound there: no mknod, the host's nodes as the user
+// may use them).
 func withoutCgroupLimits(spec *specs.Spec) *specs.Spec {
-	if !cgroups.Disabled() || spec.Linux == nil || spec.Linux.Resources == nil {
+	if spec.Linux == nil || spec.Linux.Resources == nil || !cgroups.Disabled() && !rootless.Active() {
 		return spec
 	}
 	s, l := *spec, *spec.Linux
-	l.Resources = nil
+	if cgroups.Disabled() {
+		l.Resources = nil
+	} else {
+		res := *l.Resources
+		res.Devices = nil
+		l.Resources = &res
+	}
 	s.Linux = &l
 	return &s
 }

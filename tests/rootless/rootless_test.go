@@ -29,8 +29,9 @@ func checkNothingLeft(t *testing.T, u *testUser) {
 func TestRootlessRunTrue(t *testing.T) {
 	u := newUser(t, true)
 	u.importImage(t, "box")
-	usableTun(t, u)
-	u.mustRun(t, "run", "--rm", "box", "true")
+	if usablePasta(t, u) {
+		u.mustRun(t, "run", "--rm", "box", "true")
+	}
 	if _, _, code := u.run(t, "run", "--rm", "--network", "none", "box", "sh", "-c", "exit 3"); code != 3 {
 		t.Errorf("exit 3: got %d", code)
 	}
@@ -97,7 +98,9 @@ func freePort(t *testing.T) int {
 func TestRootlessPublish(t *testing.T) {
 	u := newUser(t, true)
 	u.importImage(t, "box")
-	usableTun(t, u)
+	if !usablePasta(t, u) {
+		t.SkipNow()
+	}
 	port := freePort(t)
 	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "box",
 		"sh", "-c", "while true; do echo hello-from-container | nc -l -p 8080; done"))
@@ -222,18 +225,26 @@ func TestRootlessMissingNewuidmap(t *testing.T) {
 	checkBadInput(t, u, "newuidmap not found")
 }
 
-// usableTun makes /dev/net/tun usable by u, as distributions make it (mode
+// usablePasta reports whether pasta can connect u's containers: pasta is
+// installed and the host has a default route (an external interface).
+// Then it makes /dev/net/tun usable by u, as distributions make it (mode
 // 0666), for the time of t, after checking that a machine where it is not
 // gets a clear error (and nothing left) from a container on pasta.
-func usableTun(t *testing.T, u *testUser) {
+func usablePasta(t *testing.T, u *testUser) bool {
 	t.Helper()
-	const tun = "/dev/net/tun"
 	if _, err := exec.LookPath("pasta"); err != nil {
-		t.Skip("needs pasta (the passt package)")
+		t.Log("no pasta (the passt package): the default network is not tested")
+		return false
 	}
+	if b, err := os.ReadFile("/proc/net/route"); err != nil || !strings.Contains(string(b), "\t00000000\t") {
+		t.Log("no default route: pasta has no external interface, the default network is not tested")
+		return false
+	}
+	const tun = "/dev/net/tun"
 	st, err := os.Stat(tun)
 	if err != nil {
-		t.Skipf("pasta needs %s: %v", tun, err)
+		t.Logf("pasta needs %s: %v", tun, err)
+		return false
 	}
 	if mode := st.Mode().Perm(); mode&0o006 != 0o006 {
 		_, stderr, code := u.run(t, "run", "--rm", "box", "true")
@@ -246,4 +257,5 @@ func usableTun(t *testing.T, u *testUser) {
 		}
 		t.Cleanup(func() { _ = os.Chmod(tun, mode) })
 	}
+	return true
 }
