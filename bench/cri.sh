@@ -98,6 +98,9 @@ print()
 print("runtime commands the shims ran (TRACE=1, each through a bash wrapper)")
 print("| runtime | command | count | mean ms | min ms | total s |")
 print("|---|---|---|---|---|---|")
+total = collections.Counter()
 for (name, sub), v in sorted(times.items()):
     print("| %s | %s | %d | %.1f | %.1f | %.2f |" % (name, sub, len(v), sum(v) / len(v), min(v), sum(v) / 1e3))
+    total[name] += sum(v) / 1e3
+print("all runtime commands: " + ", ".join("%s %.2f s" % kv for kv in sorted(total.items())))
 PY

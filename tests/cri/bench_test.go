@@ -292,10 +292,17 @@ func benchReport(starts map[string][]time.Duration, churns map[string][]churnRes
 	fmt.Fprintf(&b, "sdocker/runc: total wall time %.3f (target <= 0.8)\n\n", total["sdocker"]/total["runc"])
 
 	b.WriteString("each crictl command, over a and b (mean ms)\n| command | sdocker | runc | sdocker - runc |\n|---|---|---|---|\n")
+	sum := map[string]time.Duration{}
 	for _, verb := range []string{"runp", "create", "start", "stopp", "rmp"} {
 		sd, rc := meanMs(verbs["sdocker"][verb]), meanMs(verbs["runc"][verb])
 		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f |\n", verb, sd, rc, sd-rc)
+		for _, h := range benchHandlers {
+			for _, d := range verbs[h][verb] {
+				sum[h] += d
+			}
+		}
 	}
+	fmt.Fprintf(&b, "all crictl commands: sdocker %.2f s, runc %.2f s\n", sum["sdocker"].Seconds(), sum["runc"].Seconds())
 	return b.String()
 }
 
