@@ -68,7 +68,9 @@ EOF2
 fi
 
 echo "bench: kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-(cd "$repo" && SDOCKER_RUNC=$runtime CRI_BENCH=1 CRI_BENCH_REPORT=$tmp/report.md \
+crictl_log=
+[ "${TRACE:-0}" != 1 ] || crictl_log=$tmp/crictl.log
+(cd "$repo" && SDOCKER_RUNC=$runtime CRI_BENCH=1 CRI_BENCH_CRICTL_LOG=$crictl_log CRI_BENCH_REPORT=$tmp/report.md \
 	CRI_BENCH_RUNS=${RUNS:-20} CRI_BENCH_WARMUP=${WARMUP:-2} \
 	CRI_BENCH_PODS=${PODS:-30} CRI_BENCH_ROUNDS=${ROUNDS:-2} \
 	go test -count=1 -timeout 1h -run '^TestBench$' -v ./tests/cri) >"$tmp/go-test.log" 2>&1 || {
@@ -77,9 +79,10 @@ echo "bench: kernel $(uname -r), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /
 }
 cat "$tmp/report.md"
 [ "${TRACE:-0}" = 1 ] || exit 0
-python3 - "$tmp/trace.log" <<'PY'
-import collections, sys
+python3 - "$tmp/trace.log" "$tmp/crictl.log" <<'PY'
+import bisect, collections, sys
 times = collections.defaultdict(list)
+calls = []  # (start, end, runtime) of each runtime command
 for line in open(sys.argv[1]):
     f = line.split()
     name, start, end, args = f[0], float(f[1]), float(f[2]), f[4:]
@@ -94,6 +97,7 @@ for line in open(sys.argv[1]):
             sub = args[i]
             break
     times[(name, sub)].append((end - start) * 1e3)
+    calls.append((start, end, name))
 print()
 print("runtime commands the shims ran (TRACE=1, each through a bash wrapper)")
 print("| runtime | command | count | mean ms | min ms | total s |")
@@ -103,4 +107,25 @@ for (name, sub), v in sorted(times.items()):
     print("| %s | %s | %d | %.1f | %.1f | %.2f |" % (name, sub, len(v), sum(v) / len(v), min(v), sum(v) / 1e3))
     total[name] += sum(v) / 1e3
 print("all runtime commands: " + ", ".join("%s %.2f s" % kv for kv in sorted(total.items())))
+# The crictl commands ran one after another: the runtime commands that
+# started within one are its share.
+calls.sort()
+starts = [c[0] for c in calls]
+share = collections.defaultdict(lambda: [0, 0.0, 0.0])  # count, crictl ms, runtime ms
+for line in open(sys.argv[2]):
+    _, handler, verb, start, end = line.split()
+    start, end = float(start), float(end)
+    s = share[(handler, verb)]
+    s[0] += 1
+    s[1] += (end - start) * 1e3
+    i = bisect.bisect_left(starts, start)
+    while i < len(calls) and calls[i][0] < end:
+        s[2] += (calls[i][1] - calls[i][0]) * 1e3
+        i += 1
+print()
+print("the runtime's share of each crictl command (mean ms)")
+print("| handler | command | crictl | runtime commands in it | the rest |")
+print("|---|---|---|---|---|")
+for (handler, verb), (k, c, r) in sorted(share.items()):
+    print("| %s | %s | %.1f | %.1f | %.1f |" % (handler, verb, c / k, r / k, (c - r) / k))
 PY

@@ -30,7 +30,9 @@ var benchHandlers = []string{"sdocker", "runc"}
 //     (RSS, PSS) of the processes the pods cost besides their containers:
 //     the shims, and any other process below them.
 //
-// The report goes to the test log and to the file CRI_BENCH_REPORT.
+// The report goes to the test log and to the file CRI_BENCH_REPORT; with
+// CRI_BENCH_CRICTL_LOG each crictl command's handler, verb, start and end
+// (Unix seconds) are appended to that file.
 func TestBench(t *testing.T) {
 	if os.Getenv("CRI_BENCH") != "1" {
 		t.Skip("the CRI benchmark runs with CRI_BENCH=1 (bench/cri.sh)")
@@ -111,8 +113,28 @@ func (b *criBench) crictl(t *testing.T, handler, verb string, args ...string) st
 	if b.verbs[handler] == nil {
 		b.verbs[handler] = map[string][]time.Duration{}
 	}
-	b.verbs[handler][verb] = append(b.verbs[handler][verb], time.Since(t0))
+	d := time.Since(t0)
+	b.verbs[handler][verb] = append(b.verbs[handler][verb], d)
+	if log := os.Getenv("CRI_BENCH_CRICTL_LOG"); log != "" {
+		appendLine(t, log, fmt.Sprintf("crictl %s %s %.6f %.6f\n", handler, verb,
+			float64(t0.UnixNano())/1e9, float64(t0.Add(d).UnixNano())/1e9))
+	}
 	return out
+}
+
+// appendLine appends line to the file at path.
+func appendLine(t *testing.T, path, line string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err == nil {
+		_, err = f.WriteString(line)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startPod writes the configs of a pod of `containers` busybox containers
