@@ -39,8 +39,8 @@ func TestBench(t *testing.T) {
 	}
 	n := requireNode(t)
 	b := &criBench{n: n, dir: t.TempDir()}
-	runs, warmup := envInt(t, "CRI_BENCH_RUNS", 20), envInt(t, "CRI_BENCH_WARMUP", 2)
-	pods, rounds := envInt(t, "CRI_BENCH_PODS", 30), envInt(t, "CRI_BENCH_ROUNDS", 2)
+	runs, warmup := envInt(t, "CRI_BENCH_RUNS", 20, 1), envInt(t, "CRI_BENCH_WARMUP", 2, 0)
+	pods, rounds := envInt(t, "CRI_BENCH_PODS", 30, 1), envInt(t, "CRI_BENCH_ROUNDS", 2, 1)
 	t.Cleanup(func() { n.crictl(timeout(5*time.Minute), "rmp", "-a", "-f") })
 
 	starts := map[string][]time.Duration{}
@@ -80,15 +80,17 @@ func interleave(handlers []string, i int) []string {
 	return out
 }
 
-func envInt(t *testing.T, name string, def int) int {
+// envInt is the number in the environment variable name (def if unset),
+// at least least.
+func envInt(t *testing.T, name string, def, least int) int {
 	t.Helper()
 	s := os.Getenv(name)
 	if s == "" {
 		return def
 	}
 	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
-		t.Fatalf("%s=%q: want a positive number", name, s)
+	if err != nil || v < least {
+		t.Fatalf("%s=%q: want a number of at least %d", name, s, least)
 	}
 	return v
 }
