@@ -258,16 +258,28 @@ func fetchLayers(ctx context.Context, store *image.Store, layers []v1.Layer, dif
 	}
 	b.start()
 	defer b.finish()
+	err := eachJob(ctx, o.Jobs, jobs, func(ctx context.Context, j job) error {
+		return fetchLayer(ctx, store, j.layer, j.diffID, b, j.line)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(jobs), nil
+}
+
+// eachJob calls do for each job, n at once. The first failure stops the
+// others (their ctx is done) and is returned.
+func eachJob[J any](ctx context.Context, n int, jobs []J, do func(context.Context, J) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	work := make(chan job)
+	work := make(chan J)
 	var wg sync.WaitGroup
-	for range min(o.Jobs, len(jobs)) {
+	for range min(n, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				if err := fetchLayer(ctx, store, j.layer, j.diffID, b, j.line); err != nil {
+				if err := do(ctx, j); err != nil {
 					cancel(err)
 				}
 			}
@@ -283,10 +295,7 @@ send:
 	}
 	close(work)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return 0, err
-	}
-	return len(jobs), nil
+	return context.Cause(ctx)
 }
 
 // fetchLayer streams one layer blob into the store; it stops when ctx is
