@@ -371,6 +371,10 @@ var (
 
 // describe turns a registry's answer into an error a person can act on.
 func describe(err error) error {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return fmt.Errorf("the registry's host %s cannot be resolved: %w", de.Name, de)
+	}
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return err

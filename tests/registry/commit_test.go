@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
@@ -230,4 +231,55 @@ func imageConfig(t *testing.T, c *cli, ref string) imageConfigJSON {
 		t.Fatalf("image inspect %s: %v", ref, err)
 	}
 	return info[0].Config
+}
+
+// TestCommitFreezesRunningContainer: commit reads the changes of a running
+// container while its cgroup is frozen (thawed after), and --pause=false
+// reads them with the container running.
+func TestCommitFreezesRunningContainer(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun(0, "import", busyboxDir(t, map[string]string{}), "base:1")
+	t.Cleanup(func() { c.run("", "rm", "-f", "fz") })
+	c.mustRun(0, "run", "-d", "--name", "fz", "--network", "none", "base:1", "/bin/sh", "-c", "exec sleep 1000")
+	e, err := engine.New(c.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Find("fz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, freeze := range []bool{true, false} {
+		want := map[bool]string{true: "FROZEN", false: "THAWED"}[freeze]
+		var during string
+		if err := e.WithSnapshot("fz", freeze, func(engine.Snapshot) error {
+			during = freezerState(t, r.CgroupPath)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if during != want {
+			t.Errorf("freeze=%v: the container was %s while its changes were read, want %s", freeze, during, want)
+		}
+		if after := freezerState(t, r.CgroupPath); after != "THAWED" {
+			t.Errorf("freeze=%v: the container is %s after", freeze, after)
+		}
+	}
+}
+
+// freezerState is FROZEN or THAWED, the state of the cgroup at path.
+func freezerState(t *testing.T, path string) string {
+	t.Helper()
+	if testutil.CgroupV2() {
+		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", path, "cgroup.freeze"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[bool]string{true: "FROZEN", false: "THAWED"}[strings.TrimSpace(string(b)) == "1"]
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", path, "freezer.state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
