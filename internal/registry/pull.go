@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -379,6 +380,7 @@ func describe(err error) error {
 	if !errors.As(err, &te) {
 		return err
 	}
+	err = oneLine{err}
 	switch te.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return fmt.Errorf("%w (%w)", ErrUnauthorized, err)
@@ -387,3 +389,10 @@ func describe(err error) error {
 	}
 	return err
 }
+
+// oneLine is an error with its message on one line: a registry's answer,
+// which the message quotes, may have several.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string { return strings.Join(strings.Fields(e.err.Error()), " ") }
+func (e oneLine) Unwrap() error { return e.err }

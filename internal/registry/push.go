@@ -29,7 +29,6 @@ type PushResult struct {
 	Ref    Ref
 	Digest string // the manifest's
 	Size   int64  // the manifest's bytes
-	Pushed int    // layers sent; the others the registry had
 }
 
 // Push uploads the image ref names (NAME:TAG, the tag required) from the
@@ -91,7 +90,7 @@ func push(ctx context.Context, store *image.Store, r Ref, o Options) (*PushResul
 			if err != nil {
 				return nil, err
 			}
-			l = &pushLayer{store: store, diffID: h, board: b, line: b.add(d, 0, statusWaiting)}
+			l = &pushLayer{store: store, diffID: h, board: b}
 			byDiffID[d] = l
 			jobs = append(jobs, l)
 		}
@@ -115,6 +114,9 @@ func push(ctx context.Context, store *image.Store, r Ref, o Options) (*PushResul
 	if err := p.Upload(ctx, r.Remote.Context(), cl); err != nil {
 		return nil, err
 	}
+	for _, l := range jobs {
+		l.line = b.add(l.diffID.String(), 0, statusWaiting)
+	}
 	b.start()
 	tmp := filepath.Join(store.Dir(), "tmp")
 	err = eachJob(ctx, o.Jobs, jobs, func(ctx context.Context, l *pushLayer) error {
@@ -132,13 +134,7 @@ func push(ctx context.Context, store *image.Store, r Ref, o Options) (*PushResul
 		return nil, err
 	}
 	sum := sha256.Sum256(m)
-	n := 0
-	for _, l := range jobs {
-		if l.sent.Load() {
-			n++
-		}
-	}
-	return &PushResult{Ref: r, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(m)), Pushed: n}, nil
+	return &PushResult{Ref: r, Digest: "sha256:" + hex.EncodeToString(sum[:]), Size: int64(len(m))}, nil
 }
 
 // checkTagged refuses a reference without a tag: push sends one tag, the
