@@ -345,7 +345,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
 		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
-		Labels: o.Labels, Mounts: mounts,
+		Labels: o.Labels, Mounts: mounts, Config: processConfigOf(process),
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
