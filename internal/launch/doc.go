@@ -83,12 +83,20 @@
 //  2. When WaitPlaced, wait for "placed", join the v1 cgroups whose tasks
 //     files come with it, and keep the pids.max descriptor that comes
 //     last; umask 0.
-//  3. Join the namespaces given by path, a new session keyring, unshare the
-//     cgroup namespace (now that it sits in its cgroups).
-//  4. The rootfs (mount.go): / private, the rootfs bind-mounted, the spec's
-//     mounts, the devices; then "hooks" and the createContainer hooks while
-//     paths still resolve as the runtime's; pivot_root; sysctls; masked and
-//     read-only paths, rootfs propagation, read-only root.
+//  3. Join the namespaces given by path (every file opened first, then
+//     joined in runc's order: ipc, uts, net, mount, cgroup; a mount
+//     namespace on this locked thread, given a file system context of its
+//     own), a new session keyring, unshare the cgroup namespace (now that
+//     it sits in its cgroups).
+//  4. The rootfs (mount.go), resolved in the mount namespace joined: /
+//     private, the rootfs bind-mounted, the spec's mounts, the devices;
+//     then "hooks" and the createContainer hooks while paths still resolve
+//     as the runtime's; pivot_root; sysctls; masked and read-only paths,
+//     rootfs propagation, read-only root. Without a mount namespace (the
+//     caller's, as runc): the caller's / untouched, the rootfs's bind mount
+//     private, chroot instead of pivot_root, and once the last mount is
+//     made (the console's, step 5) the tree is moved out of the caller's
+//     mount table (detachRoot); an exec enters the init's root.
 //  5. Hostname and domainname, lo up in a new network namespace, the
 //     console (its pty master goes to the parent as "console").
 //  6. The working directory, rlimits, oom_score_adj, the program looked up

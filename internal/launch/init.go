@@ -153,10 +153,28 @@ func namespace(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespa
 	return specs.LinuxNamespace{}, false
 }
 
-// joinNamespaces enters the network, IPC, UTS and cgroup namespaces that
-// spec gives by path (the pid namespace was joined at fork).
+// joinOrder is the order in which the namespaces given by path are joined,
+// runc's (the pid namespace was joined at fork: it holds for the children,
+// and so for the user's program): the mount namespace after those whose
+// files it may hide, the cgroup namespace last.
+var joinOrder = []specs.LinuxNamespaceType{specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.CgroupNamespace}
+
+// joinNamespaces enters the namespaces that spec gives by path. Every file
+// is opened first, so that each path resolves as the caller meant it (in
+// its mount namespace), whatever is joined before it.
 func joinNamespaces(spec *specs.Spec) error {
-	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
+	type joining struct {
+		t  specs.LinuxNamespaceType
+		ns specs.LinuxNamespace
+		fd int
+	}
+	var todo []joining
+	defer func() {
+		for _, j := range todo {
+			unix.Close(j.fd)
+		}
+	}()
+	for _, t := range joinOrder {
 		ns, ok := namespace(spec, t)
 		if !ok || ns.Path == "" {
 			continue
@@ -165,10 +183,19 @@ func joinNamespaces(spec *specs.Spec) error {
 		if err != nil {
 			return fmt.Errorf("linux.namespaces: open %s namespace %s: %w", t, ns.Path, err)
 		}
-		err = unix.Setns(fd, int(nsFlags[t]))
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", t, ns.Path, err)
+		todo = append(todo, joining{t, ns, fd})
+	}
+	for _, j := range todo {
+		if j.t == specs.MountNamespace {
+			// This thread (locked, see Main) does the rest of the init:
+			// it needs a file system context of its own, which the Go
+			// runtime's other threads share until then.
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("unshare fs context: %w", err)
+			}
+		}
+		if err := unix.Setns(j.fd, int(nsFlags[j.t])); err != nil {
+			return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", j.t, j.ns.Path, err)
 		}
 	}
 	return nil
@@ -176,7 +203,7 @@ func joinNamespaces(spec *specs.Spec) error {
 
 // setupContainer runs in the container's new namespaces, already in its
 // cgroups (the parent placed it before sending the config).
-func setupContainer(cfg *childConfig) error {
+func setupContainer(cfg *childConfig) (err error) {
 	spec := cfg.Spec
 	if err := joinNamespaces(spec); err != nil {
 		return err
@@ -190,9 +217,6 @@ func setupContainer(cfg *childConfig) error {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
-	}
-	if !newNamespace(spec, specs.MountNamespace) {
-		return fmt.Errorf("linux.namespaces: a mount namespace is required")
 	}
 	if spec.Root == nil || !path.IsAbs(spec.Root.Path) {
 		return fmt.Errorf("root.path: an absolute rootfs path is required")
@@ -211,6 +235,14 @@ func setupContainer(cfg *childConfig) error {
 	}
 	if err := setupRootfs(spec, func() error { return waitForHooks(cfg) }, sysctls); err != nil {
 		return err
+	}
+	if !hasNamespace(spec, specs.MountNamespace) {
+		// The console's bind mount is the last one made.
+		defer func() {
+			if e := detachRoot(); err == nil {
+				err = e
+			}
+		}()
 	}
 	if hasNamespace(spec, specs.UTSNamespace) {
 		if spec.Hostname != "" {
@@ -247,11 +279,46 @@ func enterContainer(cfg *childConfig) error {
 			return fmt.Errorf("join namespaces of container: %w", err)
 		}
 	}
+	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
+		// The caller's mount namespace: the container's root is the
+		// init's, out of that namespace's tree (see detachRoot).
+		if err := enterRootOf(extraFD); err != nil {
+			return err
+		}
+	}
 	unix.Close(extraFD)
 	if cfg.Spec.Process.Terminal {
 		return setupConsole(cfg, false)
 	}
 	return nil
+}
+
+// enterRootOf makes the root directory of the process of pidfd this one's.
+func enterRootOf(pidfd int) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd))
+	if err != nil {
+		return fmt.Errorf("read the container init's pid: %w", err)
+	}
+	pid := -1
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			pid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if pid <= 0 {
+		return fmt.Errorf("the container's init has ended")
+	}
+	p := fmt.Sprintf("/proc/%d/root", pid)
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	// The pid may have been reused since it was read: the pidfd tells.
+	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+		return fmt.Errorf("the container's init has ended: %w", err)
+	}
+	return enterRoot(fd, false)
 }
 
 func loopbackUp() error {

@@ -176,8 +176,6 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		switch {
 		case ns.Type == specs.UserNamespace:
 			return 0, "", fmt.Errorf("linux.namespaces: user namespaces are not supported")
-		case ns.Path != "" && ns.Type == specs.MountNamespace:
-			return 0, "", fmt.Errorf("linux.namespaces: joining a mount namespace by path is not supported")
 		case ns.Path != "" && ns.Type == specs.PIDNamespace:
 			pidPath = ns.Path
 		case ns.Path == "" && ns.Type != specs.CgroupNamespace:

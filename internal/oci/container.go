@@ -317,7 +317,9 @@ func (c *creating) load(bundle, path string, raw []byte) (*State, error) {
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
-	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+	// In a mount namespace given by path the rootfs is the init's to
+	// resolve, once it has joined it.
+	if st, err := os.Stat(rootfs); !joinsMountNamespace(spec) && (err != nil || !st.IsDir()) {
 		return nil, fmt.Errorf("%w: root.path %s: not a directory", ErrInvalid, rootfs)
 	}
 	spec.Root.Path = rootfs
@@ -329,6 +331,15 @@ func (c *creating) load(bundle, path string, raw []byte) (*State, error) {
 		Created: time.Now().UTC(), Rootfs: rootfs, Config: spec,
 		CgroupPath: cgroupPath(spec, c.id),
 	}, nil
+}
+
+func joinsMountNamespace(spec *specs.Spec) bool {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace && ns.Path != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // checkConsole refuses a spec without a process, and a terminal without a
