@@ -548,10 +548,7 @@ func filterFirst(cfg *childConfig, filter *filterProg, priv *privileges, prog *e
 		return 125, filterError(e)
 	}
 	// Only nosplit functions on the way to execve (see sealForExec).
-	if step, c, e := priv.applyRaw(); step == privMismatch {
-		// The ids read back, which only Go code can put in words.
-		return 125, priv.failure(step, c, e)
-	} else if step != privDone {
+	if step, _, e := priv.applyRaw(); step != privDone {
 		fails.exit(step, e)
 	}
 	if hooks {
