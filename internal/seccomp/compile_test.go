@@ -813,3 +813,37 @@ func BenchmarkCompileDockerDefault(b *testing.B) {
 		}
 	}
 }
+
+// Refuses names the action that refuses a call whatever its arguments, and
+// nothing when the call goes through or its arguments decide.
+func TestRefuses(t *testing.T) {
+	rule := func(a specs.LinuxSeccompAction, args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{"execve"}, Action: a, Args: args}
+	}
+	arg := specs.LinuxSeccompArg{Index: 0, Value: 1, Op: specs.OpEqualTo}
+	for _, c := range []struct {
+		def   specs.LinuxSeccompAction
+		rules []specs.LinuxSyscall
+		want  specs.LinuxSeccompAction
+	}{
+		{specs.ActAllow, nil, ""},
+		{specs.ActLog, nil, ""},
+		{specs.ActErrno, nil, specs.ActErrno},
+		{specs.ActKill, nil, specs.ActKillThread},
+		{specs.ActKillProcess, []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}, specs.ActKillProcess},
+		{specs.ActKillProcess, []specs.LinuxSyscall{rule(specs.ActAllow)}, ""},
+		{specs.ActAllow, []specs.LinuxSyscall{rule(specs.ActTrap)}, specs.ActTrap},
+		{specs.ActAllow, []specs.LinuxSyscall{rule(specs.ActTrace)}, ""},
+		{specs.ActAllow, []specs.LinuxSyscall{rule(specs.ActKill, arg)}, ""},
+		{specs.ActErrno, []specs.LinuxSyscall{rule(specs.ActAllow, arg)}, ""},
+	} {
+		f := mustCompile(t, &specs.LinuxSeccomp{DefaultAction: c.def, Syscalls: c.rules})
+		if got := f.Refuses("execve"); got != c.want {
+			t.Errorf("default %s, rules %v: %q, want %q", c.def, c.rules, got, c.want)
+		}
+	}
+	f, err := FromProgram(mustCompile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActKill}).prog, 0)
+	if err != nil || f.Refuses("execve") != "" {
+		t.Errorf("a filter from a program knows no profile: %v", err)
+	}
+}
