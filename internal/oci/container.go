@@ -91,7 +91,11 @@ func parseSpec(p string, b []byte) (*specs.Spec, error) {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("%w: parse %s: %w", ErrInvalid, p, err)
 	}
+	absMountDestinations(&spec)
 	if err := Validate(&spec); err != nil {
+		return nil, err
+	}
+	if err := validateMusts(&spec); err != nil {
 		return nil, err
 	}
 	return &spec, nil
@@ -164,7 +168,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *launch.Process,
 		}
 	}
 	if o.Start {
-		poststart(st)
+		if err := poststart(st); err != nil {
+			return nil, nil, err
+		}
 	}
 	return st, c.p, nil
 }
@@ -472,18 +478,21 @@ func (s *Store) Start(id string) error {
 	if err := s.save(st); err != nil {
 		return err
 	}
-	poststart(st)
-	return nil
+	return poststart(st)
 }
 
-// poststart runs the poststart hooks of a container that has just started;
-// their failure is only a warning (the spec's rule).
-func poststart(st *State) {
+// poststart runs the poststart hooks of a container that has just started.
+// One that fails stops the container and is the error (runtime-spec 1.1 and
+// later, and runc; 1.0 had it a warning).
+func poststart(st *State) error {
 	if h := st.Config.Hooks; h != nil {
 		if err := launch.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
-			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
+			// An init that has ended is stopped as well.
+			_ = proc.Signal(st.Pid, st.InitStart, unix.SIGKILL)
+			return fmt.Errorf("%w: the container was stopped", err)
 		}
 	}
+	return nil
 }
 
 // openFifo reads the byte the waiting init writes into the exec fifo, which
