@@ -106,6 +106,10 @@ var mountFlags = map[string]mountFlag{
 	"relatime": {false, unix.MS_RELATIME}, "norelatime": {true, unix.MS_RELATIME},
 	"strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
 	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
+	"iversion": {false, unix.MS_I_VERSION}, "noiversion": {true, unix.MS_I_VERSION},
+	"lazytime": {false, unix.MS_LAZYTIME}, "nolazytime": {true, unix.MS_LAZYTIME},
+	"silent": {false, unix.MS_SILENT}, "loud": {true, unix.MS_SILENT},
+	"defaults": {true, 0}, // mount(8)'s rw, suid, dev, exec, async: what no flag means
 }
 
 var propagationFlags = map[string]uintptr{

@@ -100,3 +100,32 @@ func TestRelativeMountDestination(t *testing.T) {
 		t.Errorf("no tmpfs on /relative/dir: %q", out)
 	}
 }
+
+// config.md's mount options that a runtime MUST implement: the ones that
+// are flags (defaults, iversion, lazytime, silent...) are not handed to the
+// file system, which would refuse them, and take effect.
+func TestSpecMountOptionFlags(t *testing.T) {
+	b := newBundle(t)
+	b.addMount(specs.Mount{Destination: "/flags", Type: "tmpfs", Source: "tmpfs",
+		Options: []string{"defaults", "iversion", "noiversion", "loud", "silent", "nolazytime", "lazytime", "ro"}})
+	b.sh("grep ' /flags ' /proc/self/mountinfo")
+	out := b.mustRun()
+	if f := strings.Fields(out); len(f) < 6 || !strings.HasPrefix(f[5], "ro,") || !strings.Contains(out, "lazytime") {
+		t.Errorf("/flags is not a read-only tmpfs with lazytime: %q", out)
+	}
+}
+
+// runtime.md: a poststop hook that fails is a warning; delete goes on and
+// removes the container.
+func TestPoststopFailureWarns(t *testing.T) {
+	b := newBundle(t)
+	b.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}}}
+	b.mustCreate()
+	r := rt(t, "delete", "--force", b.id)
+	if r.code != 0 || !strings.Contains(strings.ToLower(r.stderr), "warn") {
+		t.Errorf("delete with a failing poststop hook: %v", r)
+	}
+	if _, err := b.stateErr(); err == nil {
+		t.Errorf("the container is left after delete")
+	}
+}
