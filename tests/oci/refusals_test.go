@@ -48,7 +48,9 @@ func TestRefusals(t *testing.T) {
 				b.spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 1024}, {Type: "RLIMIT_NOFILE", Soft: 512, Hard: 512}}
 			}},
 		{name: "hook timeout zero", field: "hooks.poststop[0].timeout", runcWord: "",
-			mutate: func(b *bundle) { b.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Timeout: ptr(0)}}} }},
+			mutate: func(b *bundle) {
+				b.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Timeout: ptr(0)}}}
+			}},
 		{name: "unknown rlimit", field: "rlimits", runcWord: "rlimit",
 			mutate: func(b *bundle) {
 				b.spec.Process.Rlimits = append(b.spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOSUCH", Soft: 1, Hard: 1})
