@@ -274,3 +274,47 @@ func rootMountinfo(t *testing.T) string {
 	}
 	return ""
 }
+
+// Without a mount namespace a terminal works (its /dev/console bind mount
+// is the last mount made before the root leaves the caller's mount
+// table), and nothing is left in the caller's.
+func TestNoMountNamespaceTerminal(t *testing.T) {
+	if isRunc {
+		t.Skip("runc makes the container's mounts in the caller's tree and leaves them there")
+	}
+	b := newBundle(t)
+	b.withoutNamespace(specs.MountNamespace)
+	b.spec.Process.Terminal = true
+	b.spec.Process.Args = []string{"sh"}
+	cs := newConsoleSocket(t)
+	b.mustCreate("--console-socket", cs.path)
+	master := cs.master(t)
+	b.start()
+	ptyExpectLine(t, master, "[ -t 0 ] && [ -c /dev/console ] && echo tty-ok\n", "tty-ok")
+	if m := testutil.MountsUnder(b.rootfs); len(m) > 0 {
+		t.Errorf("the container's mounts are in the caller's mount table: %v", m)
+	}
+	master.Write([]byte("exit\n"))
+	b.waitStatus("stopped")
+}
+
+// exec enters a container whose mount and pid namespaces were joined by
+// path: it sees the joined namespace's mounts.
+func TestExecJoinedMountNamespace(t *testing.T) {
+	b := newBundle(t)
+	marker := filepath.Join(b.dir, "marker")
+	if err := os.Mkdir(marker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newNSHolder(t, fmt.Sprintf("mount -t tmpfs none %s && echo joined > %s/file", marker, marker),
+		"--mount", "--propagation", "private", "--pid")
+	b.joinByPath(specs.MountNamespace, h.path(specs.MountNamespace))
+	b.joinByPath(specs.PIDNamespace, h.path(specs.PIDNamespace))
+	b.addMount(specs.Mount{Destination: "/marker", Type: "bind", Source: marker, Options: []string{"rbind"}})
+	b.long()
+	b.createStart()
+	out := lines(b.mustExec("sh", "-c", "readlink /proc/self/ns/mnt; cat /marker/file"))
+	if want := h.inode(t, specs.MountNamespace); !contains(out, want) || !contains(out, "joined") {
+		t.Errorf("exec: %q, want the mount namespace %s and its tmpfs", out, want)
+	}
+}
