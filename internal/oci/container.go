@@ -221,6 +221,10 @@ type creating struct {
 	starting       *launch.Starting
 	p              *launch.Process
 	pidFileWritten bool
+	// st is the container's state once its init gets the whole config:
+	// from then on a failure goes on as delete does, poststop hooks
+	// included (runtime.md's lifecycle).
+	st *State
 }
 
 // undo ends the init and removes what the failed Create made. A cgroup
@@ -246,6 +250,9 @@ func (c *creating) undo() error {
 		if err := c.cg.Destroy(); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("container %s left behind: %w", c.id, err))...)
 		}
+	}
+	if c.st != nil {
+		poststop(c.st)
 	}
 	if err := os.RemoveAll(c.s.dir(c.id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", c.s.dir(c.id), err))
@@ -373,6 +380,7 @@ func addDefaultDevices(spec *specs.Spec) {
 
 // start hands the whole spec to the init started early, or starts it now.
 func (c *creating) start(st *State) (err error) {
+	c.st = st
 	cb := launch.Callbacks{CreateRuntime: createRuntimeHooks(st), WhileStarting: c.whileStarting(st)}
 	if c.starting != nil {
 		c.p, err = c.starting.Finish(st.Config, cb)
@@ -627,16 +635,22 @@ func (s *Store) Delete(id string, force bool) error {
 	if err := cg.Destroy(); err != nil {
 		return err
 	}
+	poststop(st)
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		return fmt.Errorf("remove %s: %w", s.dir(id), err)
+	}
+	return nil
+}
+
+// poststop runs the poststop hooks of a container whose resources are
+// gone; a hook that fails is a warning (runtime.md).
+func poststop(st *State) {
 	st.Status = specs.StateStopped
 	if h := st.Config.Hooks; h != nil {
 		if err := launch.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
 	}
-	if err := os.RemoveAll(s.dir(id)); err != nil {
-		return fmt.Errorf("remove %s: %w", s.dir(id), err)
-	}
-	return nil
 }
 
 // killJoined ends the processes of a container in a cgroup it joined,

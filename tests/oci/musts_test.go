@@ -135,3 +135,38 @@ func TestPoststopFailureWarns(t *testing.T) {
 		t.Errorf("the container is left after delete")
 	}
 }
+
+// runtime.md: a createRuntime (or createContainer, or prestart) hook that
+// fails fails create, and the lifecycle goes on as delete: the poststop
+// hooks run.
+func TestFailedCreateRunsPoststop(t *testing.T) {
+	for _, kind := range []string{"prestart", "createRuntime", "createContainer"} {
+		t.Run(kind, func(t *testing.T) {
+			b := newBundle(t)
+			b.long()
+			mark := filepath.Join(b.dir, "poststop-ran")
+			failing := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}}
+			b.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + mark}}}}
+			switch kind {
+			case "prestart":
+				b.spec.Hooks.Prestart = failing //nolint:staticcheck // deprecated, still run
+			case "createRuntime":
+				b.spec.Hooks.CreateRuntime = failing
+			default:
+				b.spec.Hooks.CreateContainer = failing
+			}
+			if r := b.create(); r.code == 0 {
+				t.Fatalf("create with a failing %s hook succeeded", kind)
+			}
+			data, err := os.ReadFile(mark)
+			if err != nil {
+				t.Fatalf("the poststop hook did not run after the failed create: %v", err)
+			}
+			var st ociState
+			if err := json.Unmarshal(data, &st); err != nil || st.ID != b.id || st.Status != "stopped" {
+				t.Errorf("poststop state %q: %v", data, err)
+			}
+			b.checkNothingLeft()
+		})
+	}
+}
