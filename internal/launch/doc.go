@@ -34,8 +34,9 @@
 //     without limits, and Finish writes them (cgroups.Manager.Set) while the
 //     init waits for "placed".
 //  3. configure (Finish for an early start) compiles linux.seccomp into a
-//     BPF filter, drops linux.resources and the seccomp profile from the
-//     spec the init gets, and writes the config into the pipe.
+//     BPF filter (refusing one under which the process could never start:
+//     checkStartable), drops linux.resources and the seccomp profile from
+//     the spec the init gets, and writes the config into the pipe.
 //  4. place, while the init decodes its config: cgroup v1 makes the cgroups
 //     with the spec's limits but pids.max (cgroups.Manager.Create); v2
 //     started early writes the limits. The parent then sends "placed", with
