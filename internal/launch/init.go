@@ -446,6 +446,9 @@ func finish(cfg *childConfig) (int, error) {
 	if err != nil {
 		return 126, err
 	}
+	if err := checkExecve(cfg.Seccomp, prog); err != nil {
+		return 125, err
+	}
 	if err := setPersonality(cfg.Spec); err != nil {
 		return 125, err
 	}
@@ -671,6 +674,23 @@ func (a *execArgs) execve() unix.Errno {
 	_, _, e := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)),
 		uintptr(unsafe.Pointer(&a.argv[0])), uintptr(unsafe.Pointer(&a.envv[0])))
 	return e
+}
+
+// checkExecve refuses to go on when the seccomp filter would refuse the
+// execve of prog with the very arguments it gets (a rule on execve's
+// arguments; configure refuses one that does whatever they are): it could
+// only kill the init's thread (and the Go runtime's others would live on),
+// trap or fail it.
+func checkExecve(f *seccomp.Filter, prog *execArgs) error {
+	if f == nil {
+		return nil
+	}
+	args := [6]uint64{uint64(uintptr(unsafe.Pointer(prog.path))),
+		uint64(uintptr(unsafe.Pointer(&prog.argv[0]))), uint64(uintptr(unsafe.Pointer(&prog.envv[0])))}
+	if ret, ok := f.Eval(unix.SYS_EXECVE, args); ok && seccomp.Refusal(ret) != "" {
+		return fmt.Errorf("linux.seccomp: the profile's action for the execve of %s is %s (a rule on its arguments): the process could never start", prog.name, seccomp.Refusal(ret))
+	}
+	return nil
 }
 
 func newExecArgs(argv0 string, proc *specs.Process) (*execArgs, error) {

@@ -56,17 +56,7 @@ func (f *Filter) Refuses(name string) specs.LinuxSeccompAction {
 		}
 		ret = rs[0].ret
 	}
-	switch ret & unix.SECCOMP_RET_ACTION_FULL {
-	case retKillThread:
-		return specs.ActKillThread
-	case retKillProcess:
-		return specs.ActKillProcess
-	case retTrap:
-		return specs.ActTrap
-	case retErrno:
-		return specs.ActErrno
-	}
-	return ""
+	return Refusal(ret)
 }
 
 // Install applies the filter to the calling OS thread (all threads of the

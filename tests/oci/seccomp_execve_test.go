@@ -9,7 +9,8 @@ import (
 )
 
 // A profile that refuses execve itself (kills, traps or fails it, as the
-// default of an allowlist without it or as its own rule), with and without
+// default of an allowlist without it, as its own rule, or as a rule on its
+// arguments that the init's execve matches), with and without
 // noNewPrivileges, is refused by run and create in one line that names
 // the field and the call, in seconds, and leaves nothing behind: before,
 // SCMP_ACT_KILL ended the init's one thread and the start hung, and
@@ -23,7 +24,7 @@ func TestSeccompProfileBlocksExecve(t *testing.T) {
 		"setresuid", "getresuid", "getresgid", "setfsuid", "setfsgid", "getgroups", "capset"}
 	for _, act := range []specs.LinuxSeccompAction{specs.ActKill, specs.ActKillThread, specs.ActKillProcess, specs.ActTrap, specs.ActErrno} {
 		for _, nnp := range []bool{true, false} {
-			for _, form := range []string{"rule", "default"} {
+			for _, form := range []string{"rule", "default", "rule on its arguments"} {
 				t.Run(fmt.Sprintf("%s nnp=%v %s", act, nnp, form), func(t *testing.T) {
 					if isRunc {
 						t.Skip("runc hangs (SCMP_ACT_KILL) or fails at exec")
@@ -32,9 +33,14 @@ func TestSeccompProfileBlocksExecve(t *testing.T) {
 					b.spec.Process.NoNewPrivileges = nnp
 					p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: archs,
 						Syscalls: []specs.LinuxSyscall{{Names: []string{"execve"}, Action: act}}}
-					if form == "default" {
+					switch form {
+					case "default":
 						p = &specs.LinuxSeccomp{DefaultAction: act, Architectures: archs,
 							Syscalls: []specs.LinuxSyscall{{Names: allow, Action: specs.ActAllow}}}
+					case "rule on its arguments":
+						// The path is never NULL: known only from the
+						// arguments the init passes.
+						p.Syscalls[0].Args = []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpNotEqual}}
 					}
 					b.spec.Linux.Seccomp = p
 					for _, cmd := range []string{"run", "create"} {
@@ -43,7 +49,11 @@ func TestSeccompProfileBlocksExecve(t *testing.T) {
 						if r.code == -1 {
 							t.Fatalf("%s hung: %v", cmd, r)
 						}
-						checkRefusal(t, r, "linux.seccomp: the profile's action for execve is ", "")
+						want := "linux.seccomp: the profile's action for execve is "
+						if form == "rule on its arguments" {
+							want = "linux.seccomp: the profile's action for the execve of /bin/sh is "
+						}
+						checkRefusal(t, r, want, "")
 						b.checkNothingLeft()
 					}
 				})
