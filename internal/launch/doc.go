@@ -103,8 +103,9 @@
 //  6. The working directory, rlimits, oom_score_adj, the program looked up
 //     in the container's PATH.
 //  7. Everything execve needs, made now: the capability sets, the
-//     groups, the argument and environment arrays; personality and the
-//     process's umask.
+//     groups, the argument and environment arrays (and the seccomp filter
+//     run on that execve: one that would refuse it is an error,
+//     checkExecve); personality and the process's umask.
 //  8. The user, groups and capabilities (privileges.apply), no_new_privs.
 //  9. With an exec fifo: "ready", then wait until it is read (OCI start),
 //     then the startContainer hooks.
