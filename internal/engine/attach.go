@@ -132,6 +132,8 @@ func (e *Engine) endOf(r *Record, end outputEnd) (int, error) {
 		return 125, end.err
 	}
 	if end.code >= 0 {
+		// As wait does, once its monitor has recorded the exit.
+		e.waitExit(r.ID, stateWait)
 		return end.code, nil
 	}
 	if end.dropped && live(r) {
@@ -192,14 +194,14 @@ func readInput(f *os.File, keys []byte, in *attachio.Client, detached chan<- str
 	for {
 		n, err := f.Read(buf)
 		out, done := m.filter(buf[:n])
-		if done {
-			close(detached)
-			return
-		}
-		if err != nil {
+		if err != nil && !done {
 			out = append(out, m.held()...) // not the detach keys after all
 		}
 		if in != nil && len(out) > 0 && in.Send(attachio.Stdin, out) != nil {
+			return
+		}
+		if done {
+			close(detached)
 			return
 		}
 		if err != nil {

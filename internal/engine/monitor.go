@@ -280,13 +280,17 @@ func (e *Engine) monitor(id string, report, state, listener *os.File, exited *ex
 			})
 			if report != nil && !started {
 				// As in the foreground: a new container that could not
-				// start leaves nothing; one started before (start) stays.
-				// (The state lock is still ours.)
-				if r.StartedAt.IsZero() {
+				// start leaves nothing; one started before (start) stays,
+				// and one that create made stays created, with the error
+				// (as in Docker). (The state lock is still ours.)
+				if r.StartedAt.IsZero() && !r.ByCreate {
 					r.AutoRemove = true
 				}
 				if r.AutoRemove {
 					return errors.Join(err, e.removeContainer(r))
+				}
+				if r.StartedAt.IsZero() {
+					_ = e.updateRecord(r.ID, func(n *Record) { n.Error, n.ExitCode = err.Error(), launch.ExitCodeOf(err) })
 				}
 				return errors.Join(err, e.release(r))
 			}
