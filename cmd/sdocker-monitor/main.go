@@ -1,6 +1,7 @@
 // Command sdocker-monitor watches a running detached container with as
 // little memory as a Go program can: it copies the container's output to
-// its log and waits for its init to end.
+// its log (and to the clients of its attach socket, whose input goes to the
+// container's stdin) and waits for its init to end.
 //
 // sdocker's own monitor (the sdocker binary as "sdocker-monitor ROOT ID")
 // starts the container and then replaces itself with this binary (execve:
@@ -174,9 +175,10 @@ func run(args []string) error {
 		}
 	}
 	if lfd >= 0 {
-		if in >= 0 {
-			if err := unix.SetNonblock(in, true); err != nil {
-				return &os.SyscallError{Syscall: "set stdin descriptor " + strconv.Itoa(in) + " non-blocking", Err: err}
+		// Neither may hold up the watch.
+		for _, fd := range []int{lfd, in} {
+			if err := unix.SetNonblock(fd, true); fd >= 0 && err != nil {
+				return &os.SyscallError{Syscall: "set attach descriptor " + strconv.Itoa(fd) + " non-blocking", Err: err}
 			}
 		}
 		m.att = attachio.NewServer(lfd, in, m.tty, once)

@@ -59,10 +59,10 @@ func (m *detachMatcher) feed(b []byte) bool {
 // sequence are held back until what follows tells (see held).
 func (m *detachMatcher) filter(b []byte) (out []byte, done bool) {
 	for _, c := range b {
-		switch {
-		case c == m.keys[m.n]:
+		switch c {
+		case m.keys[m.n]:
 			m.n++
-		case c == m.keys[0]:
+		case m.keys[0]:
 			out = append(out, m.keys[:m.n]...)
 			m.n = 1
 		default:
