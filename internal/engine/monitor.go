@@ -436,8 +436,6 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 		}
 		w.listener = l
 	}
-	// In process, there is no attach: attach follows the log, and the
-	// container's stdin stays empty.
 	defer w.listener.Close()
 	var inR, inW *os.File
 	if r.Host.OpenStdin && !r.Host.Tty {
@@ -477,6 +475,10 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 		err := w.handOver(p, r.Host, outR, errR, inW, log.f)
 		fmt.Fprintf(os.Stderr, "sdocker-monitor: %v; watching in process\n", err)
 	}
+	// In process there is no attach socket: attach follows the log (a
+	// socket nobody serves refuses it), and the container's stdin ends.
+	w.listener.Close()
+	inW.Close()
 	started()
 	var wg sync.WaitGroup
 	if p.Console != nil {

@@ -118,8 +118,20 @@ func TestAttachStdin(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.root, "containers", id, "attach.sock")); err != nil {
 		t.Errorf("attach socket: %v", err)
 	}
+	e.waitStatus(id, "exited", timeout(10*time.Second))
 	if r := e.run("attach", id); r.code != 125 || len(lines(r.stderr)) != 1 {
 		t.Errorf("attach to a stopped container: want 125 and one line:\n%s", r)
+	}
+
+	// With -t the input goes to its terminal (a shell that echoes it),
+	// the output comes as written (the prompt, before any newline).
+	sh := e.runDetached("--network", "none", "-i", "-t", rootfsDir, "sh")
+	c := e.startIn(nil, "attach", sh)
+	c.send(t, "echo hi-$((1+1))\n")
+	c.waitOut(t, "hi-2\r\n# ")
+	c.send(t, "exit 6\n")
+	if code := c.wait(t); code != 6 {
+		t.Errorf("attach to sh -t after exit 6: exit %d\n%s", code, c.stderr)
 	}
 }
 
