@@ -54,6 +54,10 @@
 //     (the init waits on the exec fifo: Start returns), "error" (a
 //     StartError with the exit status), or end of file: the socket is
 //     close-on-exec in the init, so the user's program replaced it.
+//  6. With Options.Trace, the steps of the parent are marked on it as they
+//     end (those during the init's, beside them), the init's come as
+//     "trace" (see below), and the step it began after sending them ends
+//     at the socket's end of file.
 //
 // # What the init receives
 //
@@ -110,6 +114,11 @@
 //     only, and a raw execve, in nosplit code: with no_new_privs nothing of
 //     the init's (nor of its Go runtime's) needs a system call after the
 //     filter but execve.
+//
+// With cfg.Trace the init notes the end of each step (trace.Points; else
+// that pointer is nil and a step costs a test of it) and sends them as
+// "trace", by a raw sendto, right before the filter, naming in the message
+// the steps still to come (the filter, execve), which the parent ends.
 //
 // Without no_new_privs the filter needs CAP_SYS_ADMIN (filterFirst): steps
 // 9 and 10 (unless there are startContainer hooks, which run as the

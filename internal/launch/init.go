@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/seccomp"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // Main is the in-namespace side of Start and Exec. It prepares the process
@@ -29,6 +30,7 @@ func Main() {
 	// open its /proc files (its exe is the runtime).
 	// (It fails only on a value other than 0 or 1.)
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	booted = trace.Now()
 	if len(os.Args) > 1 {
 		if base, err := strconv.Atoi(os.Args[1]); err == nil && base >= 3 {
 			configFD, syncFD, stderrFD, extraFD = base, base+1, base+2, base+3
@@ -59,6 +61,14 @@ func restoreStderr() error {
 	return nil
 }
 
+// booted is when Main began: the end of the init's exec and the start of
+// its Go runtime, the first step it traces.
+var booted int64
+
+// steps are the init's steps when the start is traced (cfg.Trace), else
+// nil: each step then costs a test of this pointer.
+var steps *trace.Points
+
 func childMain() (int, error) {
 	f := os.NewFile(uintptr(configFD), "config")
 	b, err := io.ReadAll(f)
@@ -76,10 +86,16 @@ func childMain() (int, error) {
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return 125, fmt.Errorf("config without a process")
 	}
+	if cfg.Trace {
+		steps = &trace.Points{}
+		steps.MarkAt("init start (exec, Go runtime)", booted)
+		steps.Mark("read config")
+	}
 	if cfg.KillWithParent {
 		if err := armParentDeath(); err != nil {
 			return 125, err
 		}
+		steps.Mark("parent-death signal")
 	}
 	if cfg.WaitPlaced {
 		m, fds, ok, err := recvMessage(syncFD)
@@ -89,6 +105,7 @@ func childMain() (int, error) {
 		if !ok || m.Type != "placed" {
 			return 125, fmt.Errorf("parent did not place the container in its cgroups")
 		}
+		steps.Mark("wait for placed")
 		if cfg.LateWrite != "" {
 			if len(fds) == 0 {
 				return 125, fmt.Errorf("parent sent no file for the pids cgroup")
@@ -97,6 +114,9 @@ func childMain() (int, error) {
 		}
 		if err := joinCgroups(fds); err != nil {
 			return 125, err
+		}
+		if len(fds) > 0 {
+			steps.Mark("cgroup write: join (tasks)")
 		}
 	}
 	unix.Umask(0)
@@ -109,6 +129,23 @@ func childMain() (int, error) {
 		return 125, err
 	}
 	return finish(cfg)
+}
+
+// sendTrace sends the init's steps to the parent, the last thing before
+// the seccomp filter, as raw system calls (see lateWrite); pending names
+// the step that follows, which the parent ends when the socket closes
+// (execve closes it). Without a trace, or with an exec fifo (nobody reads
+// the socket after "ready"), it sends nothing.
+func sendTrace(cfg *childConfig, pending string) error {
+	if steps == nil || cfg.ExecFifo {
+		return nil
+	}
+	steps.Mark("seal descriptors")
+	b := (&syncMessage{Type: "trace", Error: pending, State: steps.Marshal()}).marshal()
+	if _, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(syncFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0); e != 0 {
+		return fmt.Errorf("send trace message: %w", e)
+	}
+	return nil
 }
 
 // armParentDeath makes this process die (SIGKILL) with the thread that
@@ -191,6 +228,7 @@ func setupContainer(cfg *childConfig) error {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
 	}
+	steps.Mark("namespaces, keyring")
 	if !newNamespace(spec, specs.MountNamespace) {
 		return fmt.Errorf("linux.namespaces: a mount namespace is required")
 	}
@@ -206,6 +244,9 @@ func setupContainer(cfg *childConfig) error {
 			if err := writeSysctl(k, v); err != nil {
 				return err
 			}
+		}
+		if len(spec.Linux.Sysctl) > 0 {
+			steps.Mark("sysctls")
 		}
 		return nil
 	}
@@ -223,14 +264,19 @@ func setupContainer(cfg *childConfig) error {
 				return fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
 			}
 		}
+		steps.Mark("hostname")
 	}
 	if newNamespace(spec, specs.NetworkNamespace) {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
+		steps.Mark("lo up")
 	}
 	if spec.Process.Terminal {
-		return setupConsole(cfg, true)
+		if err := setupConsole(cfg, true); err != nil {
+			return err
+		}
+		steps.Mark("console")
 	}
 	return nil
 }
@@ -248,8 +294,12 @@ func enterContainer(cfg *childConfig) error {
 		}
 	}
 	unix.Close(extraFD)
+	steps.Mark("join namespaces")
 	if cfg.Spec.Process.Terminal {
-		return setupConsole(cfg, false)
+		if err := setupConsole(cfg, false); err != nil {
+			return err
+		}
+		steps.Mark("console")
 	}
 	return nil
 }
@@ -305,8 +355,11 @@ func waitForHooks(cfg *childConfig) error {
 	if h := cfg.Spec.Hooks; h != nil {
 		// In the container's namespaces, before pivot_root: paths still
 		// resolve as in the runtime's mount namespace.
-		return RunHooks("createContainer", h.CreateContainer, cfg.state)
+		if err := RunHooks("createContainer", h.CreateContainer, cfg.state); err != nil {
+			return err
+		}
 	}
+	steps.Mark("createRuntime, createContainer hooks")
 	return nil
 }
 
@@ -352,9 +405,11 @@ func finish(cfg *childConfig) (int, error) {
 	if err := enterCwd(proc.Cwd); err != nil {
 		return 125, err
 	}
+	steps.Mark("working directory")
 	if err := setProcessLimits(proc); err != nil {
 		return 125, err
 	}
+	steps.Mark("rlimits, oom_score_adj")
 	argv0, err := lookPath(proc.Args[0], proc.Env)
 	if err != nil {
 		code := 127
@@ -362,6 +417,9 @@ func finish(cfg *childConfig) (int, error) {
 			code = 126
 		}
 		return code, err
+	}
+	if steps != nil {
+		steps.Mark("look up " + proc.Args[0])
 	}
 	if os.Args[0] == execArg0 {
 		// On cgroup v2 joining moves every thread of this process, which
@@ -388,16 +446,19 @@ func finish(cfg *childConfig) (int, error) {
 	}
 	unix.Umask(umask)
 	filter := newFilterProg(cfg.Seccomp)
+	steps.Mark("execve arguments, seccomp program")
 	if filter != nil && !proc.NoNewPrivileges {
 		return filterFirst(cfg, filter, priv, prog)
 	}
 	if err := priv.apply(); err != nil {
 		return 125, err
 	}
+	steps.Mark("user, groups, capabilities")
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return 125, fmt.Errorf("set no_new_privs: %w", err)
 		}
+		steps.Mark("no_new_privs")
 	}
 	if err := waitForStart(cfg); err != nil {
 		return 125, err
@@ -406,6 +467,9 @@ func finish(cfg *childConfig) (int, error) {
 		return 125, err
 	}
 	if err := sealForExec(cfg); err != nil {
+		return 125, err
+	}
+	if err := sendTrace(cfg, lastSteps(filter != nil, false, cfg.Orphan)); err != nil {
 		return 125, err
 	}
 	if filter != nil {
@@ -420,6 +484,23 @@ func finish(cfg *childConfig) (int, error) {
 		return forkProgram(prog, proc)
 	}
 	return execFailed(prog.execve(), proc)
+}
+
+// lastSteps names what the init does after it sent its trace: the seccomp
+// filter (if any), then (filterFirst) the user and capabilities, then
+// execve, or (Orphan) the fork of the program and the helper's exit.
+func lastSteps(filter, credentials, orphan bool) string {
+	var s []string
+	if filter {
+		s = append(s, "seccomp filter")
+	}
+	if credentials {
+		s = append(s, "user, groups, capabilities")
+	}
+	if orphan {
+		return strings.Join(append(s, "fork program, exit"), ", ")
+	}
+	return strings.Join(append(s, "execve"), ", ")
 }
 
 // filterError is the error of a failed install.
@@ -474,6 +555,9 @@ func filterFirst(cfg *childConfig, filter *filterProg, priv *privileges, prog *e
 		}
 	}
 	if err := sealForExec(cfg); err != nil {
+		return 125, err
+	}
+	if err := sendTrace(cfg, lastSteps(true, true, cfg.Orphan)); err != nil {
 		return 125, err
 	}
 	fails := newSealedFailures(priv)
@@ -692,12 +776,23 @@ func lateWrite(cfg *childConfig) error {
 	// Closing a cgroup file reports nothing that its write did not.
 	_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(lateFD), 0, 0)
 	if e == 0 {
+		if steps != nil {
+			steps.Mark("cgroup write: " + lateWriteStep())
+		}
 		return nil
 	}
 	if os.Args[0] == execArg0 {
 		return fmt.Errorf("join the container's pids cgroup: %w", e)
 	}
 	return fmt.Errorf("linux.resources.pids: write limit %s: %w", cfg.LateWrite, e)
+}
+
+// lateWriteStep names what lateWrite did, for the trace.
+func lateWriteStep() string {
+	if os.Args[0] == execArg0 {
+		return "join pids cgroup"
+	}
+	return "pids.max"
 }
 
 // dedupEnv keeps one entry per variable, the last given, in first-seen order.

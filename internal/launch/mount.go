@@ -293,10 +293,14 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		return fmt.Errorf("open rootfs %s: %w", rootfs, err)
 	}
 	defer unix.Close(root)
+	steps.Mark("mount: / propagation, rootfs bind")
 	devIsTmpfs := false
 	for _, m := range spec.Mounts {
 		if err := mountInRoot(root, m); err != nil {
 			return err
+		}
+		if steps != nil {
+			steps.Mark("mount " + m.Type + " " + m.Destination)
 		}
 		if path.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
 			devIsTmpfs = true
@@ -308,12 +312,14 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 	if err := createDevices(root, spec, devIsTmpfs); err != nil {
 		return err
 	}
+	steps.Mark("devices")
 	if err := beforePivot(); err != nil {
 		return err
 	}
 	if err := pivotRoot(root); err != nil {
 		return err
 	}
+	steps.Mark("pivot_root")
 	if err := afterPivot(); err != nil {
 		return err
 	}
@@ -321,9 +327,11 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
 			return err
 		}
+		steps.Mark("masked paths")
 		if err := readonlyPaths(spec.Linux.ReadonlyPaths); err != nil {
 			return err
 		}
+		steps.Mark("read-only paths")
 		if p := spec.Linux.RootfsPropagation; p != "" {
 			flags, ok := propagationFlags[p]
 			if !ok {
@@ -338,6 +346,7 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 			return fmt.Errorf("make rootfs read-only: %w", err)
 		}
+		steps.Mark("rootfs read-only")
 	}
 	return nil
 }
