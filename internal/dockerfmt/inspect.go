@@ -105,6 +105,8 @@ type ContainerConfig struct {
 	Hostname    string            `json:"Hostname"`
 	User        string            `json:"User"`
 	Tty         bool              `json:"Tty"`
+	OpenStdin   bool              `json:"OpenStdin"`
+	StdinOnce   bool              `json:"StdinOnce"`
 	Env         []string          `json:"Env"`
 	Cmd         []string          `json:"Cmd"`
 	Image       string            `json:"Image"`
@@ -171,6 +173,7 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	// Config.
 	cfg := &c.Config
 	cfg.Image, cfg.User, cfg.Tty = r.Image, r.Host.User, r.Host.Tty
+	cfg.OpenStdin, cfg.StdinOnce = r.Host.OpenStdin, r.Host.StdinOnce
 	cfg.Labels = r.Labels
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}

@@ -76,8 +76,11 @@ type Record struct {
 	// every one was made.
 	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
-	AutoRemove bool          `json:"autoRemove,omitempty"`
-	Restart    RestartPolicy `json:"restart"`
+	AutoRemove bool `json:"autoRemove,omitempty"`
+	// ByCreate says create made it: created and unwatched, it waits for
+	// its start (with --rm too), and is no start that died (see Collect).
+	ByCreate bool          `json:"byCreate,omitempty"`
+	Restart  RestartPolicy `json:"restart"`
 	// Limits are the resource options as given, for inspect and update.
 	Limits   specgen.Limits `json:"limits"`
 	Detached bool           `json:"detached,omitempty"`
@@ -127,6 +130,12 @@ type HostOptions struct {
 	CapDrop    []string           `json:"capDrop,omitempty"`
 	User       string             `json:"user,omitempty"`
 	Tty        bool               `json:"tty,omitempty"`
+	// OpenStdin (-i) keeps the container's stdin open: a detached one's
+	// monitor passes it what attach clients send. StdinOnce closes it
+	// when the first client's stdin ends (create -i, or a foreground
+	// run -i started again; not run -d -i), as Docker does.
+	OpenStdin bool `json:"openStdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 	// Init, StopSignal, StopTimeout and GroupAdd are those of
 	// ProcessOptions.
 	Init        bool     `json:"init,omitempty"`
