@@ -347,7 +347,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
 		AutoRemove: o.Remove, ByCreate: o.byCreate, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
-		Labels: o.Labels, Mounts: mounts, Config: processConfigOf(process),
+		Labels: o.Labels, Mounts: mounts, Config: processConfigOf(process, imageEnv(img)),
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
@@ -394,6 +394,14 @@ func processOf(o RunOptions, img *image.Image) (specgen.ImageConfig, error) {
 		p.Cmd = []string{"bash"}
 	}
 	return p, nil
+}
+
+// imageEnv is the environment of img's config (none without an image).
+func imageEnv(img *image.Image) []string {
+	if img == nil {
+		return nil
+	}
+	return img.Config.Env
 }
 
 // hostValues gives each bare NAME of env (-e NAME) its value in this

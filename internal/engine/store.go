@@ -158,12 +158,22 @@ type ProcessConfig struct {
 }
 
 // processConfigOf is the ProcessConfig of a container that runs p (see
-// processOf): a variable without a value (-e NAME the caller lacks) is
-// left out, as the container's environment leaves it out.
-func processConfigOf(p specgen.ImageConfig) *ProcessConfig {
+// processOf) of an image whose environment is imageEnv. Its environment is
+// in Docker's order: run's variables, then the image's that run does not
+// set. A variable without a value (-e NAME the caller lacks) is left out,
+// as the container's environment leaves it out.
+func processConfigOf(p specgen.ImageConfig, imageEnv []string) *ProcessConfig {
 	c := &ProcessConfig{Entrypoint: p.Entrypoint, Cmd: p.Cmd, WorkingDir: p.WorkingDir}
-	for _, kv := range p.Env {
+	var own []string
+	for _, kv := range p.Env[len(imageEnv):] { // run's come after the image's
 		if strings.Contains(kv, "=") {
+			own = specgen.SetEnv(own, kv)
+		}
+	}
+	c.Env = own
+	for _, kv := range imageEnv {
+		k, _, ok := strings.Cut(kv, "=")
+		if ok && !slices.ContainsFunc(own, func(o string) bool { return strings.HasPrefix(o, k+"=") }) {
 			c.Env = specgen.SetEnv(c.Env, kv)
 		}
 	}
