@@ -10,6 +10,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/specgen"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // The seed's workloads, installed in the default rootfs.
@@ -32,6 +33,7 @@ func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *
 	var entrypoint string
 	var envFiles, labels, logOpts []string
 	var pull string
+	var traced bool
 	var pf processFlags
 	var af attachFlags
 	var rf resourceFlags
@@ -48,10 +50,15 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
   sdocker run -m --memory-limit 10485760 --memory-swappiness 0 /var/lib/sdocker/rootfs/
   sdocker run --rm --memory 64m --cpus 0.5 -e GREETING=hi /var/lib/sdocker/rootfs/ sh -c 'echo $GREETING'`,
 		RunE: func(c *cobra.Command, args []string) error {
+			if traced {
+				o.Trace = trace.New()
+			}
 			if len(args) > 0 {
 				o.Image, args = args[0], args[1:]
 			}
 			o.Args = args
+			// create -i: Docker's StdinOnce (run -d -i keeps stdin open).
+			o.StdinOnce = create && o.Interactive
 			o.Detach = o.Detach || create
 			if cpuTest && memoryTest {
 				return fmt.Errorf("--cpu-test and --memory-test cannot be combined")
@@ -141,6 +148,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 			if err != nil {
 				return err
 			}
+			o.Trace.Mark("options, image lookup")
 			if create {
 				return createContainer(e, o)
 			}
@@ -178,7 +186,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringArrayVar(&o.DNS.Nameservers, "dns", nil, "a nameserver of /etc/resolv.conf (replaces the host's)")
 	f.StringArrayVar(&o.DNS.Search, "dns-search", nil, "a search domain of /etc/resolv.conf (replaces the host's; \".\" for none)")
 	f.StringArrayVar(&o.DNS.Options, "dns-option", nil, "an option of /etc/resolv.conf (replaces the host's)")
-	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached (with -d or create: open, for attach)")
 	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal (default when stdin and stdout are terminals)")
 	f.StringVar(&o.Name, "name", "", "name of the container (default: generated)")
 	f.BoolVar(&o.Remove, "rm", false, "remove the container when it exits")
@@ -187,6 +195,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.BoolVar(&o.Privileged, "privileged", false, "all capabilities, no masked or read-only /proc paths")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the root file system read-only")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run in the background and print the container's id")
+	if !create {
+		f.BoolVar(&traced, "trace", false, "print each step of the start with its duration to stderr")
+	}
 	addMountFlags(f, &o.MountOptions)
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP] of the container's /etc/passwd")
 	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")

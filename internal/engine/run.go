@@ -24,6 +24,7 @@ import (
 	"github.com/sdocker/sdocker/internal/network"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/specgen"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // RunOptions are the options of `sdocker run`.
@@ -38,7 +39,7 @@ type RunOptions struct {
 	User        string // uid[:gid] or name[:group]
 	Hostname    string
 	Tty         bool
-	Interactive bool // attach stdin
+	Interactive bool // attach stdin; detached: keep it open for attach
 	Detach      bool
 	Network     string // none, host, container:NAME_OR_ID, or a network ("" is bridge)
 	// Publish are the -p options; PublishAll (-P) publishes every port the
@@ -68,6 +69,14 @@ type RunOptions struct {
 	// container (--sig-proxy=false): they end sdocker, and the container
 	// with it.
 	NoSigProxy bool
+	// Trace, if not nil, gets each step of the start, which Run prints
+	// with its duration to Stderr once the container runs.
+	Trace *trace.Trace
+	// StdinOnce (create -i): the container's stdin closes when the stdin
+	// of an attach that passes it on ends (see HostOptions).
+	StdinOnce bool
+
+	byCreate bool // see Record.ByCreate
 }
 
 // DefaultRootfs is the rootfs `sdocker run` uses without an image.
@@ -215,6 +224,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	o.Trace.Mark("image resolve, volumes, record")
 	processOpts, err := processSpec(o.Process)
 	if err != nil {
 		return nil, nil, nil, err
@@ -249,6 +259,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
+	o.Trace.Mark("spec build")
 	r.Spec, r.Command, r.CgroupPath = spec, userCommand(r, spec.Process.Args), spec.Linux.CgroupsPath
 	// What its first start will make of its cgroup (see startContainer).
 	if r.CgroupOwnership, err = cgroups.ToMake(r.CgroupPath); err != nil {
@@ -261,9 +272,19 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err = e.populate(r); err == nil {
+	o.Trace.Mark("container directory, record")
+	if o.Trace != nil {
+		// Timed apart (populate finds it mounted).
+		err = e.mountRootfs(r)
+		o.Trace.Mark("rootfs prepare")
+	}
+	if err == nil {
+		err = e.populate(r)
+	}
+	if err == nil {
 		err = writeCIDFile(o.Process.CIDFile, r.ID)
 	}
+	o.Trace.Mark("user, /etc files, mount sources, spec write")
 	if err != nil {
 		r.AutoRemove = true // nothing is left, volumes included
 		err = errors.Join(err, e.removeContainer(r))
@@ -289,9 +310,6 @@ func checkRunOptions(o RunOptions) (RestartPolicy, error) {
 	}
 	if policy.Name != "no" && !o.Detach {
 		return RestartPolicy{}, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
-	}
-	if o.Detach && o.Interactive {
-		return RestartPolicy{}, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
 	}
 	return policy, nil
 }
@@ -329,11 +347,12 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	}
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
-		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
-		Labels: o.Labels, Mounts: mounts,
+		AutoRemove: o.Remove, ByCreate: o.byCreate, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
+		Labels: o.Labels, Mounts: mounts, Config: processConfigOf(process, imageEnv(img)),
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
+			OpenStdin: o.Interactive, StdinOnce: o.Interactive && (o.StdinOnce || !o.Detach),
 			Init: o.Process.Init, StopSignal: o.Process.StopSignal, StopTimeout: o.Process.StopTimeout,
 			GroupAdd: o.Process.GroupAdd,
 		},
@@ -376,6 +395,14 @@ func processOf(o RunOptions, img *image.Image) (specgen.ImageConfig, error) {
 		p.Cmd = []string{"bash"}
 	}
 	return p, nil
+}
+
+// imageEnv is the environment of img's config (none without an image).
+func imageEnv(img *image.Image) []string {
+	if img == nil {
+		return nil
+	}
+	return img.Config.Env
 }
 
 // hostValues gives each bare NAME of env (-e NAME) its value in this
@@ -519,17 +546,25 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		}
 	}
 	if err := e.joinNamespacesOf(r); err != nil {
-		return nil, nil, err
+		return nil, nil, errors.Join(err, e.releaseShmOf(r))
 	}
+	started := false
+	defer func() {
+		if !started {
+			_ = e.releaseShmOf(r) // what it failed on says more
+		}
+	}()
 	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err != nil {
 		return nil, nil, err
 	}
 	o.CreateCgroups = true
+	o.Trace.Mark("start bookkeeping")
 	atts, err := e.connect(r)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy())
 	}
+	o.Trace.Mark("network")
 	p, err := launch.Start(r.ID, withoutCgroupLimits(r.Spec), cg, o)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
@@ -550,7 +585,9 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		_, _ = p.Wait()
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
+	o.Trace.Mark("record: running")
 	e.event(r, "start")
+	started = true
 	return p, cg, nil
 }
 
@@ -569,7 +606,9 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 		}
 		atts = n.Networks // with those network connect added
 	}
-	nerr := e.disconnect(r, atts)
+	// As Docker does, its shareable /dev/shm goes when it stops: the
+	// containers that joined it keep theirs.
+	nerr := errors.Join(e.disconnect(r, atts), e.releaseShmOf(r))
 	r.Networks = nil
 	n, err := cg.OOMKills()
 	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}
@@ -620,7 +659,10 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	defer lock.Close()
 	if o.Detach {
 		defer state.Close()
-		if err := e.startMonitor(r, lock, state); err != nil {
+		err := e.startMonitor(r, lock, state, nil)
+		o.Trace.Mark("monitor start (the container's start in it)")
+		writeTrace(o.Trace, o.Stderr)
+		if err != nil {
 			return launch.ExitCodeOf(err), errors.Join(err, removeCIDFile(o.Process.CIDFile))
 		}
 		fmt.Fprintln(o.Stdout, r.ID)
@@ -638,7 +680,8 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	} else {
 		defer launch.NotifyProxied(sigs)()
 	}
-	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true})
+	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true, Trace: o.Trace})
+	writeTrace(o.Trace, o.Stderr)
 	if err != nil {
 		// A container that could not even start leaves nothing.
 		r.AutoRemove = true
@@ -659,6 +702,13 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}
 	return code, err
+}
+
+// writeTrace prints the steps of a traced start (nothing without one).
+func writeTrace(t *trace.Trace, w io.Writer) {
+	if t != nil {
+		_ = t.Write(w) // a trace lost with stderr changes nothing of the run
+	}
 }
 
 // attach connects the terminal or forwards signals while p runs, and
