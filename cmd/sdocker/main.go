@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +52,7 @@ func main() {
 	if rootless.IsPause() {
 		rootless.PauseMain()
 	}
-	if os.Geteuid() != 0 {
+	if os.Geteuid() != 0 && needsNamespace(os.Args[1:]) {
 		// An unprivileged user's command runs in the user's namespaces.
 		err := rootless.Enter(os.Args[1:])
 		fmt.Fprintf(os.Stderr, "sdocker: %v\n", err)
@@ -70,6 +71,33 @@ func main() {
 	}
 	launch.QuietQuit()
 	os.Exit(run(os.Args[1:]))
+}
+
+// needsNamespace reports whether the command line args does anything but
+// print help or the version: only those need the user's namespaces. Help
+// is asked for before the command's first argument that is not a flag.
+func needsNamespace(args []string) bool {
+	i := 0
+	for ; i < len(args) && strings.HasPrefix(args[i], "-"); i++ {
+		switch args[i] {
+		case "--help", "-h", "--version", "-v":
+			return false
+		case "--root":
+			i++ // its value
+		}
+	}
+	if i >= len(args) || args[i] == "help" || args[i] == "completion" {
+		return false
+	}
+	for _, a := range args[i+1:] {
+		if !strings.HasPrefix(a, "-") || a == "--" {
+			break
+		}
+		if a == "--help" || a == "-h" {
+			return false
+		}
+	}
+	return true
 }
 
 func run(args []string) (status int) {

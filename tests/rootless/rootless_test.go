@@ -42,8 +42,29 @@ func TestRootlessRunTrue(t *testing.T) {
 		t.Errorf("uid_map in the container: %q, want %q", out, want)
 	}
 	// The state is under the XDG directories.
-	if _, err := os.Stat(filepath.Join(u.runDir, "sdocker", "pause.pid")); err != nil {
-		t.Errorf("the pause process's pid: %v", err)
+	pidFile := filepath.Join(u.runDir, "sdocker", "pause.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the pause process's pid: %v", err)
+	}
+	// A pause process that died is made again by the next command.
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
+		t.Fatalf("%s: %q", pidFile, b)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, testutil.Timeout(10*time.Second), "the pause process ends", func() bool {
+		st, ok := testutil.ReadProcStat(pid)
+		if ok && st.State == 'Z' {
+			testutil.ReapAll()
+		}
+		return !ok || st.State == 'Z'
+	})
+	u.mustRun(t, "run", "--rm", "--network", "none", "box", "true")
+	if b2, err := os.ReadFile(pidFile); err != nil || string(b2) == string(b) {
+		t.Errorf("pause process after the first was killed: %q, %v", b2, err)
 	}
 	checkNothingLeft(t, u)
 }
@@ -205,6 +226,10 @@ func checkBadInput(t *testing.T, u *testUser, want string) {
 func TestRootlessNoSubordinateRange(t *testing.T) {
 	u := newUser(t, false)
 	checkBadInput(t, u, "has no subordinate range in /etc/subuid")
+	// Help needs no namespace.
+	if out, _, code := u.run(t, "run", "--help"); code != 0 || !strings.Contains(out, "Usage:") {
+		t.Errorf("run --help: exit %d, %q", code, out)
+	}
 }
 
 func TestRootlessMissingNewuidmap(t *testing.T) {
