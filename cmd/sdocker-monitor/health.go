@@ -38,8 +38,8 @@ type checker struct {
 // parseHealth reads the value of --health: MS,ID,ROOT.
 func parseHealth(v string) (*checker, error) {
 	bad := errors.New("invalid argument " + strconv.Quote(healthOpt+v))
-	ms, rest, ok := cut(v)
-	id, root, ok2 := cut(rest)
+	ms, rest, ok := cutComma(v)
+	id, root, ok2 := cutComma(rest)
 	n, err := strconv.Atoi(ms)
 	if !ok || !ok2 || err != nil || n <= 0 || id == "" || root == "" {
 		return nil, bad
@@ -61,16 +61,6 @@ func pathOnly(env []string) []string {
 		}
 	}
 	return nil
-}
-
-// cut splits s at its first comma.
-func cut(s string) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ',' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // hold marks the descriptors this process inherited close-on-exec, and

@@ -25,6 +25,7 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/network"
+	"github.com/sdocker/sdocker/internal/rootless"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -77,8 +78,11 @@ type Record struct {
 	// every one was made.
 	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
-	AutoRemove bool          `json:"autoRemove,omitempty"`
-	Restart    RestartPolicy `json:"restart"`
+	AutoRemove bool `json:"autoRemove,omitempty"`
+	// ByCreate says create made it: created and unwatched, it waits for
+	// its start (with --rm too), and is no start that died (see Collect).
+	ByCreate bool          `json:"byCreate,omitempty"`
+	Restart  RestartPolicy `json:"restart"`
 	// Limits are the resource options as given, for inspect and update.
 	Limits   specgen.Limits `json:"limits"`
 	Detached bool           `json:"detached,omitempty"`
@@ -86,6 +90,9 @@ type Record struct {
 	Log LogConfig `json:"log,omitzero"`
 	// Host are the other options the container was created with.
 	Host HostOptions `json:"host"`
+	// Config is what the container runs as Docker's container config has
+	// it, for commit. Nil in a record from before it was kept.
+	Config *ProcessConfig `json:"config,omitempty"`
 	// Healthcheck is the container's healthcheck (see healthConfig), and
 	// HealthOnFailure what is done when it is unhealthy ("" is nothing).
 	Healthcheck     *image.HealthConfig `json:"healthcheck,omitempty"`
@@ -131,6 +138,12 @@ type HostOptions struct {
 	CapDrop    []string           `json:"capDrop,omitempty"`
 	User       string             `json:"user,omitempty"`
 	Tty        bool               `json:"tty,omitempty"`
+	// OpenStdin (-i) keeps the container's stdin open: a detached one's
+	// monitor passes it what attach clients send. StdinOnce closes it
+	// when the first client's stdin ends (create -i, or a foreground
+	// run -i started again; not run -d -i), as Docker does.
+	OpenStdin bool `json:"openStdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 	// Init, StopSignal, StopTimeout and GroupAdd are those of
 	// ProcessOptions.
 	Init        bool     `json:"init,omitempty"`
@@ -140,6 +153,39 @@ type HostOptions struct {
 	// Namespaces are the namespaces shared with the host or another
 	// container (--ipc, --pid, --uts).
 	Namespaces NamespaceModes `json:"namespaces,omitzero"`
+}
+
+// ProcessConfig is a container's process as its image's config and run's
+// choices made it (Docker's merge): the entrypoint and command apart, the
+// environment with one value per name.
+type ProcessConfig struct {
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+}
+
+// processConfigOf is the ProcessConfig of a container that runs p (see
+// processOf) of an image whose environment is imageEnv. Its environment is
+// in Docker's order: run's variables, then the image's that run does not
+// set. A variable without a value (-e NAME the caller lacks) is left out,
+// as the container's environment leaves it out.
+func processConfigOf(p specgen.ImageConfig, imageEnv []string) *ProcessConfig {
+	c := &ProcessConfig{Entrypoint: p.Entrypoint, Cmd: p.Cmd, WorkingDir: p.WorkingDir}
+	var own []string
+	for _, kv := range p.Env[len(imageEnv):] { // run's come after the image's
+		if strings.Contains(kv, "=") {
+			own = specgen.SetEnv(own, kv)
+		}
+	}
+	c.Env = own
+	for _, kv := range imageEnv {
+		k, _, ok := strings.Cut(kv, "=")
+		if ok && !slices.ContainsFunc(own, func(o string) bool { return strings.HasPrefix(o, k+"=") }) {
+			c.Env = specgen.SetEnv(c.Env, kv)
+		}
+	}
+	return c
 }
 
 // ConnectedNetwork is a network that `network connect` added, as given.
@@ -192,6 +238,9 @@ func New(root string) (*Engine, error) {
 		return nil, fmt.Errorf("root %q: not an absolute path", root)
 	}
 	e := &Engine{Root: root, CgroupParent: "sdocker"}
+	if rootless.Active() {
+		e.setupRootless()
+	}
 	if err := os.MkdirAll(e.containersDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", e.containersDir(), err)
 	}

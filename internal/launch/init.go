@@ -190,10 +190,28 @@ func namespace(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespa
 	return specs.LinuxNamespace{}, false
 }
 
-// joinNamespaces enters the network, IPC, UTS and cgroup namespaces that
-// spec gives by path (the pid namespace was joined at fork).
+// joinOrder is the order in which the namespaces given by path are joined,
+// runc's (the pid namespace was joined at fork: it holds for the children,
+// and so for the user's program): the mount namespace after those whose
+// files it may hide, the cgroup namespace last.
+var joinOrder = []specs.LinuxNamespaceType{specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.CgroupNamespace}
+
+// joinNamespaces enters the namespaces that spec gives by path. Every file
+// is opened first, so that each path resolves as the caller meant it (in
+// its mount namespace), whatever is joined before it.
 func joinNamespaces(spec *specs.Spec) error {
-	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
+	type joining struct {
+		t  specs.LinuxNamespaceType
+		ns specs.LinuxNamespace
+		fd int
+	}
+	var todo []joining
+	defer func() {
+		for _, j := range todo {
+			unix.Close(j.fd)
+		}
+	}()
+	for _, t := range joinOrder {
 		ns, ok := namespace(spec, t)
 		if !ok || ns.Path == "" {
 			continue
@@ -202,10 +220,19 @@ func joinNamespaces(spec *specs.Spec) error {
 		if err != nil {
 			return fmt.Errorf("linux.namespaces: open %s namespace %s: %w", t, ns.Path, err)
 		}
-		err = unix.Setns(fd, int(nsFlags[t]))
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", t, ns.Path, err)
+		todo = append(todo, joining{t, ns, fd})
+	}
+	for _, j := range todo {
+		if j.t == specs.MountNamespace {
+			// This thread (locked, see Main) does the rest of the init:
+			// it needs a file system context of its own, which the Go
+			// runtime's other threads share until then.
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("unshare fs context: %w", err)
+			}
+		}
+		if err := unix.Setns(j.fd, int(nsFlags[j.t])); err != nil {
+			return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", j.t, j.ns.Path, err)
 		}
 	}
 	return nil
@@ -213,7 +240,7 @@ func joinNamespaces(spec *specs.Spec) error {
 
 // setupContainer runs in the container's new namespaces, already in its
 // cgroups (the parent placed it before sending the config).
-func setupContainer(cfg *childConfig) error {
+func setupContainer(cfg *childConfig) (err error) {
 	spec := cfg.Spec
 	if err := joinNamespaces(spec); err != nil {
 		return err
@@ -229,9 +256,6 @@ func setupContainer(cfg *childConfig) error {
 		}
 	}
 	steps.Mark("namespaces, keyring")
-	if !newNamespace(spec, specs.MountNamespace) {
-		return fmt.Errorf("linux.namespaces: a mount namespace is required")
-	}
 	if spec.Root == nil || !path.IsAbs(spec.Root.Path) {
 		return fmt.Errorf("root.path: an absolute rootfs path is required")
 	}
@@ -252,6 +276,14 @@ func setupContainer(cfg *childConfig) error {
 	}
 	if err := setupRootfs(spec, func() error { return waitForHooks(cfg) }, sysctls); err != nil {
 		return err
+	}
+	if !hasNamespace(spec, specs.MountNamespace) {
+		// The console's bind mount is the last one made.
+		defer func() {
+			if e := detachRoot(); err == nil {
+				err = e
+			}
+		}()
 	}
 	if hasNamespace(spec, specs.UTSNamespace) {
 		if spec.Hostname != "" {
@@ -293,6 +325,13 @@ func enterContainer(cfg *childConfig) error {
 			return fmt.Errorf("join namespaces of container: %w", err)
 		}
 	}
+	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
+		// The caller's mount namespace: the container's root is the
+		// init's, out of that namespace's tree (see detachRoot).
+		if err := enterRootOf(extraFD); err != nil {
+			return err
+		}
+	}
 	unix.Close(extraFD)
 	steps.Mark("join namespaces")
 	if cfg.Spec.Process.Terminal {
@@ -302,6 +341,34 @@ func enterContainer(cfg *childConfig) error {
 		steps.Mark("console")
 	}
 	return nil
+}
+
+// enterRootOf makes the root directory of the process of pidfd this one's.
+func enterRootOf(pidfd int) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd))
+	if err != nil {
+		return fmt.Errorf("read the container init's pid: %w", err)
+	}
+	pid := -1
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			pid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if pid <= 0 {
+		return fmt.Errorf("the container's init has ended")
+	}
+	p := fmt.Sprintf("/proc/%d/root", pid)
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	// The pid may have been reused since it was read: the pidfd tells.
+	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+		return fmt.Errorf("the container's init has ended: %w", err)
+	}
+	return enterRoot(fd, false)
 }
 
 func loopbackUp() error {
@@ -437,6 +504,9 @@ func finish(cfg *childConfig) (int, error) {
 	if err != nil {
 		return 126, err
 	}
+	if err := checkExecve(cfg.Seccomp, prog); err != nil {
+		return 125, err
+	}
 	if err := setPersonality(cfg.Spec); err != nil {
 		return 125, err
 	}
@@ -565,10 +635,7 @@ func filterFirst(cfg *childConfig, filter *filterProg, priv *privileges, prog *e
 		return 125, filterError(e)
 	}
 	// Only nosplit functions on the way to execve (see sealForExec).
-	if step, c, e := priv.applyRaw(); step == privMismatch {
-		// The ids read back, which only Go code can put in words.
-		return 125, priv.failure(step, c, e)
-	} else if step != privDone {
+	if step, _, e := priv.applyRaw(); step != privDone {
 		fails.exit(step, e)
 	}
 	if hooks {
@@ -691,6 +758,23 @@ func (a *execArgs) execve() unix.Errno {
 	_, _, e := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)),
 		uintptr(unsafe.Pointer(&a.argv[0])), uintptr(unsafe.Pointer(&a.envv[0])))
 	return e
+}
+
+// checkExecve refuses to go on when the seccomp filter would refuse the
+// execve of prog with the very arguments it gets (a rule on execve's
+// arguments; configure refuses one that does whatever they are): it could
+// only kill the init's thread (and the Go runtime's others would live on),
+// trap or fail it.
+func checkExecve(f *seccomp.Filter, prog *execArgs) error {
+	if f == nil {
+		return nil
+	}
+	args := [6]uint64{uint64(uintptr(unsafe.Pointer(prog.path))),
+		uint64(uintptr(unsafe.Pointer(&prog.argv[0]))), uint64(uintptr(unsafe.Pointer(&prog.envv[0])))}
+	if ret, ok := f.Eval(unix.SYS_EXECVE, args); ok && seccomp.Refusal(ret) != "" {
+		return fmt.Errorf("linux.seccomp: the profile's action for the execve of %s is %s (a rule on its arguments): the process could never start", prog.name, seccomp.Refusal(ret))
+	}
+	return nil
 }
 
 func newExecArgs(argv0 string, proc *specs.Process) (*execArgs, error) {

@@ -181,8 +181,6 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		switch {
 		case ns.Type == specs.UserNamespace:
 			return 0, "", fmt.Errorf("linux.namespaces: user namespaces are not supported")
-		case ns.Path != "" && ns.Type == specs.MountNamespace:
-			return 0, "", fmt.Errorf("linux.namespaces: joining a mount namespace by path is not supported")
 		case ns.Path != "" && ns.Type == specs.PIDNamespace:
 			pidPath = ns.Path
 		case ns.Path == "" && ns.Type != specs.CgroupNamespace:
@@ -777,6 +775,9 @@ func (c *child) fillConfig(cfg *childConfig) error {
 			if err != nil {
 				return err
 			}
+			if err := checkStartable(f, cfg.Spec.Process); err != nil {
+				return err
+			}
 			// On the thread that execs only: execve ends the others, so
 			// SECCOMP_FILTER_FLAG_TSYNC changes nothing for the program,
 			// while it would filter the Go runtime's own threads of the
@@ -794,6 +795,31 @@ func (c *child) fillConfig(cfg *childConfig) error {
 	if cfg.Spec.Process.Terminal {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Winsize = ws
+		}
+	}
+	return nil
+}
+
+// callsUnderFilter are the system calls the init makes after the seccomp
+// filter without no_new_privs (see filterFirst and the README), execve apart.
+var callsUnderFilter = []string{"prctl", "setgroups", "setresgid", "setresuid", "getresuid", "getresgid", "setfsuid", "setfsgid", "getgroups", "capset"}
+
+// checkStartable refuses a filter under which proc could never start: one
+// that refuses execve whatever its arguments, or, without no_new_privs,
+// kills or traps a call the init makes after it. The init would die there
+// without a word, with a stack trace of its Go runtime (SCMP_ACT_TRAP), or
+// hang (SCMP_ACT_KILL ends the one thread, the runtime's others live on).
+func checkStartable(f *seccomp.Filter, proc *specs.Process) error {
+	if a := f.Refuses("execve"); a != "" {
+		return fmt.Errorf("linux.seccomp: the profile's action for execve is %s: the process could never start", a)
+	}
+	if proc.NoNewPrivileges {
+		return nil
+	}
+	for _, name := range callsUnderFilter {
+		// A call that fails is reported (see sealedFailures).
+		if a := f.Refuses(name); a != "" && a != specs.ActErrno {
+			return fmt.Errorf("linux.seccomp: the profile's action for %s is %s, a call that the runtime makes after the filter without process.noNewPrivileges (to become the process's user): the process could never start", name, a)
 		}
 	}
 	return nil

@@ -256,6 +256,8 @@ type imageConfig struct {
 	// ExposedPorts are the image's EXPOSE ("80/tcp").
 	ExposedPorts []string
 	Volumes      []string // VOLUME
+	Labels       map[string]string
+	StopSignal   string
 	// Healthcheck is the image's HEALTHCHECK (Docker's JSON: Test,
 	// Interval in nanoseconds, ...), if any.
 	Healthcheck map[string]any
@@ -279,6 +281,7 @@ func configJSON(t *testing.T, c imageConfig, layers [][]byte) []byte {
 	config := map[string]any{
 		"Env": c.Env, "Cmd": c.Cmd, "Entrypoint": c.Entrypoint,
 		"WorkingDir": c.WorkingDir, "User": c.User, "ExposedPorts": exposed, "Volumes": volumes,
+		"Labels": c.Labels, "StopSignal": c.StopSignal,
 	}
 	if c.Healthcheck != nil {
 		config["Healthcheck"] = c.Healthcheck
