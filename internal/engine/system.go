@@ -26,11 +26,35 @@ func (e *Engine) Rename(ref, name string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := e.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	// The state lock keeps a concurrent update from writing the record
+	// back with the old name; the store lock, another container from
+	// taking the name meanwhile.
+	return e.settled(r.ID, func(r *Record) error {
+		unlock, err := e.lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := e.nameFree(name, r.ID); err != nil {
+			return err
+		}
+		n, err := e.loadRecord(r.ID)
+		if err != nil {
+			return err
+		}
+		old := n.Name
+		n.Name = name
+		if err := e.save(n); err != nil {
+			return err
+		}
+		e.event(n, "rename", "oldName", "/"+old)
+		return e.renameOnNetworks(n.ID, name)
+	})
+}
+
+// nameFree checks that no container has name, and that container id (to
+// be renamed) does not have it already. The caller holds the store lock.
+func (e *Engine) nameFree(name, id string) error {
 	all, err := e.List()
 	if err != nil {
 		return err
@@ -38,23 +62,13 @@ func (e *Engine) Rename(ref, name string) error {
 	for _, o := range all {
 		switch {
 		case o.Name != name:
-		case o.ID == r.ID:
+		case o.ID == id:
 			return fmt.Errorf("%w: %w: %q", ErrInvalidInput, ErrSameName, name)
 		default:
 			return fmt.Errorf("%w: %q is the name of container %s", ErrNameInUse, name, ids.ShortID(o.ID))
 		}
 	}
-	n, err := e.loadRecord(r.ID)
-	if err != nil {
-		return err
-	}
-	old := n.Name
-	n.Name = name
-	if err := e.save(n); err != nil {
-		return err
-	}
-	e.event(n, "rename", "oldName", "/"+old)
-	return e.renameOnNetworks(n.ID, name)
+	return nil
 }
 
 // renameOnNetworks gives container id its new name on each network it is

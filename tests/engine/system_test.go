@@ -2,10 +2,12 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,6 +67,28 @@ func TestRename(t *testing.T) {
 	e.mustRun(0, "rename", peer[:12], "peer2")
 	if got := e.state("peer2", "{{.Name}}"); got != "/peer2" {
 		t.Errorf("stopped container renamed: %q", got)
+	}
+	// Two containers renamed to the same name at once: one gets it.
+	for i := range 5 {
+		name := fmt.Sprintf("race%d", i)
+		results := make([]result, 2)
+		var wg sync.WaitGroup
+		for j, ref := range []string{"old", "peer2"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[j] = e.run("rename", ref, name)
+			}()
+		}
+		wg.Wait()
+		if (results[0].code == 0) == (results[1].code == 0) {
+			t.Fatalf("concurrent renames to %s:\n%s\n%s", name, results[0], results[1])
+		}
+		winner := map[bool]string{true: "old", false: "peer2"}[results[0].code == 0]
+		e.mustRun(0, "rename", name, winner)
+		if got := e.mustRun(0, "ps", "-a", "--filter", "name=^"+name+"$", "-q").stdout; got != "" {
+			t.Fatalf("round %d: %s still taken: %q", i, name, got)
+		}
 	}
 }
 
