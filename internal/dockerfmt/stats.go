@@ -98,7 +98,8 @@ var StatsHeader = StatsEntry{
 const statsTable = `{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}`
 
 // NewStatsEntry describes r for `stats`; with trunc the id is 12 digits.
-// Container is the name or id the container was asked by, or its id.
+// Container is the name or id the container was asked by, or (as in
+// Docker) its id.
 func NewStatsEntry(r StatsRow, trunc bool) StatsEntry {
 	id := r.ID
 	if trunc {
@@ -106,7 +107,7 @@ func NewStatsEntry(r StatsRow, trunc bool) StatsEntry {
 	}
 	container := r.Ref
 	if container == "" {
-		container = r.ID
+		container = id
 	}
 	return StatsEntry{
 		BlockIO:   HumanSize(float64(r.BlockRead)) + " / " + HumanSize(float64(r.BlockWrite)),

@@ -93,10 +93,10 @@ func TestStatsFormat(t *testing.T) {
 		return b.String()
 	}
 	// json: Docker's fields, in its order, every value a string; Container
-	// is the ref given, else the full id.
+	// is the ref given, else the id.
 	want := `{"BlockIO":"0B / 4.1kB","CPUPerc":"1.50%","Container":"db","ID":"bbbbbbbbbbbb","MemPerc":"25.00%",` +
 		`"MemUsage":"2MiB / 8MiB","Name":"db","NetIO":"1kB / 2kB","PIDs":"7"}` + "\n" +
-		`{"BlockIO":"0B / 0B","CPUPerc":"0.00%","Container":"` + strings.Repeat("c", 64) + `","ID":"cccccccccccc","MemPerc":"0.00%",` +
+		`{"BlockIO":"0B / 0B","CPUPerc":"0.00%","Container":"cccccccccccc","ID":"cccccccccccc","MemPerc":"0.00%",` +
 		`"MemUsage":"0B / 0B","Name":"idle","NetIO":"0B / 0B","PIDs":"0"}` + "\n"
 	if got := write(" json ", true); got != want {
 		t.Errorf("json:\n%s\nwant\n%s", got, want)

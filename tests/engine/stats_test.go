@@ -154,7 +154,7 @@ func TestStatsFormat(t *testing.T) {
 		!regexp.MustCompile(`^\d+\.\d\d%$`).MatchString(js["CPUPerc"].(string)) {
 		t.Errorf("stats json: %s", ls[0])
 	}
-	// Without CONTAINER, Container is the full id; --no-trunc, ID too.
+	// Without CONTAINER, Container is the id: in full with --no-trunc.
 	r = e.mustRun(0, "stats", "--no-stream", "--no-trunc", "--format", "{{.Container}} {{.ID}} {{.Name}} {{.PIDs}}")
 	if got := strings.TrimSpace(r.stdout); got != id+" "+id+" fmt1 1" {
 		t.Errorf("stats bare template: %q", got)
