@@ -98,7 +98,29 @@ func newContainerCommand(openEngine func() (*engine.Engine, error)) *cobra.Comma
 	}
 	prune.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	c.AddCommand(prune)
+	c.AddCommand(containerCommands(openEngine)...)
 	return c
+}
+
+// containerCommands are the container commands again under `container`,
+// as Docker has them: ps is also `container ls` (and list), and `container
+// inspect` looks for containers only.
+func containerCommands(openEngine func() (*engine.Engine, error)) []*cobra.Command {
+	ls := newPsCommand(openEngine)
+	ls.Use, ls.Aliases = "ls [OPTIONS]", []string{"ps", "list"}
+	inspect := newInspectCommand(openEngine)
+	_ = inspect.Flags().Set("type", "container") // a string flag: no error
+	inspect.Short = "Show low-level information on containers (JSON)"
+	cmds := []*cobra.Command{ls, inspect}
+	for _, newCmd := range []func(func() (*engine.Engine, error)) *cobra.Command{
+		newRunCommand, newCreateCommand, newAttachCommand, newExecCommand, newLogsCommand, newStatsCommand,
+		newTopCommand, newPortCommand, newRmCommand, newCpCommand, newStartCommand, newStopCommand,
+		newRestartCommand, newKillCommand, newWaitCommand, newPauseCommand, newUnpauseCommand,
+		newUpdateCommand, newCommitCommand, newExportCommand, newRenameCommand, newDiffCommand,
+	} {
+		cmds = append(cmds, newCmd(openEngine))
+	}
+	return cmds
 }
 
 func newSystemCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {

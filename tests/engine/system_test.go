@@ -268,3 +268,31 @@ func TestInfoVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestContainerSubcommands: the container commands under `container`, as
+// in Docker: ls (ps, list), inspect of containers only, run, rm, ...
+func TestContainerSubcommands(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	e.importRootfs("ctrimg:1")
+	if out := e.mustRun(0, "container", "run", "--rm", "--network", "none", rootfsDir, "echo", "hi").stdout; out != "hi\n" {
+		t.Errorf("container run: %q", out)
+	}
+	id := strings.TrimSpace(e.mustRun(0, "container", "run", "-d", "--name", "c1", "--network", "none", rootfsDir, "sleep", "100").stdout)
+	t.Cleanup(func() { e.remove(id) })
+	for _, ls := range []string{"ls", "ps", "list"} {
+		if out := e.mustRun(0, "container", ls, "--format", "{{.Names}}").stdout; out != "c1\n" {
+			t.Errorf("container %s: %q", ls, out)
+		}
+	}
+	if got := e.mustRun(0, "container", "inspect", "-f", "{{.Name}} {{.State.Status}}", "c1").stdout; got != "/c1 running\n" {
+		t.Errorf("container inspect: %q", got)
+	}
+	// An image is no container.
+	if r := e.run("container", "inspect", "ctrimg:1"); r.code != 1 || !strings.Contains(r.stderr, "no such container") {
+		t.Errorf("container inspect of an image:\n%s", r)
+	}
+	e.mustRun(0, "container", "stop", "-t", "0", "c1")
+	e.mustRun(0, "container", "rm", "c1")
+	e.assertGone(id)
+}
