@@ -17,6 +17,7 @@ import (
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/dockerfmt"
 	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/network"
 )
 
@@ -266,19 +267,23 @@ func volumeUsage(e *engine.Engine) (dockerfmt.DiskUsageEntry, error) {
 }
 
 func newSystemPruneCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
-	var force, volumes bool
+	var force, all, volumes bool
 	c := &cobra.Command{
 		Use:   "prune [OPTIONS]",
-		Short: "Remove stopped containers, unused networks and dangling images (with --volumes, unused anonymous volumes)",
+		Short: "Remove stopped containers, unused networks and dangling images (-a: unused ones; --volumes: unused anonymous volumes)",
 		Example: `  sdocker system prune -f
-  sdocker system prune -f --volumes`,
+  sdocker system prune -af --volumes`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			warning := "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n"
 			if volumes {
 				warning += "  - all anonymous volumes not used by at least one container\n"
 			}
-			warning += "  - all dangling images\n"
+			if all {
+				warning += "  - all images without at least one container associated to them\n"
+			} else {
+				warning += "  - all dangling images\n"
+			}
 			if !force && !confirm(os.Stdin, os.Stdout, warning) {
 				return nil
 			}
@@ -286,17 +291,18 @@ func newSystemPruneCommand(openEngine func() (*engine.Engine, error)) *cobra.Com
 			if err != nil {
 				return err
 			}
-			return systemPrune(e, volumes)
+			return systemPrune(e, all, volumes)
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	c.Flags().BoolVarP(&all, "all", "a", false, "remove every image no container uses, not only dangling ones")
 	c.Flags().BoolVar(&volumes, "volumes", false, "remove the anonymous volumes no container uses too")
 	return c
 }
 
 // systemPrune removes what `system prune` does, printing each kind as it
 // goes, then the space reclaimed by the containers.
-func systemPrune(e *engine.Engine, volumes bool) error {
+func systemPrune(e *engine.Engine, all, volumes bool) error {
 	section := func(title string, names []string) {
 		if len(names) > 0 {
 			printList(title, names)
@@ -318,18 +324,51 @@ func systemPrune(e *engine.Engine, volumes bool) error {
 		section("Deleted Volumes:", vols)
 		errs = append(errs, err)
 	}
-	store, inUse, err := openImagesInUse(func() (*engine.Engine, error) { return e, nil })
-	if err == nil {
-		var imgs []string
-		imgs, err = store.Prune(inUse)
-		for i := range imgs {
-			imgs[i] = "deleted: " + imgs[i]
-		}
-		section("Deleted Images:", imgs)
-	}
+	imgs, err := pruneImages(e, all)
+	section("Deleted Images:", imgs)
 	errs = append(errs, err)
 	fmt.Printf("Total reclaimed space: %s\n", dockerfmt.HumanSize(float64(size)))
 	return errors.Join(errs...)
+}
+
+// pruneImages removes the dangling images no container uses, and with all
+// every image no container uses (name by name, so that one a container
+// takes meanwhile keeps its last name), as lines of `system prune`.
+func pruneImages(e *engine.Engine, all bool) ([]string, error) {
+	store, inUse, err := openImagesInUse(func() (*engine.Engine, error) { return e, nil })
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var errs []error
+	if all {
+		list, err := store.List()
+		if err != nil {
+			return nil, err
+		}
+		for _, img := range list {
+			for _, name := range img.Names {
+				if inUse(img.ID) {
+					break
+				}
+				res, err := store.Remove(name, false, inUse)
+				if err != nil && !errors.Is(err, image.ErrInUse) {
+					errs = append(errs, err)
+				}
+				for _, u := range res.Untagged {
+					out = append(out, "untagged: "+u)
+				}
+				for _, d := range res.Deleted {
+					out = append(out, "deleted: "+d)
+				}
+			}
+		}
+	}
+	deleted, err := store.Prune(inUse)
+	for _, d := range deleted {
+		out = append(out, "deleted: "+d)
+	}
+	return out, errors.Join(append(errs, err)...)
 }
 
 func newInfoCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {

@@ -221,6 +221,18 @@ func TestSystemDfPrune(t *testing.T) {
 	}
 	e.mustRun(0, "network", "inspect", net)
 	e.mustRun(0, "image", "inspect", "dfimg:1")
+	// -a: every image no container uses, by each of its names.
+	e.cleanupImage("unused:1")
+	e.mustRun(0, "import", rootfsDir, "unused:1")
+	e.mustRun(0, "tag", "unused:1", "unused:2")
+	out = e.mustRun(0, "system", "prune", "-af").stdout
+	if !strings.Contains(out, "Deleted Images:\nuntagged: unused:1\n") || !strings.Contains(out, "\nuntagged: unused:2\ndeleted: sha256:") {
+		t.Errorf("system prune -a:\n%s", out)
+	}
+	if imgs := e.mustRun(0, "images", "-q").stdout; len(lines(imgs)) != 1 {
+		t.Errorf("images after system prune -a: %q", imgs)
+	}
+	e.mustRun(0, "image", "inspect", "dfimg:1")
 }
 
 // TestInfoVersion: info counts the containers by state, the images and
