@@ -20,6 +20,11 @@ test: build lint
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 ./...
 	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci ./tests/rootless
+	scripts/cgroup2-vm-test.sh --sdocker ./tests/engine -- -test.run '$(ENGINE_V2_TESTS)' -test.v
+
+# The engine tests that also run on cgroup v2: how a container ended (exit
+# code, signal, OOM kill, its monitor or command killed, the restart policy).
+ENGINE_V2_TESTS = TestExitCause|TestInspectOOM|TestEventsOOM|TestRestartUnlessStopped
 
 # golangci-lint with .golangci.yml, pinned in tools/go.mod (apart from the
 # project's module) and built from the module proxy on first use: about 3.5
@@ -32,6 +37,7 @@ unit-test:
 
 vm-test:
 	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci ./tests/rootless
+	scripts/cgroup2-vm-test.sh --sdocker ./tests/engine -- -test.run '$(ENGINE_V2_TESTS)' -test.v
 
 bench: build
 	SDOCKER_BIN=$(CURDIR)/$(BIN)/sdocker bench/run.sh

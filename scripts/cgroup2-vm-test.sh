@@ -16,9 +16,10 @@
 # Each package is built as a static test binary into its own folder of the
 # payload (with its testdata, if any) and run there, like `go test` does.
 # With --sdocker the payload also holds the static sdocker, sdocker-runc,
-# sdocker-init, sdocker-monitor, cpu-test and memory-test (sdocker-bin/) and a
-# rootfs built here with `sdocker rootfs` (sdocker-rootfs/: the guest has no
-# glibc programs to build one from), and the tests get SDOCKER_TEST_BIN_DIR,
+# sdocker-init, sdocker-monitor, sdocker-tini (--init), cpu-test and
+# memory-test (sdocker-bin/) and a rootfs built here with `sdocker rootfs`
+# (sdocker-rootfs/: the guest has no glibc programs to build one from), and
+# the tests get SDOCKER_TEST_BIN_DIR,
 # SDOCKER_TEST_ROOTFS, OCI_RUNTIME (tests/oci: the runtime under test, since
 # the guest has no Go to build one) and SDOCKER_TEST_SECCOMP_PROFILE (a
 # profile from internal/seccomp/testdata) and SDOCKER_TEST_SECCOMP_DIR (all of
@@ -69,7 +70,7 @@ if [ "$ship_sdocker" = 1 ]; then
 	[ "$(id -u)" -eq 0 ] || { echo "cgroup2-vm-test: --sdocker needs root (sdocker rootfs)" >&2; exit 2; }
 	echo "cgroup2-vm-test: building sdocker, sdocker-runc, cpu-test, memory-test and a rootfs" >&2
 	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/sdocker-runc ./cmd/sdocker-init \
-		./cmd/sdocker-monitor ./cmd/cpu-test ./cmd/memory-test || exit 2
+		./cmd/sdocker-monitor ./cmd/sdocker-tini ./cmd/cpu-test ./cmd/memory-test || exit 2
 	SDOCKER_ROOT=$scratch "$payload/sdocker-bin/sdocker" rootfs "$payload/sdocker-rootfs" || exit 2
 	echo 'export SDOCKER_TEST_BIN_DIR=/payload/sdocker-bin SDOCKER_TEST_ROOTFS=/payload/sdocker-rootfs' >>"$runner"
 	echo 'export OCI_RUNTIME=/payload/sdocker-bin/sdocker-runc' >>"$runner"

@@ -20,7 +20,7 @@ func newEventsCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "events [OPTIONS]",
 		Short: "Show the engine's container events as they happen",
-		Long: `Show container events (create, start, die, oom, kill, stop, pause, unpause,
+		Long: `Show container events (create, start, die, oom, kill, stop, pause, unpause, rename,
 health_status: healthy|unhealthy, destroy) as they happen, until --until or until interrupted. With --since, the
 recorded events since then come first. Commands and container monitors append
 the events to ROOT/events.log (rotated to events.log.1 at 1 MiB).

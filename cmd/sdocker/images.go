@@ -80,12 +80,20 @@ func newLoadCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var quiet, digests bool
 	var filters []string
+	var format string
 	c := &cobra.Command{
 		Use:     "images [OPTIONS]",
 		Short:   "List images",
-		Example: "  sdocker images\n  sdocker images -q\n  sdocker images --digests --filter reference='team/*'",
+		Example: "  sdocker images\n  sdocker images -q\n  sdocker images --digests --filter reference='team/*'\n  sdocker images --format '{{.Repository}}:{{.Tag}} {{.Size}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			var f *dockerfmt.Format
+			if format != "" && !quiet {
+				var err error
+				if f, err = dockerfmt.ParseImagesFormat(format); err != nil {
+					return err
+				}
+			}
 			s, err := openImages(openEngine)
 			if err != nil {
 				return err
@@ -106,9 +114,13 @@ func newImagesCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 					fmt.Fprintf(os.Stderr, "sdocker: warning: %v\n", img.Damage)
 				}
 			}
+			if f != nil {
+				return dockerfmt.WriteFormat(os.Stdout, f, dockerfmt.ImagesHeader, dockerfmt.ImageEntries(list, time.Now()))
+			}
 			return dockerfmt.WriteImagesTable(os.Stdout, list, time.Now(), quiet, digests)
 		},
 	}
+	c.Flags().StringVar(&format, "format", "", `"table", "table TEMPLATE", a Go template (.Repository, .Tag, .ID, .Digest, .CreatedSince, .CreatedAt, .Size), or "json"`)
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image ids only")
 	c.Flags().BoolVar(&digests, "digests", false, "show the registry digests images were pulled by")
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, "dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE")

@@ -194,6 +194,12 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 		newSaveCommand(openEngine),
 		newVolumeCommand(openEngine),
 		newNetworkCommand(openEngine, nil, newNetworkConnectCommand(openEngine), newNetworkDisconnectCommand(openEngine)),
+		newRenameCommand(openEngine),
+		newDiffCommand(openEngine),
+		newContainerCommand(openEngine),
+		newSystemCommand(openEngine),
+		newInfoCommand(openEngine),
+		newVersionCommand(),
 	)
 	cmd.AddCommand(registryCommands()...)
 	cmd.CompletionOptions.DisableDefaultCmd = true

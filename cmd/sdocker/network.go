@@ -354,41 +354,55 @@ func newNetworkPruneCommand(open func() (networkEnv, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env.collect()
-			nets, err := listNetworks(env.s)
-			if err != nil {
-				return err
-			}
-			var deleted []string
-			var errs []error
-			for _, n := range nets {
-				if !n.UserDefined() {
-					continue
-				}
-				users, err := env.users(n)
-				if err == nil && len(users) > 0 {
-					continue
-				}
-				if err == nil {
-					err = removeNetworkAndBridge(env, n)
-				}
-				if err != nil && !errors.Is(err, network.ErrNotFound) {
-					errs = append(errs, err)
-					continue
-				}
-				deleted = append(deleted, n.Name)
-			}
-			if len(deleted) > 0 {
-				fmt.Println("Deleted Networks:")
-				for _, d := range deleted {
-					fmt.Println(d)
-				}
-			}
-			return errors.Join(errs...)
+			deleted, err := pruneNetworks(env)
+			printList("Deleted Networks:", deleted)
+			return err
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	return c
+}
+
+// pruneNetworks removes the user-defined networks no container uses and
+// returns their names.
+func pruneNetworks(env networkEnv) ([]string, error) {
+	env.collect()
+	nets, err := listNetworks(env.s)
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	var errs []error
+	for _, n := range nets {
+		if !n.UserDefined() {
+			continue
+		}
+		users, err := env.users(n)
+		if err == nil && len(users) > 0 {
+			continue
+		}
+		if err == nil {
+			err = removeNetworkAndBridge(env, n)
+		}
+		if err != nil && !errors.Is(err, network.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		deleted = append(deleted, n.Name)
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// printList prints a prune's title and the names under it, nothing when
+// there are none.
+func printList(title string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	fmt.Println(title)
+	for _, n := range names {
+		fmt.Println(n)
+	}
 }
 
 // confirm asks a yes/no question as Docker's prune does; only "y" or "yes"

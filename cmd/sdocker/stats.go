@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +25,7 @@ const sparkWidth = 60
 func newStatsCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var o engine.StatsOptions
 	var noStream, noTrunc bool
-	var record, plot string
+	var record, plot, format string
 	cmd := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
 		Short: "Show the resource usage of containers",
@@ -45,13 +46,28 @@ pressure (PSI "some": the share of the time a task of the container waited
 for a CPU, for memory), each scaled from 0 to its top in that minute (at
 least one CPU for CPU %, 10% for pressure).
 
+--format "table TEMPLATE" prints a table with the columns of the template,
+--format TEMPLATE a line per container, --format json a JSON object per
+container, at each refresh. The fields, as in Docker: .Container (the name
+or id given, else the id), .ID, .Name, .CPUPerc, .MemUsage, .MemPerc,
+.NetIO, .BlockIO, .PIDs. --format table is the default table.
+
 --record DURATION --plot FILE.svg samples for DURATION (up to 30 times, at
 most one second apart), then writes an SVG chart with a panel per metric
 and a line per container; an interrupt ends the recording early.`,
 		Example: `  sdocker stats
   sdocker stats --no-stream web db
+  sdocker stats --no-stream --format '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}'
+  sdocker stats --format json web
   sdocker stats --record 60s --plot usage.svg web db`,
 		RunE: func(c *cobra.Command, args []string) error {
+			sf, err := parseStatsFormat(format)
+			if err != nil {
+				return err
+			}
+			if c.Flags().Changed("record") && c.Flags().Changed("format") {
+				return fmt.Errorf("--record writes the chart of --plot: it cannot be combined with --format")
+			}
 			rec, err := checkRecord(c, record, plot, noStream)
 			if err != nil {
 				return err
@@ -76,7 +92,7 @@ and a line per container; an interrupt ends the recording early.`,
 			if rec != nil {
 				return rec.run(e, o, end)
 			}
-			o.Show = statsTable(os.Stdout, o.Stream && engine.IsTerminal(os.Stdout), !noTrunc, func() int { return terminalColumns(os.Stdout) })
+			o.Show = statsTable(os.Stdout, sf, o.Stream && engine.IsTerminal(os.Stdout), !noTrunc, func() int { return terminalColumns(os.Stdout) })
 			return e.Stats(o)
 		},
 	}
@@ -86,14 +102,25 @@ and a line per container; an interrupt ends the recording early.`,
 	f.BoolVar(&noTrunc, "no-trunc", false, "show full container ids")
 	f.StringVar(&record, "record", "", "sample for DURATION (e.g. 60s, 2m), then write the chart of --plot")
 	f.StringVar(&plot, "plot", "", "with --record: write an SVG chart of the samples to FILE")
+	f.StringVar(&format, "format", "", `"table", "table TEMPLATE", a Go template, or "json"`)
 	return cmd
 }
 
-// statsTable writes each refresh of `stats` as a table, on a cleared screen
-// with clearScreen (otherwise each table follows the previous one); on a
-// cleared screen the sparklines of the last minute follow it, as wide as
-// the terminal's columns allow.
-func statsTable(w io.Writer, clearScreen, trunc bool, columns func() int) func([]*engine.StatsSample, map[string]*engine.StatsSample) error {
+// parseStatsFormat reads stats --format: nil for the default table (none,
+// or "table").
+func parseStatsFormat(format string) (*dockerfmt.Format, error) {
+	if t := strings.TrimSpace(format); t == "" || t == "table" {
+		return nil, nil
+	}
+	return dockerfmt.ParseStatsFormat(format)
+}
+
+// statsTable writes each refresh of `stats` as a table (with f, through
+// that --format), on a cleared screen with clearScreen (otherwise each
+// refresh follows the previous one); on a cleared screen the default
+// table is followed by the sparklines of the last minute, as wide as the
+// terminal's columns allow.
+func statsTable(w io.Writer, f *dockerfmt.Format, clearScreen, trunc bool, columns func() int) func([]*engine.StatsSample, map[string]*engine.StatsSample) error {
 	h := &dockerfmt.StatsHistory{Limit: sparkWidth}
 	return func(cur []*engine.StatsSample, prev map[string]*engine.StatsSample) error {
 		rows := dockerfmt.StatsRows(cur, prev)
@@ -101,6 +128,9 @@ func statsTable(w io.Writer, clearScreen, trunc bool, columns func() int) func([
 			if _, err := io.WriteString(w, "\033[2J\033[H"); err != nil {
 				return err
 			}
+		}
+		if f != nil {
+			return dockerfmt.WriteStatsFormat(w, f, rows, trunc)
 		}
 		if err := dockerfmt.WriteStatsTable(w, rows, trunc); err != nil || !clearScreen {
 			return err

@@ -82,3 +82,54 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// ImageEntry is a row of `images` as --format sees it: Docker's field
+// names, every value a string.
+type ImageEntry struct {
+	Containers   string
+	CreatedAt    string
+	CreatedSince string
+	Digest       string
+	ID           string
+	Repository   string
+	SharedSize   string
+	Size         string
+	Tag          string
+	UniqueSize   string
+	VirtualSize  string
+}
+
+// ImagesHeader is the ImageEntry whose fields are the column titles.
+var ImagesHeader = ImageEntry{
+	Containers: "CONTAINERS", CreatedAt: "CREATED AT", CreatedSince: "CREATED", Digest: "DIGEST", ID: "IMAGE ID",
+	Repository: "REPOSITORY", SharedSize: "SHARED SIZE", Size: "SIZE", Tag: "TAG", UniqueSize: "UNIQUE SIZE",
+	VirtualSize: "SIZE",
+}
+
+// imagesTable is the template of `images --format table`.
+const imagesTable = `{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}`
+
+// ParseImagesFormat reads an images --format value (see ParseFormat).
+func ParseImagesFormat(s string) (*Format, error) {
+	return ParseFormat(s, imagesTable, ImagesHeader)
+}
+
+// ImageEntries are the rows `images` lists for list: one per name of each
+// image (with its digest), or one <none> row for an unnamed one.
+func ImageEntries(list []*image.Image, now time.Time) []ImageEntry {
+	var out []ImageEntry
+	for _, img := range list {
+		created, size := HumanSince(img.Created, now), HumanSize(float64(img.Size))
+		if img.Damage != nil {
+			created, size = "N/A", "damaged"
+		}
+		for _, row := range imageRows(img, true) {
+			out = append(out, ImageEntry{
+				Containers: "N/A", CreatedAt: img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+				CreatedSince: created, Digest: row[2], ID: img.ShortID(), Repository: row[0], SharedSize: "N/A",
+				Size: size, Tag: row[1], UniqueSize: "N/A", VirtualSize: size,
+			})
+		}
+	}
+	return out
+}

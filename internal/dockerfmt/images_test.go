@@ -73,3 +73,39 @@ func TestWriteImagesTableDigests(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestImagesFormat(t *testing.T) {
+	now := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	dig := "sha256:" + strings.Repeat("d", 64)
+	list := []*image.Image{
+		{ID: "sha256:" + strings.Repeat("a", 64), Names: []string{"box:1", "reg:5000/box:2"}, Digests: []string{"box@" + dig},
+			Created: now.Add(-time.Hour), Size: 2000},
+		{ID: "sha256:" + strings.Repeat("b", 64), Created: now, Size: 5},
+	}
+	write := func(format string) string {
+		t.Helper()
+		f, err := ParseImagesFormat(format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := WriteFormat(&b, f, ImagesHeader, ImageEntries(list, now)); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if got := write(`{{.Repository}}:{{.Tag}} {{.ID}} {{.Digest}} {{.Size}} {{.CreatedSince}}`); got != "box:1 aaaaaaaaaaaa "+dig+" 2kB About an hour ago\n"+
+		"reg:5000/box:2 aaaaaaaaaaaa <none> 2kB About an hour ago\n<none>:<none> bbbbbbbbbbbb <none> 5B Less than a second ago\n" {
+		t.Errorf("template:\n%s", got)
+	}
+	if got := write(`table {{.Repository}}\t{{.Size}}`); !strings.HasPrefix(got, "REPOSITORY     SIZE\nbox            2kB\n") {
+		t.Errorf("table:\n%q", got)
+	}
+	if got := strings.Split(write("json"), "\n")[0]; !strings.HasPrefix(got, `{"Containers":"N/A","CreatedAt":`) ||
+		!strings.Contains(got, `"Repository":"box","SharedSize":"N/A","Size":"2kB","Tag":"1"`) {
+		t.Errorf("json: %s", got)
+	}
+	if _, err := ParseImagesFormat("{{.Names}}"); err == nil {
+		t.Error("a field images lack parsed")
+	}
+}

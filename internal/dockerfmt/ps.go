@@ -2,7 +2,6 @@ package dockerfmt
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/sdocker/sdocker/internal/engine"
@@ -160,33 +158,16 @@ func SizeString(rw, image int64) string {
 	return HumanSize(float64(rw)) + " (virtual " + HumanSize(float64(rw+image)) + ")"
 }
 
-// PsFormat is a parsed `ps --format`: "json", "table TEMPLATE" (a header
-// line, columns aligned) or a bare template.
-type PsFormat struct {
-	JSON  bool
-	Table bool
-	Tmpl  *template.Template
-}
+// PsFormat is a parsed `ps --format` (see ParsePsFormat).
+type PsFormat = Format
 
-// ParsePsFormat reads a ps --format value; "\t" and "\n" written as two
-// characters are a tab and a newline, as in Docker.
+// psTable is the template of `ps --format table`.
+const psTable = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}`
+
+// ParsePsFormat reads a ps --format value: "json", "table TEMPLATE" or a
+// bare template (see ParseFormat).
 func ParsePsFormat(s string) (*PsFormat, error) {
-	f := &PsFormat{}
-	switch t := strings.TrimSpace(s); {
-	case t == "json":
-		f.JSON = true
-		return f, nil
-	case t == "table":
-		f.Table = true
-		s = `{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}`
-	case strings.HasPrefix(t, "table "):
-		f.Table = true
-		s = strings.TrimPrefix(t, "table ")
-	}
-	s = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.Trim(s, " "))
-	var err error
-	f.Tmpl, err = ParseTemplate(s)
-	return f, err
+	return ParseFormat(s, psTable, PsHeader)
 }
 
 // WritePsTable writes entries as the default listing of `ps`.
@@ -219,43 +200,9 @@ func WritePsTable(out io.Writer, entries []PsEntry) error {
 	return nil
 }
 
-// writeJSONLines writes rows as --format json does: a JSON object a line.
-func writeJSONLines[T any](out io.Writer, rows []T) error {
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	for _, r := range rows {
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // WritePsFormat writes entries with a parsed --format (see ParsePsFormat):
 // a JSON object per line, a table with its header, or each entry through
 // the template.
 func WritePsFormat(out io.Writer, f *PsFormat, entries []PsEntry) error {
-	if f.JSON {
-		return writeJSONLines(out, entries)
-	}
-	w := out
-	var tw *tabwriter.Writer
-	if f.Table {
-		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
-		w = tw
-		if err := f.Tmpl.Execute(w, PsHeader); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	for _, p := range entries {
-		if err := f.Tmpl.Execute(w, p); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	return WriteFormat(out, f, PsHeader, entries)
 }

@@ -169,10 +169,9 @@ func TestWritePs(t *testing.T) {
 	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &p) != nil || p.Names != "a-much-longer-name" {
 		t.Errorf("json lines %q", lines)
 	}
-	// A template that fails on execution names --format.
-	f, _ := ParsePsFormat(`{{.Nope}}`)
-	if err := WritePsFormat(&strings.Builder{}, f, entries); err == nil || !strings.HasPrefix(err.Error(), "--format: ") {
-		t.Errorf("failing template: %v", err)
+	// A field the entries lack is refused when parsed, before any listing.
+	if f, err := ParsePsFormat(`{{.Nope}}`); err == nil || !errors.Is(err, engine.ErrInvalidInput) {
+		t.Errorf("template of a missing field: %+v %v", f, err)
 	}
 }
 

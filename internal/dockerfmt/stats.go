@@ -3,6 +3,7 @@ package dockerfmt
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/sdocker/sdocker/internal/engine"
@@ -72,19 +73,83 @@ func pressurePercents(prev, cur *engine.StatsSample) (ok bool, cpu, mem float64)
 	return true, share(prev.CPUPressure, cur.CPUPressure), share(prev.MemPressure, cur.MemPressure)
 }
 
+// StatsEntry is a row of `stats` as --format sees it: Docker's field
+// names, every value a string.
+type StatsEntry struct {
+	BlockIO   string
+	CPUPerc   string
+	Container string
+	ID        string
+	MemPerc   string
+	MemUsage  string
+	Name      string
+	NetIO     string
+	PIDs      string
+}
+
+// StatsHeader is the StatsEntry whose fields are the column titles of a
+// table.
+var StatsHeader = StatsEntry{
+	BlockIO: "BLOCK I/O", CPUPerc: "CPU %", Container: "CONTAINER", ID: "CONTAINER ID", MemPerc: "MEM %",
+	MemUsage: "MEM USAGE / LIMIT", Name: "NAME", NetIO: "NET I/O", PIDs: "PIDS",
+}
+
+// statsTable is the template of `stats --format table`, the default.
+const statsTable = `{{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}`
+
+// NewStatsEntry describes r for `stats`; with trunc the id is 12 digits.
+// Container is the name or id the container was asked by, or (as in
+// Docker) its id.
+func NewStatsEntry(r StatsRow, trunc bool) StatsEntry {
+	id := r.ID
+	if trunc {
+		id = ids.ShortID(id)
+	}
+	container := r.Ref
+	if container == "" {
+		container = id
+	}
+	return StatsEntry{
+		BlockIO:   HumanSize(float64(r.BlockRead)) + " / " + HumanSize(float64(r.BlockWrite)),
+		CPUPerc:   fmt.Sprintf("%.2f%%", r.CPUPercent),
+		Container: container,
+		ID:        id,
+		MemPerc:   fmt.Sprintf("%.2f%%", r.MemPercent),
+		MemUsage:  BytesSize(float64(r.MemUsage)) + " / " + BytesSize(float64(r.MemLimit)),
+		Name:      r.Name,
+		NetIO:     HumanSize(float64(r.NetRx)) + " / " + HumanSize(float64(r.NetTx)),
+		PIDs:      strconv.FormatUint(r.Pids, 10),
+	}
+}
+
+// StatsEntries describes rows for `stats` (see NewStatsEntry).
+func StatsEntries(rows []StatsRow, trunc bool) []StatsEntry {
+	entries := make([]StatsEntry, 0, len(rows))
+	for _, r := range rows {
+		entries = append(entries, NewStatsEntry(r, trunc))
+	}
+	return entries
+}
+
+// ParseStatsFormat reads a stats --format value: "table" (the default
+// table), "table TEMPLATE", "json" or a bare template (see ParseFormat).
+func ParseStatsFormat(s string) (*Format, error) {
+	return ParseFormat(s, statsTable, StatsHeader)
+}
+
+// WriteStatsFormat writes rows with a parsed --format: a JSON object per
+// container, a table with its header, or each container through the
+// template.
+func WriteStatsFormat(w io.Writer, f *Format, rows []StatsRow, trunc bool) error {
+	return WriteFormat(w, f, StatsHeader, StatsEntries(rows, trunc))
+}
+
 // WriteStatsTable writes rows as `docker stats` does.
 func WriteStatsTable(w io.Writer, rows []StatsRow, trunc bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
-	for _, r := range rows {
-		id := r.ID
-		if trunc {
-			id = ids.ShortID(id)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", id, r.Name,
-			r.CPUPercent, BytesSize(float64(r.MemUsage)), BytesSize(float64(r.MemLimit)), r.MemPercent,
-			HumanSize(float64(r.NetRx)), HumanSize(float64(r.NetTx)),
-			HumanSize(float64(r.BlockRead)), HumanSize(float64(r.BlockWrite)), r.Pids)
+	for _, e := range StatsEntries(rows, trunc) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Name, e.CPUPerc, e.MemUsage, e.MemPerc, e.NetIO, e.BlockIO, e.PIDs)
 	}
 	return tw.Flush()
 }

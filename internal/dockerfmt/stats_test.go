@@ -2,6 +2,7 @@ package dockerfmt
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,59 @@ func TestStatsRows(t *testing.T) {
 	}
 	if rows[0].CPUPercent < 24.99 || rows[0].CPUPercent > 25.01 || rows[1].CPUPercent != 0 {
 		t.Errorf("cpu %.2f%% %.2f%%", rows[0].CPUPercent, rows[1].CPUPercent)
+	}
+}
+
+func TestStatsFormat(t *testing.T) {
+	rows := []StatsRow{{
+		StatsSample: engine.StatsSample{ID: strings.Repeat("b", 64), Name: "db", Ref: "db", Valid: true, MemUsage: 2 << 20, MemLimit: 8 << 20,
+			NetRx: 1000, NetTx: 2000, BlockRead: 0, BlockWrite: 4096, Pids: 7},
+		CPUPercent: 1.5, MemPercent: 25,
+	}, {StatsSample: engine.StatsSample{ID: strings.Repeat("c", 64), Name: "idle"}}}
+	write := func(format string, trunc bool) string {
+		t.Helper()
+		f, err := ParseStatsFormat(format)
+		if err != nil {
+			t.Fatalf("ParseStatsFormat(%q): %v", format, err)
+		}
+		var b bytes.Buffer
+		if err := WriteStatsFormat(&b, f, rows, trunc); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	// json: Docker's fields, in its order, every value a string; Container
+	// is the ref given, else the id.
+	want := `{"BlockIO":"0B / 4.1kB","CPUPerc":"1.50%","Container":"db","ID":"bbbbbbbbbbbb","MemPerc":"25.00%",` +
+		`"MemUsage":"2MiB / 8MiB","Name":"db","NetIO":"1kB / 2kB","PIDs":"7"}` + "\n" +
+		`{"BlockIO":"0B / 0B","CPUPerc":"0.00%","Container":"cccccccccccc","ID":"cccccccccccc","MemPerc":"0.00%",` +
+		`"MemUsage":"0B / 0B","Name":"idle","NetIO":"0B / 0B","PIDs":"0"}` + "\n"
+	if got := write(" json ", true); got != want {
+		t.Errorf("json:\n%s\nwant\n%s", got, want)
+	}
+	if got := write(`{{.Name}}\t{{.CPUPerc}}\t{{.ID}}`, false); got != "db\t1.50%\t"+rows[0].ID+"\nidle\t0.00%\t"+rows[1].ID+"\n" {
+		t.Errorf("template: %q", got)
+	}
+	got := write(`table {{.Container}}\t{{.MemUsage}}\t{{.PIDs}}`, true)
+	if ls := strings.Split(got, "\n"); len(ls) != 4 || strings.Join(strings.Fields(ls[0]), " ") != "CONTAINER MEM USAGE / LIMIT PIDS" ||
+		strings.Join(strings.Fields(ls[1]), " ") != "db 2MiB / 8MiB 7" {
+		t.Errorf("table:\n%s", got)
+	}
+	// The default table's columns, in Docker's order.
+	if got := write("table {{.ID}}", true); !strings.HasPrefix(got, "CONTAINER ID\n") {
+		t.Errorf("table header %q", got)
+	}
+	var def bytes.Buffer
+	if err := WriteStatsTable(&def, rows, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := write("table "+statsTable, true); strings.Join(strings.Fields(got), " ") != strings.Join(strings.Fields(def.String()), " ") {
+		t.Errorf("the default table through its template:\n%s\nwant\n%s", got, def.String())
+	}
+	// Bad templates are invalid input, refused when parsed.
+	for _, f := range []string{"{{.Name", "{{.CPU}}", "table {{.Nope}}", "{{.Name.X}}"} {
+		if _, err := ParseStatsFormat(f); !errors.Is(err, engine.ErrInvalidInput) {
+			t.Errorf("ParseStatsFormat(%q): %v", f, err)
+		}
 	}
 }

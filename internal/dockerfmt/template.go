@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
+	"text/tabwriter"
 	"text/template"
 	"unicode"
 	"unicode/utf8"
@@ -50,4 +52,82 @@ func ParseTemplate(text string) (*template.Template, error) {
 		return nil, fmt.Errorf("%w: template %q: %w", engine.ErrInvalidInput, text, err)
 	}
 	return t, nil
+}
+
+// Format is a parsed --format of a listing: "json" (a JSON object a line),
+// "table TEMPLATE" (a header line, then columns aligned) or a bare template
+// applied to each row.
+type Format struct {
+	JSON  bool
+	Table bool
+	Tmpl  *template.Template
+}
+
+// ParseFormat reads a --format value; a bare "table" is the template
+// table, and "\t" and "\n" written as two characters are a tab and a
+// newline, as in Docker. The template is tried on header (the row whose
+// fields are the column titles), so that a field the rows lack is refused
+// before anything is listed.
+func ParseFormat(s, table string, header any) (*Format, error) {
+	f := &Format{}
+	switch t := strings.TrimSpace(s); {
+	case t == "json":
+		f.JSON = true
+		return f, nil
+	case t == "table":
+		f.Table = true
+		s = table
+	case strings.HasPrefix(t, "table "):
+		f.Table = true
+		s = strings.TrimPrefix(t, "table ")
+	}
+	s = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(strings.Trim(s, " "))
+	var err error
+	if f.Tmpl, err = ParseTemplate(s); err != nil {
+		return nil, err
+	}
+	if err := f.Tmpl.Execute(io.Discard, header); err != nil {
+		return nil, fmt.Errorf("%w: template %q: %w", engine.ErrInvalidInput, s, err)
+	}
+	return f, nil
+}
+
+// WriteFormat writes rows with a parsed --format: a JSON object per line,
+// a table with its header, or each row through the template.
+func WriteFormat[T any](out io.Writer, f *Format, header T, rows []T) error {
+	if f.JSON {
+		return writeJSONLines(out, rows)
+	}
+	w := out
+	var tw *tabwriter.Writer
+	if f.Table {
+		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
+		w = tw
+		if err := f.Tmpl.Execute(w, header); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, r := range rows {
+		if err := f.Tmpl.Execute(w, r); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(w)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+// writeJSONLines writes rows as --format json does: a JSON object a line.
+func writeJSONLines[T any](out io.Writer, rows []T) error {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }

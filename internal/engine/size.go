@@ -14,12 +14,22 @@ import (
 // content in its overlay's upper directory (each hard-linked file once).
 // A container on a rootfs directory has no upper directory: 0.
 func (e *Engine) SizeRw(r *Record) (int64, error) {
-	upper := e.Overlay(r).Upper
+	return dirSize(e.Overlay(r).Upper)
+}
+
+// VolumeSize is the bytes of file content in volume name.
+func (e *Engine) VolumeSize(name string) (int64, error) {
+	return dirSize(e.volumeData(name))
+}
+
+// dirSize is the bytes of file content under dir (each hard-linked file
+// once); a missing dir holds none.
+func dirSize(dir string) (int64, error) {
 	var total int64
 	seen := map[uint64]bool{}
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == upper && errors.Is(err, fs.ErrNotExist) {
+			if p == dir && errors.Is(err, fs.ErrNotExist) {
 				return filepath.SkipDir
 			}
 			return err
@@ -41,7 +51,7 @@ func (e *Engine) SizeRw(r *Record) (int64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("size of %s: %w", upper, err)
+		return 0, fmt.Errorf("size of %s: %w", dir, err)
 	}
 	return total, nil
 }

@@ -18,6 +18,9 @@ import (
 // StatsSample is one reading of a container's counters.
 type StatsSample struct {
 	ID, Name string
+	// Ref is the name or id the container was asked by (StatsOptions.Refs),
+	// empty when every container is shown.
+	Ref string
 	// Valid is false for a container that does not run: its row shows zeros.
 	Valid bool
 	// CPUNanos is the container's CPU time; SystemNanos the host's total
@@ -71,12 +74,14 @@ func (e *Engine) Stats(o StatsOptions) error {
 	_ = e.Collect()
 	// Named containers are resolved once: a missing one is an error.
 	var fixed []*Record
+	refs := map[string]string{}
 	for _, ref := range o.Refs {
 		r, err := e.Find(ref)
 		if err != nil {
 			return err
 		}
 		fixed = append(fixed, r)
+		refs[r.ID] = ref
 	}
 	targets := func() ([]*Record, error) {
 		if len(o.Refs) == 0 {
@@ -110,6 +115,7 @@ func (e *Engine) Stats(o StatsOptions) error {
 		next := map[string]*StatsSample{}
 		for _, r := range list {
 			s := e.SampleStats(r)
+			s.Ref = refs[r.ID]
 			next[r.ID] = s
 			cur = append(cur, s)
 		}

@@ -57,15 +57,22 @@ func credsImage(e *env) {
 // it, nothing on stdout, and no container record, cgroup or mount left.
 func (e *env) assertRefused(r result, want string) {
 	e.t.Helper()
-	if r.code != 125 || r.stdout != "" || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, want) ||
-		strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
-		e.t.Errorf("want exit 125 and one line on stderr with %q:\n%s", want, r)
-	}
+	e.assertRefusal(r, want)
 	e.checkNoMounts()
 	ents, _ := os.ReadDir(filepath.Join(e.root, "containers"))
 	for _, ent := range ents {
 		e.t.Errorf("%q left container %s", r.args, ent.Name())
 		e.rmf(ent.Name())
+	}
+}
+
+// assertRefusal checks the answer of a refusal alone: exit 125, nothing
+// on stdout, one line on stderr with want in it, no Go stack.
+func (e *env) assertRefusal(r result, want string) {
+	e.t.Helper()
+	if r.code != 125 || r.stdout != "" || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, want) ||
+		strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
+		e.t.Errorf("want exit 125 and one line on stderr with %q:\n%s", want, r)
 	}
 }
 

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/json"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,29 +87,106 @@ func TestStatsNoStream(t *testing.T) {
 	}
 }
 
+// streamStats runs a live `stats ARGS...` until its output holds mark
+// three times, then interrupts it, which must end it without an error;
+// it returns the output.
+func (e *env) streamStats(mark string, args ...string) string {
+	e.t.Helper()
+	cmd := e.command(append([]string{"stats"}, args...)...)
+	out := &testutil.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	testutil.WaitFor(e.t, 10*time.Second, "three refreshes", func() bool { return strings.Count(out.String(), mark) >= 3 })
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		e.t.Errorf("stats %q after SIGINT: %v\n%s", args, err, out.String())
+	}
+	return out.String()
+}
+
 // TestStatsStream: without --no-stream, a table a second until
 // interrupted; no screen clearing when stdout is not a terminal.
 func TestStatsStream(t *testing.T) {
 	e := newEnv(t)
 	e.runDetached("--name", "s1", rootfsDir, "sleep", "100")
-	cmd := e.command("stats", "s1")
-	out := &testutil.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	out := e.streamStats("CONTAINER ID", "s1")
+	if strings.Contains(out, "\033[") {
+		t.Errorf("stats cleared the screen of a pipe: %q", out)
 	}
-	testutil.WaitFor(t, 10*time.Second, "three tables", func() bool { return strings.Count(out.String(), "CONTAINER ID") >= 3 })
-	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("stats after SIGINT: %v\n%s", err, out.String())
-	}
-	if strings.Contains(out.String(), "\033[") {
-		t.Errorf("stats cleared the screen of a pipe: %q", out.String())
-	}
-	for _, l := range lines(out.String()) {
+	for _, l := range lines(out) {
 		if !strings.HasPrefix(l, "CONTAINER ID") && !strings.Contains(l, " s1 ") {
 			t.Errorf("stats s1: unexpected line %q", l)
 		}
+	}
+}
+
+// TestStatsFormat: stats --format json, table TEMPLATE and a bare
+// template, once and in the live stream; a bad template is refused.
+func TestStatsFormat(t *testing.T) {
+	e := newEnv(t)
+	id := e.runDetached("--name", "fmt1", "--memory", "32m", "--network", "none", rootfsDir, "sleep", "100")
+
+	// json: one object per container, Docker's field names, all strings.
+	r := e.mustRun(0, "stats", "--no-stream", "--format", "json", "fmt1")
+	ls := lines(r.stdout)
+	if len(ls) != 1 {
+		t.Fatalf("stats --format json: want one line:\n%s", r.stdout)
+	}
+	var js map[string]any
+	if err := json.Unmarshal([]byte(ls[0]), &js); err != nil {
+		t.Fatalf("stats --format json: %v: %s", err, ls[0])
+	}
+	var keys []string
+	for k, v := range js {
+		keys = append(keys, k)
+		if _, ok := v.(string); !ok {
+			t.Errorf("json field %s is %T, want a string", k, v)
+		}
+	}
+	sort.Strings(keys)
+	if got := strings.Join(keys, " "); got != "BlockIO CPUPerc Container ID MemPerc MemUsage Name NetIO PIDs" {
+		t.Errorf("json fields %s", got)
+	}
+	if js["Name"] != "fmt1" || js["Container"] != "fmt1" || js["ID"] != id[:12] || js["PIDs"] != "1" ||
+		!strings.HasSuffix(js["MemUsage"].(string), " / 32MiB") || js["NetIO"] != "0B / 0B" ||
+		!regexp.MustCompile(`^\d+\.\d\d%$`).MatchString(js["CPUPerc"].(string)) {
+		t.Errorf("stats json: %s", ls[0])
+	}
+	// Without CONTAINER, Container is the id: in full with --no-trunc.
+	r = e.mustRun(0, "stats", "--no-stream", "--no-trunc", "--format", "{{.Container}} {{.ID}} {{.Name}} {{.PIDs}}")
+	if got := strings.TrimSpace(r.stdout); got != id+" "+id+" fmt1 1" {
+		t.Errorf("stats bare template: %q", got)
+	}
+	// A table of the template's columns, with their titles.
+	r = e.mustRun(0, "stats", "--no-stream", "--format", `table {{.Name}}\t{{.MemUsage}}\t{{.PIDs}}`, id[:8])
+	ls = lines(r.stdout)
+	if len(ls) != 2 || strings.Join(strings.Fields(ls[0]), " ") != "NAME MEM USAGE / LIMIT PIDS" ||
+		!regexp.MustCompile(`^fmt1\s+\S+ / 32MiB\s+1$`).MatchString(ls[1]) {
+		t.Errorf("stats table template:\n%s", r.stdout)
+	}
+	// "table" alone is the default table.
+	if rows := parseStats(t, e.mustRun(0, "stats", "--no-stream", "--format", "table").stdout); len(rows) != 1 || rows[0].name != "fmt1" {
+		t.Errorf("stats --format table: %+v", rows)
+	}
+
+	// The live stream: a line per container at each refresh.
+	for _, l := range lines(e.streamStats("fmt1=1\n", "--format", "{{.Name}}={{.PIDs}}", "fmt1")) {
+		if l != "fmt1=1" {
+			t.Errorf("stats --format stream: unexpected line %q", l)
+		}
+	}
+
+	// Bad templates: refused at once, before any sampling.
+	for _, f := range []string{"{{.Name", "{{.Nope}}", "table {{.CPU}}", `{{template "x"}}`} {
+		r := e.run("stats", "--no-stream", "--format", f, "fmt1")
+		if r.code != 125 || r.stdout != "" || !strings.Contains(r.stderr, "template") || strings.Contains(r.stderr, "goroutine") {
+			t.Errorf("stats --format %q:\n%s", f, r)
+		}
+	}
+	if r := e.run("stats", "--format", "json", "--record", "2s", "--plot", t.TempDir()+"/x.svg"); r.code != 125 || !strings.Contains(r.stderr, "--format") {
+		t.Errorf("stats --record --format:\n%s", r)
 	}
 }
 
