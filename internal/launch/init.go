@@ -60,6 +60,9 @@ func restoreStderr() error {
 }
 
 func childMain() (int, error) {
+	if err := checkUsernsJoin(); err != nil {
+		return 125, err
+	}
 	f := os.NewFile(uintptr(configFD), "config")
 	b, err := io.ReadAll(f)
 	f.Close()
@@ -179,6 +182,9 @@ func joinNamespaces(spec *specs.Spec) error {
 func setupContainer(cfg *childConfig) error {
 	spec := cfg.Spec
 	if err := joinNamespaces(spec); err != nil {
+		return err
+	}
+	if err := unshareNamespaces(spec); err != nil {
 		return err
 	}
 	if cfg.NewKeyring {

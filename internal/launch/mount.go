@@ -294,7 +294,11 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 	}
 	defer unix.Close(root)
 	devIsTmpfs := false
+	userns := hasNamespace(spec, specs.UserNamespace)
 	for _, m := range spec.Mounts {
+		if userns {
+			m = userNSMount(spec, m)
+		}
 		if err := mountInRoot(root, m); err != nil {
 			return err
 		}
@@ -305,7 +309,7 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 	if err := verifyFS(root, "/proc", unix.PROC_SUPER_MAGIC); err != nil {
 		return err
 	}
-	if err := createDevices(root, spec, devIsTmpfs); err != nil {
+	if err := createDevices(root, spec, devIsTmpfs, userns); err != nil {
 		return err
 	}
 	if err := beforePivot(); err != nil {
@@ -446,7 +450,10 @@ var defaultDevLinks = [][2]string{
 	{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
 }
 
-func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
+// createDevices makes the default devices (on a tmpfs /dev) and those of
+// linux.devices; in a user namespace, where mknod is refused, it
+// bind-mounts the host's nodes instead (see bindDevice).
+func createDevices(root int, spec *specs.Spec, devIsTmpfs, userns bool) error {
 	dev, err := mkdirInRoot(root, "/dev", unix.RESOLVE_NO_SYMLINKS)
 	if err != nil {
 		return fmt.Errorf("open /dev in rootfs: %w", err)
@@ -454,6 +461,12 @@ func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
 	defer unix.Close(dev)
 	if devIsTmpfs {
 		for _, d := range defaultDevices {
+			if userns {
+				if err := bindDevice(root, "/dev/"+d.name); err != nil {
+					return err
+				}
+				continue
+			}
 			err := unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("mknod /dev/%s: %w", d.name, err)
@@ -469,11 +482,51 @@ func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
 		return nil
 	}
 	for _, d := range spec.Linux.Devices {
-		if err := createDevice(root, d); err != nil {
+		create := createDevice
+		if userns {
+			create = func(root int, d specs.LinuxDevice) error { return bindDevice(root, d.Path) }
+		}
+		if err := create(root, d); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// bindDevice bind-mounts the host's device node p on a file at p in the
+// rootfs, as runc does in a user namespace: the node keeps the host's
+// owner and mode (the device cgroup still decides its use).
+func bindDevice(root int, p string) error {
+	p = path.Clean(p)
+	if !strings.HasPrefix(p, "/dev/") {
+		return fmt.Errorf("linux.devices: %s: not under /dev", p)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return fmt.Errorf("linux.devices: host device %s: %w", p, err)
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK && t != unix.S_IFIFO {
+		return fmt.Errorf("linux.devices: host %s is not a device", p)
+	}
+	fd, err := fileInRoot(root, p, unix.RESOLVE_NO_SYMLINKS)
+	if err != nil {
+		return fmt.Errorf("linux.devices: %s: create mount point: %w", p, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount(p, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("linux.devices: bind mount %s: %w", p, err)
+	}
+	return nil
+}
+
+// userNSMount is m as a user namespace allows it: sysfs needs a network
+// namespace that the user namespace owns, else the host's /sys comes
+// read-only, as with runc.
+func userNSMount(spec *specs.Spec, m specs.Mount) specs.Mount {
+	if m.Type != "sysfs" || newNamespace(spec, specs.NetworkNamespace) {
+		return m
+	}
+	return specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 }
 
 func createDevice(root int, d specs.LinuxDevice) error {

@@ -59,6 +59,9 @@ type Options struct {
 	// joins the container's pids cgroup itself right before its execve
 	// (see childConfig.LateWrite).
 	joinPidsLate bool
+	// joinUserns is a user namespace the child joins before its Go
+	// runtime starts (see usernsEntry).
+	joinUserns *os.File
 }
 
 // Callbacks are the caller's steps during a start. StartEarly ignores
@@ -174,8 +177,6 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		}
 		seen[ns.Type] = true
 		switch {
-		case ns.Type == specs.UserNamespace:
-			return 0, "", fmt.Errorf("linux.namespaces: user namespaces are not supported")
 		case ns.Path != "" && ns.Type == specs.MountNamespace:
 			return 0, "", fmt.Errorf("linux.namespaces: joining a mount namespace by path is not supported")
 		case ns.Path != "" && ns.Type == specs.PIDNamespace:
@@ -184,7 +185,50 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 			flags |= f
 		}
 	}
+	if err := checkUserNamespace(spec, flags); err != nil {
+		return 0, "", err
+	}
+	if _, userPath := userNamespace(spec); userPath != "" {
+		// The new namespaces must belong to the user namespace: the init
+		// unshares them once it joined it (see unshareNamespaces).
+		flags = 0
+	}
 	return flags, pidPath, nil
+}
+
+// checkUserNamespace refuses id mappings without a new user namespace, a
+// new one without them, and a new pid namespace inside a user namespace
+// given by path (the init joins that one after the clone).
+func checkUserNamespace(spec *specs.Spec, flags uintptr) error {
+	l := spec.Linux
+	has, userPath := userNamespace(spec)
+	mapped := len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0
+	switch {
+	case !has && mapped:
+		return fmt.Errorf("linux.uidMappings: given without a user namespace in linux.namespaces")
+	case has && userPath != "" && mapped:
+		return fmt.Errorf("linux.uidMappings: given with a user namespace joined by path (it has its own)")
+	case has && userPath == "" && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0):
+		return fmt.Errorf("linux.uidMappings: a new user namespace needs both uidMappings and gidMappings")
+	case userPath != "" && flags&unix.CLONE_NEWPID != 0:
+		return fmt.Errorf("linux.namespaces: a new pid namespace inside a user namespace given by path is not supported")
+	}
+	if err := ids.CheckMappings("linux.uidMappings", l.UIDMappings); err != nil {
+		return err
+	}
+	if err := ids.CheckMappings("linux.gidMappings", l.GIDMappings); err != nil {
+		return err
+	}
+	if has && userPath == "" {
+		// The init becomes root of the new namespace before its execve.
+		if _, ok := ids.ToHost(l.UIDMappings, 0); !ok {
+			return fmt.Errorf("linux.uidMappings: container uid 0 is not mapped")
+		}
+		if _, ok := ids.ToHost(l.GIDMappings, 0); !ok {
+			return fmt.Errorf("linux.gidMappings: container gid 0 is not mapped")
+		}
+	}
+	return nil
 }
 
 // Start creates the namespaces that spec asks for and starts the container's
@@ -244,6 +288,14 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, lim
 		}
 		defer pidns.Close()
 	}
+	if _, userPath := userNamespace(early); userPath != "" {
+		f, err := os.Open(userPath)
+		if err != nil {
+			return nil, fmt.Errorf("linux.namespaces: open user namespace: %w", err)
+		}
+		defer f.Close()
+		o.joinUserns = f
+	}
 	var extra *os.File
 	if o.ExecFifo != "" {
 		f, err := os.OpenFile(o.ExecFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -302,6 +354,14 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	}
 	f := os.NewFile(uintptr(pidfd), "pidfd")
 	defer f.Close()
+	if has, _ := userNamespace(spec); has {
+		userns, err := openUserns(initPid, f)
+		if err != nil {
+			return nil, err
+		}
+		defer userns.Close()
+		o.joinUserns = userns
+	}
 	// What entering needs of the container's spec: its namespaces and
 	// seccomp profile.
 	execSpec := &specs.Spec{Version: spec.Version, Process: proc}
@@ -361,6 +421,11 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		return nil, err
 	}
 	defer closeNull()
+	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
+	if o.joinUserns != nil {
+		fds = append(fds, o.joinUserns.Fd())
+		args = append(args, strconv.Itoa(len(fds)-1))
+	}
 	exe, err := sealedExe(exeFloor(fds))
 	if err != nil {
 		return nil, err
@@ -384,6 +449,13 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		// the signal again and proves its parent alive: armParentDeath.
 		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		// The fork writes the maps (setgroups allowed, as runc), while the
+		// child waits, then makes the child root of its namespace.
+		attr.Sys.UidMappings, attr.Sys.GidMappings = idMaps(spec.Linux.UIDMappings), idMaps(spec.Linux.GIDMappings)
+		attr.Sys.GidMappingsEnableSetgroups = true
+		attr.Sys.Credential = &syscall.Credential{NoSetGroups: true}
+	}
 	limitsLater = limitsLater && cg.Version() == 2 && o.CreateCgroups
 	if cg.Version() == 2 && !o.joinPidsLate {
 		var res *specs.LinuxResources
@@ -398,7 +470,6 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
-	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
 	p, err := fork(path, args, attr, pidns, cg, o.KillWithParent)
 	if err != nil {
 		return nil, err

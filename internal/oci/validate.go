@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -26,8 +27,6 @@ func Validate(spec *specs.Spec) error {
 	}
 	l := spec.Linux
 	switch {
-	case len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0:
-		return bad("linux.uidMappings", "user namespaces are not supported")
 	case l.MountLabel != "":
 		return bad("linux.mountLabel", "SELinux is not supported")
 	case l.IntelRdt != nil:
@@ -38,6 +37,9 @@ func Validate(spec *specs.Spec) error {
 		return bad("linux.memoryPolicy", "not supported")
 	case len(l.NetDevices) > 0:
 		return bad("linux.netDevices", "not supported")
+	}
+	if err := validateUserNamespace(spec); err != nil {
+		return err
 	}
 	if l.Resources != nil {
 		r := l.Resources
@@ -73,14 +75,8 @@ func Validate(spec *specs.Spec) error {
 		if !filepath.IsAbs(m.Destination) {
 			return bad(fmt.Sprintf("mounts[%d].destination", i), fmt.Sprintf("%q is not absolute", m.Destination))
 		}
-		for _, o := range m.Options {
-			switch o {
-			case "idmap", "ridmap":
-				return bad(fmt.Sprintf("mounts[%d].options", i), "id-mapped mounts are not supported")
-			}
-		}
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return bad(fmt.Sprintf("mounts[%d].uidMappings", i), "id-mapped mounts are not supported")
+		if err := validateIDMappedMount(fmt.Sprintf("mounts[%d]", i), m, l); err != nil {
+			return err
 		}
 	}
 	if spec.Process != nil {
@@ -122,4 +118,65 @@ func validateProcess(p *specs.Process) error {
 func apparmorEnabled() bool {
 	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
 	return err == nil && strings.TrimSpace(string(b)) == "Y"
+}
+
+// validateUserNamespace checks linux.uidMappings and gidMappings against
+// the user namespace (see launch's checkUserNamespace for the rest) and
+// that the process's ids are mapped.
+func validateUserNamespace(spec *specs.Spec) error {
+	l := spec.Linux
+	for _, m := range []struct {
+		field string
+		m     []specs.LinuxIDMapping
+	}{{"linux.uidMappings", l.UIDMappings}, {"linux.gidMappings", l.GIDMappings}} {
+		if err := ids.CheckMappings(m.field, m.m); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	user := false
+	for _, ns := range l.Namespaces {
+		user = user || ns.Type == specs.UserNamespace && ns.Path == ""
+	}
+	if !user || spec.Process == nil {
+		return nil
+	}
+	u := spec.Process.User
+	if _, ok := ids.ToHost(l.UIDMappings, u.UID); !ok {
+		return fmt.Errorf("%w: process.user.uid: %d is not mapped by linux.uidMappings", ErrInvalid, u.UID)
+	}
+	for _, g := range append([]uint32{u.GID}, u.AdditionalGids...) {
+		if _, ok := ids.ToHost(l.GIDMappings, g); !ok {
+			return fmt.Errorf("%w: process.user: gid %d is not mapped by linux.gidMappings", ErrInvalid, g)
+		}
+	}
+	return nil
+}
+
+// validateIDMappedMount checks the id mappings of mount m (field names
+// it): a bind mount, both maps or the idmap option with the container's,
+// which then needs a user namespace of its own.
+func validateIDMappedMount(field string, m specs.Mount, l *specs.Linux) error {
+	bad := func(f, why string) error { return fmt.Errorf("%w: %s.%s: %s", ErrInvalid, field, f, why) }
+	idmap := slices.Contains(m.Options, "idmap") || slices.Contains(m.Options, "ridmap")
+	if len(m.UIDMappings) == 0 && len(m.GIDMappings) == 0 && !idmap {
+		return nil
+	}
+	if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
+		return bad("uidMappings", "id-mapped mounts are bind mounts only")
+	}
+	if (len(m.UIDMappings) == 0) != (len(m.GIDMappings) == 0) {
+		return bad("uidMappings", "an id-mapped mount needs both uidMappings and gidMappings")
+	}
+	if len(m.UIDMappings) == 0 && len(l.UIDMappings) == 0 {
+		return bad("options", "idmap without mappings of its own needs linux.uidMappings")
+	}
+	for _, mm := range []struct {
+		f string
+		m []specs.LinuxIDMapping
+	}{{"uidMappings", m.UIDMappings}, {"gidMappings", m.GIDMappings}} {
+		if err := ids.CheckMappings(field+"."+mm.f, mm.m); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,108 @@
+package launch
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Joining a user namespace (setns with CLONE_NEWUSER) is refused to a
+// process of more than one thread, and a Go program has several before its
+// first line runs. The init binary therefore has an entry point of its own
+// (usernsEntry, userns_*.s; linked with -ldflags=-E=UsernsEntry): before
+// the Go runtime starts, while the process has one thread, it joins the user
+// namespace whose descriptor argv[2] names (the parent passes one only to an
+// exec into a user-namespaced container, or to an init whose user namespace
+// is given by path), becomes root there (setresgid and setresuid 0, as runc
+// does), notes the result in usernsJoin, and jumps to the Go runtime's
+// entry. Every other start of the binary (argv has no third element) costs
+// one comparison.
+
+// UsernsEntry is the linker's name of the init binary's entry point: build
+// sdocker-init with -ldflags=-E=UsernsEntry.
+const UsernsEntry = "github.com/sdocker/sdocker/internal/launch.usernsEntry"
+
+// usernsJoin is what the entry point did: usernsNotRun when it did not run
+// (a binary linked without it), else 0 or the negated errno of the first
+// call that failed (setns, setresgid, setresuid).
+var usernsJoin int64 = usernsNotRun
+
+const usernsNotRun = 1
+
+// usernsFailedCall names the call that failed for usernsJoin.
+var usernsFailedCall int64
+
+// checkUsernsJoin reports whether the entry point joined the user
+// namespace the parent asked for (argv[2]), and closes its descriptor.
+func checkUsernsJoin() error {
+	if len(os.Args) < 3 {
+		return nil
+	}
+	fd, err := strconv.Atoi(os.Args[2])
+	if err != nil {
+		return fmt.Errorf("user namespace descriptor %q: not a number", os.Args[2])
+	}
+	defer unix.Close(fd)
+	switch {
+	case usernsJoin == usernsNotRun:
+		return fmt.Errorf("join user namespace: %s was linked without its entry point (go build -ldflags=-E=%s)", InitBinaryName, UsernsEntry)
+	case usernsJoin != 0:
+		call := [...]string{"setns", "setresgid 0", "setresuid 0"}[usernsFailedCall%3]
+		return fmt.Errorf("join user namespace: %s: %w", call, unix.Errno(-usernsJoin))
+	}
+	return nil
+}
+
+// userNamespace returns whether spec has a user namespace, and the path of
+// one to join.
+func userNamespace(spec *specs.Spec) (has bool, path string) {
+	ns, ok := namespace(spec, specs.UserNamespace)
+	return ok, ns.Path
+}
+
+// idMaps converts the spec's mappings to the fork's.
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, r := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(r.ContainerID), HostID: int(r.HostID), Size: int(r.Size)}
+	}
+	return out
+}
+
+// openUserns opens the user namespace of process pid, whose pidfd proves
+// that pid was not reused meanwhile.
+func openUserns(pid int, pidfd *os.File) (*os.File, error) {
+	p := fmt.Sprintf("/proc/%d/ns/user", pid)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open user namespace of container: %w", err)
+	}
+	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("container init %d: %w", pid, err)
+	}
+	return f, nil
+}
+
+// unshareNamespaces makes the new namespaces of spec but the pid and
+// cgroup ones, for an init that joined its user namespace by path (they
+// must belong to it, so they could not come with the clone).
+func unshareNamespaces(spec *specs.Spec) error {
+	if _, userPath := userNamespace(spec); userPath == "" {
+		return nil
+	}
+	flags := 0
+	for _, t := range []specs.LinuxNamespaceType{specs.MountNamespace, specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace} {
+		if newNamespace(spec, t) {
+			flags |= int(nsFlags[t])
+		}
+	}
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("unshare namespaces in user namespace: %w", err)
+	}
+	return nil
+}
