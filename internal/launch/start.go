@@ -398,6 +398,9 @@ type child struct {
 	// limitsLater: its cgroup (v2) was made without limits; configure
 	// writes them before the child goes on.
 	limitsLater bool
+	// userMaps holds the id mappings of the child's new user namespace;
+	// nil without one.
+	userMaps *specs.Linux
 }
 
 // spawnChild clones the child. What it reads of spec (an init's early spec)
@@ -474,7 +477,11 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 	if err != nil {
 		return nil, err
 	}
-	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: ch.conn, configW: ch.configW, limitsLater: limitsLater}, nil
+	c := &child{p: p, cg: cg, o: o, terminal: terminal, conn: ch.conn, configW: ch.configW, limitsLater: limitsLater}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		c.userMaps = &specs.Linux{UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings}
+	}
+	return c, nil
 }
 
 // childEnv is the environment of a child: one P (see spawnChild), no
@@ -655,6 +662,9 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 		if err := cg.Create(res); err != nil {
 			return err
 		}
+		if err := c.chownCgroups(); err != nil {
+			return err
+		}
 	}
 	var fds []int
 	defer func() {
@@ -776,6 +786,11 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	// waits for "placed" before anything else but arming its parent-death
 	// signal.
 	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent
+	if c.cg.Version() == 2 {
+		if err := c.chownCgroups(); err != nil {
+			return c.fail(err)
+		}
+	}
 	if _, err := c.configW.Write(cfg.marshal()); err != nil {
 		return c.fail(fmt.Errorf("send config to container init: %w", err))
 	}
@@ -792,6 +807,17 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		}
 	}
 	return c.follow()
+}
+
+// chownCgroups gives the cgroups that Start made to the root of the
+// container's new user namespace, if it has one (see cgroups.Chown).
+func (c *child) chownCgroups() error {
+	if !c.o.CreateCgroups || c.userMaps == nil {
+		return nil
+	}
+	uid, _ := ids.ToHost(c.userMaps.UIDMappings, 0)
+	gid, _ := ids.ToHost(c.userMaps.GIDMappings, 0)
+	return cgroups.Chown(c.cg, int(uid), int(gid))
 }
 
 // fail kills a child whose start failed with err.

@@ -21,9 +21,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/sdocker/sdocker/internal/launch"
 )
+
+// InitEntry is the entry point sdocker-init is linked with (launch.UsernsEntry;
+// not imported here, which the packages that launch imports test with).
+const InitEntry = "github.com/sdocker/sdocker/internal/launch.usernsEntry"
 
 // ModuleRoot returns the directory of the sdocker module's go.mod.
 func ModuleRoot() (string, error) {
@@ -47,8 +49,8 @@ func BuildBinaries(dir string, pkgs ...string) error {
 	}
 	var builds [][]string
 	if i := slices.Index(pkgs, "./cmd/sdocker-init"); i >= 0 {
-		// Its own entry point (see launch.UsernsEntry).
-		builds = append(builds, []string{"-ldflags=-E=" + launch.UsernsEntry, pkgs[i]})
+		// Its own entry point (see InitEntry).
+		builds = append(builds, []string{"-ldflags=-E=" + InitEntry, pkgs[i]})
 		pkgs = slices.Delete(slices.Clone(pkgs), i, i+1)
 	}
 	if len(pkgs) > 0 {

@@ -1,0 +1,152 @@
+package oci
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sdocker/sdocker/tests/testutil"
+)
+
+// usernsHost is the first host id of the tests' user namespaces.
+const usernsHost = 200000
+
+// userns gives the container a user namespace mapping its ids 0-65535 to
+// the host's host.., and the rootfs to the container's root (the runtime
+// makes no copy of it).
+func (b *bundle) userns(host uint32) {
+	b.t.Helper()
+	b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	b.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: 65536}}
+	b.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: 65536}}
+	// The container's root reaches its rootfs as any other host user.
+	if err := os.Chmod(filepath.Dir(b.dir), 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	err := filepath.Walk(b.rootfs, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(host), int(host))
+	})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// hostOwner is the uid and gid of p on the host.
+func hostOwner(t *testing.T, p string) (uint32, uint32) {
+	t.Helper()
+	fi, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return st.Uid, st.Gid
+}
+
+// A user-namespaced container: root inside is usernsHost outside, for its
+// processes, its files in a volume and its cgroup; /proc and /sys are
+// there, the devices work (bind-mounted from the host) and exec joins the
+// same user namespace, as root of it.
+func TestUsernsContainer(t *testing.T) {
+	b := newBundle(t)
+	out := b.outDir()
+	if err := os.Chmod(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	b.userns(usernsHost)
+	b.sh(`id -u; id -g; touch /out/made; mkdir /out/dir
+		grep -q '^Name:' /proc/self/status && echo proc-ok
+		test -d /sys/kernel && echo sys-ok
+		echo x >/dev/null && head -c 4 /dev/zero | wc -c
+		echo ready; while :; do sleep 1; done`)
+	b.createStart()
+	got := lines(b.output())
+	for _, want := range []string{"0", "proc-ok", "sys-ok", "4", "ready"} {
+		if !contains(got, want) {
+			t.Errorf("container output %q lacks %q", got, want)
+		}
+	}
+	for _, p := range []string{"made", "dir"} {
+		if uid, gid := hostOwner(t, filepath.Join(out, p)); uid != usernsHost || gid != usernsHost {
+			t.Errorf("/out/%s is %d:%d on the host, want %d:%d", p, uid, gid, usernsHost, usernsHost)
+		}
+	}
+	st := b.state()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("Uid:\t%d\t%d", usernsHost, usernsHost); !strings.Contains(string(status), want) {
+		t.Errorf("the host sees the container's process as\n%s\nwant a line starting %q", status, want)
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	execOut := lines(b.mustExec("sh", "-c", "id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map; echo x >/dev/null && echo null-ok"))
+	if len(execOut) < 4 || execOut[0] != "0" || execOut[1] != ns || !strings.HasPrefix(strings.Join(strings.Fields(execOut[2]), " "), "0 "+strconv.Itoa(usernsHost)+" 65536") || execOut[3] != "null-ok" {
+		t.Errorf("exec printed %q, want uid 0, user namespace %s, its map, null-ok", execOut, ns)
+	}
+	if isRunc {
+		return // runc chowns the cgroup on v2 only
+	}
+	dir := cgroupFile("pids", b.cgPath, "")
+	if uid, _ := hostOwner(t, dir); uid != usernsHost {
+		t.Errorf("cgroup %s belongs to uid %d, want the container's root %d", dir, uid, usernsHost)
+	}
+}
+
+// Mappings the kernel would refuse, or that make no sense with the
+// namespaces given, are refused before anything is made.
+func TestUsernsBadMappings(t *testing.T) {
+	m := func(c, h, n uint32) []specs.LinuxIDMapping {
+		return []specs.LinuxIDMapping{{ContainerID: c, HostID: h, Size: n}}
+	}
+	for _, tc := range []struct {
+		name   string
+		userns bool
+		uid    []specs.LinuxIDMapping
+		gid    []specs.LinuxIDMapping
+		want   string
+	}{
+		{"overlap inside", true, append(m(0, 300000, 1000), m(500, 400000, 10)...), m(0, 300000, 1000), "overlap"},
+		{"overlap on the host", true, append(m(0, 300000, 1000), m(5000, 300500, 10)...), m(0, 300000, 1000), "overlap"},
+		{"out of range", true, m(0, 4294967000, 1000), m(0, 300000, 1000), "linux.uidMappings"},
+		{"empty range", true, m(0, 300000, 0), m(0, 300000, 1000), "size 0"},
+		{"without a user namespace", false, m(0, 300000, 1000), m(0, 300000, 1000), "without a user namespace"},
+		{"no gid mappings", true, m(0, 300000, 1000), nil, "gidMappings"},
+		{"root not mapped", true, m(1, 300000, 1000), m(0, 300000, 1000), "not mapped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if isRunc && !tc.userns {
+				t.Skip("runc 1.1 ignores mappings without a user namespace")
+			}
+			b := newBundle(t)
+			if tc.userns {
+				b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			}
+			b.spec.Linux.UIDMappings, b.spec.Linux.GIDMappings = tc.uid, tc.gid
+			r := b.run()
+			if r.code == 0 {
+				t.Fatalf("a container with %s ran: %v", tc.name, r)
+			}
+			if !isRunc && (!strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0) {
+				t.Errorf("want one line naming %q: %v", tc.want, r)
+			}
+			if _, err := b.stateErr(); err == nil {
+				t.Errorf("the refused container %s has a state", b.id)
+			}
+			if dirs := testutil.CgroupDirs(b.cgPath); len(dirs) > 0 {
+				t.Errorf("the refused container left cgroups: %v", dirs)
+			}
+		})
+	}
+}
