@@ -196,9 +196,11 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 	return flags, pidPath, nil
 }
 
-// checkUserNamespace refuses id mappings without a new user namespace, a
-// new one without them, and a new pid namespace inside a user namespace
-// given by path (the init joins that one after the clone).
+// checkUserNamespace refuses id mappings without a user namespace, a new
+// one without them, and a new pid namespace inside a user namespace given
+// by path (the init joins that one after the clone). Mappings that come
+// with a path (containerd gives both) are the joined namespace's own and
+// are not written.
 func checkUserNamespace(spec *specs.Spec, flags uintptr) error {
 	l := spec.Linux
 	has, userPath := userNamespace(spec)
@@ -206,8 +208,6 @@ func checkUserNamespace(spec *specs.Spec, flags uintptr) error {
 	switch {
 	case !has && mapped:
 		return fmt.Errorf("linux.uidMappings: given without a user namespace in linux.namespaces")
-	case has && userPath != "" && mapped:
-		return fmt.Errorf("linux.uidMappings: given with a user namespace joined by path (it has its own)")
 	case has && userPath == "" && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0):
 		return fmt.Errorf("linux.uidMappings: a new user namespace needs both uidMappings and gidMappings")
 	case userPath != "" && flags&unix.CLONE_NEWPID != 0:

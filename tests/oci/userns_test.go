@@ -25,6 +25,12 @@ func (b *bundle) userns(host uint32) {
 	b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 	b.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: 65536}}
 	b.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: host, Size: 65536}}
+	b.chownRootfs(host)
+}
+
+// chownRootfs gives the rootfs to host, the root of a user namespace.
+func (b *bundle) chownRootfs(host uint32) {
+	b.t.Helper()
 	// The container's root reaches its rootfs as any other host user.
 	if err := os.Chmod(filepath.Dir(b.dir), 0o755); err != nil {
 		b.t.Fatal(err)
@@ -148,5 +154,46 @@ func TestUsernsBadMappings(t *testing.T) {
 				t.Errorf("the refused container left cgroups: %v", dirs)
 			}
 		})
+	}
+}
+
+// A user namespace given by path is joined (with the pid namespace of the
+// container that made it: a new one inside it is refused), and the new
+// namespaces belong to it.
+func TestUsernsByPath(t *testing.T) {
+	a := newBundle(t).long()
+	a.userns(usernsHost)
+	a.createStart()
+	pid := a.state().Pid
+	b := newBundle(t)
+	b.chownRootfs(usernsHost)
+	b.withoutNamespace(specs.PIDNamespace)
+	b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces,
+		specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", pid)},
+		specs.LinuxNamespace{Type: specs.PIDNamespace, Path: fmt.Sprintf("/proc/%d/ns/pid", pid)})
+	// The namespace's own mappings, as containerd gives them (runc 1.1
+	// needs them).
+	b.spec.Linux.UIDMappings, b.spec.Linux.GIDMappings = a.spec.Linux.UIDMappings, a.spec.Linux.GIDMappings
+	// Mounting needs CAP_SYS_ADMIN over the mount namespace: the user
+	// namespace's, not the host's.
+	caps := b.spec.Process.Capabilities
+	caps.Bounding = append(caps.Bounding, "CAP_SYS_ADMIN")
+	caps.Effective = append(caps.Effective, "CAP_SYS_ADMIN")
+	caps.Permitted = append(caps.Permitted, "CAP_SYS_ADMIN")
+	b.sh("id -u; readlink /proc/self/ns/user; mount -t tmpfs t /mnt && echo mounted")
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(b.mustRun()); len(got) != 3 || got[0] != "0" || got[1] != want || got[2] != "mounted" {
+		t.Errorf("the joining container printed %q, want 0, %s, mounted", got, want)
+	}
+	if isRunc {
+		return
+	}
+	c := newBundle(t)
+	c.spec.Linux.Namespaces = append(c.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", pid)})
+	if r := c.run(); r.code == 0 || !strings.Contains(r.stderr, "new pid namespace") {
+		t.Errorf("a new pid namespace inside a joined user namespace: want a refusal naming it: %v", r)
 	}
 }
