@@ -8,7 +8,9 @@ import (
 )
 
 func TestCheckMappings(t *testing.T) {
-	r := func(c, h, n uint32) specs.LinuxIDMapping { return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: n} }
+	r := func(c, h, n uint32) specs.LinuxIDMapping {
+		return specs.LinuxIDMapping{ContainerID: c, HostID: h, Size: n}
+	}
 	many := make([]specs.LinuxIDMapping, MaxExtents+1)
 	for i := range many {
 		many[i] = r(uint32(i), uint32(100000+i), 1)
