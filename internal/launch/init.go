@@ -101,6 +101,9 @@ func childMain() (int, error) {
 		if err := joinCgroups(fds); err != nil {
 			return 125, err
 		}
+		if err := recvIDMapped(cfg); err != nil {
+			return 125, err
+		}
 	}
 	unix.Umask(0)
 	if os.Args[0] == execArg0 {

@@ -30,7 +30,7 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 7
+const protocol = 8
 
 // ArmDelayEnv, a number of milliseconds in the starting command's
 // environment, delays every child it starts right before it arms its
@@ -74,6 +74,10 @@ type childConfig struct {
 	// its pids cgroup (exec). Until then the Go runtime's own threads do not count
 	// against the limit. Empty when there is none.
 	LateWrite string
+	// IDMapped are the indexes in Spec.Mounts of the id-mapped mounts: the
+	// parent makes them (detached) and sends them in a "mounts" message
+	// after "placed", in this order.
+	IDMapped []int
 
 	state []byte // from the parent's "continue", for the init's hooks
 }
@@ -81,7 +85,7 @@ type childConfig struct {
 // syncMessage travels between child and parent on the sync socket.
 type syncMessage struct {
 	// "armed" (its parent-death signal is set; the parent answers
-	// "placed"), "console" (with a pty master fd), "hooks" (the parent may
+	// "placed", then "mounts" with the id-mapped mounts if any), "console" (with a pty master fd), "hooks" (the parent may
 	// run its createRuntime hooks; it answers "continue"), "ready" (waiting
 	// on the exec fifo) or "error"; from the parent: "placed", "continue".
 	Type  string

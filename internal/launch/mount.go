@@ -160,18 +160,14 @@ func mountInRoot(root int, m specs.Mount) error {
 	if m.Type == "cgroup" {
 		return mountCgroupFS(root, m)
 	}
-	dest := path.Clean(m.Destination)
-	if !path.IsAbs(dest) || dest == "/" {
-		return fmt.Errorf("mount %s: destination must be an absolute path other than /", m.Destination)
+	dest, resolve, err := checkDestination(m)
+	if err != nil {
+		return err
 	}
 	flags, prop, data := parseMountOptions(m.Options)
 	bind := flags&unix.MS_BIND != 0 || m.Type == "bind"
 	if bind {
 		flags |= unix.MS_BIND
-	}
-	var resolve uint64
-	if noSymlinkDests[dest] || m.Type == "proc" || m.Type == "sysfs" {
-		resolve = unix.RESOLVE_NO_SYMLINKS
 	}
 	open := func() (int, error) {
 		if bind {
@@ -214,6 +210,19 @@ func mountInRoot(root int, m specs.Mount) error {
 		}
 	}
 	return nil
+}
+
+// checkDestination returns m's destination, cleaned, and how its path
+// resolves in the rootfs; an error for / or a relative one.
+func checkDestination(m specs.Mount) (dest string, resolve uint64, err error) {
+	dest = path.Clean(m.Destination)
+	if !path.IsAbs(dest) || dest == "/" {
+		return "", 0, fmt.Errorf("mount %s: destination must be an absolute path other than /", m.Destination)
+	}
+	if noSymlinkDests[dest] || m.Type == "proc" || m.Type == "sysfs" {
+		resolve = unix.RESOLVE_NO_SYMLINKS
+	}
+	return dest, resolve, nil
 }
 
 // checkBindKind refuses a bind mount of a file on a directory or of a
@@ -295,7 +304,13 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 	defer unix.Close(root)
 	devIsTmpfs := false
 	userns := hasNamespace(spec, specs.UserNamespace)
-	for _, m := range spec.Mounts {
+	for i, m := range spec.Mounts {
+		if fd, ok := idMappedFDs[i]; ok {
+			if err := mountDetached(root, m, fd); err != nil {
+				return err
+			}
+			continue
+		}
 		if userns {
 			m = userNSMount(spec, m)
 		}

@@ -785,7 +785,8 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	// one write per hierarchy) or get their limits (v2, started early); it
 	// waits for "placed" before anything else but arming its parent-death
 	// signal.
-	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent
+	cfg.IDMapped = idMappedMounts(cfg.Spec)
+	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent || len(cfg.IDMapped) > 0
 	if c.cg.Version() == 2 {
 		if err := c.chownCgroups(); err != nil {
 			return c.fail(err)
@@ -800,6 +801,9 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		if err := c.place(res, late); err != nil {
 			return c.fail(err)
 		}
+		if err := c.sendIDMapped(cfg); err != nil {
+			return c.fail(err)
+		}
 	}
 	if c.o.WhileStarting != nil {
 		if err := c.o.WhileStarting(c.p.Pid); err != nil {
@@ -807,6 +811,24 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		}
 	}
 	return c.follow()
+}
+
+// sendIDMapped makes the id-mapped mounts of cfg and sends them to the
+// child.
+func (c *child) sendIDMapped(cfg *childConfig) error {
+	if len(cfg.IDMapped) == 0 {
+		return nil
+	}
+	fds, err := makeIDMapped(cfg.Spec, cfg.IDMapped, c.p.Pid)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	return c.conn.send(syncMessage{Type: "mounts"}, fds...)
 }
 
 // chownCgroups gives the cgroups that Start made to the root of the

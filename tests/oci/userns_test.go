@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,5 +196,50 @@ func TestUsernsByPath(t *testing.T) {
 	c.spec.Linux.Namespaces = append(c.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", pid)})
 	if r := c.run(); r.code == 0 || !strings.Contains(r.stderr, "new pid namespace") {
 		t.Errorf("a new pid namespace inside a joined user namespace: want a refusal naming it: %v", r)
+	}
+}
+
+// Id-mapped mounts: a host directory of root's files is the container
+// root's through the container's own mappings (the idmap option) and
+// writable by it, its files written back as the host's root; a mount with
+// mappings of its own shows the ids they give, in a container with or
+// without a user namespace.
+func TestUsernsIDMappedMounts(t *testing.T) {
+	if isRunc {
+		t.Skip("runc 1.1 has no id-mapped mounts")
+	}
+	vol := t.TempDir()
+	if err := os.Chmod(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "host"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(vol, "host"), 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t)
+	b.userns(usernsHost)
+	b.addMount(specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind", "idmap"}})
+	b.addMount(specs.Mount{Destination: "/ro", Type: "bind", Source: vol, Options: []string{"bind", "ro"},
+		UIDMappings: []specs.LinuxIDMapping{{ContainerID: 1000, HostID: usernsHost + 7, Size: 1}},
+		GIDMappings: []specs.LinuxIDMapping{{ContainerID: 1000, HostID: usernsHost + 8, Size: 1}}})
+	b.sh("stat -c '%u:%g' /vol /vol/host /ro/host; touch /vol/made && echo made; touch /ro/no 2>/dev/null || echo ro")
+	got := lines(b.mustRun())
+	if want := []string{"0:0", "1000:1000", "7:8", "made", "ro"}; !slices.Equal(got, want) {
+		t.Errorf("the container printed %q, want %q", got, want)
+	}
+	if uid, gid := hostOwner(t, filepath.Join(vol, "made")); uid != 0 || gid != 0 {
+		t.Errorf("a file the container's root made in the id-mapped mount is %d:%d on the host, want 0:0", uid, gid)
+	}
+
+	// Without a user namespace: the mount's own mappings.
+	c := newBundle(t)
+	c.addMount(specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"},
+		UIDMappings: []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 4000, Size: 1}},
+		GIDMappings: []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 5000, Size: 1}}})
+	c.sh("stat -c '%u:%g' /vol/host")
+	if got := strings.TrimSpace(c.mustRun()); got != "4000:5000" {
+		t.Errorf("without a user namespace the id-mapped file is %s, want 4000:5000", got)
 	}
 }
