@@ -160,8 +160,12 @@ func namespace(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespa
 }
 
 // joinNamespaces enters the network, IPC, UTS and cgroup namespaces that
-// spec gives by path (the pid namespace was joined at fork).
+// spec gives by path (the pid namespace was joined at fork; with a new
+// user namespace, all of them: see joinBeforeUserns).
 func joinNamespaces(spec *specs.Spec) error {
+	if newNamespace(spec, specs.UserNamespace) {
+		return nil
+	}
 	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
 		ns, ok := namespace(spec, t)
 		if !ok || ns.Path == "" {

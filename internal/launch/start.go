@@ -62,6 +62,9 @@ type Options struct {
 	// joinUserns is a user namespace the child joins before its Go
 	// runtime starts (see usernsEntry).
 	joinUserns *os.File
+	// forkJoins are namespaces that the forking thread joins (see
+	// joinBeforeUserns).
+	forkJoins []nsJoin
 }
 
 // Callbacks are the caller's steps during a start. StartEarly ignores
@@ -288,6 +291,10 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, lim
 		}
 		defer pidns.Close()
 	}
+	if o.forkJoins, err = joinBeforeUserns(early); err != nil {
+		return nil, err
+	}
+	defer closeJoins(o.forkJoins)
 	if _, userPath := userNamespace(early); userPath != "" {
 		f, err := os.Open(userPath)
 		if err != nil {
@@ -473,7 +480,7 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
-	p, err := fork(path, args, attr, pidns, cg, o.KillWithParent)
+	p, err := fork(path, args, attr, pidns, o.forkJoins, cg, o.KillWithParent)
 	if err != nil {
 		return nil, err
 	}
@@ -596,25 +603,26 @@ func cloneCgroup(cg cgroups.Manager, create bool, res *specs.LinuxResources) (in
 }
 
 // fork starts the child on a thread of its own (see forkOn).
-func fork(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, cg cgroups.Manager, killWithParent bool) (*Process, error) {
+func fork(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, joins []nsJoin, cg cgroups.Manager, killWithParent bool) (*Process, error) {
 	p := &Process{done: make(chan struct{})}
 	started := make(chan error, 1)
-	go p.forkOn(path, args, attr, pidns, cg, killWithParent, started)
+	go p.forkOn(path, args, attr, pidns, joins, cg, killWithParent, started)
 	if err := <-started; err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// forkOn forks p on the calling goroutine's thread, in pidns if given, and
-// reports on started; with killWithParent it then waits for p there.
-func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, cg cgroups.Manager, killWithParent bool, started chan<- error) {
+// forkOn forks p on the calling goroutine's thread, in pidns and the
+// namespaces of joins if given, and reports on started; with
+// killWithParent it then waits for p there.
+func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, joins []nsJoin, cg cgroups.Manager, killWithParent bool, started chan<- error) {
 	// The child's parent-death signal follows the thread that forked
 	// it: keep that thread for the child's whole life. A thread that
-	// joined a pid namespace dies afterwards (never unlocked); any
-	// other goes back to the scheduler, which then needs no new one.
+	// joined a namespace dies afterwards (never unlocked); any other
+	// goes back to the scheduler, which then needs no new one.
 	runtime.LockOSThread()
-	if pidns == nil {
+	if pidns == nil && len(joins) == 0 {
 		defer runtime.UnlockOSThread()
 	}
 	if pidns != nil {
@@ -623,6 +631,11 @@ func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pid
 			close(p.done)
 			return
 		}
+	}
+	if err := joinOnThread(joins); err != nil {
+		started <- err
+		close(p.done)
+		return
 	}
 	pid, err := syscall.ForkExec(path, args, attr)
 	if err != nil {

@@ -106,3 +106,50 @@ func unshareNamespaces(spec *specs.Spec) error {
 	}
 	return nil
 }
+
+// nsJoin is a namespace to join, open, and its CLONE_NEW* type.
+type nsJoin struct {
+	f    *os.File
+	flag int
+}
+
+// joinBeforeUserns opens the namespaces given by path that an init with a
+// new user namespace must be in before the clone makes that namespace: it
+// could not join them from inside, where it has no privilege over what
+// the host's root owns (a network namespace that the engine made). The
+// forking thread joins them (joinOnThread); the init then skips them (see
+// joinNamespaces). Nil without a new user namespace.
+func joinBeforeUserns(spec *specs.Spec) (joins []nsJoin, err error) {
+	if !newNamespace(spec, specs.UserNamespace) {
+		return nil, nil
+	}
+	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
+		ns, ok := namespace(spec, t)
+		if !ok || ns.Path == "" {
+			continue
+		}
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			closeJoins(joins)
+			return nil, fmt.Errorf("linux.namespaces: open %s namespace %s: %w", t, ns.Path, err)
+		}
+		joins = append(joins, nsJoin{f, int(nsFlags[t])})
+	}
+	return joins, nil
+}
+
+func closeJoins(joins []nsJoin) {
+	for _, j := range joins {
+		j.f.Close()
+	}
+}
+
+// joinOnThread joins the namespaces of joins on this (locked) thread.
+func joinOnThread(joins []nsJoin) error {
+	for _, j := range joins {
+		if err := unix.Setns(int(j.f.Fd()), j.flag); err != nil {
+			return fmt.Errorf("linux.namespaces: join %s: %w", j.f.Name(), err)
+		}
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package oci
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -241,5 +242,39 @@ func TestUsernsIDMappedMounts(t *testing.T) {
 	c.sh("stat -c '%u:%g' /vol/host")
 	if got := strings.TrimSpace(c.mustRun()); got != "4000:5000" {
 		t.Errorf("without a user namespace the id-mapped file is %s, want 4000:5000", got)
+	}
+}
+
+// A container with a new user namespace joins a network namespace of the
+// host's root by path (as the engine gives it its network): the runtime
+// joins it before the user namespace exists; /sys, which the container
+// could not mount for a network namespace it does not own, is the host's,
+// read-only.
+func TestUsernsJoinsHostNetwork(t *testing.T) {
+	if isRunc {
+		t.Skip("runc 1.1 mounts a sysfs for a network namespace its user namespace does not own, and fails")
+	}
+	holder := exec.Command(tool(t, "unshare"), "--net", "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	netns := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+	testutil.WaitFor(t, pollTimeout, "the holder's own network namespace", func() bool {
+		a, _ := os.Readlink(netns)
+		b, _ := os.Readlink("/proc/self/ns/net")
+		return a != "" && a != b
+	})
+	want, err := os.Readlink(netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t)
+	b.userns(usernsHost)
+	b.withoutNamespace(specs.NetworkNamespace)
+	b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns})
+	b.sh("id -u; readlink /proc/self/ns/net; test -d /sys/class/net && echo sys-ok; touch /sys/x 2>/dev/null || echo sys-ro")
+	if got := lines(b.mustRun()); !slices.Equal(got, []string{"0", want, "sys-ok", "sys-ro"}) {
+		t.Errorf("the container printed %q, want 0, %s, sys-ok, sys-ro", got, want)
 	}
 }
