@@ -56,3 +56,29 @@ func TestToHostAndOverlaps(t *testing.T) {
 		t.Error("Overlaps misjudges the host ranges' edges")
 	}
 }
+
+func TestSubordinateRanges(t *testing.T) {
+	file := `# comment
+containers:100000:65536
+other:300000:65536
+containers:2147483648:1000000
+1001:500000:10
+containers:bad:5
+containers:1:0
+containers:4294967290:100
+
+`
+	got, err := SubordinateRanges(strings.NewReader(file), "containers", 1001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Range{{100000, 65536}, {2147483648, 1000000}, {500000, 10}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("range %d: got %v, want %v", i, got[i], want[i])
+		}
+	}
+}

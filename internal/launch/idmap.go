@@ -72,7 +72,7 @@ func makeIDMappedMount(spec *specs.Spec, i, pid int) (int, error) {
 	if has, _ := userNamespace(spec); has && l != nil && slices.Equal(uids, l.UIDMappings) && slices.Equal(gids, l.GIDMappings) {
 		userns, err = os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
 	} else {
-		userns, err = mappedUserns(uids, gids)
+		userns, err = MappedUserns(uids, gids)
 	}
 	if err != nil {
 		return -1, fmt.Errorf("%s: user namespace for the mapping: %w", field, err)
@@ -101,10 +101,10 @@ func makeIDMappedMount(spec *specs.Spec, i, pid int) (int, error) {
 	return fd, nil
 }
 
-// mappedUserns returns a user namespace with the mappings given: that of a
+// MappedUserns returns a user namespace with the mappings given: that of a
 // child cloned into it (the init binary, which waits for a config that
 // never comes), ended once its namespace is open.
-func mappedUserns(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
+func MappedUserns(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 	configR, configW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("create pipe: %w", err)
