@@ -188,7 +188,7 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 			flags |= f
 		}
 	}
-	if err := checkUserNamespace(spec, flags); err != nil {
+	if err := CheckUserNamespace(spec); err != nil {
 		return 0, "", err
 	}
 	if _, userPath := userNamespace(spec); userPath != "" {
@@ -197,41 +197,6 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		flags = 0
 	}
 	return flags, pidPath, nil
-}
-
-// checkUserNamespace refuses id mappings without a user namespace, a new
-// one without them, and a new pid namespace inside a user namespace given
-// by path (the init joins that one after the clone). Mappings that come
-// with a path (containerd gives both) are the joined namespace's own and
-// are not written.
-func checkUserNamespace(spec *specs.Spec, flags uintptr) error {
-	l := spec.Linux
-	has, userPath := userNamespace(spec)
-	mapped := len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0
-	switch {
-	case !has && mapped:
-		return fmt.Errorf("linux.uidMappings: given without a user namespace in linux.namespaces")
-	case has && userPath == "" && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0):
-		return fmt.Errorf("linux.uidMappings: a new user namespace needs both uidMappings and gidMappings")
-	case userPath != "" && flags&unix.CLONE_NEWPID != 0:
-		return fmt.Errorf("linux.namespaces: a new pid namespace inside a user namespace given by path is not supported")
-	}
-	if err := ids.CheckMappings("linux.uidMappings", l.UIDMappings); err != nil {
-		return err
-	}
-	if err := ids.CheckMappings("linux.gidMappings", l.GIDMappings); err != nil {
-		return err
-	}
-	if has && userPath == "" {
-		// The init becomes root of the new namespace before its execve.
-		if _, ok := ids.ToHost(l.UIDMappings, 0); !ok {
-			return fmt.Errorf("linux.uidMappings: container uid 0 is not mapped")
-		}
-		if _, ok := ids.ToHost(l.GIDMappings, 0); !ok {
-			return fmt.Errorf("linux.gidMappings: container gid 0 is not mapped")
-		}
-	}
-	return nil
 }
 
 // Start creates the namespaces that spec asks for and starts the container's

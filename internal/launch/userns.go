@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
 // Joining a user namespace (setns with CLONE_NEWUSER) is refused to a
@@ -149,6 +151,59 @@ func joinOnThread(joins []nsJoin) error {
 	for _, j := range joins {
 		if err := unix.Setns(int(j.f.Fd()), j.flag); err != nil {
 			return fmt.Errorf("linux.namespaces: join %s: %w", j.f.Name(), err)
+		}
+	}
+	return nil
+}
+
+// CheckUserNamespace refuses id mappings without a user namespace, a new
+// one without both maps, mappings the kernel would refuse, a new user
+// namespace that does not map the container's root or the process's ids,
+// and a new pid namespace inside a user namespace given by path (the init
+// joins that one after the clone). Mappings that come with a path
+// (containerd gives both) are the joined namespace's own and are not
+// written.
+func CheckUserNamespace(spec *specs.Spec) error {
+	l := spec.Linux
+	if l == nil {
+		return nil
+	}
+	has, userPath := userNamespace(spec)
+	mapped := len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0
+	switch {
+	case !has && mapped:
+		return fmt.Errorf("linux.uidMappings: given without a user namespace in linux.namespaces")
+	case has && userPath == "" && (len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0):
+		return fmt.Errorf("linux.uidMappings: a new user namespace needs both uidMappings and gidMappings")
+	case userPath != "" && newNamespace(spec, specs.PIDNamespace):
+		return fmt.Errorf("linux.namespaces: a new pid namespace inside a user namespace given by path is not supported")
+	}
+	if err := ids.CheckMappings("linux.uidMappings", l.UIDMappings); err != nil {
+		return err
+	}
+	if err := ids.CheckMappings("linux.gidMappings", l.GIDMappings); err != nil {
+		return err
+	}
+	if !has || userPath != "" {
+		return nil
+	}
+	// The init becomes root of the new namespace before its execve.
+	if _, ok := ids.ToHost(l.UIDMappings, 0); !ok {
+		return fmt.Errorf("linux.uidMappings: container uid 0 is not mapped")
+	}
+	if _, ok := ids.ToHost(l.GIDMappings, 0); !ok {
+		return fmt.Errorf("linux.gidMappings: container gid 0 is not mapped")
+	}
+	if spec.Process == nil {
+		return nil
+	}
+	u := spec.Process.User
+	if _, ok := ids.ToHost(l.UIDMappings, u.UID); !ok {
+		return fmt.Errorf("process.user.uid: %d is not mapped by linux.uidMappings", u.UID)
+	}
+	for _, g := range append([]uint32{u.GID}, u.AdditionalGids...) {
+		if _, ok := ids.ToHost(l.GIDMappings, g); !ok {
+			return fmt.Errorf("process.user: gid %d is not mapped by linux.gidMappings", g)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 // Validate refuses a config this runtime cannot honour, naming the field.
@@ -38,8 +39,8 @@ func Validate(spec *specs.Spec) error {
 	case len(l.NetDevices) > 0:
 		return bad("linux.netDevices", "not supported")
 	}
-	if err := validateUserNamespace(spec); err != nil {
-		return err
+	if err := launch.CheckUserNamespace(spec); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if l.Resources != nil {
 		r := l.Resources
@@ -120,38 +121,6 @@ func apparmorEnabled() bool {
 	return err == nil && strings.TrimSpace(string(b)) == "Y"
 }
 
-// validateUserNamespace checks linux.uidMappings and gidMappings against
-// the user namespace (see launch's checkUserNamespace for the rest) and
-// that the process's ids are mapped.
-func validateUserNamespace(spec *specs.Spec) error {
-	l := spec.Linux
-	for _, m := range []struct {
-		field string
-		m     []specs.LinuxIDMapping
-	}{{"linux.uidMappings", l.UIDMappings}, {"linux.gidMappings", l.GIDMappings}} {
-		if err := ids.CheckMappings(m.field, m.m); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
-	}
-	user := false
-	for _, ns := range l.Namespaces {
-		user = user || ns.Type == specs.UserNamespace && ns.Path == ""
-	}
-	if !user || spec.Process == nil {
-		return nil
-	}
-	u := spec.Process.User
-	if _, ok := ids.ToHost(l.UIDMappings, u.UID); !ok {
-		return fmt.Errorf("%w: process.user.uid: %d is not mapped by linux.uidMappings", ErrInvalid, u.UID)
-	}
-	for _, g := range append([]uint32{u.GID}, u.AdditionalGids...) {
-		if _, ok := ids.ToHost(l.GIDMappings, g); !ok {
-			return fmt.Errorf("%w: process.user: gid %d is not mapped by linux.gidMappings", ErrInvalid, g)
-		}
-	}
-	return nil
-}
-
 // validateIDMappedMount checks the id mappings of mount m (field names
 // it): a bind mount, both maps or the idmap option with the container's,
 // which then needs a user namespace of its own.
@@ -161,11 +130,11 @@ func validateIDMappedMount(field string, m specs.Mount, l *specs.Linux) error {
 	if len(m.UIDMappings) == 0 && len(m.GIDMappings) == 0 && !idmap {
 		return nil
 	}
-	if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
-		return bad("uidMappings", "id-mapped mounts are bind mounts only")
-	}
 	if (len(m.UIDMappings) == 0) != (len(m.GIDMappings) == 0) {
 		return bad("uidMappings", "an id-mapped mount needs both uidMappings and gidMappings")
+	}
+	if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
+		return bad("options", "id-mapped mounts are bind mounts only (bind or rbind)")
 	}
 	if len(m.UIDMappings) == 0 && len(l.UIDMappings) == 0 {
 		return bad("options", "idmap without mappings of its own needs linux.uidMappings")
