@@ -6,11 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
@@ -312,3 +314,44 @@ func (e *Engine) makeTraversable(r *Record) error {
 // mount of its own at its rootfs (image.RootfsOf): an image's overlay, or
 // an id-mapped rootfs directory.
 func (r *Record) mountsRootfs() bool { return r.ImageID != "" || r.Host.IDMappedRootfs != "" }
+
+// unmapOwners gives the files under dir, copied from a root file system
+// that shows its files through the mappings uids and gids (an id-mapped
+// one: the container's ids as host ids), the container's ids as owners
+// again: dir is an id-mapped volume, whose files keep on disk the ids the
+// container sees.
+func unmapOwners(dir string, uids, gids []specs.LinuxIDMapping) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return fmt.Errorf("stat %s: %w", p, err)
+		}
+		uid, uok := ids.ToContainer(uids, st.Uid)
+		gid, gok := ids.ToContainer(gids, st.Gid)
+		if !uok && !gok {
+			return nil
+		}
+		if !uok {
+			uid = st.Uid
+		}
+		if !gok {
+			gid = st.Gid
+		}
+		if err := unix.Lchown(p, int(uid), int(gid)); err != nil {
+			return fmt.Errorf("chown %s: %w", p, err)
+		}
+		// chown clears the set-id bits of a file: give them back.
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			if err := unix.Chmod(p, st.Mode&0o7777); err != nil {
+				return fmt.Errorf("chmod %s: %w", p, err)
+			}
+		}
+		return nil
+	})
+}

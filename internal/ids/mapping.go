@@ -61,3 +61,14 @@ func Overlaps(a, b []specs.LinuxIDMapping) bool {
 		return slices.ContainsFunc(b, func(o specs.LinuxIDMapping) bool { return overlap(r.HostID, r.Size, o.HostID, o.Size) })
 	})
 }
+
+// ToContainer maps host id to the id of a user namespace with mappings m;
+// false when m does not map it.
+func ToContainer(m []specs.LinuxIDMapping, id uint32) (uint32, bool) {
+	for _, r := range m {
+		if id >= r.HostID && uint64(id) < uint64(r.HostID)+uint64(r.Size) {
+			return r.ContainerID + (id - r.HostID), true
+		}
+	}
+	return 0, false
+}

@@ -52,6 +52,14 @@ func TestToHostAndOverlaps(t *testing.T) {
 			t.Errorf("ToHost(%d) = %d, %v; want %d, %v", c.id, got, ok, c.want, c.ok)
 		}
 	}
+	for _, c := range []struct {
+		host, want uint32
+		ok         bool
+	}{{100000, 0, true}, {100999, 999, true}, {101000, 0, false}, {7, 5000, true}, {99999, 0, false}} {
+		if got, ok := ToContainer(m, c.host); got != c.want || ok != c.ok {
+			t.Errorf("ToContainer(%d) = %d, %v; want %d, %v", c.host, got, ok, c.want, c.ok)
+		}
+	}
 	if !Overlaps(m, []specs.LinuxIDMapping{{HostID: 100999, Size: 5}}) || Overlaps(m, []specs.LinuxIDMapping{{HostID: 101000, Size: 5}}) {
 		t.Error("Overlaps misjudges the host ranges' edges")
 	}

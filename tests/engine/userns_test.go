@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // subordinateIDs points the engine at subordinate id files of the test's
@@ -60,7 +58,7 @@ func TestUsernsAuto(t *testing.T) {
 	const first, size = 600000, 3 * 65536
 	subordinateIDs(t, first, size)
 	e.mustRun(0, "import", rootfsDir, "userns:1")
-	a := e.runDetached("--network", "none", "--userns", "auto", "-v", "usernsvol:/data", "userns:1", "sh", "-c", "touch /data/f /top; sleep 600")
+	a := e.runDetached("--network", "none", "--userns", "auto", "-v", "usernsvol:/etc", "userns:1", "sh", "-c", "touch /etc/f /top; sleep 600")
 	b := e.runDetached("--network", "none", "--userns", "auto", rootfsDir, "sleep", "600")
 	maps := map[string][3]int{}
 	for _, id := range []string{a, b} {
@@ -86,15 +84,23 @@ func TestUsernsAuto(t *testing.T) {
 	if mode := e.inspect(a).HostConfig.UsernsMode; mode != "auto" {
 		t.Errorf("inspect says UsernsMode %q, want auto", mode)
 	}
-	// The volume, id-mapped, keeps the host's root as the owner on disk;
-	// the container's own changes are its range's.
+	// The volume, id-mapped, keeps the host's root as the owner on disk,
+	// of what the image had there (copied in at the first mount) as of
+	// what the container's root makes; the container's own changes to its
+	// root file system are its range's.
 	vol := strings.TrimSpace(e.mustRun(0, "volume", "inspect", "-f", "{{.Mountpoint}}", "usernsvol").stdout)
-	testutil.WaitFor(t, timeout(30*time.Second), "the container's file in its volume", func() bool {
-		_, err := os.Stat(filepath.Join(vol, "f"))
-		return err == nil
-	})
-	if uid, gid := owner(t, filepath.Join(vol, "f")); uid != 0 || gid != 0 {
-		t.Errorf("a file the container's root made in its volume is %d:%d on disk, want 0:0", uid, gid)
+	for deadline := time.Now().Add(timeout(30 * time.Second)); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(vol, "f")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no file f in the volume %s of %s: %s\n%s", vol, a, e.run("logs", a), e.run("inspect", a))
+		}
+	}
+	for _, f := range []string{"f", "passwd", "."} {
+		if uid, gid := owner(t, filepath.Join(vol, f)); uid != 0 || gid != 0 {
+			t.Errorf("%s in the volume is %d:%d on disk, want 0:0", f, uid, gid)
+		}
 	}
 	if uid, _ := owner(t, filepath.Join(e.root, "containers", a, "upper", "top")); uid != maps[a][1] {
 		t.Errorf("a file the container's root made in its root file system is uid %d on disk, want %d", uid, maps[a][1])
