@@ -63,7 +63,9 @@ func TestValidateRefusals(t *testing.T) {
 			userns(s, 0, 100000, 65536)
 			s.Mounts = []specs.Mount{{Destination: "/d", Type: "bind", Source: "/s", Options: []string{"rbind", "idmap"}}}
 		}, ""},
-		{func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "/d", Type: "bind", Options: []string{"idmap"}}} }, "mounts[0].options"},
+		{func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/d", Type: "bind", Options: []string{"idmap"}}}
+		}, "mounts[0].options"},
 		{func(s *specs.Spec) { s.Linux.MountLabel = "system_u" }, "linux.mountLabel"},
 		{func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt"},
 		{func(s *specs.Spec) { s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{} }, "linux.timeOffsets"},
