@@ -18,9 +18,11 @@ func newCommitCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 		Short: "Make an image of a container's changes",
 		Long: `Make a new image of a container: its image with one more layer, the
 container's changes (deletions as whiteouts). A running container is frozen
-while its changes are read (--pause=false reads them live). --change applies
-Dockerfile instructions to the new image's config: CMD, ENTRYPOINT, ENV,
-WORKDIR, USER, EXPOSE, LABEL.`,
+while its changes are read (--pause=false reads them live). The new image's
+config is the container's: its command, entrypoint, environment, working
+directory, user, exposed and published ports, labels and stop signal. --change
+applies Dockerfile instructions to it: CMD, ENTRYPOINT, ENV, WORKDIR, USER,
+EXPOSE, LABEL.`,
 		Example: "  sdocker commit web web:snapshot\n  sdocker commit -c 'CMD [\"/app\", \"--serve\"]' -c 'EXPOSE 8080' -m 'configured' web app:2",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -41,7 +43,7 @@ WORKDIR, USER, EXPOSE, LABEL.`,
 				if snap.ImageID == "" {
 					return fmt.Errorf("commit %s: %w", args[0], engine.ErrNoImage)
 				}
-				o.MountPoints = snap.MountPoints
+				o.MountPoints, o.Container = snap.MountPoints, snap.Config
 				img, err = s.Commit(snap.ImageID, snap.Upper, name, o)
 				return err
 			})

@@ -6,10 +6,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 func newExecCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
 	var o engine.ExecOptions
+	var traced bool
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER [COMMAND [ARG...]]",
 		Short: "Run a command in a running container (default: bash)",
@@ -19,6 +21,9 @@ the container. CONTAINER is an id, a unique id prefix or a name.`,
   sdocker exec -e DEBUG=1 -w /tmp 3f2a ps -ef`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if traced {
+				o.Trace = trace.New()
+			}
 			o.Args = args[1:]
 			if !o.Detach && !c.Flags().Changed("tty") && !c.Flags().Changed("interactive") &&
 				engine.IsTerminal(os.Stdin) && engine.IsTerminal(os.Stdout) {
@@ -29,6 +34,7 @@ the container. CONTAINER is an id, a unique id prefix or a name.`,
 			if err != nil {
 				return err
 			}
+			o.Trace.Mark("engine open")
 			code, err := e.Exec(args[0], o)
 			if err != nil {
 				return &exitError{code: code, err: err}
@@ -43,6 +49,7 @@ the container. CONTAINER is an id, a unique id prefix or a name.`,
 	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached")
 	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal (default when stdin and stdout are terminals)")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run the command in the background")
+	f.BoolVar(&traced, "trace", false, "print each step of the start with its duration to stderr")
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP]")
 	return cmd
 }

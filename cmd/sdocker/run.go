@@ -10,6 +10,7 @@ import (
 
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/specgen"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // The seed's workloads, installed in the default rootfs.
@@ -32,6 +33,7 @@ func newRunLikeCommand(openEngine func() (*engine.Engine, error), create bool) *
 	var entrypoint string
 	var envFiles, labels, logOpts []string
 	var pull string
+	var traced bool
 	var pf processFlags
 	var af attachFlags
 	var rf resourceFlags
@@ -48,6 +50,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
   sdocker run -m --memory-limit 10485760 --memory-swappiness 0 /var/lib/sdocker/rootfs/
   sdocker run --rm --memory 64m --cpus 0.5 -e GREETING=hi /var/lib/sdocker/rootfs/ sh -c 'echo $GREETING'`,
 		RunE: func(c *cobra.Command, args []string) error {
+			if traced {
+				o.Trace = trace.New()
+			}
 			if len(args) > 0 {
 				o.Image, args = args[0], args[1:]
 			}
@@ -141,6 +146,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 			if err != nil {
 				return err
 			}
+			o.Trace.Mark("options, image lookup")
 			if create {
 				return createContainer(e, o)
 			}
@@ -187,6 +193,9 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.BoolVar(&o.Privileged, "privileged", false, "all capabilities, no masked or read-only /proc paths")
 	f.BoolVar(&o.ReadOnly, "read-only", false, "mount the root file system read-only")
 	f.BoolVarP(&o.Detach, "detach", "d", false, "run in the background and print the container's id")
+	if !create {
+		f.BoolVar(&traced, "trace", false, "print each step of the start with its duration to stderr")
+	}
 	addMountFlags(f, &o.MountOptions)
 	f.StringVarP(&o.User, "user", "u", "", "user to run as: UID[:GID] or NAME[:GROUP] of the container's /etc/passwd")
 	f.StringVar(&entrypoint, "entrypoint", "", "replace the image's entrypoint (\"\" clears it)")

@@ -14,6 +14,11 @@ import (
 type StatsRow struct {
 	engine.StatsSample
 	CPUPercent, MemPercent float64
+	// With HasPressure (cgroup v2, and a previous sample), the share of
+	// the time since the previous sample during which some task of the
+	// container waited for a CPU, for memory (PSI "some").
+	HasPressure                    bool
+	CPUPressurePct, MemPressurePct float64
 }
 
 // NewStatsRow computes the CPU and memory shares of cur; prev is the
@@ -25,6 +30,7 @@ func NewStatsRow(prev, cur *engine.StatsSample) StatsRow {
 	}
 	if prev != nil && prev.Valid {
 		row.CPUPercent = CPUPercent(prev, cur)
+		row.HasPressure, row.CPUPressurePct, row.MemPressurePct = pressurePercents(prev, cur)
 	}
 	if cur.MemLimit > 0 {
 		row.MemPercent = float64(cur.MemUsage) / float64(cur.MemLimit) * 100
@@ -48,6 +54,22 @@ func CPUPercent(prev, cur *engine.StatsSample) float64 {
 		return cpu / float64(wall.Nanoseconds()) * 100
 	}
 	return 0
+}
+
+// pressurePercents are the PSI "some" shares of the wall time between two
+// samples, in percent (at most 100).
+func pressurePercents(prev, cur *engine.StatsSample) (ok bool, cpu, mem float64) {
+	wall := cur.Read.Sub(prev.Read).Microseconds()
+	if !prev.HasPressure || !cur.HasPressure || wall <= 0 {
+		return false, 0, 0
+	}
+	share := func(a, b uint64) float64 {
+		if b < a {
+			return 0
+		}
+		return min(float64(b-a)/float64(wall)*100, 100)
+	}
+	return true, share(prev.CPUPressure, cur.CPUPressure), share(prev.MemPressure, cur.MemPressure)
 }
 
 // WriteStatsTable writes rows as `docker stats` does.

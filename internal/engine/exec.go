@@ -8,6 +8,7 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/specgen"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // ExecOptions are the options of `sdocker exec`.
@@ -19,6 +20,9 @@ type ExecOptions struct {
 	Tty         bool
 	Interactive bool
 	Detach      bool // do not wait for the process
+	// Trace, if not nil, gets each step of the start, which Exec prints
+	// with its duration to Stderr once the process runs.
+	Trace *trace.Trace
 
 	Stdin, Stdout, Stderr *os.File
 }
@@ -41,6 +45,7 @@ func (e *Engine) running(ref string) (*Record, error) {
 
 // Exec runs a process in a running container and returns its exit status.
 func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
+	tr := o.Trace
 	_ = e.Collect() // as in refresh
 	r, err := e.running(ref)
 	if err != nil {
@@ -72,6 +77,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	tr.Mark("find container, process spec")
 	stdio := launch.Stdio{Stdout: o.Stdout, Stderr: o.Stderr}
 	if o.Interactive {
 		stdio.Stdin = o.Stdin
@@ -81,7 +87,8 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Detach {
 		stdio = launch.Stdio{}
 	}
-	p, err := launch.Exec(r.Pid, r.Spec, &pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach})
+	p, err := launch.Exec(r.Pid, r.Spec, &pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach, Trace: tr})
+	writeTrace(tr, o.Stderr)
 	if err != nil {
 		return launch.ExitCodeOf(err), err
 	}

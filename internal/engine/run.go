@@ -24,6 +24,7 @@ import (
 	"github.com/sdocker/sdocker/internal/network"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/specgen"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // RunOptions are the options of `sdocker run`.
@@ -68,6 +69,9 @@ type RunOptions struct {
 	// container (--sig-proxy=false): they end sdocker, and the container
 	// with it.
 	NoSigProxy bool
+	// Trace, if not nil, gets each step of the start, which Run prints
+	// with its duration to Stderr once the container runs.
+	Trace *trace.Trace
 }
 
 // DefaultRootfs is the rootfs `sdocker run` uses without an image.
@@ -221,6 +225,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	o.Trace.Mark("image resolve, volumes, record")
 	processOpts, err := processSpec(o.Process)
 	if err != nil {
 		return nil, nil, nil, err
@@ -256,6 +261,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
+	o.Trace.Mark("spec build")
 	r.Spec, r.Command, r.CgroupPath = spec, userCommand(r, spec.Process.Args), spec.Linux.CgroupsPath
 	// What its first start will make of its cgroup (see startContainer).
 	if r.CgroupOwnership, err = cgroups.ToMake(r.CgroupPath); err != nil {
@@ -268,9 +274,19 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err = e.populate(r); err == nil {
+	o.Trace.Mark("container directory, record")
+	if o.Trace != nil {
+		// Timed apart (populate finds it mounted).
+		err = e.mountRootfs(r)
+		o.Trace.Mark("rootfs prepare")
+	}
+	if err == nil {
+		err = e.populate(r)
+	}
+	if err == nil {
 		err = writeCIDFile(o.Process.CIDFile, r.ID)
 	}
+	o.Trace.Mark("user, /etc files, mount sources, spec write")
 	if err != nil {
 		r.AutoRemove = true // nothing is left, volumes included
 		err = errors.Join(err, e.removeContainer(r))
@@ -337,7 +353,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
 		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
-		Labels: o.Labels, Mounts: mounts,
+		Labels: o.Labels, Mounts: mounts, Config: processConfigOf(process),
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
@@ -547,10 +563,12 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		return nil, nil, err
 	}
 	o.CreateCgroups = true
+	o.Trace.Mark("start bookkeeping")
 	atts, err := e.connect(r)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy())
 	}
+	o.Trace.Mark("network")
 	p, err := launch.Start(r.ID, r.Spec, cg, o)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
@@ -571,6 +589,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		_, _ = p.Wait()
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
+	o.Trace.Mark("record: running")
 	e.event(r, "start")
 	return p, cg, nil
 }
@@ -641,7 +660,10 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	defer lock.Close()
 	if o.Detach {
 		defer state.Close()
-		if err := e.startMonitor(r, lock, state); err != nil {
+		err := e.startMonitor(r, lock, state)
+		o.Trace.Mark("monitor start (the container's start in it)")
+		writeTrace(o.Trace, o.Stderr)
+		if err != nil {
 			return launch.ExitCodeOf(err), errors.Join(err, removeCIDFile(o.Process.CIDFile))
 		}
 		fmt.Fprintln(o.Stdout, r.ID)
@@ -659,7 +681,8 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	} else {
 		defer launch.NotifyProxied(sigs)()
 	}
-	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true})
+	p, cg, err := e.startContainer(r, launch.Options{Stdio: stdio, KillWithParent: true, Trace: o.Trace})
+	writeTrace(o.Trace, o.Stderr)
 	if err != nil {
 		// A container that could not even start leaves nothing.
 		r.AutoRemove = true
@@ -680,6 +703,13 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}
 	return code, err
+}
+
+// writeTrace prints the steps of a traced start (nothing without one).
+func writeTrace(t *trace.Trace, w io.Writer) {
+	if t != nil {
+		_ = t.Write(w) // a trace lost with stderr changes nothing of the run
+	}
 }
 
 // attach connects the terminal or forwards signals while p runs, and

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
+	"github.com/sdocker/sdocker/internal/specgen"
 )
 
 // Snapshot is a container's file system held still for commit and export.
@@ -24,6 +26,8 @@ type Snapshot struct {
 	// (etc/hosts, etc/resolv.conf, etc/hostname), relative to its root:
 	// an empty one in Upper is a mount point, not a change.
 	MountPoints []string
+	// Config is the container's config, for the image a commit makes.
+	Config *image.ContainerConfig
 }
 
 // WithSnapshot calls fn with container ref's file system. No start of the
@@ -44,6 +48,9 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 			return fn(s)
 		}
 		s.Upper = filepath.Join(e.containerDir(r.ID), "upper")
+		if s.Config, err = e.containerConfig(r); err != nil {
+			return err
+		}
 		if !isMounted(r.Rootfs) {
 			if err := e.mountRootfs(r); err != nil {
 				return fmt.Errorf("mount the file system of container %s: %w", ids.ShortID(r.ID), err)
@@ -71,3 +78,52 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 // ErrNoImage is matched by the error of a commit of a container that runs
 // on a rootfs directory (it has no image to add a layer to).
 var ErrNoImage = errors.New("the container runs on a rootfs directory, not an image")
+
+// containerConfig is r's config as Docker's container config has it: its
+// image's with run's choices merged in.
+func (e *Engine) containerConfig(r *Record) (*image.ContainerConfig, error) {
+	c := &image.ContainerConfig{User: r.Host.User, Labels: r.Labels, StopSignal: r.Host.StopSignal}
+	for _, p := range r.Ports {
+		c.ExposedPorts = append(c.ExposedPorts, fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto))
+	}
+	if p := r.Config; p != nil {
+		c.Entrypoint, c.Cmd, c.Env, c.WorkingDir = p.Entrypoint, p.Cmd, p.Env, p.WorkingDir
+		return c, nil
+	}
+	// A record of before the config was kept: the spec's process, the
+	// image's entrypoint told from the command if it starts it.
+	store, err := e.Images()
+	if err != nil {
+		return nil, err
+	}
+	img, err := store.Get(r.ImageID)
+	if err != nil {
+		return nil, fmt.Errorf("the image of container %s: %w", ids.ShortID(r.ID), err)
+	}
+	args := r.UserCommand()
+	if ep := img.Config.Entrypoint; len(ep) > 0 && len(args) >= len(ep) && slices.Equal(args[:len(ep)], ep) {
+		c.Entrypoint, args = ep, args[len(ep):]
+	}
+	c.Cmd = args
+	if s := r.Spec; s != nil && s.Process != nil {
+		c.Env, c.WorkingDir = ownEnv(s.Process.Env, img.Config.Env, r.Host.Tty), s.Process.Cwd
+	}
+	return c, nil
+}
+
+// ownEnv is env without what the engine adds to a container's environment
+// (HOSTNAME, TERM with a terminal, and the default PATH and HOME where the
+// image has none).
+func ownEnv(env, imageEnv []string, tty bool) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		added := k == "HOSTNAME" || (tty && kv == "TERM=xterm") ||
+			((kv == "PATH="+specgen.DefaultPath || kv == "HOME=/root") &&
+				!slices.ContainsFunc(imageEnv, func(e string) bool { return strings.HasPrefix(e, k+"=") }))
+		if !added || slices.Contains(imageEnv, kv) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

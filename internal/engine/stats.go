@@ -33,6 +33,11 @@ type StatsSample struct {
 	BlockRead          uint64
 	BlockWrite         uint64
 	Pids               uint64
+	// On cgroup v2 (HasPressure), the "some" totals of cpu.pressure and
+	// memory.pressure: microseconds during which a task of the container
+	// waited for a CPU, for memory.
+	HasPressure              bool
+	CPUPressure, MemPressure uint64
 }
 
 // StatsOptions are the options of `sdocker stats`.
@@ -167,6 +172,12 @@ func (e *Engine) SampleStats(r *Record) *StatsSample {
 		s.MemLimit = host
 	}
 	s.BlockRead, s.BlockWrite, s.Pids = st.IOReadBytes, st.IOWriteBytes, st.Pids
+	if cg.Version() == 2 {
+		dir := cg.Paths()[""]
+		cpu, ok1 := readPressure(filepath.Join(dir, "cpu.pressure"))
+		mem, ok2 := readPressure(filepath.Join(dir, "memory.pressure"))
+		s.HasPressure, s.CPUPressure, s.MemPressure = ok1 && ok2, cpu, mem
+	}
 	if r.Host.Network != "host" {
 		if f, err := os.Open(fmt.Sprintf("/proc/%d/net/dev", r.Pid)); err == nil {
 			s.NetRx, s.NetTx = ParseNetDev(f)
@@ -197,6 +208,36 @@ func ParseNetDev(r io.Reader) (rx, tx uint64) {
 		}
 	}
 	return rx, tx
+}
+
+// readPressure reads the "some" total of a PSI file (cpu.pressure,
+// memory.pressure); false when the kernel has none (no CONFIG_PSI, or
+// psi=0).
+func readPressure(path string) (uint64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	return ParsePressureTotal(string(b))
+}
+
+// ParsePressureTotal is the total= of the "some" line of a PSI file:
+//
+//	some avg10=0.00 avg60=0.00 avg300=0.00 total=12345
+func ParsePressureTotal(psi string) (uint64, bool) {
+	for _, l := range strings.Split(psi, "\n") {
+		rest, ok := strings.CutPrefix(l, "some ")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Fields(rest) {
+			if v, ok := strings.CutPrefix(f, "total="); ok {
+				n, err := strconv.ParseUint(v, 10, 64)
+				return n, err == nil
+			}
+		}
+	}
+	return 0, false
 }
 
 // clockTicks is USER_HZ, the unit of /proc/stat (100 on every Linux

@@ -44,3 +44,19 @@ func TestParseMemTotal(t *testing.T) {
 		t.Errorf("no MemTotal: %d", got)
 	}
 }
+
+func TestParsePressureTotal(t *testing.T) {
+	const psi = "some avg10=1.50 avg60=0.20 avg300=0.05 total=123456\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=789\n"
+	if n, ok := ParsePressureTotal(psi); !ok || n != 123456 {
+		t.Errorf("some total %d %v, want 123456", n, ok)
+	}
+	// cpu.pressure of kernels before 5.13 has no full line.
+	if n, ok := ParsePressureTotal("some avg10=0.00 avg60=0.00 avg300=0.00 total=7\n"); !ok || n != 7 {
+		t.Errorf("some only: %d %v", n, ok)
+	}
+	for _, bad := range []string{"", "full avg10=0.00 total=5\n", "some avg10=0.00\n", "some total=x\n"} {
+		if _, ok := ParsePressureTotal(bad); ok {
+			t.Errorf("ParsePressureTotal(%q): ok", bad)
+		}
+	}
+}

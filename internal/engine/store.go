@@ -85,6 +85,9 @@ type Record struct {
 	Log LogConfig `json:"log,omitzero"`
 	// Host are the other options the container was created with.
 	Host HostOptions `json:"host"`
+	// Config is what the container runs as Docker's container config has
+	// it, for commit. Nil in a record from before it was kept.
+	Config *ProcessConfig `json:"config,omitempty"`
 
 	Status string `json:"status"`
 	// Pid and PidStart (from /proc/PID/stat) identify the container's
@@ -141,6 +144,29 @@ type HostOptions struct {
 	UIDMap         []specs.LinuxIDMapping `json:"uidMap,omitempty"`
 	GIDMap         []specs.LinuxIDMapping `json:"gidMap,omitempty"`
 	IDMappedRootfs string                 `json:"idMappedRootfs,omitempty"`
+}
+
+// ProcessConfig is a container's process as its image's config and run's
+// choices made it (Docker's merge): the entrypoint and command apart, the
+// environment with one value per name.
+type ProcessConfig struct {
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	Env        []string `json:"env,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+}
+
+// processConfigOf is the ProcessConfig of a container that runs p (see
+// processOf): a variable without a value (-e NAME the caller lacks) is
+// left out, as the container's environment leaves it out.
+func processConfigOf(p specgen.ImageConfig) *ProcessConfig {
+	c := &ProcessConfig{Entrypoint: p.Entrypoint, Cmd: p.Cmd, WorkingDir: p.WorkingDir}
+	for _, kv := range p.Env {
+		if strings.Contains(kv, "=") {
+			c.Env = specgen.SetEnv(c.Env, kv)
+		}
+	}
+	return c
 }
 
 // ConnectedNetwork is a network that `network connect` added, as given.

@@ -24,8 +24,8 @@ func (s *Store) Hold() (done func(), err error) {
 }
 
 // HasLayer reports whether the layer with this diffID is in the store
-// (added by an import, a load or a pull).
-func (s *Store) HasLayer(diffID string) bool { return s.hasLayer(diffID) }
+// (added by an import, a load or a pull), whole: see hasWholeLayer.
+func (s *Store) HasLayer(diffID string) bool { return s.hasWholeLayer(diffID) }
 
 // PutLayer unpacks the layer blob read from r (gzip, zstd or plain tar, told
 // apart by content) into the store. The blob's bytes must have the digest

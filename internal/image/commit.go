@@ -28,6 +28,50 @@ type CommitOptions struct {
 	// MountPoints are the container's own file mount points (etc/hosts,
 	// ...), left out of the layer while they are empty files.
 	MountPoints []string
+	// Container is the container's config, which the new image takes in
+	// place of its parent's before Changes, as Docker's commit does. Nil
+	// keeps the parent's.
+	Container *ContainerConfig
+}
+
+// ContainerConfig is what a container's config says beyond its image's:
+// the image's values with the container's own choices merged in.
+type ContainerConfig struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string // the whole environment (the image's included)
+	WorkingDir string
+	User       string
+	// ExposedPorts ("80/tcp") and Labels are added to the image's;
+	// StopSignal replaces the image's when set.
+	ExposedPorts []string
+	Labels       map[string]string
+	StopSignal   string
+}
+
+// apply makes c the container's config.
+func (cc *ContainerConfig) apply(c *v1.Config) {
+	c.Entrypoint, c.Cmd, c.Env = cc.Entrypoint, cc.Cmd, cc.Env
+	c.WorkingDir, c.User = cc.WorkingDir, cc.User
+	if len(cc.ExposedPorts) > 0 {
+		c.ExposedPorts = maps.Clone(c.ExposedPorts)
+		if c.ExposedPorts == nil {
+			c.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range cc.ExposedPorts {
+			c.ExposedPorts[p] = struct{}{}
+		}
+	}
+	if len(cc.Labels) > 0 {
+		c.Labels = maps.Clone(c.Labels)
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		maps.Copy(c.Labels, cc.Labels)
+	}
+	if cc.StopSignal != "" {
+		c.StopSignal = cc.StopSignal
+	}
 }
 
 // Commit makes a new image of the image parent with one more layer: the
@@ -64,6 +108,11 @@ func (s *Store) commitImage(parent, upper, name string, o CommitOptions) (*Image
 	if err != nil {
 		return nil, fmt.Errorf("image %s config: %w: %w", parent, err, ErrDamaged)
 	}
+	createdBy := "sdocker commit"
+	if o.Container != nil {
+		o.Container.apply(&cf.Config)
+		createdBy = strings.Join(o.Container.Cmd, " ")
+	}
 	if err := applyChanges(&cf.Config, o.Changes); err != nil {
 		return nil, err
 	}
@@ -79,7 +128,7 @@ func (s *Store) commitImage(parent, upper, name string, o CommitOptions) (*Image
 	cf.Created = v1.Time{Time: now}
 	cf.Author = o.Author
 	cf.RootFS.DiffIDs = append(cf.RootFS.DiffIDs, h)
-	cf.History = append(cf.History, v1.History{Created: v1.Time{Time: now}, CreatedBy: "sdocker commit", Comment: o.Comment, Author: o.Author})
+	cf.History = append(cf.History, v1.History{Created: v1.Time{Time: now}, CreatedBy: createdBy, Comment: o.Comment, Author: o.Author})
 	out, err := json.Marshal(cf)
 	if err != nil {
 		return nil, err
@@ -114,17 +163,24 @@ func (s *Store) unpackDiff(upper string, mountPoints []string) (string, error) {
 	return diffID, nil
 }
 
-// applyChanges applies --change instructions to c.
+// applyChanges applies --change instructions to c, as Docker's builder
+// does: an ENTRYPOINT drops the command unless a CMD came before it, and
+// when neither is left the command is c's again.
 func applyChanges(c *v1.Config, changes []string) error {
+	cmd := c.Cmd
+	cmdSet := false
 	for _, ch := range changes {
-		if err := applyChange(c, ch); err != nil {
+		if err := applyChange(c, ch, &cmdSet); err != nil {
 			return fmt.Errorf("--change %q: %w: %w", ch, err, ErrInvalid)
 		}
+	}
+	if len(c.Entrypoint) == 0 && len(c.Cmd) == 0 {
+		c.Cmd = cmd
 	}
 	return nil
 }
 
-func applyChange(c *v1.Config, ch string) error {
+func applyChange(c *v1.Config, ch string, cmdSet *bool) error {
 	instr, arg, _ := strings.Cut(strings.TrimSpace(ch), " ")
 	arg = strings.TrimSpace(arg)
 	if arg == "" {
@@ -133,11 +189,14 @@ func applyChange(c *v1.Config, ch string) error {
 	switch strings.ToUpper(instr) {
 	case "CMD":
 		v, err := commandForm(arg)
-		c.Cmd = v
+		c.Cmd, *cmdSet = v, true
 		return err
 	case "ENTRYPOINT":
 		v, err := commandForm(arg)
 		c.Entrypoint = v
+		if !*cmdSet {
+			c.Cmd = nil
+		}
 		return err
 	case "ENV":
 		k, v, ok := strings.Cut(arg, "=")

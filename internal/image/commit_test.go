@@ -33,3 +33,48 @@ func TestApplyChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitConfig: the new image takes the container's config, then the
+// changes, as Docker's commit: an ENTRYPOINT alone drops the command, one
+// after a CMD keeps it, and an empty entrypoint brings the command back.
+func TestCommitConfig(t *testing.T) {
+	parent := v1.Config{
+		Entrypoint: []string{"/entry"}, Cmd: []string{"default"}, Env: []string{"PATH=/bin", "A=image"},
+		WorkingDir: "/img", User: "app", ExposedPorts: map[string]struct{}{"80/tcp": {}},
+		Labels: map[string]string{"from": "image", "x": "image"}, StopSignal: "SIGTERM",
+	}
+	cc := &ContainerConfig{
+		Cmd: []string{"sh", "-c", "echo hi"}, Env: []string{"PATH=/bin", "A=run", "B=run"},
+		WorkingDir: "/run", User: "0:0", ExposedPorts: []string{"8080/tcp"},
+		Labels: map[string]string{"x": "run"}, StopSignal: "SIGUSR1",
+	}
+	for _, tc := range []struct {
+		name       string
+		changes    []string
+		entrypoint []string
+		cmd        []string
+	}{
+		{"the container's", nil, nil, []string{"sh", "-c", "echo hi"}},
+		{"ENTRYPOINT alone", []string{`ENTRYPOINT ["/new"]`}, []string{"/new"}, nil},
+		{"CMD then ENTRYPOINT", []string{`CMD ["a"]`, `ENTRYPOINT ["/new"]`}, []string{"/new"}, []string{"a"}},
+		{"ENTRYPOINT then CMD", []string{`ENTRYPOINT ["/new"]`, `CMD ["a"]`}, []string{"/new"}, []string{"a"}},
+		{"an empty ENTRYPOINT", []string{`ENTRYPOINT []`}, []string{}, []string{"sh", "-c", "echo hi"}},
+	} {
+		c := parent
+		cc.apply(&c)
+		if err := applyChanges(&c, tc.changes); err != nil {
+			t.Fatal(err)
+		}
+		want := v1.Config{
+			Entrypoint: tc.entrypoint, Cmd: tc.cmd, Env: cc.Env, WorkingDir: "/run", User: "0:0",
+			ExposedPorts: map[string]struct{}{"80/tcp": {}, "8080/tcp": {}},
+			Labels:       map[string]string{"from": "image", "x": "run"}, StopSignal: "SIGUSR1",
+		}
+		if !reflect.DeepEqual(c, want) {
+			t.Errorf("%s: got %+v\nwant %+v", tc.name, c, want)
+		}
+	}
+	if len(parent.ExposedPorts) != 1 || parent.Labels["x"] != "image" {
+		t.Errorf("the parent's config changed: %+v", parent)
+	}
+}

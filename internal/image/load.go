@@ -528,7 +528,7 @@ func (s *Store) addImage(img v1.Image, names []string, p *progress) (*pendingIma
 		if cf.RootFS.DiffIDs[i].Algorithm != "sha256" || !isHex64(cf.RootFS.DiffIDs[i].Hex) {
 			return nil, fmt.Errorf("layer diffID %q: %w", diffIDs[i], ErrInvalid)
 		}
-		if s.hasLayer(diffIDs[i]) {
+		if s.hasWholeLayer(diffIDs[i]) {
 			continue
 		}
 		rc, err := l.Uncompressed()
@@ -544,6 +544,13 @@ func (s *Store) addImage(img v1.Image, names []string, p *progress) (*pendingIma
 		}
 	}
 	return &pendingImage{raw: raw, diffIDs: diffIDs, names: names}, nil
+}
+
+// hasWholeLayer reports whether the layer diffID is in the store with the
+// record of its tar: one without (stored by an older sdocker) is unpacked
+// again by a pull or a load, which adds the record.
+func (s *Store) hasWholeLayer(diffID string) bool {
+	return s.hasLayer(diffID) && s.hasTarRecord(diffID)
 }
 
 func (s *Store) hasLayer(diffID string) bool {
@@ -611,8 +618,13 @@ func (s *Store) unpack(r io.Reader, want string, check func() error) (diffID str
 	if err := os.WriteFile(filepath.Join(tmp, "layer.json"), info, 0o600); err != nil {
 		return "", 0, err
 	}
-	if err := os.Rename(tmp, s.layerDir(diffID)); err != nil && !s.hasLayer(diffID) {
-		return "", 0, fmt.Errorf("store layer %s: %w", diffID, err)
+	if err := os.Rename(tmp, s.layerDir(diffID)); err != nil {
+		if !s.hasLayer(diffID) {
+			return "", 0, fmt.Errorf("store layer %s: %w", diffID, err)
+		}
+		if err := s.addTarRecord(tmp, diffID); err != nil {
+			return "", 0, err
+		}
 	}
 	return diffID, entries, nil
 }

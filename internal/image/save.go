@@ -84,6 +84,9 @@ func (s *Store) savedImages(refs []string) ([]*saved, error) {
 			if img, err = s.savedImage(id); err != nil {
 				return nil, err
 			}
+			if err := s.CheckLayerTars(ref, img.layers); err != nil {
+				return nil, fmt.Errorf("save: %w", err)
+			}
 			byID[id] = img
 			out = append(out, img)
 		}

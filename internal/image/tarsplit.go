@@ -104,7 +104,7 @@ func (s *Store) LayerTar(diffID string) (io.ReadCloser, error) {
 		if !s.hasLayer(diffID) {
 			return nil, fmt.Errorf("layer %s: %w", shortID(diffID), ErrNotFound)
 		}
-		return nil, fmt.Errorf("layer %s was stored without its tar record (by an older sdocker): remove the image and load or pull it again: %w", shortID(diffID), ErrInvalid)
+		return nil, noTarRecord(diffID)
 	}
 	if err != nil {
 		return nil, err
@@ -121,6 +121,49 @@ func (s *Store) LayerTar(diffID string) (io.ReadCloser, error) {
 	}
 	out := asm.NewOutputTarStream(rootGetter{root}, &jsonUnpacker{dec: json.NewDecoder(zr)})
 	return &layerTar{r: out, h: sha256.New(), want: diffID, closers: []io.Closer{out, root, f}}, nil
+}
+
+// ErrNoTarRecord is matched by the error of LayerTar, Save and
+// CheckLayerTars for a layer an older sdocker stored without the record of
+// its tar's headers: its tar cannot be given back as it was.
+var ErrNoTarRecord = errors.New("stored by an older sdocker without the record of its tar that save and push need")
+
+func noTarRecord(diffID string) error {
+	return fmt.Errorf("layer %s was %w", shortID(diffID), ErrNoTarRecord)
+}
+
+// CheckLayerTars checks that LayerTar can give back each of the layers
+// (diffIDs) of the image ref names, and names the image and the fix when a
+// layer has no tar record.
+func (s *Store) CheckLayerTars(ref string, diffIDs []string) error {
+	for _, d := range diffIDs {
+		if !s.hasTarRecord(d) {
+			if !s.hasLayer(d) {
+				return fmt.Errorf("image %s: layer %s: %w", ref, shortID(d), ErrNotFound)
+			}
+			return fmt.Errorf("image %s: %w: pull, load or import the image again (that adds the record)", ref, noTarRecord(d))
+		}
+	}
+	return nil
+}
+
+func (s *Store) hasTarRecord(diffID string) bool {
+	_, err := os.Stat(filepath.Join(s.layerDir(diffID), tarSplitFile))
+	return err == nil
+}
+
+// addTarRecord gives the layer diffID, which an older sdocker stored
+// without it, the tar record of the same layer just unpacked in tmp (the
+// same tar: the same files, which LayerTar checks as it reads them).
+func (s *Store) addTarRecord(tmp, diffID string) error {
+	if s.hasTarRecord(diffID) {
+		return nil
+	}
+	dst := filepath.Join(s.layerDir(diffID), tarSplitFile)
+	if err := os.Rename(filepath.Join(tmp, tarSplitFile), dst); err != nil {
+		return fmt.Errorf("layer %s: add its tar record %s: %w", shortID(diffID), dst, err)
+	}
+	return nil
 }
 
 // rootGetter reads a layer's files, never outside its directory.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -93,5 +94,44 @@ func TestLayerTarDuplicatePaths(t *testing.T) {
 		if !tc.readable && err == nil {
 			t.Error("a file replaced in its own layer was given back without an error")
 		}
+	}
+}
+
+// TestLayerWithoutTarRecord: a layer stored by an older sdocker (no tar
+// record) is refused by save with the image's name and the fix, and is
+// not whole for a pull or a load (HasLayer); importing the same tar again
+// adds the record, and the image saves.
+func TestLayerWithoutTarRecord(t *testing.T) {
+	s := newStore(t)
+	tb := tarBytes(t, ent{name: "etc/"}, ent{name: "etc/a", body: "A"})
+	f := writeFile(t, filepath.Join(t.TempDir(), "l.tar"), tb)
+	img, err := s.Import(f, "old:1", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := img.Layers[0]
+	if err := os.Remove(filepath.Join(s.layerDir(d), tarSplitFile)); err != nil {
+		t.Fatal(err)
+	}
+	if s.HasLayer(d) {
+		t.Error("a layer without its tar record counts as whole")
+	}
+	var buf bytes.Buffer
+	err = s.Save(&buf, []string{"old:1"}, FormatDocker)
+	if !errors.Is(err, ErrNoTarRecord) || !strings.Contains(err.Error(), "image old:1: layer "+shortID(d)) ||
+		!strings.Contains(err.Error(), "import the image again") || buf.Len() != 0 {
+		t.Errorf("save: %v (%d bytes written)", err, buf.Len())
+	}
+	if _, err := s.Import(f, "old:1", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasLayer(d) {
+		t.Error("importing the tar again did not add the record")
+	}
+	if err := s.Save(&buf, []string{"old:1"}, FormatDocker); err != nil {
+		t.Errorf("save after the import again: %v", err)
+	}
+	if ents, _ := os.ReadDir(s.path("tmp")); len(ents) != 0 {
+		t.Errorf("tmp/ left: %v", ents)
 	}
 }

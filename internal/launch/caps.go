@@ -140,7 +140,9 @@ const (
 	privSetgid
 	privSetuid
 	privReadBack
-	privMismatch
+	privMismatch // the uid read back is not the one asked for
+	privMismatchGid
+	privMismatchGroups
 	privClearKeepcaps
 	privCapset
 	privClearAmbient
@@ -170,7 +172,7 @@ func (p *privileges) failure(step privStep, c uint, e unix.Errno) error {
 		return fmt.Errorf("setuid %d: %w", p.user.u.UID, e)
 	case privReadBack:
 		return fmt.Errorf("read back the process's credentials: %w", e)
-	case privMismatch:
+	case privMismatch, privMismatchGid, privMismatchGroups:
 		return p.user.mismatch()
 	case privClearKeepcaps:
 		return fmt.Errorf("clear keepcaps: %w", e)
@@ -288,17 +290,23 @@ func (s *userSwitch) applyRaw() (privStep, unix.Errno) {
 	var c credentials
 	n, e := readIDs(&c, s.read)
 	if e == unix.EINVAL {
-		return privMismatch, 0 // more groups than asked for
+		return privMismatchGroups, 0 // more groups than asked for
 	}
 	if e != 0 {
 		return privReadBack, e
 	}
-	if !sameIDs(c.uid, s.u.UID) || !sameIDs(c.gid, s.u.GID) || n != len(s.groups) {
+	if !sameIDs(c.uid, s.u.UID) {
 		return privMismatch, 0
+	}
+	if !sameIDs(c.gid, s.u.GID) {
+		return privMismatchGid, 0
+	}
+	if n != len(s.groups) {
+		return privMismatchGroups, 0
 	}
 	for i := 0; i < n; i++ { // both sorted: the kernel sorts a group list
 		if s.read[i] != s.groups[i] {
-			return privMismatch, 0
+			return privMismatchGroups, 0
 		}
 	}
 	return privDone, 0
@@ -314,6 +322,20 @@ func (s *userSwitch) mismatch() error {
 		return err
 	}
 	return fmt.Errorf("process.user: the credentials changed while they were read back: refused to run it")
+}
+
+// sealedMismatch is the error of a mismatch step (privMismatch...) under
+// the seccomp filter: the ids read back cannot be put in words there (see
+// sealedFailures), only the ones asked for.
+func (s *userSwitch) sealedMismatch(step privStep) error {
+	field, asked, what := "process.user.uid", fmt.Sprint(s.u.UID), "the uid read back differs"
+	switch step {
+	case privMismatchGid:
+		field, asked, what = "process.user.gid", fmt.Sprint(s.u.GID), "the gid read back differs"
+	case privMismatchGroups:
+		field, asked, what = "process.user.additionalGids", fmt.Sprint(s.u.AdditionalGids), "the groups read back differ"
+	}
+	return fmt.Errorf("%s: asked for %s, %s (a call that sets it claimed success): refused to run it", field, asked, what)
 }
 
 // sealedFailures are the error messages of privileges.applyRaw's steps,
@@ -338,8 +360,8 @@ func newSealedFailures(p *privileges) *sealedFailures {
 		switch s {
 		case privBounding:
 			err = fmt.Errorf("drop a capability from the bounding set: %w", unix.EPERM)
-		case privMismatch:
-			continue // reported by Go code: see filterFirst
+		case privMismatch, privMismatchGid, privMismatchGroups:
+			err = p.user.sealedMismatch(s)
 		case privAmbient:
 			err = fmt.Errorf("raise an ambient capability: %w", unix.EPERM)
 		default:
@@ -357,7 +379,7 @@ func newSealedFailures(p *privileges) *sealedFailures {
 //go:nosplit
 func (f *sealedFailures) exit(step privStep, e unix.Errno) {
 	msg := f.generic
-	if e == unix.EPERM {
+	if e == unix.EPERM || e == 0 { // 0: the ids read back differ
 		msg = f.steps[step&15]
 	}
 	if len(msg) > 0 {

@@ -101,3 +101,33 @@ func TestSetUserChecksTheResult(t *testing.T) {
 		t.Fatalf("the test process's own credentials changed")
 	}
 }
+
+// Every step of privileges.applyRaw that can fail under the seccomp filter
+// has its message made before the filter goes in, a mismatch of the ids
+// read back included (sealedFailures.exit then only writes it).
+func TestSealedFailuresRendered(t *testing.T) {
+	p, err := newPrivileges(&specs.Process{User: specs.User{UID: 1000, GID: 1001, AdditionalGids: []uint32{7, 5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newSealedFailures(p)
+	for s := privKeepcaps; s <= privAmbient; s++ {
+		m, err := unmarshalSyncMessage(f.steps[s&15])
+		if err != nil || m.Type != "error" || m.Code != 125 || !strings.HasPrefix(m.Error, "linux.seccomp: after the filter: ") {
+			t.Errorf("step %d: %+v %v", s, m, err)
+		}
+	}
+	for s, want := range map[privStep]string{
+		privMismatch:       "process.user.uid: asked for 1000, the uid read back differs",
+		privMismatchGid:    "process.user.gid: asked for 1001, the gid read back differs",
+		privMismatchGroups: "process.user.additionalGids: asked for [7 5], the groups read back differ",
+	} {
+		m, _ := unmarshalSyncMessage(f.steps[s&15])
+		if !strings.Contains(m.Error, want) || !strings.HasSuffix(m.Error, "refused to run it") {
+			t.Errorf("step %d: %q, want %q", s, m.Error, want)
+		}
+	}
+	if privAmbient > 15 {
+		t.Errorf("%d steps: sealedFailures has room for 16", privAmbient+1)
+	}
+}

@@ -40,8 +40,9 @@
 //     without limits, and Finish writes them (cgroups.Manager.Set) while the
 //     init waits for "placed".
 //  3. configure (Finish for an early start) compiles linux.seccomp into a
-//     BPF filter, drops linux.resources and the seccomp profile from the
-//     spec the init gets, and writes the config into the pipe.
+//     BPF filter (refusing one under which the process could never start:
+//     checkStartable), drops linux.resources and the seccomp profile from
+//     the spec the init gets, and writes the config into the pipe.
 //  4. place, while the init decodes its config: cgroup v1 makes the cgroups
 //     with the spec's limits but pids.max (cgroups.Manager.Create); v2
 //     started early writes the limits. The parent then sends "placed", with
@@ -60,6 +61,10 @@
 //     (the init waits on the exec fifo: Start returns), "error" (a
 //     StartError with the exit status), or end of file: the socket is
 //     close-on-exec in the init, so the user's program replaced it.
+//  6. With Options.Trace, the steps of the parent are marked on it as they
+//     end (those during the init's, beside them), the init's come as
+//     "trace" (see below), and the step it began after sending them ends
+//     at the socket's end of file.
 //
 // # What the init receives
 //
@@ -90,19 +95,28 @@
 //     files come with it, and keep the pids.max descriptor that comes
 //     last; then the id-mapped mounts, made by the parent, in "mounts"
 //     (idmap.go); umask 0.
-//  3. Join the namespaces given by path, a new session keyring, unshare the
-//     cgroup namespace (now that it sits in its cgroups).
-//  4. The rootfs (mount.go): / private, the rootfs bind-mounted, the spec's
-//     mounts, the devices; then "hooks" and the createContainer hooks while
-//     paths still resolve as the runtime's; pivot_root; sysctls; masked and
-//     read-only paths, rootfs propagation, read-only root.
+//  3. Join the namespaces given by path (every file opened first, then
+//     joined in runc's order: ipc, uts, net, mount, cgroup; a mount
+//     namespace on this locked thread, given a file system context of its
+//     own), a new session keyring, unshare the cgroup namespace (now that
+//     it sits in its cgroups).
+//  4. The rootfs (mount.go), resolved in the mount namespace joined: /
+//     private, the rootfs bind-mounted, the spec's mounts, the devices;
+//     then "hooks" and the createContainer hooks while paths still resolve
+//     as the runtime's; pivot_root; sysctls; masked and read-only paths,
+//     rootfs propagation, read-only root. Without a mount namespace (the
+//     caller's, as runc): the caller's / untouched, the rootfs's bind mount
+//     private, chroot instead of pivot_root, and once the last mount is
+//     made (the console's, step 5) the tree is moved out of the caller's
+//     mount table (detachRoot); an exec enters the init's root.
 //  5. Hostname and domainname, lo up in a new network namespace, the
 //     console (its pty master goes to the parent as "console").
 //  6. The working directory, rlimits, oom_score_adj, the program looked up
 //     in the container's PATH.
 //  7. Everything execve needs, made now: the capability sets, the
-//     groups, the argument and environment arrays; personality and the
-//     process's umask.
+//     groups, the argument and environment arrays (and the seccomp filter
+//     run on that execve: one that would refuse it is an error,
+//     checkExecve); personality and the process's umask.
 //  8. The user, groups and capabilities (privileges.apply), no_new_privs.
 //  9. With an exec fifo: "ready", then wait until it is read (OCI start),
 //     then the startContainer hooks.
@@ -117,6 +131,11 @@
 //     only, and a raw execve, in nosplit code: with no_new_privs nothing of
 //     the init's (nor of its Go runtime's) needs a system call after the
 //     filter but execve.
+//
+// With cfg.Trace the init notes the end of each step (trace.Points; else
+// that pointer is nil and a step costs a test of it) and sends them as
+// "trace", by a raw sendto, right before the filter, naming in the message
+// the steps still to come (the filter, execve), which the parent ends.
 //
 // Without no_new_privs the filter needs CAP_SYS_ADMIN (filterFirst): steps
 // 9 and 10 (unless there are startContainer hooks, which run as the

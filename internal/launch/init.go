@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdocker/sdocker/internal/seccomp"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // Main is the in-namespace side of Start and Exec. It prepares the process
@@ -29,6 +30,7 @@ func Main() {
 	// open its /proc files (its exe is the runtime).
 	// (It fails only on a value other than 0 or 1.)
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	booted = trace.Now()
 	if len(os.Args) > 1 {
 		if base, err := strconv.Atoi(os.Args[1]); err == nil && base >= 3 {
 			configFD, syncFD, stderrFD, extraFD = base, base+1, base+2, base+3
@@ -59,6 +61,14 @@ func restoreStderr() error {
 	return nil
 }
 
+// booted is when Main began: the end of the init's exec and the start of
+// its Go runtime, the first step it traces.
+var booted int64
+
+// steps are the init's steps when the start is traced (cfg.Trace), else
+// nil: each step then costs a test of this pointer.
+var steps *trace.Points
+
 func childMain() (int, error) {
 	if err := checkUsernsJoin(); err != nil {
 		return 125, err
@@ -79,10 +89,16 @@ func childMain() (int, error) {
 	if cfg.Spec == nil || cfg.Spec.Process == nil {
 		return 125, fmt.Errorf("config without a process")
 	}
+	if cfg.Trace {
+		steps = &trace.Points{}
+		steps.MarkAt("init start (exec, Go runtime)", booted)
+		steps.Mark("read config")
+	}
 	if cfg.KillWithParent {
 		if err := armParentDeath(); err != nil {
 			return 125, err
 		}
+		steps.Mark("parent-death signal")
 	}
 	if cfg.WaitPlaced {
 		m, fds, ok, err := recvMessage(syncFD)
@@ -92,6 +108,7 @@ func childMain() (int, error) {
 		if !ok || m.Type != "placed" {
 			return 125, fmt.Errorf("parent did not place the container in its cgroups")
 		}
+		steps.Mark("wait for placed")
 		if cfg.LateWrite != "" {
 			if len(fds) == 0 {
 				return 125, fmt.Errorf("parent sent no file for the pids cgroup")
@@ -100,6 +117,9 @@ func childMain() (int, error) {
 		}
 		if err := joinCgroups(fds); err != nil {
 			return 125, err
+		}
+		if len(fds) > 0 {
+			steps.Mark("cgroup write: join (tasks)")
 		}
 		if err := recvIDMapped(cfg); err != nil {
 			return 125, err
@@ -115,6 +135,23 @@ func childMain() (int, error) {
 		return 125, err
 	}
 	return finish(cfg)
+}
+
+// sendTrace sends the init's steps to the parent, the last thing before
+// the seccomp filter, as raw system calls (see lateWrite); pending names
+// the step that follows, which the parent ends when the socket closes
+// (execve closes it). Without a trace, or with an exec fifo (nobody reads
+// the socket after "ready"), it sends nothing.
+func sendTrace(cfg *childConfig, pending string) error {
+	if steps == nil || cfg.ExecFifo {
+		return nil
+	}
+	steps.Mark("seal descriptors")
+	b := (&syncMessage{Type: "trace", Error: pending, State: steps.Marshal()}).marshal()
+	if _, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(syncFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0); e != 0 {
+		return fmt.Errorf("send trace message: %w", e)
+	}
+	return nil
 }
 
 // armParentDeath makes this process die (SIGKILL) with the thread that
@@ -159,14 +196,32 @@ func namespace(spec *specs.Spec, t specs.LinuxNamespaceType) (specs.LinuxNamespa
 	return specs.LinuxNamespace{}, false
 }
 
-// joinNamespaces enters the network, IPC, UTS and cgroup namespaces that
-// spec gives by path (the pid namespace was joined at fork; with a new
-// user namespace, all of them: see joinBeforeUserns).
+// joinOrder is the order in which the namespaces given by path are joined,
+// runc's (the pid namespace was joined at fork: it holds for the children,
+// and so for the user's program): the mount namespace after those whose
+// files it may hide, the cgroup namespace last.
+var joinOrder = []specs.LinuxNamespaceType{specs.IPCNamespace, specs.UTSNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.CgroupNamespace}
+
+// joinNamespaces enters the namespaces that spec gives by path. Every file
+// is opened first, so that each path resolves as the caller meant it (in
+// its mount namespace), whatever is joined before it. With a new user
+// namespace the forking thread joined them (see joinBeforeUserns).
 func joinNamespaces(spec *specs.Spec) error {
 	if newNamespace(spec, specs.UserNamespace) {
 		return nil
 	}
-	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
+	type joining struct {
+		t  specs.LinuxNamespaceType
+		ns specs.LinuxNamespace
+		fd int
+	}
+	var todo []joining
+	defer func() {
+		for _, j := range todo {
+			unix.Close(j.fd)
+		}
+	}()
+	for _, t := range joinOrder {
 		ns, ok := namespace(spec, t)
 		if !ok || ns.Path == "" {
 			continue
@@ -175,10 +230,19 @@ func joinNamespaces(spec *specs.Spec) error {
 		if err != nil {
 			return fmt.Errorf("linux.namespaces: open %s namespace %s: %w", t, ns.Path, err)
 		}
-		err = unix.Setns(fd, int(nsFlags[t]))
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", t, ns.Path, err)
+		todo = append(todo, joining{t, ns, fd})
+	}
+	for _, j := range todo {
+		if j.t == specs.MountNamespace {
+			// This thread (locked, see Main) does the rest of the init:
+			// it needs a file system context of its own, which the Go
+			// runtime's other threads share until then.
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("unshare fs context: %w", err)
+			}
+		}
+		if err := unix.Setns(j.fd, int(nsFlags[j.t])); err != nil {
+			return fmt.Errorf("linux.namespaces: join %s namespace %s: %w", j.t, j.ns.Path, err)
 		}
 	}
 	return nil
@@ -186,7 +250,7 @@ func joinNamespaces(spec *specs.Spec) error {
 
 // setupContainer runs in the container's new namespaces, already in its
 // cgroups (the parent placed it before sending the config).
-func setupContainer(cfg *childConfig) error {
+func setupContainer(cfg *childConfig) (err error) {
 	spec := cfg.Spec
 	if err := joinNamespaces(spec); err != nil {
 		return err
@@ -204,9 +268,7 @@ func setupContainer(cfg *childConfig) error {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
 	}
-	if !newNamespace(spec, specs.MountNamespace) {
-		return fmt.Errorf("linux.namespaces: a mount namespace is required")
-	}
+	steps.Mark("namespaces, keyring")
 	if spec.Root == nil || !path.IsAbs(spec.Root.Path) {
 		return fmt.Errorf("root.path: an absolute rootfs path is required")
 	}
@@ -220,10 +282,21 @@ func setupContainer(cfg *childConfig) error {
 				return err
 			}
 		}
+		if len(spec.Linux.Sysctl) > 0 {
+			steps.Mark("sysctls")
+		}
 		return nil
 	}
 	if err := setupRootfs(spec, func() error { return waitForHooks(cfg) }, sysctls); err != nil {
 		return err
+	}
+	if !hasNamespace(spec, specs.MountNamespace) {
+		// The console's bind mount is the last one made.
+		defer func() {
+			if e := detachRoot(); err == nil {
+				err = e
+			}
+		}()
 	}
 	if hasNamespace(spec, specs.UTSNamespace) {
 		if spec.Hostname != "" {
@@ -236,14 +309,19 @@ func setupContainer(cfg *childConfig) error {
 				return fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
 			}
 		}
+		steps.Mark("hostname")
 	}
 	if newNamespace(spec, specs.NetworkNamespace) {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
+		steps.Mark("lo up")
 	}
 	if spec.Process.Terminal {
-		return setupConsole(cfg, true)
+		if err := setupConsole(cfg, true); err != nil {
+			return err
+		}
+		steps.Mark("console")
 	}
 	return nil
 }
@@ -260,11 +338,50 @@ func enterContainer(cfg *childConfig) error {
 			return fmt.Errorf("join namespaces of container: %w", err)
 		}
 	}
+	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
+		// The caller's mount namespace: the container's root is the
+		// init's, out of that namespace's tree (see detachRoot).
+		if err := enterRootOf(extraFD); err != nil {
+			return err
+		}
+	}
 	unix.Close(extraFD)
+	steps.Mark("join namespaces")
 	if cfg.Spec.Process.Terminal {
-		return setupConsole(cfg, false)
+		if err := setupConsole(cfg, false); err != nil {
+			return err
+		}
+		steps.Mark("console")
 	}
 	return nil
+}
+
+// enterRootOf makes the root directory of the process of pidfd this one's.
+func enterRootOf(pidfd int) error {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd))
+	if err != nil {
+		return fmt.Errorf("read the container init's pid: %w", err)
+	}
+	pid := -1
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			pid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if pid <= 0 {
+		return fmt.Errorf("the container's init has ended")
+	}
+	p := fmt.Sprintf("/proc/%d/root", pid)
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	// The pid may have been reused since it was read: the pidfd tells.
+	if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); err != nil {
+		return fmt.Errorf("the container's init has ended: %w", err)
+	}
+	return enterRoot(fd, false)
 }
 
 func loopbackUp() error {
@@ -318,8 +435,11 @@ func waitForHooks(cfg *childConfig) error {
 	if h := cfg.Spec.Hooks; h != nil {
 		// In the container's namespaces, before pivot_root: paths still
 		// resolve as in the runtime's mount namespace.
-		return RunHooks("createContainer", h.CreateContainer, cfg.state)
+		if err := RunHooks("createContainer", h.CreateContainer, cfg.state); err != nil {
+			return err
+		}
 	}
+	steps.Mark("createRuntime, createContainer hooks")
 	return nil
 }
 
@@ -365,9 +485,11 @@ func finish(cfg *childConfig) (int, error) {
 	if err := enterCwd(proc.Cwd); err != nil {
 		return 125, err
 	}
+	steps.Mark("working directory")
 	if err := setProcessLimits(proc); err != nil {
 		return 125, err
 	}
+	steps.Mark("rlimits, oom_score_adj")
 	argv0, err := lookPath(proc.Args[0], proc.Env)
 	if err != nil {
 		code := 127
@@ -375,6 +497,9 @@ func finish(cfg *childConfig) (int, error) {
 			code = 126
 		}
 		return code, err
+	}
+	if steps != nil {
+		steps.Mark("look up " + proc.Args[0])
 	}
 	if os.Args[0] == execArg0 {
 		// On cgroup v2 joining moves every thread of this process, which
@@ -392,6 +517,9 @@ func finish(cfg *childConfig) (int, error) {
 	if err != nil {
 		return 126, err
 	}
+	if err := checkExecve(cfg.Seccomp, prog); err != nil {
+		return 125, err
+	}
 	if err := setPersonality(cfg.Spec); err != nil {
 		return 125, err
 	}
@@ -401,16 +529,19 @@ func finish(cfg *childConfig) (int, error) {
 	}
 	unix.Umask(umask)
 	filter := newFilterProg(cfg.Seccomp)
+	steps.Mark("execve arguments, seccomp program")
 	if filter != nil && !proc.NoNewPrivileges {
 		return filterFirst(cfg, filter, priv, prog)
 	}
 	if err := priv.apply(); err != nil {
 		return 125, err
 	}
+	steps.Mark("user, groups, capabilities")
 	if proc.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return 125, fmt.Errorf("set no_new_privs: %w", err)
 		}
+		steps.Mark("no_new_privs")
 	}
 	if err := waitForStart(cfg); err != nil {
 		return 125, err
@@ -419,6 +550,9 @@ func finish(cfg *childConfig) (int, error) {
 		return 125, err
 	}
 	if err := sealForExec(cfg); err != nil {
+		return 125, err
+	}
+	if err := sendTrace(cfg, lastSteps(filter != nil, false, cfg.Orphan)); err != nil {
 		return 125, err
 	}
 	if filter != nil {
@@ -433,6 +567,23 @@ func finish(cfg *childConfig) (int, error) {
 		return forkProgram(prog, proc)
 	}
 	return execFailed(prog.execve(), proc)
+}
+
+// lastSteps names what the init does after it sent its trace: the seccomp
+// filter (if any), then (filterFirst) the user and capabilities, then
+// execve, or (Orphan) the fork of the program and the helper's exit.
+func lastSteps(filter, credentials, orphan bool) string {
+	var s []string
+	if filter {
+		s = append(s, "seccomp filter")
+	}
+	if credentials {
+		s = append(s, "user, groups, capabilities")
+	}
+	if orphan {
+		return strings.Join(append(s, "fork program, exit"), ", ")
+	}
+	return strings.Join(append(s, "execve"), ", ")
 }
 
 // filterError is the error of a failed install.
@@ -489,15 +640,15 @@ func filterFirst(cfg *childConfig, filter *filterProg, priv *privileges, prog *e
 	if err := sealForExec(cfg); err != nil {
 		return 125, err
 	}
+	if err := sendTrace(cfg, lastSteps(true, true, cfg.Orphan)); err != nil {
+		return 125, err
+	}
 	fails := newSealedFailures(priv)
 	if e := filter.install(); e != 0 {
 		return 125, filterError(e)
 	}
 	// Only nosplit functions on the way to execve (see sealForExec).
-	if step, c, e := priv.applyRaw(); step == privMismatch {
-		// The ids read back, which only Go code can put in words.
-		return 125, priv.failure(step, c, e)
-	} else if step != privDone {
+	if step, _, e := priv.applyRaw(); step != privDone {
 		fails.exit(step, e)
 	}
 	if hooks {
@@ -622,6 +773,23 @@ func (a *execArgs) execve() unix.Errno {
 	return e
 }
 
+// checkExecve refuses to go on when the seccomp filter would refuse the
+// execve of prog with the very arguments it gets (a rule on execve's
+// arguments; configure refuses one that does whatever they are): it could
+// only kill the init's thread (and the Go runtime's others would live on),
+// trap or fail it.
+func checkExecve(f *seccomp.Filter, prog *execArgs) error {
+	if f == nil {
+		return nil
+	}
+	args := [6]uint64{uint64(uintptr(unsafe.Pointer(prog.path))),
+		uint64(uintptr(unsafe.Pointer(&prog.argv[0]))), uint64(uintptr(unsafe.Pointer(&prog.envv[0])))}
+	if ret, ok := f.Eval(unix.SYS_EXECVE, args); ok && seccomp.Refusal(ret) != "" {
+		return fmt.Errorf("linux.seccomp: the profile's action for the execve of %s is %s (a rule on its arguments): the process could never start", prog.name, seccomp.Refusal(ret))
+	}
+	return nil
+}
+
 func newExecArgs(argv0 string, proc *specs.Process) (*execArgs, error) {
 	path, err := unix.BytePtrFromString(argv0)
 	if err != nil {
@@ -705,12 +873,23 @@ func lateWrite(cfg *childConfig) error {
 	// Closing a cgroup file reports nothing that its write did not.
 	_, _, _ = unix.RawSyscall(unix.SYS_CLOSE, uintptr(lateFD), 0, 0)
 	if e == 0 {
+		if steps != nil {
+			steps.Mark("cgroup write: " + lateWriteStep())
+		}
 		return nil
 	}
 	if os.Args[0] == execArg0 {
 		return fmt.Errorf("join the container's pids cgroup: %w", e)
 	}
 	return fmt.Errorf("linux.resources.pids: write limit %s: %w", cfg.LateWrite, e)
+}
+
+// lateWriteStep names what lateWrite did, for the trace.
+func lateWriteStep() string {
+	if os.Args[0] == execArg0 {
+		return "join pids cgroup"
+	}
+	return "pids.max"
 }
 
 // dedupEnv keeps one entry per variable, the last given, in first-seen order.

@@ -30,7 +30,7 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 8
+const protocol = 9
 
 // ArmDelayEnv, a number of milliseconds in the starting command's
 // environment, delays every child it starts right before it arms its
@@ -78,6 +78,9 @@ type childConfig struct {
 	// parent makes them (detached) and sends them in a "mounts" message
 	// after "placed", in this order.
 	IDMapped []int
+	// Trace: the init times its steps and sends them as "trace" before
+	// the seccomp filter goes in (see Options.Trace).
+	Trace bool
 
 	state []byte // from the parent's "continue", for the init's hooks
 }
@@ -85,9 +88,11 @@ type childConfig struct {
 // syncMessage travels between child and parent on the sync socket.
 type syncMessage struct {
 	// "armed" (its parent-death signal is set; the parent answers
-	// "placed", then "mounts" with the id-mapped mounts if any), "console" (with a pty master fd), "hooks" (the parent may
+	// "placed", then "mounts" with the id-mapped mounts if any),
+	// "console" (with a pty master fd), "hooks" (the parent may
 	// run its createRuntime hooks; it answers "continue"), "ready" (waiting
-	// on the exec fifo) or "error"; from the parent: "placed", "continue".
+	// on the exec fifo), "trace" (the init's steps, in State, encoded by
+	// trace.Points) or "error"; from the parent: "placed", "continue".
 	Type  string
 	Error string
 	Code  int // exit status the failure maps to

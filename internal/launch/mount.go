@@ -106,6 +106,10 @@ var mountFlags = map[string]mountFlag{
 	"relatime": {false, unix.MS_RELATIME}, "norelatime": {true, unix.MS_RELATIME},
 	"strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
 	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
+	"iversion": {false, unix.MS_I_VERSION}, "noiversion": {true, unix.MS_I_VERSION},
+	"lazytime": {false, unix.MS_LAZYTIME}, "nolazytime": {true, unix.MS_LAZYTIME},
+	"silent": {false, unix.MS_SILENT}, "loud": {true, unix.MS_SILENT},
+	"defaults": {true, 0}, // mount(8)'s rw, suid, dev, exec, async: what no flag means
 }
 
 var propagationFlags = map[string]uintptr{
@@ -267,41 +271,43 @@ func remountPropagation(root int, dest string, resolve uint64, prop uintptr) err
 // setupRootfs makes the container's mount tree and pivots into it.
 // beforePivot runs once every mount is made, before pivot_root;
 // afterPivot right after it, before paths are masked or made read-only.
-func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
-	// As runc: the host's mounts go on reaching the container's (so a
-	// bind mount of a shared host path with rslave or rshared sees what
-	// the host mounts there later), nothing of ours propagates back unless
-	// linux.rootfsPropagation asks for it (rshared).
-	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
-		flags, ok := propagationFlags[spec.Linux.RootfsPropagation]
-		if !ok {
-			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
-		}
-		prop = flags
-	}
-	if err := unix.Mount("", "/", "", prop, ""); err != nil {
-		return fmt.Errorf("set the propagation of /: %w", err)
-	}
+// Without a mount namespace of its own (runc's chroot) the container's
+// mounts are made under a private bind mount of the rootfs in the caller's
+// mount namespace, which is left untouched but for that one mount (see
+// enterRoot and detachRoot).
+func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) (err error) {
+	ownNS := hasNamespace(spec, specs.MountNamespace)
 	rootfs := spec.Root.Path
-	// The mount holding the rootfs becomes private: the rootfs's bind
-	// mount below is then private too (pivot_root refuses a shared one)
-	// and propagates nowhere.
-	parent, err := mountPointOf(rootfs)
-	if err != nil {
-		return err
-	}
-	if err := unix.Mount("", parent, "", unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make %s private: %w", parent, err)
+	if ownNS {
+		if err := privateRootfsParent(spec); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind mount rootfs %s: %w", rootfs, err)
+	}
+	jailed := false
+	if !ownNS {
+		defer func() {
+			// Best effort: the error says what failed.
+			switch {
+			case err != nil && jailed:
+				_ = detachRoot()
+			case err != nil:
+				_ = unix.Unmount(rootfs, unix.MNT_DETACH)
+			}
+		}()
+		// Nothing mounted under it reaches the caller's mounts.
+		if err := unix.Mount("", rootfs, "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make rootfs %s private: %w", rootfs, err)
+		}
 	}
 	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open rootfs %s: %w", rootfs, err)
 	}
 	defer unix.Close(root)
+	steps.Mark("mount: / propagation, rootfs bind")
 	devIsTmpfs := false
 	userns := hasNamespace(spec, specs.UserNamespace)
 	for i, m := range spec.Mounts {
@@ -317,6 +323,9 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		if err := mountInRoot(root, m); err != nil {
 			return err
 		}
+		if steps != nil {
+			steps.Mark("mount " + m.Type + " " + m.Destination)
+		}
 		if path.Clean(m.Destination) == "/dev" && m.Type == "tmpfs" {
 			devIsTmpfs = true
 		}
@@ -327,12 +336,15 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 	if err := createDevices(root, spec, devIsTmpfs, userns); err != nil {
 		return err
 	}
+	steps.Mark("devices")
 	if err := beforePivot(); err != nil {
 		return err
 	}
-	if err := pivotRoot(root); err != nil {
+	if err := enterRoot(root, ownNS); err != nil {
 		return err
 	}
+	jailed = true
+	steps.Mark("pivot_root")
 	if err := afterPivot(); err != nil {
 		return err
 	}
@@ -340,9 +352,11 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
 			return err
 		}
+		steps.Mark("masked paths")
 		if err := readonlyPaths(spec.Linux.ReadonlyPaths); err != nil {
 			return err
 		}
+		steps.Mark("read-only paths")
 		if p := spec.Linux.RootfsPropagation; p != "" {
 			flags, ok := propagationFlags[p]
 			if !ok {
@@ -357,8 +371,76 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) error {
 		if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 			return fmt.Errorf("make rootfs read-only: %w", err)
 		}
+		steps.Mark("rootfs read-only")
 	}
 	return nil
+}
+
+// privateRootfsParent sets the propagation of / in the container's own
+// mount namespace and makes the mount that holds the rootfs private.
+func privateRootfsParent(spec *specs.Spec) error {
+	// As runc: the host's mounts go on reaching the container's (so a
+	// bind mount of a shared host path with rslave or rshared sees what
+	// the host mounts there later), nothing of ours propagates back unless
+	// linux.rootfsPropagation asks for it (rshared).
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
+		flags, ok := propagationFlags[spec.Linux.RootfsPropagation]
+		if !ok {
+			return fmt.Errorf("linux.rootfsPropagation: unknown value %q", spec.Linux.RootfsPropagation)
+		}
+		prop = flags
+	}
+	if err := unix.Mount("", "/", "", prop, ""); err != nil {
+		return fmt.Errorf("set the propagation of /: %w", err)
+	}
+	// The mount holding the rootfs becomes private: the rootfs's bind
+	// mount is then private too (pivot_root refuses a shared one) and
+	// propagates nowhere.
+	parent, err := mountPointOf(spec.Root.Path)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("", parent, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", parent, err)
+	}
+	return nil
+}
+
+// enterRoot makes root the process's root: pivot_root in a mount namespace
+// of the container's own, else chroot (the caller's mount namespace keeps
+// its root).
+func enterRoot(root int, ownNS bool) error {
+	if ownNS {
+		return pivotRoot(root)
+	}
+	if err := unix.Fchdir(root); err != nil {
+		return fmt.Errorf("change to rootfs: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot to rootfs: %w", err)
+	}
+	return nil
+}
+
+// detachRoot takes the container's root, a bind mount in the caller's
+// mount namespace (see setupRootfs), out of that namespace's tree once the
+// last mount in it is made: the process moves to a detached copy of the
+// tree (open_tree, whose mounts stay connected when its descriptor is
+// closed, unlike those of a lazy unmount), and the original is unmounted.
+// The caller sees none of the container's mounts, the kernel frees them
+// with the container's last process, and ".." at the container's root
+// leads nowhere (a chroot's can: there is no tree above it to climb to).
+func detachRoot() error {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, "/", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("copy the container's mounts: %w", err)
+	}
+	defer unix.Close(tree)
+	if err := unix.Unmount("/", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the container's root from the caller's mounts: %w", err)
+	}
+	return enterRoot(tree, false)
 }
 
 // mountPointOf is the mount point that holds the absolute path p: p or

@@ -53,4 +53,34 @@ func TestSealedCallsNothingPreemptible(t *testing.T) {
 			t.Errorf("%s not found in %s: the test reads nothing", want, exe)
 		}
 	}
+	checkFilterFirst(t, exe)
+}
+
+// checkFilterFirst: in filterFirst (no no_new_privs), a step of applyRaw
+// that fails under the filter goes straight to the sealed exit, whatever it
+// is (a mismatch of the ids read back included), never to Go code that
+// words an error.
+func checkFilterFirst(t *testing.T, exe string) {
+	out, err := exec.Command("go", "tool", "objdump", "-s", `launch\.filterFirst$`, exe).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool objdump: %v\n%s", err, out)
+	}
+	var calls []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, after, ok := strings.Cut(line, "CALL "); ok {
+			calls = append(calls, strings.Fields(after)[0])
+		}
+	}
+	apply := -1
+	for i, c := range calls {
+		if strings.Contains(c, "(*privileges).applyRaw") {
+			apply = i
+		}
+		if strings.Contains(c, "failure") || strings.Contains(c, "mismatch") || strings.HasPrefix(c, "fmt.") {
+			t.Errorf("filterFirst calls %s", c)
+		}
+	}
+	if apply < 0 || apply+1 >= len(calls) || !strings.Contains(calls[apply+1], "(*sealedFailures).exit") {
+		t.Errorf("in filterFirst applyRaw is not followed by the sealed exit: %v", calls)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/seccomp"
+	"github.com/sdocker/sdocker/internal/trace"
 )
 
 // Stdio are the standard streams of a container process; nil means
@@ -53,6 +54,10 @@ type Options struct {
 	// ExecFifo is the path of a fifo: the init stops right before execve
 	// until somebody opens it for reading (OCI create, then start).
 	ExecFifo string
+	// Trace, if not nil, gets the steps of the start, the init's
+	// included (which it sends before its seccomp filter; its execve
+	// ends when the sync socket closes). Not with ExecFifo.
+	Trace *trace.Trace
 	Callbacks
 
 	// joinPidsLate (exec into a container with a pids limit): the child
@@ -180,8 +185,6 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		}
 		seen[ns.Type] = true
 		switch {
-		case ns.Path != "" && ns.Type == specs.MountNamespace:
-			return 0, "", fmt.Errorf("linux.namespaces: joining a mount namespace by path is not supported")
 		case ns.Path != "" && ns.Type == specs.PIDNamespace:
 			pidPath = ns.Path
 		case ns.Path == "" && ns.Type != specs.CgroupNamespace:
@@ -373,6 +376,9 @@ type child struct {
 	// userMaps holds the id mappings of the child's new user namespace;
 	// nil without one.
 	userMaps *specs.Linux
+	// pending is the traced step the child began after it sent its
+	// trace, which ends when its sync socket closes.
+	pending string
 }
 
 // spawnChild clones the child. What it reads of spec (an init's early spec)
@@ -396,6 +402,7 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		return nil, err
 	}
 	defer closeNull()
+	o.Trace.Mark("channels, stdio")
 	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
 	if o.joinUserns != nil {
 		fds = append(fds, o.joinUserns.Fd())
@@ -406,6 +413,7 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		return nil, err
 	}
 	defer exe.Close()
+	o.Trace.Mark("sealed init binary")
 	attr := &syscall.ProcAttr{
 		// One P: the init is one goroutine on a locked thread; more Ps
 		// only start threads it never uses (and make the Go runtime read
@@ -442,6 +450,11 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 			return nil, err
 		}
 		defer unix.Close(fd)
+		if o.CreateCgroups {
+			o.Trace.Mark("cgroup writes: create, limits")
+		} else {
+			o.Trace.Mark("cgroup: open")
+		}
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
@@ -449,6 +462,7 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 	if err != nil {
 		return nil, err
 	}
+	o.Trace.Mark("clone")
 	c := &child{p: p, cg: cg, o: o, terminal: terminal, conn: ch.conn, configW: ch.configW, limitsLater: limitsLater}
 	if flags&unix.CLONE_NEWUSER != 0 {
 		c.userMaps = &specs.Linux{UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings}
@@ -631,11 +645,13 @@ func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pid
 // the file for its late write if there is one.
 func (c *child) place(res *specs.LinuxResources, late string) error {
 	cg, o := c.cg, c.o
+	start := o.Trace.Since()
 	switch {
 	case c.limitsLater:
 		if err := cg.Set(res); err != nil {
 			return err
 		}
+		o.Trace.Beside("cgroup writes: limits", start)
 	case o.CreateCgroups && cg.Version() == 1:
 		if err := cg.Create(res); err != nil {
 			return err
@@ -643,6 +659,7 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 		if err := c.chownCgroups(); err != nil {
 			return err
 		}
+		o.Trace.Beside("cgroup writes: create, limits", start)
 	}
 	var fds []int
 	defer func() {
@@ -656,9 +673,11 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 			skip = cg.PidsDir()
 		}
 		var err error
+		start := o.Trace.Since()
 		if fds, err = joinFiles(cg, skip); err != nil {
 			return err
 		}
+		o.Trace.Beside("cgroup: open tasks files", start)
 	}
 	if late != "" {
 		name := "pids.max"
@@ -754,6 +773,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		return c.fail(fmt.Errorf("process.terminal changed since the init was started"))
 	}
 	res := resourcesOf(cfg.Spec)
+	start := c.o.Trace.Since()
 	if err := c.fillConfig(cfg); err != nil {
 		return c.fail(err)
 	}
@@ -765,6 +785,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	// signal.
 	cfg.IDMapped = idMappedMounts(cfg.Spec)
 	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent || len(cfg.IDMapped) > 0
+	cfg.Trace = c.o.Trace != nil && !cfg.ExecFifo
 	if c.cg.Version() == 2 {
 		if err := c.chownCgroups(); err != nil {
 			return c.fail(err)
@@ -774,6 +795,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		return c.fail(fmt.Errorf("send config to container init: %w", err))
 	}
 	c.configW.Close()
+	c.o.Trace.Beside("config: seccomp compile, encode, send", start)
 	if cfg.WaitPlaced {
 		// (The child's runtime starts meanwhile.)
 		if err := c.place(res, late); err != nil {
@@ -784,9 +806,11 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		}
 	}
 	if c.o.WhileStarting != nil {
+		start := c.o.Trace.Since()
 		if err := c.o.WhileStarting(c.p.Pid); err != nil {
 			return c.fail(err)
 		}
+		c.o.Trace.Beside("state and pid files", start)
 	}
 	return c.follow()
 }
@@ -848,6 +872,9 @@ func (c *child) fillConfig(cfg *childConfig) error {
 			if err != nil {
 				return err
 			}
+			if err := checkStartable(f, cfg.Spec.Process); err != nil {
+				return err
+			}
 			// On the thread that execs only: execve ends the others, so
 			// SECCOMP_FILTER_FLAG_TSYNC changes nothing for the program,
 			// while it would filter the Go runtime's own threads of the
@@ -865,6 +892,31 @@ func (c *child) fillConfig(cfg *childConfig) error {
 	if cfg.Spec.Process.Terminal {
 		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
 			cfg.Winsize = ws
+		}
+	}
+	return nil
+}
+
+// callsUnderFilter are the system calls the init makes after the seccomp
+// filter without no_new_privs (see filterFirst and the README), execve apart.
+var callsUnderFilter = []string{"prctl", "setgroups", "setresgid", "setresuid", "getresuid", "getresgid", "setfsuid", "setfsgid", "getgroups", "capset"}
+
+// checkStartable refuses a filter under which proc could never start: one
+// that refuses execve whatever its arguments, or, without no_new_privs,
+// kills or traps a call the init makes after it. The init would die there
+// without a word, with a stack trace of its Go runtime (SCMP_ACT_TRAP), or
+// hang (SCMP_ACT_KILL ends the one thread, the runtime's others live on).
+func checkStartable(f *seccomp.Filter, proc *specs.Process) error {
+	if a := f.Refuses("execve"); a != "" {
+		return fmt.Errorf("linux.seccomp: the profile's action for execve is %s: the process could never start", a)
+	}
+	if proc.NoNewPrivileges {
+		return nil
+	}
+	for _, name := range callsUnderFilter {
+		// A call that fails is reported (see sealedFailures).
+		if a := f.Refuses(name); a != "" && a != specs.ActErrno {
+			return fmt.Errorf("linux.seccomp: the profile's action for %s is %s, a call that the runtime makes after the filter without process.noNewPrivileges (to become the process's user): the process could never start", name, a)
 		}
 	}
 	return nil
@@ -917,6 +969,9 @@ func (c *child) await(want string) (got bool, err error) {
 			if output.Len() > 0 {
 				return false, &StartError{Code: 125, Msg: initDied(output.String())}
 			}
+			if c.pending != "" {
+				c.o.Trace.Mark(c.pending)
+			}
 			return false, nil
 		}
 		if want != "" && m.Type == want {
@@ -956,6 +1011,14 @@ func (c *child) handle(m syncMessage, fds []int, output *strings.Builder) (ready
 		return false, c.conn.send(syncMessage{Type: "continue", State: state})
 	case "output":
 		output.WriteString(m.Error)
+	case "trace":
+		if c.o.Trace == nil {
+			return false, fmt.Errorf("unexpected message %q from container init", m.Type)
+		}
+		if err := c.o.Trace.Append(m.State); err != nil {
+			return false, err
+		}
+		c.pending = m.Error
 	case "ready":
 		return true, nil
 	case "error":

@@ -125,7 +125,7 @@ func joinBeforeUserns(spec *specs.Spec) (joins []nsJoin, err error) {
 	if !newNamespace(spec, specs.UserNamespace) {
 		return nil, nil
 	}
-	for _, t := range []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
+	for _, t := range joinOrder {
 		ns, ok := namespace(spec, t)
 		if !ok || ns.Path == "" {
 			continue
@@ -146,9 +146,15 @@ func closeJoins(joins []nsJoin) {
 	}
 }
 
-// joinOnThread joins the namespaces of joins on this (locked) thread.
+// joinOnThread joins the namespaces of joins on this (locked) thread,
+// which a mount namespace gives a file system context of its own.
 func joinOnThread(joins []nsJoin) error {
 	for _, j := range joins {
+		if j.flag == unix.CLONE_NEWNS {
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("unshare fs context: %w", err)
+			}
+		}
 		if err := unix.Setns(int(j.f.Fd()), j.flag); err != nil {
 			return fmt.Errorf("linux.namespaces: join %s: %w", j.f.Name(), err)
 		}

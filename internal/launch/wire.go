@@ -169,7 +169,7 @@ func (c *childConfig) marshal() []byte {
 	}
 	e.int(int64(c.JoinFlags))
 	e.uint(uint64(c.PreserveFDs))
-	for _, b := range []bool{c.KillWithParent, c.ExecFifo, c.CreateRuntime, c.Orphan, c.WaitPlaced, c.NewKeyring} {
+	for _, b := range []bool{c.KillWithParent, c.ExecFifo, c.CreateRuntime, c.Orphan, c.WaitPlaced, c.NewKeyring, c.Trace} {
 		e.bool(b)
 	}
 	e.str(c.LateWrite)
@@ -210,7 +210,7 @@ func unmarshalChildConfig(b []byte) (*childConfig, error) {
 	}
 	c.JoinFlags = int(d.int())
 	c.PreserveFDs = int(d.uint())
-	for _, p := range []*bool{&c.KillWithParent, &c.ExecFifo, &c.CreateRuntime, &c.Orphan, &c.WaitPlaced, &c.NewKeyring} {
+	for _, p := range []*bool{&c.KillWithParent, &c.ExecFifo, &c.CreateRuntime, &c.Orphan, &c.WaitPlaced, &c.NewKeyring, &c.Trace} {
 		*p = d.bool()
 	}
 	c.LateWrite = d.str()

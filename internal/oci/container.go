@@ -91,7 +91,11 @@ func parseSpec(p string, b []byte) (*specs.Spec, error) {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("%w: parse %s: %w", ErrInvalid, p, err)
 	}
+	absMountDestinations(&spec)
 	if err := Validate(&spec); err != nil {
+		return nil, err
+	}
+	if err := validateMusts(&spec); err != nil {
 		return nil, err
 	}
 	return &spec, nil
@@ -167,7 +171,9 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *launch.Process,
 		}
 	}
 	if o.Start {
-		poststart(st)
+		if err := poststart(st); err != nil {
+			return nil, nil, err
+		}
 	}
 	return st, c.p, nil
 }
@@ -218,6 +224,10 @@ type creating struct {
 	starting       *launch.Starting
 	p              *launch.Process
 	pidFileWritten bool
+	// st is the container's state once its init gets the whole config:
+	// from then on a failure goes on as delete does, poststop hooks
+	// included (runtime.md's lifecycle).
+	st *State
 }
 
 // undo ends the init and removes what the failed Create made. A cgroup
@@ -243,6 +253,9 @@ func (c *creating) undo() error {
 		if err := c.cg.Destroy(); err != nil {
 			return errors.Join(append(errs, fmt.Errorf("container %s left behind: %w", c.id, err))...)
 		}
+	}
+	if c.st != nil {
+		poststop(c.st)
 	}
 	if err := os.RemoveAll(c.s.dir(c.id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", c.s.dir(c.id), err))
@@ -320,7 +333,9 @@ func (c *creating) load(bundle, path string, raw []byte) (*State, error) {
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
 	}
-	if st, err := os.Stat(rootfs); err != nil || !st.IsDir() {
+	// In a mount namespace given by path the rootfs is the init's to
+	// resolve, once it has joined it.
+	if st, err := os.Stat(rootfs); !joinsMountNamespace(spec) && (err != nil || !st.IsDir()) {
 		return nil, fmt.Errorf("%w: root.path %s: not a directory", ErrInvalid, rootfs)
 	}
 	spec.Root.Path = rootfs
@@ -332,6 +347,15 @@ func (c *creating) load(bundle, path string, raw []byte) (*State, error) {
 		Created: time.Now().UTC(), Rootfs: rootfs, Config: spec,
 		CgroupPath: cgroupPath(spec, c.id),
 	}, nil
+}
+
+func joinsMountNamespace(spec *specs.Spec) bool {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace && ns.Path != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // checkConsole refuses a spec without a process, and a terminal without a
@@ -359,6 +383,7 @@ func addDefaultDevices(spec *specs.Spec) {
 
 // start hands the whole spec to the init started early, or starts it now.
 func (c *creating) start(st *State) (err error) {
+	c.st = st
 	cb := launch.Callbacks{CreateRuntime: createRuntimeHooks(st), WhileStarting: c.whileStarting(st)}
 	if c.starting != nil {
 		c.p, err = c.starting.Finish(st.Config, cb)
@@ -464,18 +489,21 @@ func (s *Store) Start(id string) error {
 	if err := s.save(st); err != nil {
 		return err
 	}
-	poststart(st)
-	return nil
+	return poststart(st)
 }
 
-// poststart runs the poststart hooks of a container that has just started;
-// their failure is only a warning (the spec's rule).
-func poststart(st *State) {
+// poststart runs the poststart hooks of a container that has just started.
+// One that fails stops the container and is the error (runtime-spec 1.1 and
+// later, and runc; 1.0 had it a warning).
+func poststart(st *State) error {
 	if h := st.Config.Hooks; h != nil {
 		if err := launch.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
-			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
+			// An init that has ended is stopped as well.
+			_ = proc.Signal(st.Pid, st.InitStart, unix.SIGKILL)
+			return fmt.Errorf("%w: the container was stopped", err)
 		}
 	}
+	return nil
 }
 
 // openFifo reads the byte the waiting init writes into the exec fifo, which
@@ -610,16 +638,22 @@ func (s *Store) Delete(id string, force bool) error {
 	if err := cg.Destroy(); err != nil {
 		return err
 	}
+	poststop(st)
+	if err := os.RemoveAll(s.dir(id)); err != nil {
+		return fmt.Errorf("remove %s: %w", s.dir(id), err)
+	}
+	return nil
+}
+
+// poststop runs the poststop hooks of a container whose resources are
+// gone; a hook that fails is a warning (runtime.md).
+func poststop(st *State) {
 	st.Status = specs.StateStopped
 	if h := st.Config.Hooks; h != nil {
 		if err := launch.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
 	}
-	if err := os.RemoveAll(s.dir(id)); err != nil {
-		return fmt.Errorf("remove %s: %w", s.dir(id), err)
-	}
-	return nil
 }
 
 // killJoined ends the processes of a container in a cgroup it joined,

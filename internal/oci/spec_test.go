@@ -327,6 +327,51 @@ func TestCreateRuntimeHooks(t *testing.T) {
 	}
 }
 
+// The MUSTs of config.md that parseSpec checks beyond Validate: hooks with
+// an absolute path and a positive timeout, one rlimit per type, no empty
+// annotation key; a relative mount destination is relative to /.
+func TestParseSpecMusts(t *testing.T) {
+	zero, five := 0, 5
+	for _, c := range []struct {
+		mutate func(*specs.Spec)
+		field  string // "" : accepted
+	}{
+		{func(s *specs.Spec) {}, ""},
+		{func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Timeout: &five}}}
+		}, ""},
+		{func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "true"}}} }, "hooks.poststop[0].path"},
+		{func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/a"}, {Path: "/b", Timeout: &zero}}}
+		}, "hooks.createRuntime[1].timeout"},
+		{func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE"}, {Type: "RLIMIT_CORE"}, {Type: "RLIMIT_NOFILE"}}
+		}, "process.rlimits[2].type"},
+		{func(s *specs.Spec) { s.Annotations = map[string]string{"": "v"} }, "annotations"},
+	} {
+		s := validSpec()
+		c.mutate(s)
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = parseSpec("/b/config.json", b)
+		switch {
+		case c.field == "" && err != nil:
+			t.Errorf("parseSpec: %v; want it accepted", err)
+		case c.field != "" && (err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), ": "+c.field+": ")):
+			t.Errorf("parseSpec: %v; want ErrInvalid naming %s", err, c.field)
+		}
+	}
+	s := validSpec()
+	s.Mounts = []specs.Mount{{Destination: "rel/dir", Type: "tmpfs"}, {Destination: "/abs", Type: "tmpfs"}}
+	b, _ := json.Marshal(s)
+	got, err := parseSpec("/b/config.json", b)
+	if err != nil || got.Mounts[0].Destination != "/rel/dir" || got.Mounts[1].Destination != "/abs" {
+		t.Errorf("relative mount destination: %v %+v", err, got)
+	}
+}
+
 // userns gives s a new user namespace mapping n ids from c to h, uids and
 // gids alike.
 func userns(s *specs.Spec, c, h, n uint32) {

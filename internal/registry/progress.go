@@ -11,9 +11,9 @@ import (
 	"github.com/sdocker/sdocker/internal/image"
 )
 
-// board shows a pull's layers. On a terminal each layer has a line, redrawn
-// in place with its progress bar; elsewhere each change of a layer's state
-// is one plain line. A nil *board shows nothing.
+// board shows the layers of a pull or a push. On a terminal each layer has
+// a line, redrawn in place with its progress bar; elsewhere each change of
+// a layer's state is one plain line. A nil *board shows nothing.
 type board struct {
 	w      io.Writer
 	term   bool
@@ -64,11 +64,24 @@ func (b *board) set(i int, status string) {
 	b.changed(l)
 }
 
-// reader counts what is read of layer i.
+// begin changes layer i's state to one with a progress bar of total bytes.
+func (b *board) begin(i int, status string, total int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	l := b.layers[i]
+	l.status, l.total = status, total
+	b.mu.Unlock()
+	b.changed(l)
+}
+
+// reader counts what is read of layer i, from 0.
 func (b *board) reader(i int, r io.Reader) io.Reader {
 	if b == nil {
 		return r
 	}
+	b.layers[i].n.Store(0)
 	return &countReader{r: r, n: &b.layers[i].n}
 }
 
@@ -79,7 +92,7 @@ func (b *board) changed(l *layerState) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if l.status == statusDownloading && l.total > 0 {
+	if hasBar(l.status) && l.total > 0 {
 		fmt.Fprintf(b.w, "%s: %s %s\n", l.id, l.status, image.HumanBytes(l.total))
 		return
 	}
@@ -125,7 +138,7 @@ func (b *board) redraw() {
 	}
 	for _, l := range b.layers {
 		line := l.id + ": " + l.status
-		if l.status == statusDownloading && l.total > 0 {
+		if hasBar(l.status) && l.total > 0 {
 			line += " " + image.ProgressBar(l.n.Load(), l.total)
 		}
 		fmt.Fprintf(&sb, "\r%s\x1b[K\n", line)
@@ -134,12 +147,20 @@ func (b *board) redraw() {
 	fmt.Fprint(b.w, sb.String())
 }
 
+// The states of a layer, Docker's words.
 const (
 	statusPresent     = "Already exists"
 	statusWaiting     = "Waiting"
 	statusDownloading = "Downloading"
 	statusComplete    = "Pull complete"
+	statusPreparing   = "Preparing"
+	statusPushing     = "Pushing"
+	statusPushed      = "Pushed"
+	statusExists      = "Layer already exists"
 )
+
+// hasBar tells the states whose line has a progress bar.
+func hasBar(status string) bool { return status == statusDownloading || status == statusPushing }
 
 type countReader struct {
 	r io.Reader

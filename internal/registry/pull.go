@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -258,16 +259,28 @@ func fetchLayers(ctx context.Context, store *image.Store, layers []v1.Layer, dif
 	}
 	b.start()
 	defer b.finish()
+	err := eachJob(ctx, o.Jobs, jobs, func(ctx context.Context, j job) error {
+		return fetchLayer(ctx, store, j.layer, j.diffID, b, j.line)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(jobs), nil
+}
+
+// eachJob calls do for each job, n at once. The first failure stops the
+// others (their ctx is done) and is returned.
+func eachJob[J any](ctx context.Context, n int, jobs []J, do func(context.Context, J) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	work := make(chan job)
+	work := make(chan J)
 	var wg sync.WaitGroup
-	for range min(o.Jobs, len(jobs)) {
+	for range min(n, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range work {
-				if err := fetchLayer(ctx, store, j.layer, j.diffID, b, j.line); err != nil {
+				if err := do(ctx, j); err != nil {
 					cancel(err)
 				}
 			}
@@ -283,10 +296,7 @@ send:
 	}
 	close(work)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return 0, err
-	}
-	return len(jobs), nil
+	return context.Cause(ctx)
 }
 
 // fetchLayer streams one layer blob into the store; it stops when ctx is
@@ -362,10 +372,15 @@ var (
 
 // describe turns a registry's answer into an error a person can act on.
 func describe(err error) error {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return fmt.Errorf("the registry's host %s cannot be resolved: %w", de.Name, de)
+	}
 	var te *transport.Error
 	if !errors.As(err, &te) {
 		return err
 	}
+	err = oneLine{err}
 	switch te.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return fmt.Errorf("%w (%w)", ErrUnauthorized, err)
@@ -374,3 +389,10 @@ func describe(err error) error {
 	}
 	return err
 }
+
+// oneLine is an error with its message on one line: a registry's answer,
+// which the message quotes, may have several.
+type oneLine struct{ err error }
+
+func (e oneLine) Error() string { return strings.Join(strings.Fields(e.err.Error()), " ") }
+func (e oneLine) Unwrap() error { return e.err }

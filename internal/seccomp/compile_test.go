@@ -73,40 +73,11 @@ func checkProgram(t testing.TB, prog []unix.SockFilter) {
 // number of instructions executed.
 func emulate(t testing.TB, prog []unix.SockFilter, d data) (uint32, int) {
 	b := d.bytes()
-	var acc uint32
-	pc := 0
-	for steps := 1; ; steps++ {
-		if pc < 0 || pc >= len(prog) {
-			t.Fatalf("pc %d out of range", pc)
-		}
-		in := prog[pc]
-		pc++
-		switch in.Code {
-		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
-			acc = binary.LittleEndian.Uint32(b[in.K:])
-		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
-			acc &= in.K
-		case unix.BPF_JMP | unix.BPF_JA:
-			pc += int(in.K)
-		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
-			pc += pick(acc == in.K, in)
-		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
-			pc += pick(acc > in.K, in)
-		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
-			pc += pick(acc >= in.K, in)
-		case unix.BPF_RET | unix.BPF_K:
-			return in.K, steps
-		default:
-			t.Fatalf("unexpected opcode %#x", in.Code)
-		}
+	ret, steps, err := run(prog, b[:])
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-func pick(c bool, in unix.SockFilter) int {
-	if c {
-		return int(in.Jt)
-	}
-	return int(in.Jf)
+	return ret, steps
 }
 
 // reference decides a call straight from the configuration, without BPF.
@@ -811,5 +782,62 @@ func BenchmarkCompileDockerDefault(b *testing.B) {
 		if _, err := Compile(s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Refuses names the action that refuses a call whatever its arguments, and
+// nothing when the call goes through or its arguments decide.
+func TestRefuses(t *testing.T) {
+	rule := func(a specs.LinuxSeccompAction, args ...specs.LinuxSeccompArg) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{"execve"}, Action: a, Args: args}
+	}
+	arg := specs.LinuxSeccompArg{Index: 0, Value: 1, Op: specs.OpEqualTo}
+	for _, c := range []struct {
+		def   specs.LinuxSeccompAction
+		rules []specs.LinuxSyscall
+		want  specs.LinuxSeccompAction
+	}{
+		{specs.ActAllow, nil, ""},
+		{specs.ActLog, nil, ""},
+		{specs.ActErrno, nil, specs.ActErrno},
+		{specs.ActKill, nil, specs.ActKillThread},
+		{specs.ActKillProcess, []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}, specs.ActKillProcess},
+		{specs.ActKillProcess, []specs.LinuxSyscall{rule(specs.ActAllow)}, ""},
+		{specs.ActAllow, []specs.LinuxSyscall{rule(specs.ActTrap)}, specs.ActTrap},
+		{specs.ActAllow, []specs.LinuxSyscall{rule(specs.ActTrace)}, ""},
+		{specs.ActAllow, []specs.LinuxSyscall{rule(specs.ActKill, arg)}, ""},
+		{specs.ActErrno, []specs.LinuxSyscall{rule(specs.ActAllow, arg)}, ""},
+	} {
+		f := mustCompile(t, &specs.LinuxSeccomp{DefaultAction: c.def, Syscalls: c.rules})
+		if got := f.Refuses("execve"); got != c.want {
+			t.Errorf("default %s, rules %v: %q, want %q", c.def, c.rules, got, c.want)
+		}
+	}
+	f, err := FromProgram(mustCompile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActKill}).prog, 0)
+	if err != nil || f.Refuses("execve") != "" {
+		t.Errorf("a filter from a program knows no profile: %v", err)
+	}
+}
+
+// Eval decides a call with its arguments as the installed filter does.
+func TestEval(t *testing.T) {
+	f := mustCompile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"execve"}, Action: specs.ActKill, Args: []specs.LinuxSeccompArg{{Index: 2, Value: 0x1000, Op: specs.OpGreaterThan}}},
+	}})
+	for _, c := range []struct {
+		args [6]uint64
+		want specs.LinuxSeccompAction
+	}{
+		{[6]uint64{1, 2, 0x1000}, ""},
+		{[6]uint64{1, 2, 0x1001}, specs.ActKillThread},
+		{[6]uint64{1, 2, 1 << 40}, specs.ActKillThread},
+	} {
+		ret, ok := f.Eval(unix.SYS_EXECVE, c.args)
+		if !ok || Refusal(ret) != c.want {
+			t.Errorf("execve%v: %#x %v, want %q", c.args, ret, ok, c.want)
+		}
+	}
+	if ret, ok := f.Eval(unix.SYS_GETPID, [6]uint64{}); !ok || ret != unix.SECCOMP_RET_ALLOW {
+		t.Errorf("getpid: %#x %v", ret, ok)
 	}
 }

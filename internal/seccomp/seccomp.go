@@ -17,6 +17,7 @@ import (
 type Filter struct {
 	prog  []unix.SockFilter
 	flags uintptr
+	p     *policy // Compile's (none from FromProgram)
 }
 
 // FromProgram makes a filter of a program and flags that Instructions and
@@ -34,6 +35,28 @@ func (f *Filter) Flags() uintptr { return f.flags }
 // Instructions returns a copy of the compiled classic-BPF program.
 func (f *Filter) Instructions() []unix.SockFilter {
 	return append([]unix.SockFilter(nil), f.prog...)
+}
+
+// Refuses is the profile's action for the native (x86-64) system call
+// name when the filter, as Compile made it, refuses that call whatever its
+// arguments (kills, traps or fails it); "" when it lets it through, or
+// decides by its arguments.
+func (f *Filter) Refuses(name string) specs.LinuxSeccompAction {
+	if f.p == nil {
+		return ""
+	}
+	nr, ok := lookup(abiX86_64, name)
+	if !ok {
+		return ""
+	}
+	ret := f.p.def
+	if rs := f.p.rules[abiX86_64][nr]; len(rs) > 0 {
+		if len(rs[0].conds) > 0 {
+			return ""
+		}
+		ret = rs[0].ret
+	}
+	return Refusal(ret)
 }
 
 // Install applies the filter to the calling OS thread (all threads of the
@@ -280,7 +303,7 @@ func Compile(s *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.prog = prog
+	f.prog, f.p = prog, p
 	return f, nil
 }
 

@@ -27,16 +27,21 @@ type pod struct {
 // removes it at the end of t.
 func runPod(t *testing.T, n *criNode, handler string) *pod {
 	t.Helper()
+	return runPodLinux(t, n, handler, nil)
+}
+
+// runPodLinux is runPod with the pod config's linux section (its cgroup
+// parent, resources...) set to linux, unless nil.
+func runPodLinux(t *testing.T, n *criNode, handler string, linux map[string]any) *pod {
+	t.Helper()
 	p := &pod{n: n, handler: handler, name: strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))}
 	p.dir = filepath.Join(t.TempDir(), "pod")
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg := map[string]any{
-		"metadata":      map[string]any{"name": p.name, "namespace": "sdcri", "uid": fmt.Sprintf("%s-%d", p.name, time.Now().UnixNano())},
-		"hostname":      "sdcri",
-		"log_directory": p.dir,
-		"linux":         map[string]any{"cgroup_parent": n.cgroupParent},
+	cfg := podConfig(p.name, p.dir, n.cgroupParent)
+	if linux != nil {
+		cfg["linux"] = linux
 	}
 	p.cfgPath = writeJSON(t, filepath.Join(p.dir, "pod.json"), cfg)
 	p.id = n.mustCrictl(t, "runp", "--runtime", handler, p.cfgPath)
@@ -51,21 +56,37 @@ func runPod(t *testing.T, n *criNode, handler string) *pod {
 	return p
 }
 
+// podConfig is the CRI config of a pod named name (its uid made unique)
+// that logs below logDir and whose cgroups go under cgroupParent.
+func podConfig(name, logDir, cgroupParent string) map[string]any {
+	return map[string]any{
+		"metadata":      map[string]any{"name": name, "namespace": "sdcri", "uid": fmt.Sprintf("%s-%d", name, time.Now().UnixNano())},
+		"hostname":      "sdcri",
+		"log_directory": logDir,
+		"linux":         map[string]any{"cgroup_parent": cgroupParent},
+	}
+}
+
 // container makes a busybox container in the pod running argv, with
 // extra fields merged into its config, and returns its id.
 func (p *pod) container(t *testing.T, name string, argv []string, extra map[string]any) string {
 	t.Helper()
-	cfg := map[string]any{
-		"metadata": map[string]any{"name": name},
-		"image":    map[string]any{"image": busyboxImage},
-		"command":  argv,
-		"log_path": name + ".log",
-	}
+	cfg := containerConfig(name, argv)
 	for k, v := range extra {
 		cfg[k] = v
 	}
 	path := writeJSON(t, filepath.Join(p.dir, name+".json"), cfg)
 	return p.n.mustCrictl(t, "create", p.id, path, p.cfgPath)
+}
+
+// containerConfig is the CRI config of a busybox container running argv.
+func containerConfig(name string, argv []string) map[string]any {
+	return map[string]any{
+		"metadata": map[string]any{"name": name},
+		"image":    map[string]any{"image": busyboxImage},
+		"command":  argv,
+		"log_path": name + ".log",
+	}
 }
 
 func writeJSON(t *testing.T, path string, v any) string {

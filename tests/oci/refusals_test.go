@@ -36,6 +36,22 @@ func TestRefusals(t *testing.T) {
 			}},
 		{name: "intelRdt", field: "intelRdt", runcWord: "", // runc 1.1 ignores it here
 			mutate: func(b *bundle) { b.spec.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "oci-test"} }},
+		{name: "selinux process label", field: "process.selinuxLabel", runcWord: "selinux",
+			mutate: func(b *bundle) { b.spec.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }},
+		{name: "selinux mount label", field: "linux.mountLabel", runcWord: "",
+			mutate: func(b *bundle) { b.spec.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }},
+		{name: "missing rootfs", field: "root.path", runcWord: "",
+			mutate: func(b *bundle) { b.spec.Root.Path = "no-such-rootfs" }},
+		{name: "relative cwd", field: "process.cwd", runcWord: "",
+			mutate: func(b *bundle) { b.spec.Process.Cwd = "relative" }},
+		{name: "rlimit given twice", field: "process.rlimits[1].type", runcWord: "",
+			mutate: func(b *bundle) {
+				b.spec.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 1024}, {Type: "RLIMIT_NOFILE", Soft: 512, Hard: 512}}
+			}},
+		{name: "hook timeout zero", field: "hooks.poststop[0].timeout", runcWord: "",
+			mutate: func(b *bundle) {
+				b.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Timeout: ptr(0)}}}
+			}},
 		{name: "unknown rlimit", field: "rlimits", runcWord: "rlimit",
 			mutate: func(b *bundle) {
 				b.spec.Process.Rlimits = append(b.spec.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOSUCH", Soft: 1, Hard: 1})

@@ -92,9 +92,11 @@ func TestCLIPullAndRunPull(t *testing.T) {
 func TestCLIPullBadInput(t *testing.T) {
 	srv := newServer(t, serverOpts{})
 	c := newCLI(t, srv.host, "127.0.0.1:1")
+	srv.push(t, "x:1", imageOf(t, "amd64", false, uniqueLayers(t, 1, "x")...), nil)
 	for _, tc := range []struct{ args, want string }{
 		{"pull " + srv.host + "/NoCaps:1", "must be lowercase"},
 		{"pull " + srv.host + "/nosuch:1", "not found"},
+		{"pull " + srv.host + "/x:2", "not found"}, // a tag the repository lacks
 		{"pull 127.0.0.1:1/x:1", "connection refused"},
 		{"pull --platform linux " + srv.host + "/x:1", "--platform"},
 		{"pull --jobs 0 " + srv.host + "/x:1", "--jobs"},
@@ -107,6 +109,28 @@ func TestCLIPullBadInput(t *testing.T) {
 	}
 	if ents := testutil.DirNames(filepath.Join(c.root, "image", "tmp")); len(ents) != 0 {
 		t.Errorf("tmp/ left: %v", ents)
+	}
+}
+
+// TestCLIPullUnknownHost: a registry whose name does not resolve is a
+// clear error. The pull runs in a network namespace of its own (no query
+// leaves the machine): the lookup fails there as it does for an unknown
+// name.
+func TestCLIPullUnknownHost(t *testing.T) {
+	c := newCLI(t, "nosuch.invalid:5000")
+	cmd := c.command("pull", "nosuch.invalid:5000/x:1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	out, errOut, code, err := testutil.RunCommand(cmd, testutil.Timeout(60*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 125 || !strings.Contains(errOut, "the registry's host nosuch.invalid cannot be resolved") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 || out != "" {
+		t.Errorf("pull from an unknown host: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	for _, d := range []string{"images", "layers", "tmp"} {
+		if ents := testutil.DirNames(filepath.Join(c.root, "image", d)); len(ents) != 0 {
+			t.Errorf("a failed pull left %s/%v", d, ents)
+		}
 	}
 }
 
@@ -155,10 +179,12 @@ func TestCLILoginLogout(t *testing.T) {
 		ref := srv.host + "/priv:1"
 		configJSON := filepath.Join(c.dockerConfig, "config.json")
 
-		if r := c.run("", "pull", ref); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") {
+		// One line each, though the registry's answer quoted may have more.
+		if r := c.run("", "pull", ref); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("bearer=%v: pull before login: %s", bearer, r)
 		}
-		if r := c.run("wrong\n", "login", "-u", "bob", "--password-stdin", srv.host); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") {
+		if r := c.run("wrong\n", "login", "-u", "bob", "--password-stdin", srv.host); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") ||
+			strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("bearer=%v: login with a wrong password: %s", bearer, r)
 		}
 		if _, err := os.Stat(configJSON); err == nil {
@@ -307,7 +333,8 @@ func TestCLIPush(t *testing.T) {
 	ref := srv.host + "/team/pushed:1"
 	c.mustRun(0, "tag", "local:1", ref)
 
-	if r := c.run("", "push", ref); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") {
+	// Refused before any layer is compressed: one line.
+	if r := c.run("", "push", ref); r.code != 125 || !strings.Contains(r.stderr, "unauthorized") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 		t.Errorf("push before login: %s", r)
 	}
 	for _, args := range [][]string{{"push", srv.host + "/team/pushed"}, {"push", "nosuch:1"}, {"push", "local@sha256:" + fmtHex(1)}} {

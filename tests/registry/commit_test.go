@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/tests/testutil"
 )
 
@@ -150,4 +153,133 @@ func tarNames(t *testing.T, path string) map[string]bool {
 		}
 		names[strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")] = true
 	}
+}
+
+// TestCLICommitContainerConfig: the committed image's config is the
+// container's, as Docker's commit makes it: the command it ran (the
+// entrypoint apart), its environment, working directory, user, published
+// ports, labels and stop signal over its image's; then --change.
+func TestCLICommitContainerConfig(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun(0, "import", busyboxDir(t, map[string]string{"data/x": "x"}), "base:1")
+	t.Cleanup(func() { c.run("", "rm", "-f", "c0", "c1", "c2") })
+	c.mustRun(0, "run", "--name", "c0", "--network", "none", "base:1", "/bin/sh", "-c", "true")
+	c.mustRun(0, "commit", "-c", "ENV A=image", "-c", "ENV KEEP=image", "-c", "LABEL from=image", "-c", "LABEL x=image",
+		"-c", "EXPOSE 80", "-c", "WORKDIR /", "c0", "base:2")
+
+	c.mustRun(0, "run", "--name", "c1", "-e", "A=run", "-e", "B=run", "-e", "UNSET_IN_CALLER", "-w", "/data", "-u", "1:1",
+		"--label", "x=run", "--stop-signal", "SIGUSR1", "-p", "127.0.0.1::8080", "-t",
+		"base:2", "/bin/sh", "-c", "echo $A $B $KEEP; id -u; pwd")
+	c.mustRun(0, "commit", "c1", "snap:1")
+	if r := c.mustRun(0, "run", "--rm", "--network", "none", "snap:1"); r.stdout != "run run image\n1\n/data\n" {
+		t.Errorf("the committed command, environment, user and working directory: %s", r)
+	}
+	cfg := imageConfig(t, c, "snap:1")
+	want := imageConfigJSON{
+		Cmd: []string{"/bin/sh", "-c", "echo $A $B $KEEP; id -u; pwd"}, WorkingDir: "/data", User: "1:1",
+		ExposedPorts: map[string]any{"80/tcp": map[string]any{}, "8080/tcp": map[string]any{}},
+		Labels:       map[string]string{"from": "image", "x": "run"}, StopSignal: "SIGUSR1",
+	}
+	env := cfg.Env
+	cfg.Env = nil
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("the committed config:\n%+v\nwant\n%+v", cfg, want)
+	}
+	// The engine's own variables (HOSTNAME, TERM of -t) are not the
+	// container's config; a bare -e the caller lacks is not either.
+	slices.Sort(env)
+	if !slices.Equal(env, []string{"A=run", "B=run", "KEEP=image"}) {
+		t.Errorf("the committed environment: %q", env)
+	}
+
+	// --entrypoint: the entrypoint and the command stay apart.
+	c.mustRun(0, "run", "--name", "c2", "--network", "none", "--entrypoint", "/bin/sh", "base:2", "-c", "echo ep")
+	c.mustRun(0, "commit", "c2", "snap:2")
+	if cfg := imageConfig(t, c, "snap:2"); !slices.Equal(cfg.Entrypoint, []string{"/bin/sh"}) || !slices.Equal(cfg.Cmd, []string{"-c", "echo ep"}) {
+		t.Errorf("commit of a container run with --entrypoint: %+v", cfg)
+	}
+	if r := c.mustRun(0, "run", "--rm", "--network", "none", "snap:2", "-c", "echo other"); r.stdout != "other\n" {
+		t.Errorf("the committed entrypoint with other arguments: %s", r)
+	}
+	// --change goes over the container's: an ENTRYPOINT alone drops its
+	// command (Docker's builder), a CMD replaces it.
+	c.mustRun(0, "commit", "-c", `ENTRYPOINT ["/bin/echo", "entry"]`, "c1", "snap:3")
+	if cfg := imageConfig(t, c, "snap:3"); cfg.Cmd != nil || cfg.WorkingDir != "/data" {
+		t.Errorf("commit -c ENTRYPOINT: %+v", cfg)
+	}
+	c.mustRun(0, "commit", "-c", `CMD ["/bin/echo", "changed"]`, "-c", "USER 0", "c1", "snap:4")
+	if r := c.mustRun(0, "run", "--rm", "--network", "none", "snap:4"); r.stdout != "changed\n" {
+		t.Errorf("commit -c CMD: %s", r)
+	}
+}
+
+type imageConfigJSON struct {
+	User         string
+	ExposedPorts map[string]any
+	Env          []string
+	Cmd          []string
+	WorkingDir   string
+	Entrypoint   []string
+	Labels       map[string]string
+	StopSignal   string
+}
+
+func imageConfig(t *testing.T, c *cli, ref string) imageConfigJSON {
+	t.Helper()
+	var info []struct{ Config imageConfigJSON }
+	if err := json.Unmarshal([]byte(c.mustRun(0, "image", "inspect", ref).stdout), &info); err != nil || len(info) != 1 {
+		t.Fatalf("image inspect %s: %v", ref, err)
+	}
+	return info[0].Config
+}
+
+// TestCommitFreezesRunningContainer: commit reads the changes of a running
+// container while its cgroup is frozen (thawed after), and --pause=false
+// reads them with the container running.
+func TestCommitFreezesRunningContainer(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun(0, "import", busyboxDir(t, map[string]string{}), "base:1")
+	t.Cleanup(func() { c.run("", "rm", "-f", "fz") })
+	c.mustRun(0, "run", "-d", "--name", "fz", "--network", "none", "base:1", "/bin/sh", "-c", "exec sleep 1000")
+	e, err := engine.New(c.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.Find("fz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, freeze := range []bool{true, false} {
+		want := map[bool]string{true: "FROZEN", false: "THAWED"}[freeze]
+		var during string
+		if err := e.WithSnapshot("fz", freeze, func(engine.Snapshot) error {
+			during = freezerState(t, r.CgroupPath)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if during != want {
+			t.Errorf("freeze=%v: the container was %s while its changes were read, want %s", freeze, during, want)
+		}
+		if after := freezerState(t, r.CgroupPath); after != "THAWED" {
+			t.Errorf("freeze=%v: the container is %s after", freeze, after)
+		}
+	}
+}
+
+// freezerState is FROZEN or THAWED, the state of the cgroup at path.
+func freezerState(t *testing.T, path string) string {
+	t.Helper()
+	if testutil.CgroupV2() {
+		b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", path, "cgroup.freeze"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[bool]string{true: "FROZEN", false: "THAWED"}[strings.TrimSpace(string(b)) == "1"]
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", path, "freezer.state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
