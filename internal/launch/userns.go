@@ -163,7 +163,8 @@ func joinOnThread(joins []nsJoin) error {
 }
 
 // CheckUserNamespace refuses id mappings without a user namespace, a new
-// one without both maps, mappings the kernel would refuse, a new user
+// one without both maps or without a new mount namespace, mappings the
+// kernel would refuse, a new user
 // namespace that does not map the container's root or the process's ids,
 // and a new pid namespace inside a user namespace given by path (the init
 // joins that one after the clone). Mappings that come with a path
@@ -183,6 +184,10 @@ func CheckUserNamespace(spec *specs.Spec) error {
 		return fmt.Errorf("linux.uidMappings: a new user namespace needs both uidMappings and gidMappings")
 	case userPath != "" && newNamespace(spec, specs.PIDNamespace):
 		return fmt.Errorf("linux.namespaces: a new pid namespace inside a user namespace given by path is not supported")
+	case has && !newNamespace(spec, specs.MountNamespace):
+		// Its root could make no mount in one that another user
+		// namespace owns.
+		return fmt.Errorf("linux.namespaces: a user namespace needs a new mount namespace")
 	}
 	if err := ids.CheckMappings("linux.uidMappings", l.UIDMappings); err != nil {
 		return err

@@ -48,6 +48,10 @@ func TestValidateRefusals(t *testing.T) {
 		{func(s *specs.Spec) { userns(s, 0, 100000, 65536) }, ""},
 		{func(s *specs.Spec) {
 			userns(s, 0, 100000, 65536)
+			s.Linux.Namespaces = s.Linux.Namespaces[1:] // no mount namespace
+		}, "linux.namespaces"},
+		{func(s *specs.Spec) {
+			userns(s, 0, 100000, 65536)
 			s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 65535, HostID: 300000, Size: 2})
 		}, "linux.uidMappings[1]"},
 		{func(s *specs.Spec) { userns(s, 0, 100000, 65536); s.Linux.GIDMappings = nil }, "linux.uidMappings"},
@@ -375,7 +379,7 @@ func TestParseSpecMusts(t *testing.T) {
 // userns gives s a new user namespace mapping n ids from c to h, uids and
 // gids alike.
 func userns(s *specs.Spec, c, h, n uint32) {
-	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace}, specs.LinuxNamespace{Type: specs.UserNamespace})
 	m := []specs.LinuxIDMapping{{ContainerID: c, HostID: h, Size: n}}
 	s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
 }
