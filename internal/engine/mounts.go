@@ -473,7 +473,7 @@ func (e *Engine) makeVolume(r *Record, m MountPoint) error {
 	if err := copyUp(r.Rootfs, m.Destination, m.Source); err != nil {
 		return err
 	}
-	return unmapOwners(m.Source, r.Host.UIDMap, r.Host.GIDMap)
+	return unmapOwners(m.Source, containerOwners(r))
 }
 
 // lockDir takes an exclusive flock of directory dir until the returned

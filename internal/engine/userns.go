@@ -316,12 +316,12 @@ func (e *Engine) makeTraversable(r *Record) error {
 func (r *Record) mountsRootfs() bool { return r.ImageID != "" || r.Host.IDMappedRootfs != "" }
 
 // unmapOwners gives the files under dir, copied from a root file system
-// that shows its files through the mappings uids and gids (an id-mapped
-// one: the container's ids as host ids), the container's ids as owners
-// again: dir is an id-mapped volume, whose files keep on disk the ids the
-// container sees.
-func unmapOwners(dir string, uids, gids []specs.LinuxIDMapping) error {
-	if len(uids) == 0 {
+// that shows its files through the container's mappings (an id-mapped
+// one: the container's ids as host ids), the owners that owners maps
+// them to: dir is an id-mapped volume, whose files keep on disk the ids the
+// container sees. Nil owners changes nothing.
+func unmapOwners(dir string, owners image.Owners) error {
+	if owners == nil {
 		return nil
 	}
 	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
@@ -332,18 +332,11 @@ func unmapOwners(dir string, uids, gids []specs.LinuxIDMapping) error {
 		if err := unix.Lstat(p, &st); err != nil {
 			return fmt.Errorf("stat %s: %w", p, err)
 		}
-		uid, uok := ids.ToContainer(uids, st.Uid)
-		gid, gok := ids.ToContainer(gids, st.Gid)
-		if !uok && !gok {
+		uid, gid := owners(int(st.Uid), int(st.Gid))
+		if uid == int(st.Uid) && gid == int(st.Gid) {
 			return nil
 		}
-		if !uok {
-			uid = st.Uid
-		}
-		if !gok {
-			gid = st.Gid
-		}
-		if err := unix.Lchown(p, int(uid), int(gid)); err != nil {
+		if err := unix.Lchown(p, uid, gid); err != nil {
 			return fmt.Errorf("chown %s: %w", p, err)
 		}
 		// chown clears the set-id bits of a file: give them back.
@@ -354,4 +347,23 @@ func unmapOwners(dir string, uids, gids []specs.LinuxIDMapping) error {
 		}
 		return nil
 	})
+}
+
+// containerOwners maps the owners of r's files as the host sees them (its
+// upper directory, its id-mapped root file system) to the container's
+// ids; nil without a user namespace.
+func containerOwners(r *Record) image.Owners {
+	uids, gids := r.Host.UIDMap, r.Host.GIDMap
+	if len(uids) == 0 {
+		return nil
+	}
+	return func(uid, gid int) (int, int) {
+		if u, ok := ids.ToContainer(uids, uint32(uid)); ok {
+			uid = int(u)
+		}
+		if g, ok := ids.ToContainer(gids, uint32(gid)); ok {
+			gid = int(g)
+		}
+		return uid, gid
+	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"archive/tar"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,5 +169,38 @@ func TestUsernsBadInput(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(e.root, "containers")); len(ents) != 0 {
 		t.Errorf("refused runs left container directories: %v", ents)
+	}
+}
+
+// commit and export of a user-namespaced container record the ids the
+// container sees, not its range on the host: the committed image, run
+// without a user namespace, has the files of the container's root as
+// root's and those of its user 1000 as 1000's.
+func TestUsernsCommitExport(t *testing.T) {
+	e := newEnv(t)
+	subordinateIDs(t, 600000, 65536)
+	e.mustRun(0, "import", rootfsDir, "usernsbase:1")
+	e.mustRun(0, "run", "--name", "maker", "--network", "none", "--userns", "auto", "-u", "1000:1000", "usernsbase:1",
+		"sh", "-c", "echo x >/tmp/made")
+	t.Cleanup(func() { e.remove("maker") })
+	e.mustRun(0, "commit", "maker", "usernscommitted:1")
+	out := strings.TrimSpace(e.mustRun(0, "run", "--rm", "--network", "none", "usernscommitted:1",
+		"stat", "-c", "%u:%g", "/tmp/made", "/tmp", "/etc/passwd").stdout)
+	if want := "1000:1000\n0:0\n0:0"; out != want {
+		t.Errorf("the committed image's owners are %q, want %q", out, want)
+	}
+	owners := map[string]string{}
+	tr := tar.NewReader(strings.NewReader(e.mustRun(0, "export", "maker").stdout))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		owners[h.Name] = fmt.Sprintf("%d:%d", h.Uid, h.Gid)
+	}
+	for name, want := range map[string]string{"tmp/made": "1000:1000", "tmp/": "0:0", "etc/passwd": "0:0"} {
+		if got := owners[name]; got != want {
+			t.Errorf("export: %s is %q, want %q", name, got, want)
+		}
 	}
 }
