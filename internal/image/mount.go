@@ -159,6 +159,9 @@ func idMappedTree(p string, userns *os.File) (int, error) {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		unix.Close(fd)
+		if errors.Is(err, unix.EINVAL) {
+			err = fmt.Errorf("%w (its file system cannot be id-mapped on this kernel)", err)
+		}
 		return -1, fmt.Errorf("id-map %s: %w", p, err)
 	}
 	return fd, nil

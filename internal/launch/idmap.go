@@ -1,6 +1,7 @@
 package launch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -96,6 +97,9 @@ func makeIDMappedMount(spec *specs.Spec, i, pid int) (int, error) {
 	}
 	if err := unix.MountSetattr(fd, "", uint(setFlags), &attr); err != nil {
 		unix.Close(fd)
+		if errors.Is(err, unix.EINVAL) {
+			err = fmt.Errorf("%w (its file system cannot be id-mapped on this kernel)", err)
+		}
 		return -1, fmt.Errorf("%s: id-map %s: %w", field, m.Source, err)
 	}
 	return fd, nil
