@@ -24,7 +24,7 @@ build:
 test: build lint
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 1 ./...
-	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci
+	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci ./tests/rootless
 
 # golangci-lint with .golangci.yml, pinned in tools/go.mod (apart from the
 # project's module) and built from the module proxy on first use: about 3.5
@@ -36,7 +36,7 @@ unit-test:
 	$(GO) test -count=1 -p 1 ./...
 
 vm-test:
-	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci
+	scripts/cgroup2-vm-test.sh ./internal/cgroups ./tests/integration ./tests/oci ./tests/rootless
 
 bench: build
 	SDOCKER_BIN=$(CURDIR)/$(BIN)/sdocker bench/run.sh

@@ -56,7 +56,7 @@ cd "$repo_root"
 module=$(go list -m) || exit 2
 for pkg in "${pkgs[@]}"; do
 	case "$(go list -f '{{.ImportPath}}' "$pkg")" in
-	"$module/tests/integration" | "$module/tests/oci") ship_sdocker=1 ;;
+	"$module/tests/integration" | "$module/tests/oci" | "$module/tests/rootless") ship_sdocker=1 ;;
 	esac
 done
 
@@ -84,6 +84,23 @@ if [ "$ship_sdocker" = 1 ]; then
 	*) CGROUP2_VM_ARGS="--timeout 1800 ${CGROUP2_VM_ARGS:-}" ;;
 	esac
 fi
+# tests/rootless runs as a user of its own: the guest gets useradd, userdel,
+# newuidmap, newgidmap (setuid), nsenter and pasta, with their libraries, at
+# their host paths, and /dev/net/tun for pasta.
+for pkg in "${pkgs[@]}"; do
+	[ "$(go list -f '{{.ImportPath}}' "$pkg")" = "$module/tests/rootless" ] || continue
+	tools=$payload/rootless-tools
+	for t in useradd userdel newuidmap newgidmap nsenter pasta passt passt.avx2; do
+		p=$(command -v "$t") || { echo "cgroup2-vm-test: tests/rootless needs $t on the host" >&2; exit 2; }
+		for f in "$p" $(ldd "$p" 2>/dev/null | awk '/=> \// {print $3} /^\t\// {print $1}'); do
+			mkdir -p "$tools$(dirname "$f")"
+			cp -aL "$f" "$tools$f"
+		done
+	done
+	ln -sf passt "$tools$(command -v pasta)"
+	echo 'cp -a /payload/rootless-tools/. / && chmod u+s /usr/bin/newuidmap /usr/bin/newgidmap' >>"$runner"
+	echo 'modprobe tun 2>/dev/null; [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 666 /dev/net/tun c 10 200; }' >>"$runner"
+done
 for pkg in "${pkgs[@]}"; do
 	dir=$(go list -f '{{.Dir}}' "$pkg") || exit 2
 	name=$(go list -f '{{.ImportPath}}' "$pkg" | tr '/.' '__')

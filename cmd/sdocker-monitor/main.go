@@ -1,16 +1,21 @@
 // Command sdocker-monitor watches a running detached container with as
 // little memory as a Go program can: it copies the container's output to
-// its log and waits for its init to end.
+// its log (and to the clients of its attach socket, whose input goes to the
+// container's stdin) and waits for its init to end.
 //
 // sdocker's own monitor (the sdocker binary as "sdocker-monitor ROOT ID")
 // starts the container and then replaces itself with this binary (execve:
 // same pid, so it stays the init's parent and reaper, and the container's
 // lock, an inherited descriptor, stays held):
 //
-//	sdocker-monitor [--log-rotate=SIZE,FILES,PATH] PID LOGFD OUTFD ERRFD|pty EXE ARG...
+//	sdocker-monitor [--log-rotate=SIZE,FILES,PATH] [--attach=LFD,INFD,once|-] PID LOGFD OUTFD ERRFD|pty EXE ARG...
 //
 // With --log-rotate the log, at PATH, is rotated before it grows past SIZE
-// bytes, FILES files in all (see jsonlog.Writer.Rotate).
+// bytes, FILES files in all (see jsonlog.Writer.Rotate). With --attach it
+// serves the attach socket listening on LFD (see attachio): clients get the
+// output, and what they send goes to INFD, the container's stdin (-1:
+// none), the write end of its pipe or a descriptor of its pty master; with
+// once a client's EOF closes the pipe.
 // PID is the container's init, LOGFD the log (append-only), OUTFD and ERRFD
 // the read ends of the init's stdout and stderr pipes, or OUTFD the pty
 // master and "pty". Once the init has exited and its output is drained, it
@@ -31,6 +36,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/attachio"
 	"github.com/sdocker/sdocker/internal/jsonlog"
 )
 
@@ -45,6 +51,7 @@ const ptyGrace = 2 * time.Second
 type stream struct {
 	fd   int
 	name string
+	tag  byte   // its attachio tag
 	buf  []byte // the line read so far
 }
 
@@ -53,6 +60,7 @@ type monitor struct {
 	log   *jsonlog.Writer
 	tty   bool
 	strms []*stream
+	att   *attachio.Server // nil: no attach socket
 }
 
 func main() {
@@ -69,14 +77,10 @@ const rotateOpt = "--log-rotate="
 func parseRotate(v string) (size int64, files int, path string, err error) {
 	var f [2]string
 	for i := range f {
-		j := 0
-		for j < len(v) && v[j] != ',' {
-			j++
+		var ok bool
+		if f[i], v, ok = cutComma(v); !ok {
+			return 0, 0, "", errors.New("invalid argument " + strconv.Quote(rotateOpt+f[i]))
 		}
-		if j == len(v) {
-			return 0, 0, "", errors.New("invalid argument " + strconv.Quote(rotateOpt+v))
-		}
-		f[i], v = v[:j], v[j+1:]
 	}
 	size, err1 := strconv.ParseInt(f[0], 10, 64)
 	files, err2 := strconv.Atoi(f[1])
@@ -86,14 +90,59 @@ func parseRotate(v string) (size int64, files int, path string, err error) {
 	return size, files, v, nil
 }
 
+// attachOpt is the prefix of the option that serves the attach socket.
+const attachOpt = "--attach="
+
+// parseAttach reads the value of --attach: LFD,INFD,once|-.
+func parseAttach(v string) (lfd, in int, once bool, err error) {
+	bad := errors.New("invalid argument " + strconv.Quote(attachOpt+v))
+	var f [3]string
+	var ok bool
+	if f[0], v, ok = cutComma(v); ok {
+		f[1], f[2], ok = cutComma(v)
+	}
+	if !ok {
+		return 0, 0, false, bad
+	}
+	lfd, err1 := strconv.Atoi(f[0])
+	in, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || lfd < 0 || in < -1 || f[2] != "once" && f[2] != "-" {
+		return 0, 0, false, bad
+	}
+	return lfd, in, f[2] == "once", nil
+}
+
+// cutComma splits v around its first comma.
+func cutComma(v string) (before, after string, found bool) {
+	for i := 0; i < len(v); i++ {
+		if v[i] == ',' {
+			return v[:i], v[i+1:], true
+		}
+	}
+	return v, "", false
+}
+
+// hasOpt reports whether args[1] is the option with prefix opt.
+func hasOpt(args []string, opt string) bool {
+	return len(args) > 1 && len(args[1]) > len(opt) && args[1][:len(opt)] == opt
+}
+
 func run(args []string) error {
 	var rotate func(*jsonlog.Writer)
-	if len(args) > 1 && len(args[1]) > len(rotateOpt) && args[1][:len(rotateOpt)] == rotateOpt {
+	if hasOpt(args, rotateOpt) {
 		size, files, path, err := parseRotate(args[1][len(rotateOpt):])
 		if err != nil {
 			return err
 		}
 		rotate = func(w *jsonlog.Writer) { w.Rotate(path, size, files) }
+		args = append(args[:1:1], args[2:]...)
+	}
+	lfd, in, once := -1, -1, false
+	if hasOpt(args, attachOpt) {
+		var err error
+		if lfd, in, once, err = parseAttach(args[1][len(attachOpt):]); err != nil {
+			return err
+		}
 		args = append(args[:1:1], args[2:]...)
 	}
 	if len(args) < 7 {
@@ -125,7 +174,19 @@ func run(args []string) error {
 			return err
 		}
 	}
+	if lfd >= 0 {
+		// Neither may hold up the watch.
+		for _, fd := range []int{lfd, in} {
+			if err := unix.SetNonblock(fd, true); fd >= 0 && err != nil {
+				return &os.SyscallError{Syscall: "set attach descriptor " + strconv.Itoa(fd) + " non-blocking", Err: err}
+			}
+		}
+		m.att = attachio.NewServer(lfd, in, m.tty, once)
+	}
 	status := m.watch()
+	if m.att != nil {
+		m.att.Close(exitCode(status)) // its clients read the end of the stream
+	}
 	// What this cannot mark goes on with the count of what was lost.
 	_ = m.log.Flush(time.Now())
 	unix.Close(n[1])
@@ -138,11 +199,30 @@ func run(args []string) error {
 	return &os.PathError{Op: "execute", Path: exe, Err: err}
 }
 
+// exitCode is the exit code of wait status ws as a shell reports it (-1:
+// unknown).
+func exitCode(ws int) int {
+	w := unix.WaitStatus(ws)
+	switch {
+	case ws < 0:
+		return -1
+	case w.Exited():
+		return w.ExitStatus()
+	case w.Signaled():
+		return 128 + int(w.Signal())
+	}
+	return -1
+}
+
 func (m *monitor) add(fd int, name string) error {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return &os.SyscallError{Syscall: "set " + name + " descriptor " + strconv.Itoa(fd) + " non-blocking", Err: err}
 	}
-	m.strms = append(m.strms, &stream{fd: fd, name: name, buf: make([]byte, 0, chunk)})
+	tag := byte(attachio.Stdout)
+	if name == "stderr" {
+		tag = attachio.Stderr
+	}
+	m.strms = append(m.strms, &stream{fd: fd, name: name, tag: tag, buf: make([]byte, 0, chunk)})
 	return nil
 }
 
@@ -157,8 +237,11 @@ func (m *monitor) watch() int {
 	}
 	exited := pidfd < 0
 	var deadline time.Time // when a pty is given up after the init exited
-	fds := make([]unix.PollFd, 0, 3)
+	fds := make([]unix.PollFd, 0, 8)
 	for {
+		if exited && len(m.strms) == 0 {
+			return status
+		}
 		fds = fds[:0]
 		for _, s := range m.strms {
 			fds = append(fds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
@@ -166,8 +249,9 @@ func (m *monitor) watch() int {
 		if !exited {
 			fds = append(fds, unix.PollFd{Fd: int32(pidfd), Events: unix.POLLIN})
 		}
-		if len(fds) == 0 {
-			return status
+		nw := len(fds) // what the server waits on comes after
+		if m.att != nil {
+			fds = m.att.PollFds(fds)
 		}
 		timeout := -1
 		if !deadline.IsZero() {
@@ -184,6 +268,10 @@ func (m *monitor) watch() int {
 		if _, err := unix.Poll(fds, timeout); err != nil && err != unix.EINTR {
 			return status
 		}
+		if m.att != nil {
+			// Clients that connect now see the output read now.
+			m.att.Handle(fds[nw:])
+		}
 		open := m.strms[:0]
 		for i, s := range m.strms {
 			if fds[i].Revents == 0 || m.drain(s) {
@@ -191,7 +279,7 @@ func (m *monitor) watch() int {
 			}
 		}
 		m.strms = open
-		if !exited && fds[len(fds)-1].Revents != 0 {
+		if !exited && fds[nw-1].Revents != 0 {
 			var ws unix.WaitStatus
 			pid, err := unix.Wait4(m.pid, &ws, unix.WNOHANG, nil)
 			if pid == m.pid && err == nil {
@@ -223,6 +311,9 @@ func (m *monitor) drain(s *stream) bool {
 		if n <= 0 { // end of file; EIO from a pty without slave
 			m.end(s)
 			return false
+		}
+		if m.att != nil {
+			m.att.Output(s.tag, s.buf[len(s.buf):len(s.buf)+n])
 		}
 		s.buf = s.buf[:len(s.buf)+n]
 		m.lines(s)

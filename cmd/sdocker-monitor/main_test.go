@@ -112,3 +112,20 @@ func TestParseRotate(t *testing.T) {
 		t.Errorf("run with a bad --log-rotate: %v", err)
 	}
 }
+
+func TestParseAttach(t *testing.T) {
+	for v, want := range map[string][3]int{"6,16,-": {6, 16, 0}, "6,-1,once": {6, -1, 1}} {
+		lfd, in, once, err := parseAttach(v)
+		if err != nil || lfd != want[0] || in != want[1] || once != (want[2] == 1) {
+			t.Errorf("parseAttach(%q): %d %d %v %v", v, lfd, in, once, err)
+		}
+	}
+	for _, bad := range []string{"", "6", "6,7", "6,7,", "6,7,x", "x,7,-", "6,x,-", "-1,7,-", "6,-2,-", "6,7,-,8"} {
+		if _, _, _, err := parseAttach(bad); err == nil {
+			t.Errorf("parseAttach(%q) accepted", bad)
+		}
+	}
+	if err := run([]string{"sdocker-monitor", "--log-rotate=1,1,/p", "--attach=abc"}); err == nil || !strings.Contains(err.Error(), "--attach=abc") {
+		t.Errorf("run with a bad --attach: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -30,15 +31,40 @@ func eachContainer(openEngine func() (*engine.Engine, error), refs []string, fn 
 }
 
 func newStartCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:     "start CONTAINER...",
-		Short:   "Start stopped containers (detached)",
-		Example: "  sdocker start web",
-		Args:    cobra.MinimumNArgs(1),
+	var attach, interactive bool
+	var detachKeys string
+	o := engine.AttachOptions{Stdout: os.Stdout, Stderr: os.Stderr, SigProxy: true}
+	c := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER...",
+		Short: "Start stopped containers (detached, or attached with -a)",
+		Long: `Start stopped containers, detached (watched by their monitors), and print
+their names. With -a, start one container and attach to it as 'attach' does,
+from its first output on, ending with its exit status; with -i, pass it
+stdin too (if it was created with -i: see 'create' and 'attach').`,
+		Example: `  sdocker start web
+  sdocker start -a job
+  echo hi | sdocker start -a -i cat`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return eachContainer(openEngine, args, func(e *engine.Engine, ref string) error { return e.Start(ref) })
+			if !attach && !interactive {
+				return eachContainer(openEngine, args, func(e *engine.Engine, ref string) error { return e.Start(ref) })
+			}
+			if len(args) > 1 {
+				return fmt.Errorf("start -a or -i attaches to one container: give one")
+			}
+			if interactive {
+				o.Keys = os.Stdin
+			}
+			return attachWith(openEngine, detachKeys, o, func(e *engine.Engine, o engine.AttachOptions) (int, error) {
+				return e.StartAttach(args[0], o)
+			})
 		},
 	}
+	f := c.Flags()
+	f.BoolVarP(&attach, "attach", "a", false, "attach to the container's output (and stdin with -i)")
+	f.BoolVarP(&interactive, "interactive", "i", false, "attach stdin (implies -a)")
+	f.StringVar(&detachKeys, "detach-keys", engine.DefaultDetachKeys, "the keys that end the attach, the container still running (with -i)")
+	return c
 }
 
 func newStopCommand(openEngine func() (*engine.Engine, error)) *cobra.Command {

@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/launch"
+	"github.com/sdocker/sdocker/internal/network"
+	"github.com/sdocker/sdocker/internal/rootless"
 )
 
 func init() {
@@ -46,11 +49,55 @@ func main() {
 	if launch.IsChild() {
 		launch.Main()
 	}
+	if rootless.IsPause() {
+		rootless.PauseMain()
+	}
+	if os.Geteuid() != 0 && needsNamespace(os.Args[1:]) {
+		// An unprivileged user's command runs in the user's namespaces.
+		err := rootless.Enter(os.Args[1:])
+		fmt.Fprintf(os.Stderr, "sdocker: %v\n", err)
+		os.Exit(125)
+	}
+	if rootless.Active() {
+		rootless.Inside()
+		network.RunDir = rootless.RunDir()
+		if os.Getenv("SDOCKER_ROOT") == "" {
+			// For the registry client and the monitor too.
+			_ = os.Setenv("SDOCKER_ROOT", rootless.DataDir())
+		}
+	}
 	if engine.IsMonitor() {
 		engine.MonitorMain()
 	}
 	launch.QuietQuit()
 	os.Exit(run(os.Args[1:]))
+}
+
+// needsNamespace reports whether the command line args does anything but
+// print help or the version: only those need the user's namespaces. Help
+// is asked for before the command's first argument that is not a flag.
+func needsNamespace(args []string) bool {
+	i := 0
+	for ; i < len(args) && strings.HasPrefix(args[i], "-"); i++ {
+		switch args[i] {
+		case "--help", "-h", "--version", "-v":
+			return false
+		case "--root":
+			i++ // its value
+		}
+	}
+	if i >= len(args) || args[i] == "help" || args[i] == "completion" {
+		return false
+	}
+	for _, a := range args[i+1:] {
+		if !strings.HasPrefix(a, "-") || a == "--" {
+			break
+		}
+		if a == "--help" || a == "-h" {
+			return false
+		}
+	}
+	return true
 }
 
 func run(args []string) (status int) {

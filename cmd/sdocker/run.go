@@ -57,6 +57,8 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 				o.Image, args = args[0], args[1:]
 			}
 			o.Args = args
+			// create -i: Docker's StdinOnce (run -d -i keeps stdin open).
+			o.StdinOnce = create && o.Interactive
 			o.Detach = o.Detach || create
 			if cpuTest && memoryTest {
 				return fmt.Errorf("--cpu-test and --memory-test cannot be combined")
@@ -184,7 +186,7 @@ see 'sdocker rootfs'); without COMMAND, the image's command, or bash.`,
 	f.StringArrayVar(&o.DNS.Nameservers, "dns", nil, "a nameserver of /etc/resolv.conf (replaces the host's)")
 	f.StringArrayVar(&o.DNS.Search, "dns-search", nil, "a search domain of /etc/resolv.conf (replaces the host's; \".\" for none)")
 	f.StringArrayVar(&o.DNS.Options, "dns-option", nil, "an option of /etc/resolv.conf (replaces the host's)")
-	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin attached (with -d or create: open, for attach)")
 	f.BoolVarP(&o.Tty, "tty", "t", false, "allocate a pseudo-terminal (default when stdin and stdout are terminals)")
 	f.StringVar(&o.Name, "name", "", "name of the container (default: generated)")
 	f.BoolVar(&o.Remove, "rm", false, "remove the container when it exits")

@@ -134,6 +134,9 @@ func Open(path string, o *Ownership) (Manager, error) {
 	if err := validatePath(path); err != nil {
 		return nil, err
 	}
+	if disabled {
+		return none{}, nil
+	}
 	if Mode() == 2 {
 		m := &v2{path: path, dir: filepath.Join(mountRoot, path)}
 		m.made = o == nil || slices.Contains(o.Made, m.dir)
@@ -253,6 +256,12 @@ func validate(r *specs.LinuxResources) error {
 // silently ignore, for the CLI to print. Invalid values are not warnings:
 // Create and Set refuse them.
 func Warnings(r *specs.LinuxResources) []string {
+	if disabled {
+		if hasLimits(r) {
+			return []string{"resource limits are not applied: " + disabledWhy}
+		}
+		return nil
+	}
 	swapAccounting := true
 	if Mode() == 1 {
 		if mounts, err := v1Mounts(); err == nil && mounts["memory"] != "" {

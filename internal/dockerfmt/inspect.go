@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -100,19 +101,24 @@ type MountJSON struct {
 	Propagation string `json:"Propagation"`
 }
 
-// ContainerConfig is the Config of ContainerJSON: what runs.
+// ContainerConfig is the Config of ContainerJSON: what runs, as Docker's
+// container config has it (the image's config with run's choices over it).
 type ContainerConfig struct {
-	Hostname    string            `json:"Hostname"`
-	User        string            `json:"User"`
-	Tty         bool              `json:"Tty"`
-	Env         []string          `json:"Env"`
-	Cmd         []string          `json:"Cmd"`
-	Image       string            `json:"Image"`
-	WorkingDir  string            `json:"WorkingDir"`
-	Entrypoint  []string          `json:"Entrypoint"`
-	Labels      map[string]string `json:"Labels"`
-	StopSignal  string            `json:"StopSignal,omitempty"`
-	StopTimeout *int              `json:"StopTimeout,omitempty"`
+	Hostname     string              `json:"Hostname"`
+	User         string              `json:"User"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Tty          bool                `json:"Tty"`
+	OpenStdin    bool                `json:"OpenStdin"`
+	StdinOnce    bool                `json:"StdinOnce"`
+	Env          []string            `json:"Env"`
+	Cmd          []string            `json:"Cmd"`
+	Image        string              `json:"Image"`
+	Volumes      map[string]struct{} `json:"Volumes"`
+	WorkingDir   string              `json:"WorkingDir"`
+	Entrypoint   []string            `json:"Entrypoint"`
+	Labels       map[string]string   `json:"Labels"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	StopTimeout  *int                `json:"StopTimeout,omitempty"`
 }
 
 // NetworkSettings is the NetworkSettings of ContainerJSON.
@@ -168,23 +174,7 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	st.OOMKilled, st.ExitCode, st.Error = r.OOMKilled, r.ExitCode, r.Error
 	st.StartedAt, st.FinishedAt = timeJSON(r.StartedAt), timeJSON(r.FinishedAt)
 
-	// Config.
-	cfg := &c.Config
-	cfg.Image, cfg.User, cfg.Tty = r.Image, r.Host.User, r.Host.Tty
-	cfg.Labels = r.Labels
-	if cfg.Labels == nil {
-		cfg.Labels = map[string]string{}
-	}
-	if s := r.Spec; s != nil {
-		cfg.Hostname = s.Hostname
-		if p := s.Process; p != nil {
-			args := r.UserCommand()
-			cfg.Env, cfg.Cmd, cfg.WorkingDir = p.Env, args, p.Cwd
-			if len(args) > 0 {
-				c.Path, c.Args = args[0], append([]string{}, args[1:]...)
-			}
-		}
-	}
+	inspectConfig(c, e, r)
 
 	// HostConfig.
 	h := &c.HostConfig
@@ -257,6 +247,26 @@ func Inspect(e *engine.Engine, r *engine.Record) *ContainerJSON {
 	}
 	networkSettings(&c.NetworkSettings, r)
 	return c
+}
+
+// inspectConfig fills c's Config, Path and Args.
+func inspectConfig(c *ContainerJSON, e *engine.Engine, r *engine.Record) {
+	dc := e.DockerConfig(r)
+	cfg := &c.Config
+	cfg.Image, cfg.Tty, cfg.User, cfg.Env, cfg.WorkingDir = r.Image, r.Host.Tty, dc.User, dc.Env, dc.WorkingDir
+	cfg.OpenStdin, cfg.StdinOnce = r.Host.OpenStdin, r.Host.StdinOnce
+	cfg.Entrypoint, cfg.Cmd, cfg.StopSignal = dc.Entrypoint, dc.Cmd, dc.StopSignal
+	cfg.ExposedPorts, cfg.Volumes = set(dc.ExposedPorts), set(dc.Volumes)
+	cfg.Labels = dc.Labels
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	if r.Spec != nil {
+		cfg.Hostname = r.Spec.Hostname
+	}
+	if args := slices.Concat(dc.Entrypoint, dc.Cmd); len(args) > 0 {
+		c.Path, c.Args = args[0], args[1:]
+	}
 }
 
 // WriteInspectJSON writes list (of containers, of networks) as `docker

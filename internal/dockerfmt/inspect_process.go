@@ -54,7 +54,7 @@ func inspectProcess(c *ContainerJSON, r *engine.Record) {
 		}
 		h.Sysctls = s.Linux.Sysctl
 	}
-	c.Config.StopSignal, c.Config.StopTimeout = r.Host.StopSignal, r.Host.StopTimeout
+	c.Config.StopTimeout = r.Host.StopTimeout
 }
 
 // namespaceMode is Docker's spelling of a namespace mode of r: private,

@@ -3,7 +3,9 @@ package dockerfmt
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sdocker/sdocker/internal/engine"
+	"github.com/sdocker/sdocker/internal/network"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -191,5 +194,67 @@ func TestWriteInspect(t *testing.T) {
 	}
 	if !strings.HasPrefix(b.String(), "[\n    {\n        \"Id\": ") {
 		t.Errorf("not indented as Docker's:\n%s", b.String())
+	}
+}
+
+// TestInspectConfig: Config is Docker's container config (the entrypoint
+// and the command apart, the container's environment without what the
+// engine adds, its anonymous volumes and published ports), and Path and
+// Args are the entrypoint and command together; an older record without
+// the config shows the same, read from its spec (without an image to tell
+// the entrypoint, all is the command).
+func TestInspectConfig(t *testing.T) {
+	e, _ := engine.New(t.TempDir())
+	r := sampleRecord()
+	r.Config = &engine.ProcessConfig{
+		Entrypoint: []string{"/entry", "-x"}, Cmd: []string{"run", "it"}, Env: []string{"B=run", "PATH=/img/bin"}, WorkingDir: "/w",
+	}
+	r.Spec.Process = &specs.Process{
+		Args: []string{"/entry", "-x", "run", "it"}, Cwd: "/w",
+		Env: []string{"PATH=/img/bin", "HOSTNAME=web-host", "TERM=xterm", "HOME=/root", "B=run"},
+	}
+	r.Host.Tty, r.Host.StopSignal = true, "SIGUSR1"
+	r.Ports = []network.PortMapping{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}, {ContainerPort: 53, Proto: "udp"}}
+	r.Mounts = append(r.Mounts, engine.MountPoint{Type: "volume", Name: "v1", Source: "/vols/v1", Destination: "/anon", RW: true, Anonymous: true},
+		engine.MountPoint{Type: "volume", Name: "named", Source: "/vols/named", Destination: "/named", RW: true})
+	check := func(name string, c *ContainerJSON, entrypoint, cmd []string) {
+		t.Helper()
+		cfg := c.Config
+		if c.Path != "/entry" || !slices.Equal(c.Args, []string{"-x", "run", "it"}) ||
+			!slices.Equal(cfg.Entrypoint, entrypoint) || !slices.Equal(cfg.Cmd, cmd) {
+			t.Errorf("%s: Path %q Args %q Entrypoint %q Cmd %q", name, c.Path, c.Args, cfg.Entrypoint, cfg.Cmd)
+		}
+		slices.Sort(cfg.Env)
+		if !slices.Equal(cfg.Env, []string{"B=run", "PATH=/img/bin"}) || cfg.WorkingDir != "/w" || cfg.User != "1000:1000" ||
+			cfg.StopSignal != "SIGUSR1" || !cfg.Tty || cfg.Hostname != "web-host" {
+			t.Errorf("%s: Config %+v", name, cfg)
+		}
+		if !maps.Equal(cfg.ExposedPorts, map[string]struct{}{"80/tcp": {}, "53/udp": {}}) ||
+			!maps.Equal(cfg.Volumes, map[string]struct{}{"/anon": {}}) || !maps.Equal(cfg.Labels, r.Labels) {
+			t.Errorf("%s: ExposedPorts %v Volumes %v Labels %v", name, cfg.ExposedPorts, cfg.Volumes, cfg.Labels)
+		}
+	}
+	check("a record with its config", Inspect(e, r), []string{"/entry", "-x"}, []string{"run", "it"})
+	r.Config = nil
+	check("an older record", Inspect(e, r), nil, r.Spec.Process.Args)
+
+	// The JSON: Docker's sets; null for no entrypoint, no volume; no
+	// ExposedPorts without a port.
+	r.Config = &engine.ProcessConfig{Cmd: []string{"sh"}}
+	r.Ports, r.Mounts = nil, nil
+	b, err := json.Marshal(Inspect(e, r).Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Cmd":["sh"]`, `"Entrypoint":null`, `"Volumes":null`, `"Env":null`, `"StopSignal":"SIGUSR1"`} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("Config JSON lacks %s: %s", want, b)
+		}
+	}
+	if bytes.Contains(b, []byte("ExposedPorts")) {
+		t.Errorf("Config JSON without a port has ExposedPorts: %s", b)
+	}
+	if c := Inspect(e, r); c.Path != "sh" || c.Args == nil || len(c.Args) != 0 {
+		t.Errorf("a command of one word: Path %q Args %#v", c.Path, c.Args)
 	}
 }

@@ -88,7 +88,7 @@ func (e *Engine) collect(all []*Record) error {
 // watches it. A container that ran is killed and marked exited (137: it
 // was killed with its watcher); one whose start was killed before it ran
 // keeps its state; a record its creator did not finish (no spec yet) goes,
-// as a --rm container does.
+// as a --rm container does (but one that create made, waiting for start).
 func (e *Engine) cleanupDead(r *Record) error {
 	why := "ended: the host restarted while it ran"
 	if r.BootID == proc.BootID() {
@@ -99,16 +99,16 @@ func (e *Engine) cleanupDead(r *Record) error {
 	if err := e.destroyCgroups(r); err != nil {
 		return err
 	}
-	if err := e.cleanupNetwork(r); err != nil {
+	if err := errors.Join(e.cleanupNetwork(r), e.releaseShmOf(r)); err != nil {
 		return err
 	}
 	r.Networks = nil
 	if _, err := os.Stat(e.specPath(r.ID)); errors.Is(err, os.ErrNotExist) {
 		// Its creator died before it wrote the spec: it can never start,
 		// and nothing of it is kept.
-		r.AutoRemove = true
+		r.AutoRemove, r.ByCreate = true, false
 	}
-	if r.AutoRemove {
+	if r.AutoRemove && !(r.ByCreate && r.Status == StateCreated) {
 		return e.removeContainer(r)
 	}
 	var err error
@@ -185,13 +185,17 @@ func (e *Engine) destroyCgroups(r *Record) error {
 }
 
 // leftBehind reports whether container r, recorded as exited, still has a
-// cgroup or its root file system mounted: a start killed before the
-// record said running.
+// cgroup, its root file system or its shareable /dev/shm mounted: a start
+// killed before the record said running, or a monitor killed before it
+// cleaned up.
 func (e *Engine) leftBehind(r *Record) bool {
 	if r.mountsRootfs() && isMounted(filepath.Join(e.containerDir(r.ID), "rootfs")) {
 		return true
 	}
-	if isBridgeMode(r.Host.Network) && networkLeft(r.ID) {
+	if r.Host.Namespaces.IPC == "shareable" && isMounted(e.shmPath(r.ID)) {
+		return true
+	}
+	if ownsNetns(r.Host.Network) && networkLeft(r.ID) {
 		return true
 	}
 	if r.CgroupPath == "" {

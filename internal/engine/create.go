@@ -1,20 +1,14 @@
 package engine
 
 import (
-	"fmt"
-
 	"github.com/sdocker/sdocker/internal/image"
 )
 
 // Create makes a container as `run -d` does, without starting it: its
-// record says created until `start` starts it. It returns the id.
+// record says created until `start` starts it (with --rm, it is removed
+// when that run ends). It returns the id.
 func (e *Engine) Create(o RunOptions) (string, error) {
-	if o.Remove {
-		// A created record that nobody watches is what a killed start
-		// leaves: collected, and with --rm removed, before it could start.
-		return "", fmt.Errorf("%w: --rm cannot be combined with create (use run -d --rm)", ErrInvalidInput)
-	}
-	o.Detach = true
+	o.Detach, o.byCreate = true, true
 	r, lock, state, err := e.prepare(o)
 	if err != nil {
 		return "", err

@@ -50,18 +50,31 @@ type detachMatcher struct {
 
 // feed tells whether b completes the sequence.
 func (m *detachMatcher) feed(b []byte) bool {
+	_, done := m.filter(b)
+	return done
+}
+
+// filter tells whether b completes the sequence, and returns what of b
+// (and of the reads before) is not part of it: the keys that may begin the
+// sequence are held back until what follows tells (see held).
+func (m *detachMatcher) filter(b []byte) (out []byte, done bool) {
 	for _, c := range b {
 		switch c {
 		case m.keys[m.n]:
 			m.n++
 		case m.keys[0]:
+			out = append(out, m.keys[:m.n]...)
 			m.n = 1
 		default:
+			out = append(append(out, m.keys[:m.n]...), c)
 			m.n = 0
 		}
 		if m.n == len(m.keys) {
-			return true
+			return out, true
 		}
 	}
-	return false
+	return out, false
 }
+
+// held is what filter holds back: the beginning of the sequence.
+func (m *detachMatcher) held() []byte { return m.keys[:m.n] }

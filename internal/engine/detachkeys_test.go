@@ -50,3 +50,32 @@ func TestDetachMatcher(t *testing.T) {
 		}
 	}
 }
+
+// TestDetachMatcherFilter: what is not the detach sequence goes on, the
+// keys that may begin it once what follows tells.
+func TestDetachMatcherFilter(t *testing.T) {
+	for _, tc := range []struct {
+		reads [][]byte
+		out   string
+		held  string
+		done  bool
+	}{
+		{[][]byte{[]byte("hi\n")}, "hi\n", "", false},
+		{[][]byte{{'a', 16}, {17}}, "a", "", true},
+		{[][]byte{{'a', 16}}, "a", "\x10", false},
+		{[][]byte{{'a', 16}, {'b'}}, "a\x10b", "", false},
+		{[][]byte{{16, 16, 17}}, "\x10", "", true},
+		{[][]byte{{'x', 16, 'y', '\n', 16, 17}}, "x\x10y\n", "", true},
+	} {
+		m := &detachMatcher{keys: []byte{16, 17}}
+		var out []byte
+		done := false
+		for _, r := range tc.reads {
+			o, d := m.filter(r)
+			out, done = append(out, o...), d
+		}
+		if string(out) != tc.out || !done && string(m.held()) != tc.held || done != tc.done {
+			t.Errorf("%q: out %q held %q done %v; want %q %q %v", tc.reads, out, m.held(), done, tc.out, tc.held, tc.done)
+		}
+	}
+}

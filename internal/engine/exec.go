@@ -87,7 +87,7 @@ func (e *Engine) Exec(ref string, o ExecOptions) (int, error) {
 	if o.Detach {
 		stdio = launch.Stdio{}
 	}
-	p, err := launch.Exec(r.Pid, r.Spec, &pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach, Trace: tr})
+	p, err := launch.Exec(r.Pid, withoutCgroupLimits(r.Spec), &pr, cg, launch.Options{Stdio: stdio, KillWithParent: true, Orphan: o.Detach, Trace: tr})
 	writeTrace(tr, o.Stderr)
 	if err != nil {
 		return launch.ExitCodeOf(err), err

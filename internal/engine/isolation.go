@@ -265,10 +265,10 @@ func (e *Engine) joinNamespacesOf(r *Record) error {
 		}
 		other, err := e.loadRecord(id)
 		if err == nil && !live(other) {
-			err = fmt.Errorf("it is %s", other.Status)
+			err = fmt.Errorf("it is %s, not running (start it first)", other.Status)
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %s namespace of container %s: %w", ErrWrongState, n.file, ids.ShortID(id), err)
+			return fmt.Errorf("%w: cannot join the %s namespace of container %s: %w", ErrWrongState, n.file, ids.ShortID(id), err)
 		}
 		proc := "/proc/" + strconv.Itoa(other.Pid)
 		if err := specgen.Apply(r.Spec, specgen.WithNamespacePath(n.t, proc+"/ns/"+n.file)); err != nil {
@@ -282,7 +282,8 @@ func (e *Engine) joinNamespacesOf(r *Record) error {
 // is mounted: a tmpfs of the host's mount namespace, which the containers
 // that join that IPC namespace bind too (the container's own /dev/shm is
 // a mount of its mount namespace, which the kernel binds nowhere else).
-// It stays until the container is removed (releaseShm).
+// It is mounted when the container starts, and unmounted when it stops
+// (releaseShmOf; the containers that joined it keep their mounts of it).
 func (e *Engine) shmPath(id string) string { return filepath.Join(e.containerDir(id), "shm") }
 
 // mountShm mounts the tmpfs of a shareable /dev/shm at dir unless it is
@@ -303,6 +304,14 @@ func mountShm(dir string, size int64) error {
 		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
 	}
 	return nil
+}
+
+// releaseShmOf unmounts the shareable /dev/shm of r, if it has one.
+func (e *Engine) releaseShmOf(r *Record) error {
+	if r.Host.Namespaces.IPC != "shareable" {
+		return nil
+	}
+	return releaseShm(e.containerDir(r.ID))
 }
 
 // releaseShm unmounts the shareable /dev/shm of the container directory

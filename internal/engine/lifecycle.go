@@ -8,8 +8,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/attachio"
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/proc"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
@@ -253,16 +255,7 @@ func (e *Engine) Kill(ref string, sig unix.Signal) error {
 // Start starts a stopped container again, detached; a running (or
 // starting) one is left as it is, as Docker does.
 func (e *Engine) Start(ref string) error {
-	r, err := e.Find(ref)
-	if err != nil {
-		return err
-	}
-	h, err := e.holdIdle(r.ID, func(r *Record) (bool, error) {
-		if r.Status == StatePaused && live(r) {
-			return false, fmt.Errorf("%w: cannot start paused container %s, unpause it instead", ErrWrongState, ids.ShortID(r.ID))
-		}
-		return live(r) || r.Status == StateRestarting, nil
-	})
+	h, err := e.holdToStart(ref)
 	if h == nil || err != nil {
 		return err
 	}
@@ -270,7 +263,66 @@ func (e *Engine) Start(ref string) error {
 	if err := e.requireSpec(h.r); err != nil {
 		return err
 	}
-	return e.startMonitor(h.r, h.lock, h.state)
+	return e.startMonitor(h.r, h.lock, h.state, nil)
+}
+
+// holdToStart takes container ref to start it; nil if it runs (or starts)
+// already.
+func (e *Engine) holdToStart(ref string) (*idle, error) {
+	r, err := e.Find(ref)
+	if err != nil {
+		return nil, err
+	}
+	return e.holdIdle(r.ID, func(r *Record) (bool, error) {
+		if r.Status == StatePaused && live(r) {
+			return false, fmt.Errorf("%w: cannot start paused container %s, unpause it instead", ErrWrongState, ids.ShortID(r.ID))
+		}
+		return live(r) || r.Status == StateRestarting, nil
+	})
+}
+
+// StartAttach is start -a: Start, attached (see Attach) from the
+// container's first output on; o.Keys (start -i) is passed on as attach
+// does. A container that runs already is attached to.
+func (e *Engine) StartAttach(ref string, o AttachOptions) (int, error) {
+	h, err := e.holdToStart(ref)
+	if err != nil {
+		return 125, err
+	}
+	if h == nil {
+		return e.Attach(ref, o)
+	}
+	c, l, err := e.connectFirst(h.r)
+	if err == nil {
+		err = e.startMonitor(h.r, h.lock, h.state, l)
+		l.Close()
+		if err != nil {
+			c.Close()
+		}
+	}
+	h.Close()
+	if err != nil {
+		return launch.ExitCodeOf(err), err
+	}
+	return e.follow(h.r, c, o)
+}
+
+// connectFirst makes the attach socket of r's next run and connects to it,
+// before anything runs to write output.
+func (e *Engine) connectFirst(r *Record) (*attachio.Client, *os.File, error) {
+	if err := e.requireSpec(r); err != nil {
+		return nil, nil, err
+	}
+	l, err := attachio.Listen(e.containerDir(r.ID))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := attachio.Dial(e.containerDir(r.ID))
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return c, l, nil
 }
 
 // Restart stops a container (if it runs) and starts it again.

@@ -17,11 +17,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/attachio"
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/jsonlog"
 	"github.com/sdocker/sdocker/internal/launch"
+	"github.com/sdocker/sdocker/internal/rootless"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -57,12 +59,18 @@ const (
 	monitorArg0 = "sdocker-monitor"
 	// watcherName is the small monitor binary, found beside sdocker.
 	watcherName = "sdocker-monitor"
+	// attachArg is its option that serves the attach socket.
+	attachArg = "--attach="
 	// lockFD is the descriptor of the container's lock in every phase of
 	// the monitor.
 	lockFD = 4
 	// stateFD is the container's state lock, handed over by the command
 	// that started the monitor until the container runs.
 	stateFD = 5
+	// listenFD is the attach socket of the first run (see attachio),
+	// made by the command that started the monitor, so that it may
+	// connect before the container starts (start -a).
+	listenFD = 6
 )
 
 // IsMonitor reports whether this process is a container monitor; the
@@ -73,13 +81,21 @@ func IsMonitor() bool {
 }
 
 // startMonitor starts the monitor of r, handing it the container's lock and
-// state lock (see holdState), and waits until the container runs or failed
-// to start.
-func (e *Engine) startMonitor(r *Record, lock, state *os.File) error {
+// state lock (see holdState) and the attach socket listening (nil: made
+// here), and waits until the container runs or failed to start.
+func (e *Engine) startMonitor(r *Record, lock, state, listener *os.File) error {
 	// A marker left from a stop would keep the restart policy from
 	// acting on this run.
 	if err := os.Remove(e.stopMarker(r.ID)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("start container %s: %w", ids.ShortID(r.ID), err)
+	}
+	if listener == nil {
+		l, err := attachio.Listen(e.containerDir(r.ID))
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		listener = l
 	}
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
@@ -89,8 +105,8 @@ func (e *Engine) startMonitor(r *Record, lock, state *os.File) error {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{monitorArg0, e.Root, r.ID},
-		Env:         []string{"PATH=" + os.Getenv("PATH"), "GOGC=50", "GOMAXPROCS=1"},
-		ExtraFiles:  []*os.File{reportW, lock, state},
+		Env:         append([]string{"PATH=" + os.Getenv("PATH"), "GOGC=50", "GOMAXPROCS=1"}, rootless.Env()...),
+		ExtraFiles:  []*os.File{reportW, lock, state, listener},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	err = cmd.Start()
@@ -116,13 +132,15 @@ func (e *Engine) startMonitor(r *Record, lock, state *os.File) error {
 
 // MonitorMain is the monitor process; it exits when the container is done.
 func MonitorMain() {
-	var report, state *os.File
+	var report, state, listener *os.File
 	var exited *exitedInit
 	if len(os.Args) == 3 {
 		report = os.NewFile(3, "report")
 		unix.CloseOnExec(3)
 		state = os.NewFile(stateFD, "state")
 		unix.CloseOnExec(stateFD)
+		listener = os.NewFile(listenFD, "attach")
+		unix.CloseOnExec(listenFD)
 	} else {
 		// Back from sdocker-monitor: named as it, for ps and reapers
 		// (a name only: nothing depends on it).
@@ -137,7 +155,7 @@ func MonitorMain() {
 	unix.CloseOnExec(lockFD)
 	e, err := New(os.Args[1])
 	if err == nil {
-		err = e.safeMonitor(os.Args[2], report, state, exited)
+		err = e.safeMonitor(os.Args[2], report, state, listener, exited)
 	}
 	if err != nil && report != nil {
 		fmt.Fprintf(report, "%d %v", launch.ExitCodeOf(err), err)
@@ -148,13 +166,13 @@ func MonitorMain() {
 
 // safeMonitor is monitor, a panic turned into its error: the command that
 // started the monitor must not take a crash for a start.
-func (e *Engine) safeMonitor(id string, report, state *os.File, exited *exitedInit) (err error) {
+func (e *Engine) safeMonitor(id string, report, state, listener *os.File, exited *exitedInit) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("monitor of container %s: %v", ids.ShortID(id), p)
 		}
 	}()
-	return e.monitor(id, report, state, exited)
+	return e.monitor(id, report, state, listener, exited)
 }
 
 // exitedInit is how the init that sdocker-monitor watched ended, and how
@@ -189,9 +207,10 @@ func parseExited(backoff, status string, lost ...string) *exitedInit {
 }
 
 // monitor runs container id until it is done; the first start's outcome
-// goes to report, and state is held until then. With exited, the
-// container's init has just ended (it was watched by sdocker-monitor).
-func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) error {
+// goes to report, and state is held until then; listener is its attach
+// socket. With exited, the container's init has just ended (it was watched
+// by sdocker-monitor).
+func (e *Engine) monitor(id string, report, state, listener *os.File, exited *exitedInit) error {
 	r, err := e.load(id)
 	if err != nil {
 		if exited != nil {
@@ -247,7 +266,8 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 				return errors.Join(err, e.releaseDamaged(id))
 			}
 			started := false
-			w := &watch{exe: e.watcher(), rotate: e.rotateArg(r), next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
+			w := &watch{exe: e.watcher(), rotate: e.rotateArg(r), listener: listener, next: []string{monitorArg0, e.Root, id, "exited", strconv.FormatInt(backoff.Milliseconds(), 10)}}
+			listener = nil // a restart makes its own
 			code, err = e.runOnce(r, log, w, func() {
 				started = true
 				state.Close() // sdocker-monitor's execve closes it too
@@ -261,13 +281,17 @@ func (e *Engine) monitor(id string, report, state *os.File, exited *exitedInit) 
 			})
 			if report != nil && !started {
 				// As in the foreground: a new container that could not
-				// start leaves nothing; one started before (start) stays.
-				// (The state lock is still ours.)
-				if r.StartedAt.IsZero() {
+				// start leaves nothing; one started before (start) stays,
+				// and one that create made stays created, with the error
+				// (as in Docker). (The state lock is still ours.)
+				if r.StartedAt.IsZero() && !r.ByCreate {
 					r.AutoRemove = true
 				}
 				if r.AutoRemove {
 					return errors.Join(err, e.removeContainer(r))
+				}
+				if r.StartedAt.IsZero() {
+					_ = e.updateRecord(r.ID, func(n *Record) { n.Error, n.ExitCode = err.Error(), launch.ExitCodeOf(err) })
 				}
 				return errors.Join(err, e.release(r))
 			}
@@ -321,15 +345,17 @@ func (e *Engine) watcher() string {
 // and the arguments it runs this binary with once the init has exited (the
 // wait status is appended).
 type watch struct {
-	exe    string
-	rotate string
-	next   []string
+	exe      string
+	rotate   string
+	listener *os.File // the attach socket
+	next     []string
 }
 
 // handOver executes sdocker-monitor to watch p, whose output comes from
-// out and errOut (or p's console), logged to log. It returns only if that
-// failed: the descriptors are then as they were.
-func (w *watch) handOver(p *launch.Process, out, errOut, log *os.File) error {
+// out and errOut (or p's console), logged to log, and whose stdin is in
+// (or its console, with host.OpenStdin). It returns only if that failed:
+// the descriptors are then as they were.
+func (w *watch) handOver(p *launch.Process, host HostOptions, out, errOut, in, log *os.File) error {
 	// sdocker-monitor comes back to this very binary through a descriptor
 	// of it, not its path: an upgrade or removal of sdocker meanwhile
 	// changes nothing for a running container.
@@ -348,6 +374,23 @@ func (w *watch) handOver(p *launch.Process, out, errOut, log *os.File) error {
 	if w.rotate != "" {
 		args = append(args, w.rotate)
 	}
+	if p.Console != nil && host.OpenStdin {
+		// A descriptor of its own: sdocker-monitor closes the output's.
+		fd, err := unix.FcntlInt(p.Console.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("duplicate pty master: %w", err)
+		}
+		in = os.NewFile(uintptr(fd), "pty-master")
+		defer in.Close()
+	}
+	inArg, once := "-1", "-"
+	if in != nil {
+		inArg = fdArg(in)
+	}
+	if host.StdinOnce {
+		once = "once"
+	}
+	args = append(args, attachArg+fdArg(w.listener)+","+inArg+","+once)
 	args = append(args, strconv.Itoa(p.Pid), fdArg(log))
 	if p.Console != nil {
 		args = append(args, fdArg(p.Console), "pty")
@@ -387,20 +430,39 @@ func (e *Engine) release(r *Record) error {
 // records the exit; started is called once the container runs. With
 // w.exe, sdocker-monitor takes over instead: runOnce then does not return.
 func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (int, error) {
+	if w.listener == nil {
+		l, err := attachio.Listen(e.containerDir(r.ID))
+		if err != nil {
+			return 0, err
+		}
+		w.listener = l
+	}
+	defer w.listener.Close()
+	var inR, inW *os.File
+	if r.Host.OpenStdin && !r.Host.Tty {
+		var err error
+		if inR, inW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		defer inW.Close()
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
 		return 0, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
 		outR.Close()
 		outW.Close()
 		return 0, err
 	}
 	p, cg, err := e.startContainer(r, launch.Options{
-		Stdio:          launch.Stdio{Stdout: outW, Stderr: errW},
+		Stdio:          launch.Stdio{Stdin: inR, Stdout: outW, Stderr: errW},
 		KillWithParent: w.exe == "",
 	})
+	inR.Close()
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -411,9 +473,13 @@ func (e *Engine) runOnce(r *Record, log *logWriter, w *watch, started func()) (i
 	if w.exe != "" {
 		// The report (close-on-exec) is closed by the execve: the command
 		// that started the monitor returns once sdocker-monitor watches.
-		err := w.handOver(p, outR, errR, log.f)
+		err := w.handOver(p, r.Host, outR, errR, inW, log.f)
 		fmt.Fprintf(os.Stderr, "sdocker-monitor: %v; watching in process\n", err)
 	}
+	// In process there is no attach socket: attach follows the log (a
+	// socket nobody serves refuses it), and the container's stdin ends.
+	w.listener.Close()
+	inW.Close()
 	started()
 	var wg sync.WaitGroup
 	if p.Console != nil {

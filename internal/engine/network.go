@@ -27,8 +27,13 @@ const containerModePrefix = "container:"
 
 // isBridgeMode reports whether mode is a bridge network's name.
 func isBridgeMode(mode string) bool {
-	return mode != "none" && mode != "host" && mode != "" && !strings.HasPrefix(mode, containerModePrefix)
+	return mode != "none" && mode != "host" && mode != "" && mode != network.PastaMode && !strings.HasPrefix(mode, containerModePrefix)
 }
+
+// ownsNetns reports whether a container of mode has a network namespace
+// that the engine makes at network.NetnsPath(ID): a bridge network's, or
+// pasta's (rootless).
+func ownsNetns(mode string) bool { return isBridgeMode(mode) || mode == network.PastaMode }
 
 // Networks opens the store of network definitions.
 func (e *Engine) Networks() (*network.Store, error) { return network.Open(e.Root) }
@@ -57,10 +62,13 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 	if mode == "" || mode == "default" {
 		mode = network.DefaultName
 	}
-	var err error
+	mode, err := rootlessNetwork(mode)
+	if err != nil {
+		return err
+	}
 	var gateway netip.Addr
 	switch {
-	case mode == "none" || mode == "host":
+	case mode == "none" || mode == "host" || mode == network.PastaMode:
 	case strings.HasPrefix(mode, containerModePrefix):
 		if mode, err = e.containerMode(strings.TrimPrefix(mode, containerModePrefix), o.Name); err != nil {
 			return err
@@ -83,7 +91,10 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 	if err != nil {
 		return err
 	}
-	if !isBridgeMode(mode) && (len(ports) > 0 || o.IP != "" || len(o.NetworkAliases) > 0) {
+	if mode == network.PastaMode && (o.IP != "" || len(o.NetworkAliases) > 0) {
+		return fmt.Errorf("%w: --ip and --network-alias need a bridge network, not --network %s", ErrInvalidInput, mode)
+	}
+	if !ownsNetns(mode) && (len(ports) > 0 || o.IP != "" || len(o.NetworkAliases) > 0) {
 		return fmt.Errorf("%w: --publish, --ip and --network-alias need a bridge network, not --network %s", ErrInvalidInput, o.Network)
 	}
 	if err := network.CheckPorts(ports); err != nil {
@@ -149,7 +160,7 @@ func publishedPorts(o RunOptions, img *image.Image) ([]network.PortMapping, erro
 // networkSpec is the spec option of r's network mode.
 func networkSpec(r *Record) specgen.Opt {
 	switch {
-	case isBridgeMode(r.Host.Network):
+	case ownsNetns(r.Host.Network):
 		return specgen.WithNetworkNamespacePath(network.NetnsPath(r.ID))
 	case strings.HasPrefix(r.Host.Network, containerModePrefix):
 		return func(*specs.Spec) error { return nil } // joined at start (see joinNetworkOf)
@@ -171,7 +182,7 @@ func (e *Engine) joinNetworkOf(r *Record) error {
 	}
 	var opt specgen.Opt
 	switch {
-	case isBridgeMode(other.Host.Network):
+	case ownsNetns(other.Host.Network):
 		opt = specgen.WithNetworkNamespacePath(network.NetnsPath(other.ID))
 	case other.Host.Network == "host":
 		opt = specgen.WithNetwork("host")
@@ -186,6 +197,9 @@ func (e *Engine) joinNetworkOf(r *Record) error {
 func (e *Engine) connect(r *Record) ([]network.Attachment, error) {
 	if strings.HasPrefix(r.Host.Network, containerModePrefix) {
 		return nil, e.joinNetworkOf(r)
+	}
+	if r.Host.Network == network.PastaMode {
+		return e.connectPasta(r)
 	}
 	if !isBridgeMode(r.Host.Network) {
 		return nil, nil
@@ -246,7 +260,7 @@ func (e *Engine) etcPath(id, name string) string { return filepath.Join(e.contai
 
 // etcMounts are the bind mounts of r's /etc files.
 func (e *Engine) etcMounts(r *Record) []specs.Mount {
-	if !isBridgeMode(r.Host.Network) {
+	if !ownsNetns(r.Host.Network) {
 		return nil
 	}
 	var out []specs.Mount
@@ -261,7 +275,7 @@ func (e *Engine) etcMounts(r *Record) []specs.Mount {
 // --dns-option), its hostname, and a hosts file with the localhost lines
 // and --add-host's.
 func (e *Engine) writeEtcFiles(r *Record) error {
-	if !isBridgeMode(r.Host.Network) {
+	if !ownsNetns(r.Host.Network) {
 		return nil
 	}
 	host, err := network.HostResolvConf()
@@ -306,6 +320,9 @@ func (e *Engine) join(r *Record, n *network.Network, a *network.Attachment) erro
 // disconnect releases what r, which does not run, holds on its networks
 // and removes its namespace (its veths go with it).
 func (e *Engine) disconnect(r *Record, atts []network.Attachment) error {
+	if r.Host.Network == network.PastaMode {
+		return e.disconnectPasta(r)
+	}
 	if !isBridgeMode(r.Host.Network) {
 		return nil
 	}
@@ -333,8 +350,11 @@ func (e *Engine) leave(id string) error {
 // anything, while its namespace is mounted or its record says it is on a
 // network.
 func (e *Engine) cleanupNetwork(r *Record) error {
-	if !isBridgeMode(r.Host.Network) || len(r.Networks) == 0 && !networkLeft(r.ID) {
+	if !ownsNetns(r.Host.Network) || len(r.Networks) == 0 && !networkLeft(r.ID) {
 		return nil
+	}
+	if r.Host.Network == network.PastaMode {
+		return e.disconnectPasta(r)
 	}
 	return e.releaseNetwork(r.ID)
 }

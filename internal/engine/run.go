@@ -39,7 +39,7 @@ type RunOptions struct {
 	User        string // uid[:gid] or name[:group]
 	Hostname    string
 	Tty         bool
-	Interactive bool // attach stdin
+	Interactive bool // attach stdin; detached: keep it open for attach
 	Detach      bool
 	Network     string // none, host, container:NAME_OR_ID, or a network ("" is bridge)
 	// Publish are the -p options; PublishAll (-P) publishes every port the
@@ -72,6 +72,11 @@ type RunOptions struct {
 	// Trace, if not nil, gets each step of the start, which Run prints
 	// with its duration to Stderr once the container runs.
 	Trace *trace.Trace
+	// StdinOnce (create -i): the container's stdin closes when the stdin
+	// of an attach that passes it on ends (see HostOptions).
+	StdinOnce bool
+
+	byCreate bool // see Record.ByCreate
 }
 
 // DefaultRootfs is the rootfs `sdocker run` uses without an image.
@@ -257,6 +262,7 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		idMapVolumes(r),
 		specgen.WithBindPropagation(),
 		specgen.WithMounts(e.etcMounts(r)...),
+		rootlessSpec(r),
 	)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
@@ -313,9 +319,6 @@ func checkRunOptions(o RunOptions) (RestartPolicy, error) {
 	if policy.Name != "no" && !o.Detach {
 		return RestartPolicy{}, fmt.Errorf("%w: --restart needs -d (a restarted container runs detached)", ErrInvalidInput)
 	}
-	if o.Detach && o.Interactive {
-		return RestartPolicy{}, fmt.Errorf("%w: -i cannot be combined with -d (there is no attach)", ErrInvalidInput)
-	}
 	return policy, nil
 }
 
@@ -352,11 +355,12 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	}
 	r := &Record{
 		Name: o.Name, Image: o.Image, Rootfs: dir, Created: time.Now().UTC(), Status: StateCreated,
-		AutoRemove: o.Remove, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
-		Labels: o.Labels, Mounts: mounts, Config: processConfigOf(process),
+		AutoRemove: o.Remove, ByCreate: o.byCreate, Restart: policy, Limits: o.Limits, Detached: o.Detach, Log: o.Log,
+		Labels: o.Labels, Mounts: mounts, Config: processConfigOf(process, imageEnv(img)),
 		Host: HostOptions{
 			Privileged: o.Privileged, ReadOnly: o.ReadOnly,
 			CapAdd: o.CapAdd, CapDrop: o.CapDrop, User: process.User, Tty: o.Tty,
+			OpenStdin: o.Interactive, StdinOnce: o.Interactive && (o.StdinOnce || !o.Detach),
 			Init: o.Process.Init, StopSignal: o.Process.StopSignal, StopTimeout: o.Process.StopTimeout,
 			GroupAdd: o.Process.GroupAdd,
 		},
@@ -402,6 +406,14 @@ func processOf(o RunOptions, img *image.Image) (specgen.ImageConfig, error) {
 		p.Cmd = []string{"bash"}
 	}
 	return p, nil
+}
+
+// imageEnv is the environment of img's config (none without an image).
+func imageEnv(img *image.Image) []string {
+	if img == nil {
+		return nil
+	}
+	return img.Config.Env
 }
 
 // hostValues gives each bare NAME of env (-e NAME) its value in this
@@ -556,8 +568,14 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		}
 	}
 	if err := e.joinNamespacesOf(r); err != nil {
-		return nil, nil, err
+		return nil, nil, errors.Join(err, e.releaseShmOf(r))
 	}
+	started := false
+	defer func() {
+		if !started {
+			_ = e.releaseShmOf(r) // what it failed on says more
+		}
+	}()
 	cg, err := cgroups.New(r.Spec.Linux.CgroupsPath)
 	if err != nil {
 		return nil, nil, err
@@ -569,7 +587,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 		return nil, nil, errors.Join(err, cg.Destroy())
 	}
 	o.Trace.Mark("network")
-	p, err := launch.Start(r.ID, r.Spec, cg, o)
+	p, err := launch.Start(r.ID, withoutCgroupLimits(r.Spec), cg, o)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
@@ -591,6 +609,7 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 	}
 	o.Trace.Mark("record: running")
 	e.event(r, "start")
+	started = true
 	return p, cg, nil
 }
 
@@ -609,7 +628,9 @@ func (e *Engine) finishContainer(r *Record, cg cgroups.Manager, code int) error 
 		}
 		atts = n.Networks // with those network connect added
 	}
-	nerr := e.disconnect(r, atts)
+	// As Docker does, its shareable /dev/shm goes when it stops: the
+	// containers that joined it keep theirs.
+	nerr := errors.Join(e.disconnect(r, atts), e.releaseShmOf(r))
 	r.Networks = nil
 	n, err := cg.OOMKills()
 	x := exitStatus{Pid: r.Pid, PidStart: r.PidStart, BootID: r.BootID, Code: code, FinishedAt: time.Now().UTC(), OOMKilled: err == nil && n > 0}
@@ -660,7 +681,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	defer lock.Close()
 	if o.Detach {
 		defer state.Close()
-		err := e.startMonitor(r, lock, state)
+		err := e.startMonitor(r, lock, state, nil)
 		o.Trace.Mark("monitor start (the container's start in it)")
 		writeTrace(o.Trace, o.Stderr)
 		if err != nil {

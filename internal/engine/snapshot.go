@@ -55,9 +55,13 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 			return fn(s)
 		}
 		s.Upper = filepath.Join(e.containerDir(r.ID), "upper")
-		if s.Config, err = e.containerConfig(r); err != nil {
-			return err
+		var img *image.Image // an older record's config is read with it
+		if r.Config == nil {
+			if img, err = e.imageOf(r); err != nil {
+				return err
+			}
 		}
+		s.Config = containerConfig(r, img)
 		if !isMounted(r.Rootfs) {
 			if err := e.mountRootfs(r); err != nil {
 				return fmt.Errorf("mount the file system of container %s: %w", ids.ShortID(r.ID), err)
@@ -86,19 +90,8 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 // on a rootfs directory (it has no image to add a layer to).
 var ErrNoImage = errors.New("the container runs on a rootfs directory, not an image")
 
-// containerConfig is r's config as Docker's container config has it: its
-// image's with run's choices merged in.
-func (e *Engine) containerConfig(r *Record) (*image.ContainerConfig, error) {
-	c := &image.ContainerConfig{User: r.Host.User, Labels: r.Labels, StopSignal: r.Host.StopSignal}
-	for _, p := range r.Ports {
-		c.ExposedPorts = append(c.ExposedPorts, fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto))
-	}
-	if p := r.Config; p != nil {
-		c.Entrypoint, c.Cmd, c.Env, c.WorkingDir = p.Entrypoint, p.Cmd, p.Env, p.WorkingDir
-		return c, nil
-	}
-	// A record of before the config was kept: the spec's process, the
-	// image's entrypoint told from the command if it starts it.
+// imageOf is the image of r, a container of an image.
+func (e *Engine) imageOf(r *Record) (*image.Image, error) {
 	store, err := e.Images()
 	if err != nil {
 		return nil, err
@@ -107,26 +100,64 @@ func (e *Engine) containerConfig(r *Record) (*image.ContainerConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the image of container %s: %w", ids.ShortID(r.ID), err)
 	}
+	return img, nil
+}
+
+// DockerConfig is r's config as Docker shows a container's: its image's
+// (none for a container on a rootfs directory, or of an image removed
+// since) with the container's own over it.
+func (e *Engine) DockerConfig(r *Record) image.Config {
+	img := e.lookupImage(r.ImageID)
+	var c image.Config
+	if img != nil {
+		c = img.Config
+	}
+	return containerConfig(r, img).Over(c)
+}
+
+// containerConfig is r's config as Docker's container config has it: its
+// image's (img, nil if none) with run's choices merged in.
+func containerConfig(r *Record, img *image.Image) *image.ContainerConfig {
+	c := &image.ContainerConfig{User: r.Host.User, Labels: r.Labels, StopSignal: r.Host.StopSignal}
+	for _, p := range r.Ports {
+		c.ExposedPorts = append(c.ExposedPorts, fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto))
+	}
+	for _, m := range r.Mounts {
+		if m.Anonymous {
+			c.Volumes = append(c.Volumes, m.Destination)
+		}
+	}
+	if p := r.Config; p != nil {
+		c.Entrypoint, c.Cmd, c.Env, c.WorkingDir = p.Entrypoint, p.Cmd, p.Env, p.WorkingDir
+		return c
+	}
+	// A record of before the config was kept: the spec's process, the
+	// image's entrypoint told from the command if it starts it.
+	var ic image.Config
+	if img != nil {
+		ic = img.Config
+	}
 	args := r.UserCommand()
-	if ep := img.Config.Entrypoint; len(ep) > 0 && len(args) >= len(ep) && slices.Equal(args[:len(ep)], ep) {
+	if ep := ic.Entrypoint; len(ep) > 0 && len(args) >= len(ep) && slices.Equal(args[:len(ep)], ep) {
 		c.Entrypoint, args = ep, args[len(ep):]
 	}
 	c.Cmd = args
 	if s := r.Spec; s != nil && s.Process != nil {
-		c.Env, c.WorkingDir = ownEnv(s.Process.Env, img.Config.Env, r.Host.Tty), s.Process.Cwd
+		c.Env, c.WorkingDir = ownEnv(s.Process.Env, ic.Env, r.Host.Tty), s.Process.Cwd
 	}
-	return c, nil
+	return c
 }
 
-// ownEnv is env without what the engine adds to a container's environment
-// (HOSTNAME, TERM with a terminal, and the default PATH and HOME where the
-// image has none).
+// ownEnv is env without what the engine adds to a container's environment:
+// HOSTNAME, TERM with a terminal, the default PATH where the image has none,
+// and HOME (the user's home directory, or /root) unless it is the image's.
+// A HOME of -e is not told from the engine's, and is left out too.
 func ownEnv(env, imageEnv []string, tty bool) []string {
 	var out []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		added := k == "HOSTNAME" || (tty && kv == "TERM=xterm") ||
-			((kv == "PATH="+specgen.DefaultPath || kv == "HOME=/root") &&
+		added := k == "HOSTNAME" || k == "HOME" || (tty && kv == "TERM=xterm") ||
+			(kv == "PATH="+specgen.DefaultPath &&
 				!slices.ContainsFunc(imageEnv, func(e string) bool { return strings.HasPrefix(e, k+"=") }))
 		if !added || slices.Contains(imageEnv, kv) {
 			out = append(out, kv)

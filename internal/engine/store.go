@@ -24,6 +24,7 @@ import (
 	"github.com/sdocker/sdocker/internal/cgroups"
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/network"
+	"github.com/sdocker/sdocker/internal/rootless"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -76,8 +77,11 @@ type Record struct {
 	// every one was made.
 	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
 	// AutoRemove deletes the record when the container ends (--rm).
-	AutoRemove bool          `json:"autoRemove,omitempty"`
-	Restart    RestartPolicy `json:"restart"`
+	AutoRemove bool `json:"autoRemove,omitempty"`
+	// ByCreate says create made it: created and unwatched, it waits for
+	// its start (with --rm too), and is no start that died (see Collect).
+	ByCreate bool          `json:"byCreate,omitempty"`
+	Restart  RestartPolicy `json:"restart"`
 	// Limits are the resource options as given, for inspect and update.
 	Limits   specgen.Limits `json:"limits"`
 	Detached bool           `json:"detached,omitempty"`
@@ -127,6 +131,12 @@ type HostOptions struct {
 	CapDrop    []string           `json:"capDrop,omitempty"`
 	User       string             `json:"user,omitempty"`
 	Tty        bool               `json:"tty,omitempty"`
+	// OpenStdin (-i) keeps the container's stdin open: a detached one's
+	// monitor passes it what attach clients send. StdinOnce closes it
+	// when the first client's stdin ends (create -i, or a foreground
+	// run -i started again; not run -d -i), as Docker does.
+	OpenStdin bool `json:"openStdin,omitempty"`
+	StdinOnce bool `json:"stdinOnce,omitempty"`
 	// Init, StopSignal, StopTimeout and GroupAdd are those of
 	// ProcessOptions.
 	Init        bool     `json:"init,omitempty"`
@@ -157,12 +167,22 @@ type ProcessConfig struct {
 }
 
 // processConfigOf is the ProcessConfig of a container that runs p (see
-// processOf): a variable without a value (-e NAME the caller lacks) is
-// left out, as the container's environment leaves it out.
-func processConfigOf(p specgen.ImageConfig) *ProcessConfig {
+// processOf) of an image whose environment is imageEnv. Its environment is
+// in Docker's order: run's variables, then the image's that run does not
+// set. A variable without a value (-e NAME the caller lacks) is left out,
+// as the container's environment leaves it out.
+func processConfigOf(p specgen.ImageConfig, imageEnv []string) *ProcessConfig {
 	c := &ProcessConfig{Entrypoint: p.Entrypoint, Cmd: p.Cmd, WorkingDir: p.WorkingDir}
-	for _, kv := range p.Env {
+	var own []string
+	for _, kv := range p.Env[len(imageEnv):] { // run's come after the image's
 		if strings.Contains(kv, "=") {
+			own = specgen.SetEnv(own, kv)
+		}
+	}
+	c.Env = own
+	for _, kv := range imageEnv {
+		k, _, ok := strings.Cut(kv, "=")
+		if ok && !slices.ContainsFunc(own, func(o string) bool { return strings.HasPrefix(o, k+"=") }) {
 			c.Env = specgen.SetEnv(c.Env, kv)
 		}
 	}
@@ -223,6 +243,9 @@ func New(root string) (*Engine, error) {
 		return nil, fmt.Errorf("root %q: not an absolute path", root)
 	}
 	e := &Engine{Root: root, CgroupParent: "sdocker"}
+	if rootless.Active() {
+		e.setupRootless()
+	}
 	if err := os.MkdirAll(e.containersDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", e.containersDir(), err)
 	}

@@ -45,9 +45,11 @@ type ContainerConfig struct {
 	Env        []string // the whole environment (the image's included)
 	WorkingDir string
 	User       string
-	// ExposedPorts ("80/tcp") and Labels are added to the image's;
-	// StopSignal replaces the image's when set.
+	// ExposedPorts ("80/tcp"), Volumes (the container's anonymous volumes,
+	// "/data") and Labels are added to the image's; StopSignal replaces
+	// the image's when set.
 	ExposedPorts []string
+	Volumes      []string
 	Labels       map[string]string
 	StopSignal   string
 }
@@ -56,15 +58,8 @@ type ContainerConfig struct {
 func (cc *ContainerConfig) apply(c *v1.Config) {
 	c.Entrypoint, c.Cmd, c.Env = cc.Entrypoint, cc.Cmd, cc.Env
 	c.WorkingDir, c.User = cc.WorkingDir, cc.User
-	if len(cc.ExposedPorts) > 0 {
-		c.ExposedPorts = maps.Clone(c.ExposedPorts)
-		if c.ExposedPorts == nil {
-			c.ExposedPorts = map[string]struct{}{}
-		}
-		for _, p := range cc.ExposedPorts {
-			c.ExposedPorts[p] = struct{}{}
-		}
-	}
+	c.ExposedPorts = withKeys(c.ExposedPorts, cc.ExposedPorts)
+	c.Volumes = withKeys(c.Volumes, cc.Volumes)
 	if len(cc.Labels) > 0 {
 		c.Labels = maps.Clone(c.Labels)
 		if c.Labels == nil {
@@ -75,6 +70,35 @@ func (cc *ContainerConfig) apply(c *v1.Config) {
 	if cc.StopSignal != "" {
 		c.StopSignal = cc.StopSignal
 	}
+}
+
+// Over is the config of a container of an image of config img, as Docker
+// shows it (and as its commit makes the new image's): img with cc over
+// it, as a commit applies it.
+func (cc *ContainerConfig) Over(img Config) Config {
+	c := v1.Config{
+		Env: img.Env, Entrypoint: img.Entrypoint, Cmd: img.Cmd, WorkingDir: img.WorkingDir, User: img.User,
+		Labels: img.Labels, StopSignal: img.StopSignal,
+		ExposedPorts: withKeys(nil, img.ExposedPorts), Volumes: withKeys(nil, img.Volumes),
+	}
+	cc.apply(&c)
+	return configOf(c)
+}
+
+// withKeys is set with keys added (a copy: set is not changed), nil when
+// both are empty.
+func withKeys(set map[string]struct{}, keys []string) map[string]struct{} {
+	if len(keys) == 0 {
+		return set
+	}
+	set = maps.Clone(set)
+	if set == nil {
+		set = map[string]struct{}{}
+	}
+	for _, k := range keys {
+		set[k] = struct{}{}
+	}
+	return set
 }
 
 // Commit makes a new image of the image parent with one more layer: the

@@ -41,11 +41,12 @@ func TestCommitConfig(t *testing.T) {
 	parent := v1.Config{
 		Entrypoint: []string{"/entry"}, Cmd: []string{"default"}, Env: []string{"PATH=/bin", "A=image"},
 		WorkingDir: "/img", User: "app", ExposedPorts: map[string]struct{}{"80/tcp": {}},
-		Labels: map[string]string{"from": "image", "x": "image"}, StopSignal: "SIGTERM",
+		Volumes: map[string]struct{}{"/img-vol": {}},
+		Labels:  map[string]string{"from": "image", "x": "image"}, StopSignal: "SIGTERM",
 	}
 	cc := &ContainerConfig{
 		Cmd: []string{"sh", "-c", "echo hi"}, Env: []string{"PATH=/bin", "A=run", "B=run"},
-		WorkingDir: "/run", User: "0:0", ExposedPorts: []string{"8080/tcp"},
+		WorkingDir: "/run", User: "0:0", ExposedPorts: []string{"8080/tcp"}, Volumes: []string{"/data"},
 		Labels: map[string]string{"x": "run"}, StopSignal: "SIGUSR1",
 	}
 	for _, tc := range []struct {
@@ -68,13 +69,42 @@ func TestCommitConfig(t *testing.T) {
 		want := v1.Config{
 			Entrypoint: tc.entrypoint, Cmd: tc.cmd, Env: cc.Env, WorkingDir: "/run", User: "0:0",
 			ExposedPorts: map[string]struct{}{"80/tcp": {}, "8080/tcp": {}},
+			Volumes:      map[string]struct{}{"/img-vol": {}, "/data": {}},
 			Labels:       map[string]string{"from": "image", "x": "run"}, StopSignal: "SIGUSR1",
 		}
 		if !reflect.DeepEqual(c, want) {
 			t.Errorf("%s: got %+v\nwant %+v", tc.name, c, want)
 		}
 	}
-	if len(parent.ExposedPorts) != 1 || parent.Labels["x"] != "image" {
+	if len(parent.ExposedPorts) != 1 || len(parent.Volumes) != 1 || parent.Labels["x"] != "image" {
 		t.Errorf("the parent's config changed: %+v", parent)
+	}
+}
+
+// TestContainerConfigOver: a container's config over its image's is what
+// a commit makes of it (sets merged, sorted), and the image's is kept
+// where the container has nothing of its own.
+func TestContainerConfigOver(t *testing.T) {
+	img := Config{
+		Env: []string{"PATH=/bin"}, Entrypoint: []string{"/entry"}, Cmd: []string{"default"}, WorkingDir: "/img", User: "app",
+		Labels: map[string]string{"from": "image"}, StopSignal: "SIGTERM", ExposedPorts: []string{"80/tcp"}, Volumes: []string{"/v"},
+	}
+	cc := &ContainerConfig{
+		Entrypoint: []string{"/entry"}, Cmd: []string{"x"}, Env: []string{"A=1", "PATH=/bin"}, WorkingDir: "/w",
+		ExposedPorts: []string{"53/udp"}, Volumes: []string{"/data"}, Labels: map[string]string{"x": "run"},
+	}
+	want := Config{
+		Env: cc.Env, Entrypoint: []string{"/entry"}, Cmd: []string{"x"}, WorkingDir: "/w",
+		Labels: map[string]string{"from": "image", "x": "run"}, StopSignal: "SIGTERM",
+		ExposedPorts: []string{"53/udp", "80/tcp"}, Volumes: []string{"/data", "/v"},
+	}
+	if got := cc.Over(img); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if len(img.Labels) != 1 {
+		t.Errorf("the image's labels changed: %v", img.Labels)
+	}
+	if got := (&ContainerConfig{Cmd: []string{"sh"}}).Over(Config{}); !reflect.DeepEqual(got, Config{Cmd: []string{"sh"}}) {
+		t.Errorf("no image: %+v", got)
 	}
 }

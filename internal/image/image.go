@@ -35,9 +35,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -503,25 +505,18 @@ func (s *Store) readImage(id string, repos map[string]string) (*Image, error) {
 		Layers:       m.Layers,
 		OS:           cf.OS,
 		Architecture: cf.Architecture,
-		Config: Config{
-			Env:        cf.Config.Env,
-			Entrypoint: cf.Config.Entrypoint,
-			Cmd:        cf.Config.Cmd,
-			WorkingDir: cf.Config.WorkingDir,
-			User:       cf.Config.User,
-			Labels:     cf.Config.Labels,
-			StopSignal: cf.Config.StopSignal,
-		},
+		Config:       configOf(cf.Config),
 	}
-	for p := range cf.Config.ExposedPorts {
-		img.Config.ExposedPorts = append(img.Config.ExposedPorts, p)
-	}
-	sort.Strings(img.Config.ExposedPorts)
-	for v := range cf.Config.Volumes {
-		img.Config.Volumes = append(img.Config.Volumes, v)
-	}
-	sort.Strings(img.Config.Volumes)
 	return img, nil
+}
+
+// configOf is what c says about running a container.
+func configOf(c v1.Config) Config {
+	return Config{
+		Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir, User: c.User,
+		Labels: c.Labels, StopSignal: c.StopSignal,
+		ExposedPorts: slices.Sorted(maps.Keys(c.ExposedPorts)), Volumes: slices.Sorted(maps.Keys(c.Volumes)),
+	}
 }
 
 // resolve finds the image ID ref names; byName is the normalized name when

@@ -558,13 +558,15 @@ func createDevices(root int, spec *specs.Spec, devIsTmpfs, userns bool) error {
 	defer unix.Close(dev)
 	if devIsTmpfs {
 		for _, d := range defaultDevices {
-			if userns {
-				if err := bindDevice(root, "/dev/"+d.name); err != nil {
-					return err
-				}
-				continue
+			var err error
+			if !userns {
+				err = unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
 			}
-			err := unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+			if userns || errors.Is(err, unix.EPERM) {
+				// In a user namespace (the container's, or the one a
+				// rootless engine runs in): the host's node, bind-mounted.
+				err = bindDevice(root, "/dev/"+d.name)
+			}
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("mknod /dev/%s: %w", d.name, err)
 			}

@@ -256,6 +256,8 @@ type imageConfig struct {
 	// ExposedPorts are the image's EXPOSE ("80/tcp").
 	ExposedPorts []string
 	Volumes      []string // VOLUME
+	Labels       map[string]string
+	StopSignal   string
 }
 
 // configJSON is the config blob of an image with these layers (uncompressed
@@ -280,6 +282,7 @@ func configJSON(t *testing.T, c imageConfig, layers [][]byte) []byte {
 		"config": map[string]any{
 			"Env": c.Env, "Cmd": c.Cmd, "Entrypoint": c.Entrypoint,
 			"WorkingDir": c.WorkingDir, "User": c.User, "ExposedPorts": exposed, "Volumes": volumes,
+			"Labels": c.Labels, "StopSignal": c.StopSignal,
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": diffIDs},
 		"history": []map[string]any{{"created": "2024-01-02T03:04:05Z", "created_by": "sdocker tests"}},

@@ -56,8 +56,8 @@ func TestCreateStart(t *testing.T) {
 	}
 	before := e.mustRun(0, "ps", "-a", "-q").stdout
 	for _, args := range [][]string{
-		{"create", "--rm", "createimg:1", "true"},
-		{"create", "-i", "createimg:1", "true"},
+		{"create", "--rm", "--restart", "always", "createimg:1", "true"},
+		{"create", "-a", "stdout", "createimg:1", "true"},
 		{"create", "--name", "bad/name", "createimg:1", "true"},
 		{"create", "--pull", "never", "nosuchimage:1", "true"},
 		{"create", "--memory", "abc", "createimg:1", "true"},

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -284,5 +286,141 @@ func TestInspectImage(t *testing.T) {
 	}
 	if r := e.mustRun(0, "ps", "--format", "{{.Image}}"); r.stdout != "inspectme:v1\n" {
 		t.Errorf("ps --format {{.Image}}: %q", r.stdout)
+	}
+}
+
+// TestInspectConfig: Config is Docker's container config: the image's
+// config with run's choices over it, the entrypoint and the command apart
+// (Path and Args together), the environment of the image and of -e in
+// Docker's order without the engine's own variables (HOSTNAME, HOME, TERM),
+// the labels, exposed ports and volumes of both, the stop signal; an older
+// record without the config shows the same, read from its spec.
+func TestInspectConfig(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	archive := filepath.Join(t.TempDir(), "cfg.tar")
+	imgEnv := []string{"PATH=/usr/bin:/bin", "IMG=image", "OVER=image"}
+	writeDockerArchive(t, archive, []dockerImage{{tags: []string{"cfgimg:1"}, layers: [][]byte{layerTar(t, rootfsDir, nil)}, config: imageConfig{
+		Entrypoint: []string{"/bin/sh", "-c"}, Cmd: []string{"echo default"}, Env: imgEnv, WorkingDir: "/srv", User: "nobody",
+		ExposedPorts: []string{"80/tcp"}, Volumes: []string{"/imgvol"}, Labels: map[string]string{"from": "image", "x": "image"},
+		StopSignal: "SIGUSR2",
+	}}})
+	e.cleanupImage("cfgimg:1")
+	e.mustRun(0, "load", "-i", archive)
+
+	// The image's entrypoint, run's command, environment, label, port and
+	// volume: a running container.
+	id := e.runDetached("-e", "OVER=run", "-e", "NEW=1", "-l", "x=run", "-p", "127.0.0.1::8080", "-v", "/data",
+		"cfgimg:1", "exec sleep 100")
+	c := e.inspect(id)
+	cfg := c.Config
+	if c.Path != "/bin/sh" || !slices.Equal(c.Args, []string{"-c", "exec sleep 100"}) ||
+		!slices.Equal(cfg.Entrypoint, []string{"/bin/sh", "-c"}) || !slices.Equal(cfg.Cmd, []string{"exec sleep 100"}) {
+		t.Errorf("Path %q Args %q Entrypoint %q Cmd %q", c.Path, c.Args, cfg.Entrypoint, cfg.Cmd)
+	}
+	if want := []string{"OVER=run", "NEW=1", "PATH=/usr/bin:/bin", "IMG=image"}; !slices.Equal(cfg.Env, want) {
+		t.Errorf("Env %q, want %q", cfg.Env, want)
+	}
+	if cfg.WorkingDir != "/srv" || cfg.User != "nobody" || cfg.StopSignal != "SIGUSR2" || cfg.Image != "cfgimg:1" ||
+		cfg.Hostname == "" || cfg.Tty || !maps.Equal(cfg.Labels, map[string]string{"from": "image", "x": "run"}) {
+		t.Errorf("Config %+v", cfg)
+	}
+	if !maps.Equal(cfg.ExposedPorts, map[string]struct{}{"80/tcp": {}, "8080/tcp": {}}) ||
+		!maps.Equal(cfg.Volumes, map[string]struct{}{"/imgvol": {}, "/data": {}}) {
+		t.Errorf("ExposedPorts %v Volumes %v", cfg.ExposedPorts, cfg.Volumes)
+	}
+	// The container's environment has the engine's variables Config.Env
+	// leaves out, HOSTNAME the Config's Hostname.
+	if r := e.mustRun(0, "exec", id, "sh", "-c", "echo $HOSTNAME $OVER $NEW $IMG"); r.stdout != cfg.Hostname+" run 1 image\n" {
+		t.Errorf("the container's environment: %q (Hostname %q)", r.stdout, cfg.Hostname)
+	}
+	// Templates, Docker's JSON shapes.
+	for format, want := range map[string]string{
+		"{{json .Config.Entrypoint}}":                       `["/bin/sh","-c"]`,
+		"{{json .Config.Cmd}}":                              `["exec sleep 100"]`,
+		"{{.Path}} {{join .Args \"|\"}}":                    "/bin/sh -c|exec sleep 100",
+		"{{json .Config.ExposedPorts}}":                     `{"80/tcp":{},"8080/tcp":{}}`,
+		"{{range $v, $_ := .Config.Volumes}}{{$v}},{{end}}": "/data,/imgvol,",
+		"{{.Config.StopSignal}} {{.Config.WorkingDir}} {{.Config.User}} {{.Config.Image}}": "SIGUSR2 /srv nobody cfgimg:1",
+		`{{index .Config.Labels "from"}}`:                                                  "image",
+	} {
+		if got := e.state(id, format); got != want {
+			t.Errorf("inspect -f %q = %q, want %q", format, got, want)
+		}
+	}
+	var whole map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(e.state(id, "{{json .Config}}")), &whole); err != nil {
+		t.Fatalf("{{json .Config}}: %v", err)
+	}
+	for _, k := range []string{"Hostname", "User", "ExposedPorts", "Tty", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "Labels", "StopSignal"} {
+		if _, ok := whole[k]; !ok {
+			t.Errorf("{{json .Config}} lacks %s: %v", k, whole)
+		}
+	}
+
+	// --entrypoint (its arguments the command), -t, -u, -w and
+	// --stop-signal over the image's; no TERM in Env.
+	r := e.mustRun(0, "create", "-t", "--entrypoint", "/bin/echo", "-u", "0", "-w", "/tmp", "--stop-signal", "SIGHUP", "cfgimg:1", "a", "b")
+	ep := strings.TrimSpace(r.stdout)
+	t.Cleanup(func() { e.remove(ep) })
+	c = e.inspect(ep)
+	cfg = c.Config
+	if c.Path != "/bin/echo" || !slices.Equal(c.Args, []string{"a", "b"}) || !slices.Equal(cfg.Entrypoint, []string{"/bin/echo"}) ||
+		!slices.Equal(cfg.Cmd, []string{"a", "b"}) || !slices.Equal(cfg.Env, imgEnv) || !cfg.Tty ||
+		cfg.User != "0" || cfg.WorkingDir != "/tmp" || cfg.StopSignal != "SIGHUP" {
+		t.Errorf("--entrypoint: Path %q Args %q Config %+v", c.Path, c.Args, cfg)
+	}
+	// --entrypoint "": no entrypoint (null), the arguments the command.
+	r = e.mustRun(0, "create", "--entrypoint", "", "cfgimg:1", "sleep", "1")
+	noEP := strings.TrimSpace(r.stdout)
+	t.Cleanup(func() { e.remove(noEP) })
+	if c := e.inspect(noEP); c.Path != "sleep" || !slices.Equal(c.Args, []string{"1"}) || c.Config.Entrypoint != nil ||
+		!slices.Equal(c.Config.Cmd, []string{"sleep", "1"}) {
+		t.Errorf("--entrypoint \"\": Path %q Args %q Entrypoint %q Cmd %q", c.Path, c.Args, c.Config.Entrypoint, c.Config.Cmd)
+	}
+	if raw := e.mustRun(0, "inspect", noEP).stdout; !strings.Contains(raw, `"Entrypoint": null`) {
+		t.Errorf("no entrypoint is not null:\n%s", raw)
+	}
+
+	// The image's entrypoint and command; the same from an older record
+	// without the config (its environment's order aside).
+	r = e.mustRun(0, "create", "-t", "cfgimg:1")
+	def := strings.TrimSpace(r.stdout)
+	t.Cleanup(func() { e.remove(def) })
+	c = e.inspect(def)
+	if !slices.Equal(c.Config.Entrypoint, []string{"/bin/sh", "-c"}) || !slices.Equal(c.Config.Cmd, []string{"echo default"}) ||
+		!slices.Equal(c.Config.Env, imgEnv) {
+		t.Errorf("the image's: Entrypoint %q Cmd %q Env %q", c.Config.Entrypoint, c.Config.Cmd, c.Config.Env)
+	}
+	dropRecordConfig(t, filepath.Join(e.root, "containers", def, "container.json"))
+	old := e.inspect(def)
+	slices.Sort(old.Config.Env)
+	slices.Sort(c.Config.Env)
+	if !reflect.DeepEqual(old.Config, c.Config) || old.Path != c.Path || !slices.Equal(old.Args, c.Args) {
+		t.Errorf("an older record:\n%+v\nwant\n%+v", old.Config, c.Config)
+	}
+}
+
+// dropRecordConfig removes the config from a container record, as an
+// older sdocker wrote it.
+func dropRecordConfig(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]json.RawMessage
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rec["config"]; !ok {
+		t.Fatalf("%s has no config: %s", path, b)
+	}
+	delete(rec, "config")
+	if b, err = json.Marshal(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

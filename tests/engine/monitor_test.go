@@ -60,7 +60,7 @@ func (e *env) checkSmallMonitor(id string) int {
 	}
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", mon))
 	args := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
-	if len(args) > 1 && strings.HasPrefix(args[1], "--log-rotate=") {
+	for len(args) > 1 && strings.HasPrefix(args[1], "--") { // --log-rotate, --attach
 		args = append(args[:1:1], args[2:]...)
 	}
 	if args[0] != "sdocker-monitor" || len(args) < 2 || args[1] != strconv.Itoa(rec.Pid) || !strings.Contains(string(cmdline), id) {

@@ -213,11 +213,54 @@ func TestCLICommitContainerConfig(t *testing.T) {
 	}
 }
 
+// TestCLICommitVolumes: as Docker's commit, the new image's Volumes are its
+// image's and the container's anonymous volumes (-v /path, an image's
+// VOLUME), not its named volumes or binds; what the container wrote in a
+// volume is not in the layer, and a container of the new image gets
+// anonymous volumes there.
+func TestCLICommitVolumes(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun(0, "import", busyboxDir(t, map[string]string{"imgvol/seed": "seed"}), "base:1")
+	t.Cleanup(func() { c.run("", "rm", "-f", "-v", "v0", "v1", "v2"); c.run("", "volume", "rm", "named") })
+	c.mustRun(0, "run", "--name", "v0", "--network", "none", "-v", "/imgvol", "base:1", "/bin/sh", "-c", "true")
+	c.mustRun(0, "commit", "v0", "base:2")
+	if cfg := imageConfig(t, c, "base:2"); !reflect.DeepEqual(cfg.Volumes, map[string]any{"/imgvol": map[string]any{}}) {
+		t.Errorf("commit of a container with -v /imgvol: Volumes %v", cfg.Volumes)
+	}
+
+	bind := t.TempDir()
+	c.mustRun(0, "run", "--name", "v1", "--network", "none", "-v", "/data", "-v", "named:/named", "-v", bind+":/bind",
+		"base:2", "/bin/sh", "-c", "echo x > /data/written; echo y > /imgvol/written; echo z > /kept")
+	c.mustRun(0, "commit", "v1", "snap:1")
+	if cfg := imageConfig(t, c, "snap:1"); !reflect.DeepEqual(cfg.Volumes, map[string]any{"/imgvol": map[string]any{}, "/data": map[string]any{}}) {
+		t.Errorf("commit of a container with -v /data, a named volume and a bind over an image's VOLUME: Volumes %v", cfg.Volumes)
+	}
+	c.mustRun(0, "run", "--name", "v2", "--network", "none", "snap:1", "/bin/sh", "-c", "true")
+	var mounts []struct{ Type, Destination string }
+	if err := json.Unmarshal([]byte(c.mustRun(0, "inspect", "-f", "{{json .Mounts}}", "v2").stdout), &mounts); err != nil {
+		t.Fatal(err)
+	}
+	var dsts []string
+	for _, m := range mounts {
+		if m.Type == "volume" {
+			dsts = append(dsts, m.Destination)
+		}
+	}
+	slices.Sort(dsts)
+	if !slices.Equal(dsts, []string{"/data", "/imgvol"}) {
+		t.Errorf("a container of the committed image: volumes at %q, want /data and /imgvol", dsts)
+	}
+	if r := c.mustRun(0, "run", "--rm", "--network", "none", "snap:1", "/bin/sh", "-c", "ls /data /imgvol; cat /kept"); r.stdout != "/data:\n\n/imgvol:\nseed\nz\n" {
+		t.Errorf("the committed layer has what the container wrote in its volumes, or lacks its own file: %q", r.stdout)
+	}
+}
+
 type imageConfigJSON struct {
 	User         string
 	ExposedPorts map[string]any
 	Env          []string
 	Cmd          []string
+	Volumes      map[string]any
 	WorkingDir   string
 	Entrypoint   []string
 	Labels       map[string]string

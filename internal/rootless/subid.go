@@ -1,0 +1,68 @@
+// Package rootless runs sdocker for an unprivileged user: the command
+// enters a user namespace (uid 0 inside is the user, 1..N the user's
+// subordinate range of /etc/subuid and /etc/subgid) and a mount namespace,
+// both held by a pause process of the user's, and keeps its state under the
+// user's XDG directories.
+package rootless
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Range is a subordinate id range: Count ids from Start.
+type Range struct {
+	Start, Count uint32
+}
+
+// ErrNoRange says that the user has no subordinate range.
+var ErrNoRange = errors.New("no subordinate range")
+
+// parseSubIDs finds the first range of the user (by name or by uid) in the
+// text of /etc/subuid or /etc/subgid ("user:start:count" lines).
+func parseSubIDs(r io.Reader, name string, id int) (Range, error) {
+	sc := bufio.NewScanner(r)
+	uid := strconv.Itoa(id)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, ":")
+		if len(f) != 3 || (f[0] != name && f[0] != uid) {
+			continue
+		}
+		start, err1 := strconv.ParseUint(f[1], 10, 32)
+		count, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 != nil || err2 != nil || count == 0 || start+count > 1<<32-1 {
+			continue
+		}
+		return Range{Start: uint32(start), Count: uint32(count)}, nil
+	}
+	if err := sc.Err(); err != nil {
+		return Range{}, err
+	}
+	return Range{}, ErrNoRange
+}
+
+// subIDs reads the user's range from file (/etc/subuid or /etc/subgid).
+func subIDs(file, name string, id int) (Range, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return Range{}, fmt.Errorf("rootless: user %s has no subordinate ids: %w", name, err)
+	}
+	defer f.Close()
+	r, err := parseSubIDs(f, name, id)
+	if errors.Is(err, ErrNoRange) {
+		return Range{}, fmt.Errorf("rootless: user %s (%d) has no subordinate range in %s: add one (e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", name, id, file, name)
+	}
+	if err != nil {
+		return Range{}, fmt.Errorf("read %s: %w", file, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,286 @@
+package rootless
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
+)
+
+// checkNothingLeft fails t if u's sdocker left a container or a process.
+func checkNothingLeft(t *testing.T, u *testUser) {
+	t.Helper()
+	if names := testutil.DirNames(filepath.Join(u.dataDir(), "containers")); len(names) > 0 {
+		t.Errorf("containers left: %q", names)
+	}
+	if out := u.mustRun(t, "ps", "-aq"); strings.TrimSpace(out) != "" {
+		t.Errorf("ps -aq: %q", out)
+	}
+}
+
+func TestRootlessRunTrue(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	if usablePasta(t, u) {
+		u.mustRun(t, "run", "--rm", "box", "true")
+	}
+	if _, _, code := u.run(t, "run", "--rm", "--network", "none", "box", "sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("exit 3: got %d", code)
+	}
+	// In the namespace, uid 0 is the user and 1..N the range.
+	out := u.mustRun(t, "run", "--rm", "--network", "none", "box", "cat", "/proc/self/uid_map")
+	want := fmt.Sprintf("0 %d 1\n1 %d %d\n", u.uid, u.subStart, rangeCount)
+	if got := strings.Join(strings.Fields(strings.ReplaceAll(out, "\n", " | ")), " "); got != strings.Join(strings.Fields(strings.ReplaceAll(want, "\n", " | ")), " ") {
+		t.Errorf("uid_map in the container: %q, want %q", out, want)
+	}
+	// The state is under the XDG directories.
+	pidFile := filepath.Join(u.runDir, "sdocker", "pause.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("the pause process's pid: %v", err)
+	}
+	// A pause process that died is made again by the next command.
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
+		t.Fatalf("%s: %q", pidFile, b)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, testutil.Timeout(10*time.Second), "the pause process ends", func() bool {
+		st, ok := testutil.ReadProcStat(pid)
+		if ok && st.State == 'Z' {
+			testutil.ReapAll()
+		}
+		return !ok || st.State == 'Z'
+	})
+	u.mustRun(t, "run", "--rm", "--network", "none", "box", "true")
+	if b2, err := os.ReadFile(pidFile); err != nil || string(b2) == string(b) {
+		t.Errorf("pause process after the first was killed: %q, %v", b2, err)
+	}
+	checkNothingLeft(t, u)
+}
+
+func TestRootlessFileOwnership(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	vol := filepath.Join(u.home, "vol")
+	if err := os.Mkdir(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(vol, u.uid, u.gid); err != nil {
+		t.Fatal(err)
+	}
+	u.mustRun(t, "run", "--rm", "--network", "none", "-v", vol+":/v", "box", "sh", "-c", "echo a > /v/root && mkdir /v/d && chmod 777 /v/d")
+	u.mustRun(t, "run", "--rm", "--network", "none", "--user", "65534:65534", "-v", vol+":/v", "box", "sh", "-c", "echo b > /v/d/nobody")
+	for _, c := range []struct {
+		path     string
+		uid, gid int
+	}{
+		{"root", u.uid, u.gid}, // container root: the user
+		{"d/nobody", u.subStart + 65534 - 1, u.subStart + 65534 - 1}, // uid N: subordinate N-1
+	} {
+		var st syscall.Stat_t
+		p := filepath.Join(vol, c.path)
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Errorf("stat %s: %v", p, err)
+			continue
+		}
+		if int(st.Uid) != c.uid || int(st.Gid) != c.gid {
+			t.Errorf("%s: owned by %d:%d on the host, want %d:%d", c.path, st.Uid, st.Gid, c.uid, c.gid)
+		}
+	}
+	// A layer file the image has as root's is root's in the container.
+	if out := u.mustRun(t, "run", "--rm", "--network", "none", "box", "stat", "-c", "%u:%g", "/bin/sh"); strings.TrimSpace(out) != "0:0" {
+		t.Errorf("/bin/sh in the container owned by %q, want 0:0", out)
+	}
+	checkNothingLeft(t, u)
+}
+
+// freePort is a port of 127.0.0.1 that nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestRootlessPublish(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	if !usablePasta(t, u) {
+		t.SkipNow()
+	}
+	port := freePort(t)
+	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "box",
+		"sh", "-c", "while true; do echo hello-from-container | nc -l -p 8080; done"))
+	t.Cleanup(func() { u.run(t, "rm", "-f", id) })
+	var got string
+	testutil.WaitFor(t, testutil.Timeout(20*time.Second), "the published port answers", func() bool {
+		c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		got = strings.TrimSpace(line)
+		return got == "hello-from-container"
+	})
+	// The later commands join the same namespaces: exec, port, stop.
+	if out := u.mustRun(t, "exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "while true") {
+		t.Errorf("exec: pid 1's command line %q", out)
+	}
+	if out := u.mustRun(t, "port", id); !strings.Contains(out, fmt.Sprintf("127.0.0.1:%d", port)) {
+		t.Errorf("port: %q", out)
+	}
+	u.mustRun(t, "rm", "-f", id)
+	if c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		c.Close()
+		t.Errorf("port %d still open after rm -f", port)
+	}
+	checkNothingLeft(t, u)
+}
+
+func TestRootlessNetworkHostAndNone(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	// --network host: the host's interfaces (lo at least) and its /sys.
+	out := u.mustRun(t, "run", "--rm", "--network", "host", "box", "sh", "-c", "ls /sys/class/net")
+	if !strings.Contains(out, "lo") {
+		t.Errorf("--network host: /sys/class/net: %q", out)
+	}
+	out = u.mustRun(t, "run", "--rm", "--network", "none", "box", "ls", "/sys/class/net")
+	if strings.TrimSpace(out) != "lo" {
+		t.Errorf("--network none: /sys/class/net: %q", out)
+	}
+	// Bridge networks are a privileged engine's.
+	if _, stderr, code := u.run(t, "run", "--rm", "--network", "mynet", "box", "true"); code != 125 || !strings.Contains(stderr, "rootless") {
+		t.Errorf("--network mynet: exit %d, %q", code, stderr)
+	}
+	checkNothingLeft(t, u)
+}
+
+func TestRootlessLimits(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	if u.cgroup == "" {
+		// cgroup v1: no cgroups for the user; a warning, never a failure.
+		_, stderr, code := u.run(t, "run", "--rm", "--network", "none", "--memory", "64m", "--pids-limit", "50", "box", "true")
+		if code != 0 || !strings.Contains(stderr, "WARNING: resource limits are not applied") || strings.Count(stderr, "WARNING") != 1 {
+			t.Errorf("--memory on cgroup v1: exit %d, stderr %q", code, stderr)
+		}
+		// Without limits, no warning.
+		if _, stderr, _ := u.run(t, "run", "--rm", "--network", "none", "box", "true"); strings.Contains(stderr, "WARNING") {
+			t.Errorf("no limits: %q", stderr)
+		}
+		checkNothingLeft(t, u)
+		return
+	}
+	// cgroup v2 with a delegated subtree: the limits are in the container's cgroup.
+	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "--network", "none", "--memory", "64m", "--pids-limit", "50", "box", "sleep", "600"))
+	t.Cleanup(func() { u.run(t, "rm", "-f", id) })
+	dir := filepath.Join(u.cgroup, "sdocker", id)
+	for file, want := range map[string]string{"memory.max": "67108864", "pids.max": "50"} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s: %q, %v; want %s", file, b, err, want)
+		}
+	}
+	u.mustRun(t, "rm", "-f", id)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the container's cgroup %s is left: %v", dir, err)
+	}
+	checkNothingLeft(t, u)
+}
+
+// checkBadInput checks that sdocker as u fails with want in a one-line
+// error and leaves nothing: no state, no process.
+func checkBadInput(t *testing.T, u *testUser, want string) {
+	t.Helper()
+	stdout, stderr, code := u.run(t, "run", "--rm", imageTar, "true")
+	if code != 125 || !strings.Contains(stderr, want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 125 and one line with %q", code, stdout, stderr, want)
+	}
+	for _, d := range []string{filepath.Join(u.runDir, "sdocker"), filepath.Join(u.home, ".local")} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s left: %v", d, err)
+		}
+	}
+	if pids := u.processes(); len(pids) > 0 {
+		t.Errorf("processes left: %v", pids)
+	}
+}
+
+func TestRootlessNoSubordinateRange(t *testing.T) {
+	u := newUser(t, false)
+	checkBadInput(t, u, "has no subordinate range in /etc/subuid")
+	// Help needs no namespace.
+	if out, _, code := u.run(t, "run", "--help"); code != 0 || !strings.Contains(out, "Usage:") {
+		t.Errorf("run --help: exit %d, %q", code, out)
+	}
+}
+
+func TestRootlessMissingNewuidmap(t *testing.T) {
+	u := newUser(t, true)
+	// A PATH with nsenter and nothing else.
+	dir := filepath.Join(u.home, "bin")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nsenter, err := lookPath("nsenter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(nsenter, filepath.Join(dir, "nsenter")); err != nil {
+		t.Fatal(err)
+	}
+	u.path = dir
+	checkBadInput(t, u, "newuidmap not found")
+}
+
+// usablePasta reports whether pasta can connect u's containers: pasta is
+// installed and the host has a default route (an external interface).
+// Then it makes /dev/net/tun usable by u, as distributions make it (mode
+// 0666), for the time of t, after checking that a machine where it is not
+// gets a clear error (and nothing left) from a container on pasta.
+func usablePasta(t *testing.T, u *testUser) bool {
+	t.Helper()
+	if _, err := exec.LookPath("pasta"); err != nil {
+		t.Log("no pasta (the passt package): the default network is not tested")
+		return false
+	}
+	if b, err := os.ReadFile("/proc/net/route"); err != nil || !strings.Contains(string(b), "\t00000000\t") {
+		t.Log("no default route: pasta has no external interface, the default network is not tested")
+		return false
+	}
+	const tun = "/dev/net/tun"
+	st, err := os.Stat(tun)
+	if err != nil {
+		t.Logf("pasta needs %s: %v", tun, err)
+		return false
+	}
+	if mode := st.Mode().Perm(); mode&0o006 != 0o006 {
+		_, stderr, code := u.run(t, "run", "--rm", "box", "true")
+		if code != 125 || !strings.Contains(stderr, "pasta needs /dev/net/tun") {
+			t.Errorf("%s of mode %o: exit %d, %q", tun, mode, code, stderr)
+		}
+		checkNothingLeft(t, u)
+		if err := os.Chmod(tun, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(tun, mode) })
+	}
+	return true
+}
