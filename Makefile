@@ -7,10 +7,15 @@ export CGO_ENABLED := 0
 
 all: build
 
+# sdocker-init starts at an entry point of its own, which joins a user
+# namespace before the Go runtime starts threads (internal/launch/userns.go).
+INIT_LDFLAGS := -E=github.com/sdocker/sdocker/internal/launch.usernsEntry
+
 # The engine, its detached containers' monitor, the runtime, the init, --init's init, and the
 # two workloads the default rootfs ships (all found beside sdocker).
 build:
-	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/ $(filter-out ./cmd/sdocker-init,$(addprefix ./,$(wildcard cmd/*)))
+	$(GO) build -trimpath -ldflags="-s -w $(INIT_LDFLAGS)" -o $(BIN)/ ./cmd/sdocker-init
 
 # The whole suite: vet, unit and integration tests on this kernel (cgroup v1 or v2),
 # then the cgroup v2 subset inside a real cgroup-v2 kernel under qemu.

@@ -2,6 +2,9 @@
 
 die() { echo "bench: $*" >&2; exit 1; }
 
+# sdocker-init's own entry point (internal/launch/userns.go; the Makefile's INIT_LDFLAGS).
+init_ldflags=-E=github.com/sdocker/sdocker/internal/launch.usernsEntry
+
 # run_under_subreaper re-runs the calling script as the child of a tiny
 # Python subreaper (prctl PR_SET_CHILD_SUBREAPER) that reaps what is orphaned
 # below it: detached containers' monitors and inits whose runtime exited,
@@ -118,7 +121,8 @@ build_binaries() {
 	mkdir -p "$bin"
 	echo "bench: building from $repo" >&2
 	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/" \
-		./cmd/sdocker ./cmd/sdocker-monitor ./cmd/sdocker-runc ./cmd/sdocker-init ./cmd/cpu-test ./cmd/memory-test)
+		./cmd/sdocker ./cmd/sdocker-monitor ./cmd/sdocker-runc ./cmd/cpu-test ./cmd/memory-test &&
+		CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $init_ldflags" -o "$bin/" ./cmd/sdocker-init)
 }
 
 # true_bundle DIR [KEEP_CGROUP] writes DIR/config.json (`runc spec`) for

@@ -53,7 +53,8 @@ else
 	command -v go >/dev/null || die "go not found (or set SDOCKER_BIN)"
 	mkdir -p "$tmp/bin"
 	echo "bench: building sdocker from $repo" >&2
-	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/bin/" ./cmd/sdocker ./cmd/sdocker-init)
+	(cd "$repo" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$tmp/bin/" ./cmd/sdocker &&
+		CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -E=github.com/sdocker/sdocker/internal/launch.usernsEntry" -o "$tmp/bin/" ./cmd/sdocker-init)
 	sdocker=$tmp/bin/sdocker
 fi
 

@@ -69,8 +69,11 @@ runner=$payload/run.sh
 if [ "$ship_sdocker" = 1 ]; then
 	[ "$(id -u)" -eq 0 ] || { echo "cgroup2-vm-test: --sdocker needs root (sdocker rootfs)" >&2; exit 2; }
 	echo "cgroup2-vm-test: building sdocker, sdocker-runc, cpu-test, memory-test and a rootfs" >&2
-	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/sdocker-runc ./cmd/sdocker-init \
+	CGO_ENABLED=0 go build -o "$payload/sdocker-bin/" ./cmd/sdocker ./cmd/sdocker-runc \
 		./cmd/sdocker-monitor ./cmd/sdocker-tini ./cmd/cpu-test ./cmd/memory-test || exit 2
+	# sdocker-init's own entry point: see internal/launch/userns.go.
+	CGO_ENABLED=0 go build -ldflags=-E=github.com/sdocker/sdocker/internal/launch.usernsEntry \
+		-o "$payload/sdocker-bin/" ./cmd/sdocker-init || exit 2
 	SDOCKER_ROOT=$scratch "$payload/sdocker-bin/sdocker" rootfs "$payload/sdocker-rootfs" || exit 2
 	echo 'export SDOCKER_TEST_BIN_DIR=/payload/sdocker-bin SDOCKER_TEST_ROOTFS=/payload/sdocker-rootfs' >>"$runner"
 	echo 'export OCI_RUNTIME=/payload/sdocker-bin/sdocker-runc' >>"$runner"

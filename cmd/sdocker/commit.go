@@ -43,7 +43,7 @@ ENV, WORKDIR, USER, EXPOSE, LABEL.`,
 				if snap.ImageID == "" {
 					return fmt.Errorf("commit %s: %w", args[0], engine.ErrNoImage)
 				}
-				o.MountPoints, o.Container = snap.MountPoints, snap.Config
+				o.MountPoints, o.Container, o.Owners = snap.MountPoints, snap.Config, snap.Owners
 				img, err = s.Commit(snap.ImageID, snap.Upper, name, o)
 				return err
 			})
@@ -76,7 +76,7 @@ func newExportCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 			}
 			return writeArchive("export", output, func(w io.Writer) error {
 				return e.WithSnapshot(args[0], false, func(snap engine.Snapshot) error {
-					return image.WriteDirTar(w, snap.Rootfs)
+					return image.WriteDirTarOwned(w, snap.Rootfs, snap.Owners)
 				})
 			})
 		},

@@ -157,7 +157,13 @@ cgroup namespaces, cgroup limits, on a root file system directory.`,
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())
 	})
-	openEngine := func() (*engine.Engine, error) { return engine.New(root) }
+	openEngine := func() (*engine.Engine, error) {
+		e, err := engine.New(root)
+		if err == nil {
+			e.SubIDUser, e.SubUIDFile, e.SubGIDFile = os.Getenv("SDOCKER_USERNS_USER"), os.Getenv("SDOCKER_SUBUID"), os.Getenv("SDOCKER_SUBGID")
+		}
+		return e, err
+	}
 	cmd.AddCommand(
 		newRunCommand(openEngine),
 		newCreateCommand(openEngine),

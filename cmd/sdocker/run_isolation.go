@@ -21,6 +21,9 @@ func addIsolationFlags(f *pflag.FlagSet, o *engine.IsolationOptions) {
 	f.StringVar(&o.UTS, "uts", "", "UTS namespace: private (default), host or container:NAME")
 	f.StringVar(&o.CgroupNS, "cgroupns", "", "cgroup namespace: private (default) or host")
 	f.StringVar(&o.ShmSize, "shm-size", "", "size of /dev/shm with a unit, e.g. 128m (default 64m)")
+	f.StringVar(&o.Userns, "userns", "", "user namespace: host (default), auto[:size=N] (a free range of the subordinate ids of user "+engine.DefaultSubIDUser+", or $SDOCKER_USERNS_USER), keep-id (rootless)")
+	f.StringArrayVar(&o.UIDMap, "uidmap", nil, "map container uids to host uids in a user namespace: CONTAINER_ID:HOST_ID:SIZE (repeatable)")
+	f.StringArrayVar(&o.GIDMap, "gidmap", nil, "map container gids to host gids in a user namespace: CONTAINER_ID:HOST_ID:SIZE (repeatable)")
 }
 
 // checkIsolationFlags refuses --hostname with a UTS namespace that is not

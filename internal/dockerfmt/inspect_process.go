@@ -14,6 +14,7 @@ type ProcessHostConfig struct {
 	PidMode      string            `json:"PidMode"`
 	UTSMode      string            `json:"UTSMode"`
 	CgroupnsMode string            `json:"CgroupnsMode"`
+	UsernsMode   string            `json:"UsernsMode"`
 	GroupAdd     []string          `json:"GroupAdd"`
 	OomScoreAdj  int               `json:"OomScoreAdj"`
 	Ulimits      []UlimitJSON      `json:"Ulimits"`
@@ -35,6 +36,7 @@ func inspectProcess(c *ContainerJSON, r *engine.Record) {
 	h.GroupAdd = r.Host.GroupAdd
 	h.IpcMode, h.PidMode, h.UTSMode = namespaceMode(r, "ipc"), namespaceMode(r, "pid"), namespaceMode(r, "uts")
 	h.CgroupnsMode = "private"
+	h.UsernsMode = r.Host.Userns
 	if s := r.Spec; s != nil && s.Linux != nil && s.Process != nil {
 		h.CgroupnsMode = "host"
 		for _, n := range s.Linux.Namespaces {

@@ -112,7 +112,7 @@ func (e *Engine) cleanupDead(r *Record) error {
 		return e.removeContainer(r)
 	}
 	var err error
-	if r.ImageID != "" {
+	if r.mountsRootfs() {
 		err = image.ReleaseRootfs(e.containerDir(r.ID))
 	}
 	if r.Status == StateExited && r.exitUnsaved == nil || r.Status == StateCreated {
@@ -189,7 +189,7 @@ func (e *Engine) destroyCgroups(r *Record) error {
 // killed before the record said running, or a monitor killed before it
 // cleaned up.
 func (e *Engine) leftBehind(r *Record) bool {
-	if r.ImageID != "" && isMounted(filepath.Join(e.containerDir(r.ID), "rootfs")) {
+	if r.mountsRootfs() && isMounted(filepath.Join(e.containerDir(r.ID), "rootfs")) {
 		return true
 	}
 	if r.Host.Namespaces.IPC == "shareable" && isMounted(e.shmPath(r.ID)) {

@@ -127,7 +127,7 @@ func (e *Engine) withStoppedRoot(id, name string, fn func(*rootcopy.Root) error)
 	if err != nil {
 		return err
 	}
-	if r.ImageID != "" && !isMounted(r.Rootfs) {
+	if r.mountsRootfs() && !isMounted(r.Rootfs) {
 		if err := e.mountRootfs(r); err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ func (e *Engine) Create(o RunOptions) (string, error) {
 	defer lock.Close()
 	defer state.Close()
 	// start mounts it again.
-	if r.ImageID != "" {
+	if r.mountsRootfs() {
 		if err := image.ReleaseRootfs(e.containerDir(r.ID)); err != nil {
 			return r.ID, err
 		}

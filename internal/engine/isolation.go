@@ -29,6 +29,10 @@ type IsolationOptions struct {
 	// CgroupNS is private ("") or host.
 	IPC, PID, UTS, CgroupNS string
 	ShmSize                 string // --shm-size with a unit, e.g. 64m
+	// Userns is --userns: "" or host, auto[:size=N], keep-id; UIDMap and
+	// GIDMap are --uidmap and --gidmap (CONTAINER_ID:HOST_ID:SIZE).
+	Userns         string
+	UIDMap, GIDMap []string
 }
 
 // NamespaceModes are the modes of the namespaces a container may share,

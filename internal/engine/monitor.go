@@ -439,7 +439,7 @@ func (e *Engine) release(r *Record) error {
 		return e.removeStopped(r)
 	}
 	var err error
-	if r.ImageID != "" {
+	if r.mountsRootfs() {
 		err = image.ReleaseRootfs(e.containerDir(r.ID))
 	}
 	return err

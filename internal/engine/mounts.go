@@ -466,7 +466,14 @@ func (e *Engine) makeVolume(r *Record, m MountPoint) error {
 		return err
 	}
 	defer unlock()
-	return copyUp(r.Rootfs, m.Destination, m.Source)
+	empty, err := isEmptyDir(m.Source)
+	if err != nil || !empty {
+		return err
+	}
+	if err := copyUp(r.Rootfs, m.Destination, m.Source); err != nil {
+		return err
+	}
+	return unmapOwners(m.Source, containerOwners(r))
 }
 
 // lockDir takes an exclusive flock of directory dir until the returned

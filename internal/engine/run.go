@@ -161,8 +161,14 @@ func (e *Engine) create(r *Record) (lock, state *os.File, err error) {
 	} else if used[r.Name] {
 		return nil, nil, fmt.Errorf("%w: %q", ErrNameInUse, r.Name)
 	}
+	if err := e.assignAutoRange(r, all); err != nil {
+		return nil, nil, err
+	}
 	if err := os.Mkdir(e.containerDir(r.ID), 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create %s: %w", e.containerDir(r.ID), err)
+	}
+	if err := e.makeTraversable(r); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("user namespace: %w", err), e.remove(r.ID))
 	}
 	lock, err = e.holdContainer(r.ID)
 	if err == nil {
@@ -253,6 +259,8 @@ func (e *Engine) prepare(o RunOptions) (r *Record, lock, state *os.File, err err
 		processOpts,
 		isolationOpts,
 		specgen.WithMounts(mountSpecs(r.Mounts)...),
+		specgen.WithUserNamespace(r.Host.UIDMap, r.Host.GIDMap),
+		idMapVolumes(r),
 		specgen.WithBindPropagation(),
 		specgen.WithMounts(e.etcMounts(r)...),
 		rootlessSpec(r),
@@ -382,6 +390,9 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	if img != nil {
 		r.ImageID, r.Rootfs = img.ID, image.RootfsOf(e.containerDir(r.ID))
 	}
+	if err := e.usernsOptions(o.Isolation, r); err != nil {
+		return nil, none, nil, err
+	}
 	return r, process, res, nil
 }
 
@@ -459,14 +470,25 @@ func (e *Engine) populate(r *Record) error {
 // mountRootfs mounts the root file system of a container of an image,
 // unless it is mounted.
 func (e *Engine) mountRootfs(r *Record) error {
-	if r.ImageID == "" || isMounted(r.Rootfs) {
+	if !r.mountsRootfs() || isMounted(r.Rootfs) {
 		return nil
+	}
+	m, err := rootfsIDMap(r)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		defer m.Userns.Close()
+	}
+	if r.ImageID == "" {
+		_, err = image.MountIDMapped(r.Host.IDMappedRootfs, e.containerDir(r.ID), m)
+		return err
 	}
 	store, err := e.Images()
 	if err != nil {
 		return err
 	}
-	_, err = store.PrepareRootfs(r.ImageID, e.containerDir(r.ID))
+	_, err = store.PrepareRootfsMapped(r.ImageID, e.containerDir(r.ID), m)
 	return err
 }
 
@@ -485,7 +507,7 @@ func (e *Engine) removeStopped(r *Record) error {
 // Docker does) its anonymous volumes.
 func (e *Engine) removeContainer(r *Record) error {
 	err := e.cleanupNetwork(r)
-	if r.ImageID != "" {
+	if r.mountsRootfs() {
 		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}
 	if r.AutoRemove {
@@ -716,7 +738,7 @@ func (e *Engine) Run(o RunOptions) (int, error) {
 	}
 	if r.AutoRemove {
 		err = errors.Join(err, e.removeStopped(r))
-	} else if r.ImageID != "" {
+	} else if r.mountsRootfs() {
 		err = errors.Join(err, image.ReleaseRootfs(e.containerDir(r.ID)))
 	}
 	return code, err

@@ -28,6 +28,9 @@ type Snapshot struct {
 	MountPoints []string
 	// Config is the container's config, for the image a commit makes.
 	Config *image.ContainerConfig
+	// Owners maps the owners of files in Rootfs and Upper to those the
+	// container sees (nil without a user namespace).
+	Owners image.Owners
 }
 
 // WithSnapshot calls fn with container ref's file system. No start of the
@@ -40,11 +43,15 @@ func (e *Engine) WithSnapshot(ref string, freeze bool, fn func(Snapshot) error) 
 		return err
 	}
 	return e.settled(r.ID, func(r *Record) (err error) {
-		s := Snapshot{ID: r.ID, ImageID: r.ImageID, Rootfs: r.Rootfs}
+		s := Snapshot{ID: r.ID, ImageID: r.ImageID, Rootfs: r.Rootfs, Owners: containerOwners(r)}
 		for _, m := range e.etcMounts(r) {
 			s.MountPoints = append(s.MountPoints, strings.TrimPrefix(m.Destination, "/"))
 		}
 		if r.ImageID == "" {
+			if r.Host.IDMappedRootfs != "" {
+				// The directory itself, as it is on disk.
+				s.Rootfs, s.Owners = r.Host.IDMappedRootfs, nil
+			}
 			return fn(s)
 		}
 		s.Upper = filepath.Join(e.containerDir(r.ID), "upper")

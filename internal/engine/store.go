@@ -153,6 +153,14 @@ type HostOptions struct {
 	// Namespaces are the namespaces shared with the host or another
 	// container (--ipc, --pid, --uts).
 	Namespaces NamespaceModes `json:"namespaces,omitzero"`
+	// Userns is --userns as given (private for --uidmap); UIDMap and
+	// GIDMap the container's mappings, which no --userns auto hands out
+	// again while the record exists. IDMappedRootfs is the directory the
+	// container runs on, id-mapped at its rootfs.
+	Userns         string                 `json:"userns,omitempty"`
+	UIDMap         []specs.LinuxIDMapping `json:"uidMap,omitempty"`
+	GIDMap         []specs.LinuxIDMapping `json:"gidMap,omitempty"`
+	IDMappedRootfs string                 `json:"idMappedRootfs,omitempty"`
 }
 
 // ProcessConfig is a container's process as its image's config and run's
@@ -230,6 +238,10 @@ type Engine struct {
 	Root string // e.g. /var/lib/sdocker
 	// CgroupParent is the cgroup every container's own one goes under.
 	CgroupParent string
+	// SubIDUser is the user whose subordinate ids --userns auto hands
+	// out (DefaultSubIDUser if empty); SubUIDFile and SubGIDFile the files
+	// that give them (/etc/subuid and /etc/subgid if empty).
+	SubIDUser, SubUIDFile, SubGIDFile string
 }
 
 // New opens (creating if needed) the store under root.

@@ -32,6 +32,9 @@ type CommitOptions struct {
 	// place of its parent's before Changes, as Docker's commit does. Nil
 	// keeps the parent's.
 	Container *ContainerConfig
+	// Owners maps the owners of the container's files to those the layer
+	// records (a container with a user namespace); nil: as they are.
+	Owners Owners
 }
 
 // ContainerConfig is what a container's config says beyond its image's:
@@ -140,7 +143,7 @@ func (s *Store) commitImage(parent, upper, name string, o CommitOptions) (*Image
 	if err := applyChanges(&cf.Config, o.Changes); err != nil {
 		return nil, err
 	}
-	diffID, err := s.unpackDiff(upper, o.MountPoints)
+	diffID, err := s.unpackDiff(upper, o.MountPoints, o.Owners)
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +172,11 @@ func (s *Store) commitImage(parent, upper, name string, o CommitOptions) (*Image
 }
 
 // unpackDiff stores upper as a layer and returns its diffID.
-func (s *Store) unpackDiff(upper string, mountPoints []string) (string, error) {
+func (s *Store) unpackDiff(upper string, mountPoints []string, owners Owners) (string, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		bw := bufio.NewWriterSize(pw, 1<<20)
-		err := WriteDiffTar(bw, upper, mountPoints)
+		err := writeTree(bw, upper, true, mountPoints, owners)
 		if err == nil {
 			err = bw.Flush()
 		}

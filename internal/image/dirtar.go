@@ -20,21 +20,33 @@ import (
 // stream (sorted, no user names, no atime/ctime) so importing the same tree
 // twice yields the same diffID. Hardlinks inside the tree stay hardlinks;
 // sockets are skipped.
-func WriteDirTar(w io.Writer, src string) error { return writeTree(w, src, false, nil) }
+func WriteDirTar(w io.Writer, src string) error { return writeTree(w, src, false, nil, nil) }
+
+// Owners maps the owner of a file as the host sees it to the one a layer
+// records: a container with a user namespace sees its files through its
+// mappings (see IDMap), and a layer records the ids it sees. Nil records
+// them as they are.
+type Owners func(uid, gid int) (int, int)
+
+// WriteDirTarOwned is WriteDirTar with the owners mapped by owners.
+func WriteDirTarOwned(w io.Writer, src string, owners Owners) error {
+	return writeTree(w, src, false, nil, owners)
+}
 
 // WriteDiffTar writes a container's upper directory (overlayfs format) as a
 // layer tar: its whiteouts (0:0 character devices) become .wh.NAME entries,
 // its opaque directories get a .wh..wh..opq entry, overlayfs's own xattrs
 // stay out, and so does the directory itself.
 func WriteDiffTar(w io.Writer, upper string, mountPoints []string) error {
-	return writeTree(w, upper, true, mountPoints)
+	return writeTree(w, upper, true, mountPoints, nil)
 }
 
 // writeTree writes the tree src as a tar; diff: as an overlayfs upper
 // directory, whose whiteouts become the layer format's. An empty regular
 // file at one of mountPoints (slash-separated, relative to src) is left
-// out: a mount point made for a file mount, not content.
-func writeTree(w io.Writer, src string, diff bool, mountPoints []string) error {
+// out: a mount point made for a file mount, not content. owners, if not
+// nil, maps the owners.
+func writeTree(w io.Writer, src string, diff bool, mountPoints []string, owners Owners) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -84,6 +96,9 @@ func writeTree(w io.Writer, src string, diff bool, mountPoints []string) error {
 		hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+			if owners != nil {
+				hdr.Uid, hdr.Gid = owners(hdr.Uid, hdr.Gid)
+			}
 			if fi.Mode().IsRegular() && st.Nlink > 1 {
 				key := [2]uint64{uint64(st.Dev), st.Ino}
 				if first, ok := links[key]; ok {

@@ -26,6 +26,23 @@ import (
 // up to 500). The mount table then shows those /proc/self/fd paths; the
 // layers are still the store's directories.
 func (s *Store) PrepareRootfs(imageID, containerDir string) (rootfs string, err error) {
+	return s.PrepareRootfsMapped(imageID, containerDir, nil)
+}
+
+// IDMap is how a container with a user namespace sees its root file
+// system: through id-mapped mounts with the mappings of Userns (a user
+// namespace), so that the layers, owned by the host's root on disk, are
+// its root's with no copy. RootUID and RootGID are the host ids of its
+// root, which gets the upper directory.
+type IDMap struct {
+	Userns           *os.File
+	RootUID, RootGID int
+}
+
+// PrepareRootfsMapped is PrepareRootfs, with each lower layer an id-mapped
+// mount of m (none when m is nil). overlayfs takes id-mapped layers (Linux
+// 5.19), not an id-mapped overlay.
+func (s *Store) PrepareRootfsMapped(imageID, containerDir string, m *IDMap) (rootfs string, err error) {
 	unlock, err := s.lock("gc.lock", unix.LOCK_SH) // no layer GC while we mount
 	if err != nil {
 		return "", err
@@ -75,8 +92,13 @@ func (s *Store) PrepareRootfs(imageID, containerDir string) (rootfs string, err 
 		return rootfs, nil
 	}
 
+	if m != nil {
+		if err := os.Chown(upper, m.RootUID, m.RootGID); err != nil {
+			return "", fmt.Errorf("prepare rootfs: %w", err)
+		}
+	}
 	opts := overlayOptions(lower, upper, work)
-	if len(opts) >= os.Getpagesize() || strings.ContainsAny(strings.Join(append(lower, upper, work), ""), ":,\\") {
+	if m != nil || len(opts) >= os.Getpagesize() || strings.ContainsAny(strings.Join(append(lower, upper, work), ""), ":,\\") {
 		var fds []int
 		defer func() {
 			for _, fd := range fds {
@@ -91,9 +113,20 @@ func (s *Store) PrepareRootfs(imageID, containerDir string) (rootfs string, err 
 			fds = append(fds, fd)
 			return "/proc/self/fd/" + strconv.Itoa(fd), nil
 		}
+		openLower := open
+		if m != nil {
+			openLower = func(p string) (string, error) {
+				fd, err := idMappedTree(p, m.Userns)
+				if err != nil {
+					return "", fmt.Errorf("prepare rootfs: %w", err)
+				}
+				fds = append(fds, fd)
+				return "/proc/self/fd/" + strconv.Itoa(fd), nil
+			}
+		}
 		short := make([]string, len(lower))
 		for i, d := range lower {
-			if short[i], err = open(d); err != nil {
+			if short[i], err = openLower(d); err != nil {
 				return "", err
 			}
 		}
@@ -112,6 +145,48 @@ func (s *Store) PrepareRootfs(imageID, containerDir string) (rootfs string, err 
 	}
 	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
 		return "", fmt.Errorf("mount overlay on %s: %w", rootfs, err)
+	}
+	return rootfs, nil
+}
+
+// idMappedTree returns a detached id-mapped bind mount of directory p,
+// with the mappings of the user namespace userns.
+func idMappedTree(p string, userns *os.File) (int, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, p, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("open_tree %s: %w", p, err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EINVAL) {
+			err = fmt.Errorf("%w (its file system cannot be id-mapped on this kernel)", err)
+		}
+		return -1, fmt.Errorf("id-map %s: %w", p, err)
+	}
+	return fd, nil
+}
+
+// MountIDMapped mounts directory dir, id-mapped by m, at
+// containerDir/rootfs (RootfsOf), which it returns: the root file system
+// of a container with a user namespace that runs on a directory. If
+// something is mounted there already it is returned as is; ReleaseRootfs
+// unmounts it.
+func MountIDMapped(dir, containerDir string, m *IDMap) (string, error) {
+	rootfs := RootfsOf(containerDir)
+	if err := os.Mkdir(rootfs, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("prepare rootfs: %w", err)
+	}
+	if mounted, err := isMountPoint(rootfs); err != nil || mounted {
+		return rootfs, err
+	}
+	fd, err := idMappedTree(dir, m.Userns)
+	if err != nil {
+		return "", fmt.Errorf("prepare rootfs: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return "", fmt.Errorf("mount id-mapped %s on %s: %w", dir, rootfs, err)
 	}
 	return rootfs, nil
 }

@@ -25,7 +25,13 @@
 //     and clones the init with the new namespaces of linux.namespaces (a pid
 //     namespace given by path is joined by the forking thread; the cgroup
 //     namespace is left to the init). It reads of the spec only
-//     process.terminal and, on cgroup v2, linux.resources.
+//     process.terminal, the id mappings and, on cgroup v2,
+//     linux.resources. A new user namespace comes with the clone: the fork
+//     writes its maps while the child waits, and makes the child its root;
+//     the namespaces given by path are then joined by the forking thread
+//     (joinBeforeUserns). A user namespace given by path is joined by the
+//     init binary's entry point (userns.go), and the init unshares the
+//     other new namespaces inside it.
 //  2. cgroup v2: with Options.CreateCgroups the cgroup is made right before
 //     the clone, which puts the init in it (CLONE_INTO_CGROUP), with the
 //     spec's limits but pids.max. With StartEarly (sdocker-runc create and
@@ -87,7 +93,8 @@
 //     orphan), so the child never runs the user's program without it.
 //  2. When WaitPlaced, wait for "placed", join the v1 cgroups whose tasks
 //     files come with it, and keep the pids.max descriptor that comes
-//     last; umask 0.
+//     last; then the id-mapped mounts, made by the parent, in "mounts"
+//     (idmap.go); umask 0.
 //  3. Join the namespaces given by path (every file opened first, then
 //     joined in runc's order: ipc, uts, net, mount, cgroup; a mount
 //     namespace on this locked thread, given a file system context of its
@@ -139,7 +146,9 @@
 //
 // Exec clones sdocker-exec in the container's pid namespace (the forking
 // thread joins it through a pidfd of the init) and, on cgroup v2, into the
-// container's cgroup (v1: it joins them itself, as the init does). It
+// container's cgroup (v1: it joins them itself, as the init does). Into a
+// user-namespaced container, the entry point of the init binary joins the
+// user namespace first (userns.go), before the Go runtime starts threads. It
 // receives a spec of the process, the container's namespaces and its seccomp
 // profile only; it joins the other namespaces through the pidfd (setns) and
 // goes through steps 6, 7, 8 and 11. When the container has a pids limit,

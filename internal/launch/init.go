@@ -70,6 +70,9 @@ var booted int64
 var steps *trace.Points
 
 func childMain() (int, error) {
+	if err := checkUsernsJoin(); err != nil {
+		return 125, err
+	}
 	f := os.NewFile(uintptr(configFD), "config")
 	b, err := io.ReadAll(f)
 	f.Close()
@@ -117,6 +120,9 @@ func childMain() (int, error) {
 		}
 		if len(fds) > 0 {
 			steps.Mark("cgroup write: join (tasks)")
+		}
+		if err := recvIDMapped(cfg); err != nil {
+			return 125, err
 		}
 	}
 	unix.Umask(0)
@@ -198,8 +204,12 @@ var joinOrder = []specs.LinuxNamespaceType{specs.IPCNamespace, specs.UTSNamespac
 
 // joinNamespaces enters the namespaces that spec gives by path. Every file
 // is opened first, so that each path resolves as the caller meant it (in
-// its mount namespace), whatever is joined before it.
+// its mount namespace), whatever is joined before it. With a new user
+// namespace the forking thread joined them (see joinBeforeUserns).
 func joinNamespaces(spec *specs.Spec) error {
+	if newNamespace(spec, specs.UserNamespace) {
+		return nil
+	}
 	type joining struct {
 		t  specs.LinuxNamespaceType
 		ns specs.LinuxNamespace
@@ -243,6 +253,9 @@ func joinNamespaces(spec *specs.Spec) error {
 func setupContainer(cfg *childConfig) (err error) {
 	spec := cfg.Spec
 	if err := joinNamespaces(spec); err != nil {
+		return err
+	}
+	if err := unshareNamespaces(spec); err != nil {
 		return err
 	}
 	if cfg.NewKeyring {

@@ -30,7 +30,7 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 8
+const protocol = 9
 
 // ArmDelayEnv, a number of milliseconds in the starting command's
 // environment, delays every child it starts right before it arms its
@@ -74,6 +74,10 @@ type childConfig struct {
 	// its pids cgroup (exec). Until then the Go runtime's own threads do not count
 	// against the limit. Empty when there is none.
 	LateWrite string
+	// IDMapped are the indexes in Spec.Mounts of the id-mapped mounts: the
+	// parent makes them (detached) and sends them in a "mounts" message
+	// after "placed", in this order.
+	IDMapped []int
 	// Trace: the init times its steps and sends them as "trace" before
 	// the seccomp filter goes in (see Options.Trace).
 	Trace bool
@@ -84,7 +88,8 @@ type childConfig struct {
 // syncMessage travels between child and parent on the sync socket.
 type syncMessage struct {
 	// "armed" (its parent-death signal is set; the parent answers
-	// "placed"), "console" (with a pty master fd), "hooks" (the parent may
+	// "placed", then "mounts" with the id-mapped mounts if any),
+	// "console" (with a pty master fd), "hooks" (the parent may
 	// run its createRuntime hooks; it answers "continue"), "ready" (waiting
 	// on the exec fifo), "trace" (the init's steps, in State, encoded by
 	// trace.Points) or "error"; from the parent: "placed", "continue".

@@ -164,18 +164,14 @@ func mountInRoot(root int, m specs.Mount) error {
 	if m.Type == "cgroup" {
 		return mountCgroupFS(root, m)
 	}
-	dest := path.Clean(m.Destination)
-	if !path.IsAbs(dest) || dest == "/" {
-		return fmt.Errorf("mount %s: destination must be an absolute path other than /", m.Destination)
+	dest, resolve, err := checkDestination(m)
+	if err != nil {
+		return err
 	}
 	flags, prop, data := parseMountOptions(m.Options)
 	bind := flags&unix.MS_BIND != 0 || m.Type == "bind"
 	if bind {
 		flags |= unix.MS_BIND
-	}
-	var resolve uint64
-	if noSymlinkDests[dest] || m.Type == "proc" || m.Type == "sysfs" {
-		resolve = unix.RESOLVE_NO_SYMLINKS
 	}
 	open := func() (int, error) {
 		if bind {
@@ -218,6 +214,19 @@ func mountInRoot(root int, m specs.Mount) error {
 		}
 	}
 	return nil
+}
+
+// checkDestination returns m's destination, cleaned, and how its path
+// resolves in the rootfs; an error for / or a relative one.
+func checkDestination(m specs.Mount) (dest string, resolve uint64, err error) {
+	dest = path.Clean(m.Destination)
+	if !path.IsAbs(dest) || dest == "/" {
+		return "", 0, fmt.Errorf("mount %s: destination must be an absolute path other than /", m.Destination)
+	}
+	if noSymlinkDests[dest] || m.Type == "proc" || m.Type == "sysfs" {
+		resolve = unix.RESOLVE_NO_SYMLINKS
+	}
+	return dest, resolve, nil
 }
 
 // checkBindKind refuses a bind mount of a file on a directory or of a
@@ -300,7 +309,17 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) (err er
 	defer unix.Close(root)
 	steps.Mark("mount: / propagation, rootfs bind")
 	devIsTmpfs := false
-	for _, m := range spec.Mounts {
+	userns := hasNamespace(spec, specs.UserNamespace)
+	for i, m := range spec.Mounts {
+		if fd, ok := idMappedFDs[i]; ok {
+			if err := mountDetached(root, m, fd); err != nil {
+				return err
+			}
+			continue
+		}
+		if userns {
+			m = userNSMount(spec, m)
+		}
 		if err := mountInRoot(root, m); err != nil {
 			return err
 		}
@@ -314,7 +333,7 @@ func setupRootfs(spec *specs.Spec, beforePivot, afterPivot func() error) (err er
 	if err := verifyFS(root, "/proc", unix.PROC_SUPER_MAGIC); err != nil {
 		return err
 	}
-	if err := createDevices(root, spec, devIsTmpfs); err != nil {
+	if err := createDevices(root, spec, devIsTmpfs, userns); err != nil {
 		return err
 	}
 	steps.Mark("devices")
@@ -528,7 +547,10 @@ var defaultDevLinks = [][2]string{
 	{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
 }
 
-func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
+// createDevices makes the default devices (on a tmpfs /dev) and those of
+// linux.devices; in a user namespace, where mknod is refused, it
+// bind-mounts the host's nodes instead (see bindDevice).
+func createDevices(root int, spec *specs.Spec, devIsTmpfs, userns bool) error {
 	dev, err := mkdirInRoot(root, "/dev", unix.RESOLVE_NO_SYMLINKS)
 	if err != nil {
 		return fmt.Errorf("open /dev in rootfs: %w", err)
@@ -536,10 +558,14 @@ func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
 	defer unix.Close(dev)
 	if devIsTmpfs {
 		for _, d := range defaultDevices {
-			err := unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
-			if errors.Is(err, unix.EPERM) {
-				// In a user namespace: the host's node, bind-mounted.
-				err = bindHostDevice(root, d.name)
+			var err error
+			if !userns {
+				err = unix.Mknodat(dev, d.name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor)))
+			}
+			if userns || errors.Is(err, unix.EPERM) {
+				// In a user namespace (the container's, or the one a
+				// rootless engine runs in): the host's node, bind-mounted.
+				err = bindDevice(root, "/dev/"+d.name)
 			}
 			if err != nil && !errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("mknod /dev/%s: %w", d.name, err)
@@ -555,25 +581,51 @@ func createDevices(root int, spec *specs.Spec, devIsTmpfs bool) error {
 		return nil
 	}
 	for _, d := range spec.Linux.Devices {
-		if err := createDevice(root, d); err != nil {
+		create := createDevice
+		if userns {
+			create = func(root int, d specs.LinuxDevice) error { return bindDevice(root, d.Path) }
+		}
+		if err := create(root, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// bindHostDevice bind-mounts the host's /dev/name at the rootfs's
-// /dev/name, for a container in a user namespace, where mknod fails.
-func bindHostDevice(root int, name string) error {
-	fd, err := fileInRoot(root, "/dev/"+name, unix.RESOLVE_NO_SYMLINKS)
+// bindDevice bind-mounts the host's device node p on a file at p in the
+// rootfs, as runc does in a user namespace: the node keeps the host's
+// owner and mode (the device cgroup still decides its use).
+func bindDevice(root int, p string) error {
+	p = path.Clean(p)
+	if !strings.HasPrefix(p, "/dev/") {
+		return fmt.Errorf("linux.devices: %s: not under /dev", p)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return fmt.Errorf("linux.devices: host device %s: %w", p, err)
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK && t != unix.S_IFIFO {
+		return fmt.Errorf("linux.devices: host %s is not a device", p)
+	}
+	fd, err := fileInRoot(root, p, unix.RESOLVE_NO_SYMLINKS)
 	if err != nil {
-		return fmt.Errorf("create /dev/%s: %w", name, err)
+		return fmt.Errorf("linux.devices: %s: create mount point: %w", p, err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount("/dev/"+name, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind-mount /dev/%s: %w", name, err)
+	if err := unix.Mount(p, fdPath(fd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("linux.devices: bind mount %s: %w", p, err)
 	}
 	return nil
+}
+
+// userNSMount is m as a user namespace allows it: sysfs needs a network
+// namespace that the user namespace owns, else the host's /sys comes
+// read-only, as with runc.
+func userNSMount(spec *specs.Spec, m specs.Mount) specs.Mount {
+	if m.Type != "sysfs" || newNamespace(spec, specs.NetworkNamespace) {
+		return m
+	}
+	return specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 }
 
 func createDevice(root int, d specs.LinuxDevice) error {

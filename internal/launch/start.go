@@ -64,6 +64,12 @@ type Options struct {
 	// joins the container's pids cgroup itself right before its execve
 	// (see childConfig.LateWrite).
 	joinPidsLate bool
+	// joinUserns is a user namespace the child joins before its Go
+	// runtime starts (see usernsEntry).
+	joinUserns *os.File
+	// forkJoins are namespaces that the forking thread joins (see
+	// joinBeforeUserns).
+	forkJoins []nsJoin
 }
 
 // Callbacks are the caller's steps during a start. StartEarly ignores
@@ -179,13 +185,19 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		}
 		seen[ns.Type] = true
 		switch {
-		case ns.Type == specs.UserNamespace:
-			return 0, "", fmt.Errorf("linux.namespaces: user namespaces are not supported")
 		case ns.Path != "" && ns.Type == specs.PIDNamespace:
 			pidPath = ns.Path
 		case ns.Path == "" && ns.Type != specs.CgroupNamespace:
 			flags |= f
 		}
+	}
+	if err := CheckUserNamespace(spec); err != nil {
+		return 0, "", err
+	}
+	if _, userPath := userNamespace(spec); userPath != "" {
+		// The new namespaces must belong to the user namespace: the init
+		// unshares them once it joined it (see unshareNamespaces).
+		flags = 0
 	}
 	return flags, pidPath, nil
 }
@@ -247,6 +259,18 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, lim
 		}
 		defer pidns.Close()
 	}
+	if o.forkJoins, err = joinBeforeUserns(early); err != nil {
+		return nil, err
+	}
+	defer closeJoins(o.forkJoins)
+	if _, userPath := userNamespace(early); userPath != "" {
+		f, err := os.Open(userPath)
+		if err != nil {
+			return nil, fmt.Errorf("linux.namespaces: open user namespace: %w", err)
+		}
+		defer f.Close()
+		o.joinUserns = f
+	}
 	var extra *os.File
 	if o.ExecFifo != "" {
 		f, err := os.OpenFile(o.ExecFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -305,6 +329,14 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	}
 	f := os.NewFile(uintptr(pidfd), "pidfd")
 	defer f.Close()
+	if has, _ := userNamespace(spec); has {
+		userns, err := openUserns(initPid, f)
+		if err != nil {
+			return nil, err
+		}
+		defer userns.Close()
+		o.joinUserns = userns
+	}
 	// What entering needs of the container's spec: its namespaces and
 	// seccomp profile.
 	execSpec := &specs.Spec{Version: spec.Version, Process: proc}
@@ -341,6 +373,9 @@ type child struct {
 	// limitsLater: its cgroup (v2) was made without limits; configure
 	// writes them before the child goes on.
 	limitsLater bool
+	// userMaps holds the id mappings of the child's new user namespace;
+	// nil without one.
+	userMaps *specs.Linux
 	// pending is the traced step the child began after it sent its
 	// trace, which ends when its sync socket closes.
 	pending string
@@ -368,6 +403,11 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 	}
 	defer closeNull()
 	o.Trace.Mark("channels, stdio")
+	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
+	if o.joinUserns != nil {
+		fds = append(fds, o.joinUserns.Fd())
+		args = append(args, strconv.Itoa(len(fds)-1))
+	}
 	exe, err := sealedExe(exeFloor(fds))
 	if err != nil {
 		return nil, err
@@ -392,6 +432,13 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		// the signal again and proves its parent alive: armParentDeath.
 		attr.Sys.Pdeathsig = unix.SIGKILL
 	}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		// The fork writes the maps (setgroups allowed, as runc), while the
+		// child waits, then makes the child root of its namespace.
+		attr.Sys.UidMappings, attr.Sys.GidMappings = idMaps(spec.Linux.UIDMappings), idMaps(spec.Linux.GIDMappings)
+		attr.Sys.GidMappingsEnableSetgroups = true
+		attr.Sys.Credential = &syscall.Credential{NoSetGroups: true}
+	}
 	limitsLater = limitsLater && cg.Version() == 2 && o.CreateCgroups
 	if cg.Version() == 2 && !o.joinPidsLate {
 		var res *specs.LinuxResources
@@ -411,13 +458,16 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, fd
 	}
 	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
-	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
-	p, err := fork(path, args, attr, pidns, cg, o.KillWithParent)
+	p, err := fork(path, args, attr, pidns, o.forkJoins, cg, o.KillWithParent)
 	if err != nil {
 		return nil, err
 	}
 	o.Trace.Mark("clone")
-	return &child{p: p, cg: cg, o: o, terminal: terminal, conn: ch.conn, configW: ch.configW, limitsLater: limitsLater}, nil
+	c := &child{p: p, cg: cg, o: o, terminal: terminal, conn: ch.conn, configW: ch.configW, limitsLater: limitsLater}
+	if flags&unix.CLONE_NEWUSER != 0 {
+		c.userMaps = &specs.Linux{UIDMappings: spec.Linux.UIDMappings, GIDMappings: spec.Linux.GIDMappings}
+	}
+	return c, nil
 }
 
 // childEnv is the environment of a child: one P (see spawnChild), no
@@ -532,25 +582,26 @@ func cloneCgroup(cg cgroups.Manager, create bool, res *specs.LinuxResources) (in
 }
 
 // fork starts the child on a thread of its own (see forkOn).
-func fork(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, cg cgroups.Manager, killWithParent bool) (*Process, error) {
+func fork(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, joins []nsJoin, cg cgroups.Manager, killWithParent bool) (*Process, error) {
 	p := &Process{done: make(chan struct{})}
 	started := make(chan error, 1)
-	go p.forkOn(path, args, attr, pidns, cg, killWithParent, started)
+	go p.forkOn(path, args, attr, pidns, joins, cg, killWithParent, started)
 	if err := <-started; err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// forkOn forks p on the calling goroutine's thread, in pidns if given, and
-// reports on started; with killWithParent it then waits for p there.
-func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, cg cgroups.Manager, killWithParent bool, started chan<- error) {
+// forkOn forks p on the calling goroutine's thread, in pidns and the
+// namespaces of joins if given, and reports on started; with
+// killWithParent it then waits for p there.
+func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pidns *os.File, joins []nsJoin, cg cgroups.Manager, killWithParent bool, started chan<- error) {
 	// The child's parent-death signal follows the thread that forked
 	// it: keep that thread for the child's whole life. A thread that
-	// joined a pid namespace dies afterwards (never unlocked); any
-	// other goes back to the scheduler, which then needs no new one.
+	// joined a namespace dies afterwards (never unlocked); any other
+	// goes back to the scheduler, which then needs no new one.
 	runtime.LockOSThread()
-	if pidns == nil {
+	if pidns == nil && len(joins) == 0 {
 		defer runtime.UnlockOSThread()
 	}
 	if pidns != nil {
@@ -559,6 +610,11 @@ func (p *Process) forkOn(path string, args []string, attr *syscall.ProcAttr, pid
 			close(p.done)
 			return
 		}
+	}
+	if err := joinOnThread(joins); err != nil {
+		started <- err
+		close(p.done)
+		return
 	}
 	pid, err := syscall.ForkExec(path, args, attr)
 	if err != nil {
@@ -598,6 +654,9 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 		o.Trace.Beside("cgroup writes: limits", start)
 	case o.CreateCgroups && cg.Version() == 1:
 		if err := cg.Create(res); err != nil {
+			return err
+		}
+		if err := c.chownCgroups(); err != nil {
 			return err
 		}
 		o.Trace.Beside("cgroup writes: create, limits", start)
@@ -724,8 +783,14 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	// one write per hierarchy) or get their limits (v2, started early); it
 	// waits for "placed" before anything else but arming its parent-death
 	// signal.
-	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent
+	cfg.IDMapped = idMappedMounts(cfg.Spec)
+	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent || len(cfg.IDMapped) > 0
 	cfg.Trace = c.o.Trace != nil && !cfg.ExecFifo
+	if c.cg.Version() == 2 {
+		if err := c.chownCgroups(); err != nil {
+			return c.fail(err)
+		}
+	}
 	if _, err := c.configW.Write(cfg.marshal()); err != nil {
 		return c.fail(fmt.Errorf("send config to container init: %w", err))
 	}
@@ -734,6 +799,9 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	if cfg.WaitPlaced {
 		// (The child's runtime starts meanwhile.)
 		if err := c.place(res, late); err != nil {
+			return c.fail(err)
+		}
+		if err := c.sendIDMapped(cfg); err != nil {
 			return c.fail(err)
 		}
 	}
@@ -745,6 +813,35 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 		c.o.Trace.Beside("state and pid files", start)
 	}
 	return c.follow()
+}
+
+// sendIDMapped makes the id-mapped mounts of cfg and sends them to the
+// child.
+func (c *child) sendIDMapped(cfg *childConfig) error {
+	if len(cfg.IDMapped) == 0 {
+		return nil
+	}
+	fds, err := makeIDMapped(cfg.Spec, cfg.IDMapped, c.p.Pid)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	return c.conn.send(syncMessage{Type: "mounts"}, fds...)
+}
+
+// chownCgroups gives the cgroups that Start made to the root of the
+// container's new user namespace, if it has one (see cgroups.Chown).
+func (c *child) chownCgroups() error {
+	if !c.o.CreateCgroups || c.userMaps == nil {
+		return nil
+	}
+	uid, _ := ids.ToHost(c.userMaps.UIDMappings, 0)
+	gid, _ := ids.ToHost(c.userMaps.GIDMappings, 0)
+	return cgroups.Chown(c.cg, int(uid), int(gid))
 }
 
 // fail kills a child whose start failed with err.

@@ -173,6 +173,10 @@ func (c *childConfig) marshal() []byte {
 		e.bool(b)
 	}
 	e.str(c.LateWrite)
+	e.uint(uint64(len(c.IDMapped)))
+	for _, i := range c.IDMapped {
+		e.uint(uint64(i))
+	}
 	if e.present(c.Seccomp != nil) {
 		prog := c.Seccomp.Instructions()
 		e.uint(uint64(c.Seccomp.Flags()))
@@ -210,6 +214,12 @@ func unmarshalChildConfig(b []byte) (*childConfig, error) {
 		*p = d.bool()
 	}
 	c.LateWrite = d.str()
+	if n := d.count(); n > 0 {
+		c.IDMapped = make([]int, n)
+		for i := range c.IDMapped {
+			c.IDMapped[i] = int(d.uint())
+		}
+	}
 	if d.bool() {
 		flags := uintptr(d.uint())
 		n := d.count()

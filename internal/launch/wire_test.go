@@ -103,6 +103,7 @@ func TestChildConfigRoundTrip(t *testing.T) {
 		Protocol: protocol, ID: "c1", Spec: &spec, Winsize: &unix.Winsize{Row: 24, Col: 80, Xpixel: 1, Ypixel: 2},
 		JoinFlags: unix.CLONE_NEWNET | unix.CLONE_NEWNS, KillWithParent: true, PreserveFDs: 2, ExecFifo: true,
 		CreateRuntime: true, Seccomp: filter, Orphan: true, WaitPlaced: true, NewKeyring: true, Trace: true, LateWrite: "3",
+		IDMapped: []int{0, 3},
 	}
 	out, err := unmarshalChildConfig(in.marshal())
 	if err != nil {

@@ -102,7 +102,7 @@ func parseSpec(p string, b []byte) (*specs.Spec, error) {
 }
 
 // earlySpec decodes what cloning the init needs of a spec: its namespaces,
-// cgroups path and whether the process has a terminal (a few types, so
+// id mappings, cgroups path and whether the process has a terminal (a few types, so
 // quickly decoded even cold). Errors are left to parseSpec.
 func earlySpec(b []byte) (*specs.Spec, bool) {
 	var early struct {
@@ -112,6 +112,8 @@ func earlySpec(b []byte) (*specs.Spec, bool) {
 		Linux *struct {
 			Namespaces  []specs.LinuxNamespace `json:"namespaces"`
 			CgroupsPath string                 `json:"cgroupsPath"`
+			UIDMappings []specs.LinuxIDMapping `json:"uidMappings"`
+			GIDMappings []specs.LinuxIDMapping `json:"gidMappings"`
 		} `json:"linux"`
 	}
 	if json.Unmarshal(b, &early) != nil || early.Process == nil || early.Linux == nil {
@@ -119,7 +121,8 @@ func earlySpec(b []byte) (*specs.Spec, bool) {
 	}
 	return &specs.Spec{
 		Process: &specs.Process{Terminal: early.Process.Terminal},
-		Linux:   &specs.Linux{Namespaces: early.Linux.Namespaces, CgroupsPath: early.Linux.CgroupsPath},
+		Linux: &specs.Linux{Namespaces: early.Linux.Namespaces, CgroupsPath: early.Linux.CgroupsPath,
+			UIDMappings: early.Linux.UIDMappings, GIDMappings: early.Linux.GIDMappings},
 	}, true
 }
 

@@ -45,6 +45,31 @@ func TestValidateRefusals(t *testing.T) {
 		{func(s *specs.Spec) { s.Linux = nil }, "linux"},
 		{func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "linux.uidMappings"},
 		{func(s *specs.Spec) { s.Linux.GIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "linux.uidMappings"},
+		{func(s *specs.Spec) { userns(s, 0, 100000, 65536) }, ""},
+		{func(s *specs.Spec) {
+			userns(s, 0, 100000, 65536)
+			s.Linux.Namespaces = s.Linux.Namespaces[1:] // no mount namespace
+		}, "linux.namespaces"},
+		{func(s *specs.Spec) {
+			userns(s, 0, 100000, 65536)
+			s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 65535, HostID: 300000, Size: 2})
+		}, "linux.uidMappings[1]"},
+		{func(s *specs.Spec) { userns(s, 0, 100000, 65536); s.Linux.GIDMappings = nil }, "linux.uidMappings"},
+		{func(s *specs.Spec) { userns(s, 1, 100000, 65536) }, "linux.uidMappings"},
+		{func(s *specs.Spec) { userns(s, 0, 100000, 10); s.Process.User.UID = 10 }, "process.user.uid"},
+		{func(s *specs.Spec) { userns(s, 0, 100000, 10); s.Process.User.AdditionalGids = []uint32{20} }, "process.user"},
+		{func(s *specs.Spec) { userns(s, 0, 4294967000, 1000) }, "linux.uidMappings[0]"},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace},
+				specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/1/ns/user"})
+		}, "linux.namespaces"},
+		{func(s *specs.Spec) {
+			userns(s, 0, 100000, 65536)
+			s.Mounts = []specs.Mount{{Destination: "/d", Type: "bind", Source: "/s", Options: []string{"rbind", "idmap"}}}
+		}, ""},
+		{func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/d", Type: "bind", Options: []string{"idmap"}}}
+		}, "mounts[0].options"},
 		{func(s *specs.Spec) { s.Linux.MountLabel = "system_u" }, "linux.mountLabel"},
 		{func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt"},
 		{func(s *specs.Spec) { s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{} }, "linux.timeOffsets"},
@@ -349,4 +374,12 @@ func TestParseSpecMusts(t *testing.T) {
 	if err != nil || got.Mounts[0].Destination != "/rel/dir" || got.Mounts[1].Destination != "/abs" {
 		t.Errorf("relative mount destination: %v %+v", err, got)
 	}
+}
+
+// userns gives s a new user namespace mapping n ids from c to h, uids and
+// gids alike.
+func userns(s *specs.Spec, c, h, n uint32) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace}, specs.LinuxNamespace{Type: specs.UserNamespace})
+	m := []specs.LinuxIDMapping{{ContainerID: c, HostID: h, Size: n}}
+	s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
 }

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sdocker/sdocker/internal/ids"
+	"github.com/sdocker/sdocker/internal/launch"
 )
 
 // Validate refuses a config this runtime cannot honour, naming the field.
@@ -26,8 +28,6 @@ func Validate(spec *specs.Spec) error {
 	}
 	l := spec.Linux
 	switch {
-	case len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0:
-		return bad("linux.uidMappings", "user namespaces are not supported")
 	case l.MountLabel != "":
 		return bad("linux.mountLabel", "SELinux is not supported")
 	case l.IntelRdt != nil:
@@ -38,6 +38,9 @@ func Validate(spec *specs.Spec) error {
 		return bad("linux.memoryPolicy", "not supported")
 	case len(l.NetDevices) > 0:
 		return bad("linux.netDevices", "not supported")
+	}
+	if err := launch.CheckUserNamespace(spec); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if l.Resources != nil {
 		r := l.Resources
@@ -73,14 +76,8 @@ func Validate(spec *specs.Spec) error {
 		if !filepath.IsAbs(m.Destination) {
 			return bad(fmt.Sprintf("mounts[%d].destination", i), fmt.Sprintf("%q is not absolute", m.Destination))
 		}
-		for _, o := range m.Options {
-			switch o {
-			case "idmap", "ridmap":
-				return bad(fmt.Sprintf("mounts[%d].options", i), "id-mapped mounts are not supported")
-			}
-		}
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return bad(fmt.Sprintf("mounts[%d].uidMappings", i), "id-mapped mounts are not supported")
+		if err := validateIDMappedMount(fmt.Sprintf("mounts[%d]", i), m, l); err != nil {
+			return err
 		}
 	}
 	if spec.Process != nil {
@@ -122,4 +119,33 @@ func validateProcess(p *specs.Process) error {
 func apparmorEnabled() bool {
 	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
 	return err == nil && strings.TrimSpace(string(b)) == "Y"
+}
+
+// validateIDMappedMount checks the id mappings of mount m (field names
+// it): a bind mount, both maps or the idmap option with the container's,
+// which then needs a user namespace of its own.
+func validateIDMappedMount(field string, m specs.Mount, l *specs.Linux) error {
+	bad := func(f, why string) error { return fmt.Errorf("%w: %s.%s: %s", ErrInvalid, field, f, why) }
+	idmap := slices.Contains(m.Options, "idmap") || slices.Contains(m.Options, "ridmap")
+	if len(m.UIDMappings) == 0 && len(m.GIDMappings) == 0 && !idmap {
+		return nil
+	}
+	if (len(m.UIDMappings) == 0) != (len(m.GIDMappings) == 0) {
+		return bad("uidMappings", "an id-mapped mount needs both uidMappings and gidMappings")
+	}
+	if m.Type != "bind" && !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
+		return bad("options", "id-mapped mounts are bind mounts only (bind or rbind)")
+	}
+	if len(m.UIDMappings) == 0 && len(l.UIDMappings) == 0 {
+		return bad("options", "idmap without mappings of its own needs linux.uidMappings")
+	}
+	for _, mm := range []struct {
+		f string
+		m []specs.LinuxIDMapping
+	}{{"uidMappings", m.UIDMappings}, {"gidMappings", m.GIDMappings}} {
+		if err := ids.CheckMappings(field+"."+mm.f, mm.m); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	return nil
 }

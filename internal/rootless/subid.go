@@ -6,13 +6,12 @@
 package rootless
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
+
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
 // Range is a subordinate id range: Count ids from Start.
@@ -26,28 +25,14 @@ var ErrNoRange = errors.New("no subordinate range")
 // parseSubIDs finds the first range of the user (by name or by uid) in the
 // text of /etc/subuid or /etc/subgid ("user:start:count" lines).
 func parseSubIDs(r io.Reader, name string, id int) (Range, error) {
-	sc := bufio.NewScanner(r)
-	uid := strconv.Itoa(id)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) != 3 || (f[0] != name && f[0] != uid) {
-			continue
-		}
-		start, err1 := strconv.ParseUint(f[1], 10, 32)
-		count, err2 := strconv.ParseUint(f[2], 10, 32)
-		if err1 != nil || err2 != nil || count == 0 || start+count > 1<<32-1 {
-			continue
-		}
-		return Range{Start: uint32(start), Count: uint32(count)}, nil
-	}
-	if err := sc.Err(); err != nil {
+	ranges, err := ids.SubordinateRanges(r, name, uint32(id))
+	if err != nil {
 		return Range{}, err
 	}
-	return Range{}, ErrNoRange
+	if len(ranges) == 0 {
+		return Range{}, ErrNoRange
+	}
+	return Range{Start: ranges[0].Start, Count: ranges[0].Size}, nil
 }
 
 // subIDs reads the user's range from file (/etc/subuid or /etc/subgid).

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,10 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// InitEntry is the entry point sdocker-init is linked with (launch.UsernsEntry;
+// not imported here, which the packages that launch imports test with).
+const InitEntry = "github.com/sdocker/sdocker/internal/launch.usernsEntry"
 
 // ModuleRoot returns the directory of the sdocker module's go.mod.
 func ModuleRoot() (string, error) {
@@ -42,11 +47,22 @@ func BuildBinaries(dir string, pkgs ...string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, pkgs...)...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, out)
+	var builds [][]string
+	if i := slices.Index(pkgs, "./cmd/sdocker-init"); i >= 0 {
+		// Its own entry point (see InitEntry).
+		builds = append(builds, []string{"-ldflags=-E=" + InitEntry, pkgs[i]})
+		pkgs = slices.Delete(slices.Clone(pkgs), i, i+1)
+	}
+	if len(pkgs) > 0 {
+		builds = append(builds, pkgs)
+	}
+	for _, b := range builds {
+		cmd := exec.Command("go", append([]string{"build", "-o", dir + "/"}, b...)...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", strings.Join(b, " "), err, out)
+		}
 	}
 	return os.Chmod(dir, 0o755)
 }
