@@ -50,7 +50,20 @@ func (st *State) specState() []byte {
 }
 
 // Load returns the state of container id, its status fresh.
-func (s *Store) Load(id string) (*State, error) { return s.loadFresh(id, false) }
+func (s *Store) Load(id string) (*State, error) {
+	st, err := s.loadFresh(id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.decodeConfig(st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Head is Load without the config (Config nil): what the state command
+// prints, and all that kill and delete read.
+func (s *Store) Head(id string) (*State, error) { return s.loadFresh(id, false) }
 
 // loadFresh is Load for a caller that may hold the container's lock (held).
 func (s *Store) loadFresh(id string, held bool) (*State, error) {
@@ -164,7 +177,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *launch.Process,
 		}
 	}
 	if o.Start {
-		poststart(st)
+		poststart(st, st.Config.Hooks)
 	}
 	return st, c.p, nil
 }
@@ -454,6 +467,10 @@ func (s *Store) Start(id string) error {
 	if st.Status != specs.StateCreated {
 		return startRefused(id, st.Status)
 	}
+	hooks, err := s.hooks(st)
+	if err != nil {
+		return err
+	}
 	if err := s.openFifo(st); err != nil {
 		return err
 	}
@@ -461,14 +478,14 @@ func (s *Store) Start(id string) error {
 	if err := s.save(st); err != nil {
 		return err
 	}
-	poststart(st)
+	poststart(st, hooks)
 	return nil
 }
 
 // poststart runs the poststart hooks of a container that has just started;
 // their failure is only a warning (the spec's rule).
-func poststart(st *State) {
-	if h := st.Config.Hooks; h != nil {
+func poststart(st *State, h *specs.Hooks) {
+	if h != nil {
 		if err := launch.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
@@ -505,7 +522,7 @@ func (s *Store) openFifo(st *State) error {
 // Kill sends sig to the container's init, or with all to every process in
 // its cgroups (of a stopped container too, as runc: what it left).
 func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
-	st, err := s.Load(id)
+	st, err := s.Head(id)
 	if err != nil {
 		return err
 	}
@@ -575,6 +592,10 @@ func (s *Store) Delete(id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	hooks, err := s.hooks(st)
+	if err != nil {
+		return s.deleteDamaged(id, force, err)
+	}
 	cg, err := cgroupOf(st)
 	if err != nil {
 		return err
@@ -608,7 +629,7 @@ func (s *Store) Delete(id string, force bool) error {
 		return err
 	}
 	st.Status = specs.StateStopped
-	if h := st.Config.Hooks; h != nil {
+	if h := hooks; h != nil {
 		if err := launch.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
@@ -764,6 +785,9 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 		return err
 	}
 	defer unlock()
+	if err := s.decodeConfig(st); err != nil {
+		return err
+	}
 	if st.Status == specs.StateStopped {
 		return cannot("update", id, ErrNotRunning, st.Status)
 	}
@@ -786,7 +810,7 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 
 // Processes lists the host pids of the container's processes.
 func (s *Store) Processes(id string) ([]int, error) {
-	st, err := s.Load(id)
+	st, err := s.Head(id)
 	if err != nil {
 		return nil, err
 	}
@@ -799,7 +823,7 @@ func (s *Store) Processes(id string) ([]int, error) {
 
 // Stats reads the container's cgroup counters.
 func (s *Store) Stats(id string) (*cgroups.Stats, error) {
-	st, err := s.Load(id)
+	st, err := s.Head(id)
 	if err != nil {
 		return nil, err
 	}
