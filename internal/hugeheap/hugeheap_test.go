@@ -9,13 +9,14 @@ import (
 	"unsafe"
 )
 
-// The package's init has run: the heap chunk the test binary allocates from
-// should now be backed by a huge page, unless the machine has THP off.
+// After Enable the heap chunk the test binary allocates from is backed by
+// a huge page, unless the machine has THP off.
 func TestHeapHasHugePage(t *testing.T) {
 	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
 	if err != nil || strings.Contains(string(mode), "[never]") {
 		t.Skipf("transparent huge pages are off on this machine (%q, %v)", strings.TrimSpace(string(mode)), err)
 	}
+	Enable()
 	chunk := uintptr(unsafe.Pointer(sink)) &^ (heapChunk - 1)
 	kb := anonHugeKB(t, chunk)
 	if kb < hugePage>>10 {
