@@ -168,7 +168,7 @@ func (s *Store) save(st *State) error {
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", st.ID, err)
 	}
-	return atomicfile.Write(filepath.Join(s.dir(st.ID), "state.json"), b, 0o600, false)
+	return atomicfile.Write(s.statePath(st.ID), b, 0o600, false)
 }
 
 func (s *Store) statePath(id string) string { return filepath.Join(s.dir(id), "state.json") }
