@@ -9,7 +9,7 @@ import (
 	"os"
 	"runtime"
 
-	_ "github.com/sdocker/sdocker/internal/hugeheap" // first: see the package
+	_ "github.com/sdocker/sdocker/internal/hugeheap/atinit" // first: see the package
 	"github.com/sdocker/sdocker/internal/launch"
 )
 

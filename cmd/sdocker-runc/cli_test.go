@@ -129,3 +129,16 @@ func TestGlobalOptions(t *testing.T) {
 		t.Errorf("unknown command: %v", err)
 	}
 }
+
+// Each command is found by the name it says.
+func TestCommandTable(t *testing.T) {
+	g := &globals{}
+	seen := map[string]bool{}
+	for _, e := range commandTable {
+		c := e.make(g)
+		if c.name != e.name || seen[e.name] {
+			t.Errorf("table entry %q builds command %q (or is listed twice)", e.name, c.name)
+		}
+		seen[e.name] = true
+	}
+}

@@ -98,7 +98,7 @@ func newRunCommand(g *globals) *command {
 func newStateCommand(g *globals) *command {
 	c := newCommand(g, "state", "state ID", "Print the state of a container (OCI state JSON)", 1, 1)
 	c.run = func(args []string) error {
-		st, err := g.store().Load(args[0])
+		st, err := g.store().Head(args[0])
 		if err != nil {
 			return err
 		}

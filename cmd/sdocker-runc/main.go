@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	_ "github.com/sdocker/sdocker/internal/hugeheap" // first: see the package
 	"io"
 	"os"
 	"runtime"
@@ -15,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/sdocker/sdocker/internal/hugeheap"
 	"github.com/sdocker/sdocker/internal/launch"
 	"github.com/sdocker/sdocker/internal/oci"
 )
@@ -46,9 +46,17 @@ func (g *globals) store() *oci.Store { return &oci.Store{Root: g.root} }
 
 func main() {
 	if launch.IsChild() {
+		// The container's init (where no sdocker-init is installed beside
+		// this binary) puts its heap on a huge page, as sdocker-init does.
+		// The commands do not: the huge page costs more than the page
+		// faults it saves them (see hugeheap).
+		hugeheap.Enable()
 		launch.Main()
 	}
-	launch.QuietQuit()
+	// Off the critical path: its signal.Notify starts a thread (the
+	// runtime's signal mask thread) and waits for it, ~0.1 ms of a
+	// command that takes about 1.5.
+	go launch.QuietQuit()
 	g := globals{root: "/run/sdocker-runc", logFormat: "text"}
 	defer func() {
 		// A bug of ours is one line too, never a Go stack.
@@ -100,18 +108,30 @@ func globalNames(name string) bool {
 	return false
 }
 
+// commandTable lists the commands in help's order. Only the command that
+// runs is built (its options' flag set), not all of them: the runtime is
+// started several times per container.
+var commandTable = []struct {
+	name string
+	make func(*globals) *command
+}{
+	{"create", newCreateCommand}, {"start", newStartCommand}, {"run", newRunCommand},
+	{"state", newStateCommand}, {"kill", newKillCommand}, {"delete", newDeleteCommand},
+	{"exec", newExecCommand}, {"ps", newPsCommand}, {"list", newListCommand},
+	{"pause", newPauseCommand}, {"resume", newResumeCommand}, {"update", newUpdateCommand},
+	{"events", newEventsCommand}, {"features", newFeaturesCommand}, {"spec", newSpecCommand},
+}
+
 func commands(g *globals) []*command {
-	return []*command{
-		newCreateCommand(g), newStartCommand(g), newRunCommand(g), newStateCommand(g),
-		newKillCommand(g), newDeleteCommand(g), newExecCommand(g), newPsCommand(g),
-		newListCommand(g), newPauseCommand(g), newResumeCommand(g), newUpdateCommand(g),
-		newEventsCommand(g), newFeaturesCommand(g), newSpecCommand(g),
+	cmds := make([]*command, len(commandTable))
+	for i, c := range commandTable {
+		cmds[i] = c.make(g)
 	}
+	return cmds
 }
 
 // execute parses the global options, then runs the command named next.
 func execute(g *globals, args []string) error {
-	cmds := commands(g)
 	fs := flag.NewFlagSet("sdocker-runc", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	g.register(fs)
@@ -139,8 +159,9 @@ func execute(g *globals, args []string) error {
 		name = rest[1]
 		rest = []string{name, "--help"}
 	}
-	for _, c := range cmds {
-		if c.name == name {
+	for _, t := range commandTable {
+		if t.name == name {
+			c := t.make(g)
 			// The global options are taken after the command's name
 			// too, as cobra took them.
 			g.register(c.fs)

@@ -4,7 +4,7 @@ package main
 
 import (
 	// First: the heap of this short-lived process on one huge page.
-	_ "github.com/sdocker/sdocker/internal/hugeheap"
+	_ "github.com/sdocker/sdocker/internal/hugeheap/atinit"
 
 	"errors"
 	"fmt"

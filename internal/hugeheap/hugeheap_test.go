@@ -10,16 +10,17 @@ import (
 	"unsafe"
 )
 
-// The package's init has run: the heap chunk the test binary allocates from
-// is marked for huge pages (VmFlags "hg", which is ours to get right) and is
-// backed by one unless the kernel had no free 2 MiB page at that moment (it
-// then falls back to small pages and counts thp_fault_fallback, which a
-// fragmented machine does now and then).
+// After Enable the heap chunk the test binary allocates from is marked for
+// huge pages (VmFlags "hg", which is ours to get right) and is backed by one
+// unless the kernel had no free 2 MiB page at that moment (it then falls
+// back to small pages and counts thp_fault_fallback, which a fragmented
+// machine does now and then).
 func TestHeapHasHugePage(t *testing.T) {
 	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
 	if err != nil || strings.Contains(string(mode), "[never]") {
 		t.Skipf("transparent huge pages are off on this machine (%q, %v)", strings.TrimSpace(string(mode)), err)
 	}
+	Enable()
 	chunk := uintptr(unsafe.Pointer(sink)) &^ (heapChunk - 1)
 	kb, flags := smapsOf(t, chunk)
 	if !slices.Contains(flags, "hg") {

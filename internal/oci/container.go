@@ -50,7 +50,20 @@ func (st *State) specState() []byte {
 }
 
 // Load returns the state of container id, its status fresh.
-func (s *Store) Load(id string) (*State, error) { return s.loadFresh(id, false) }
+func (s *Store) Load(id string) (*State, error) {
+	st, err := s.loadFresh(id, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.decodeConfig(st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Head is Load without the config (Config nil): what the state command
+// prints, and all that kill and delete read.
+func (s *Store) Head(id string) (*State, error) { return s.loadFresh(id, false) }
 
 // loadFresh is Load for a caller that may hold the container's lock (held).
 func (s *Store) loadFresh(id string, held bool) (*State, error) {
@@ -171,7 +184,7 @@ func (s *Store) Create(id string, o CreateOptions) (_ *State, _ *launch.Process,
 		}
 	}
 	if o.Start {
-		if err := poststart(st); err != nil {
+		if err := poststart(st, st.Config.Hooks); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -255,7 +268,7 @@ func (c *creating) undo() error {
 		}
 	}
 	if c.st != nil {
-		poststop(c.st)
+		poststop(c.st, c.st.Config.Hooks)
 	}
 	if err := os.RemoveAll(c.s.dir(c.id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", c.s.dir(c.id), err))
@@ -482,6 +495,10 @@ func (s *Store) Start(id string) error {
 	if st.Status != specs.StateCreated {
 		return startRefused(id, st.Status)
 	}
+	hooks, err := s.hooks(st)
+	if err != nil {
+		return err
+	}
 	if err := s.openFifo(st); err != nil {
 		return err
 	}
@@ -489,14 +506,14 @@ func (s *Store) Start(id string) error {
 	if err := s.save(st); err != nil {
 		return err
 	}
-	return poststart(st)
+	return poststart(st, hooks)
 }
 
 // poststart runs the poststart hooks of a container that has just started.
 // One that fails stops the container and is the error (runtime-spec 1.1 and
 // later, and runc; 1.0 had it a warning).
-func poststart(st *State) error {
-	if h := st.Config.Hooks; h != nil {
+func poststart(st *State, h *specs.Hooks) error {
+	if h != nil {
 		if err := launch.RunHooks("poststart", h.Poststart, st.specState()); err != nil {
 			// An init that has ended is stopped as well.
 			_ = proc.Signal(st.Pid, st.InitStart, unix.SIGKILL)
@@ -536,7 +553,7 @@ func (s *Store) openFifo(st *State) error {
 // Kill sends sig to the container's init, or with all to every process in
 // its cgroups (of a stopped container too, as runc: what it left).
 func (s *Store) Kill(id string, sig syscall.Signal, all bool) error {
-	st, err := s.Load(id)
+	st, err := s.Head(id)
 	if err != nil {
 		return err
 	}
@@ -606,6 +623,10 @@ func (s *Store) Delete(id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	hooks, err := s.hooks(st)
+	if err != nil {
+		return s.deleteDamaged(id, force, err)
+	}
 	cg, err := cgroupOf(st)
 	if err != nil {
 		return err
@@ -638,7 +659,7 @@ func (s *Store) Delete(id string, force bool) error {
 	if err := cg.Destroy(); err != nil {
 		return err
 	}
-	poststop(st)
+	poststop(st, hooks)
 	if err := os.RemoveAll(s.dir(id)); err != nil {
 		return fmt.Errorf("remove %s: %w", s.dir(id), err)
 	}
@@ -647,9 +668,9 @@ func (s *Store) Delete(id string, force bool) error {
 
 // poststop runs the poststop hooks of a container whose resources are
 // gone; a hook that fails is a warning (runtime.md).
-func poststop(st *State) {
+func poststop(st *State, h *specs.Hooks) {
 	st.Status = specs.StateStopped
-	if h := st.Config.Hooks; h != nil {
+	if h != nil {
 		if err := launch.RunHooks("poststop", h.Poststop, st.specState()); err != nil {
 			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
@@ -801,6 +822,9 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 		return err
 	}
 	defer unlock()
+	if err := s.decodeConfig(st); err != nil {
+		return err
+	}
 	if st.Status == specs.StateStopped {
 		return cannot("update", id, ErrNotRunning, st.Status)
 	}
@@ -823,7 +847,7 @@ func (s *Store) Update(id string, r *specs.LinuxResources) error {
 
 // Processes lists the host pids of the container's processes.
 func (s *Store) Processes(id string) ([]int, error) {
-	st, err := s.Load(id)
+	st, err := s.Head(id)
 	if err != nil {
 		return nil, err
 	}
@@ -836,7 +860,7 @@ func (s *Store) Processes(id string) ([]int, error) {
 
 // Stats reads the container's cgroup counters.
 func (s *Store) Stats(id string) (*cgroups.Stats, error) {
-	st, err := s.Load(id)
+	st, err := s.Head(id)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@
 package oci
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,6 +104,18 @@ type State struct {
 	// joined; nil in a state from before it was kept (every one was made
 	// then).
 	CgroupOwnership *cgroups.Ownership `json:"cgroupOwnership,omitempty"`
+	// rawConfig is the config as state.json holds it while Config is not
+	// decoded (see load).
+	rawConfig json.RawMessage
+}
+
+// stateFile is state.json with the config left undecoded: the spec's
+// types are many, and encoding/json's first use of them (cold reflection
+// over the whole specs.Spec tree) costs more than the rest of a short
+// command such as kill or delete. Its Config hides State's.
+type stateFile struct {
+	State
+	Config json.RawMessage `json:"config"`
 }
 
 // Store is the state directory (--root).
@@ -147,33 +160,91 @@ func (s *Store) lock(id string) (func(), error) {
 }
 
 func (s *Store) save(st *State) error {
-	b, err := json.Marshal(st)
+	var v any = st
+	if st.Config == nil {
+		v = &stateFile{State: *st, Config: st.rawConfig}
+	}
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", st.ID, err)
 	}
-	return atomicfile.Write(filepath.Join(s.dir(st.ID), "state.json"), b, 0o600, false)
+	return atomicfile.Write(s.statePath(st.ID), b, 0o600, false)
 }
 
-// load reads the state of container id; held says whether the caller holds
-// the container's lock.
+func (s *Store) statePath(id string) string { return filepath.Join(s.dir(id), "state.json") }
+
+// load reads the state of container id, its config left undecoded (Config
+// nil: see stateFile, and decodeConfig); held says whether the caller
+// holds the container's lock.
 func (s *Store) load(id string, held bool) (*State, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: container id %q", ErrInvalid, id)
 	}
-	p := filepath.Join(s.dir(id), "state.json")
-	var st *State
-	err := atomicfile.ReadJSON(p, &st)
+	p := s.statePath(id)
+	var f *stateFile
+	err := atomicfile.ReadJSON(p, &f)
 	if errors.Is(err, os.ErrNotExist) && !(held && fileExists(s.dir(id)) || s.abandoned(id)) {
 		// No container, or one that is still being created.
 		return nil, fmt.Errorf("%w: %s", ErrNotExist, id)
 	}
-	if err == nil && (st.ID != id || st.Config == nil) {
+	if err == nil && (f.ID != id || !isObject(f.Config)) {
 		err = errors.New("not the state of this container")
 	}
 	if err != nil {
 		return nil, &damagedError{id: id, file: atomicfile.AsDamage(p, err)}
 	}
+	st := &f.State
+	st.rawConfig = f.Config
 	return st, nil
+}
+
+// isObject reports whether b, valid JSON, is an object.
+func isObject(b json.RawMessage) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
+}
+
+// decodeConfig decodes the config of a state that load returned.
+func (s *Store) decodeConfig(st *State) error {
+	if st.Config != nil {
+		return nil
+	}
+	var f struct {
+		Config *specs.Spec `json:"config"`
+	}
+	if err := s.decodeRawConfig(st, &f); err != nil {
+		return err
+	}
+	st.Config, st.rawConfig = f.Config, nil
+	return nil
+}
+
+// hooks returns the hooks of st's config, decoding only them when the
+// config is not decoded.
+func (s *Store) hooks(st *State) (*specs.Hooks, error) {
+	if st.Config != nil {
+		return st.Config.Hooks, nil
+	}
+	var f struct {
+		Config struct {
+			Hooks *specs.Hooks `json:"hooks"`
+		} `json:"config"`
+	}
+	err := s.decodeRawConfig(st, &f)
+	return f.Config.Hooks, err
+}
+
+// decodeRawConfig decodes st's undecoded config into v, a struct with a
+// "config" field: as part of state.json, so that an error names the field
+// as the whole file's decode would (config.process, ...).
+func (s *Store) decodeRawConfig(st *State, v any) error {
+	b := make([]byte, 0, len(st.rawConfig)+11)
+	b = append(append(append(b, `{"config":`...), st.rawConfig...), '}')
+	p := s.statePath(st.ID)
+	if err := atomicfile.DecodeJSON(p, b, v); err != nil {
+		return &damagedError{id: st.ID, file: atomicfile.AsDamage(p, err)}
+	}
+	return nil
 }
 
 // abandoned reports whether the directory of container id is there

@@ -299,3 +299,91 @@ func TestRecoveryNote(t *testing.T) {
 		}
 	}
 }
+
+// Head reads a state without decoding its config; a state saved from it
+// keeps the config as it was, and Load decodes it whole.
+func TestHeadKeepsConfig(t *testing.T) {
+	st := newTestState("head")
+	st.Config.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true", Args: []string{"true", "x"}}}}
+	st.Config.Linux = &specs.Linux{Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(5))}}}
+	s := newTestContainer(t, st)
+	h, err := s.Head("head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Config != nil {
+		t.Fatalf("Head decoded the config: %+v", h.Config)
+	}
+	want := *st
+	want.Status = specs.StateRunning // no exec fifo: started
+	got := *h
+	got.rawConfig, want.Config = nil, nil
+	if !reflect.DeepEqual(&got, &want) {
+		t.Errorf("Head:\n got %+v\nwant %+v", &got, &want)
+	}
+	hooks, err := s.hooks(h)
+	if err != nil || !reflect.DeepEqual(hooks, st.Config.Hooks) {
+		t.Errorf("hooks: %+v, %v; want %+v", hooks, err, st.Config.Hooks)
+	}
+	h.Status = StatusPaused
+	if err := s.save(h); err != nil {
+		t.Fatal(err)
+	}
+	full, err := s.Load("head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Status != StatusPaused || full.rawConfig != nil || !reflect.DeepEqual(full.Config, st.Config) {
+		t.Errorf("Load after saving the head: status %s, config %+v (raw %q); want paused, %+v", full.Status, full.Config, full.rawConfig, st.Config)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// A config that is not an object is damage to every command; one that
+// does not decode as a spec (or whose hooks do not) is damage to those
+// that read it.
+func TestConfigDamaged(t *testing.T) {
+	for _, c := range []struct {
+		name, config       string
+		head, hooks, whole string // the reason given, "" for none
+	}{
+		{"null", `null`, "not the state of this container", "-", "-"},
+		{"a number", `5`, "not the state of this container", "-", "-"},
+		{"an array", `[{}]`, "not the state of this container", "-", "-"},
+		{"bad process", `{"process":5}`, "", "", "field config.process: a JSON number"},
+		{"bad hooks", `{"hooks":{"poststop":"x"}}`, "", "field config.hooks.poststop: a JSON string", "field config.hooks.poststop: a JSON string"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := &Store{Root: t.TempDir()}
+			if err := os.Mkdir(s.dir("d"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			content := `{"ociVersion":"1.0.2","id":"d","status":"created","config":` + c.config + `}`
+			if err := os.WriteFile(s.statePath("d"), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, err error, reason string) {
+				t.Helper()
+				if reason == "" {
+					if err != nil {
+						t.Errorf("%s: %v; want no error", what, err)
+					}
+					return
+				}
+				if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), reason) || !strings.Contains(err.Error(), "state.json") {
+					t.Errorf("%s: %v; want ErrDamaged naming state.json: %s", what, err, reason)
+				}
+			}
+			h, err := s.Head("d")
+			check("Head", err, c.head)
+			if c.head != "" {
+				return
+			}
+			_, err = s.hooks(h)
+			check("hooks", err, c.hooks)
+			_, err = s.Load("d")
+			check("Load", err, c.whole)
+		})
+	}
+}
