@@ -165,11 +165,19 @@ func parseBlkioBytes(content string) (read, write uint64) {
 	return read, write
 }
 
+// gone reports whether err says the cgroup is gone: removed (ENOENT), or
+// being removed by someone else at that moment (ENODEV: the kernel has
+// already deactivated its files), as when a container's monitor destroys
+// its cgroups while a command kills the same container.
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV)
+}
+
 // readProcs lists the pids in dir/cgroup.procs; a missing cgroup has none.
 func readProcs(dir string) ([]int, error) {
 	s, err := readFile(dir, "cgroup.procs")
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if gone(err) {
 			return nil, nil
 		}
 		return nil, err

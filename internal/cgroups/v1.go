@@ -3,7 +3,6 @@ package cgroups
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -528,7 +527,7 @@ func (m *v1) Destroy() error {
 		}
 		if d := m.dir("freezer"); m.mounts["freezer"] != "" && m.made[d] { // a frozen task dies only once thawed
 			err := writeFile(d, "freezer.state", "THAWED")
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err != nil && !gone(err) {
 				return err
 			}
 		}

@@ -103,10 +103,12 @@ func TestDiff(t *testing.T) {
 	e := newEnv(t)
 	e.trackRoot()
 	e.importRootfs("diffimg:1")
-	id := e.runDetached("--name", "d", "--network", "none", "-v", "/vol", "diffimg:1", "sh", "-c",
-		"echo x > /newfile; rm /usr/bin/ls; mkdir -p /etc/sub; echo y > /etc/sub/f; echo v > /vol/f; echo ready; sleep 100")
+	id := e.runDetached("--name", "d", "--network", "none", "-v", "/diffvol", "diffimg:1", "sh", "-c",
+		"echo x > /newfile; rm /usr/bin/ls; mkdir -p /etc/sub; echo y > /etc/sub/f; echo v > /diffvol/f; echo ready; sleep 100")
 	e.waitLog(id, 1, timeout(10*time.Second))
-	want := "C /etc\nA /etc/sub\nA /etc/sub/f\nA /newfile\nC /usr\nC /usr/bin\nD /usr/bin/ls\nA /vol\n"
+	// /diffvol: a path the shared rootfs (which other tests mount volumes
+	// into) never has, so its mount point is the container's.
+	want := "A /diffvol\nC /etc\nA /etc/sub\nA /etc/sub/f\nA /newfile\nC /usr\nC /usr/bin\nD /usr/bin/ls\n"
 	if got := e.mustRun(0, "diff", "d").stdout; got != want {
 		t.Errorf("diff of a running container:\n%s\nwant\n%s", got, want)
 	}
