@@ -85,22 +85,39 @@ if [ "$ship_sdocker" = 1 ]; then
 	*) CGROUP2_VM_ARGS="--timeout 1800 ${CGROUP2_VM_ARGS:-}" ;;
 	esac
 fi
-# tests/rootless runs as a user of its own: the guest gets useradd, userdel,
-# newuidmap, newgidmap (setuid), nsenter and pasta, with their libraries, at
-# their host paths, and /dev/net/tun for pasta.
-for pkg in "${pkgs[@]}"; do
-	[ "$(go list -f '{{.ImportPath}}' "$pkg")" = "$module/tests/rootless" ] || continue
-	tools=$payload/rootless-tools
-	for t in useradd userdel newuidmap newgidmap nsenter pasta passt passt.avx2; do
-		p=$(command -v "$t") || { echo "cgroup2-vm-test: tests/rootless needs $t on the host" >&2; exit 2; }
+# ship_tools DIR TOOL...: the host's TOOLs, with their libraries, at their
+# host paths under DIR, which the guest copies over its / before the tests
+# (removing its own first: a busybox applet there is a link to the busybox
+# that runs the guest's shell).
+ship_tools() {
+	local dir=$1 t p f
+	shift
+	for t in "$@"; do
+		p=$(command -v "$t") || { echo "cgroup2-vm-test: the tests need $t on the host" >&2; exit 2; }
+		echo "rm -f $p" >>"$runner"
 		for f in "$p" $(ldd "$p" 2>/dev/null | awk '/=> \// {print $3} /^\t\// {print $1}'); do
-			mkdir -p "$tools$(dirname "$f")"
-			cp -aL "$f" "$tools$f"
+			mkdir -p "$dir$(dirname "$f")"
+			cp -aL "$f" "$dir$f"
 		done
 	done
-	ln -sf passt "$tools$(command -v pasta)"
-	echo 'cp -a /payload/rootless-tools/. / && chmod u+s /usr/bin/newuidmap /usr/bin/newgidmap' >>"$runner"
-	echo 'modprobe tun 2>/dev/null; [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 666 /dev/net/tun c 10 200; }' >>"$runner"
+	echo "cp -a /payload/$(basename "$dir")/. /" >>"$runner"
+}
+for pkg in "${pkgs[@]}"; do
+	case $(go list -f '{{.ImportPath}}' "$pkg") in
+	"$module/tests/oci")
+		# The namespaces that tests/oci joins by path are made by util-linux's
+		# unshare (--kill-child); the guest's busybox one lacks options.
+		ship_tools "$payload/oci-tools" unshare ;;
+	"$module/tests/rootless")
+		# tests/rootless runs as a user of its own: the guest gets useradd,
+		# userdel, newuidmap, newgidmap (setuid), nsenter and pasta, and
+		# /dev/net/tun for pasta.
+		tools=$payload/rootless-tools
+		ship_tools "$tools" useradd userdel newuidmap newgidmap nsenter pasta passt passt.avx2
+		ln -sf passt "$tools$(command -v pasta)"
+		echo 'chmod u+s /usr/bin/newuidmap /usr/bin/newgidmap' >>"$runner"
+		echo 'modprobe tun 2>/dev/null; [ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod -m 666 /dev/net/tun c 10 200; }' >>"$runner" ;;
+	esac
 done
 for pkg in "${pkgs[@]}"; do
 	dir=$(go list -f '{{.Dir}}' "$pkg") || exit 2
