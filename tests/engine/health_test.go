@@ -463,7 +463,8 @@ func TestHealthForeground(t *testing.T) {
 
 // TestHealthRestartAndPause: a restart by its policy starts the health
 // over (starting, then healthy again) under the new monitor, which leaves
-// no check unreaped; a paused container is not checked.
+// no check unreaped; a paused container is not checked (healthcheck run
+// exits 2), and is again once unpaused.
 func TestHealthRestartAndPause(t *testing.T) {
 	e := newEnv(t)
 	// It fails once, then runs on.
@@ -498,6 +499,10 @@ func TestHealthRestartAndPause(t *testing.T) {
 	}
 	if got := e.psStatus(id); !strings.HasSuffix(got, "(Paused)") {
 		t.Errorf("ps STATUS of a paused container %q", got)
+	}
+	// By hand: its own status, on which the monitor waits longer.
+	if r := e.run("healthcheck", "run", id); r.code != 2 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "is paused") {
+		t.Errorf("healthcheck run of a paused container: want exit 2 and one line\n%s", r)
 	}
 	e.mustRun(0, "unpause", id)
 	testutil.WaitFor(t, timeout(10*time.Second), "a check after unpause", func() bool {
