@@ -284,6 +284,11 @@ func (m *monitor) watch() int {
 			fds = m.att.PollFds(fds)
 		}
 		timeout := -1
+		if !deadline.IsZero() && stalled {
+			// The grace is for reading: it begins again once the
+			// client has caught up (or been let go).
+			deadline = time.Now().Add(ptyGrace)
+		}
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
 			if left <= 0 {
