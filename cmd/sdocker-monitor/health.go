@@ -20,9 +20,12 @@ const healthOpt = "--health="
 // the sdocker binary the monitor goes back to, which runs the test in the
 // container, records it and acts on it. A check that still runs when the
 // init exits goes on (it may be restarting the container): sdocker reaps it,
-// or, once the container runs again, this process (see sweep).
+// or, once the container runs again, this process (see sweep). While the
+// container is paused (the check says so, pausedStatus), the wait for the
+// next check doubles, up to maxPausedWait.
 type checker struct {
 	every time.Duration
+	wait  time.Duration // from the end of a check to the next start
 	exe   string
 	argv  []string
 	env   []string
@@ -46,7 +49,7 @@ func parseHealth(v string) (*checker, error) {
 	}
 	every := time.Duration(n) * time.Millisecond
 	return &checker{
-		every: every, next: time.Now().Add(every),
+		every: every, wait: every, next: time.Now().Add(every),
 		argv: []string{"sdocker", "--root", root, "healthcheck", "run", id},
 		env:  pathOnly(os.Environ()),
 	}, nil
@@ -104,6 +107,16 @@ func (c *checker) release() {
 	}
 }
 
+// nextWait is the wait after a check, which found the container paused or
+// not (as engine.NextHealthWait, which this package is too small to
+// import).
+func (c *checker) nextWait(paused bool) time.Duration {
+	if !paused {
+		return c.every
+	}
+	return max(c.every, min(2*c.wait, maxPausedWait))
+}
+
 // due reports whether a check is to start now.
 func (c *checker) due() bool { return c.pid == 0 && !time.Now().Before(c.next) }
 
@@ -119,6 +132,15 @@ func (c *checker) timeout(ms int) int {
 	}
 	return ms
 }
+
+// pausedStatus is the exit status of a check of a paused container
+// (engine.HealthcheckPausedStatus); maxPausedWait bounds how long the
+// checks of a paused container wait, and so how late the first check after
+// it is unpaused can be (never more than an interval, if that is longer).
+const (
+	pausedStatus  = 2
+	maxPausedWait = 10 * time.Second
+)
 
 // start starts a check; one that cannot start is tried again an interval
 // later.
@@ -157,7 +179,7 @@ func (c *checker) sweep(init int) (int, bool) {
 }
 
 // reap collects the check that has ended; the next is due an interval
-// later.
+// later, or, the container paused, twice the last wait (see checker).
 func (c *checker) reap() {
 	var ws unix.WaitStatus
 	for {
@@ -167,7 +189,8 @@ func (c *checker) reap() {
 	}
 	unix.Close(c.pidfd)
 	c.pid = 0
-	c.next = time.Now().Add(c.every)
+	c.wait = c.nextWait(ws.Exited() && ws.ExitStatus() == pausedStatus)
+	c.next = time.Now().Add(c.wait)
 	// What starting it allocated, and what the log did meanwhile, goes
 	// now (about 0.1 ms): left to the pacer, whose floor is about 1 MiB
 	// of garbage, the heap would keep that much more resident.

@@ -260,8 +260,15 @@ func (m *monitor) watch() int {
 			return status
 		}
 		fds = fds[:0]
+		// While an attach client is behind, no output is read (the
+		// container waits for it, a while: see attachio).
+		stalled := m.att != nil && m.att.Behind()
 		for _, s := range m.strms {
-			fds = append(fds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
+			fd := int32(s.fd)
+			if stalled {
+				fd = -1 // poll skips it
+			}
+			fds = append(fds, unix.PollFd{Fd: fd, Events: unix.POLLIN})
 		}
 		initAt, checkAt := -1, -1
 		if !exited {
@@ -277,6 +284,11 @@ func (m *monitor) watch() int {
 			fds = m.att.PollFds(fds)
 		}
 		timeout := -1
+		if !deadline.IsZero() && stalled {
+			// The grace is for reading: it begins again once the
+			// client has caught up (or been let go).
+			deadline = time.Now().Add(ptyGrace)
+		}
 		if !deadline.IsZero() {
 			left := time.Until(deadline)
 			if left <= 0 {
@@ -290,6 +302,9 @@ func (m *monitor) watch() int {
 		}
 		if m.check != nil && !exited && m.check.pid == 0 {
 			timeout = m.check.timeout(timeout)
+		}
+		if stalled {
+			timeout = m.att.Timeout(timeout)
 		}
 		if _, err := unix.Poll(fds, timeout); err != nil && err != unix.EINTR {
 			return status
@@ -357,6 +372,9 @@ func (m *monitor) drain(s *stream) bool {
 		}
 		s.buf = s.buf[:len(s.buf)+n]
 		m.lines(s)
+		if m.att != nil && m.att.Behind() {
+			return true // read on once the client has caught up
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdocker/sdocker/internal/engine"
 	"github.com/sdocker/sdocker/internal/jsonlog"
 )
 
@@ -229,5 +230,30 @@ func TestParseAttach(t *testing.T) {
 	}
 	if err := run([]string{"sdocker-monitor", "--log-rotate=1,1,/p", "--attach=abc"}); err == nil || !strings.Contains(err.Error(), "--attach=abc") {
 		t.Errorf("run with a bad --attach: %v", err)
+	}
+}
+
+// TestPausedWait: the checks of a paused container wait twice as long each
+// time, up to the bound (never less than the interval), and an interval
+// again once one is not paused: as the engine's own checks do, on the
+// status it gives.
+func TestPausedWait(t *testing.T) {
+	if pausedStatus != engine.HealthcheckPausedStatus || maxPausedWait != engine.MaxPausedHealthWait {
+		t.Fatalf("paused status %d and bound %s, the engine's %d and %s", pausedStatus, maxPausedWait, engine.HealthcheckPausedStatus, engine.MaxPausedHealthWait)
+	}
+	for _, every := range []time.Duration{200 * time.Millisecond, 3 * time.Second, time.Minute} {
+		c := &checker{every: every, wait: every}
+		var got []time.Duration
+		for _, paused := range []bool{true, true, true, true, true, true, true, false, true} {
+			want := engine.NextHealthWait(every, c.wait, paused)
+			c.wait = c.nextWait(paused)
+			if c.wait != want {
+				t.Errorf("interval %s: wait %s, the engine's %s", every, c.wait, want)
+			}
+			got = append(got, c.wait)
+		}
+		if got[0] != max(every, min(2*every, maxPausedWait)) || slices.Max(got) != max(every, maxPausedWait) || got[7] != every {
+			t.Errorf("interval %s: waits %v", every, got)
+		}
 	}
 }

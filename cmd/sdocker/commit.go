@@ -20,9 +20,10 @@ func newCommitCommand(openEngine func() (*engine.Engine, error)) *cobra.Command 
 container's changes (deletions as whiteouts). A running container is frozen
 while its changes are read (--pause=false reads them live). The new image's
 config is the container's: its command, entrypoint, environment, working
-directory, user, exposed and published ports, anonymous volumes, labels and
-stop signal. --change applies Dockerfile instructions to it: CMD, ENTRYPOINT,
-ENV, WORKDIR, USER, EXPOSE, LABEL.`,
+directory, user, exposed and published ports, anonymous volumes, labels, stop
+signal and healthcheck (--health-* over its image's). --change applies
+Dockerfile instructions to it: CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE,
+LABEL.`,
 		Example: "  sdocker commit web web:snapshot\n  sdocker commit -c 'CMD [\"/app\", \"--serve\"]' -c 'EXPOSE 8080' -m 'configured' web app:2",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -64,8 +65,9 @@ func newHealthcheckCommand(openEngine func() (*engine.Engine, error)) *cobra.Com
 interval: the result is recorded (inspect's State.Health), a change of
 status is an event, and an unhealthy container meets its --health-on-failure.
 Exit status 0 when the check passed; 1 when it failed, and the container's
-health status is printed (starting, healthy or unhealthy); 125 when it could
-not run (no such container, not running, no healthcheck).`,
+health status is printed (starting, healthy or unhealthy); 2 when the
+container is paused (it is not checked); 125 when it could not run (no such
+container, not running, no healthcheck).`,
 		Example: `  sdocker healthcheck run web && echo healthy`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -74,6 +76,9 @@ not run (no such container, not running, no healthcheck).`,
 				return err
 			}
 			res, err := e.Healthcheck(args[0])
+			if errors.Is(err, engine.ErrPaused) {
+				return &exitError{code: engine.HealthcheckPausedStatus, err: err}
+			}
 			if err != nil {
 				return err
 			}

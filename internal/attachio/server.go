@@ -3,7 +3,7 @@
 // every client connected to it what the container writes from then on,
 // and passes what clients send to the container's stdin (a pipe, or its
 // pty with the terminal's size). It imports nothing but the system call
-// package: sdocker-monitor serves it from its own poll loop.
+// and time packages: sdocker-monitor serves it from its own poll loop.
 //
 // The socket is SOCK_SEQPACKET; each packet is a tag byte and its data:
 //
@@ -15,10 +15,18 @@
 // sends every client its exit code and closes them: a client then reads the
 // end of the stream. (The exit code comes this way because a container
 // removed on exit, --rm, leaves no record to read it from.)
+//
+// A client that reads slower than the container writes holds the container
+// up, as Docker's attach does, for a while: once its socket's send buffer
+// (the kernel's memory, not the monitor's) is a quarter full, the monitor
+// reads no more output (Behind) until the client has caught up, at most
+// MaxStall; a client that has not by then is let go, and the container and
+// its log go on without it.
 package attachio
 
 import (
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,9 +48,21 @@ const MaxInput = 4096
 // maxClients bounds the clients served at once; one more is closed at once.
 const maxClients = 16
 
-// sendBuffer is the send buffer asked for each client: output beyond what
-// a client has not read yet loses it the client (see Output).
+// sendBuffer is the send buffer asked for each client: what it has not
+// read yet (see Output).
 const sendBuffer = 1 << 20
+
+// MaxStall is how long the output is held up at a time for a client that
+// has fallen behind before it is let go.
+const MaxStall = 3 * time.Second
+
+// client is a connection to the socket.
+type client struct {
+	fd int
+	// behind is when its send buffer was found a quarter full, zero when
+	// it has room.
+	behind time.Time
+}
 
 // Server is the monitor's side of the attach socket. It is not safe for
 // concurrent use.
@@ -51,11 +71,13 @@ type Server struct {
 	in      int  // the container's stdin, -1 when it has none or it was closed
 	pipe    bool // in is a pipe (else a pty master)
 	once    bool // a client's EOF closes in (a pipe only)
-	clients []int
+	clients []client
+	behind  int    // how many clients are behind
 	pending []byte // read from a client, not yet written to in
 	closeIn bool   // close in once pending is written
 	rbuf    []byte
 	pkt     []byte
+	polled  []unix.PollFd // for room
 }
 
 // NewServer serves the listening socket lfd. in is the container's stdin
@@ -65,21 +87,32 @@ func NewServer(lfd, in int, tty, once bool) *Server {
 	return &Server{lfd: lfd, in: in, pipe: !tty, once: once && !tty}
 }
 
-// PollFds appends the descriptors the server waits on to fds.
+// PollFds appends the descriptors the server waits on to fds: with a
+// client behind, for its room too.
 func (s *Server) PollFds(fds []unix.PollFd) []unix.PollFd {
 	fds = append(fds, unix.PollFd{Fd: int32(s.lfd), Events: unix.POLLIN})
 	if len(s.pending) > 0 {
 		// Nothing more is read from clients until the container has
 		// taken what was.
-		return append(fds, unix.PollFd{Fd: int32(s.in), Events: unix.POLLOUT})
+		fds = append(fds, unix.PollFd{Fd: int32(s.in), Events: unix.POLLOUT})
 	}
 	for _, c := range s.clients {
-		fds = append(fds, unix.PollFd{Fd: int32(c), Events: unix.POLLIN})
+		var ev int16
+		if len(s.pending) == 0 {
+			ev = unix.POLLIN
+		}
+		if !c.behind.IsZero() {
+			ev |= unix.POLLOUT
+		}
+		if ev != 0 {
+			fds = append(fds, unix.PollFd{Fd: int32(c.fd), Events: ev})
+		}
 	}
 	return fds
 }
 
-// Handle acts on fds, the entries PollFds appended, as poll returned them.
+// Handle acts on fds, the entries PollFds appended, as poll returned them,
+// and lets go the clients that have been behind for MaxStall.
 func (s *Server) Handle(fds []unix.PollFd) {
 	for _, p := range fds {
 		switch {
@@ -89,7 +122,75 @@ func (s *Server) Handle(fds []unix.PollFd) {
 		case int(p.Fd) == s.in && len(s.pending) > 0:
 			s.flush()
 		default:
-			s.read(int(p.Fd))
+			if p.Revents&unix.POLLOUT != 0 {
+				s.caughtUp(int(p.Fd))
+			}
+			if p.Revents&^unix.POLLOUT != 0 {
+				s.read(int(p.Fd))
+			}
+		}
+	}
+	if s.behind > 0 {
+		now := time.Now()
+		for i := 0; i < len(s.clients); {
+			if c := s.clients[i]; !c.behind.IsZero() && now.Sub(c.behind) >= MaxStall {
+				s.drop(c.fd)
+				continue
+			}
+			i++
+		}
+	}
+}
+
+// Behind reports whether a client has fallen behind: no more output is to
+// be read until Handle has seen it catch up, or let it go.
+func (s *Server) Behind() bool { return s.behind > 0 }
+
+// Timeout is the poll timeout ms (-1: none) shortened to when the first
+// client behind is let go.
+func (s *Server) Timeout(ms int) int {
+	if s.behind == 0 {
+		return ms
+	}
+	for _, c := range s.clients {
+		if c.behind.IsZero() {
+			continue
+		}
+		left := max(int(time.Until(c.behind.Add(MaxStall))/time.Millisecond)+1, 0)
+		if ms < 0 || left < ms {
+			ms = left
+		}
+	}
+	return ms
+}
+
+// caughtUp marks client fd as having room again.
+func (s *Server) caughtUp(fd int) {
+	for i := range s.clients {
+		if c := &s.clients[i]; c.fd == fd && !c.behind.IsZero() {
+			c.behind = time.Time{}
+			s.behind--
+		}
+	}
+}
+
+// checkRoom marks behind the clients whose send buffer is a quarter full
+// (the kernel says a socket is writable below that).
+func (s *Server) checkRoom() {
+	s.polled = s.polled[:0]
+	for _, c := range s.clients {
+		s.polled = append(s.polled, unix.PollFd{Fd: int32(c.fd), Events: unix.POLLOUT})
+	}
+	for {
+		if _, err := unix.Poll(s.polled, 0); err != unix.EINTR {
+			break
+		}
+	}
+	now := time.Now()
+	for i, p := range s.polled {
+		if c := &s.clients[i]; p.Revents&unix.POLLOUT == 0 && c.behind.IsZero() {
+			c.behind = now
+			s.behind++
 		}
 	}
 }
@@ -113,7 +214,7 @@ func (s *Server) accept() {
 		if s.rbuf == nil {
 			s.rbuf = make([]byte, MaxInput)
 		}
-		s.clients = append(s.clients, fd)
+		s.clients = append(s.clients, client{fd: fd})
 	}
 }
 
@@ -177,8 +278,9 @@ func (s *Server) closeStdin() {
 }
 
 // Output sends b, written by the container on the stream tag (Stdout or
-// Stderr), to every client. A client whose socket is full has not read
-// for too long: it is closed, rather than the container held up.
+// Stderr), to every client, and finds which ones are now behind (see
+// Behind): no more is to be read until they are not. A client whose
+// socket is full all the same (b is longer than its room) is closed.
 func (s *Server) Output(tag byte, b []byte) {
 	if len(s.clients) == 0 {
 		return
@@ -191,7 +293,7 @@ func (s *Server) Output(tag byte, b []byte) {
 		n := copy(s.pkt[1:], b)
 		b = b[n:]
 		for i := 0; i < len(s.clients); {
-			c := s.clients[i]
+			c := s.clients[i].fd
 			_, err := unix.SendmsgN(c, s.pkt[:1+n], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 			if err == unix.EINTR {
 				continue
@@ -203,12 +305,16 @@ func (s *Server) Output(tag byte, b []byte) {
 			i++
 		}
 	}
+	s.checkRoom()
 }
 
-func (s *Server) drop(c int) {
-	unix.Close(c)
-	for i, x := range s.clients {
-		if x == c {
+func (s *Server) drop(fd int) {
+	unix.Close(fd)
+	for i, c := range s.clients {
+		if c.fd == fd {
+			if !c.behind.IsZero() {
+				s.behind--
+			}
 			s.clients = append(s.clients[:i], s.clients[i+1:]...)
 			return
 		}
@@ -223,9 +329,9 @@ func (s *Server) Close(code int) {
 		s.Output(Exit, []byte(strconv.Itoa(code)))
 	}
 	for _, c := range s.clients {
-		unix.Close(c)
+		unix.Close(c.fd)
 	}
-	s.clients = nil
+	s.clients, s.behind = nil, 0
 	unix.Close(s.lfd)
 	s.closeStdin()
 }

@@ -137,7 +137,7 @@ func (e *Engine) endOf(r *Record, end outputEnd) (int, error) {
 		return end.code, nil
 	}
 	if end.dropped && live(r) {
-		return 125, fmt.Errorf("attach to container %s: its monitor let attach go: the container wrote faster than attach could show (logs has all of it)", ids.ShortID(r.ID))
+		return 125, fmt.Errorf("attach to container %s: its monitor let attach go: attach did not read its output for %s (logs has all of it)", ids.ShortID(r.ID), attachio.MaxStall)
 	}
 	code, err := e.Wait(r.ID)
 	if err != nil {

@@ -17,6 +17,32 @@ import (
 	"github.com/sdocker/sdocker/internal/launch"
 )
 
+// ErrPaused is matched by the error of a healthcheck of a paused
+// container, which is not checked: healthcheck run exits with
+// HealthcheckPausedStatus, on which the monitor waits longer for the next.
+var ErrPaused = errors.New("paused")
+
+// HealthcheckPausedStatus is the exit status of healthcheck run on a paused
+// container (0: the check passed, 1: it failed, 125: it could not run).
+// After one, the wait for the next check doubles, up to
+// MaxPausedHealthWait (never less than the interval): that bounds how late
+// the first check after an unpause is.
+const (
+	HealthcheckPausedStatus = 2
+	MaxPausedHealthWait     = 10 * time.Second
+)
+
+// NextHealthWait is the wait after a check, from its end to the next start,
+// of a healthcheck of interval every whose last wait was last: the
+// interval, or after a check that found the container paused twice the
+// last, up to MaxPausedHealthWait.
+func NextHealthWait(every, last time.Duration, paused bool) time.Duration {
+	if !paused {
+		return every
+	}
+	return max(every, min(2*last, MaxPausedHealthWait))
+}
+
 // HealthcheckResult is what one check found: whether the test passed, and
 // the container's health status once it was counted.
 type HealthcheckResult struct {
@@ -31,6 +57,11 @@ type HealthcheckResult struct {
 // unhealthy its --health-on-failure action is taken.
 func (e *Engine) Healthcheck(ref string) (HealthcheckResult, error) {
 	r, err := e.running(ref)
+	if errors.Is(err, ErrWrongState) {
+		if p, ferr := e.Find(ref); ferr == nil && p.Status == StatePaused && live(p) {
+			err = fmt.Errorf("container %s is %w: it is not checked until it is unpaused", ids.ShortID(p.ID), ErrPaused)
+		}
+	}
 	if err != nil {
 		return HealthcheckResult{}, err
 	}
@@ -187,6 +218,7 @@ func (e *Engine) checkInProcess(r *Record) (stop func()) {
 	interval, _, _, _ := healthTimings(r.Healthcheck)
 	done := make(chan struct{})
 	go func() {
+		wait := interval
 		timer := time.NewTimer(interval)
 		defer timer.Stop()
 		for {
@@ -198,7 +230,9 @@ func (e *Engine) checkInProcess(r *Record) (stop func()) {
 			cmd := exec.Command("/proc/self/exe", "--root", e.Root, "healthcheck", "run", r.ID)
 			cmd.Args[0] = "sdocker"
 			_ = cmd.Run() // its result is in the health state
-			timer.Reset(interval)
+			paused := cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == HealthcheckPausedStatus
+			wait = NextHealthWait(interval, wait, paused)
+			timer.Reset(wait)
 		}
 	}()
 	return func() { close(done) }

@@ -118,7 +118,7 @@ func (e *Engine) DockerConfig(r *Record) image.Config {
 // containerConfig is r's config as Docker's container config has it: its
 // image's (img, nil if none) with run's choices merged in.
 func containerConfig(r *Record, img *image.Image) *image.ContainerConfig {
-	c := &image.ContainerConfig{User: r.Host.User, Labels: r.Labels, StopSignal: r.Host.StopSignal}
+	c := &image.ContainerConfig{User: r.Host.User, Labels: r.Labels, StopSignal: r.Host.StopSignal, Healthcheck: r.Healthcheck}
 	for _, p := range r.Ports {
 		c.ExposedPorts = append(c.ExposedPorts, fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto))
 	}

@@ -527,9 +527,18 @@ func (e *Engine) List() ([]*Record, error) {
 }
 
 // Find resolves ref — a full id, a unique id prefix or a name — to a record.
+// A full id is read directly (a healthcheck's every interval, ...): its cost
+// does not grow with the number of containers.
 func (e *Engine) Find(ref string) (*Record, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("%w: empty container reference", ErrInvalidInput)
+	}
+	if isContainerID(ref) {
+		// A full id comes before a name, as in the list below; one of no
+		// container may still be a name.
+		if r, err := e.load(ref); !errors.Is(err, ErrNotFound) {
+			return r, err
+		}
 	}
 	all, err := e.List()
 	if err != nil {

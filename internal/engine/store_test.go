@@ -112,3 +112,41 @@ func TestStateLockOlderContainer(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// TestFindFullID: a full id is found as it is (not listed), before a name;
+// a full id of no container may still be a name; a damaged record found by
+// its id says so; an id prefix and a name are found as before.
+func TestFindFullID(t *testing.T) {
+	id := "00aa11bb22cc" + "0123456789ab0123456789ab0123456789ab0123456789ab0123"
+	e, _ := newTestContainer(t, id)
+	other := "ffee11bb22cc" + "0123456789ab0123456789ab0123456789ab0123456789ab0123"
+	hexName := "99aa11bb22cc" + "0123456789ab0123456789ab0123456789ab0123456789ab0123"
+	if err := os.Mkdir(e.containerDir(other), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// other is named with id: the container of that id comes first.
+	if err := e.save(&Record{ID: other, Name: id, Status: StateCreated}); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{id: id, other: other, "c": id, "00aa": id, "ffee": other} {
+		if r, err := e.Find(ref); err != nil || r.ID != want {
+			t.Errorf("Find(%s): %v, %v; want %s", ref, r, err, want)
+		}
+	}
+	if err := e.save(&Record{ID: other, Name: hexName, Status: StateCreated}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Find(hexName); err != nil || r.ID != other {
+		t.Errorf("Find of a name that is a full id of no container: %v, %v", r, err)
+	}
+	if _, err := e.Find("11" + id[2:]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Find of a full id of no container: %v, want ErrNotFound", err)
+	}
+	if err := os.WriteFile(e.recordPath(other), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var d *DamagedError
+	if _, err := e.Find(other); !errors.As(err, &d) || d.ID != other {
+		t.Errorf("Find of a damaged record by its id: %v, want a DamagedError", err)
+	}
+}

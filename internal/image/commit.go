@@ -52,6 +52,10 @@ type ContainerConfig struct {
 	Volumes      []string
 	Labels       map[string]string
 	StopSignal   string
+	// Healthcheck is the container's (its image's with run's --health-*
+	// options over it; a Test of NONE for --no-healthcheck); it replaces
+	// the image's when set.
+	Healthcheck *HealthConfig
 }
 
 // apply makes c the container's config.
@@ -70,6 +74,11 @@ func (cc *ContainerConfig) apply(c *v1.Config) {
 	if cc.StopSignal != "" {
 		c.StopSignal = cc.StopSignal
 	}
+	if cc.Healthcheck != nil {
+		hc := *cc.Healthcheck
+		hc.Test = slices.Clone(hc.Test)
+		c.Healthcheck = &hc
+	}
 }
 
 // Over is the config of a container of an image of config img, as Docker
@@ -78,7 +87,7 @@ func (cc *ContainerConfig) apply(c *v1.Config) {
 func (cc *ContainerConfig) Over(img Config) Config {
 	c := v1.Config{
 		Env: img.Env, Entrypoint: img.Entrypoint, Cmd: img.Cmd, WorkingDir: img.WorkingDir, User: img.User,
-		Labels: img.Labels, StopSignal: img.StopSignal,
+		Labels: img.Labels, StopSignal: img.StopSignal, Healthcheck: img.Healthcheck,
 		ExposedPorts: withKeys(nil, img.ExposedPorts), Volumes: withKeys(nil, img.Volumes),
 	}
 	cc.apply(&c)

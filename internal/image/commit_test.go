@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -106,5 +107,19 @@ func TestContainerConfigOver(t *testing.T) {
 	}
 	if got := (&ContainerConfig{Cmd: []string{"sh"}}).Over(Config{}); !reflect.DeepEqual(got, Config{Cmd: []string{"sh"}}) {
 		t.Errorf("no image: %+v", got)
+	}
+	// The image's healthcheck is kept unless the container has its own,
+	// which replaces it whole (a copy).
+	img.Healthcheck = &HealthConfig{Test: []string{"CMD", "true"}, Retries: 2}
+	if got := cc.Over(img); got.Healthcheck != img.Healthcheck {
+		t.Errorf("the image's healthcheck: %+v", got.Healthcheck)
+	}
+	cc.Healthcheck = &HealthConfig{Test: []string{"CMD-SHELL", "check"}, Interval: time.Second}
+	got := cc.Over(img)
+	if !reflect.DeepEqual(got.Healthcheck, cc.Healthcheck) || got.Healthcheck == cc.Healthcheck {
+		t.Errorf("the container's healthcheck: %+v", got.Healthcheck)
+	}
+	if got.Healthcheck.Test[0] = "CMD"; cc.Healthcheck.Test[0] != "CMD-SHELL" {
+		t.Errorf("the container's healthcheck is shared with the config made of it")
 	}
 }

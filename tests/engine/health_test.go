@@ -305,6 +305,45 @@ func TestHealthImage(t *testing.T) {
 	}
 }
 
+// TestHealthCommit: commit carries the container's healthcheck into the
+// new image, as Docker's: run's --health-* options over the image's, the
+// image's own when none were given, NONE for --no-healthcheck; a
+// container of the new image runs it.
+func TestHealthCommit(t *testing.T) {
+	e := newEnv(t)
+	e.trackRoot()
+	e.healthImage("hc:base", map[string]any{"Test": []string{"CMD", "sh", "-c", "exit 1"}, "Interval": int64(200 * time.Millisecond), "Retries": 2})
+	for i, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--health-cmd", "echo committed", "--health-retries", "4"}, `{"Test":["CMD-SHELL","echo committed"],"Interval":200000000,"Retries":4}`},
+		{nil, `{"Test":["CMD","sh","-c","exit 1"],"Interval":200000000,"Retries":2}`},
+		{[]string{"--no-healthcheck"}, `{"Test":["NONE"]}`},
+	} {
+		id := e.runDetached(append(tc.args, "hc:base")...)
+		tag := fmt.Sprintf("hc:snap%d", i)
+		e.cleanupImage(tag)
+		e.mustRun(0, "commit", id, tag)
+		if got := e.mustRun(0, "image", "inspect", "-f", "{{json .Config.Healthcheck}}", tag).stdout; got != tc.want+"\n" {
+			t.Errorf("commit of a container run with %q: Config.Healthcheck %s, want %s", tc.args, got, tc.want)
+		}
+		if tc.args == nil {
+			continue
+		}
+		snap := e.runDetached(tag)
+		if tc.args[0] == "--no-healthcheck" {
+			if c := e.inspect(snap); c.State.Health != nil {
+				t.Errorf("a container of the image committed with --no-healthcheck has health %+v", c.State.Health)
+			}
+			continue
+		}
+		if h := e.waitHealth(snap, "healthy"); h.Log[0].Output != "committed\n" {
+			t.Errorf("a container of the committed image: %+v", h)
+		}
+	}
+}
+
 // TestHealthHandRun: healthcheck run by hand records its result as the
 // monitor's do, exits 0 or 1, and refuses what has no check.
 func TestHealthHandRun(t *testing.T) {
@@ -424,7 +463,8 @@ func TestHealthForeground(t *testing.T) {
 
 // TestHealthRestartAndPause: a restart by its policy starts the health
 // over (starting, then healthy again) under the new monitor, which leaves
-// no check unreaped; a paused container is not checked.
+// no check unreaped; a paused container is not checked (healthcheck run
+// exits 2), and is again once unpaused.
 func TestHealthRestartAndPause(t *testing.T) {
 	e := newEnv(t)
 	// It fails once, then runs on.
@@ -459,6 +499,10 @@ func TestHealthRestartAndPause(t *testing.T) {
 	}
 	if got := e.psStatus(id); !strings.HasSuffix(got, "(Paused)") {
 		t.Errorf("ps STATUS of a paused container %q", got)
+	}
+	// By hand: its own status, on which the monitor waits longer.
+	if r := e.run("healthcheck", "run", id); r.code != 2 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "is paused") {
+		t.Errorf("healthcheck run of a paused container: want exit 2 and one line\n%s", r)
 	}
 	e.mustRun(0, "unpause", id)
 	testutil.WaitFor(t, timeout(10*time.Second), "a check after unpause", func() bool {
