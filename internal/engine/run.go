@@ -393,6 +393,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	if err := e.usernsOptions(o.Isolation, r); err != nil {
 		return nil, none, nil, err
 	}
+	keepIDDefaults(r, o.User)
 	return r, process, res, nil
 }
 

@@ -105,6 +105,57 @@ func TestRootlessFileOwnership(t *testing.T) {
 	checkNothingLeft(t, u)
 }
 
+// --userns keep-id: the user's ids outside are the process's in the
+// container (its user by default), through the namespace's 0; the
+// container's other ids come from the user's range.
+func TestRootlessKeepID(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	vol := filepath.Join(u.home, "keep")
+	if err := os.Mkdir(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "mine"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{vol, filepath.Join(vol, "mine")} {
+		if err := os.Chown(p, u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := u.mustRun(t, "run", "--rm", "--network", "none", "--userns", "keep-id", "-v", vol+":/v", "box",
+		"sh", "-c", "id -u; id -g; stat -c %u:%g /v/mine; echo a > /v/by-user; touch /tmp/upper")
+	want := fmt.Sprintf("%d\n%d\n%d:%d\n", u.uid, u.gid, u.uid, u.gid)
+	if out != want {
+		t.Errorf("keep-id: %q, want %q (the process and the user's file at the user's ids)", out, want)
+	}
+	// The container's root is the first id of the range (the
+	// namespace's 1), and its id N below the user's is the range's N.
+	u.mustRun(t, "run", "--rm", "--network", "none", "--userns", "keep-id", "--user", "0:0", "-v", vol+":/v", "box",
+		"sh", "-c", "echo b > /v/by-root && chown 5:5 /v/by-root")
+	for _, c := range []struct {
+		path     string
+		uid, gid int
+	}{
+		{"by-user", u.uid, u.gid},
+		{"by-root", u.subStart + 5, u.subStart + 5},
+	} {
+		var st syscall.Stat_t
+		p := filepath.Join(vol, c.path)
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Errorf("stat %s: %v", p, err)
+			continue
+		}
+		if int(st.Uid) != c.uid || int(st.Gid) != c.gid {
+			t.Errorf("%s: owned by %d:%d on the host, want %d:%d", c.path, st.Uid, st.Gid, c.uid, c.gid)
+		}
+	}
+	checkNothingLeft(t, u)
+}
+
 // freePort is a port of 127.0.0.1 that nothing listens on.
 func freePort(t *testing.T) int {
 	t.Helper()
