@@ -69,6 +69,29 @@ func TestRootlessRunTrue(t *testing.T) {
 	checkNothingLeft(t, u)
 }
 
+// owner is who should own path (under a directory) on the host.
+type owner struct {
+	path     string
+	uid, gid int
+}
+
+// checkOwners fails t for each file under dir that want's owner does not
+// own on the host.
+func checkOwners(t *testing.T, dir string, want []owner) {
+	t.Helper()
+	for _, c := range want {
+		var st syscall.Stat_t
+		p := filepath.Join(dir, c.path)
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Errorf("stat %s: %v", p, err)
+			continue
+		}
+		if int(st.Uid) != c.uid || int(st.Gid) != c.gid {
+			t.Errorf("%s: owned by %d:%d on the host, want %d:%d", c.path, st.Uid, st.Gid, c.uid, c.gid)
+		}
+	}
+}
+
 func TestRootlessFileOwnership(t *testing.T) {
 	u := newUser(t, true)
 	u.importImage(t, "box")
@@ -81,23 +104,10 @@ func TestRootlessFileOwnership(t *testing.T) {
 	}
 	u.mustRun(t, "run", "--rm", "--network", "none", "-v", vol+":/v", "box", "sh", "-c", "echo a > /v/root && mkdir /v/d && chmod 777 /v/d")
 	u.mustRun(t, "run", "--rm", "--network", "none", "--user", "65534:65534", "-v", vol+":/v", "box", "sh", "-c", "echo b > /v/d/nobody")
-	for _, c := range []struct {
-		path     string
-		uid, gid int
-	}{
+	checkOwners(t, vol, []owner{
 		{"root", u.uid, u.gid}, // container root: the user
 		{"d/nobody", u.subStart + 65534 - 1, u.subStart + 65534 - 1}, // uid N: subordinate N-1
-	} {
-		var st syscall.Stat_t
-		p := filepath.Join(vol, c.path)
-		if err := syscall.Stat(p, &st); err != nil {
-			t.Errorf("stat %s: %v", p, err)
-			continue
-		}
-		if int(st.Uid) != c.uid || int(st.Gid) != c.gid {
-			t.Errorf("%s: owned by %d:%d on the host, want %d:%d", c.path, st.Uid, st.Gid, c.uid, c.gid)
-		}
-	}
+	})
 	// A layer file the image has as root's is root's in the container.
 	if out := u.mustRun(t, "run", "--rm", "--network", "none", "box", "stat", "-c", "%u:%g", "/bin/sh"); strings.TrimSpace(out) != "0:0" {
 		t.Errorf("/bin/sh in the container owned by %q, want 0:0", out)
@@ -136,23 +146,7 @@ func TestRootlessKeepID(t *testing.T) {
 	// namespace's 1), and its id N below the user's is the range's N.
 	u.mustRun(t, "run", "--rm", "--network", "none", "--userns", "keep-id", "--user", "0:0", "-v", vol+":/v", "box",
 		"sh", "-c", "echo b > /v/by-root && chown 5:5 /v/by-root")
-	for _, c := range []struct {
-		path     string
-		uid, gid int
-	}{
-		{"by-user", u.uid, u.gid},
-		{"by-root", u.subStart + 5, u.subStart + 5},
-	} {
-		var st syscall.Stat_t
-		p := filepath.Join(vol, c.path)
-		if err := syscall.Stat(p, &st); err != nil {
-			t.Errorf("stat %s: %v", p, err)
-			continue
-		}
-		if int(st.Uid) != c.uid || int(st.Gid) != c.gid {
-			t.Errorf("%s: owned by %d:%d on the host, want %d:%d", c.path, st.Uid, st.Gid, c.uid, c.gid)
-		}
-	}
+	checkOwners(t, vol, []owner{{"by-user", u.uid, u.gid}, {"by-root", u.subStart + 5, u.subStart + 5}})
 	checkNothingLeft(t, u)
 }
 
