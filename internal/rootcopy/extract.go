@@ -277,10 +277,29 @@ func (x *extractor) link(pfd int, base, full string, hdr *tar.Header) error {
 	return nil
 }
 
-// meta gives the open file fd its mode, times and (with archive) owner.
+// chownTo says whether an extracted file gets an owner other than its
+// writer's, and which: the archive's with archive, else the root's
+// (where the root's namespace is not this process's: see Root.UIDMap).
+func (x *extractor) chownTo(full string, hdr *tar.Header) (uid, gid int, ok bool, err error) {
+	if !x.archive && !x.root.mapped() {
+		return 0, 0, false, nil
+	}
+	uid, gid = hdr.Uid, hdr.Gid
+	if !x.archive {
+		uid, gid = 0, 0
+	}
+	uid, gid, err = x.root.toHost(uid, gid, full)
+	return uid, gid, err == nil, err
+}
+
+// meta gives the open file fd its mode, times and owner (see chownTo).
 func (x *extractor) meta(fd int, full string, hdr *tar.Header) error {
-	if x.archive {
-		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+	uid, gid, chown, err := x.chownTo(full, hdr)
+	if err != nil {
+		return err
+	}
+	if chown {
+		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return fmt.Errorf("chown %s in %s: %w", full, x.root.Name, err)
 		}
 	}
@@ -302,10 +321,11 @@ func setTimes(fd int, hdr *tar.Header) error {
 
 // owner gives a file that cannot be opened (symlink, device) its owner.
 func (x *extractor) owner(pfd int, base, full string, hdr *tar.Header) error {
-	if !x.archive {
-		return nil
+	uid, gid, chown, err := x.chownTo(full, hdr)
+	if err != nil || !chown {
+		return err
 	}
-	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown %s in %s: %w", full, x.root.Name, err)
 	}
 	return nil
