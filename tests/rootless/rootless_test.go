@@ -198,6 +198,50 @@ func TestRootlessPublish(t *testing.T) {
 	checkNothingLeft(t, u)
 }
 
+// pasta configures the container's namespace while the init boots: the
+// program's first instruction finds it up (address and default route).
+// A pasta that fails (a host port taken) fails the start with its
+// reason, in one line, and leaves nothing: no container, no pasta.
+func TestRootlessPastaStart(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	if !usablePasta(t, u) {
+		t.SkipNow()
+	}
+	out := u.mustRun(t, "run", "--rm", "box", "sh", "-c", "ip -4 -o addr show scope global; ip route show default")
+	if !strings.Contains(out, "inet ") || !strings.Contains(out, "default via") {
+		t.Errorf("the network when the program starts: %q, want an address and a default route", out)
+	}
+	// A pasta that fails once the init has started.
+	bin := filepath.Join(u.home, "fakebin")
+	script := "#!/bin/sh\nsleep 0.2\necho 'cannot configure the namespace' >&2\nexit 1\n"
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "pasta"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := u.path
+	u.path = bin + ":" + path
+	_, stderr, code := u.run(t, "run", "--rm", "box", "true")
+	u.path = path
+	if msg := strings.TrimSpace(stderr); code != 125 || !strings.Contains(msg, "pasta") || !strings.Contains(msg, "cannot configure the namespace") {
+		t.Errorf("a pasta that fails: exit %d, %q; want 125 and pasta's error", code, stderr)
+	}
+	checkNothingLeft(t, u)
+	testutil.WaitFor(t, testutil.Timeout(10*time.Second), "no pasta of the user's left", func() bool {
+		for _, pid := range u.processes() {
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.HasPrefix(string(comm), "pas") {
+				if st, ok := testutil.ReadProcStat(pid); ok && st.State == 'Z' {
+					testutil.ReapAll()
+				}
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func TestRootlessNetworkHostAndNone(t *testing.T) {
 	u := newUser(t, true)
 	u.importImage(t, "box")
