@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +40,56 @@ func (rn Rename) apply(name string) (string, bool) {
 // directory for a file (or the reverse) fails. With archive, each file gets
 // the owner the archive gives it; else it is root's, as the writer's.
 func (r *Root) Extract(rd io.Reader, dir string, rn Rename, archive bool) error {
+	if !r.mapped() {
+		return r.extract(rd, dir, rn, archive)
+	}
+	// Created as the namespace's root: an id-mapped mount (a volume, a
+	// rootfs directory) takes no file of an owner it does not map, which
+	// this process's root is.
+	uid, gid, err := r.toHost(0, 0, "/")
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with its file system ids.
+		runtime.LockOSThread()
+		if err := becomeFileOwner(uid, gid); err != nil {
+			errc <- err
+			return
+		}
+		errc <- r.extract(rd, dir, rn, archive)
+	}()
+	return <-errc
+}
+
+// becomeFileOwner makes this thread create files as uid and gid (its file
+// system ids), with the capabilities that the change takes from its
+// effective set given back (it still chowns, and reaches every file).
+func becomeFileOwner(uid, gid int) error {
+	_, _ = unix.SetfsgidRetGid(gid)
+	_, _ = unix.SetfsuidRetUid(uid)
+	// setfsuid and setfsgid say the previous ids: asking again checks.
+	u, _ := unix.SetfsuidRetUid(uid)
+	g, _ := unix.SetfsgidRetGid(gid)
+	if u != uid || g != gid {
+		return fmt.Errorf("cp: become %d:%d to create files: not permitted", uid, gid)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("cp: capget: %w", err)
+	}
+	for i := range data {
+		data[i].Effective = data[i].Permitted
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("cp: capset: %w", err)
+	}
+	return nil
+}
+
+func (r *Root) extract(rd io.Reader, dir string, rn Rename, archive bool) error {
 	tr := tar.NewReader(rd)
 	x := &extractor{root: r, dir: dir, rn: rn, archive: archive}
 	for {

@@ -209,8 +209,10 @@ func TestUsernsCommitExport(t *testing.T) {
 // container's owners, as Docker with userns-remap: its root's without -a,
 // the archive's ids through the container's mapping with -a; on disk the
 // root file system holds them as the container's range, an id-mapped
-// volume as the container sees them. A stopped container's copy lands
-// alike. An owner the container does not map is refused.
+// volume as the container sees them (through the id-mapped mount of a
+// running one, which takes no file of the host's root). A stopped
+// container's copy lands alike. An owner the container does not map is
+// refused.
 func TestUsernsCopyInto(t *testing.T) {
 	e := newEnv(t)
 	subordinateIDs(t, 600000, 2*65536)
@@ -244,10 +246,10 @@ func TestUsernsCopyInto(t *testing.T) {
 		}
 	}
 	// Running.
-	a := e.runDetached("--network", "none", "--userns", "auto", "usernscp:1", "sleep", "600")
-	copyIn(a, false)
+	a := e.runDetached("--network", "none", "--userns", "auto", "-v", "usernscpvola:/vol", "usernscp:1", "sleep", "600")
+	copyIn(a, true)
 	stat[1] = a
-	if out := strings.TrimSpace(e.mustRun(0, stat[:len(stat)-2]...).stdout); out != want[:strings.Index(want, "\n/vol")] {
+	if out := strings.TrimSpace(e.mustRun(0, stat...).stdout); out != want {
 		t.Errorf("cp into running %s: the container sees\n%s\nwant\n%s", a, out, want)
 	}
 	uid := idMap(t, e.mustRun(0, "exec", a, "cat", "/proc/self/uid_map").stdout)[1]
@@ -263,9 +265,11 @@ func TestUsernsCopyInto(t *testing.T) {
 	if out := strings.TrimSpace(e.mustRun(0, stat...).stdout); out != want {
 		t.Errorf("cp into stopped %s: the container sees\n%s\nwant\n%s", b, out, want)
 	}
-	vol := strings.TrimSpace(e.mustRun(0, "volume", "inspect", "-f", "{{.Mountpoint}}", "usernscpvol").stdout)
-	if u, g := owner(t, filepath.Join(vol, "plain")); u != 0 || g != 0 {
-		t.Errorf("plain in the id-mapped volume is %d:%d on disk, want 0:0", u, g)
+	for _, v := range []string{"usernscpvola", "usernscpvol"} {
+		vol := strings.TrimSpace(e.mustRun(0, "volume", "inspect", "-f", "{{.Mountpoint}}", v).stdout)
+		if u, g := owner(t, filepath.Join(vol, "plain")); u != 0 || g != 0 {
+			t.Errorf("plain in the id-mapped volume %s is %d:%d on disk, want 0:0", v, u, g)
+		}
 	}
 	// An owner the container cannot have: refused, in one line.
 	if err := os.Lchown(filepath.Join(src, "f"), 70000, 70000); err != nil {
