@@ -9,7 +9,12 @@
 # rootless <= 0.2 x rootless podman. See bench/README.md.
 #
 # It makes a user of its own (subordinate ranges in /etc/subuid and
-# /etc/subgid) and removes it, its ranges and its state afterwards.
+# /etc/subgid) and removes it, its ranges and its state afterwards; or,
+# with BENCH_USER, takes that existing user (with ranges, its own HOME and
+# XDG_RUNTIME_DIR, BENCH_XDG_RUNTIME_DIR if given) and removes only the
+# image it imported. podman waits 20 s for each container's exit for a user
+# made for the run (see bench/README.md): its figures mean something only
+# with BENCH_USER, a user that has run podman before.
 #
 # Environment:
 #   BIN_DIR     use sdocker, sdocker-init, sdocker-monitor from this directory
@@ -17,6 +22,7 @@
 #   ROUNDS      interleaved rounds (default 5)
 #   WARMUP      warmup runs per command and round (default 2)
 #   KEEP_TMP=1  keep the temp dir (hyperfine JSON)
+#   BENCH_USER  an existing user to run the rootless commands as (see above)
 set -euo pipefail
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,13 +43,19 @@ ROUNDS=${ROUNDS:-5}
 
 tmp=$(mktemp -d /tmp/sdocker-bench-rootless.XXXXXX)
 chmod 755 "$tmp"
-user=sdbrl$$
+user=${BENCH_USER:-sdbrl$$}
 uid=
 tun_mode=
+imported=
 cleanup() {
 	local rc=$?
 	set +e
-	if [ -n "$uid" ]; then
+	if [ -n "${BENCH_USER:-}" ]; then
+		if [ -n "$imported" ]; then
+			"${as_user[@]}" "$sdocker" rmi bb:bench >/dev/null 2>&1
+			"${as_user[@]}" "${podman[@]}" rmi bb:bench >/dev/null 2>&1
+		fi
+	elif [ -n "$uid" ]; then
 		# Every process of the user's (the pause process, pasta, podman's).
 		local pids
 		for _ in 1 2 3 4 5; do
@@ -54,7 +66,7 @@ cleanup() {
 		done
 		userdel "$user" >/dev/null 2>&1
 	fi
-	sed -i "/^$user:/d" /etc/subuid /etc/subgid
+	[ -n "${BENCH_USER:-}" ] || sed -i "/^$user:/d" /etc/subuid /etc/subgid
 	[ -z "$tun_mode" ] || chmod "$tun_mode" /dev/net/tun
 	if [ -n "${sdocker:-}" ]; then
 		SDOCKER_ROOT=$tmp/root-sdocker "$sdocker" rm -f $(SDOCKER_ROOT=$tmp/root-sdocker "$sdocker" ps -aq 2>/dev/null) >/dev/null 2>&1
@@ -75,19 +87,30 @@ build_binaries
 sdocker=$bin/sdocker
 chmod 755 "$bin"
 
-# The user, with a range after every other.
-home=$tmp/home
-useradd -M -d "$home" -s /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user"
-uid=$(id -u "$user")
-gid=$(id -g "$user")
-end=$(awk -F: '$2+$3 > m {m = $2+$3} END {print m+0}' /etc/subuid /etc/subgid)
-start=$(( (end / 65536 + 1) * 65536 ))
-[ "$start" -ge 2097152 ] || start=2097152
-echo "$user:$start:65536" >>/etc/subuid
-echo "$user:$start:65536" >>/etc/subgid
-mkdir -p "$home/run"
-chmod 700 "$home" "$home/run"
-chown -R "$uid:$gid" "$home"
+if [ -n "${BENCH_USER:-}" ]; then
+	uid=$(id -u "$user") || die "no user $user"
+	gid=$(id -g "$user")
+	home=$(getent passwd "$user" | cut -d: -f6)
+	grep -q "^$user:" /etc/subuid || die "user $user has no range in /etc/subuid"
+	run_dir=${BENCH_XDG_RUNTIME_DIR:-/run/user/$uid}
+	conf=$tmp/containers.conf
+else
+	# The user, with a range after every other.
+	home=$tmp/home
+	useradd -M -d "$home" -s /bin/sh -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user"
+	uid=$(id -u "$user")
+	gid=$(id -g "$user")
+	end=$(awk -F: '$2+$3 > m {m = $2+$3} END {print m+0}' /etc/subuid /etc/subgid)
+	start=$(( (end / 65536 + 1) * 65536 ))
+	[ "$start" -ge 2097152 ] || start=2097152
+	echo "$user:$start:65536" >>/etc/subuid
+	echo "$user:$start:65536" >>/etc/subgid
+	mkdir -p "$home/run"
+	chmod 700 "$home" "$home/run"
+	chown -R "$uid:$gid" "$home"
+	run_dir=$home/run
+	conf=$home/containers.conf
+fi
 # pasta opens /dev/net/tun: distributions make it 0666.
 mode=$(stat -c %a /dev/net/tun)
 if [ "$mode" != 666 ]; then
@@ -99,18 +122,20 @@ busybox_rootfs "$tmp/rootfs"
 tar -C "$tmp/rootfs" -cf "$tmp/bb.tar" .
 chmod 644 "$tmp/bb.tar"
 
+# /usr/sbin too: runc is there on Debian.
 as_user=(setpriv --reuid "$uid" --regid "$gid" --clear-groups
-	env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" XDG_RUNTIME_DIR="$home/run" USER="$user")
+	env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$home" XDG_RUNTIME_DIR="$run_dir" USER="$user")
 as_root=(env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root SDOCKER_ROOT="$tmp/root-sdocker")
-cat >"$home/containers.conf" <<'EOF'
+cat >"$conf" <<'EOF'
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
-chown "$uid:$gid" "$home/containers.conf"
-podman=(env CONTAINERS_CONF="$home/containers.conf" podman --runtime runc)
+chown "$uid:$gid" "$conf"
+podman=(env CONTAINERS_CONF="$conf" podman --runtime runc)
 
 "${as_root[@]}" "$sdocker" import "$tmp/bb.tar" bb:bench >/dev/null
+imported=1
 "${as_user[@]}" "$sdocker" import "$tmp/bb.tar" bb:bench >/dev/null
 "${as_user[@]}" "${podman[@]}" import "$tmp/bb.tar" bb:bench >/dev/null 2>&1 || die "podman import as $user failed"
 

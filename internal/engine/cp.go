@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -106,7 +107,7 @@ func (e *Engine) withRoot(ref string, fn func(*rootcopy.Root) error) error {
 			// The pid was the init's when its root was opened.
 			if err == nil && proc.Alive(r.Pid, r.PidStart) {
 				defer root.Close()
-				return fn(root)
+				return fn(withOwners(root, r))
 			}
 			if err == nil {
 				root.Close()
@@ -141,7 +142,7 @@ func (e *Engine) withStoppedRoot(id, name string, fn func(*rootcopy.Root) error)
 		return err
 	}
 	defer root.Close()
-	return fn(root)
+	return fn(withOwners(root, r))
 }
 
 // withVolumes calls fn with the root file system of r and its volumes
@@ -171,6 +172,7 @@ func inVolumeNamespace(r *Record, name string, fn func(*rootcopy.Root) error) er
 		return err
 	}
 	defer root.Close()
+	withOwners(root, r)
 	// Its volumes and binds; a tmpfs of a stopped container holds nothing.
 	var mounts []MountPoint
 	for _, m := range r.Mounts {
@@ -178,10 +180,23 @@ func inVolumeNamespace(r *Record, name string, fn func(*rootcopy.Root) error) er
 			mounts = append(mounts, m)
 		}
 	}
-	for _, m := range mountSpecs(mounts) {
+	for i, m := range mountSpecs(mounts) {
 		if err := launch.MountInRoot(root.Fd(), m); err != nil {
 			return fmt.Errorf("cp: %w", err)
 		}
+		if r.idMapsStorage() && typeOf(mounts[i]) == mountVolume {
+			// Its files are the container's ids on disk (see
+			// idMapVolumes).
+			root.OwnIDsUnder = append(root.OwnIDsUnder, path.Clean("/"+m.Destination))
+		}
 	}
 	return fn(root)
+}
+
+// withOwners gives root, of container r, the ids of r's user namespace
+// (none without one): cp into it gives its files the container's owners,
+// cp out of it records them.
+func withOwners(root *rootcopy.Root, r *Record) *rootcopy.Root {
+	root.UIDMap, root.GIDMap = r.Host.UIDMap, r.Host.GIDMap
+	return root
 }

@@ -193,13 +193,21 @@ func (e *Engine) joinNetworkOf(r *Record) error {
 }
 
 // connect makes r's network namespace and puts it on its network, before
-// its init starts. It returns what the record keeps of it.
-func (e *Engine) connect(r *Record) ([]network.Attachment, error) {
-	if strings.HasPrefix(r.Host.Network, containerModePrefix) {
-		return nil, e.joinNetworkOf(r)
-	}
+// its init starts. It returns what the record keeps of it, and, when the
+// network is still being configured (pasta's), ready, which waits until
+// it is.
+func (e *Engine) connect(r *Record) (atts []network.Attachment, ready func() error, err error) {
 	if r.Host.Network == network.PastaMode {
 		return e.connectPasta(r)
+	}
+	atts, err = e.connectNow(r)
+	return atts, nil, err
+}
+
+// connectNow is connect for the networks that are ready at once.
+func (e *Engine) connectNow(r *Record) ([]network.Attachment, error) {
+	if strings.HasPrefix(r.Host.Network, containerModePrefix) {
+		return nil, e.joinNetworkOf(r)
 	}
 	if !isBridgeMode(r.Host.Network) {
 		return nil, nil

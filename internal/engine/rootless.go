@@ -48,9 +48,10 @@ func (e *Engine) pastaPidFile(id string) string {
 	return filepath.Join(e.containerDir(id), "pasta.pid")
 }
 
-// connectPasta makes r's network namespace and connects it through pasta,
-// before its init starts.
-func (e *Engine) connectPasta(r *Record) ([]network.Attachment, error) {
+// connectPasta makes r's network namespace and starts pasta on it, before
+// its init starts; ready waits until pasta has configured it (see
+// launch.Callbacks.BeforePlaced: pasta's start runs beside the init's).
+func (e *Engine) connectPasta(r *Record) (atts []network.Attachment, ready func() error, err error) {
 	path, err := network.CreateNetns(r.ID)
 	if errors.Is(err, os.ErrExist) {
 		// What a killed start of it left.
@@ -59,18 +60,20 @@ func (e *Engine) connectPasta(r *Record) ([]network.Attachment, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ports, err := network.StartPasta(path, e.pastaPidFile(r.ID), r.Ports)
+	p, ports, err := network.StartPasta(path, e.pastaPidFile(r.ID), r.Ports)
 	if err != nil {
-		return nil, errors.Join(err, e.disconnectPasta(r))
+		return nil, nil, errors.Join(err, e.disconnectPasta(r))
 	}
-	return []network.Attachment{{Network: network.PastaMode, Ports: ports}}, nil
+	return []network.Attachment{{Network: network.PastaMode, Ports: ports}}, p.Wait, nil
 }
 
-// disconnectPasta ends r's pasta and removes its network namespace.
+// disconnectPasta ends r's pasta and removes its network namespace. Only
+// a pasta that publishes ports is waited for: they are free once this
+// returns.
 func (e *Engine) disconnectPasta(r *Record) error {
-	return errors.Join(network.StopPasta(e.pastaPidFile(r.ID)), network.RemoveNetns(r.ID))
+	return errors.Join(network.StopPasta(e.pastaPidFile(r.ID), len(r.Ports) > 0), network.RemoveNetns(r.ID))
 }
 
 // rootlessSpec fits r's spec to the user namespace of a rootless engine:

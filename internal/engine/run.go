@@ -393,6 +393,7 @@ func (e *Engine) newRecord(o RunOptions) (*Record, specgen.ImageConfig, *specs.L
 	if err := e.usernsOptions(o.Isolation, r); err != nil {
 		return nil, none, nil, err
 	}
+	keepIDDefaults(r, o.User)
 	return r, process, res, nil
 }
 
@@ -595,13 +596,17 @@ func (e *Engine) startContainer(r *Record, o launch.Options) (*launch.Process, c
 	}
 	o.CreateCgroups = true
 	o.Trace.Mark("start bookkeeping")
-	atts, err := e.connect(r)
+	atts, ready, err := e.connect(r)
 	if err != nil {
 		return nil, nil, errors.Join(err, cg.Destroy())
 	}
 	o.Trace.Mark("network")
+	o.BeforePlaced = ready
 	p, err := launch.Start(r.ID, withoutCgroupLimits(r.Spec), cg, o)
 	if err != nil {
+		if ready != nil {
+			_ = ready() // what the start failed on says more; then pasta's pid is known
+		}
 		return nil, nil, errors.Join(err, cg.Destroy(), e.disconnect(r, atts))
 	}
 	pidStart, monitorStart := proc.StartTime(p.Pid), proc.StartTime(os.Getpid())

@@ -17,6 +17,7 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 	"github.com/sdocker/sdocker/internal/image"
 	"github.com/sdocker/sdocker/internal/launch"
+	"github.com/sdocker/sdocker/internal/rootless"
 	"github.com/sdocker/sdocker/internal/specgen"
 )
 
@@ -70,7 +71,7 @@ func (e *Engine) usernsOptions(o IsolationOptions, r *Record) error {
 	case "":
 		return nil
 	case "keep-id":
-		if os.Geteuid() == 0 {
+		if os.Geteuid() == 0 && !rootless.Active() {
 			return bad("--userns keep-id maps the calling user's id into the container, for an unprivileged user: as root, use --userns auto or --uidmap")
 		}
 		if uids, gids, err = e.keepID(); err != nil {
@@ -92,7 +93,7 @@ func (e *Engine) usernsOptions(o IsolationOptions, r *Record) error {
 	if mode == "private" {
 		r.Host.Userns = "private"
 	}
-	if r.ImageID == "" {
+	if r.ImageID == "" && r.idMapsStorage() {
 		// A rootfs directory: id-mapped at the container's rootfs.
 		r.Host.IDMappedRootfs, r.Rootfs = r.Rootfs, image.RootfsOf(e.containerDir(r.ID))
 	}
@@ -184,19 +185,61 @@ func orDefault(s, def string) string {
 }
 
 // keepID maps the calling user's ids to themselves and the rest of the
-// container's from that user's subordinate ids.
+// container's from that user's subordinate ids. In a rootless engine the
+// user is the namespace's 0 and the subordinate ids its 1..N: the
+// container's id of the user's is the one outside, which the namespace's
+// 0 is.
 func (e *Engine) keepID() (uids, gids []specs.LinuxIDMapping, err error) {
-	subU, subG, err := e.subordinateRanges()
+	uid, gid := keepIDUser()
+	ownU, ownG := uid, gid
+	var subU, subG ids.Range
+	if rootless.Active() {
+		ownU, ownG = 0, 0
+		if subU, err = rootless.NamespaceRange("/proc/self/uid_map"); err == nil {
+			subG, err = rootless.NamespaceRange("/proc/self/gid_map")
+		}
+	} else {
+		var u, g []ids.Range
+		if u, g, err = e.subordinateRanges(); err == nil {
+			subU, subG = u[0], g[0]
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if uids, err = specgen.KeepIDMappings(uint32(os.Getuid()), subU[0]); err == nil {
-		gids, err = specgen.KeepIDMappings(uint32(os.Getgid()), subG[0])
+	if uids, err = specgen.KeepIDMappings(uid, ownU, subU); err == nil {
+		gids, err = specgen.KeepIDMappings(gid, ownG, subG)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --userns keep-id: %w", ErrInvalidInput, err)
 	}
 	return uids, gids, nil
+}
+
+// keepIDUser is the user's uid and gid that --userns keep-id keeps: the
+// ones outside a rootless engine's namespace.
+func keepIDUser() (uid, gid uint32) {
+	return uint32(rootless.UID()), uint32(rootless.GID())
+}
+
+// keepIDDefaults makes the user that keep-id keeps the user of r's process
+// unless user (--user) names one, as podman does: the files of the user's
+// (the image's layers and volumes as a rootless engine stores them, bind
+// mounts) are that user's in the container, which then may write them.
+func keepIDDefaults(r *Record, user string) {
+	if r.Host.Userns == "keep-id" && user == "" {
+		uid, gid := keepIDUser()
+		r.Host.User = fmt.Sprintf("%d:%d", uid, gid)
+	}
+}
+
+// idMapsStorage reports whether r's root file system and volumes are
+// id-mapped to its range: with a user namespace, but keep-id's, whose
+// mapping puts the user's own files, as they are on disk, at the user's
+// ids in the container (and a rootless engine may not id-map the host's
+// file systems).
+func (r *Record) idMapsStorage() bool {
+	return len(r.Host.UIDMap) > 0 && r.Host.Userns != "keep-id"
 }
 
 // assignAutoRange gives r (--userns auto) the first range of its size in
@@ -256,7 +299,7 @@ func freeRange(ranges []ids.Range, used []specs.LinuxIDMapping, size uint32) (ui
 // container has.
 func idMapVolumes(r *Record) specgen.Opt {
 	return func(s *specs.Spec) error {
-		if len(r.Host.UIDMap) == 0 {
+		if !r.idMapsStorage() {
 			return nil
 		}
 		for _, m := range r.Mounts {
@@ -276,7 +319,7 @@ func idMapVolumes(r *Record) specgen.Opt {
 // rootfsIDMap is how the root file system of r is id-mapped; nil without
 // a user namespace. The caller closes its Userns.
 func rootfsIDMap(r *Record) (*image.IDMap, error) {
-	if len(r.Host.UIDMap) == 0 {
+	if !r.idMapsStorage() {
 		return nil, nil
 	}
 	userns, err := launch.MappedUserns(r.Host.UIDMap, r.Host.GIDMap)

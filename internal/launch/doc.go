@@ -53,7 +53,10 @@
 //     the signal was armed. The init joins its v1 cgroups itself, writing 0
 //     into each tasks file: that moves its one thread without the kernel's
 //     global threadgroup lock, whose write side (taken to move a process by
-//     its pid) waits for an RCU grace period.
+//     its pid) waits for an RCU grace period. Options.BeforePlaced, if
+//     set, runs right before "placed": the wait for what the caller
+//     started beside the init's boot and the container needs (pasta's
+//     network).
 //  5. Options.WhileStarting runs (the caller's state and pid files) while
 //     the init sets the container up; then the parent follows the sync
 //     socket: "console" (a pty master), "hooks" (it runs

@@ -80,6 +80,13 @@ type Callbacks struct {
 	// caller's bookkeeping (state file, pid file) then costs no time on
 	// the way to the container's program. Its error fails the start.
 	WhileStarting func(pid int) error
+	// BeforePlaced is called once the child's runtime has booted, right
+	// before it is let go on to set the container up (its mounts, then
+	// the user's program): the wait for what the caller started beside
+	// the container and the container needs from its first step (the
+	// network that pasta configures in the container's namespace). Its
+	// error fails the start.
+	BeforePlaced func() error
 	// CreateRuntime is called with the init's host pid once its namespaces
 	// exist, before pivot_root, while the init waits (OCI prestart and
 	// createRuntime hooks). It returns the state JSON the init gives its
@@ -708,6 +715,13 @@ func (c *child) place(res *specs.LinuxResources, late string) error {
 			return fmt.Errorf("container process %d ended before it was placed", c.p.Pid)
 		}
 	}
+	if o.BeforePlaced != nil {
+		start := o.Trace.Since()
+		if err := o.BeforePlaced(); err != nil {
+			return err
+		}
+		o.Trace.Beside("wait: what the container needs before its setup", start)
+	}
 	return c.conn.send(syncMessage{Type: "placed"}, fds...)
 }
 
@@ -784,7 +798,7 @@ func (c *child) configure(cfg *childConfig) (*Process, error) {
 	// waits for "placed" before anything else but arming its parent-death
 	// signal.
 	cfg.IDMapped = idMappedMounts(cfg.Spec)
-	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent || len(cfg.IDMapped) > 0
+	cfg.WaitPlaced = c.cg.Version() == 1 || c.limitsLater || late != "" || c.o.KillWithParent || len(cfg.IDMapped) > 0 || c.o.BeforePlaced != nil
 	cfg.Trace = c.o.Trace != nil && !cfg.ExecFifo
 	if c.cg.Version() == 2 {
 		if err := c.chownCgroups(); err != nil {

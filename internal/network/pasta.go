@@ -1,12 +1,14 @@
 package network
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,27 +19,68 @@ import (
 // ports published by pasta's forwarding.
 const PastaMode = "pasta"
 
-// StartPasta connects the network namespace at netns through pasta and
-// publishes ports (a host port 0 is picked). pasta configures the
-// namespace as the host's network (addresses, routes) and goes into the
-// background once it has; its pid goes to pidFile. It quits by itself when
-// the namespace's mount goes (RemoveNetns). It returns the ports with
-// every host port picked.
-func StartPasta(netns, pidFile string, ports []PortMapping) ([]PortMapping, error) {
+// Pasta is a pasta started on a container's network namespace that may
+// not have configured it yet.
+type Pasta struct {
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	once sync.Once
+	err  error
+}
+
+// StartPasta starts pasta to connect the network namespace at netns and
+// publish ports (a host port 0 is picked), and returns at once: pasta
+// configures the namespace as the host's network (addresses, routes)
+// while the container is set up, and goes into the background once it
+// has (Wait). Its pid goes to pidFile. It quits by itself when the
+// namespace's mount goes (RemoveNetns). It returns the ports with every
+// host port picked.
+func StartPasta(netns, pidFile string, ports []PortMapping) (*Pasta, []PortMapping, error) {
 	pasta, err := exec.LookPath("pasta")
 	if err != nil {
-		return nil, errors.New("rootless network: pasta not found in PATH: install it (Debian and Ubuntu: the passt package), or use --network none or host")
+		return nil, nil, errors.New("rootless network: pasta not found in PATH: install it (Debian and Ubuntu: the passt package), or use --network none or host")
 	}
 	if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
-		return nil, fmt.Errorf("rootless network: pasta needs /dev/net/tun, which this user may not open (%w): distributions make it mode 0666; or use --network none or host", err)
+		return nil, nil, fmt.Errorf("rootless network: pasta needs /dev/net/tun, which this user may not open (%w): distributions make it mode 0666; or use --network none or host", err)
 	}
+	args, out, err := pastaArgs(netns, pidFile, ports)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Pasta{cmd: exec.Command(pasta, args...)}
+	p.cmd.Dir = "/"
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("rootless network: start pasta: %w", err)
+	}
+	return p, out, nil
+}
+
+// Wait waits until pasta has configured the namespace and gone into the
+// background, and says whether it could. Once is enough; later calls
+// return the same.
+func (p *Pasta) Wait() error {
+	p.once.Do(func() {
+		if err := p.cmd.Wait(); err != nil {
+			p.err = fmt.Errorf("rootless network: pasta %s: %w: %s", strings.Join(p.cmd.Args[1:], " "), err, lastLine(p.out.Bytes()))
+		}
+	})
+	return p.err
+}
+
+// pastaArgs are the arguments of pasta for netns, pidFile and ports, and
+// the ports with every host port picked. Without a port of a protocol
+// nothing of it is forwarded from the host; never from the namespace to
+// the host (-T, -U: the host's ports are reached at its addresses).
+func pastaArgs(netns, pidFile string, ports []PortMapping) ([]string, []PortMapping, error) {
 	args := []string{"--config-net", "--quiet", "--netns", netns, "--pid", pidFile, "-T", "none", "-U", "none"}
 	var tcp, udp int
 	out := make([]PortMapping, 0, len(ports))
 	for _, m := range ports {
 		if m.HostPort == 0 {
+			var err error
 			if m.HostPort, err = freePort(m.Proto, m.hostAddr()); err != nil {
-				return nil, fmt.Errorf("publish %d/%s: pick a host port: %w", m.ContainerPort, m.Proto, err)
+				return nil, nil, fmt.Errorf("publish %d/%s: pick a host port: %w", m.ContainerPort, m.Proto, err)
 			}
 		}
 		spec := fmt.Sprintf("%d:%d", m.HostPort, m.ContainerPort)
@@ -59,17 +102,15 @@ func StartPasta(netns, pidFile string, ports []PortMapping) ([]PortMapping, erro
 	if udp == 0 {
 		args = append(args, "-u", "none")
 	}
-	cmd := exec.Command(pasta, args...)
-	cmd.Dir = "/"
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("rootless network: pasta %s: %w: %s", strings.Join(args, " "), err, lastLine(b))
-	}
-	return out, nil
+	return args, out, nil
 }
 
 // StopPasta ends the pasta whose pid is in pidFile, if it runs still, and
-// removes the file. Gone is not an error.
-func StopPasta(pidFile string) error {
+// removes the file. Gone is not an error. With wait it returns only once
+// pasta has ended (for at most 5 s): its published ports are free again
+// then. Its end takes long (the kernel removes its tap device, 20 to 40
+// ms): without ports nothing waits for it.
+func StopPasta(pidFile string, wait bool) error {
 	b, err := os.ReadFile(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -78,7 +119,7 @@ func StopPasta(pidFile string) error {
 		return fmt.Errorf("read %s: %w", pidFile, err)
 	}
 	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-		stopPasta(pid)
+		stopPasta(pid, wait)
 	}
 	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", pidFile, err)
@@ -86,9 +127,9 @@ func StopPasta(pidFile string) error {
 	return nil
 }
 
-// stopPasta ends pasta pid and waits until it has (its ports are closed
-// then), for at most 5 s.
-func stopPasta(pid int) {
+// stopPasta ends pasta pid and with wait waits until it has (its ports
+// are closed then), for at most 5 s.
+func stopPasta(pid int, wait bool) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return // gone
@@ -100,7 +141,7 @@ func stopPasta(pid int) {
 	if err != nil || !strings.HasPrefix(string(comm), "pasta") && !strings.HasPrefix(string(comm), "passt") {
 		return
 	}
-	if unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0) != nil {
+	if unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0) != nil || !wait {
 		return
 	}
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}

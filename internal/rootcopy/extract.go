@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +40,56 @@ func (rn Rename) apply(name string) (string, bool) {
 // directory for a file (or the reverse) fails. With archive, each file gets
 // the owner the archive gives it; else it is root's, as the writer's.
 func (r *Root) Extract(rd io.Reader, dir string, rn Rename, archive bool) error {
+	if !r.mapped() {
+		return r.extract(rd, dir, rn, archive)
+	}
+	// Created as the namespace's root: an id-mapped mount (a volume, a
+	// rootfs directory) takes no file of an owner it does not map, which
+	// this process's root is.
+	uid, gid, err := r.toHost(0, 0, "/")
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with its file system ids.
+		runtime.LockOSThread()
+		if err := becomeFileOwner(uid, gid); err != nil {
+			errc <- err
+			return
+		}
+		errc <- r.extract(rd, dir, rn, archive)
+	}()
+	return <-errc
+}
+
+// becomeFileOwner makes this thread create files as uid and gid (its file
+// system ids), with the capabilities that the change takes from its
+// effective set given back (it still chowns, and reaches every file).
+func becomeFileOwner(uid, gid int) error {
+	_, _ = unix.SetfsgidRetGid(gid)
+	_, _ = unix.SetfsuidRetUid(uid)
+	// setfsuid and setfsgid say the previous ids: asking again checks.
+	u, _ := unix.SetfsuidRetUid(uid)
+	g, _ := unix.SetfsgidRetGid(gid)
+	if u != uid || g != gid {
+		return fmt.Errorf("cp: become %d:%d to create files: not permitted", uid, gid)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("cp: capget: %w", err)
+	}
+	for i := range data {
+		data[i].Effective = data[i].Permitted
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("cp: capset: %w", err)
+	}
+	return nil
+}
+
+func (r *Root) extract(rd io.Reader, dir string, rn Rename, archive bool) error {
 	tr := tar.NewReader(rd)
 	x := &extractor{root: r, dir: dir, rn: rn, archive: archive}
 	for {
@@ -277,10 +328,29 @@ func (x *extractor) link(pfd int, base, full string, hdr *tar.Header) error {
 	return nil
 }
 
-// meta gives the open file fd its mode, times and (with archive) owner.
+// chownTo says whether an extracted file gets an owner other than its
+// writer's, and which: the archive's with archive, else the root's
+// (where the root's namespace is not this process's: see Root.UIDMap).
+func (x *extractor) chownTo(full string, hdr *tar.Header) (uid, gid int, ok bool, err error) {
+	if !x.archive && !x.root.mapped() {
+		return 0, 0, false, nil
+	}
+	uid, gid = hdr.Uid, hdr.Gid
+	if !x.archive {
+		uid, gid = 0, 0
+	}
+	uid, gid, err = x.root.toHost(uid, gid, full)
+	return uid, gid, err == nil, err
+}
+
+// meta gives the open file fd its mode, times and owner (see chownTo).
 func (x *extractor) meta(fd int, full string, hdr *tar.Header) error {
-	if x.archive {
-		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+	uid, gid, chown, err := x.chownTo(full, hdr)
+	if err != nil {
+		return err
+	}
+	if chown {
+		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return fmt.Errorf("chown %s in %s: %w", full, x.root.Name, err)
 		}
 	}
@@ -302,10 +372,11 @@ func setTimes(fd int, hdr *tar.Header) error {
 
 // owner gives a file that cannot be opened (symlink, device) its owner.
 func (x *extractor) owner(pfd int, base, full string, hdr *tar.Header) error {
-	if !x.archive {
-		return nil
+	uid, gid, chown, err := x.chownTo(full, hdr)
+	if err != nil || !chown {
+		return err
 	}
-	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("chown %s in %s: %w", full, x.root.Name, err)
 	}
 	return nil

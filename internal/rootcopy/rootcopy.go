@@ -13,9 +13,13 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdocker/sdocker/internal/ids"
 )
 
 // ErrNotFound is a path that does not exist in a root.
@@ -28,6 +32,33 @@ type Root struct {
 	fd int
 	// Name says whose root it is in errors, e.g. "container web".
 	Name string
+	// UIDMap and GIDMap are the mappings of the user namespace whose ids
+	// the files of the root are (a container's with --userns): a file
+	// extracted into it is owned by the ids of that namespace (the
+	// namespace's root without an archive's owners). Nil: this
+	// process's.
+	UIDMap, GIDMap []specs.LinuxIDMapping
+	// OwnIDsUnder are directories of the root (mount points) whose files
+	// hold the namespace's ids as they are (id-mapped where the container
+	// runs): no mapping there.
+	OwnIDsUnder []string
+}
+
+// mapped reports whether the root's ids are those of a user namespace.
+func (r *Root) mapped() bool { return len(r.UIDMap) > 0 || len(r.GIDMap) > 0 }
+
+// toHost is the owner (this process's ids) of a file that the root's
+// namespace owns by uid and gid; an error names what is not mapped.
+func (r *Root) toHost(uid, gid int, full string) (int, int, error) {
+	if !r.mapped() || slices.ContainsFunc(r.OwnIDsUnder, func(d string) bool { return isUnder(full, d) }) {
+		return uid, gid, nil
+	}
+	hu, okU := ids.ToHost(r.UIDMap, uint32(uid))
+	hg, okG := ids.ToHost(r.GIDMap, uint32(gid))
+	if uid < 0 || gid < 0 || !okU || !okG {
+		return 0, 0, fmt.Errorf("chown %s in %s: owner %d:%d is not mapped in its user namespace", full, r.Name, uid, gid)
+	}
+	return int(hu), int(hg), nil
 }
 
 // OpenRoot opens dir as a root; name is for errors.
@@ -37,6 +68,11 @@ func OpenRoot(dir, name string) (*Root, error) {
 		return nil, fmt.Errorf("open root %s: %w", dir, err)
 	}
 	return &Root{fd: fd, Name: name}, nil
+}
+
+// isUnder reports whether p is dir or below it (both clean, absolute).
+func isUnder(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // Fd is the root's descriptor (O_PATH), valid until Close.

@@ -13,6 +13,7 @@ import (
 // What the user's command passes on to itself in the namespace.
 const (
 	envUID     = "_SDOCKER_ROOTLESS_UID"  // the user's uid outside
+	envGID     = "_SDOCKER_ROOTLESS_GID"  // the user's gid outside
 	envDataDir = "_SDOCKER_ROOTLESS_DATA" // DataDir, resolved outside
 	envRunDir  = "_SDOCKER_ROOTLESS_RUN"  // RunDir, resolved outside
 	envFDs     = "_SDOCKER_ROOTLESS_FDS"  // the namespace descriptors the join left open
@@ -28,6 +29,15 @@ func UID() int {
 		return id
 	}
 	return os.Getuid()
+}
+
+// GID is the user's gid outside the namespace (the current one outside
+// it).
+func GID() int {
+	if id, err := strconv.Atoi(os.Getenv(envGID)); err == nil && Active() {
+		return id
+	}
+	return os.Getgid()
 }
 
 // DataDir is where a rootless sdocker keeps containers, images, volumes and

@@ -230,7 +230,7 @@ func join(pid int, start uint64, args []string, uid int, data, run string) error
 		"--preserve-credentials", "--wd=" + wd, "--", exe,
 	}
 	env := append(os.Environ(),
-		envUID+"="+strconv.Itoa(uid), envDataDir+"="+data, envRunDir+"="+run,
+		envUID+"="+strconv.Itoa(uid), envGID+"="+strconv.Itoa(os.Getgid()), envDataDir+"="+data, envRunDir+"="+run,
 		fmt.Sprintf("%s=%d,%d", envFDs, fds[0], fds[1]))
 	err = unix.Exec(nsenter, append(argv, args...), env)
 	return fmt.Errorf("rootless: execute %s: %w", nsenter, err)

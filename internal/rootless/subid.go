@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/sdocker/sdocker/internal/ids"
 )
@@ -50,4 +52,24 @@ func subIDs(file, name string, id int) (Range, error) {
 		return Range{}, fmt.Errorf("read %s: %w", file, err)
 	}
 	return r, nil
+}
+
+// NamespaceRange is the range of ids of this rootless namespace that map
+// the user's subordinate ids (1..N: 0 is the user), read from mapFile
+// (/proc/self/uid_map or gid_map).
+func NamespaceRange(mapFile string) (ids.Range, error) {
+	b, err := os.ReadFile(mapFile)
+	if err != nil {
+		return ids.Range{}, fmt.Errorf("read %s: %w", mapFile, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[0] != "1" {
+			continue
+		}
+		if n, err := strconv.ParseUint(f[2], 10, 32); err == nil && n > 0 {
+			return ids.Range{Start: 1, Size: uint32(n)}, nil
+		}
+	}
+	return ids.Range{}, fmt.Errorf("%s maps no subordinate ids", mapFile)
 }

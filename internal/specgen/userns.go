@@ -28,10 +28,12 @@ func ParseIDMap(flag, s string) (specs.LinuxIDMapping, error) {
 	return specs.LinuxIDMapping{ContainerID: n[0], HostID: n[1], Size: n[2]}, nil
 }
 
-// KeepIDMappings maps the container's ids so that id is the host's own
-// and the others, 0 up, come from the subordinate range sub (podman's
-// --userns keep-id); sub must hold more than id ids.
-func KeepIDMappings(id uint32, sub ids.Range) ([]specs.LinuxIDMapping, error) {
+// KeepIDMappings maps the container's ids so that id is own, the user's
+// own id as the engine sees it (the id itself; 0 in a rootless engine's
+// namespace, where the user is root), and the others, 0 up, come from
+// the subordinate range sub (podman's --userns keep-id); sub must hold
+// more than id ids.
+func KeepIDMappings(id, own uint32, sub ids.Range) ([]specs.LinuxIDMapping, error) {
 	if sub.Size <= id {
 		return nil, fmt.Errorf("a subordinate range of %d ids cannot hold the ids below %d", sub.Size, id)
 	}
@@ -39,7 +41,7 @@ func KeepIDMappings(id uint32, sub ids.Range) ([]specs.LinuxIDMapping, error) {
 	if id > 0 {
 		m = append(m, specs.LinuxIDMapping{ContainerID: 0, HostID: sub.Start, Size: id})
 	}
-	m = append(m, specs.LinuxIDMapping{ContainerID: id, HostID: id, Size: 1})
+	m = append(m, specs.LinuxIDMapping{ContainerID: id, HostID: own, Size: 1})
 	if rest := sub.Size - id; rest > 0 {
 		m = append(m, specs.LinuxIDMapping{ContainerID: id + 1, HostID: sub.Start + id, Size: rest})
 	}

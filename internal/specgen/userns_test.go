@@ -23,7 +23,7 @@ func TestParseIDMap(t *testing.T) {
 }
 
 func TestKeepIDMappings(t *testing.T) {
-	got, err := KeepIDMappings(1000, ids.Range{Start: 100000, Size: 65536})
+	got, err := KeepIDMappings(1000, 1000, ids.Range{Start: 100000, Size: 65536})
 	want := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1000}, {ContainerID: 1000, HostID: 1000, Size: 1}, {ContainerID: 1001, HostID: 101000, Size: 64536}}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, %v; want %v", got, err, want)
@@ -31,8 +31,18 @@ func TestKeepIDMappings(t *testing.T) {
 	if err := ids.CheckMappings("m", got); err != nil {
 		t.Error(err)
 	}
-	if _, err := KeepIDMappings(70000, ids.Range{Start: 100000, Size: 65536}); err == nil {
+	if _, err := KeepIDMappings(70000, 70000, ids.Range{Start: 100000, Size: 65536}); err == nil {
 		t.Error("a range too small for the id: no error")
+	}
+	// In a rootless engine's namespace: the user is 0 there, the
+	// subordinate ids 1..N.
+	got, err = KeepIDMappings(1000, 0, ids.Range{Start: 1, Size: 65536})
+	want = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1, Size: 1000}, {ContainerID: 1000, HostID: 0, Size: 1}, {ContainerID: 1001, HostID: 1001, Size: 64536}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("rootless: got %v, %v; want %v", got, err, want)
+	}
+	if err := ids.CheckMappings("m", got); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -204,3 +204,79 @@ func TestUsernsCommitExport(t *testing.T) {
 		}
 	}
 }
+
+// cp into a user-namespaced container gives what it copies the
+// container's owners, as Docker with userns-remap: its root's without -a,
+// the archive's ids through the container's mapping with -a; on disk the
+// root file system holds them as the container's range, an id-mapped
+// volume as the container sees them (through the id-mapped mount of a
+// running one, which takes no file of the host's root). A stopped
+// container's copy lands alike. An owner the container does not map is
+// refused.
+func TestUsernsCopyInto(t *testing.T) {
+	e := newEnv(t)
+	subordinateIDs(t, 600000, 2*65536)
+	e.mustRun(0, "import", rootfsDir, "usernscp:1")
+	src := t.TempDir()
+	for _, p := range []string{"f", "d", "d/g"} {
+		var err error
+		if p == "d" {
+			err = os.Mkdir(filepath.Join(src, p), 0o755)
+		} else {
+			err = os.WriteFile(filepath.Join(src, p), []byte("x\n"), 0o644)
+		}
+		if err == nil {
+			err = os.Lchown(filepath.Join(src, p), 1234, 1234)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	stat := []string{"exec", "", "stat", "-c", "%n %u:%g", "/tmp/plain", "/tmp/arch", "/tmp/d/g", "/tmp/darch/g", "/vol/plain", "/vol/arch"}
+	want := "/tmp/plain 0:0\n/tmp/arch 1234:1234\n/tmp/d/g 0:0\n/tmp/darch/g 1234:1234\n/vol/plain 0:0\n/vol/arch 1234:1234"
+	copyIn := func(id string, volume bool) {
+		t.Helper()
+		e.mustRun(0, "cp", filepath.Join(src, "f"), id+":/tmp/plain")
+		e.mustRun(0, "cp", "-a", filepath.Join(src, "f"), id+":/tmp/arch")
+		e.mustRun(0, "cp", filepath.Join(src, "d"), id+":/tmp/d")
+		e.mustRun(0, "cp", "-a", filepath.Join(src, "d"), id+":/tmp/darch")
+		if volume {
+			e.mustRun(0, "cp", filepath.Join(src, "f"), id+":/vol/plain")
+			e.mustRun(0, "cp", "-a", filepath.Join(src, "f"), id+":/vol/arch")
+		}
+	}
+	// Running.
+	a := e.runDetached("--network", "none", "--userns", "auto", "-v", "usernscpvola:/vol", "usernscp:1", "sleep", "600")
+	copyIn(a, true)
+	stat[1] = a
+	if out := strings.TrimSpace(e.mustRun(0, stat...).stdout); out != want {
+		t.Errorf("cp into running %s: the container sees\n%s\nwant\n%s", a, out, want)
+	}
+	uid := idMap(t, e.mustRun(0, "exec", a, "cat", "/proc/self/uid_map").stdout)[1]
+	if u, g := owner(t, filepath.Join(e.root, "containers", a, "upper", "tmp", "plain")); u != uid || g != uid {
+		t.Errorf("/tmp/plain of %s is %d:%d on disk, want the container's root %d", a, u, g, uid)
+	}
+	// Stopped, with an id-mapped volume.
+	b := strings.TrimSpace(e.mustRun(0, "create", "--network", "none", "--userns", "auto", "-v", "usernscpvol:/vol", "usernscp:1", "sleep", "600").stdout)
+	t.Cleanup(func() { e.remove(b) })
+	copyIn(b, true)
+	e.mustRun(0, "start", b)
+	stat[1] = b
+	if out := strings.TrimSpace(e.mustRun(0, stat...).stdout); out != want {
+		t.Errorf("cp into stopped %s: the container sees\n%s\nwant\n%s", b, out, want)
+	}
+	for _, v := range []string{"usernscpvola", "usernscpvol"} {
+		vol := strings.TrimSpace(e.mustRun(0, "volume", "inspect", "-f", "{{.Mountpoint}}", v).stdout)
+		if u, g := owner(t, filepath.Join(vol, "plain")); u != 0 || g != 0 {
+			t.Errorf("plain in the id-mapped volume %s is %d:%d on disk, want 0:0", v, u, g)
+		}
+	}
+	// An owner the container cannot have: refused, in one line.
+	if err := os.Lchown(filepath.Join(src, "f"), 70000, 70000); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("cp", "-a", filepath.Join(src, "f"), a+":/tmp/unmapped")
+	if msg := strings.TrimSpace(r.stderr); r.code == 0 || !strings.Contains(msg, "70000:70000 is not mapped") || strings.Contains(msg, "\n") {
+		t.Errorf("cp -a of a file of uid 70000 into a container mapping 65536 ids: %s", r)
+	}
+}

@@ -69,6 +69,29 @@ func TestRootlessRunTrue(t *testing.T) {
 	checkNothingLeft(t, u)
 }
 
+// owner is who should own path (under a directory) on the host.
+type owner struct {
+	path     string
+	uid, gid int
+}
+
+// checkOwners fails t for each file under dir that want's owner does not
+// own on the host.
+func checkOwners(t *testing.T, dir string, want []owner) {
+	t.Helper()
+	for _, c := range want {
+		var st syscall.Stat_t
+		p := filepath.Join(dir, c.path)
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Errorf("stat %s: %v", p, err)
+			continue
+		}
+		if int(st.Uid) != c.uid || int(st.Gid) != c.gid {
+			t.Errorf("%s: owned by %d:%d on the host, want %d:%d", c.path, st.Uid, st.Gid, c.uid, c.gid)
+		}
+	}
+}
+
 func TestRootlessFileOwnership(t *testing.T) {
 	u := newUser(t, true)
 	u.importImage(t, "box")
@@ -81,27 +104,49 @@ func TestRootlessFileOwnership(t *testing.T) {
 	}
 	u.mustRun(t, "run", "--rm", "--network", "none", "-v", vol+":/v", "box", "sh", "-c", "echo a > /v/root && mkdir /v/d && chmod 777 /v/d")
 	u.mustRun(t, "run", "--rm", "--network", "none", "--user", "65534:65534", "-v", vol+":/v", "box", "sh", "-c", "echo b > /v/d/nobody")
-	for _, c := range []struct {
-		path     string
-		uid, gid int
-	}{
+	checkOwners(t, vol, []owner{
 		{"root", u.uid, u.gid}, // container root: the user
 		{"d/nobody", u.subStart + 65534 - 1, u.subStart + 65534 - 1}, // uid N: subordinate N-1
-	} {
-		var st syscall.Stat_t
-		p := filepath.Join(vol, c.path)
-		if err := syscall.Stat(p, &st); err != nil {
-			t.Errorf("stat %s: %v", p, err)
-			continue
-		}
-		if int(st.Uid) != c.uid || int(st.Gid) != c.gid {
-			t.Errorf("%s: owned by %d:%d on the host, want %d:%d", c.path, st.Uid, st.Gid, c.uid, c.gid)
-		}
-	}
+	})
 	// A layer file the image has as root's is root's in the container.
 	if out := u.mustRun(t, "run", "--rm", "--network", "none", "box", "stat", "-c", "%u:%g", "/bin/sh"); strings.TrimSpace(out) != "0:0" {
 		t.Errorf("/bin/sh in the container owned by %q, want 0:0", out)
 	}
+	checkNothingLeft(t, u)
+}
+
+// --userns keep-id: the user's ids outside are the process's in the
+// container (its user by default), through the namespace's 0; the
+// container's other ids come from the user's range.
+func TestRootlessKeepID(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	vol := filepath.Join(u.home, "keep")
+	if err := os.Mkdir(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(vol, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vol, "mine"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{vol, filepath.Join(vol, "mine")} {
+		if err := os.Chown(p, u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := u.mustRun(t, "run", "--rm", "--network", "none", "--userns", "keep-id", "-v", vol+":/v", "box",
+		"sh", "-c", "id -u; id -g; stat -c %u:%g /v/mine; echo a > /v/by-user; touch /tmp/upper")
+	want := fmt.Sprintf("%d\n%d\n%d:%d\n", u.uid, u.gid, u.uid, u.gid)
+	if out != want {
+		t.Errorf("keep-id: %q, want %q (the process and the user's file at the user's ids)", out, want)
+	}
+	// The container's root is the first id of the range (the
+	// namespace's 1), and its id N below the user's is the range's N.
+	u.mustRun(t, "run", "--rm", "--network", "none", "--userns", "keep-id", "--user", "0:0", "-v", vol+":/v", "box",
+		"sh", "-c", "echo b > /v/by-root && chown 5:5 /v/by-root")
+	checkOwners(t, vol, []owner{{"by-user", u.uid, u.gid}, {"by-root", u.subStart + 5, u.subStart + 5}})
 	checkNothingLeft(t, u)
 }
 
@@ -151,6 +196,50 @@ func TestRootlessPublish(t *testing.T) {
 		t.Errorf("port %d still open after rm -f", port)
 	}
 	checkNothingLeft(t, u)
+}
+
+// pasta configures the container's namespace while the init boots: the
+// program's first instruction finds it up (address and default route).
+// A pasta that fails (a host port taken) fails the start with its
+// reason, in one line, and leaves nothing: no container, no pasta.
+func TestRootlessPastaStart(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	if !usablePasta(t, u) {
+		t.SkipNow()
+	}
+	out := u.mustRun(t, "run", "--rm", "box", "sh", "-c", "ip -4 -o addr show scope global; ip route show default")
+	if !strings.Contains(out, "inet ") || !strings.Contains(out, "default via") {
+		t.Errorf("the network when the program starts: %q, want an address and a default route", out)
+	}
+	// A pasta that fails once the init has started.
+	bin := filepath.Join(u.home, "fakebin")
+	script := "#!/bin/sh\nsleep 0.2\necho 'cannot configure the namespace' >&2\nexit 1\n"
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "pasta"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := u.path
+	u.path = bin + ":" + path
+	_, stderr, code := u.run(t, "run", "--rm", "box", "true")
+	u.path = path
+	if msg := strings.TrimSpace(stderr); code != 125 || !strings.Contains(msg, "pasta") || !strings.Contains(msg, "cannot configure the namespace") {
+		t.Errorf("a pasta that fails: exit %d, %q; want 125 and pasta's error", code, stderr)
+	}
+	checkNothingLeft(t, u)
+	testutil.WaitFor(t, testutil.Timeout(10*time.Second), "no pasta of the user's left", func() bool {
+		for _, pid := range u.processes() {
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.HasPrefix(string(comm), "pas") {
+				if st, ok := testutil.ReadProcStat(pid); ok && st.State == 'Z' {
+					testutil.ReapAll()
+				}
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestRootlessNetworkHostAndNone(t *testing.T) {
