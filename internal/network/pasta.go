@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PastaMode is the network mode of a rootless engine's containers by
-// default: their own network namespace, connected to the host's network by
+// PastaMode is a network mode of a rootless engine's containers (see
+// SlirpMode for the default): their own network namespace, connected to the host's network by
 // pasta (passt's user-mode networking, which needs no privilege), host
 // ports published by pasta's forwarding.
 const PastaMode = "pasta"

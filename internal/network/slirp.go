@@ -17,7 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SlirpMode is the other network of a rootless engine's containers:
+// SlirpMode is the network mode of a rootless engine's containers by
+// default:
 // their own network namespace, connected to the host's network by
 // slirp4netns (user-mode networking over a tap device, which needs no
 // privilege), host ports published through its API socket. The
@@ -214,11 +215,13 @@ func slirpCall(path string, req, resp any) error {
 
 // StopSlirp ends the slirp4netns whose pid is in pidFile, if it runs
 // still, and removes the file and its API socket api. Gone is not an
-// error. It returns once slirp4netns has ended (for at most 5 s): its
-// published ports are free again then. In the process that started it,
-// closing its exit pipe ends it; elsewhere a SIGTERM.
-func StopSlirp(pidFile, api string) error {
-	err := stopByPidFile(pidFile, "slirp4netns", func() bool { return closeSlirpExit(pidFile) }, true)
+// error. With wait it returns only once slirp4netns has ended (for at
+// most 5 s): its published ports are free again then. Its end takes long
+// (the kernel removes its tap device, as pasta's): without ports nothing
+// waits for it. In the process that started it, closing its exit pipe
+// ends it; elsewhere a SIGTERM.
+func StopSlirp(pidFile, api string, wait bool) error {
+	err := stopByPidFile(pidFile, "slirp4netns", func() bool { return closeSlirpExit(pidFile) }, wait)
 	if err := os.Remove(api); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", api, err)
 	}

@@ -57,12 +57,12 @@ func TestSlirpPortTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = StopSlirp(pidFile, api) })
+	t.Cleanup(func() { _ = StopSlirp(pidFile, api, true) })
 	err = s.Wait()
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d->81/tcp", taken)) {
 		t.Fatalf("Wait with port %d taken: %v", taken, err)
 	}
-	if err := StopSlirp(pidFile, api); err != nil {
+	if err := StopSlirp(pidFile, api, true); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{pidFile, api} {

@@ -29,8 +29,12 @@ func checkNothingLeft(t *testing.T, u *testUser) {
 func TestRootlessRunTrue(t *testing.T) {
 	u := newUser(t, true)
 	u.importImage(t, "box")
-	if usablePasta(t, u) {
-		u.mustRun(t, "run", "--rm", "box", "true")
+	if usableNetwork(t, u, "slirp4netns") {
+		// The default network: slirp4netns.
+		out := u.mustRun(t, "run", "--rm", "box", "ip", "-4", "-o", "addr", "show", "scope", "global")
+		if !strings.Contains(out, "inet 10.0.2.100/") {
+			t.Errorf("the default network: %q, want slirp4netns's address", out)
+		}
 	}
 	if _, _, code := u.run(t, "run", "--rm", "--network", "none", "box", "sh", "-c", "exit 3"); code != 3 {
 		t.Errorf("exit 3: got %d", code)
@@ -183,7 +187,7 @@ func TestRootlessPublish(t *testing.T) {
 		t.SkipNow()
 	}
 	port := freePort(t)
-	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "box",
+	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "--network", "pasta", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "box",
 		"sh", "-c", "while true; do echo hello-from-container | nc -l -p 8080; done"))
 	t.Cleanup(func() { u.run(t, "rm", "-f", id) })
 	waitHello(t, port)
@@ -212,12 +216,12 @@ func TestRootlessPastaStart(t *testing.T) {
 	if !usablePasta(t, u) {
 		t.SkipNow()
 	}
-	out := u.mustRun(t, "run", "--rm", "box", "sh", "-c", "ip -4 -o addr show scope global; ip route show default")
+	out := u.mustRun(t, "run", "--rm", "--network", "pasta", "box", "sh", "-c", "ip -4 -o addr show scope global; ip route show default")
 	if !strings.Contains(out, "inet ") || !strings.Contains(out, "default via") {
 		t.Errorf("the network when the program starts: %q, want an address and a default route", out)
 	}
 	// A pasta that fails once the init has started.
-	_, stderr, code := runWithFailing(t, u, "pasta", "run", "--rm", "box", "true")
+	_, stderr, code := runWithFailing(t, u, "pasta", "run", "--rm", "--network", "pasta", "box", "true")
 	if msg := strings.TrimSpace(stderr); code != 125 || !strings.Contains(msg, "pasta") || !strings.Contains(msg, "cannot configure the namespace") {
 		t.Errorf("a pasta that fails: exit %d, %q; want 125 and pasta's error", code, stderr)
 	}
