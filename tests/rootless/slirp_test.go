@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sdocker/sdocker/tests/testutil"
 )
 
 // slirp4netns configures the container's namespace while the init boots:
@@ -26,6 +28,16 @@ func TestRootlessSlirpStart(t *testing.T) {
 		}
 	}
 	checkNoSlirpLeft(t, u)
+	// A detached container's slirp4netns ends with the container (its
+	// monitor stops it), before any rm.
+	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "--network", "slirp4netns", "box", "true"))
+	t.Cleanup(func() { u.run(t, "rm", "-f", id) })
+	testutil.WaitFor(t, testutil.Timeout(20*time.Second), "the container exits", func() bool {
+		out, _, _ := u.run(t, "inspect", "--format", "{{.State.Status}}", id)
+		return strings.TrimSpace(out) == "exited"
+	})
+	checkNoSlirpLeft(t, u)
+	u.mustRun(t, "rm", id)
 	if _, stderr, code := u.run(t, "run", "--rm", "--network", "slirp4netns:port_handler=rootlesskit", "box", "true"); code != 125 || !strings.Contains(stderr, "port_handler=rootlesskit") {
 		t.Errorf("an unsupported option: exit %d, %q", code, stderr)
 	}
@@ -38,7 +50,7 @@ func TestRootlessSlirpStart(t *testing.T) {
 }
 
 // Ports published through slirp4netns's API socket answer on the host's
-// loopback, TCP and UDP; rm -f frees them. A host port taken fails the
+// loopback, TCP and UDP, again after a restart; rm -f frees them. A host port taken fails the
 // start with a clear error and leaves nothing: no container, no
 // slirp4netns.
 func TestRootlessSlirpPublish(t *testing.T) {
@@ -59,6 +71,9 @@ func TestRootlessSlirpPublish(t *testing.T) {
 		c.Close()
 		t.Errorf("UDP port %d not published", uport)
 	}
+	// A restart ends its slirp4netns and starts another on the same ports.
+	u.mustRun(t, "restart", "-t", "0", id)
+	waitHello(t, port)
 	if out := u.mustRun(t, "port", id); !strings.Contains(out, fmt.Sprintf("127.0.0.1:%d", port)) || !strings.Contains(out, fmt.Sprintf("127.0.0.1:%d", uport)) {
 		t.Errorf("port: %q", out)
 	}
