@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Rootless sdocker: times, side by side in one run,
 #   rootful   sdocker run --rm IMAGE true              (as root; the default bridge network)
-#   rootless  sdocker run --rm IMAGE true              (as a test user; pasta, the default)
+#   rootless  sdocker run --rm IMAGE true              (as a test user; its default network)
+#   rootless  sdocker run --rm --network pasta IMAGE true
+#   rootless  sdocker run --rm --network slirp4netns IMAGE true
 #   rootless  sdocker run --rm --network none IMAGE true
 #   rootless  podman --runtime runc run --rm IMAGE true  (as the same user; its default network)
 #   rootless  podman --runtime runc run --rm --network none IMAGE true
@@ -30,7 +32,7 @@ repo=$(cd "$script_dir/.." && pwd)
 
 . "$script_dir/lib.sh"
 [ "$(id -u)" = 0 ] || die "must run as root (it makes its test user)"
-for t in hyperfine python3 podman runc newuidmap newgidmap nsenter pasta setpriv useradd; do
+for t in hyperfine python3 podman runc newuidmap newgidmap nsenter pasta slirp4netns setpriv useradd; do
 	command -v "$t" >/dev/null || die "$t not found in PATH (newuidmap: uidmap; pasta: passt)"
 done
 
@@ -56,7 +58,7 @@ cleanup() {
 			"${as_user[@]}" "${podman[@]}" rmi bb:bench >/dev/null 2>&1
 		fi
 	elif [ -n "$uid" ]; then
-		# Every process of the user's (the pause process, pasta, podman's).
+		# Every process of the user's (the pause process, pasta, slirp4netns, podman's).
 		local pids
 		for _ in 1 2 3 4 5; do
 			pids=$(ps -o pid= -u "$uid" 2>/dev/null)
@@ -111,7 +113,7 @@ else
 	run_dir=$home/run
 	conf=$home/containers.conf
 fi
-# pasta opens /dev/net/tun: distributions make it 0666.
+# pasta and slirp4netns open /dev/net/tun: distributions make it 0666.
 mode=$(stat -c %a /dev/net/tun)
 if [ "$mode" != 666 ]; then
 	tun_mode=$mode
@@ -142,9 +144,11 @@ imported=1
 cmd_root="${as_root[*]} $sdocker run --rm bb:bench true"
 cmd_rl="${as_user[*]} $sdocker run --rm bb:bench true"
 cmd_rl_none="${as_user[*]} $sdocker run --rm --network none bb:bench true"
+cmd_rl_pasta="${as_user[*]} $sdocker run --rm --network pasta bb:bench true"
+cmd_rl_slirp="${as_user[*]} $sdocker run --rm --network slirp4netns bb:bench true"
 cmd_pm="${as_user[*]} ${podman[*]} run --rm bb:bench true"
 cmd_pm_none="${as_user[*]} ${podman[*]} run --rm --network none bb:bench true"
-for c in "$cmd_root" "$cmd_rl" "$cmd_rl_none" "$cmd_pm" "$cmd_pm_none"; do
+for c in "$cmd_root" "$cmd_rl" "$cmd_rl_none" "$cmd_rl_pasta" "$cmd_rl_slirp" "$cmd_pm" "$cmd_pm_none"; do
 	$c >/dev/null 2>"$tmp/check.err" || { cat "$tmp/check.err" >&2; die "failed: $c"; }
 done
 
@@ -158,6 +162,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	hyperfine -N --warmup "$WARMUP" --runs "$per_round" --style basic --output null \
 		--export-json "$tmp/json/r$r.json" \
 		-n rootful "$cmd_root" -n rootless "$cmd_rl" -n rootless-none "$cmd_rl_none" \
+		-n rootless-pasta "$cmd_rl_pasta" -n rootless-slirp "$cmd_rl_slirp" \
 		-n podman "$cmd_pm" -n podman-none "$cmd_pm_none" >"$tmp/round$r.log" 2>&1 \
 		|| { cat "$tmp/round$r.log" >&2; die "hyperfine failed"; }
 done
@@ -172,19 +177,25 @@ for f in glob.glob(tmp + "/json/r*.json"):
 med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
 low = {k: min(v) * 1e3 for k, v in times.items()}
 label = {"rootful": "sdocker run --rm IMAGE true (root, bridge)",
-         "rootless": "sdocker run --rm IMAGE true (user, pasta)",
+         "rootless": "sdocker run --rm IMAGE true (user, the default network)",
          "rootless-none": "sdocker run --rm --network none IMAGE true (user)",
+         "rootless-pasta": "sdocker run --rm --network pasta IMAGE true (user)",
+         "rootless-slirp": "sdocker run --rm --network slirp4netns IMAGE true (user)",
          "podman": "podman --runtime runc run --rm IMAGE true (user)",
          "podman-none": "podman --runtime runc run --rm --network none IMAGE true (user)"}
 print()
 print("== rootless: %d runs each (load average after: %s)" % (min(len(v) for v in times.values()), load))
-for k in ["rootful", "rootless", "rootless-none", "podman", "podman-none"]:
-    print("  %-14s median %8.2f ms  (min %7.2f)   %s" % (k, med[k], low[k], label[k]))
+for k in ["rootful", "rootless", "rootless-none", "rootless-pasta", "rootless-slirp", "podman", "podman-none"]:
+    print("  %-15s median %8.2f ms  (min %7.2f)   %s" % (k, med[k], low[k], label[k]))
 def target(name, a, b, limit):
     r = med[a] / med[b]
-    print("  %-32s %.3f  (mins %.3f)   target <= %.1f -> %s"
+    print("  %-34s %.3f  (mins %.3f)   target <= %.1f -> %s"
           % (name, r, low[a] / low[b], limit, "met" if r <= limit else "NOT met"))
 target("rootless / rootful", "rootless", "rootful", 1.5)
 target("rootless / rootless podman", "rootless", "podman", 0.2)
 target("(--network none) / podman's", "rootless-none", "podman-none", 0.2)
+target("(pasta) / rootful", "rootless-pasta", "rootful", 1.5)
+target("(pasta) / rootless podman", "rootless-pasta", "podman", 0.2)
+target("(slirp4netns) / rootful", "rootless-slirp", "rootful", 1.5)
+target("(slirp4netns) / rootless podman", "rootless-slirp", "podman", 0.2)
 PY

@@ -27,13 +27,17 @@ const containerModePrefix = "container:"
 
 // isBridgeMode reports whether mode is a bridge network's name.
 func isBridgeMode(mode string) bool {
-	return mode != "none" && mode != "host" && mode != "" && mode != network.PastaMode && !strings.HasPrefix(mode, containerModePrefix)
+	return mode != "none" && mode != "host" && mode != "" && !userModeNetwork(mode) && !strings.HasPrefix(mode, containerModePrefix)
 }
+
+// userModeNetwork reports whether mode is a rootless engine's network of
+// a user-mode stack: pasta or slirp4netns.
+func userModeNetwork(mode string) bool { return mode == network.PastaMode || mode == network.SlirpMode }
 
 // ownsNetns reports whether a container of mode has a network namespace
 // that the engine makes at network.NetnsPath(ID): a bridge network's, or
-// pasta's (rootless).
-func ownsNetns(mode string) bool { return isBridgeMode(mode) || mode == network.PastaMode }
+// pasta's or slirp4netns's (rootless).
+func ownsNetns(mode string) bool { return isBridgeMode(mode) || userModeNetwork(mode) }
 
 // Networks opens the store of network definitions.
 func (e *Engine) Networks() (*network.Store, error) { return network.Open(e.Root) }
@@ -68,7 +72,7 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 	}
 	var gateway netip.Addr
 	switch {
-	case mode == "none" || mode == "host" || mode == network.PastaMode:
+	case mode == "none" || mode == "host" || userModeNetwork(mode):
 	case strings.HasPrefix(mode, containerModePrefix):
 		if mode, err = e.containerMode(strings.TrimPrefix(mode, containerModePrefix), o.Name); err != nil {
 			return err
@@ -91,7 +95,7 @@ func (e *Engine) chooseNetwork(o RunOptions, r *Record, img *image.Image) error 
 	if err != nil {
 		return err
 	}
-	if mode == network.PastaMode && (o.IP != "" || len(o.NetworkAliases) > 0) {
+	if userModeNetwork(mode) && (o.IP != "" || len(o.NetworkAliases) > 0) {
 		return fmt.Errorf("%w: --ip and --network-alias need a bridge network, not --network %s", ErrInvalidInput, mode)
 	}
 	if !ownsNetns(mode) && (len(ports) > 0 || o.IP != "" || len(o.NetworkAliases) > 0) {
@@ -194,11 +198,11 @@ func (e *Engine) joinNetworkOf(r *Record) error {
 
 // connect makes r's network namespace and puts it on its network, before
 // its init starts. It returns what the record keeps of it, and, when the
-// network is still being configured (pasta's), ready, which waits until
-// it is.
+// network is still being configured (pasta's, slirp4netns's), ready,
+// which waits until it is.
 func (e *Engine) connect(r *Record) (atts []network.Attachment, ready func() error, err error) {
-	if r.Host.Network == network.PastaMode {
-		return e.connectPasta(r)
+	if userModeNetwork(r.Host.Network) {
+		return e.connectUserMode(r)
 	}
 	atts, err = e.connectNow(r)
 	return atts, nil, err
@@ -328,8 +332,8 @@ func (e *Engine) join(r *Record, n *network.Network, a *network.Attachment) erro
 // disconnect releases what r, which does not run, holds on its networks
 // and removes its namespace (its veths go with it).
 func (e *Engine) disconnect(r *Record, atts []network.Attachment) error {
-	if r.Host.Network == network.PastaMode {
-		return e.disconnectPasta(r)
+	if userModeNetwork(r.Host.Network) {
+		return e.disconnectUserMode(r)
 	}
 	if !isBridgeMode(r.Host.Network) {
 		return nil
@@ -361,8 +365,8 @@ func (e *Engine) cleanupNetwork(r *Record) error {
 	if !ownsNetns(r.Host.Network) || len(r.Networks) == 0 && !networkLeft(r.ID) {
 		return nil
 	}
-	if r.Host.Network == network.PastaMode {
-		return e.disconnectPasta(r)
+	if userModeNetwork(r.Host.Network) {
+		return e.disconnectUserMode(r)
 	}
 	return e.releaseNetwork(r.ID)
 }

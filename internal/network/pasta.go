@@ -13,8 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PastaMode is the network mode of a rootless engine's containers by
-// default: their own network namespace, connected to the host's network by
+// PastaMode is a network mode of a rootless engine's containers (see
+// SlirpMode for the default): their own network namespace, connected to the host's network by
 // pasta (passt's user-mode networking, which needs no privilege), host
 // ports published by pasta's forwarding.
 const PastaMode = "pasta"
@@ -40,8 +40,8 @@ func StartPasta(netns, pidFile string, ports []PortMapping) (*Pasta, []PortMappi
 	if err != nil {
 		return nil, nil, errors.New("rootless network: pasta not found in PATH: install it (Debian and Ubuntu: the passt package), or use --network none or host")
 	}
-	if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
-		return nil, nil, fmt.Errorf("rootless network: pasta needs /dev/net/tun, which this user may not open (%w): distributions make it mode 0666; or use --network none or host", err)
+	if err := checkTun("pasta"); err != nil {
+		return nil, nil, err
 	}
 	args, out, err := pastaArgs(netns, pidFile, ports)
 	if err != nil {
@@ -68,6 +68,30 @@ func (p *Pasta) Wait() error {
 	return p.err
 }
 
+// checkTun says why prog may not connect a namespace: its tap device
+// comes from /dev/net/tun.
+func checkTun(prog string) error {
+	if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
+		return fmt.Errorf("rootless network: %s needs /dev/net/tun, which this user may not open (%w): distributions make it mode 0666; or use --network none or host", prog, err)
+	}
+	return nil
+}
+
+// pickHostPorts is ports with a free host port picked for each 0.
+func pickHostPorts(ports []PortMapping) ([]PortMapping, error) {
+	out := make([]PortMapping, 0, len(ports))
+	for _, m := range ports {
+		if m.HostPort == 0 {
+			var err error
+			if m.HostPort, err = freePort(m.Proto, m.hostAddr()); err != nil {
+				return nil, fmt.Errorf("publish %d/%s: pick a host port: %w", m.ContainerPort, m.Proto, err)
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // pastaArgs are the arguments of pasta for netns, pidFile and ports, and
 // the ports with every host port picked. Without a port of a protocol
 // nothing of it is forwarded from the host; never from the namespace to
@@ -75,14 +99,11 @@ func (p *Pasta) Wait() error {
 func pastaArgs(netns, pidFile string, ports []PortMapping) ([]string, []PortMapping, error) {
 	args := []string{"--config-net", "--quiet", "--netns", netns, "--pid", pidFile, "-T", "none", "-U", "none"}
 	var tcp, udp int
-	out := make([]PortMapping, 0, len(ports))
-	for _, m := range ports {
-		if m.HostPort == 0 {
-			var err error
-			if m.HostPort, err = freePort(m.Proto, m.hostAddr()); err != nil {
-				return nil, nil, fmt.Errorf("publish %d/%s: pick a host port: %w", m.ContainerPort, m.Proto, err)
-			}
-		}
+	out, err := pickHostPorts(ports)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range out {
 		spec := fmt.Sprintf("%d:%d", m.HostPort, m.ContainerPort)
 		if m.HostIP.IsValid() && !m.HostIP.IsUnspecified() {
 			spec = m.HostIP.String() + "/" + spec
@@ -94,7 +115,6 @@ func pastaArgs(netns, pidFile string, ports []PortMapping) ([]string, []PortMapp
 			tcp++
 		}
 		args = append(args, flag, spec)
-		out = append(out, m)
 	}
 	if tcp == 0 {
 		args = append(args, "-t", "none")
@@ -111,6 +131,13 @@ func pastaArgs(netns, pidFile string, ports []PortMapping) ([]string, []PortMapp
 // then. Its end takes long (the kernel removes its tap device, 20 to 40
 // ms): without ports nothing waits for it.
 func StopPasta(pidFile string, wait bool) error {
+	return stopByPidFile(pidFile, "pasta", nil, wait)
+}
+
+// stopByPidFile ends the process of the user-mode network prog whose pid
+// is in pidFile (see stopDaemon), if it runs still, and removes the file.
+// Gone is not an error.
+func stopByPidFile(pidFile, prog string, end func() bool, wait bool) error {
 	b, err := os.ReadFile(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -119,7 +146,7 @@ func StopPasta(pidFile string, wait bool) error {
 		return fmt.Errorf("read %s: %w", pidFile, err)
 	}
 	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-		stopPasta(pid, wait)
+		stopDaemon(pid, prog, end, wait)
 	}
 	if err := os.Remove(pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", pidFile, err)
@@ -127,21 +154,27 @@ func StopPasta(pidFile string, wait bool) error {
 	return nil
 }
 
-// stopPasta ends pasta pid and with wait waits until it has (its ports
-// are closed then), for at most 5 s.
-func stopPasta(pid int, wait bool) {
+// stopDaemon ends pid, a process of the user-mode network prog, by end
+// (when it says it did) or else by SIGTERM, and with wait waits until it
+// has (its ports are closed then), for at most 5 s.
+func stopDaemon(pid int, prog string, end func() bool, wait bool) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return // gone
 	}
 	defer unix.Close(fd)
-	// Only a pasta: the pid may have been reused since it was written.
+	// Only prog: the pid may have been reused since it was written.
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	// (pasta is passt's other name; passt runs passt.avx2 where it can.)
-	if err != nil || !strings.HasPrefix(string(comm), "pasta") && !strings.HasPrefix(string(comm), "passt") {
+	if err != nil || !strings.HasPrefix(string(comm), prog) && !(prog == "pasta" && strings.HasPrefix(string(comm), "passt")) {
 		return
 	}
-	if unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0) != nil || !wait {
+	if end == nil || !end() {
+		if unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0) != nil {
+			return
+		}
+	}
+	if !wait {
 		return
 	}
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}

@@ -4,9 +4,9 @@
 // removes the user, its ranges, processes, cgroups and state afterwards.
 //
 // They need root (to make the users), newuidmap and newgidmap (Debian's
-// uidmap), nsenter and, for the network tests, pasta (Debian's passt); as
-// another user, or without them, every test skips. The image is a static
-// busybox (/bin/busybox, Debian's busybox-static).
+// uidmap), nsenter and, for the network tests, slirp4netns and pasta
+// (Debian's passt); as another user, or without them, every test skips.
+// The image is a static busybox (/bin/busybox, Debian's busybox-static).
 //
 // Environment:
 //

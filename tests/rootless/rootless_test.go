@@ -29,8 +29,12 @@ func checkNothingLeft(t *testing.T, u *testUser) {
 func TestRootlessRunTrue(t *testing.T) {
 	u := newUser(t, true)
 	u.importImage(t, "box")
-	if usablePasta(t, u) {
-		u.mustRun(t, "run", "--rm", "box", "true")
+	if usableNetwork(t, u, "slirp4netns") {
+		// The default network: slirp4netns.
+		out := u.mustRun(t, "run", "--rm", "box", "ip", "-4", "-o", "addr", "show", "scope", "global")
+		if !strings.Contains(out, "inet 10.0.2.100/") {
+			t.Errorf("the default network: %q, want slirp4netns's address", out)
+		}
 	}
 	if _, _, code := u.run(t, "run", "--rm", "--network", "none", "box", "sh", "-c", "exit 3"); code != 3 {
 		t.Errorf("exit 3: got %d", code)
@@ -161,17 +165,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func TestRootlessPublish(t *testing.T) {
-	u := newUser(t, true)
-	u.importImage(t, "box")
-	if !usablePasta(t, u) {
-		t.SkipNow()
-	}
-	port := freePort(t)
-	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "box",
-		"sh", "-c", "while true; do echo hello-from-container | nc -l -p 8080; done"))
-	t.Cleanup(func() { u.run(t, "rm", "-f", id) })
-	var got string
+// waitHello waits until 127.0.0.1:port answers "hello-from-container".
+func waitHello(t *testing.T, port int) {
+	t.Helper()
 	testutil.WaitFor(t, testutil.Timeout(20*time.Second), "the published port answers", func() bool {
 		c, err := net.DialTimeout("tcp4", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err != nil {
@@ -180,9 +176,21 @@ func TestRootlessPublish(t *testing.T) {
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 		line, _ := bufio.NewReader(c).ReadString('\n')
-		got = strings.TrimSpace(line)
-		return got == "hello-from-container"
+		return strings.TrimSpace(line) == "hello-from-container"
 	})
+}
+
+func TestRootlessPublish(t *testing.T) {
+	u := newUser(t, true)
+	u.importImage(t, "box")
+	if !usablePasta(t, u) {
+		t.SkipNow()
+	}
+	port := freePort(t)
+	id := strings.TrimSpace(u.mustRun(t, "run", "-d", "--network", "pasta", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "box",
+		"sh", "-c", "while true; do echo hello-from-container | nc -l -p 8080; done"))
+	t.Cleanup(func() { u.run(t, "rm", "-f", id) })
+	waitHello(t, port)
 	// The later commands join the same namespaces: exec, port, stop.
 	if out := u.mustRun(t, "exec", id, "cat", "/proc/1/cmdline"); !strings.Contains(out, "while true") {
 		t.Errorf("exec: pid 1's command line %q", out)
@@ -208,30 +216,45 @@ func TestRootlessPastaStart(t *testing.T) {
 	if !usablePasta(t, u) {
 		t.SkipNow()
 	}
-	out := u.mustRun(t, "run", "--rm", "box", "sh", "-c", "ip -4 -o addr show scope global; ip route show default")
+	out := u.mustRun(t, "run", "--rm", "--network", "pasta", "box", "sh", "-c", "ip -4 -o addr show scope global; ip route show default")
 	if !strings.Contains(out, "inet ") || !strings.Contains(out, "default via") {
 		t.Errorf("the network when the program starts: %q, want an address and a default route", out)
 	}
 	// A pasta that fails once the init has started.
+	_, stderr, code := runWithFailing(t, u, "pasta", "run", "--rm", "--network", "pasta", "box", "true")
+	if msg := strings.TrimSpace(stderr); code != 125 || !strings.Contains(msg, "pasta") || !strings.Contains(msg, "cannot configure the namespace") {
+		t.Errorf("a pasta that fails: exit %d, %q; want 125 and pasta's error", code, stderr)
+	}
+	checkNothingLeft(t, u)
+	checkNoProcessLeft(t, u, "pas")
+}
+
+// runWithFailing runs u's sdocker with args, with a prog first in PATH
+// that fails once the init has started, as a user-mode network that
+// cannot configure the namespace.
+func runWithFailing(t *testing.T, u *testUser, prog string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	bin := filepath.Join(u.home, "fakebin")
 	script := "#!/bin/sh\nsleep 0.2\necho 'cannot configure the namespace' >&2\nexit 1\n"
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bin, "pasta"), []byte(script), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(bin, prog), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	path := u.path
 	u.path = bin + ":" + path
-	_, stderr, code := u.run(t, "run", "--rm", "box", "true")
-	u.path = path
-	if msg := strings.TrimSpace(stderr); code != 125 || !strings.Contains(msg, "pasta") || !strings.Contains(msg, "cannot configure the namespace") {
-		t.Errorf("a pasta that fails: exit %d, %q; want 125 and pasta's error", code, stderr)
-	}
-	checkNothingLeft(t, u)
-	testutil.WaitFor(t, testutil.Timeout(10*time.Second), "no pasta of the user's left", func() bool {
+	defer func() { u.path = path }()
+	return u.run(t, args...)
+}
+
+// checkNoProcessLeft fails t if a process of u's whose name begins with
+// comm runs still (once zombies are reaped).
+func checkNoProcessLeft(t *testing.T, u *testUser, comm string) {
+	t.Helper()
+	testutil.WaitFor(t, testutil.Timeout(10*time.Second), "no "+comm+" of the user's left", func() bool {
 		for _, pid := range u.processes() {
-			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.HasPrefix(string(comm), "pas") {
+			if c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.HasPrefix(string(c), comm) {
 				if st, ok := testutil.ReadProcStat(pid); ok && st.State == 'Z' {
 					testutil.ReapAll()
 				}
@@ -352,30 +375,35 @@ func hasDefaultRoute(routes string) bool {
 	return false
 }
 
-// usablePasta reports whether pasta can connect u's containers: pasta is
-// installed and the host has a default route (an external interface).
-// Then it makes /dev/net/tun usable by u, as distributions make it (mode
-// 0666), for the time of t, after checking that a machine where it is not
-// gets a clear error (and nothing left) from a container on pasta.
-func usablePasta(t *testing.T, u *testUser) bool {
+// usablePasta reports whether pasta can connect u's containers (see
+// usableNetwork).
+func usablePasta(t *testing.T, u *testUser) bool { return usableNetwork(t, u, "pasta") }
+
+// usableNetwork reports whether prog (pasta or slirp4netns) can connect
+// u's containers: it is installed and the host has a default route (an
+// external interface). Then it makes /dev/net/tun usable by u, as
+// distributions make it (mode 0666), for the time of t, after checking
+// that a machine where it is not gets a clear error (and nothing left)
+// from a container on prog's network.
+func usableNetwork(t *testing.T, u *testUser, prog string) bool {
 	t.Helper()
-	if _, err := exec.LookPath("pasta"); err != nil {
-		t.Log("no pasta (the passt package): the default network is not tested")
+	if _, err := exec.LookPath(prog); err != nil {
+		t.Logf("no %s: its network is not tested", prog)
 		return false
 	}
 	if b, err := os.ReadFile("/proc/net/route"); err != nil || !hasDefaultRoute(string(b)) {
-		t.Log("no default route: pasta has no external interface, the default network is not tested")
+		t.Logf("no default route: %s has no external interface, its network is not tested", prog)
 		return false
 	}
 	const tun = "/dev/net/tun"
 	st, err := os.Stat(tun)
 	if err != nil {
-		t.Logf("pasta needs %s: %v", tun, err)
+		t.Logf("%s needs %s: %v", prog, tun, err)
 		return false
 	}
 	if mode := st.Mode().Perm(); mode&0o006 != 0o006 {
-		_, stderr, code := u.run(t, "run", "--rm", "box", "true")
-		if code != 125 || !strings.Contains(stderr, "pasta needs /dev/net/tun") {
+		_, stderr, code := u.run(t, "run", "--rm", "--network", prog, "box", "true")
+		if code != 125 || !strings.Contains(stderr, prog+" needs /dev/net/tun") {
 			t.Errorf("%s of mode %o: exit %d, %q", tun, mode, code, stderr)
 		}
 		checkNothingLeft(t, u)

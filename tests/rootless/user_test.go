@@ -217,8 +217,8 @@ func (u *testUser) processes() []int {
 	return out
 }
 
-// remove kills u's processes (the pause process, pasta, containers), and
-// removes its cgroups, ranges, files and the user.
+// remove kills u's processes (the pause process, pasta, slirp4netns,
+// containers), and removes its cgroups, ranges, files and the user.
 func (u *testUser) remove(t *testing.T) {
 	testutil.Poll(testutil.Timeout(10*time.Second), func() bool {
 		pids := u.processes()
