@@ -456,7 +456,11 @@ func (e *Engine) populate(r *Record) error {
 	if err := e.mountRootfs(r); err != nil {
 		return err
 	}
-	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User), specgen.WithGroupAdd(r.Host.GroupAdd)); err != nil {
+	var own []string // an older record has no Config: HOME follows the user
+	if r.Config != nil {
+		own = r.Config.Env
+	}
+	if err := specgen.Apply(r.Spec, specgen.WithUser(r.Host.User, own), specgen.WithGroupAdd(r.Host.GroupAdd)); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	if err := e.writeEtcFiles(r); err != nil {

@@ -107,7 +107,7 @@ func TestRunSpec(t *testing.T) {
 	if !slices.Equal(s.Process.Env, wantEnv) || !slices.Equal(s.Process.Args, []string{"serve", "--debug"}) || s.Process.Cwd != "/srv" {
 		t.Errorf("env %q (want %q), args %q, cwd %q", s.Process.Env, wantEnv, s.Process.Args, s.Process.Cwd)
 	}
-	if err := Apply(s, WithUser(p.User)); err != nil {
+	if err := Apply(s, WithUser(p.User, nil)); err != nil {
 		t.Fatal(err)
 	}
 	u := s.Process.User
@@ -142,7 +142,7 @@ func TestWithUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = Apply(s, WithUser(c.user))
+		err = Apply(s, WithUser(c.user, nil))
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%q: %v, want an error with %q", c.user, err, c.err)
@@ -154,10 +154,18 @@ func TestWithUser(t *testing.T) {
 			t.Errorf("%q: %+v %q %v; want %d:%d HOME=%s", c.user, u, s.Process.Env, err, c.uid, c.gid, c.home)
 		}
 	}
+	// HOME set by the image or by run stays: the user's home is a default.
+	s, err := build(t, WithRootfs(rootfs), WithEnv([]string{"HOME=/srv"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(s, WithUser("nobody", []string{"A=1", "HOME=/srv"})); err != nil || !slices.Contains(s.Process.Env, "HOME=/srv") || slices.Contains(s.Process.Env, "HOME=/nonexistent") {
+		t.Errorf("-u nobody with HOME=/srv: %q %v", s.Process.Env, err)
+	}
 	// The rootfs is the spec's: a relative or missing one has no users.
-	s := defaultSpec()
+	s = defaultSpec()
 	s.Root.Path = filepath.Join(t.TempDir(), "missing")
-	if err := Apply(s, WithUser("nobody")); err == nil {
+	if err := Apply(s, WithUser("nobody", nil)); err == nil {
 		t.Error("a user looked up in a missing rootfs: no error")
 	}
 	if _, err := os.Stat(s.Root.Path); err == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -58,8 +59,10 @@ func lookup(lines [][]string, name string, id *uint32) []string {
 // WithUser runs the process as user (-u, or an image's User; "" leaves
 // root): uid[:gid] or name[:group] of the /etc/passwd and /etc/group of the
 // spec's root file system, which must be in place (see ResolveUser). A user
-// of /etc/passwd gets its home directory as HOME.
-func WithUser(user string) Opt {
+// of /etc/passwd gets its home directory as HOME, unless own (the image's
+// and run's variables) sets HOME: as runc and Docker, HOME is only a
+// default.
+func WithUser(user string, own []string) Opt {
 	return func(s *specs.Spec) error {
 		if user == "" {
 			return nil
@@ -69,6 +72,9 @@ func WithUser(user string) Opt {
 			return err
 		}
 		s.Process.User = u
+		if slices.ContainsFunc(own, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
+			return nil
+		}
 		if home := homeOf(s.Root.Path, u.UID); home != "" {
 			s.Process.Env = SetEnv(s.Process.Env, "HOME="+home)
 		}

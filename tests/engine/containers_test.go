@@ -187,6 +187,10 @@ func TestRunOptions(t *testing.T) {
 	if out := e.runOut(0, "-u", "65534:65534", rootfsDir, "sh", "-c", "id -u; id -g; echo $HOME"); out != "65534\n65534\n/nonexistent\n" {
 		t.Errorf("-u 65534:65534: %q", out)
 	}
+	// The user's home is HOME's default only: -e HOME stays.
+	if out := e.runOut(0, "-u", "nobody", "-e", "HOME=/srv", rootfsDir, "sh", "-c", "echo $HOME"); out != "/srv\n" {
+		t.Errorf("-u nobody -e HOME=/srv: HOME %q", out)
+	}
 	if out := e.runOut(0, "-u", "nobody", rootfsDir, "id", "-u"); out != "65534\n" {
 		t.Errorf("-u nobody: %q", out)
 	}
