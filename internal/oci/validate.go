@@ -33,7 +33,7 @@ func Validate(spec *specs.Spec) error {
 	case l.IntelRdt != nil:
 		return bad("linux.intelRdt", "not supported")
 	case l.TimeOffsets != nil:
-		return bad("linux.timeOffsets", "time namespaces are not supported")
+		return bad("linux.timeOffsets", "a new time namespace is not supported (one given by path is joined)")
 	case l.MemoryPolicy != nil:
 		return bad("linux.memoryPolicy", "not supported")
 	case len(l.NetDevices) > 0:
