@@ -199,9 +199,8 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		case ns.Path != "" && ns.Type == specs.PIDNamespace:
 			pidPath = ns.Path
 		case ns.Path == "" && ns.Type == specs.TimeNamespace:
-			// It would hold only for the init's children, not for the
-			// init that executes the user's program.
-			return 0, "", fmt.Errorf("linux.namespaces: a new time namespace is not supported (give the path of one to join)")
+			// The init makes it (unshareTime): its offsets go in before
+			// any process enters it.
 		case ns.Path != "" && ns.Type == specs.TimeNamespace && newNamespace(spec, specs.UserNamespace):
 			// The new user namespace would hold no privilege over it.
 			return 0, "", fmt.Errorf("linux.namespaces: a time namespace given by path with a new user namespace is not supported")
@@ -289,7 +288,7 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, lim
 		defer f.Close()
 		o.joinUserns = f
 	}
-	if ns, ok := namespace(early, specs.TimeNamespace); ok {
+	if ns, ok := namespace(early, specs.TimeNamespace); ok && ns.Path != "" {
 		f, err := os.Open(ns.Path)
 		if err != nil {
 			return nil, fmt.Errorf("linux.namespaces: open time namespace: %w", err)
@@ -364,7 +363,9 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 		o.joinUserns = userns
 	}
 	if _, has := namespace(spec, specs.TimeNamespace); has {
-		timens, err := openNamespace(initPid, f, "time")
+		// The namespace for its children: a new one is the init's own only
+		// from its execve on (unshareTime), one given by path both.
+		timens, err := openNamespace(initPid, f, "time_for_children")
 		if err != nil {
 			return nil, err
 		}

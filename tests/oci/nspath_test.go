@@ -179,9 +179,7 @@ func TestNamespaceJoinedByPath(t *testing.T) {
 // container's clocks carry its offsets (a day on the boot-time clock,
 // which /proc/uptime shows, and on the monotonic one).
 func TestTimeNamespaceJoinedByPath(t *testing.T) {
-	if isRunc {
-		t.Skip("runc 1.1 does not know time namespaces")
-	}
+	requireTimeNamespaces(t)
 	b := newBundle(t)
 	h := newTimeHolder(t)
 	b.joinByPath(specs.TimeNamespace, h.path(specs.TimeNamespace))
@@ -198,9 +196,7 @@ func TestTimeNamespaceJoinedByPath(t *testing.T) {
 // (the time namespace, owned by the host's user namespace, first) and are
 // root in the user namespace.
 func TestTimeNamespaceWithUsernsByPath(t *testing.T) {
-	if isRunc {
-		t.Skip("runc 1.1 does not know time namespaces")
-	}
+	requireTimeNamespaces(t)
 	a := newBundle(t).long()
 	a.userns(usernsHost)
 	a.createStart()
@@ -230,14 +226,22 @@ const timeScript = "readlink /proc/self/ns/time; cut -d' ' -f1 /proc/uptime"
 // timeOffset is the offset of newTimeHolder's clocks, a day.
 const timeOffset = 86400
 
-// newTimeHolder starts a holder of a time namespace whose boot-time and
-// monotonic clocks are timeOffset ahead of the host's; it skips the test
-// on a kernel without time namespaces.
-func newTimeHolder(t *testing.T) nsHolder {
+// requireTimeNamespaces skips a test of time namespaces on runc 1.1 and
+// on a kernel without them.
+func requireTimeNamespaces(t *testing.T) {
 	t.Helper()
+	if isRunc {
+		t.Skip("runc 1.1 does not know time namespaces")
+	}
 	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
 		t.Skip("no time namespaces on this kernel")
 	}
+}
+
+// newTimeHolder starts a holder of a time namespace whose boot-time and
+// monotonic clocks are timeOffset ahead of the host's.
+func newTimeHolder(t *testing.T) nsHolder {
+	t.Helper()
 	off := strconv.Itoa(timeOffset)
 	return newNSHolder(t, "true", "--time", "--monotonic", off, "--boottime", off)
 }
@@ -283,35 +287,72 @@ func hostUptime(t *testing.T) float64 {
 	return up
 }
 
-// What cannot work is refused with a message naming the field: a new time
-// namespace (it would hold for the init's children only, not for the
-// init that executes the user's program), and a time namespace given by
-// path with a new user namespace (which holds no privilege over it).
-func TestTimeNamespaceRefused(t *testing.T) {
-	if isRunc {
-		t.Skip("runc 1.1 does not know time namespaces")
+// A new time namespace takes linux.timeOffsets: the container's program
+// (the init's execve is the first to enter it) and exec read its clocks;
+// without offsets it is a namespace of its own with the host's clocks.
+func TestTimeNamespaceNew(t *testing.T) {
+	requireTimeNamespaces(t)
+	host, err := os.Readlink("/proc/self/ns/time")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
-		t.Skip("no time namespaces on this kernel")
-	}
-	h := newNSHolder(t, "true", "--time")
-	for name, edit := range map[string]func(b *bundle){
-		"new": func(b *bundle) { b.joinByPath(specs.TimeNamespace, "") },
-		"new user namespace": func(b *bundle) {
-			b.joinByPath(specs.TimeNamespace, h.path(specs.TimeNamespace))
-			b.joinByPath(specs.UserNamespace, "")
-			m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-			b.spec.Linux.UIDMappings, b.spec.Linux.GIDMappings = m, m
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			b := newBundle(t)
-			edit(b)
-			r := b.run()
-			if r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces") || !strings.Contains(r.stderr, "time namespace") {
-				t.Errorf("want a refusal naming linux.namespaces and the time namespace: %v", r)
-			}
+	offsets := func(t *testing.T, userns bool) {
+		b := newBundle(t)
+		if userns {
+			b.userns(usernsHost)
+		}
+		b.joinByPath(specs.TimeNamespace, "")
+		b.spec.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: timeOffset}, "boottime": {Secs: timeOffset}}
+		b.sh(timeScript + "; echo ready; exec sleep 600")
+		b.mustCreate()
+		pid := b.state().Pid
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/time_for_children", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns == host {
+			t.Fatalf("the container's time namespace is the host's %s", host)
+		}
+		checkJoinedTime(t, "init", ns, func() string {
+			b.start()
+			b.waitOutput("ready")
+			return strings.TrimSuffix(b.output(), "ready\n")
 		})
+		checkJoinedTime(t, "exec", ns, func() string { return b.mustExec("sh", "-c", timeScript) })
+	}
+	t.Run("offsets", func(t *testing.T) { offsets(t, false) })
+	// Made by the root of the container's new user namespace, which owns it.
+	t.Run("offsets in a user namespace", func(t *testing.T) { offsets(t, true) })
+	t.Run("no offsets", func(t *testing.T) {
+		b := newBundle(t)
+		b.joinByPath(specs.TimeNamespace, "")
+		b.sh(timeScript)
+		before := hostUptime(t)
+		out := lines(b.mustRun())
+		after := hostUptime(t)
+		if len(out) != 2 || out[0] == host {
+			t.Fatalf("%q: want a time namespace not the host's %s and an uptime", out, host)
+		}
+		if up, err := strconv.ParseFloat(out[1], 64); err != nil || up < before-1 || up > after+1 {
+			t.Errorf("uptime %q (%v), want the host's (%.2f to %.2f s)", out[1], err, before, after)
+		}
+	})
+}
+
+// A time namespace given by path with a new user namespace is refused with
+// a message that names it: that user namespace would hold no privilege
+// over it.
+func TestTimeNamespaceRefused(t *testing.T) {
+	requireTimeNamespaces(t)
+	h := newTimeHolder(t)
+	b := newBundle(t)
+	b.joinByPath(specs.TimeNamespace, h.path(specs.TimeNamespace))
+	b.joinByPath(specs.UserNamespace, "")
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	b.spec.Linux.UIDMappings, b.spec.Linux.GIDMappings = m, m
+	r := b.run()
+	if r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces") || !strings.Contains(r.stderr, "time namespace") {
+		t.Errorf("want a refusal naming linux.namespaces and the time namespace: %v", r)
 	}
 }
 
