@@ -241,7 +241,7 @@ func newFeaturesCommand(g *globals) *command {
 	c.run = func(args []string) error {
 		yes, no := true, false
 		var ns []string
-		for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace} {
+		for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace, specs.TimeNamespace} {
 			ns = append(ns, string(t))
 		}
 		f := features.Features{

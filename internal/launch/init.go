@@ -252,6 +252,9 @@ func joinNamespaces(spec *specs.Spec) error {
 // cgroups (the parent placed it before sending the config).
 func setupContainer(cfg *childConfig) (err error) {
 	spec := cfg.Spec
+	if err := unshareTime(spec); err != nil {
+		return err
+	}
 	if err := joinNamespaces(spec); err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ var (
 
 // protocol changes whenever childConfig or the messages change: a parent and
 // an init binary from different builds refuse each other.
-const protocol = 9
+const protocol = 10
 
 // ArmDelayEnv, a number of milliseconds in the starting command's
 // environment, delays every child it starts right before it arms its

@@ -67,6 +67,9 @@ type Options struct {
 	// joinUserns is a user namespace the child joins before its Go
 	// runtime starts (see usernsEntry).
 	joinUserns *os.File
+	// joinTimens is a time namespace the child joins before its Go
+	// runtime starts, and before joinUserns.
+	joinTimens *os.File
 	// forkJoins are namespaces that the forking thread joins (see
 	// joinBeforeUserns).
 	forkJoins []nsJoin
@@ -171,6 +174,7 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.UTSNamespace:     unix.CLONE_NEWUTS,
 	specs.UserNamespace:    unix.CLONE_NEWUSER,
 	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
 }
 
 // cloneFlags returns the new namespaces spec asks for, and the path of a
@@ -194,6 +198,12 @@ func cloneFlags(spec *specs.Spec) (flags uintptr, pidPath string, err error) {
 		switch {
 		case ns.Path != "" && ns.Type == specs.PIDNamespace:
 			pidPath = ns.Path
+		case ns.Path == "" && ns.Type == specs.TimeNamespace:
+			// The init makes it (unshareTime): its offsets go in before
+			// any process enters it.
+		case ns.Path != "" && ns.Type == specs.TimeNamespace && newNamespace(spec, specs.UserNamespace):
+			// The new user namespace would hold no privilege over it.
+			return 0, "", fmt.Errorf("linux.namespaces: a time namespace given by path with a new user namespace is not supported")
 		case ns.Path == "" && ns.Type != specs.CgroupNamespace:
 			flags |= f
 		}
@@ -278,6 +288,14 @@ func startEarly(id string, early *specs.Spec, cg cgroups.Manager, o Options, lim
 		defer f.Close()
 		o.joinUserns = f
 	}
+	if ns, ok := namespace(early, specs.TimeNamespace); ok && ns.Path != "" {
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			return nil, fmt.Errorf("linux.namespaces: open time namespace: %w", err)
+		}
+		defer f.Close()
+		o.joinTimens = f
+	}
 	var extra *os.File
 	if o.ExecFifo != "" {
 		f, err := os.OpenFile(o.ExecFifo, unix.O_PATH|unix.O_CLOEXEC, 0)
@@ -325,7 +343,7 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	join := 0
 	if spec.Linux != nil {
 		for _, ns := range spec.Linux.Namespaces {
-			if ns.Type != specs.PIDNamespace && ns.Type != specs.UserNamespace {
+			if ns.Type != specs.PIDNamespace && ns.Type != specs.UserNamespace && ns.Type != specs.TimeNamespace {
 				join |= int(nsFlags[ns.Type])
 			}
 		}
@@ -337,12 +355,22 @@ func Exec(initPid int, spec *specs.Spec, proc *specs.Process, cg cgroups.Manager
 	f := os.NewFile(uintptr(pidfd), "pidfd")
 	defer f.Close()
 	if has, _ := userNamespace(spec); has {
-		userns, err := openUserns(initPid, f)
+		userns, err := openNamespace(initPid, f, "user")
 		if err != nil {
 			return nil, err
 		}
 		defer userns.Close()
 		o.joinUserns = userns
+	}
+	if _, has := namespace(spec, specs.TimeNamespace); has {
+		// The namespace for its children: a new one is the init's own only
+		// from its execve on (unshareTime), one given by path both.
+		timens, err := openNamespace(initPid, f, "time_for_children")
+		if err != nil {
+			return nil, err
+		}
+		defer timens.Close()
+		o.joinTimens = timens
 	}
 	// What entering needs of the container's spec: its namespaces and
 	// seccomp profile.
@@ -411,9 +439,19 @@ func spawnChild(arg0 string, spec *specs.Spec, flags uintptr, pidns, extra *os.F
 	defer closeNull()
 	o.Trace.Mark("channels, stdio")
 	args := []string{arg0, strconv.Itoa(3 + len(o.PreserveFDs))}
-	if o.joinUserns != nil {
-		fds = append(fds, o.joinUserns.Fd())
-		args = append(args, strconv.Itoa(len(fds)-1))
+	if o.joinUserns != nil || o.joinTimens != nil {
+		userFd, timeFd := -1, -1
+		if o.joinUserns != nil {
+			userFd, fds = len(fds), append(fds, o.joinUserns.Fd())
+		}
+		if o.joinTimens != nil {
+			timeFd, fds = len(fds), append(fds, o.joinTimens.Fd())
+		}
+		joins, err := entryJoins(userFd, timeFd)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, joins)
 	}
 	exe, err := sealedExe(exeFloor(fds))
 	if err != nil {

@@ -12,17 +12,28 @@ import (
 	"github.com/sdocker/sdocker/internal/ids"
 )
 
-// Joining a user namespace (setns with CLONE_NEWUSER) is refused to a
-// process of more than one thread, and a Go program has several before its
-// first line runs. The init binary therefore has an entry point of its own
-// (usernsEntry, userns_*.s; linked with -ldflags=-E=UsernsEntry): before
-// the Go runtime starts, while the process has one thread, it joins the user
-// namespace whose descriptor argv[2] names (the parent passes one only to an
-// exec into a user-namespaced container, or to an init whose user namespace
-// is given by path), becomes root there (setresgid and setresuid 0, as runc
-// does), notes the result in usernsJoin, and jumps to the Go runtime's
+// Joining a user namespace (setns with CLONE_NEWUSER) or a time namespace
+// (CLONE_NEWTIME) is refused to a process of more than one thread, and a Go
+// program has several before its first line runs. The init binary
+// therefore has an entry point of its own (usernsEntry, userns_*.s; linked
+// with -ldflags=-E=UsernsEntry): before the Go runtime starts, while the
+// process has one thread, it joins the namespaces whose descriptors argv[2]
+// names (entryJoins; the parent passes them only to an exec into a
+// container with a user or time namespace, or to an init whose user or
+// time namespace is given by path): the time namespace first, then the user
+// namespace, in which it becomes root (setresgid and setresuid 0, as runc
+// does). It notes the result in usernsJoin and jumps to the Go runtime's
 // entry. Every other start of the binary (argv has no third element) costs
 // one comparison.
+//
+// The time namespace comes first because joining one needs CAP_SYS_ADMIN
+// in the user namespace that owns it as well as in the caller's own: the
+// runtime holds it in its user namespace, an ancestor of the container's,
+// and so over a time namespace that either owns; once in the container's
+// user namespace it would hold it only over those the container's owns.
+// Joined at this point the time namespace holds for the init itself (setns
+// switches the caller's clocks and vDSO), and so for the user's program it
+// executes and its children.
 
 // UsernsEntry is the linker's name of the init binary's entry point: build
 // sdocker-init with -ldflags=-E=UsernsEntry.
@@ -30,31 +41,61 @@ const UsernsEntry = "github.com/sdocker/sdocker/internal/launch.usernsEntry"
 
 // usernsJoin is what the entry point did: usernsNotRun when it did not run
 // (a binary linked without it), else 0 or the negated errno of the first
-// call that failed (setns, setresgid, setresuid).
+// call that failed (see entryCalls).
 var usernsJoin int64 = usernsNotRun
 
 const usernsNotRun = 1
 
-// usernsFailedCall names the call that failed for usernsJoin.
+// usernsFailedCall indexes entryCalls with the call that failed for
+// usernsJoin.
 var usernsFailedCall int64
 
-// checkUsernsJoin reports whether the entry point joined the user
-// namespace the parent asked for (argv[2]), and closes its descriptor.
+// entryCalls are the entry point's calls, in their order.
+var entryCalls = [...]string{"join time namespace: setns", "join user namespace: setns", "join user namespace: setresgid 0", "join user namespace: setresuid 0"}
+
+// entryMax bounds each descriptor entryJoins encodes: plus one, each fits
+// in 15 bits, and so the pair in the entry point's bound (0x7fffffff).
+const entryMax = 0x7ffe
+
+// entryJoins encodes for argv[2] the descriptors (-1 for none) of the user
+// and time namespaces that the entry point joins: each plus one, the user
+// namespace's in bits 0-15, the time namespace's in bits 16-31.
+func entryJoins(userFd, timeFd int) (string, error) {
+	if userFd > entryMax || timeFd > entryMax {
+		return "", fmt.Errorf("namespace descriptors %d, %d: too high for the init's entry point", userFd, timeFd)
+	}
+	return strconv.Itoa((userFd + 1) | (timeFd+1)<<16), nil
+}
+
+// parseEntryJoins decodes what entryJoins encoded, as the entry point does.
+func parseEntryJoins(s string) (userFd, timeFd int, err error) {
+	v, err := strconv.Atoi(s)
+	if err != nil || v <= 0 || v > 0x7fffffff || s[0] < '0' || s[0] > '9' {
+		return 0, 0, fmt.Errorf("namespace descriptors %q: not an encoded pair", s)
+	}
+	return v&0xffff - 1, v>>16 - 1, nil
+}
+
+// checkUsernsJoin reports whether the entry point joined the namespaces
+// the parent asked for (argv[2]), and closes their descriptors.
 func checkUsernsJoin() error {
 	if len(os.Args) < 3 {
 		return nil
 	}
-	fd, err := strconv.Atoi(os.Args[2])
+	userFd, timeFd, err := parseEntryJoins(os.Args[2])
 	if err != nil {
-		return fmt.Errorf("user namespace descriptor %q: not a number", os.Args[2])
+		return err
 	}
-	defer unix.Close(fd)
+	for _, fd := range []int{userFd, timeFd} {
+		if fd >= 0 {
+			defer unix.Close(fd)
+		}
+	}
 	switch {
 	case usernsJoin == usernsNotRun:
-		return fmt.Errorf("join user namespace: %s was linked without its entry point (go build -ldflags=-E=%s)", InitBinaryName, UsernsEntry)
+		return fmt.Errorf("join namespaces: %s was linked without its entry point (go build -ldflags=-E=%s)", InitBinaryName, UsernsEntry)
 	case usernsJoin != 0:
-		call := [...]string{"setns", "setresgid 0", "setresuid 0"}[usernsFailedCall%3]
-		return fmt.Errorf("join user namespace: %s: %w", call, unix.Errno(-usernsJoin))
+		return fmt.Errorf("%s: %w", entryCalls[usernsFailedCall%int64(len(entryCalls))], unix.Errno(-usernsJoin))
 	}
 	return nil
 }
@@ -75,13 +116,13 @@ func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	return out
 }
 
-// openUserns opens the user namespace of process pid, whose pidfd proves
-// that pid was not reused meanwhile.
-func openUserns(pid int, pidfd *os.File) (*os.File, error) {
-	p := fmt.Sprintf("/proc/%d/ns/user", pid)
+// openNamespace opens the namespace (its /proc/PID/ns name) of process
+// pid, whose pidfd proves that pid was not reused meanwhile.
+func openNamespace(pid int, pidfd *os.File, name string) (*os.File, error) {
+	p := fmt.Sprintf("/proc/%d/ns/%s", pid, name)
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("open user namespace of container: %w", err)
+		return nil, fmt.Errorf("open %s namespace of container: %w", name, err)
 	}
 	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
 		f.Close()

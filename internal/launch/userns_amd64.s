@@ -2,9 +2,12 @@
 
 // usernsEntry is the init binary's entry point (see userns.go). At entry
 // the stack holds argc, then argv. With exactly three arguments and a
-// decimal argv[2] it calls setns(argv[2], CLONE_NEWUSER), setresgid(0, 0,
-// 0) and setresuid(0, 0, 0), records the outcome in usernsJoin (and the
-// failing call in usernsFailedCall), then starts the Go runtime.
+// decimal argv[2] (entryJoins: bits 0-15 the user namespace's descriptor
+// plus one, bits 16-31 the time namespace's, 0 for none) it calls
+// setns(time, CLONE_NEWTIME), then setns(user, CLONE_NEWUSER),
+// setresgid(0, 0, 0) and setresuid(0, 0, 0), records the outcome in
+// usernsJoin (and the failing call in usernsFailedCall), then starts the
+// Go runtime.
 TEXT ·usernsEntry(SB),NOSPLIT|NOFRAME,$0
 	MOVQ	0(SP), AX
 	CMPQ	AX, $3
@@ -28,13 +31,29 @@ digit:
 	INCQ	SI
 	JMP	digit
 join:
+	MOVQ	DI, R8
+	XORQ	AX, AX
 	MOVQ	$0, ·usernsFailedCall(SB)
-	MOVQ	$0x10000000, SI
+	SHRQ	$16, DI
+	JEQ	user
+	DECQ	DI
+	MOVQ	$0x80, SI // CLONE_NEWTIME
 	MOVQ	$308, AX // setns
 	SYSCALL
 	CMPQ	AX, $0
 	JNE	done
+user:
 	MOVQ	$1, ·usernsFailedCall(SB)
+	MOVQ	R8, DI
+	ANDQ	$0xffff, DI
+	JEQ	done
+	DECQ	DI
+	MOVQ	$0x10000000, SI // CLONE_NEWUSER
+	MOVQ	$308, AX // setns
+	SYSCALL
+	CMPQ	AX, $0
+	JNE	done
+	MOVQ	$2, ·usernsFailedCall(SB)
 	XORQ	DI, DI
 	XORQ	SI, SI
 	XORQ	DX, DX
@@ -42,7 +61,7 @@ join:
 	SYSCALL
 	CMPQ	AX, $0
 	JNE	done
-	MOVQ	$2, ·usernsFailedCall(SB)
+	MOVQ	$3, ·usernsFailedCall(SB)
 	XORQ	DI, DI
 	XORQ	SI, SI
 	XORQ	DX, DX

@@ -25,15 +25,29 @@ digit:
 	ADD	$1, R1, R1
 	B	digit
 join:
+	MOVD	R2, R6
 	MOVD	$·usernsFailedCall(SB), R5
 	MOVD	$0, R4
 	MOVD	R4, (R5)
-	MOVD	R2, R0
-	MOVD	$0x10000000, R1
+	MOVD	$0, R0
+	LSR	$16, R6, R7
+	CBZ	R7, user
+	SUB	$1, R7, R0
+	MOVD	$0x80, R1 // CLONE_NEWTIME
 	MOVD	$268, R8 // setns
 	SVC
 	CBNZ	R0, done
+user:
 	MOVD	$1, R4
+	MOVD	R4, (R5)
+	AND	$0xffff, R6, R7
+	CBZ	R7, done
+	SUB	$1, R7, R0
+	MOVD	$0x10000000, R1 // CLONE_NEWUSER
+	MOVD	$268, R8 // setns
+	SVC
+	CBNZ	R0, done
+	MOVD	$2, R4
 	MOVD	R4, (R5)
 	MOVD	$0, R0
 	MOVD	$0, R1
@@ -41,7 +55,7 @@ join:
 	MOVD	$149, R8 // setresgid
 	SVC
 	CBNZ	R0, done
-	MOVD	$2, R4
+	MOVD	$3, R4
 	MOVD	R4, (R5)
 	MOVD	$0, R0
 	MOVD	$0, R1

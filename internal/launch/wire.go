@@ -154,7 +154,8 @@ var carriedSpecFields = []string{
 	"LinuxNamespace.Type", "LinuxNamespace.Path",
 	"LinuxDevice.Path", "LinuxDevice.Type", "LinuxDevice.Major", "LinuxDevice.Minor", "LinuxDevice.FileMode",
 	"LinuxDevice.UID", "LinuxDevice.GID",
-	"LinuxPersonality.Domain", "LinuxPersonality.Flags",
+	"LinuxPersonality.Domain", "LinuxPersonality.Flags", "Linux.TimeOffsets",
+	"LinuxTimeOffset.Secs", "LinuxTimeOffset.Nanosecs",
 }
 
 // marshal encodes the config for the child.
@@ -333,6 +334,12 @@ func (e *encoder) linux(l *specs.Linux) {
 			e.str(string(f))
 		}
 	}
+	e.uint(uint64(len(l.TimeOffsets)))
+	for clock, off := range l.TimeOffsets {
+		e.str(clock)
+		e.int(off.Secs)
+		e.uint(uint64(off.Nanosecs))
+	}
 }
 
 func (e *encoder) device(dev specs.LinuxDevice) {
@@ -453,6 +460,13 @@ func (d *decoder) linux() *specs.Linux {
 			}
 		}
 		l.Personality = p
+	}
+	if n := d.count(); n > 0 {
+		l.TimeOffsets = make(map[string]specs.LinuxTimeOffset, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			k := d.str()
+			l.TimeOffsets[k] = specs.LinuxTimeOffset{Secs: d.int(), Nanosecs: d.uint32()}
+		}
 	}
 	return l
 }

@@ -33,7 +33,9 @@ func Validate(spec *specs.Spec) error {
 	case l.IntelRdt != nil:
 		return bad("linux.intelRdt", "not supported")
 	case l.TimeOffsets != nil:
-		return bad("linux.timeOffsets", "time namespaces are not supported")
+		if err := checkTimeOffsets(l); err != nil {
+			return bad("linux.timeOffsets", err.Error())
+		}
 	case l.MemoryPolicy != nil:
 		return bad("linux.memoryPolicy", "not supported")
 	case len(l.NetDevices) > 0:
@@ -145,6 +147,28 @@ func validateIDMappedMount(field string, m specs.Mount, l *specs.Linux) error {
 	}{{"uidMappings", m.UIDMappings}, {"gidMappings", m.GIDMappings}} {
 		if err := ids.CheckMappings(field+"."+mm.f, mm.m); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
+	return nil
+}
+
+// checkTimeOffsets refuses offsets without a new time namespace to take
+// them, of a clock the kernel has none for, or of a nanosecond part of a
+// second or more.
+func checkTimeOffsets(l *specs.Linux) error {
+	newTime := false
+	for _, ns := range l.Namespaces {
+		newTime = newTime || ns.Type == specs.TimeNamespace && ns.Path == ""
+	}
+	if !newTime {
+		return fmt.Errorf("given without a new time namespace in linux.namespaces")
+	}
+	for clock, off := range l.TimeOffsets {
+		if clock != "monotonic" && clock != "boottime" {
+			return fmt.Errorf("unknown clock %q (monotonic, boottime)", clock)
+		}
+		if off.Nanosecs >= 1e9 {
+			return fmt.Errorf("%s: nanosecs %d is not below a second", clock, off.Nanosecs)
 		}
 	}
 	return nil

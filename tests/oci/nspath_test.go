@@ -175,22 +175,184 @@ func TestNamespaceJoinedByPath(t *testing.T) {
 	})
 }
 
-// A time namespace given by path is refused with a message that names it:
-// joining one needs a single-threaded process (setns: EUSERS), which a Go
-// init never is.
-func TestTimeNamespaceRefused(t *testing.T) {
+// A time namespace given by path is joined, by the init and by exec: the
+// container's clocks carry its offsets (a day on the boot-time clock,
+// which /proc/uptime shows, and on the monotonic one).
+func TestTimeNamespaceJoinedByPath(t *testing.T) {
+	requireTimeNamespaces(t)
+	b := newBundle(t)
+	h := newTimeHolder(t)
+	b.joinByPath(specs.TimeNamespace, h.path(specs.TimeNamespace))
+	want := h.inode(t, specs.TimeNamespace)
+	checkJoinedTime(t, "run", want, func() string { return b.sh(timeScript).mustRun() })
+	b2 := newBundle(t)
+	b2.joinByPath(specs.TimeNamespace, h.path(specs.TimeNamespace))
+	b2.long()
+	b2.createStart()
+	checkJoinedTime(t, "exec", want, func() string { return b2.mustExec("sh", "-c", timeScript) })
+}
+
+// With a user namespace given by path too, the init and exec join both
+// (the time namespace, owned by the host's user namespace, first) and are
+// root in the user namespace.
+func TestTimeNamespaceWithUsernsByPath(t *testing.T) {
+	requireTimeNamespaces(t)
+	a := newBundle(t).long()
+	a.userns(usernsHost)
+	a.createStart()
+	pid := a.state().Pid
+	h := newTimeHolder(t)
+	b := newBundle(t)
+	b.chownRootfs(usernsHost)
+	b.withoutNamespace(specs.PIDNamespace)
+	b.spec.Linux.Namespaces = append(b.spec.Linux.Namespaces,
+		specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", pid)},
+		specs.LinuxNamespace{Type: specs.PIDNamespace, Path: fmt.Sprintf("/proc/%d/ns/pid", pid)},
+		specs.LinuxNamespace{Type: specs.TimeNamespace, Path: h.path(specs.TimeNamespace)})
+	b.spec.Linux.UIDMappings, b.spec.Linux.GIDMappings = a.spec.Linux.UIDMappings, a.spec.Linux.GIDMappings
+	b.sh("id -u; " + timeScript + "; echo ready; exec sleep 600")
+	want := h.inode(t, specs.TimeNamespace)
+	checkJoinedTime(t, "init", want, func() string {
+		b.createStart()
+		b.waitOutput("ready")
+		return strings.TrimSuffix(b.output(), "ready\n")
+	})
+	checkJoinedTime(t, "exec", want, func() string { return b.mustExec("sh", "-c", "id -u; "+timeScript) })
+}
+
+// timeScript prints the time namespace and the boot-time clock.
+const timeScript = "readlink /proc/self/ns/time; cut -d' ' -f1 /proc/uptime"
+
+// timeOffset is the offset of newTimeHolder's clocks, a day.
+const timeOffset = 86400
+
+// requireTimeNamespaces skips a test of time namespaces on runc 1.1 and
+// on a kernel without them.
+func requireTimeNamespaces(t *testing.T) {
+	t.Helper()
 	if isRunc {
 		t.Skip("runc 1.1 does not know time namespaces")
 	}
 	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
 		t.Skip("no time namespaces on this kernel")
 	}
+}
+
+// newTimeHolder starts a holder of a time namespace whose boot-time and
+// monotonic clocks are timeOffset ahead of the host's.
+func newTimeHolder(t *testing.T) nsHolder {
+	t.Helper()
+	off := strconv.Itoa(timeOffset)
+	return newNSHolder(t, "true", "--time", "--monotonic", off, "--boottime", off)
+}
+
+// checkJoinedTime checks what timeScript printed in a container (after an
+// optional "id -u" line, which must be 0): the time namespace want, and an
+// uptime timeOffset ahead of the host's around the run.
+func checkJoinedTime(t *testing.T, what, want string, run func() string) {
+	t.Helper()
+	before := hostUptime(t)
+	out := lines(run())
+	after := hostUptime(t)
+	if len(out) == 3 {
+		if out[0] != "0" {
+			t.Errorf("%s: uid %s, want 0 in the user namespace", what, out[0])
+		}
+		out = out[1:]
+	}
+	if len(out) != 2 || out[0] != want {
+		t.Fatalf("%s: %q, want the time namespace %s and an uptime", what, out, want)
+	}
+	up, err := strconv.ParseFloat(out[1], 64)
+	if err != nil {
+		t.Fatalf("%s: uptime %q: %v", what, out[1], err)
+	}
+	t.Logf("%s: uptime %.2f s, the host's %.2f to %.2f s", what, up, before, after)
+	if up-timeOffset < before-1 || up-timeOffset > after+1 {
+		t.Errorf("%s: uptime %.2f s, want %d s more than the host's (%.2f to %.2f s)", what, up, timeOffset, before, after)
+	}
+}
+
+// hostUptime is the host's boot-time clock in seconds (/proc/uptime).
+func hostUptime(t *testing.T) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	if err != nil {
+		t.Fatalf("/proc/uptime %q: %v", b, err)
+	}
+	return up
+}
+
+// A new time namespace takes linux.timeOffsets: the container's program
+// (the init's execve is the first to enter it) and exec read its clocks;
+// without offsets it is a namespace of its own with the host's clocks.
+func TestTimeNamespaceNew(t *testing.T) {
+	requireTimeNamespaces(t)
+	host, err := os.Readlink("/proc/self/ns/time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offsets := func(t *testing.T, userns bool) {
+		b := newBundle(t)
+		if userns {
+			b.userns(usernsHost)
+		}
+		b.joinByPath(specs.TimeNamespace, "")
+		b.spec.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: timeOffset}, "boottime": {Secs: timeOffset}}
+		b.sh(timeScript + "; echo ready; exec sleep 600")
+		b.mustCreate()
+		pid := b.state().Pid
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/time_for_children", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns == host {
+			t.Fatalf("the container's time namespace is the host's %s", host)
+		}
+		checkJoinedTime(t, "init", ns, func() string {
+			b.start()
+			b.waitOutput("ready")
+			return strings.TrimSuffix(b.output(), "ready\n")
+		})
+		checkJoinedTime(t, "exec", ns, func() string { return b.mustExec("sh", "-c", timeScript) })
+	}
+	t.Run("offsets", func(t *testing.T) { offsets(t, false) })
+	// Made by the root of the container's new user namespace, which owns it.
+	t.Run("offsets in a user namespace", func(t *testing.T) { offsets(t, true) })
+	t.Run("no offsets", func(t *testing.T) {
+		b := newBundle(t)
+		b.joinByPath(specs.TimeNamespace, "")
+		b.sh(timeScript)
+		before := hostUptime(t)
+		out := lines(b.mustRun())
+		after := hostUptime(t)
+		if len(out) != 2 || out[0] == host {
+			t.Fatalf("%q: want a time namespace not the host's %s and an uptime", out, host)
+		}
+		if up, err := strconv.ParseFloat(out[1], 64); err != nil || up < before-1 || up > after+1 {
+			t.Errorf("uptime %q (%v), want the host's (%.2f to %.2f s)", out[1], err, before, after)
+		}
+	})
+}
+
+// A time namespace given by path with a new user namespace is refused with
+// a message that names it: that user namespace would hold no privilege
+// over it.
+func TestTimeNamespaceRefused(t *testing.T) {
+	requireTimeNamespaces(t)
+	h := newTimeHolder(t)
 	b := newBundle(t)
-	h := newNSHolder(t, "true", "--time")
 	b.joinByPath(specs.TimeNamespace, h.path(specs.TimeNamespace))
+	b.joinByPath(specs.UserNamespace, "")
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	b.spec.Linux.UIDMappings, b.spec.Linux.GIDMappings = m, m
 	r := b.run()
-	if r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces") || !strings.Contains(r.stderr, "time") {
-		t.Errorf("want a refusal naming linux.namespaces and time: %v", r)
+	if r.code == 0 || !strings.Contains(r.stderr, "linux.namespaces") || !strings.Contains(r.stderr, "time namespace") {
+		t.Errorf("want a refusal naming linux.namespaces and the time namespace: %v", r)
 	}
 }
 
