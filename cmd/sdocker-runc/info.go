@@ -241,7 +241,7 @@ func newFeaturesCommand(g *globals) *command {
 	c.run = func(args []string) error {
 		yes, no := true, false
 		var ns []string
-		for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace, specs.TimeNamespace} {
+		for _, t := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace, specs.TimeNamespace, specs.UserNamespace} {
 			ns = append(ns, string(t))
 		}
 		f := features.Features{
@@ -256,6 +256,8 @@ func newFeaturesCommand(g *globals) *command {
 				Apparmor:     &features.Apparmor{Enabled: &no},
 				Selinux:      &features.Selinux{Enabled: &no},
 				IntelRdt:     &features.IntelRdt{Enabled: &no},
+				// mounts[].uidMappings and gidMappings (id-mapped mounts).
+				MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 			},
 			Annotations: map[string]string{"org.opencontainers.runtime-spec.features": "sdocker-runc " + version},
 		}

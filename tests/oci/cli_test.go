@@ -449,6 +449,9 @@ func TestFeatures(t *testing.T) {
 		OCIVersionMax string   `json:"ociVersionMax"`
 		Hooks         []string `json:"hooks"`
 		MountOptions  []string `json:"mountOptions"`
+		Linux         struct {
+			Namespaces []string `json:"namespaces"`
+		} `json:"linux"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &f); err != nil {
 		t.Fatalf("features: not JSON: %v\n%s", err, r.stdout)
@@ -464,6 +467,11 @@ func TestFeatures(t *testing.T) {
 	for _, o := range []string{"ro", "nosuid", "nodev", "noexec", "rbind"} {
 		if !contains(f.MountOptions, o) {
 			t.Errorf("features: mountOptions lack %s", o)
+		}
+	}
+	for _, ns := range []string{"pid", "network", "mount", "ipc", "uts", "cgroup", "user"} {
+		if !contains(f.Linux.Namespaces, ns) {
+			t.Errorf("features: linux.namespaces lack %s: %v", ns, f.Linux.Namespaces)
 		}
 	}
 }
