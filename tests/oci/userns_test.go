@@ -3,7 +3,6 @@ package oci
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -261,21 +260,12 @@ func TestUsernsJoinsHostNetwork(t *testing.T) {
 	if isRunc {
 		t.Skip("runc 1.1 mounts a sysfs for a network namespace its user namespace does not own, and fails")
 	}
-	holder := exec.Command(tool(t, "unshare"), "--net", "sleep", "600")
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
-	netns := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
-	testutil.WaitFor(t, pollTimeout, "the holder's own network namespace", func() bool {
-		a, _ := os.Readlink(netns)
-		b, _ := os.Readlink("/proc/self/ns/net")
-		return a != "" && a != b
-	})
-	want, err := os.Readlink(netns)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The holder says "ready" once in its own network namespace (comparing
+	// with /proc/self would race its unshare when this process's main
+	// thread is not in the initial one).
+	holder := newNSHolder(t, "true", "--net")
+	netns := holder.path(specs.NetworkNamespace)
+	want := holder.inode(t, specs.NetworkNamespace)
 	b := newBundle(t)
 	b.userns(usernsHost)
 	b.withoutNamespace(specs.NetworkNamespace)
