@@ -672,22 +672,34 @@ func namespaceFile(t *testing.T, path string, flag int, setup func() error) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the thread dies with the goroutine, and its
-		// namespace lives on in the bind mount.
+		// The thread goes back to its own namespace before it is unlocked;
+		// if it cannot, it stays locked and dies with the goroutine (unless
+		// it is the main thread, which the runtime keeps: /proc/self would
+		// then show this namespace, hence the way back).
 		runtime.LockOSThread()
+		kind := map[int]string{unix.CLONE_NEWNET: "net", unix.CLONE_NEWUTS: "uts"}[flag]
+		own, err := unix.Open(fmt.Sprintf("/proc/thread-self/ns/%s", kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("open own namespace: %w", err)
+			return
+		}
+		defer unix.Close(own)
 		if err := unix.Unshare(flag); err != nil {
 			errc <- fmt.Errorf("unshare: %w", err)
 			return
 		}
+		err = nil
 		if setup != nil {
-			if err := setup(); err != nil {
-				errc <- err
-				return
-			}
+			err = setup()
 		}
-		kind := map[int]string{unix.CLONE_NEWNET: "net", unix.CLONE_NEWUTS: "uts"}[flag]
-		src := fmt.Sprintf("/proc/self/task/%d/ns/%s", unix.Gettid(), kind)
-		errc <- unix.Mount(src, path, "", unix.MS_BIND, "")
+		if err == nil {
+			src := fmt.Sprintf("/proc/self/task/%d/ns/%s", unix.Gettid(), kind)
+			err = unix.Mount(src, path, "", unix.MS_BIND, "")
+		}
+		if unix.Setns(own, flag) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	if err := <-errc; err != nil {
 		t.Fatalf("namespace on %s: %v", path, err)
