@@ -135,9 +135,12 @@ type critestSpec struct {
 // critest runs the critest binary on handler and returns its specs.
 func (n *criNode) critest(t *testing.T, bin, handler string, full bool) []critestSpec {
 	report := filepath.Join(t.TempDir(), "report.json")
-	// critest makes its pods' log directories (podLogTest*) in TMPDIR and
-	// leaves some behind: they go with the test's own.
-	t.Setenv("TMPDIR", t.TempDir())
+	// critest makes its pods' log directories (podLogTest*) and its mount
+	// propagation specs' mounts (test*/mnt) in TMPDIR and leaves some
+	// behind: they go with the test's own, the mounts first.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	t.Cleanup(func() { testutil.UnmountAll(tmp) })
 	args := []string{
 		"-runtime-endpoint", "unix://" + n.sock, "-image-endpoint", "unix://" + n.sock,
 		"-runtime-handler", handler, "-registry-prefix", n.registry.addr,
