@@ -25,23 +25,7 @@ type attachment struct {
 // line the container writes; it is killed when the test ends.
 func (e *env) startAttach(args ...string) *attachment {
 	e.t.Helper()
-	a := &attachment{cmd: e.command(append([]string{"attach"}, args...)...), stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{})}
-	a.cmd.Stdout, a.cmd.Stderr = a.stdout, a.stderr
-	var err error
-	if a.stdin, err = a.cmd.StdinPipe(); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := a.cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() {
-		a.code = statusOf(a.cmd.Wait())
-		close(a.done)
-	}()
-	e.t.Cleanup(func() {
-		_ = a.cmd.Process.Kill()
-		<-a.done
-	})
+	a := e.startIn(nil, append([]string{"attach"}, args...)...)
 	testutil.WaitFor(e.t, timeout(10*time.Second), "attach to show output", func() bool {
 		select {
 		case <-a.done:
