@@ -209,12 +209,7 @@ func TestExec(t *testing.T) {
 // A container with process.terminal gets its pty through --console-socket.
 func TestConsoleSocket(t *testing.T) {
 	b := newBundle(t)
-	b.spec.Process.Terminal = true
-	b.spec.Process.Args = []string{"sh"}
-	cs := newConsoleSocket(t)
-	b.mustCreate("--console-socket", cs.path)
-	master := cs.master(t)
-	b.start()
+	master := b.startShellOnTerminal(t)
 	ptyExpectLine(t, master, "echo hi\n", "hi")
 	// The shell's stdin, stdout and stderr are the pty; it is the session
 	// leader with the pty as controlling terminal.

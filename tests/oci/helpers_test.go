@@ -606,6 +606,19 @@ func (c *consoleSocket) master(t *testing.T) *os.File {
 	return nil
 }
 
+// startShellOnTerminal creates and starts b running sh on a pty that
+// --console-socket passes back, and returns the pty's master.
+func (b *bundle) startShellOnTerminal(t *testing.T) *os.File {
+	t.Helper()
+	b.spec.Process.Terminal = true
+	b.spec.Process.Args = []string{"sh"}
+	cs := newConsoleSocket(t)
+	b.mustCreate("--console-socket", cs.path)
+	master := cs.master(t)
+	b.start()
+	return master
+}
+
 // ptyExpectLine writes input to the pty master and reads until a line
 // equal to want appears (the terminal echoes the input too, which is why a
 // whole line is compared).

@@ -446,12 +446,7 @@ func TestNoMountNamespaceTerminal(t *testing.T) {
 	}
 	b := newBundle(t)
 	b.withoutNamespace(specs.MountNamespace)
-	b.spec.Process.Terminal = true
-	b.spec.Process.Args = []string{"sh"}
-	cs := newConsoleSocket(t)
-	b.mustCreate("--console-socket", cs.path)
-	master := cs.master(t)
-	b.start()
+	master := b.startShellOnTerminal(t)
 	ptyExpectLine(t, master, "[ -t 0 ] && [ -c /dev/console ] && echo tty-ok\n", "tty-ok")
 	if m := testutil.MountsUnder(b.rootfs); len(m) > 0 {
 		t.Errorf("the container's mounts are in the caller's mount table: %v", m)
