@@ -22,14 +22,22 @@ func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 
 // openInRoot opens p (absolute, relative to root) as an O_PATH descriptor.
 func openInRoot(root int, p string, resolve uint64) (int, error) {
-	fd, err := unix.Openat2(root, "./"+strings.TrimLeft(p, "/"), &unix.OpenHow{
+	how := &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS | resolve,
-	})
-	if err != nil {
-		return -1, err
 	}
-	return fd, nil
+	// openat2 answers EAGAIN when a rename or mount anywhere on the
+	// machine raced its walk: walk again (as image's openBeneath does).
+	for range 16 {
+		fd, err := unix.Openat2(root, "./"+strings.TrimLeft(p, "/"), how)
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			if err != nil {
+				return -1, err
+			}
+			return fd, nil
+		}
+	}
+	return -1, unix.EAGAIN
 }
 
 // maxSymlinks bounds how many dangling symlinks a mount point may follow.
